@@ -1,0 +1,73 @@
+"""The one interface every tracker in the project honours.
+
+Frames are BGR uint8 arrays as OpenCV returns them; boxes are 0-based pixel (x, y, w, h) floats.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from .errors import UserError
+
+
+@dataclass(frozen=True)
+class TrackResult:
+    box: tuple[float, float, float, float]
+    score: float
+    lost: bool
+
+
+class TrackerError(UserError, ValueError):
+    """A problem the user can fix (bad box, bad frame, bad weights...). Its message is shown as is."""
+
+
+def validate_frame(frame) -> np.ndarray:
+    if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+        raise TrackerError("frame must be a BGR uint8 array of shape (H, W, 3)")
+    return frame
+
+
+def validate_box(box: Sequence[float], frame_shape) -> tuple[float, float, float, float]:
+    """Check an initial box against the frame: finite, positive size, overlapping the image."""
+    if len(box) != 4:
+        raise TrackerError(f"a box has 4 values x,y,w,h, got {len(box)}")
+    x, y, w, h = (float(v) for v in box)
+    if not all(math.isfinite(v) for v in (x, y, w, h)):
+        raise TrackerError(f"box {x},{y},{w},{h} is not finite")
+    if w <= 0 or h <= 0:
+        raise TrackerError(f"box {x:g},{y:g},{w:g},{h:g} has zero or negative size")
+    H, W = frame_shape[:2]
+    if x >= W or y >= H or x + w <= 0 or y + h <= 0:
+        raise TrackerError(f"box {x:g},{y:g},{w:g},{h:g} lies outside the {W}x{H} frame")
+    return x, y, w, h
+
+
+class Tracker:
+    """Base class: subclasses implement `_init` and `_update`; the checks live here once."""
+
+    name: str = "tracker"
+
+    def init(self, frame: np.ndarray, box: Sequence[float]) -> None:
+        frame = validate_frame(frame)
+        box = validate_box(box, frame.shape)
+        self._frame_shape = frame.shape
+        self._init(frame, box)
+        self._last = TrackResult(box, 1.0, False)
+
+    def update(self, frame: np.ndarray) -> TrackResult:
+        frame = validate_frame(frame)
+        result = self._update(frame)
+        if not all(math.isfinite(v) for v in result.box) or not math.isfinite(result.score):
+            # Never hand a NaN/inf box to a sink: keep the last good state and call it lost.
+            result = TrackResult(self._last.box, 0.0, True)
+        self._last = result
+        return result
+
+    def _init(self, frame: np.ndarray, box: tuple[float, float, float, float]) -> None:
+        raise NotImplementedError
+
+    def _update(self, frame: np.ndarray) -> TrackResult:
+        raise NotImplementedError

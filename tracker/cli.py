@@ -1,0 +1,50 @@
+"""The `siamtrack` command: argument parsing only; each command's work lives in the library."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# command -> module exposing add_arguments(parser) and run(args) -> int
+COMMANDS = {
+    "models": ("tracker.models_cli", "list the model presets and whether weights are available"),
+    "track": ("tracker.track_cli", "track one object in a video, image folder or camera"),
+    "bench": ("tracker.bench.cli", "benchmark trackers on OTB / VOT / GOT-10k style datasets"),
+    "batch": ("tracker.batch.cli", "track many videos unattended (resumable, parallel, shardable)"),
+    "gui": ("tracker.gui.cli", "the desktop application"),
+    "train": ("tracker.training.cli", "train a preset on your data"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="siamtrack", description="Siamese single-object tracking")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show full tracebacks")
+        p.set_defaults(_module=module)
+        importlib.import_module(module).add_arguments(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .errors import UserError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(importlib.import_module(args._module).run(args) or 0)
+    except KeyboardInterrupt:
+        print("siamtrack: interrupted", file=sys.stderr)
+        return 130
+    except (UserError, FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+        if getattr(args, "debug", False):
+            raise
+        print(f"siamtrack {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

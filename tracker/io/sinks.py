@@ -1,0 +1,105 @@
+"""Sinks: results files (atomic), annotated video, and the overlay drawing shared by all of them."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import cv2
+import numpy as np
+
+from ..base import TrackResult
+
+
+def format_box(box: Sequence[float]) -> str:
+    return ",".join(f"{v:.4f}".rstrip("0").rstrip(".") if v != int(v) else str(int(v)) for v in box)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write to a temporary file beside the target, then rename: readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_boxes_atomic(path: str | os.PathLike, boxes: Iterable[Sequence[float]]) -> None:
+    atomic_write_text(path, "".join(format_box(b) + "\n" for b in boxes))
+
+
+class BoxWriter:
+    """Collects one x,y,w,h line per frame; `close()` writes the file atomically."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.boxes: list[Sequence[float]] = []
+
+    def write(self, box: Sequence[float]) -> None:
+        self.boxes.append(tuple(float(v) for v in box))
+
+    def close(self) -> None:
+        write_boxes_atomic(self.path, self.boxes)
+
+
+LOST_COLOUR = (0, 0, 255)
+TRACK_COLOUR = (0, 255, 0)
+
+
+def draw_result(frame: np.ndarray, result: TrackResult | None, label: str | None = None,
+                trail: Sequence[tuple[float, float]] | None = None) -> np.ndarray:
+    """Draw the box (green when tracked, red and dashed-looking when lost) and the score on a copy."""
+    out = frame.copy()
+    if trail and len(trail) > 1:
+        pts = np.array(trail, dtype=np.int32).reshape(-1, 1, 2)
+        cv2.polylines(out, [pts], False, (255, 200, 0), 1, cv2.LINE_AA)
+    if result is not None:
+        x, y, w, h = result.box
+        colour = LOST_COLOUR if result.lost else TRACK_COLOUR
+        p1, p2 = (int(round(x)), int(round(y))), (int(round(x + w)), int(round(y + h)))
+        cv2.rectangle(out, p1, p2, colour, 1 if result.lost else 2, cv2.LINE_AA)
+        text = f"{result.score:.2f}" + (" LOST" if result.lost else "")
+        if label:
+            text = f"{label} {text}"
+        cv2.putText(out, text, (p1[0], max(12, p1[1] - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.45, colour, 1, cv2.LINE_AA)
+    return out
+
+
+class VideoSink:
+    """Annotated video writer: mp4v for .mp4, MJPG for .avi. Written to a temporary name, renamed on close,
+    so an interrupted run never leaves a truncated file under the final name."""
+
+    def __init__(self, path: str | os.PathLike, fps: float, size: tuple[int, int]):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        ext = self.path.suffix.lower()
+        fourcc = {".avi": "MJPG", ".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v"}.get(ext)
+        if fourcc is None:
+            raise ValueError(f"{self.path}: unsupported video extension (use .mp4 or .avi)")
+        self.tmp = self.path.with_name(f".{self.path.stem}.partial{ext}")
+        self.size = size
+        self.writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*fourcc), float(fps or 25.0), size)
+        if not self.writer.isOpened():
+            raise ValueError(f"{self.path}: cannot open a video writer")
+        self.frames = 0
+
+    def write(self, frame: np.ndarray) -> None:
+        if (frame.shape[1], frame.shape[0]) != self.size:
+            frame = cv2.resize(frame, self.size)
+        self.writer.write(frame)
+        self.frames += 1
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.release()
+            self.writer = None
+            os.replace(self.tmp, self.path)

@@ -1,0 +1,131 @@
+"""Geometry: crops around the target, anchors, windows and box conversions. Pure numpy/cv2 functions.
+
+Two crop conventions exist in the wild and both are reproduced exactly, since a checkpoint's behaviour
+depends on the pixels it sees:
+- `subwindow` — pysot's: a square of `round(size)` pixels whose first pixel is floor(c - (size+1)/2 + 0.5),
+  padded with the (uint8-truncated) mean colour, then cv2.resize to the network size.
+- `crop_resize` — siamfc-pytorch's: corners rounded from c - (size-1)/2, padded with cv2.copyMakeBorder
+  using the mean colour, then cv2.resize (bilinear).
+"""
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+
+def context_size(w: float, h: float, context_amount: float = 0.5) -> float:
+    """Side of the square template region: sqrt((w+p)(h+p)), p = context_amount * (w + h)."""
+    p = context_amount * (w + h)
+    return math.sqrt((w + p) * (h + p))
+
+
+def xywh_to_center(box) -> tuple[np.ndarray, np.ndarray]:
+    """0-based (x, y, w, h) → centre (cx, cy) with the pixel-centre convention cx = x + (w-1)/2, and size."""
+    x, y, w, h = box
+    return np.array([x + (w - 1) / 2, y + (h - 1) / 2]), np.array([w, h], dtype=np.float64)
+
+
+def center_to_xywh(center, size) -> tuple[float, float, float, float]:
+    cx, cy = center
+    w, h = size
+    return float(cx - (w - 1) / 2), float(cy - (h - 1) / 2), float(w), float(h)
+
+
+def subwindow(img: np.ndarray, center, out_size: int, size: float, pad_color) -> np.ndarray:
+    """pysot-style square crop of side `size` (rounded by the caller or here) centred on `center`
+    (x, y), padded with `pad_color`, resized to out_size x out_size. Returns HxWx3 uint8."""
+    sz = size
+    c = (sz + 1) / 2
+    xmin = math.floor(center[0] - c + 0.5)
+    ymin = math.floor(center[1] - c + 0.5)
+    xmax = xmin + sz - 1
+    ymax = ymin + sz - 1
+    H, W = img.shape[:2]
+    left, top = int(max(0.0, -xmin)), int(max(0.0, -ymin))
+    right, bottom = int(max(0.0, xmax - W + 1)), int(max(0.0, ymax - H + 1))
+    x0, x1 = int(xmin + left), int(xmax + left + 1)
+    y0, y1 = int(ymin + top), int(ymax + top + 1)
+    if left or top or right or bottom:
+        padded = np.empty((H + top + bottom, W + left + right, img.shape[2]), np.uint8)
+        # pysot writes the float mean into a uint8 array: the value is truncated, not rounded.
+        padded[...] = np.asarray(pad_color, dtype=np.float64).astype(np.uint8)
+        padded[top:top + H, left:left + W] = img
+        patch = padded[y0:y1, x0:x1]
+    else:
+        patch = img[y0:y1, x0:x1]
+    if patch.shape[0] != out_size or patch.shape[1] != out_size:
+        patch = cv2.resize(patch, (out_size, out_size))
+    return patch
+
+
+def crop_resize(img: np.ndarray, center_yx, size: float, out_size: int, pad_color) -> np.ndarray:
+    """siamfc-pytorch-style crop: centre given as (y, x), square of round(size) pixels, constant border
+    of `pad_color`, bilinear resize to out_size. Returns HxWx3 uint8."""
+    size = float(np.round(size))
+    start = np.round(np.asarray(center_yx) - (size - 1) / 2)  # float32 in, float32 arithmetic, as the reference
+    corners = np.round(np.concatenate([start, start + size])).astype(int)
+    H, W = img.shape[:2]
+    npad = max(0, int(max(-corners[0], -corners[1], corners[2] - H, corners[3] - W)))
+    if npad > 0:
+        img = cv2.copyMakeBorder(img, npad, npad, npad, npad, cv2.BORDER_CONSTANT,
+                                 value=tuple(float(v) for v in pad_color))
+        corners = corners + npad
+    patch = img[corners[0]:corners[2], corners[1]:corners[3]]
+    return cv2.resize(patch, (out_size, out_size), interpolation=cv2.INTER_LINEAR)
+
+
+def anchor_shapes(stride: int, ratios, scales) -> np.ndarray:
+    """(k, 2) anchor widths and heights: for each ratio r, ws = int(sqrt(stride^2 / r)), hs = int(ws * r),
+    times each scale (pysot's Anchors)."""
+    area = stride * stride
+    out = []
+    for r in ratios:
+        ws = int(math.sqrt(area / r))
+        hs = int(ws * r)
+        for s in scales:
+            out.append((ws * s, hs * s))
+    return np.array(out, dtype=np.float32)
+
+
+def anchor_boxes(stride: int, ratios, scales, score_size: int) -> np.ndarray:
+    """(k*S*S, 4) anchors as (cx, cy, w, h) relative to the crop centre, flattened k-major, then y, then x
+    (the order of the head's output channels). The grid origin is -(S//2)*stride."""
+    shapes = anchor_shapes(stride, ratios, scales)
+    k = len(shapes)
+    origin = -(score_size // 2) * stride
+    grid = origin + stride * np.arange(score_size, dtype=np.float32)
+    yy, xx = np.meshgrid(grid, grid, indexing="ij")
+    anchors = np.empty((k, score_size, score_size, 4), np.float32)
+    anchors[..., 0] = xx
+    anchors[..., 1] = yy
+    anchors[..., 2] = shapes[:, 0, None, None]
+    anchors[..., 3] = shapes[:, 1, None, None]
+    return anchors.reshape(-1, 4)
+
+
+def hanning_window(size: int) -> np.ndarray:
+    """Outer product of two Hanning windows (not normalised)."""
+    h = np.hanning(size)
+    return np.outer(h, h)
+
+
+def decode_deltas(deltas: np.ndarray, anchors: np.ndarray) -> np.ndarray:
+    """deltas (4, N) as dx, dy, dw, dh → boxes (4, N) cx, cy, w, h: cx = dx*wa + xa, w = exp(dw)*wa."""
+    out = np.empty_like(deltas)
+    out[0] = deltas[0] * anchors[:, 2] + anchors[:, 0]
+    out[1] = deltas[1] * anchors[:, 3] + anchors[:, 1]
+    out[2] = np.exp(deltas[2]) * anchors[:, 2]
+    out[3] = np.exp(deltas[3]) * anchors[:, 3]
+    return out
+
+
+def iou_xywh(a, b) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    iw = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
+    ih = max(0.0, min(ay + ah, by + bh) - max(ay, by))
+    inter = iw * ih
+    union = aw * ah + bw * bh - inter
+    return inter / union if union > 0 else 0.0

@@ -1,0 +1,139 @@
+"""Heads. Each takes template features and search features (lists, one map per level) and returns
+(cls, loc): SiamFC returns its response as `cls` and no `loc`.
+
+Key names follow pysot (rpn_head.*) and siamfc-pytorch (the SiamFC head has no parameters).
+The correlation itself is delegated to tracker.xcorr, so the backend is a runtime choice.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..xcorr import xcorr_depthwise, xcorr_plain
+
+
+class Head(nn.Module):
+    """Common part: the xcorr backend name, set by the tracker; `prepare_template` lets a head
+    precompute anything that depends only on the template (computed once per target)."""
+
+    xcorr_backend: str = "torch"
+
+    def prepare_template(self, zf: list[torch.Tensor]):
+        return zf
+
+    def forward(self, zf, xf):
+        return self.correlate(self.prepare_template(zf), xf)
+
+    def correlate(self, prepared, xf):
+        raise NotImplementedError
+
+
+class SiamFCHead(Head):
+    """Per-sample correlation of search by template, times out_scale. One level."""
+
+    def __init__(self, out_scale: float = 0.001):
+        super().__init__()
+        self.out_scale = out_scale
+
+    def correlate(self, zf, xf):
+        z = zf[0]
+        kernel = z.unsqueeze(1)                       # (Bz, 1, C, h, w)
+        return xcorr_plain(xf[0], kernel, self.xcorr_backend) * self.out_scale, None
+
+
+class UPChannelRPN(Head):
+    """Original SiamRPN: the template is turned into 2k + 4k correlation kernels of C channels each."""
+
+    def __init__(self, anchor_num: int = 5, feature_in: int = 256):
+        super().__init__()
+        self.anchor_num = anchor_num
+        cls_out, loc_out = 2 * anchor_num, 4 * anchor_num
+        self.template_cls_conv = nn.Conv2d(feature_in, feature_in * cls_out, 3)
+        self.template_loc_conv = nn.Conv2d(feature_in, feature_in * loc_out, 3)
+        self.search_cls_conv = nn.Conv2d(feature_in, feature_in, 3)
+        self.search_loc_conv = nn.Conv2d(feature_in, feature_in, 3)
+        self.loc_adjust = nn.Conv2d(loc_out, loc_out, 1)
+
+    def prepare_template(self, zf):
+        z = zf[0]
+        b, c = z.size(0), z.size(1)
+        cls_k = self.template_cls_conv(z)
+        loc_k = self.template_loc_conv(z)
+        return (cls_k.view(b, -1, c, cls_k.size(2), cls_k.size(3)),
+                loc_k.view(b, -1, c, loc_k.size(2), loc_k.size(3)))
+
+    def correlate(self, prepared, xf):
+        cls_k, loc_k = prepared
+        x = xf[0]
+        cls = xcorr_plain(self.search_cls_conv(x), cls_k, self.xcorr_backend)
+        loc = self.loc_adjust(xcorr_plain(self.search_loc_conv(x), loc_k, self.xcorr_backend))
+        return cls, loc
+
+
+class DepthwiseXCorr(nn.Module):
+    def __init__(self, in_channels: int, hidden: int, out_channels: int, kernel_size: int = 3):
+        super().__init__()
+        self.conv_kernel = nn.Sequential(nn.Conv2d(in_channels, hidden, kernel_size, bias=False),
+                                         nn.BatchNorm2d(hidden), nn.ReLU(inplace=True))
+        self.conv_search = nn.Sequential(nn.Conv2d(in_channels, hidden, kernel_size, bias=False),
+                                         nn.BatchNorm2d(hidden), nn.ReLU(inplace=True))
+        self.head = nn.Sequential(nn.Conv2d(hidden, hidden, 1, bias=False), nn.BatchNorm2d(hidden),
+                                  nn.ReLU(inplace=True), nn.Conv2d(hidden, out_channels, 1))
+
+    def forward_prepared(self, kernel, search, backend):
+        return self.head(xcorr_depthwise(self.conv_search(search), kernel, backend))
+
+
+class DepthwiseRPN(Head):
+    """SiamRPN++'s depthwise head on one level: separate cls and loc branches."""
+
+    def __init__(self, anchor_num: int = 5, in_channels: int = 256, out_channels: int = 256):
+        super().__init__()
+        self.cls = DepthwiseXCorr(in_channels, out_channels, 2 * anchor_num)
+        self.loc = DepthwiseXCorr(in_channels, out_channels, 4 * anchor_num)
+
+    def prepare_template(self, zf):
+        z = zf[0] if isinstance(zf, (list, tuple)) else zf
+        return self.cls.conv_kernel(z), self.loc.conv_kernel(z)
+
+    def correlate(self, prepared, xf):
+        x = xf[0] if isinstance(xf, (list, tuple)) else xf
+        kc, kl = prepared
+        return (self.cls.forward_prepared(kc, x, self.xcorr_backend),
+                self.loc.forward_prepared(kl, x, self.xcorr_backend))
+
+
+class MultiRPN(Head):
+    """One DepthwiseRPN per level (rpn2, rpn3, ...), fused by a softmax over learned weights or averaged."""
+
+    def __init__(self, anchor_num: int, in_channels: list[int], weighted: bool = False,
+                 hidden: list[int] | None = None):
+        super().__init__()
+        self.weighted = weighted
+        self.levels = len(in_channels)
+        hidden = hidden or in_channels
+        for i, (cin, hid) in enumerate(zip(in_channels, hidden)):
+            self.add_module(f"rpn{i + 2}", DepthwiseRPN(anchor_num, cin, hid))
+        if weighted:
+            self.cls_weight = nn.Parameter(torch.ones(self.levels))
+            self.loc_weight = nn.Parameter(torch.ones(self.levels))
+
+    def _rpn(self, i) -> DepthwiseRPN:
+        return getattr(self, f"rpn{i + 2}")
+
+    def prepare_template(self, zf):
+        return [self._rpn(i).prepare_template([z]) for i, z in enumerate(zf)]
+
+    def correlate(self, prepared, xf):
+        outs = []
+        for i, (p, x) in enumerate(zip(prepared, xf)):
+            rpn = self._rpn(i)
+            rpn.xcorr_backend = self.xcorr_backend
+            outs.append(rpn.correlate(p, [x]))
+        cls = [o[0] for o in outs]
+        loc = [o[1] for o in outs]
+        if self.weighted:
+            wc, wl = F.softmax(self.cls_weight, 0), F.softmax(self.loc_weight, 0)
+            return (sum(c * wc[i] for i, c in enumerate(cls)), sum(l * wl[i] for i, l in enumerate(loc)))
+        return sum(cls) / len(cls), sum(loc) / len(loc)

@@ -1,0 +1,52 @@
+"""Necks: AdjustLayer / AdjustAllLayer (pysot key layout: neck.downsample{2,3,4}.downsample.{0,1}.*,
+or neck.downsample.downsample.* for a single level)."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class AdjustLayer(nn.Module):
+    """1x1 conv (no bias) + BN; a template-sized map (narrower than 20) keeps its centre
+    `center_size` x `center_size` cells."""
+
+    def __init__(self, in_channels: int, out_channels: int, center_size: int = 7):
+        super().__init__()
+        self.downsample = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, bias=False),
+                                        nn.BatchNorm2d(out_channels))
+        self.center_size = center_size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.downsample(x)
+        if x.size(3) < 20:
+            left = (x.size(3) - self.center_size) // 2
+            x = x[:, :, left:left + self.center_size, left:left + self.center_size]
+        return x
+
+
+class AdjustAllLayer(nn.Module):
+    """One AdjustLayer per level; takes and returns a list of maps."""
+
+    def __init__(self, in_channels: list[int], out_channels: list[int], center_size: int = 7,
+                 resize_to_first: bool = False):
+        super().__init__()
+        if len(in_channels) != len(out_channels):
+            raise ValueError(f"neck: {len(in_channels)} input levels but {len(out_channels)} output widths")
+        self.num = len(in_channels)
+        self.resize_to_first = resize_to_first
+        if self.num == 1:
+            self.downsample = AdjustLayer(in_channels[0], out_channels[0], center_size)
+        else:
+            for i, (cin, cout) in enumerate(zip(in_channels, out_channels)):
+                self.add_module(f"downsample{i + 2}", AdjustLayer(cin, cout, center_size))
+
+    def forward(self, features: list[torch.Tensor]) -> list[torch.Tensor]:
+        if self.resize_to_first and len(features) > 1:
+            size = features[0].shape[-2:]
+            features = [features[0]] + [f if f.shape[-2:] == size else
+                                        F.interpolate(f, size=size, mode="bilinear", align_corners=False)
+                                        for f in features[1:]]
+        if self.num == 1:
+            return [self.downsample(features[0])]
+        return [getattr(self, f"downsample{i + 2}")(f) for i, f in enumerate(features)]

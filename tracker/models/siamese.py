@@ -1,0 +1,123 @@
+"""Assembly of a Siamese model from a preset: backbone → neck → head, shapes read off the backbone.
+
+Parameter names follow the reference checkpoints: `backbone.*`, `neck.*`, `rpn_head.*` (SiamFC's head has
+no parameters), so pysot and siamfc-pytorch state_dicts load unchanged.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from backbones import build_backbone
+
+from ..presets import InputConvention, Preset, PresetError
+from .heads import DepthwiseRPN, Head, MultiRPN, SiamFCHead, UPChannelRPN
+from .necks import AdjustAllLayer
+
+
+class SiameseModel(nn.Module):
+    def __init__(self, backbone: nn.Module, neck: nn.Module | None, head: Head, family: str):
+        super().__init__()
+        self.family = family
+        self.backbone = backbone
+        self.neck = neck
+        # pysot stores RPN heads under `rpn_head`; the parameter-free SiamFC head goes under `head`.
+        self._head_name = "head" if family == "siamfc" else "rpn_head"
+        self.add_module(self._head_name, head)
+
+    @property
+    def head_module(self) -> Head:
+        return getattr(self, self._head_name)
+
+    def set_xcorr_backend(self, backend: str) -> None:
+        for m in self.modules():
+            if isinstance(m, Head):
+                m.xcorr_backend = backend
+
+    def features(self, images: torch.Tensor) -> list[torch.Tensor]:
+        f = self.backbone(images)
+        return self.neck(f) if self.neck is not None else f
+
+    def template(self, z: torch.Tensor):
+        """Template features, prepared once per target (e.g. the UP-channel kernels)."""
+        return self.head_module.prepare_template(self.features(z))
+
+    def track(self, x: torch.Tensor, prepared) -> dict:
+        cls, loc = self.head_module.correlate(prepared, self.features(x))
+        return {"cls": cls, "loc": loc}
+
+    def forward(self, z: torch.Tensor, x: torch.Tensor) -> dict:
+        return self.track(x, self.template(z))
+
+
+def build_head(preset: Preset, in_channels: list[int]) -> Head:
+    spec = preset.model.head
+    t = spec.type
+    if t == "siamfc":
+        if len(in_channels) != 1:
+            raise PresetError(f"preset {preset.name}: the SiamFC head takes one feature level, the backbone "
+                              f"gives {len(in_channels)} (set its used_layers to one layer)")
+        return SiamFCHead(spec.out_scale)
+    if t == "upchannel":
+        if len(in_channels) != 1:
+            raise PresetError(f"preset {preset.name}: the UP-channel head takes one feature level, got {len(in_channels)}")
+        return UPChannelRPN(spec.anchor_num, in_channels[0])
+    if t == "depthwise":
+        if len(in_channels) != 1:
+            raise PresetError(f"preset {preset.name}: DepthwiseRPN takes one feature level, got "
+                              f"{len(in_channels)}; use the 'multi' head")
+        return DepthwiseRPN(spec.anchor_num, in_channels[0], spec.hidden or in_channels[0])
+    if t == "multi":
+        hidden = [spec.hidden] * len(in_channels) if spec.hidden else None
+        return MultiRPN(spec.anchor_num, in_channels, spec.weighted, hidden)
+    raise PresetError(f"preset {preset.name}: unknown head type {t!r} (siamfc, upchannel, depthwise, multi)")
+
+
+def build_model(preset: Preset, pretrained_backbone: bool = False) -> SiameseModel:
+    """Build the network of a preset. `pretrained_backbone` loads ImageNet weights where the backbone
+    has them (EfficientNet-Lite0); checkpoints are loaded separately (tracker.models.checkpoint)."""
+    kw = dict(preset.model.backbone_kwargs)
+    if preset.model.backbone == "efficientnet_lite0":
+        kw.setdefault("pretrained", pretrained_backbone)
+    backbone = build_backbone(preset.model.backbone, **kw)
+    channels = list(backbone.out_channels)
+    neck = None
+    if preset.model.neck is not None:
+        n = preset.model.neck
+        if len(n.out_channels) != len(channels):
+            raise PresetError(f"preset {preset.name}: neck has {len(n.out_channels)} levels, backbone "
+                              f"{preset.model.backbone} gives {len(channels)}")
+        neck = AdjustAllLayer(channels, list(n.out_channels), n.center_size, n.resize_to_first)
+        channels = list(n.out_channels)
+    head = build_head(preset, channels)
+    if preset.family == "siamfc" and preset.model.head.type != "siamfc":
+        raise PresetError(f"preset {preset.name}: family siamfc needs the siamfc head")
+    if preset.family == "siamrpn" and preset.model.head.type == "siamfc":
+        raise PresetError(f"preset {preset.name}: family siamrpn needs an RPN head")
+    return SiameseModel(backbone, neck, head, preset.family)
+
+
+class InputAdapter:
+    """BGR uint8 crops (N, H, W, 3) → the model's input tensor (N, 3, H, W), per its InputConvention."""
+
+    def __init__(self, conv: InputConvention, device: torch.device, dtype=torch.float32):
+        self.flip = conv.channel_order.upper() == "RGB"
+        self.scale = conv.scale
+        self.device = device
+        self.dtype = dtype
+        self.mean = None if conv.mean is None else torch.tensor(conv.mean, dtype=dtype, device=device).view(1, 3, 1, 1)
+        self.std = None if conv.std is None else torch.tensor(conv.std, dtype=dtype, device=device).view(1, 3, 1, 1)
+
+    def __call__(self, crops: np.ndarray) -> torch.Tensor:
+        if crops.ndim == 3:
+            crops = crops[None]
+        if self.flip:
+            crops = crops[..., ::-1]
+        t = torch.from_numpy(np.ascontiguousarray(crops)).to(self.device)
+        t = t.permute(0, 3, 1, 2).to(self.dtype)
+        if self.scale != 1.0:
+            t = t * self.scale
+        if self.mean is not None:
+            t = (t - self.mean) / self.std
+        return t.contiguous()

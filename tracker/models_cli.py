@@ -1,0 +1,31 @@
+"""`siamtrack models`: the presets, their family, backbone, input convention and weights."""
+from __future__ import annotations
+
+
+def add_arguments(p):
+    p.add_argument("--json", action="store_true", help="print as JSON")
+
+
+def run(args) -> int:
+    import json
+
+    from .presets import DEFAULT_PRESET, list_presets
+
+    rows = []
+    for pr in list_presets():
+        rows.append({"name": pr.name, "family": pr.family, "backbone": pr.backbone, "head": pr.model.head.type,
+                     "input": pr.input.describe(), "checkpoint": pr.checkpoint_format,
+                     "weights": "shipped" if pr.weights_available else "--weights FILE",
+                     "default": pr.name == DEFAULT_PRESET, "description": pr.description})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    cols = ["name", "family", "backbone", "head", "input", "checkpoint", "weights"]
+    widths = {c: max(len(c), *(len(str(r[c])) + (2 if c == "name" else 0) for r in rows)) for c in cols}
+    print("  ".join(c.upper().ljust(widths[c]) for c in cols))
+    for r in rows:
+        vals = dict(r, name=r["name"] + (" *" if r["default"] else ""))
+        print("  ".join(str(vals[c]).ljust(widths[c]) for c in cols))
+    print("\n* default model. Opencv baselines: opencv:csrt, opencv:kcf, opencv:mil, opencv:nano, "
+          "opencv:vit, opencv:dasiamrpn (see `siamtrack track --help`).")
+    return 0

@@ -1,0 +1,221 @@
+"""Named presets: architecture + tracking hyper-parameters + input convention + checkpoint format.
+
+A preset is plain data (dataclasses). Numbers that define a model live here, once. Presets can be
+written to and read from YAML; a pysot experiment YAML is translated by `tracker.pysot_config`.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import UserError
+
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+
+
+class PresetError(UserError):
+    pass
+
+
+@dataclass
+class InputConvention:
+    """How a model expects its crops: channel order, then value = (pixel * scale - mean) / std."""
+    channel_order: str = "BGR"          # "BGR" or "RGB"
+    scale: float = 1.0                  # 1.0 for 0..255 inputs, 1/255 for 0..1
+    mean: tuple[float, float, float] | None = None   # per channel, in the model's channel order
+    std: tuple[float, float, float] | None = None
+
+    def describe(self) -> str:
+        rng = "0..255" if self.scale == 1.0 else "0..1"
+        norm = ", mean/std" if self.mean is not None else ""
+        return f"{self.channel_order} {rng}{norm}"
+
+
+@dataclass
+class NeckSpec:
+    """AdjustAllLayer: 1x1 conv + BN per level to `out_channels`; template maps narrower than 20 keep the
+    centre `center_size` cells. `resize_to_first` upsamples every level to the first level's size (for
+    backbones whose levels have different strides)."""
+    out_channels: list[int]
+    center_size: int = 7
+    resize_to_first: bool = False
+
+
+@dataclass
+class HeadSpec:
+    type: str                            # "siamfc" | "upchannel" | "depthwise" | "multi"
+    anchor_num: int = 5
+    out_scale: float = 0.001             # siamfc
+    weighted: bool = False               # multi
+    hidden: int | None = None            # depthwise hidden channels (pysot: = in_channels)
+
+
+@dataclass
+class ModelSpec:
+    backbone: str
+    backbone_kwargs: dict[str, Any] = field(default_factory=dict)
+    neck: NeckSpec | None = None
+    head: HeadSpec = field(default_factory=lambda: HeadSpec("depthwise"))
+
+
+@dataclass
+class SiamRPNParams:
+    exemplar_size: int = 127
+    instance_size: int = 255
+    base_size: int = 8
+    context_amount: float = 0.5
+    penalty_k: float = 0.04
+    window_influence: float = 0.44
+    lr: float = 0.4
+    anchor_stride: int = 8
+    anchor_ratios: tuple[float, ...] = (0.33, 0.5, 1, 2, 3)
+    anchor_scales: tuple[float, ...] = (8,)
+    # long-term re-detection (pysot SiamRPNLTTracker)
+    long_term: bool = False
+    lost_instance_size: int = 831
+    confidence_low: float = 0.85
+    confidence_high: float = 0.998
+    # our `lost` flag: the target is reported lost when the raw best score stays below this
+    lost_threshold: float = 0.5
+
+
+@dataclass
+class SiamFCParams:
+    exemplar_size: int = 127
+    instance_size: int = 255
+    context_amount: float = 0.5
+    scale_num: int = 3
+    scale_step: float = 1.0375
+    scale_lr: float = 0.59
+    scale_penalty: float = 0.9745
+    window_influence: float = 0.176
+    response_up: int = 16
+    total_stride: int = 8
+    clamp_search: bool = False           # the original MATLAB clamp of s_x to [0.2, 5] x initial
+    lost_threshold: float = 0.0          # on the peak-to-sidelobe-free normalised response; see siamfc.py
+
+
+@dataclass
+class Preset:
+    name: str
+    family: str                          # "siamfc" | "siamrpn"
+    model: ModelSpec
+    track: SiamRPNParams | SiamFCParams
+    input: InputConvention
+    checkpoint_format: str               # "pysot" | "siamfc" | "siamtrack"
+    description: str = ""
+    weights: str | None = None           # file name in weights/ shipped with the project
+    weights_sha256: str | None = None
+
+    @property
+    def backbone(self) -> str:
+        return self.model.backbone
+
+    @property
+    def weights_path(self) -> Path | None:
+        return WEIGHTS_DIR / self.weights if self.weights else None
+
+    @property
+    def weights_available(self) -> bool:
+        p = self.weights_path
+        return p is not None and p.is_file()
+
+    def replace_track(self, **overrides) -> "Preset":
+        """A copy with tracking hyper-parameters overridden (unknown names raise a clear error)."""
+        names = {f.name for f in dataclasses.fields(self.track)}
+        unknown = sorted(set(overrides) - names)
+        if unknown:
+            raise PresetError(f"preset {self.name}: unknown tracking parameter(s) {', '.join(unknown)}; "
+                              f"known: {', '.join(sorted(names))}")
+        new = copy.deepcopy(self)
+        new.track = dataclasses.replace(new.track, **overrides)
+        return new
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @staticmethod
+    def from_dict(d: dict) -> "Preset":
+        d = copy.deepcopy(d)
+        model = d["model"]
+        neck = NeckSpec(**model["neck"]) if model.get("neck") else None
+        ms = ModelSpec(model["backbone"], model.get("backbone_kwargs", {}), neck, HeadSpec(**model["head"]))
+        params_cls = SiamFCParams if d["family"] == "siamfc" else SiamRPNParams
+        track = d["track"]
+        for k in ("anchor_ratios", "anchor_scales"):
+            if k in track:
+                track[k] = tuple(track[k])
+        inp = d["input"]
+        for k in ("mean", "std"):
+            if inp.get(k) is not None:
+                inp[k] = tuple(inp[k])
+        return Preset(name=d["name"], family=d["family"], model=ms, track=params_cls(**track),
+                      input=InputConvention(**inp), checkpoint_format=d["checkpoint_format"],
+                      description=d.get("description", ""), weights=d.get("weights"),
+                      weights_sha256=d.get("weights_sha256"))
+
+
+PYSOT_INPUT = InputConvention("BGR", 1.0)
+SIAMFC_INPUT = InputConvention("RGB", 1.0)
+IMAGENET_INPUT = InputConvention("RGB", 1 / 255, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+
+R50_NECK = NeckSpec(out_channels=[256, 256, 256])
+
+_PRESETS: dict[str, Preset] = {}
+
+
+def _register(p: Preset) -> None:
+    _PRESETS[p.name] = p
+
+
+_register(Preset(
+    "siamfc_alexnet", "siamfc",
+    ModelSpec("alexnet_siamfc", head=HeadSpec("siamfc", out_scale=0.001)),
+    SiamFCParams(), SIAMFC_INPUT, "siamfc",
+    "SiamFC (siamfc-pytorch AlexNetV1), 3 scales",
+    weights="siamfc_alexnet.pth"))
+_register(Preset(
+    "siamrpn_alex_upxcorr", "siamrpn",
+    ModelSpec("alexnet_legacy", head=HeadSpec("upchannel")),
+    SiamRPNParams(instance_size=271, base_size=0, penalty_k=0.055, window_influence=0.42, lr=0.295),
+    PYSOT_INPUT, "pysot", "original SiamRPN (UP-channel) with DaSiamRPN tracking values"))
+_register(Preset(
+    "siamrpn_alex_dwxcorr", "siamrpn",
+    ModelSpec("alexnet_legacy", head=HeadSpec("depthwise")),
+    SiamRPNParams(instance_size=287, base_size=0, penalty_k=0.16, window_influence=0.40, lr=0.30),
+    PYSOT_INPUT, "pysot", "pysot siamrpn_alex_dwxcorr (AlexNetLegacy + DepthwiseRPN)",
+    weights="siamrpn_alex_dwxcorr.pth"))
+_register(Preset(
+    "siamrpn_r50_l234_dwxcorr", "siamrpn",
+    ModelSpec("resnet50", {"used_layers": [2, 3, 4]}, R50_NECK, HeadSpec("multi", weighted=True)),
+    SiamRPNParams(instance_size=255, base_size=8, penalty_k=0.05, window_influence=0.42, lr=0.38),
+    PYSOT_INPUT, "pysot", "SiamRPN++ ResNet-50 layers 2-4, weighted fusion (pysot VOT config)"))
+_register(Preset(
+    "siamrpn_r50_l234_dwxcorr_otb", "siamrpn",
+    ModelSpec("resnet50", {"used_layers": [2, 3, 4]}, R50_NECK, HeadSpec("multi", weighted=False)),
+    SiamRPNParams(instance_size=255, base_size=8, penalty_k=0.24, window_influence=0.50, lr=0.25),
+    PYSOT_INPUT, "pysot", "SiamRPN++ ResNet-50 layers 2-4, mean fusion (pysot OTB config)"))
+_register(Preset(
+    "siamrpn_effnet_lite0", "siamrpn",
+    ModelSpec("efficientnet_lite0", {}, NeckSpec(out_channels=[96, 96], resize_to_first=True),
+              HeadSpec("multi", weighted=True, hidden=96)),
+    SiamRPNParams(instance_size=255, base_size=8, penalty_k=0.04, window_influence=0.44, lr=0.4),
+    IMAGENET_INPUT, "siamtrack",
+    "the project's own: SiamRPN++-style multi-level depthwise heads on ImageNet EfficientNet-Lite0",
+    weights="siamrpn_effnet_lite0.pth"))
+
+DEFAULT_PRESET = "siamrpn_effnet_lite0"
+
+
+def list_presets() -> list[Preset]:
+    return list(_PRESETS.values())
+
+
+def get_preset(name: str) -> Preset:
+    try:
+        return copy.deepcopy(_PRESETS[name])
+    except KeyError:
+        raise PresetError(f"unknown model preset {name!r}; available: {', '.join(_PRESETS)}") from None

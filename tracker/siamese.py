@@ -1,0 +1,87 @@
+"""build_siamese_tracker: preset (or pysot YAML) + checkpoint → a ready SiamFC / SiamRPN tracker."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from .errors import UserError
+from .presets import Preset, get_preset
+
+
+def resolve_preset(preset_or_config) -> Preset:
+    """A Preset, a preset name, a pysot config.yaml, or a YAML written from a Preset (Preset.to_dict)."""
+    if isinstance(preset_or_config, Preset):
+        return preset_or_config
+    spec = str(preset_or_config)
+    if spec.endswith((".yaml", ".yml")) or os.sep in spec:
+        path = Path(spec)
+        if not path.is_file():
+            raise UserError(f"{path}: config file not found")
+        import yaml
+        try:
+            data = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as exc:
+            raise UserError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        if isinstance(data, dict) and "family" in data and "model" in data:
+            return Preset.from_dict(data)
+        from .pysot_config import load_pysot_config
+        return load_pysot_config(path)
+    return get_preset(spec)
+
+
+def resolve_device(device) -> torch.device:
+    name = str(device or "cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise UserError(f"--device {name}: CUDA is not available on this machine (torch {torch.__version__}, "
+                            f"built {'with' if torch.version.cuda else 'without'} CUDA)")
+    elif name != "cpu":
+        raise UserError(f"unknown device {name!r} (cpu or cuda)")
+    return torch.device(name)
+
+
+def load_model(preset: Preset, weights=None, device="cpu"):
+    """The preset's network on `device`, in eval mode, with its weights loaded strictly."""
+    from .models import build_model, load_into, read_checkpoint
+    dev = resolve_device(device)
+    if weights is None:
+        if not preset.weights_available:
+            raise UserError(f"model {preset.name} has no shipped weights in this install; "
+                            f"pass --weights FILE (a pysot / siamfc-pytorch / siamtrack checkpoint)")
+        weights, expected = preset.weights_path, preset.weights_sha256
+    else:
+        expected = None
+    state, meta = read_checkpoint(weights, expected)
+    with torch.device("meta"):
+        model = build_model(preset)
+    model = model.to_empty(device="cpu")
+    load_into(model, state, str(weights), preset.name)
+    return model.to(dev).eval(), meta
+
+
+def build_siamese_tracker(preset_or_config, weights=None, device="cpu", xcorr="torch", long_term=False,
+                          **overrides):
+    from .models import InputAdapter
+    from .siamfc import SiamFCTracker
+    from .siamrpn import SiamRPNTracker
+    from .xcorr import check_backend
+
+    preset = resolve_preset(preset_or_config)
+    if overrides:
+        preset = preset.replace_track(**overrides)
+    dev = resolve_device(device)
+    check_backend(xcorr, dev)
+    model, _meta = load_model(preset, weights, dev)
+    model.set_xcorr_backend(xcorr)
+    adapter = InputAdapter(preset.input, dev)
+    if preset.family == "siamfc":
+        if long_term:
+            raise UserError(f"model {preset.name}: --long-term is available for SiamRPN models only")
+        tracker = SiamFCTracker(preset, model, adapter, dev)
+    else:
+        tracker = SiamRPNTracker(preset, model, adapter, dev, long_term=long_term)
+    tracker.xcorr = xcorr
+    tracker.device_name = str(dev)
+    return tracker

@@ -1,0 +1,114 @@
+"""SiamRPN / SiamRPN++ tracking: pysot's SiamRPNTracker (and its long-term variant), step for step.
+
+The state is the target centre and size in frame pixels. Each frame: crop s_x = s_z * instance/exemplar
+around the centre, run the search branch against the template prepared at init, decode anchors, apply
+the scale/ratio penalty and the cosine window, move to the best box, smooth the size, clip.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from .base import Tracker, TrackResult
+from .geometry import anchor_boxes, context_size, decode_deltas, hanning_window, subwindow
+from .presets import Preset, SiamRPNParams
+
+
+def _change(r):
+    return np.maximum(r, 1.0 / r)
+
+
+def _padded_size(w, h):
+    pad = (w + h) * 0.5
+    return np.sqrt((w + pad) * (h + pad))
+
+
+class SiamRPNTracker(Tracker):
+    def __init__(self, preset: Preset, model, adapter, device: torch.device, long_term: bool = False):
+        self.preset = preset
+        self.p: SiamRPNParams = preset.track
+        self.model = model
+        self.adapter = adapter
+        self.device = device
+        self.long_term = long_term or self.p.long_term
+        self.name = preset.name
+        self._grids: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def _grid(self, score_size: int):
+        """Anchors and window for a score map size, computed once per size."""
+        g = self._grids.get(score_size)
+        if g is None:
+            p = self.p
+            anchors = anchor_boxes(p.anchor_stride, p.anchor_ratios, p.anchor_scales, score_size)
+            k = len(anchors) // (score_size * score_size)
+            window = np.tile(hanning_window(score_size).flatten(), k)
+            g = self._grids[score_size] = (anchors, window)
+        return g
+
+    def _init(self, frame, box):
+        x, y, w, h = box
+        self.center = np.array([x + (w - 1) / 2, y + (h - 1) / 2])
+        self.size = np.array([w, h], dtype=np.float64)
+        self.channel_average = np.mean(frame, axis=(0, 1))
+        s_z = round(context_size(w, h, self.p.context_amount))
+        z = subwindow(frame, self.center, self.p.exemplar_size, s_z, self.channel_average)
+        with torch.inference_mode():
+            self.kernel = self.model.template(self.adapter(z))
+        self.redetecting = False
+        self.low_streak = 0
+
+    def _update(self, frame):
+        p = self.p
+        s_z = context_size(self.size[0], self.size[1], p.context_amount)
+        scale_z = p.exemplar_size / s_z
+        instance = p.lost_instance_size if self.redetecting else p.instance_size
+        s_x = s_z * (instance / p.exemplar_size)
+        x = subwindow(frame, self.center, instance, round(s_x), self.channel_average)
+        with torch.inference_mode():
+            out = self.model.track(self.adapter(x), self.kernel)
+        cls, loc = out["cls"][0], out["loc"][0]          # (2k, S, S), (4k, S, S)
+        k = cls.shape[0] // 2
+        S = cls.shape[-1]
+        # class-major channels [2][k] → softmax over the two classes, flattened k, y, x
+        score = torch.softmax(cls.reshape(2, k * S * S).float(), dim=0)[1].cpu().numpy()
+        deltas = loc.reshape(4, k * S * S).float().cpu().numpy()
+        anchors, window = self._grid(S)
+        pred = decode_deltas(deltas, anchors)
+
+        s_c = _change(_padded_size(pred[2], pred[3]) / _padded_size(self.size[0] * scale_z, self.size[1] * scale_z))
+        r_c = _change((self.size[0] / self.size[1]) / (pred[2] / pred[3]))
+        penalty = np.exp(-(r_c * s_c - 1) * p.penalty_k)
+        pscore = penalty * score
+        wi = 0.001 if self.redetecting else p.window_influence
+        pscore = pscore * (1 - wi) + window * wi
+        best = int(np.argmax(pscore))
+        bbox = pred[:, best] / scale_z
+        best_score = float(score[best])
+        lr = penalty[best] * score[best] * p.lr
+
+        H, W = frame.shape[:2]
+        if self.long_term and best_score < p.confidence_low:
+            # pysot's long-term tracker keeps the state when unsure and widens the search next frame
+            cx, cy = self.center
+            width, height = self.size
+        else:
+            cx, cy = bbox[0] + self.center[0], bbox[1] + self.center[1]
+            width = self.size[0] * (1 - lr) + bbox[2] * lr
+            height = self.size[1] * (1 - lr) + bbox[3] * lr
+        cx = max(0.0, min(float(cx), W))
+        cy = max(0.0, min(float(cy), H))
+        width = max(10.0, min(float(width), W))
+        height = max(10.0, min(float(height), H))
+        self.center = np.array([cx, cy])
+        self.size = np.array([width, height])
+        if self.long_term:
+            if best_score < p.confidence_low:
+                self.redetecting = True
+            elif best_score > p.confidence_high:
+                self.redetecting = False
+        self.low_streak = self.low_streak + 1 if best_score < p.lost_threshold else 0
+        lost = self.low_streak > 0 or (self.long_term and self.redetecting)
+        # pysot reports the box as centre minus half the size (not (size-1)/2 as at init)
+        return TrackResult((cx - width / 2, cy - height / 2, width, height), best_score, lost)

@@ -1,0 +1,131 @@
+"""`siamtrack track`: one target through one source (video file, image folder, camera index)."""
+from __future__ import annotations
+
+import argparse
+
+
+def parse_box(text: str) -> tuple[float, float, float, float]:
+    parts = text.replace(" ", "").split(",")
+    try:
+        vals = tuple(float(v) for v in parts)
+    except ValueError:
+        vals = ()
+    if len(vals) != 4:
+        raise argparse.ArgumentTypeError(f"expected X,Y,W,H (four numbers), got {text!r}")
+    return vals
+
+
+def add_arguments(p):
+    p.add_argument("source", help="video file, folder of images (sorted by name), or camera index")
+    p.add_argument("--model", default=None, help="preset name (see `siamtrack models`) or opencv:csrt|kcf|mil|nano...; "
+                   "default: the shipped default model")
+    p.add_argument("--config", help="a pysot config.yaml (or a siamtrack preset YAML) instead of --model")
+    p.add_argument("--weights", help="checkpoint file (pysot, siamfc-pytorch or siamtrack format)")
+    p.add_argument("--init", type=parse_box, help="initial box X,Y,W,H (0-based pixels); "
+                   "default: the first line of --groundtruth")
+    p.add_argument("--groundtruth", help="ground-truth boxes file: the first box initialises, and the "
+                   "success AUC and precision@20 are printed at the end")
+    p.add_argument("--output", help="write one x,y,w,h line per frame (line 1 = the initial box)")
+    p.add_argument("--save-video", help="write the annotated video (.mp4: mp4v, .avi: MJPG)")
+    p.add_argument("--max-frames", type=int, help="stop after N frames (the initial frame included)")
+    p.add_argument("--start", type=int, default=0, help="first frame index (default 0)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--xcorr", default="torch", choices=["torch", "numba", "cuda"], help="cross-correlation backend")
+    p.add_argument("--long-term", action="store_true", help="re-detect with an enlarged search when unsure (SiamRPN)")
+    p.add_argument("--nano-dir", help="folder with NanoTrack's backbone/neckhead ONNX files (opencv:nano)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(args) -> int:
+    import sys
+    import time
+
+    from . import build_tracker
+    from .errors import UserError
+    from .io import BoxWriter, VideoSink, draw_result, open_source
+    from .presets import DEFAULT_PRESET
+    from .progress import Progress
+
+    model = args.config or args.model or DEFAULT_PRESET
+    gt = None
+    if args.groundtruth:
+        from .bench_gt import read_boxes
+        gt = read_boxes(args.groundtruth)
+    init = args.init
+    if init is None:
+        if gt is None or not gt:
+            raise UserError("give the initial box with --init X,Y,W,H (or --groundtruth FILE)")
+        init = tuple(gt[0])
+    if args.max_frames is not None and args.max_frames < 1:
+        raise UserError("--max-frames must be at least 1")
+
+    overrides = {}
+    if model.startswith("opencv:"):
+        if args.nano_dir:
+            overrides["model_dir"] = args.nano_dir
+        tracker = build_tracker(model, **overrides)
+    else:
+        tracker = build_tracker(model, weights=args.weights, device=args.device, xcorr=args.xcorr,
+                                long_term=args.long_term)
+
+    source = open_source(args.source, start=args.start)
+    source.on_skip = lambda i, why: print(f"\nwarning: frame {i} skipped: {why}", file=sys.stderr)
+    writer = BoxWriter(args.output) if args.output else None
+    video = None
+    total = source.frame_count - args.start if source.frame_count else None
+    if args.max_frames:
+        total = min(total, args.max_frames) if total else args.max_frames
+    progress = Progress(total, "track")
+    progress.enabled = not args.quiet
+    boxes, lost_frames, times = [], 0, []
+    last_index = None
+    try:
+        for index, frame in source:
+            if last_index is not None:
+                # frames the source skipped keep the previous box, so line n stays frame n
+                for _ in range(index - last_index - 1):
+                    boxes.append(boxes[-1])
+                    if writer:
+                        writer.write(boxes[-1])
+            last_index = index
+            if not boxes:
+                tracker.init(frame, init)
+                result = None
+                box = tuple(float(v) for v in init)
+            else:
+                t0 = time.perf_counter()
+                result = tracker.update(frame)
+                times.append(time.perf_counter() - t0)
+                box = result.box
+                lost_frames += int(result.lost)
+            boxes.append(box)
+            if writer:
+                writer.write(box)
+            if args.save_video:
+                if video is None:
+                    video = VideoSink(args.save_video, source.fps or 25.0, (frame.shape[1], frame.shape[0]))
+                from .base import TrackResult
+                video.write(draw_result(frame, result or TrackResult(box, 1.0, False), tracker.name))
+            fps = len(times) / sum(times) if times else 0.0
+            progress.update(1, f"{fps:5.1f} fps")
+            if args.max_frames and len(boxes) >= args.max_frames:
+                break
+    finally:
+        source.close()
+        if writer and boxes:
+            writer.close()
+        if video:
+            video.close()
+    if not boxes:
+        raise UserError(f"{args.source}: no frame could be read")
+    fps = len(times) / sum(times) if times else 0.0
+    progress.close(f"{fps:5.1f} fps")
+    line = f"frames {len(boxes)}  fps {fps:.1f}  lost {lost_frames}"
+    if source.skipped:
+        line += f"  skipped {len(source.skipped)}"
+    if gt is not None:
+        from .bench_gt import success_precision
+        auc, prec = success_precision(boxes, gt[:len(boxes)])
+        line += f"  AUC {auc:.3f}  P@20 {prec:.3f}"
+    print(line)
+    return 0

@@ -1,0 +1,219 @@
+"""`siamtrack batch`: track many videos unattended — resumable, parallel, shardable across machines.
+
+Argument parsing only (stdlib imports); the work is in tracker.batch.runner.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+EPILOG = """\
+input: a manifest, CSV with a header (columns video,x,y,w,h[,start][,id]; or one 'box' column "x,y,w,h")
+  or JSON lines ({"video": "a.mp4", "box": [x, y, w, h], "start": 0, "id": "a"}); relative video paths are
+  relative to the manifest's folder. Or a folder of videos, each with a sidecar STEM.txt / STEM.box
+  holding x,y,w,h.
+
+output (in --out-dir), per item: ITEM.boxes.txt (one x,y,w,h per frame, first line the initial box),
+  ITEM.summary.json (written last), ITEM.annotated.mp4 with --save-video; and summary.csv for the run.
+
+exit status: 0 all items ok, 1 some item failed, 2 bad arguments or manifest, 130 interrupted.
+
+examples:
+  siamtrack batch clips.csv -o results --workers 2
+  siamtrack batch clips.csv -o results --shard $SLURM_ARRAY_TASK_ID/8      # one of 8 machines
+  siamtrack batch --merge results-0 results-1 --output summary.csv [--manifest clips.csv]
+"""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.epilog = EPILOG
+    p.add_argument("input", nargs="?", help="manifest (.csv / .jsonl) or a folder of videos with sidecar box files")
+    p.add_argument("-o", "--out-dir", help="output folder for the per-item results (created if needed)")
+    p.add_argument("--output", metavar="CSV",
+                   help="the batch summary CSV (default OUT_DIR/summary.csv, or summary.shard-I-of-N.csv "
+                        "for a shard; with --merge: required)")
+    g = p.add_argument_group("tracker")
+    g.add_argument("--model", default=None,
+                   help="preset name or opencv:NAME (default: the project's default preset)")
+    g.add_argument("--weights", default=None, help="checkpoint for the model")
+    g.add_argument("--config", default=None, help="a pysot-style YAML config instead of --model")
+    g.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (on a GPU one process feeds it)")
+    g.add_argument("--xcorr", default="torch", help="cross-correlation backend (torch, numba, cuda)")
+    g = p.add_argument_group("what to do")
+    g.add_argument("--max-frames", type=_positive_int, default=None, metavar="N",
+                   help="track at most N frames per item (counting the first)")
+    g.add_argument("--save-video", action="store_true", help="also write ITEM.annotated.mp4")
+    g.add_argument("--force", action="store_true", help="redo items that are already finished")
+    g.add_argument("--workers", type=_workers, default=1, metavar="N",
+                   help="worker processes (0 = one per core); torch threads are split among them")
+    g.add_argument("--shard", default=None, metavar="I/N",
+                   help="process only shard I of N (0 <= I < N), a deterministic part of the input")
+    g.add_argument("--shard-by", choices=("id", "index"), default="id",
+                   help="split shards by a stable hash of the item id (default) or by manifest position")
+    g.add_argument("--dry-run", action="store_true", help="list this run's items and whether they are finished")
+    g.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--merge", nargs="+", metavar="DIR",
+                   help="build the summary CSV from the item summaries in these output folders (e.g. one "
+                        "per shard); INPUT or --manifest, if given, also reports items with no result")
+    p.add_argument("--manifest", default=None, help="with --merge: the batch's input, to report missing items")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return v
+
+
+def _workers(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError("must be 0 (one per core) or more")
+    return v
+
+
+def default_model() -> str:
+    try:
+        from ..presets import DEFAULT_PRESET
+        return DEFAULT_PRESET
+    except Exception:  # noqa: BLE001 - presets not importable yet: fall back to a named preset
+        return "siamrpn_alex_dwxcorr"
+
+
+def run(args) -> int:
+    from ..errors import UserError
+
+    if args.merge:
+        return _run_merge(args)
+    if not args.input:
+        raise UserError("give a manifest or a folder of videos (or --merge DIR...)")
+    if not args.out_dir:
+        raise UserError("give the output folder with -o/--out-dir")
+    if args.manifest:
+        raise UserError("--manifest goes with --merge; for a run, give the manifest as INPUT")
+    return _run_batch(args)
+
+
+def _run_batch(args) -> int:
+    import signal
+    from pathlib import Path
+
+    from ..errors import UserError
+    from .manifest import load_items, parse_shard, select_shard
+    from .progress import Progress
+    from .runner import BatchOptions, cpu_count, finished_summary, make_tracker, run_batch, write_summary_csv
+
+    out_dir = Path(args.out_dir)
+    src = Path(args.input)
+    if src.is_dir() and out_dir.exists() and out_dir.resolve() == src.resolve():
+        raise UserError(f"{out_dir}: the output folder must not be the input folder (its videos are the input)")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"{out_dir}: exists and is not a folder")
+    items = load_items(src)
+    total_items = len(items)
+    shard = None
+    if args.shard:
+        shard = parse_shard(args.shard)
+        items = select_shard(items, shard[0], shard[1], by=args.shard_by)
+    if args.config and args.model:
+        raise UserError("give either --model or --config, not both")
+    opts = BatchOptions(out_dir=str(out_dir), model=args.model or ("" if args.config else default_model()),
+                        weights=args.weights, config=args.config, device=args.device, xcorr=args.xcorr,
+                        max_frames=args.max_frames, save_video=args.save_video, force=args.force)
+    workers = args.workers or cpu_count()
+    quiet = args.quiet
+    if opts.device.startswith("cuda") and workers > 1:
+        if not quiet:
+            print("batch: with a GPU one process feeds the device; --workers ignored", file=sys.stderr)
+        workers = 1
+    summary_csv = Path(args.output) if args.output else out_dir / (
+        f"summary.shard-{shard[0]}-of-{shard[1]}.csv" if shard and shard[1] > 1 else "summary.csv")
+
+    if args.dry_run:
+        where = f" (shard {shard[0]}/{shard[1]}: {len(items)} of {total_items})" if shard else ""
+        print(f"{len(items)} items{where}, output {out_dir}")
+        for it in items:
+            state = "error" if it.error else ("finished" if finished_summary(it, opts) and not opts.force else "todo")
+            print(f"{state:9s} {it.item_id}\t{it.path}\t{it.origin}" + (f"\t{it.error}" if it.error else ""))
+        return 0
+
+    if not items:
+        if not quiet:
+            print(f"batch: shard {args.shard} has no items (of {total_items})", file=sys.stderr)
+        write_summary_csv(summary_csv, [])
+        return 0
+
+    # Fail fast, before any item, on what would fail every item: an unknown model, missing weights.
+    needs_tracker = any(not it.error for it in items) and (opts.force or any(
+        finished_summary(it, opts) is None for it in items if not it.error))
+    if needs_tracker:
+        try:
+            make_tracker(opts)
+        except UserError:
+            raise
+        except (ImportError, ModuleNotFoundError) as exc:
+            raise UserError(f"cannot build the tracker {opts.model_label!r}: {exc}") from None
+
+    progress = Progress(enabled=not quiet)
+    old_term = None
+    try:
+        # A scheduler stopping the job (SIGTERM) is handled like Ctrl-C: finish cleanly, write nothing partial.
+        old_term = signal.signal(signal.SIGTERM, _raise_interrupt)
+    except ValueError:  # not the main thread
+        pass
+    try:
+        result = run_batch(items, opts, workers=workers, progress=progress)
+    finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
+    if result.interrupted:
+        if not quiet:
+            print("batch: interrupted; finished items are kept, rerun to complete the rest", file=sys.stderr)
+        return 130
+    write_summary_csv(summary_csv, result.summaries)
+    if not quiet:
+        print(f"batch: summary in {summary_csv}", file=sys.stderr)
+    return 1 if result.failed else 0
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _run_merge(args) -> int:
+    from pathlib import Path
+
+    from ..errors import UserError
+    from .manifest import load_items
+    from .runner import collect_summaries, write_summary_csv
+
+    if not args.output:
+        raise UserError("--merge needs --output SUMMARY.csv")
+    manifest = args.manifest or args.input
+    summaries = collect_summaries(args.merge)
+    missing = []
+    if manifest:
+        ids = {s["item_id"] for s in summaries}
+        expected = load_items(manifest)
+        missing = [it for it in expected if it.item_id not in ids]
+        for it in missing:
+            summaries.append({"item_id": it.item_id, "status": "missing", "video": it.video,
+                              "start_frame": it.start, "init_box": list(it.box) if it.box else None,
+                              "error": "no result in the merged folders"})
+        extra = ids - {it.item_id for it in expected}
+        if extra and not args.quiet:
+            print(f"batch merge: {len(extra)} results are not in {manifest}: {', '.join(sorted(extra)[:5])}"
+                  + (" ..." if len(extra) > 5 else ""), file=sys.stderr)
+    write_summary_csv(Path(args.output), summaries)
+    failed = [s for s in summaries if s.get("status") == "failed"]
+    if not args.quiet:
+        print(f"batch merge: {len(summaries)} items, {len(summaries) - len(failed) - len(missing)} ok, "
+              f"{len(failed)} failed, {len(missing)} missing -> {args.output}", file=sys.stderr)
+    return 1 if failed or missing else 0

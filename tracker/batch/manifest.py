@@ -1,0 +1,338 @@
+"""What a batch contains: items read from a manifest (CSV with a header, or JSON lines) or a folder of
+videos with sidecar box files, and the deterministic shard a machine takes from them.
+
+Stdlib only: the CLI imports this module before anything heavy.
+
+A problem with the manifest as a whole (no header, unknown layout, a line that is not JSON, two items
+with one id) is a `UserError` naming the file and line. A problem with one item's values (a box that is
+not four numbers, a negative start frame) does not stop the batch: the item carries the error and is
+reported as failed, while the others are tracked.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import UserError
+
+VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".ts"}
+SIDECAR_EXTS = (".txt", ".box")
+
+# Column names accepted in a CSV header / keys in a JSON line (first one is canonical).
+VIDEO_KEYS = ("video", "path", "file", "source")
+ID_KEYS = ("id", "item_id", "item", "name")
+START_KEYS = ("start", "start_frame", "first_frame")
+BOX_KEYS = ("box", "init_box", "bbox")
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+
+
+class ManifestError(UserError):
+    """The manifest cannot be read as a whole; the message names the file and line."""
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    item_id: str
+    video: str                  # as written in the manifest (or the file name in folder mode)
+    path: str                   # resolved absolute path
+    box: tuple[float, float, float, float] | None
+    start: int = 0
+    origin: str = ""            # "manifest.csv:4" — where the item was defined
+    error: str | None = None    # an item-level input error: the item fails without being opened
+    extra: dict = field(default_factory=dict, compare=False)
+
+    def fingerprint(self) -> dict:
+        """The inputs that define this item's result (a finished result with other inputs is redone)."""
+        return {"video": self.video, "box": list(self.box) if self.box else None, "start": self.start}
+
+
+# ---------------------------------------------------------------------------------------------- values
+
+def parse_box_text(text: str) -> tuple[float, float, float, float]:
+    """"x,y,w,h" (commas, spaces, tabs or semicolons) -> four finite floats, w and h > 0."""
+    parts = [p for p in re.split(r"[,\s;]+", text.strip()) if p]
+    return check_box(parts)
+
+
+def check_box(values) -> tuple[float, float, float, float]:
+    if values is None:
+        raise ValueError("no initial box")
+    values = list(values)
+    if len(values) != 4:
+        raise ValueError(f"an initial box has 4 values x,y,w,h, got {len(values)}: {_show(values)}")
+    out = []
+    for v in values:
+        if isinstance(v, bool):
+            raise ValueError(f"box value {v!r} is not a number")
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            raise ValueError(f"box value {v!r} is not a number") from None
+        if not math.isfinite(f):
+            raise ValueError(f"box value {v!r} is not finite")
+        out.append(f)
+    if out[2] <= 0 or out[3] <= 0:
+        raise ValueError(f"box {_show(out)} has zero or negative size")
+    return tuple(out)  # type: ignore[return-value]
+
+
+def parse_start(value) -> int:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return 0
+    if isinstance(value, bool):
+        raise ValueError(f"start frame {value!r} is not a whole number")
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"start frame {value!r} is not a whole number") from None
+    if not f.is_integer() or f < 0:
+        raise ValueError(f"start frame {value!r} must be a whole number >= 0")
+    return int(f)
+
+
+def _show(values) -> str:
+    return ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)
+
+
+def safe_id(text: str) -> str:
+    """A file-name-safe id derived from a path stem (ids become output file names)."""
+    s = re.sub(r"[^A-Za-z0-9._+-]+", "_", text).strip("._") or "item"
+    return s if s[0].isalnum() else "i" + s
+
+
+def _check_given_id(item_id: str, where: str) -> str:
+    item_id = item_id.strip()
+    if not _SAFE_ID.match(item_id) or item_id in (".", ".."):
+        raise ManifestError(f"{where}: item id {item_id!r} must be letters, digits, '.', '_', '+' or '-' "
+                            "(it names the output files)")
+    return item_id
+
+
+# ------------------------------------------------------------------------------------------- manifest
+
+def read_manifest(path: str | Path) -> list[BatchItem]:
+    """Read a CSV (with header) or JSON-lines manifest. Relative video paths are resolved against the
+    manifest's folder. Format: by extension (.jsonl/.json/.ndjson = JSON lines), else by content."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise ManifestError(f"{path}: not a text file (expected CSV or JSON lines)") from None
+    except IsADirectoryError:
+        raise ManifestError(f"{path}: is a folder, not a manifest") from None
+    first = next((ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")), "")
+    if not first:
+        raise ManifestError(f"{path}: the manifest is empty")
+    if path.suffix.lower() in (".jsonl", ".json", ".ndjson") or first.startswith("{"):
+        items = _read_jsonl(path, text)
+    else:
+        items = _read_csv(path, text)
+    _check_unique(items)
+    return items
+
+
+def _read_csv(path: Path, text: str) -> list[BatchItem]:
+    lines = text.splitlines()
+    # Comments and blank lines are allowed before the header; keep physical line numbers for messages.
+    start = next(i for i, ln in enumerate(lines) if ln.strip() and not ln.lstrip().startswith("#"))
+    body = "\n".join(lines[start:])
+    sample = lines[start]
+    try:
+        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.reader(io.StringIO(body), dialect)
+    header = [h.strip().lower() for h in next(reader)]
+    where = f"{path}:{start + 1}"
+
+    def col(keys):
+        found = [i for i, h in enumerate(header) if h in keys]
+        return found[0] if found else None
+
+    vcol = col(VIDEO_KEYS)
+    if vcol is None:
+        raise ManifestError(f"{where}: the header needs a video column (one of {', '.join(VIDEO_KEYS)}); "
+                            f"got {', '.join(header) or 'nothing'}")
+    xywh = [col((k,)) for k in ("x", "y", "w", "h")]
+    bcol = col(BOX_KEYS)
+    if bcol is None and any(c is None for c in xywh):
+        raise ManifestError(f"{where}: the header needs the initial box as columns x,y,w,h "
+                            f"(or one 'box' column); got {', '.join(header)}")
+    icol, scol = col(ID_KEYS), col(START_KEYS)
+
+    items = []
+    for row_no, row in enumerate(reader, start=2):
+        line = start + reader.line_num  # physical line of the row's end
+        if not row or all(not c.strip() for c in row) or row[0].lstrip().startswith("#"):
+            continue
+        where = f"{path}:{line}"
+        cell = lambda c: row[c].strip() if c is not None and c < len(row) else ""  # noqa: E731
+        video = cell(vcol)
+        if not video:
+            raise ManifestError(f"{where}: no video path in this row")
+        error = None
+        box = None
+        try:
+            box = parse_box_text(cell(bcol)) if bcol is not None else check_box([cell(c) for c in xywh])
+        except ValueError as exc:
+            error = f"{where}: {exc}"
+        start_frame = 0
+        try:
+            start_frame = parse_start(cell(scol))
+        except ValueError as exc:
+            error = error or f"{where}: {exc}"
+        given = cell(icol)
+        item_id = _check_given_id(given, where) if given else None
+        items.append(_make_item(path, video, item_id, box, start_frame, where, error))
+    if not items:
+        raise ManifestError(f"{path}: the manifest has a header but no items")
+    return items
+
+
+def _read_jsonl(path: Path, text: str) -> list[BatchItem]:
+    items = []
+    for line_no, line in enumerate(text.splitlines(), start=1):
+        s = line.strip()
+        if not s or s.startswith("#") or s.startswith("//"):
+            continue
+        where = f"{path}:{line_no}"
+        try:
+            obj = json.loads(s)
+        except json.JSONDecodeError as exc:
+            raise ManifestError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+        if not isinstance(obj, dict):
+            raise ManifestError(f"{where}: each line must be a JSON object like "
+                                '{"video": "clip.mp4", "box": [x, y, w, h]}')
+        keys = {k.lower(): v for k, v in obj.items()}
+        get = lambda names: next((keys[n] for n in names if n in keys), None)  # noqa: E731
+        video = get(VIDEO_KEYS)
+        if not isinstance(video, str) or not video.strip():
+            raise ManifestError(f"{where}: no \"video\" path in this line")
+        error = None
+        box = None
+        try:
+            raw = get(BOX_KEYS)
+            if raw is None and all(k in keys for k in ("x", "y", "w", "h")):
+                raw = [keys["x"], keys["y"], keys["w"], keys["h"]]
+            if isinstance(raw, str):
+                box = parse_box_text(raw)
+            else:
+                box = check_box(raw)
+        except ValueError as exc:
+            error = f"{where}: {exc}"
+        start_frame = 0
+        try:
+            start_frame = parse_start(get(START_KEYS))
+        except ValueError as exc:
+            error = error or f"{where}: {exc}"
+        given = get(ID_KEYS)
+        item_id = _check_given_id(str(given), where) if given not in (None, "") else None
+        items.append(_make_item(path, video.strip(), item_id, box, start_frame, where, error))
+    if not items:
+        raise ManifestError(f"{path}: the manifest has no items")
+    return items
+
+
+def _make_item(manifest: Path, video: str, item_id, box, start, where, error) -> BatchItem:
+    p = Path(video).expanduser()
+    if not p.is_absolute():
+        p = manifest.resolve().parent / p
+    if item_id is None:
+        item_id = safe_id(Path(video).stem)
+    return BatchItem(item_id=item_id, video=video, path=str(p), box=box, start=start, origin=where, error=error)
+
+
+def _check_unique(items: list[BatchItem]) -> None:
+    seen: dict[str, BatchItem] = {}
+    for it in items:
+        if it.item_id in seen:
+            raise ManifestError(f"{it.origin}: item id {it.item_id!r} is already used at {seen[it.item_id].origin} "
+                                "(give each item a distinct id column)")
+        seen[it.item_id] = it
+
+
+# --------------------------------------------------------------------------------------------- folder
+
+def scan_folder(folder: str | Path) -> list[BatchItem]:
+    """Every video in `folder` (not recursive), each with a sidecar `STEM.txt` or `STEM.box` holding
+    `x,y,w,h` on its first non-empty line. A video without a readable sidecar becomes a failed item."""
+    folder = Path(folder)
+    videos = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_EXTS
+                    and not p.name.startswith("."))
+    if not videos:
+        raise ManifestError(f"{folder}: no video files here (looked for {', '.join(sorted(VIDEO_EXTS))})")
+    items = []
+    for v in videos:
+        item_id = safe_id(v.stem)
+        sidecars = [v.with_suffix(ext) for ext in SIDECAR_EXTS if v.with_suffix(ext).is_file()]
+        box, error, where = None, None, str(v)
+        if not sidecars:
+            error = f"{v}: no sidecar box file ({v.stem}.txt or {v.stem}.box with x,y,w,h)"
+        else:
+            side = sidecars[0]
+            where = f"{side}:1"
+            try:
+                lines = side.read_text(encoding="utf-8-sig").splitlines()
+                no, first = next(((i, ln) for i, ln in enumerate(lines, 1) if ln.strip()), (1, ""))
+                where = f"{side}:{no}"
+                box = parse_box_text(first)
+            except (OSError, UnicodeDecodeError) as exc:
+                error = f"{side}: cannot read the box file ({exc})"
+            except ValueError as exc:
+                error = f"{where}: {exc}"
+        items.append(BatchItem(item_id=item_id, video=v.name, path=str(v.resolve()), box=box, start=0,
+                               origin=where, error=error))
+    _check_unique_folder(items)
+    return items
+
+
+def _check_unique_folder(items: list[BatchItem]) -> None:
+    seen: dict[str, BatchItem] = {}
+    for it in items:
+        if it.item_id in seen:
+            raise ManifestError(f"{it.path} and {seen[it.item_id].path} would both be item {it.item_id!r}; "
+                                "rename one, or use a manifest with an id column")
+        seen[it.item_id] = it
+
+
+def load_items(source: str | Path) -> list[BatchItem]:
+    source = Path(source)
+    if not source.exists():
+        raise ManifestError(f"{source}: no such manifest or folder")
+    return scan_folder(source) if source.is_dir() else read_manifest(source)
+
+
+# --------------------------------------------------------------------------------------------- shards
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """"i/n" with 0 <= i < n (0-based, like a Kubernetes completion index or `SLURM_ARRAY_TASK_ID`
+    for an array 0-(n-1))."""
+    m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text or "")
+    if not m:
+        raise UserError(f"--shard {text!r}: expected i/n, e.g. 0/4")
+    i, n = int(m.group(1)), int(m.group(2))
+    if n < 1 or not 0 <= i < n:
+        raise UserError(f"--shard {text}: need 0 <= i < n (shards are numbered from 0)")
+    return i, n
+
+
+def shard_key(item_id: str) -> int:
+    """A hash of the item id that is the same on every machine and Python (not `hash()`, which is salted)."""
+    return int.from_bytes(hashlib.sha1(item_id.encode("utf-8")).digest()[:8], "big")
+
+
+def select_shard(items: list[BatchItem], index: int, count: int, by: str = "id") -> list[BatchItem]:
+    """The items of shard `index` of `count`. by="id": stable hash of the item id (an item stays in its
+    shard when the manifest is reordered or grows); by="index": manifest position mod count (even sizes)."""
+    if count == 1:
+        return list(items)
+    if by == "index":
+        return [it for k, it in enumerate(items) if k % count == index]
+    return [it for it in items if shard_key(it.item_id) % count == index]

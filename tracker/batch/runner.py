@@ -1,0 +1,610 @@
+"""Running a batch: one item at a time in this process, or spread over spawned worker processes.
+
+Per item, in the output folder:
+    ITEM.boxes.txt        one x,y,w,h line per frame from the start frame (the first line is the initial box),
+                          the format `siamtrack track` writes
+    ITEM.annotated.mp4    with --save-video
+    ITEM.summary.json     written last; the item is finished only when it exists and says "ok"
+
+Every file is written under a temporary name and renamed, so an interrupted or killed run leaves complete
+files or none. A finished item's old summary is removed just before its new boxes are written, so a run
+cut between the two renames leaves the item unfinished (redone next time) rather than mixing results.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import threading
+import time
+import traceback
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from ..errors import UserError
+from .manifest import BatchItem
+
+SCHEMA = "siamtrack.batch.item/1"
+SUMMARY_SUFFIX = ".summary.json"
+BOXES_SUFFIX = ".boxes.txt"
+VIDEO_SUFFIX = ".annotated.mp4"
+
+# A video that yields this many unreadable frames in a row after its last good frame (before its announced
+# end) has stopped decoding: the item fails instead of passing off a truncated track as complete.
+STOPPED_DECODING_RUN = 25
+
+SUMMARY_COLUMNS = ["item_id", "status", "video", "start_frame", "init_box", "frames", "frames_lost",
+                   "frames_skipped", "mean_score", "fps", "wall_fps", "seconds", "boxes_file", "video_file",
+                   "model", "error"]
+
+
+class ItemFailure(Exception):
+    """An item cannot be tracked; the message is recorded as its error."""
+
+
+class ItemInterrupted(KeyboardInterrupt):
+    """The batch is stopping (Ctrl-C): the item gives up, leaving only complete files."""
+
+
+@dataclass
+class BatchOptions:
+    out_dir: str
+    model: str = ""
+    weights: str | None = None
+    config: str | None = None
+    device: str = "cpu"
+    xcorr: str = "torch"
+    max_frames: int | None = None
+    save_video: bool = False
+    force: bool = False
+    # Library/test hook: a picklable zero-argument callable returning a fresh Tracker, used instead of
+    # build_tracker (with workers it must be importable by name in the spawned processes).
+    tracker_factory: Callable | None = None
+
+    @property
+    def model_label(self) -> str:
+        if self.tracker_factory is not None:
+            f = self.tracker_factory
+            return f"{getattr(f, '__module__', '?')}.{getattr(f, '__qualname__', type(f).__name__)}"
+        return self.config or self.model
+
+    def fingerprint(self, item: BatchItem) -> dict:
+        """Everything that defines an item's result; a finished result made with other inputs is redone.
+        (Device and xcorr backend are how the result is computed, not what is computed.)"""
+        fp = item.fingerprint()
+        fp.update(model=self.model_label, weights=self.weights, max_frames=self.max_frames)
+        return fp
+
+
+@dataclass(frozen=True)
+class ItemPaths:
+    boxes: Path
+    summary: Path
+    video: Path
+
+    @classmethod
+    def of(cls, out_dir, item_id: str) -> "ItemPaths":
+        d = Path(out_dir)
+        return cls(d / f"{item_id}{BOXES_SUFFIX}", d / f"{item_id}{SUMMARY_SUFFIX}", d / f"{item_id}{VIDEO_SUFFIX}")
+
+
+# ------------------------------------------------------------------------------------------ resume
+
+def read_summary(path: Path) -> dict | None:
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("schema") == SCHEMA else None
+
+
+def finished_summary(item: BatchItem, opts: BatchOptions) -> dict | None:
+    """The item's summary if it is finished with the same inputs (status ok, boxes present), else None."""
+    paths = ItemPaths.of(opts.out_dir, item.item_id)
+    s = read_summary(paths.summary)
+    if not s or s.get("status") != "ok" or not paths.boxes.is_file():
+        return None
+    if s.get("inputs") != json.loads(json.dumps(opts.fingerprint(item))):
+        return None
+    if opts.save_video and not paths.video.is_file():
+        return None
+    return s
+
+
+def _clean_temps(paths: ItemPaths) -> None:
+    """Remove temporary files a killed run may have left for this item (never a final name)."""
+    d = paths.boxes.parent
+    if not d.is_dir():
+        return
+    prefixes = tuple(f".{p.name}." for p in (paths.boxes, paths.summary))
+    video_tmp = f".{paths.video.stem}.partial{paths.video.suffix}"
+    for f in d.iterdir():
+        if (f.name.startswith(prefixes) and f.name.endswith(".tmp")) or f.name == video_tmp:
+            try:
+                f.unlink()
+            except OSError:
+                pass
+
+
+def _unlink(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+
+
+# ------------------------------------------------------------------------------------------ one item
+
+def make_tracker(opts: BatchOptions):
+    if opts.tracker_factory is not None:
+        return opts.tracker_factory()
+    from .. import build_tracker
+    return build_tracker(opts.config or opts.model, weights=opts.weights, device=opts.device, xcorr=opts.xcorr)
+
+
+def _fmt_box(box) -> str:
+    from ..io.sinks import format_box
+    return format_box(box)
+
+
+def process_item(item: BatchItem, opts: BatchOptions, report: Callable | None = None,
+                 stop: threading.Event | None = None) -> dict:
+    """Track one item and write its files. Returns its summary (status "ok" or "failed"); a failure of
+    the item is recorded, never raised. Ctrl-C (or `stop`) raises after removing temporary files."""
+    from ..base import TrackResult
+    from ..io.sinks import VideoSink, atomic_write_text, draw_result, write_boxes_atomic
+    from ..io.sources import open_source
+
+    out_dir = Path(opts.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = ItemPaths.of(out_dir, item.item_id)
+    _clean_temps(paths)
+    summary = {
+        "schema": SCHEMA, "item_id": item.item_id, "status": "failed", "error": None,
+        "video": item.video, "video_path": item.path, "origin": item.origin,
+        "start_frame": item.start, "init_box": list(item.box) if item.box else None,
+        "frames": 0, "frames_lost": 0, "lost_indices": [], "frames_skipped": 0, "skipped_indices": [],
+        "mean_score": None, "fps": None, "wall_fps": None, "seconds": None,
+        "boxes_file": None, "video_file": None,
+        "model": opts.model_label, "device": opts.device, "xcorr": opts.xcorr,
+        "inputs": opts.fingerprint(item), "host": _host(), "pid": os.getpid(),
+    }
+    t_item = time.perf_counter()
+    src = sink = None
+    if report:
+        report("begin", item.item_id)
+    try:
+        if stop is not None and stop.is_set():
+            raise ItemInterrupted()
+        if item.error:
+            raise ItemFailure(item.error)
+        src = open_source(item.path, start=item.start)
+        if src.frame_count is not None and item.start >= src.frame_count:
+            raise ItemFailure(f"{item.video}: start frame {item.start} is past the end "
+                              f"(the video has {src.frame_count} frames)")
+        total = (src.frame_count - item.start) if src.frame_count else None
+        if opts.max_frames:
+            total = min(total, opts.max_frames) if total else opts.max_frames
+        if report:
+            report("start", item.item_id, total=total)
+        frames = iter(src)
+        first = next(frames, None)
+        if first is None:
+            raise ItemFailure(f"{item.video}: no frame could be decoded from frame {item.start} on")
+        idx0, frame0 = first
+        if idx0 != item.start:
+            raise ItemFailure(f"{item.video}: frame {item.start} (the start frame) could not be decoded")
+
+        tracker = make_tracker(opts)
+        t0 = time.perf_counter()
+        tracker.init(frame0, item.box)          # TrackerError for a box outside the frame
+        track_s = time.perf_counter() - t0
+
+        boxes = [tuple(float(v) for v in item.box)]
+        scores: list[float] = []
+        lost: list[int] = []
+        skipped: list[int] = []
+        if opts.save_video:
+            h, w = frame0.shape[:2]
+            sink = VideoSink(paths.video, src.fps or 25.0, (w, h))
+            sink.write(draw_result(frame0, TrackResult(boxes[0], 1.0, False), item.item_id))
+        prev = idx0
+        last_report = time.perf_counter()
+        limit = opts.max_frames or math.inf
+        while len(boxes) < limit:
+            nxt = next(frames, None)
+            if nxt is None:
+                break
+            idx, frame = nxt
+            if stop is not None and stop.is_set():
+                raise ItemInterrupted()
+            # Frames that failed to decode in between: keep one line per frame (the last box), say so.
+            for missing in range(prev + 1, idx):
+                if len(boxes) >= limit:
+                    break
+                skipped.append(missing)
+                boxes.append(boxes[-1])
+            if len(boxes) >= limit:
+                break
+            t0 = time.perf_counter()
+            r = tracker.update(frame)
+            track_s += time.perf_counter() - t0
+            boxes.append(tuple(float(v) for v in r.box))
+            scores.append(float(r.score))
+            if r.lost:
+                lost.append(idx)
+            if sink is not None:
+                sink.write(draw_result(frame, r, item.item_id))
+            prev = idx
+            now = time.perf_counter()
+            if report and now - last_report >= 0.25:
+                last_report = now
+                report("frames", item.item_id, done=len(boxes), total=total,
+                       fps=(len(scores) + 1) / track_s if track_s > 0 else None)
+        reached_limit = len(boxes) >= limit
+        tail = [s for s in src.skipped if s > prev]
+        if not reached_limit and len(tail) >= STOPPED_DECODING_RUN:
+            raise ItemFailure(f"{item.video}: frames stopped decoding after frame {prev} "
+                              f"({len(tail)} frames in a row could not be read)")
+
+        # All tracked: publish. Old summary first (the item is unfinished until the new one lands).
+        _unlink(paths.summary)
+        write_boxes_atomic(paths.boxes, boxes)
+        if sink is not None:
+            sink.close()
+            sink = None
+            summary["video_file"] = paths.video.name
+        wall = time.perf_counter() - t_item
+        summary.update(
+            status="ok", frames=len(boxes), frames_lost=len(lost), lost_indices=lost,
+            frames_skipped=len(skipped), skipped_indices=skipped,
+            mean_score=round(sum(scores) / len(scores), 6) if scores else None,
+            fps=round((len(scores) + 1) / track_s, 3) if track_s > 0 else None,
+            wall_fps=round(len(boxes) / wall, 3) if wall > 0 else None,
+            seconds=round(wall, 3), boxes_file=paths.boxes.name,
+        )
+        atomic_write_text(paths.summary, dump_summary(summary))
+        return summary
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # noqa: BLE001 - one item's failure, whatever it is, must not stop the batch
+        summary["error"] = _describe(exc, item)
+        if not isinstance(exc, (ItemFailure, UserError)):
+            summary["traceback"] = traceback.format_exc(limit=8)
+        summary["seconds"] = round(time.perf_counter() - t_item, 3)
+        if sink is not None:
+            _abort_sink(sink)
+            sink = None
+        atomic_write_text(paths.summary, dump_summary(summary))
+        return summary
+    finally:
+        if sink is not None:
+            _abort_sink(sink)
+        if src is not None:
+            src.close()
+
+
+def dump_summary(summary: dict) -> str:
+    """JSON with one key per line and each value on its line (long index lists stay one line)."""
+    body = ",\n".join(f" {json.dumps(k)}: {json.dumps(v)}" for k, v in summary.items())
+    return "{\n" + body + "\n}\n"
+
+
+def _describe(exc: BaseException, item: BatchItem) -> str:
+    msg = str(exc).strip() or type(exc).__name__
+    if isinstance(exc, (ItemFailure, UserError)):
+        # Messages from sources name the file; tracker messages (a bad box) do not.
+        return msg if (item.video in msg or item.path in msg or item.origin in msg) else f"{item.video}: {msg}"
+    return f"{item.video}: {type(exc).__name__}: {msg}"
+
+
+def _abort_sink(sink) -> None:
+    """Drop a half-written annotated video (VideoSink writes under a temporary name)."""
+    try:
+        if sink.writer is not None:
+            sink.writer.release()
+            sink.writer = None
+    finally:
+        _unlink(Path(sink.tmp))
+
+
+def _host() -> str:
+    try:
+        return os.uname().nodename
+    except AttributeError:  # pragma: no cover - Windows
+        import platform
+        return platform.node()
+
+
+# ---------------------------------------------------------------------------------------- workers
+
+_WORKER: dict = {}
+
+
+def cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover
+        return os.cpu_count() or 1
+
+
+def threads_per_worker(workers: int) -> int:
+    return max(1, cpu_count() // max(1, workers))
+
+
+def _worker_init(threads: int, stop, queue, uses_torch: bool) -> None:
+    """Runs first in every spawned worker: the parent alone decides when to stop (it sets `stop`), and
+    the cores are divided among the workers before any tracker (or torch's thread pool) exists."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    if uses_torch:
+        import torch
+        torch.set_num_threads(threads)
+    try:
+        import cv2
+        cv2.setNumThreads(threads)
+    except Exception:  # noqa: BLE001 - opencv threading is an optimisation only
+        pass
+    _WORKER.update(stop=stop, queue=queue, threads=threads)
+
+
+def _worker_report(kind, item_id, **data) -> None:
+    q = _WORKER.get("queue")
+    if q is not None:
+        try:
+            q.put_nowait((kind, item_id, data))
+        except Exception:  # noqa: BLE001 - progress is best effort
+            pass
+
+
+def _worker_item(item: BatchItem, opts: BatchOptions) -> dict:
+    s = process_item(item, opts, report=_worker_report, stop=_WORKER.get("stop"))
+    s["threads"] = _WORKER.get("threads")
+    return s
+
+
+def uses_torch(opts: BatchOptions) -> bool:
+    return opts.tracker_factory is None and not (opts.config is None and str(opts.model).startswith("opencv:"))
+
+
+# ------------------------------------------------------------------------------------------- batch
+
+@dataclass
+class BatchResult:
+    summaries: list[dict]       # one per item of this run, in manifest order (finished ones included)
+    processed: int              # items tracked (or attempted) in this run
+    skipped: int                # items already finished, not redone
+    interrupted: bool = False
+
+    @property
+    def failed(self) -> list[dict]:
+        return [s for s in self.summaries if s.get("status") != "ok"]
+
+
+def run_batch(items: list[BatchItem], opts: BatchOptions, workers: int = 1, progress=None) -> BatchResult:
+    """Track every unfinished item. Raises nothing for a failing item; on Ctrl-C returns with
+    interrupted=True after every worker has cleaned up (only complete files remain)."""
+    done: dict[str, dict] = {}
+    todo: list[BatchItem] = []
+    for it in items:
+        fin = None if opts.force else finished_summary(it, opts)
+        if fin is not None:
+            done[it.item_id] = fin
+        else:
+            todo.append(it)
+    if progress:
+        progress.begin(len(items), len(done))
+        for it in items:
+            if it.item_id in done:
+                progress.item_done(done[it.item_id], resumed=True)
+    results: dict[str, dict] = {}
+    interrupted = False
+    if opts.device.startswith("cuda") or workers <= 1 or len(todo) <= 1:
+        interrupted = _run_here(todo, opts, results, progress)
+    else:
+        interrupted = _run_pool(todo, opts, min(workers, len(todo)), results, progress)
+    if progress:
+        progress.end(interrupted)
+    summaries = [results.get(it.item_id) or done.get(it.item_id) for it in items]
+    return BatchResult([s for s in summaries if s is not None], processed=len(results), skipped=len(done),
+                       interrupted=interrupted)
+
+
+def _run_here(todo, opts, results, progress) -> bool:
+    report = progress.report if progress else None
+    for it in todo:
+        try:
+            s = process_item(it, opts, report=report)
+        except KeyboardInterrupt:
+            return True
+        results[it.item_id] = s
+        if progress:
+            progress.item_done(s)
+    return False
+
+
+def _run_pool(todo, opts, workers, results, progress) -> bool:
+    """Spread items over spawned workers. A worker that dies (killed, out of memory, a crash in a
+    decoder) breaks the pool: the items it may have been running are retried one at a time, so the
+    culprit alone is recorded as failed, and the others go on in a fresh pool."""
+    import multiprocessing as mp
+    ctx = mp.get_context("spawn")
+    stop = ctx.Event()
+    queue = ctx.Queue()
+    started: set[str] = set()
+    listener = threading.Thread(target=_listen, args=(queue, progress, started), daemon=True)
+    listener.start()
+    attempts: dict[str, int] = {}
+    remaining = list(todo)
+    pools_left = 2 * len(todo) + 2  # every pool finishes an item or marks a suspect; this is a backstop
+    try:
+        while remaining:
+            pools_left -= 1
+            if pools_left < 0:
+                for it in remaining:
+                    _record(_failed_from_parent(it, opts, f"{it.video}: not tracked: the worker processes kept "
+                                                "dying"), results, progress)
+                break
+            suspects = [it for it in remaining if attempts.get(it.item_id)]
+            batch = suspects[:1] if suspects else remaining
+            n = 1 if suspects else min(workers, len(batch))
+            requeue, interrupted = _one_pool(ctx, batch, opts, n, stop, queue, started, attempts, results, progress)
+            if interrupted:
+                return True
+            done_now = {it.item_id for it in batch} - {it.item_id for it in requeue}
+            remaining = [it for it in remaining if it.item_id not in done_now]
+            if requeue and not done_now and not any(attempts.get(it.item_id) for it in requeue):
+                raise UserError("the worker processes could not start (see the error above); "
+                                "try --workers 1")
+        return False
+    finally:
+        queue.put(None)
+        listener.join(timeout=5)
+        queue.close()
+
+
+def _one_pool(ctx, items, opts, workers, stop, queue, started, attempts, results, progress):
+    from concurrent.futures.process import BrokenProcessPool
+    threads = threads_per_worker(workers)
+    ex = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
+                             initargs=(threads, stop, queue, uses_torch(opts)))
+    pending: dict = {}
+    requeue: list[BatchItem] = []
+    broken = False
+    try:
+        pending = {ex.submit(_worker_item, it, opts): it for it in items}
+        while pending:
+            finished, _ = wait(list(pending), timeout=0.5, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                it = pending.pop(fut)
+                try:
+                    s = fut.result()
+                except BrokenProcessPool:
+                    if not broken:
+                        broken = True
+                        time.sleep(0.3)  # let the listener receive the last "begin" messages
+                    if it.item_id in started and it.item_id not in results:
+                        attempts[it.item_id] = attempts.get(it.item_id, 0) + 1
+                        if attempts[it.item_id] >= 2:
+                            s = _failed_from_parent(it, opts, f"{it.video}: the worker process died while "
+                                                    "tracking this item (killed, out of memory, or a crash)")
+                            _record(s, results, progress)
+                            continue
+                        started.discard(it.item_id)
+                    requeue.append(it)
+                    continue
+                except KeyboardInterrupt:
+                    continue  # stopped for Ctrl-C: unfinished, nothing under its final names
+                except Exception as exc:  # noqa: BLE001 - e.g. an item that cannot be sent to a worker
+                    s = _failed_from_parent(it, opts, f"{it.video}: worker error: {type(exc).__name__}: {exc}")
+                _record(s, results, progress)
+        return requeue, False
+    except KeyboardInterrupt:
+        stop.set()
+        for fut in pending:
+            fut.cancel()
+        # Running items notice `stop` at their next frame, remove their temporaries and return.
+        while True:
+            try:
+                wait(list(pending))
+                break
+            except KeyboardInterrupt:
+                continue
+        for fut, it in pending.items():
+            if not fut.cancelled() and fut.exception() is None:
+                _record(fut.result(), results, progress)
+        return [], True
+    finally:
+        ex.shutdown(wait=True, cancel_futures=True)
+
+
+def _record(s: dict, results: dict, progress) -> None:
+    results[s["item_id"]] = s
+    if progress:
+        progress.item_done(s)
+
+
+def _failed_from_parent(item: BatchItem, opts: BatchOptions, error: str) -> dict:
+    from ..io.sinks import atomic_write_text
+    s = {"schema": SCHEMA, "item_id": item.item_id, "status": "failed", "error": error, "video": item.video,
+         "video_path": item.path, "origin": item.origin, "start_frame": item.start,
+         "init_box": list(item.box) if item.box else None, "frames": 0, "model": opts.model_label,
+         "inputs": opts.fingerprint(item), "host": _host()}
+    atomic_write_text(ItemPaths.of(opts.out_dir, item.item_id).summary, dump_summary(s))
+    return s
+
+
+def _listen(queue, progress, started: set) -> None:
+    while True:
+        try:
+            msg = queue.get()
+        except (EOFError, OSError):
+            return
+        if msg is None:
+            return
+        kind, item_id, data = msg
+        if kind == "begin":
+            started.add(item_id)
+        if progress:
+            progress.report(kind, item_id, **data)
+
+
+# ------------------------------------------------------------------------------------------ summary
+
+def summary_row(s: dict) -> dict:
+    def num(v, nd):
+        return "" if v is None else f"{v:.{nd}f}"
+    box = s.get("init_box")
+    return {
+        "item_id": s.get("item_id", ""), "status": s.get("status", ""), "video": s.get("video", ""),
+        "start_frame": s.get("start_frame", ""), "init_box": _fmt_box(box) if box else "",
+        "frames": s.get("frames", ""), "frames_lost": s.get("frames_lost", ""),
+        "frames_skipped": s.get("frames_skipped", ""), "mean_score": num(s.get("mean_score"), 4),
+        "fps": num(s.get("fps"), 1), "wall_fps": num(s.get("wall_fps"), 1), "seconds": num(s.get("seconds"), 2),
+        "boxes_file": s.get("boxes_file") or "", "video_file": s.get("video_file") or "",
+        "model": s.get("model", ""), "error": (s.get("error") or "").replace("\n", " "),
+    }
+
+
+def write_summary_csv(path, summaries: list[dict]) -> None:
+    """One row per item, sorted by item id (so a merged sharded batch equals the unsharded one)."""
+    import csv
+    import io
+    from ..io.sinks import atomic_write_text
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=SUMMARY_COLUMNS, lineterminator="\n")
+    w.writeheader()
+    for s in sorted(summaries, key=lambda s: s.get("item_id", "")):
+        w.writerow(summary_row(s))
+    atomic_write_text(path, buf.getvalue())
+
+
+def collect_summaries(dirs) -> list[dict]:
+    """Every item summary in the given output folders (for --merge). The same item in two folders is an
+    error unless only one of them finished it, in which case the finished one counts."""
+    found: dict[str, tuple[Path, dict]] = {}
+    for d in dirs:
+        d = Path(d)
+        if not d.is_dir():
+            raise UserError(f"{d}: not a folder (--merge takes batch output folders)")
+        for f in sorted(d.glob(f"*{SUMMARY_SUFFIX}")):
+            s = read_summary(f)
+            if s is None:
+                raise UserError(f"{f}: not a batch item summary (unreadable or another format)")
+            s = dict(s, summary_file=str(f))
+            key = s["item_id"]
+            if key in found:
+                other_f, other = found[key]
+                if other_f.resolve() == f.resolve():
+                    continue
+                if (s["status"] == "ok") == (other["status"] == "ok"):
+                    raise UserError(f"item {key!r} appears in both {other_f} and {f}; merge folders of "
+                                    "different shards, or remove one")
+                if s["status"] != "ok":
+                    continue
+            found[key] = (f, s)
+    return [s for _, s in found.values()]

@@ -1,0 +1,12 @@
+"""`siamtrack gui`: the PyQt6 desktop application.
+
+Modules:
+- `frames`   — thread-safe latest-frame mailbox (frame dropping) and rate meters; no Qt.
+- `session`  — one tracking session: tracker, boxes for export, trail; no Qt.
+- `models`   — what the model / device / xcorr selectors offer.
+- `pipeline` — capture thread + tracking QThread feeding the window.
+- `video_widget` — the video view with rubber-band box selection.
+- `window`   — the main window, dialogs, settings.
+- `app`      — starting the application, and the headless smoke mode.
+- `cli`      — argument parsing for `siamtrack gui` (light imports only).
+"""

@@ -1,0 +1,58 @@
+"""`siamtrack gui`: argument parsing only (light imports; Qt is imported inside run)."""
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--source", metavar="SPEC",
+                        help="video file, image folder or camera index to open at start")
+    parser.add_argument("--model", metavar="NAME",
+                        help="preset name, opencv:csrt|kcf|mil..., or a pysot config YAML")
+    parser.add_argument("--weights", metavar="PATH", help="checkpoint for --model (default: the preset's own)")
+    parser.add_argument("--device", metavar="DEV", help="cpu, cuda, cuda:1 ...")
+    parser.add_argument("--xcorr", metavar="BACKEND", help="cross-correlation backend: torch, numba, cuda")
+    parser.add_argument("--init", metavar="X,Y,W,H", help="start tracking this box on the first frame")
+    parser.add_argument("--trail", action="store_true", help="draw the target's trail")
+    parser.add_argument("--settings", metavar="INI",
+                        help="settings file to use instead of the user's (also $SIAMTRACK_GUI_SETTINGS)")
+    smoke = parser.add_argument_group(
+        "headless smoke mode", "run the real window offscreen for N frames, save a screenshot of it and exit")
+    smoke.add_argument("--frames", type=int, metavar="N", help="frames to run (with --screenshot)")
+    smoke.add_argument("--screenshot", metavar="PNG", help="save the whole window here and exit")
+    smoke.add_argument("--record", metavar="VIDEO", help="also record the annotated video (.mp4 or .avi)")
+    smoke.add_argument("--export", metavar="TXT", help="also export the boxes (x,y,w,h per frame)")
+    smoke.add_argument("--timeout", type=float, default=300.0, metavar="S",
+                       help="give up after this many seconds (default 300)")
+
+
+def parse_box(text: str) -> tuple[float, float, float, float]:
+    from ..errors import UserError
+    parts = [p for p in text.replace(" ", ",").split(",") if p]
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        values = ()
+    if len(values) != 4:
+        raise UserError(f"--init {text!r}: expected four numbers X,Y,W,H")
+    if values[2] <= 0 or values[3] <= 0:
+        raise UserError(f"--init {text!r}: width and height must be positive")
+    return values  # type: ignore[return-value]
+
+
+def run(args) -> int:
+    from ..errors import UserError
+    headless = args.screenshot is not None or args.frames is not None
+    if headless:
+        if not args.source:
+            raise UserError("the smoke mode (--frames/--screenshot) needs --source")
+        if args.frames is None or args.frames < 1:
+            raise UserError("--frames N (N >= 1) is needed with --screenshot")
+    elif args.record or args.export:
+        raise UserError("--record and --export belong to the smoke mode (use --frames and --screenshot); "
+                        "in the window use File > Record video / Export boxes")
+    init = parse_box(args.init) if args.init else None
+    from .app import run_headless, run_interactive
+    if headless:
+        return run_headless(args, init)
+    return run_interactive(args, init)

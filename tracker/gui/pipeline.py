@@ -1,0 +1,489 @@
+"""Capture and tracking off the UI thread.
+
+Two threads feed the window:
+- a capture thread reads the source (file, folder, camera) and hands frames over through a `LatestSlot`:
+  in real-time mode (always for a camera) a frame the tracker has not taken yet is replaced by the newer
+  one and counted as dropped; for files the default is lossless (every frame tracked) paced at the
+  file's frame rate;
+- the `Pipeline` QThread takes the newest frame, runs the tracker, draws the overlay, writes the
+  recording, and publishes one `FramePacket` for the window (again latest-wins: a busy UI skips packets,
+  it never queues them).
+
+The window talks to the pipeline only through thread-safe methods (a command queue and flags); the
+pipeline talks back through Qt signals. Every failure (source gone, broken file, model error, writer
+error) becomes an `error` signal with a one-line message; the recording is finalised so the file
+written so far stays a valid video.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PyQt6.QtCore import QThread, pyqtSignal
+from PyQt6.QtGui import QImage
+
+from ..base import TrackResult
+from .frames import LatestSlot, RateMeter
+from .models import ModelChoice, build as build_model
+from .session import TrackSession
+
+
+@dataclass
+class FramePacket:
+    index: int
+    frame: np.ndarray           # the raw BGR frame (what a new selection initialises on)
+    image: QImage               # the annotated frame as shown and recorded
+    result: TrackResult | None
+    tracking: bool
+    processed: int              # frames processed since the source was opened
+    dropped: int                # frames replaced before the tracker could take them
+    skipped: int                # frames the source could not decode
+    track_fps: float            # tracker.update speed
+    process_fps: float          # frames through the pipeline per second
+    frame_count: int | None
+    recording: bool
+
+
+class Playback:
+    """Play / pause / step / limit flags shared by the window, the pipeline and the capture thread."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.paused = True
+        self.steps = 0
+        self.limit: int | None = None     # pause after delivering this frame index (smoke mode)
+        self.realtime = False             # drop frames instead of waiting (always on for cameras)
+        self.pace = True                  # files: do not run faster than the file's frame rate
+
+    def set_paused(self, paused: bool) -> None:
+        with self._lock:
+            self.paused = paused
+            if not paused:
+                self.steps = 0
+
+    def request_step(self, n: int = 1) -> None:
+        with self._lock:
+            self.paused = True
+            self.steps += n
+
+    def may_read(self) -> bool:
+        """True when the capture thread should deliver the next frame (consumes one step when paused)."""
+        with self._lock:
+            if not self.paused:
+                return True
+            if self.steps > 0:
+                self.steps -= 1
+                return True
+            return False
+
+    def delivered(self, index: int) -> None:
+        with self._lock:
+            if self.limit is not None and index >= self.limit:
+                self.paused = True
+                self.steps = 0
+
+
+class CaptureThread(threading.Thread):
+    def __init__(self, source, slot: LatestSlot, playback: Playback):
+        super().__init__(name="siamtrack-capture", daemon=True)
+        self.source = source
+        self.slot = slot
+        self.playback = playback
+        self.halt = threading.Event()
+        self.is_camera = bool(getattr(source, "is_camera", False))
+
+    def run(self) -> None:
+        spec = getattr(self.source, "spec", "source")
+        try:
+            it = iter(self.source)
+        except Exception as exc:  # noqa: BLE001 - shown to the user
+            self.slot.finish(("error", f"{spec}: {exc}"))
+            return
+        fps = getattr(self.source, "fps", None) or 0.0
+        next_due = None
+        while not self.halt.is_set():
+            if not self.playback.may_read():
+                if self.is_camera:
+                    # keep the device's buffer fresh while paused, so play resumes with a live frame
+                    try:
+                        next(it)
+                    except StopIteration:
+                        self.slot.finish(("error", f"camera {spec} stopped delivering frames (disconnected?)"))
+                        return
+                    except Exception as exc:  # noqa: BLE001
+                        self.slot.finish(("error", f"camera {spec}: {exc}"))
+                        return
+                else:
+                    time.sleep(0.01)
+                next_due = None
+                continue
+            try:
+                index, frame = next(it)
+            except StopIteration:
+                if self.is_camera:
+                    self.slot.finish(("error", f"camera {spec} stopped delivering frames (disconnected?)"))
+                else:
+                    self.slot.finish(("end", None))
+                return
+            except Exception as exc:  # noqa: BLE001
+                self.slot.finish(("error", f"{spec}: cannot read frame: {exc}"))
+                return
+            if not self.is_camera and self.playback.pace and fps > 0 and not self.playback.paused:
+                now = time.monotonic()
+                if next_due is not None and next_due > now:
+                    self.halt.wait(next_due - now)
+                next_due = max(now, next_due or now) + 1.0 / fps
+            block = not (self.is_camera or self.playback.realtime)
+            while not self.halt.is_set():
+                if self.slot.put((index, frame), block=block, timeout=0.1):
+                    break
+                if not block:
+                    return  # slot closed
+            self.playback.delivered(index)
+
+
+class Pipeline(QThread):
+    frameReady = pyqtSignal()
+    error = pyqtSignal(str)
+    info = pyqtSignal(str)
+    ended = pyqtSignal()
+    trackingChanged = pyqtSignal(bool)
+    recordingChanged = pyqtSignal(bool, str)
+    modelReady = pyqtSignal(str)
+
+    def __init__(self, tracker_factory=None, parent=None):
+        super().__init__(parent)
+        self.tracker_factory = tracker_factory or build_model
+        self.playback = Playback()
+        self.slot = LatestSlot()
+        self.session = TrackSession()
+        self.show_trail = False
+        self.model = ModelChoice("opencv:csrt")
+        self.device = "cpu"
+        self.xcorr = "torch"
+        self.source = None
+        self.capture: CaptureThread | None = None
+        self.sink = None
+        self.processed = 0
+        self.current: tuple[int, np.ndarray] | None = None
+        self.at_end = False
+        self._commands: queue.Queue = queue.Queue()
+        self._quit = threading.Event()
+        self._tracker_cache = None
+        self._packet: FramePacket | None = None
+        self._packet_pending = False
+        self._packet_lock = threading.Lock()
+        self._rate = RateMeter()
+        self._last_recorded: int | None = None
+
+    # ---- called from the UI thread -------------------------------------------------------------------
+    def set_source(self, source, paused: bool = True) -> None:
+        self._commands.put(("source", source, paused))
+
+    def play(self) -> None:
+        if self.at_end and self.source is not None and not getattr(self.source, "is_camera", False):
+            self._commands.put(("seek", 0, False))
+            return
+        self.playback.set_paused(False)
+
+    def pause(self) -> None:
+        self.playback.set_paused(True)
+
+    @property
+    def paused(self) -> bool:
+        return self.playback.paused
+
+    def step(self) -> None:
+        self.playback.request_step(1)
+
+    def seek(self, index: int) -> None:
+        self._commands.put(("seek", max(0, int(index)), True))
+
+    def init_tracking(self, box, frame: np.ndarray | None = None, index: int | None = None) -> None:
+        self._commands.put(("init", tuple(float(v) for v in box), frame, index))
+
+    def stop_tracking(self) -> None:
+        self._commands.put(("stop",))
+
+    def reset_tracking(self) -> None:
+        self._commands.put(("reset",))
+
+    def set_model(self, choice: ModelChoice, device: str, xcorr: str) -> None:
+        self._commands.put(("model", choice, device, xcorr))
+
+    def set_trail(self, on: bool) -> None:
+        self._commands.put(("trail", bool(on)))
+
+    def start_recording(self, path) -> None:
+        self._commands.put(("record", str(path)))
+
+    def stop_recording(self) -> None:
+        self._commands.put(("record_stop",))
+
+    def call(self, fn) -> None:
+        """Run `fn(pipeline)` on the pipeline thread (tests use it to inject failures)."""
+        self._commands.put(("call", fn))
+
+    def take_packet(self) -> FramePacket | None:
+        with self._packet_lock:
+            packet, self._packet_pending = self._packet, False
+            return packet
+
+    def shutdown(self, timeout_ms: int = 5000) -> None:
+        self._quit.set()
+        self.slot.close()
+        if self.isRunning():
+            self.wait(timeout_ms)
+        self._close_everything()  # no-op when the thread already did it
+
+    @property
+    def dropped(self) -> int:
+        return self.slot.dropped
+
+    # ---- the pipeline thread ----------------------------------------------------------------------------
+    def run(self) -> None:
+        try:
+            while not self._quit.is_set():
+                self._drain_commands()
+                kind, item = self.slot.get(timeout=0.02)
+                if kind == "frame":
+                    self._process(*item)
+                elif kind == "final":
+                    self._on_final(*item)
+        except Exception as exc:  # noqa: BLE001 - last resort: never take the window down
+            self.error.emit(f"internal error in the video pipeline: {exc}")
+        finally:
+            self._close_everything()
+
+    def _drain_commands(self) -> None:
+        while True:
+            try:
+                cmd = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                getattr(self, f"_cmd_{cmd[0]}")(*cmd[1:])
+            except Exception as exc:  # noqa: BLE001
+                self.error.emit(str(exc))
+
+    def _cmd_source(self, source, paused: bool) -> None:
+        self._stop_capture()
+        if self.source is not None and self.source is not source:
+            try:
+                self.source.close()
+            except Exception:  # noqa: BLE001
+                pass
+        self._finalise_recording("source changed")
+        self.session.reset()
+        self.trackingChanged.emit(False)
+        self.source = source
+        self.processed = 0
+        self.current = None
+        self.slot.dropped = 0
+        self._rate.reset()
+        self._start_capture(paused)
+
+    def _start_capture(self, paused: bool) -> None:
+        self.at_end = False
+        self.slot.reopen()
+        is_camera = bool(getattr(self.source, "is_camera", False))
+        if paused and not is_camera:
+            self.playback.set_paused(True)
+            self.playback.request_step(1)     # show the first frame
+        else:
+            self.playback.set_paused(paused)
+        self.capture = CaptureThread(self.source, self.slot, self.playback)
+        self.capture.start()
+
+    def _stop_capture(self) -> None:
+        if self.capture is not None:
+            self.capture.halt.set()
+            self.slot.close()
+            self.capture.join(timeout=5.0)
+            self.capture = None
+        self.slot.clear()
+
+    def _cmd_seek(self, index: int, paused: bool) -> None:
+        if self.source is None:
+            return
+        if getattr(self.source, "is_camera", False):
+            raise ValueError("a camera cannot seek")
+        count = getattr(self.source, "frame_count", None)
+        if count:
+            index = min(index, count - 1)
+        from ..io.sources import open_source
+        self._stop_capture()
+        try:
+            self.source.close()
+        except Exception:  # noqa: BLE001
+            pass
+        self.source = open_source(self.source.spec, start=index)
+        self._start_capture(paused)
+
+    def _cmd_init(self, box, frame, index) -> None:
+        if frame is None:
+            if self.current is None:
+                raise ValueError("open a video, image folder or camera first")
+            index, frame = self.current
+        tracker = self._tracker()
+        if tracker is None:
+            return
+        try:
+            result = self.session.start(tracker, frame, box, index or 0)
+        except Exception as exc:  # noqa: BLE001
+            self.session.stop()
+            self.trackingChanged.emit(False)
+            self.error.emit(f"cannot start tracking: {exc}")
+            return
+        self.current = (index or 0, frame)
+        self.trackingChanged.emit(True)
+        # the recording gets the initial box too, unless this frame is in it already
+        self._publish(index or 0, frame, result, record=index != self._last_recorded)
+
+    def _cmd_stop(self) -> None:
+        self.session.stop()
+        self.trackingChanged.emit(False)
+        self._republish()
+
+    def _cmd_reset(self) -> None:
+        self.session.reset()
+        self.trackingChanged.emit(False)
+        self._republish()
+
+    def _cmd_model(self, choice: ModelChoice, device: str, xcorr: str) -> None:
+        self.model, self.device, self.xcorr = choice, device, xcorr
+        self._tracker_cache = None
+        if not choice.is_opencv:
+            self.info.emit(f"loading {choice.display} on {device}...")
+            if self._tracker() is None:
+                self.session.stop()
+                self.trackingChanged.emit(False)
+                return
+        self.modelReady.emit(choice.display)
+        if self.session.active and self.current is not None and self.session.result is not None:
+            # carry on with the new model from where the old one was
+            self._cmd_init(self.session.result.box, self.current[1], self.current[0])
+
+    def _cmd_trail(self, on: bool) -> None:
+        self.show_trail = on
+        self._republish()
+
+    def _cmd_record(self, path: str) -> None:
+        from ..io.sinks import VideoSink
+        self._finalise_recording("new recording")
+        if self.current is not None:
+            size = (self.current[1].shape[1], self.current[1].shape[0])
+        elif self.source is not None and getattr(self.source, "size", None):
+            size = tuple(self.source.size)
+        else:
+            raise ValueError("open a video, image folder or camera before recording")
+        fps = getattr(self.source, "fps", None) or 25.0
+        self.sink = VideoSink(path, fps, size)
+        self._last_recorded = None
+        self.recordingChanged.emit(True, str(path))
+
+    def _cmd_record_stop(self) -> None:
+        self._finalise_recording(None)
+
+    def _cmd_call(self, fn) -> None:
+        fn(self)
+
+    def _tracker(self):
+        """The tracker for a new initialisation: OpenCV ones are rebuilt (cheap, fresh state), models are
+        built once per selection. None (and an error shown) when the model cannot be built."""
+        if self._tracker_cache is not None and not self.model.is_opencv:
+            return self._tracker_cache
+        try:
+            tracker = self.tracker_factory(self.model, self.device, self.xcorr)
+        except Exception as exc:  # noqa: BLE001
+            self.error.emit(f"model {self.model.display}: {exc}")
+            return None
+        self._tracker_cache = tracker
+        return tracker
+
+    def _process(self, index: int, frame: np.ndarray) -> None:
+        self.current = (index, frame)
+        self.processed += 1
+        self._rate.tick()
+        result = None
+        if self.session.active:
+            try:
+                result = self.session.step(frame, index)
+            except Exception as exc:  # noqa: BLE001 - a failing model stops tracking, not the app
+                self.session.stop()
+                self.trackingChanged.emit(False)
+                self.error.emit(f"model {self.model.display} failed on frame {index}: {exc}; tracking stopped")
+        self._publish(index, frame, result)
+
+    def _on_final(self, kind: str, message) -> None:
+        self.playback.set_paused(True)
+        if kind == "end":
+            self.at_end = True
+            self.info.emit("end of video")
+            self.ended.emit()
+        else:
+            self._finalise_recording(message)
+            self.error.emit(message)
+            self.ended.emit()
+
+    def _republish(self) -> None:
+        if self.current is not None:
+            result = self.session.result if self.session.active else None
+            self._publish(self.current[0], self.current[1], result, record=False)
+
+    def _publish(self, index: int, frame: np.ndarray, result: TrackResult | None, record: bool = True) -> None:
+        from ..io.sinks import draw_result
+        trail = list(self.session.trail) if (self.show_trail and result is not None) else None
+        annotated = draw_result(frame, result, None, trail)
+        if record and self.sink is not None:
+            try:
+                self.sink.write(annotated)
+                self._last_recorded = index
+            except Exception as exc:  # noqa: BLE001
+                self._finalise_recording(f"cannot write the recording: {exc}")
+                self.error.emit(f"recording stopped: {exc}")
+        h, w = annotated.shape[:2]
+        image = QImage(annotated.data, w, h, annotated.strides[0], QImage.Format.Format_BGR888).copy()
+        packet = FramePacket(
+            index=index, frame=frame, image=image, result=result, tracking=self.session.active,
+            processed=self.processed, dropped=self.slot.dropped,
+            skipped=len(getattr(self.source, "skipped", []) or []),
+            track_fps=self.session.speed.rate, process_fps=self._rate.rate,
+            frame_count=getattr(self.source, "frame_count", None), recording=self.sink is not None)
+        with self._packet_lock:
+            self._packet = packet
+            notify = not self._packet_pending
+            self._packet_pending = True
+        if notify:
+            self.frameReady.emit()
+
+    def _finalise_recording(self, why: str | None) -> None:
+        sink, self.sink = self.sink, None
+        if sink is None:
+            return
+        try:
+            sink.close()
+            note = f"recording saved: {sink.path} ({sink.frames} frames)"
+        except Exception as exc:  # noqa: BLE001
+            note = f"recording {sink.path} could not be finalised: {exc}"
+        if why:
+            note += f" ({why})"
+        self.recordingChanged.emit(False, note)
+
+    def _close_everything(self) -> None:
+        if self.capture is not None:
+            self.capture.halt.set()
+            self.slot.close()
+            self.capture.join(timeout=5.0)
+            self.capture = None
+        self._finalise_recording(None)
+        if self.source is not None:
+            try:
+                self.source.close()
+            except Exception:  # noqa: BLE001
+                pass
+            self.source = None

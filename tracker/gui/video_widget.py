@@ -1,0 +1,141 @@
+"""The video view: the frame scaled to fit (aspect kept, centred) and a rubber band to select a box.
+
+Coordinates: the widget works in widget pixels; `widget_to_image` / `image_to_widget` map to and from
+the frame's pixel grid (0-based, x right, y down), which is what trackers receive.
+"""
+from __future__ import annotations
+
+from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
+from PyQt6.QtGui import QColor, QImage, QPainter, QPen
+from PyQt6.QtWidgets import QSizePolicy, QWidget
+
+MIN_BOX = 4.0   # smaller drags (image pixels) are treated as clicks, not selections
+
+
+class VideoWidget(QWidget):
+    boxSelected = pyqtSignal(float, float, float, float)   # x, y, w, h in image pixels
+    selectionStarted = pyqtSignal()
+    selectionCancelled = pyqtSignal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._image: QImage | None = None
+        self._anchor: QPointF | None = None     # drag start, image coordinates
+        self._cursor: QPointF | None = None     # drag end, image coordinates
+        self.select_mode = False                # "S": next drag selects (drags always do; this shows a hint)
+        self.hint = "Open a video, an image folder or a camera (File menu), or drop a file here"
+        self.setMinimumSize(320, 240)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setMouseTracking(False)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+
+    # ---- image and geometry -------------------------------------------------------------------------------
+    def set_image(self, image: QImage) -> None:
+        self._image = image
+        self.update()
+
+    @property
+    def image_size(self) -> tuple[int, int] | None:
+        return None if self._image is None else (self._image.width(), self._image.height())
+
+    def _layout(self) -> tuple[float, float, float]:
+        """(scale, offset_x, offset_y) of the image inside the widget."""
+        if self._image is None or self._image.width() == 0 or self._image.height() == 0:
+            return 1.0, 0.0, 0.0
+        iw, ih = self._image.width(), self._image.height()
+        scale = min(self.width() / iw, self.height() / ih)
+        return scale, (self.width() - iw * scale) / 2.0, (self.height() - ih * scale) / 2.0
+
+    def widget_to_image(self, pos: QPointF) -> QPointF:
+        scale, ox, oy = self._layout()
+        return QPointF((pos.x() - ox) / scale, (pos.y() - oy) / scale)
+
+    def image_to_widget(self, x: float, y: float) -> QPointF:
+        scale, ox, oy = self._layout()
+        return QPointF(ox + x * scale, oy + y * scale)
+
+    def _clamp(self, p: QPointF) -> QPointF:
+        w, h = self.image_size or (0, 0)
+        return QPointF(min(max(p.x(), 0.0), float(w)), min(max(p.y(), 0.0), float(h)))
+
+    # ---- selection -----------------------------------------------------------------------------------------
+    @property
+    def selecting(self) -> bool:
+        return self._anchor is not None
+
+    def selection_rect(self) -> QRectF | None:
+        if self._anchor is None or self._cursor is None:
+            return None
+        return QRectF(self._anchor, self._cursor).normalized()
+
+    def cancel_selection(self) -> None:
+        was = self._anchor is not None or self.select_mode
+        self._anchor = self._cursor = None
+        self.select_mode = False
+        self.update()
+        if was:
+            self.selectionCancelled.emit()
+
+    def mousePressEvent(self, event):
+        if event.button() != Qt.MouseButton.LeftButton or self._image is None:
+            return super().mousePressEvent(event)
+        p = self.widget_to_image(event.position())
+        w, h = self.image_size
+        if not (0 <= p.x() <= w and 0 <= p.y() <= h):
+            return  # pressed on the letterbox border
+        self._anchor = self._cursor = p
+        self.selectionStarted.emit()
+        self.update()
+
+    def mouseMoveEvent(self, event):
+        if self._anchor is None:
+            return super().mouseMoveEvent(event)
+        self._cursor = self._clamp(self.widget_to_image(event.position()))
+        self.update()
+
+    def mouseReleaseEvent(self, event):
+        if self._anchor is None or event.button() != Qt.MouseButton.LeftButton:
+            return super().mouseReleaseEvent(event)
+        self._cursor = self._clamp(self.widget_to_image(event.position()))
+        rect = self.selection_rect()
+        self._anchor = self._cursor = None
+        self.select_mode = False
+        self.update()
+        if rect is None or rect.width() < MIN_BOX or rect.height() < MIN_BOX:
+            self.selectionCancelled.emit()
+            return
+        self.boxSelected.emit(rect.x(), rect.y(), rect.width(), rect.height())
+
+    def keyPressEvent(self, event):
+        if event.key() == Qt.Key.Key_Escape and (self.selecting or self.select_mode):
+            self.cancel_selection()
+            return
+        super().keyPressEvent(event)
+
+    # ---- painting ------------------------------------------------------------------------------------------
+    def paintEvent(self, event):
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor(32, 32, 32))
+        if self._image is None:
+            painter.setPen(QColor(200, 200, 200))
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.hint)
+            return
+        scale, ox, oy = self._layout()
+        target = QRectF(ox, oy, self._image.width() * scale, self._image.height() * scale)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, scale < 1.0)
+        painter.drawImage(target, self._image)
+        rect = self.selection_rect()
+        if rect is not None:
+            tl = self.image_to_widget(rect.x(), rect.y())
+            br = self.image_to_widget(rect.right(), rect.bottom())
+            pen = QPen(QColor(255, 220, 0), 2, Qt.PenStyle.DashLine)
+            painter.setPen(pen)
+            painter.setBrush(QColor(255, 220, 0, 40))
+            painter.drawRect(QRectF(tl, br))
+            painter.setPen(QColor(255, 220, 0))
+            painter.drawText(tl + QPointF(2, -4), f"{rect.width():.0f}x{rect.height():.0f}")
+        if self.select_mode and rect is None:
+            painter.setPen(QColor(255, 220, 0))
+            painter.drawText(QRectF(0, 8, self.width(), 24), Qt.AlignmentFlag.AlignHCenter,
+                             "Drag a box around the target (Esc cancels)")

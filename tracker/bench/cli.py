@@ -1,0 +1,160 @@
+"""`siamtrack bench`: run trackers over a dataset under the OTB, VOT or GOT-10k protocol and report.
+
+Light module: only argparse and the standard library at import time.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+TRACKER_HELP = """\
+a tracker to benchmark; give it several times. Forms: NAME, NAME@WEIGHTS, NAME@WEIGHTS=LABEL or NAME=LABEL.
+NAME is a preset (see `siamtrack models`), a YAML config file, or an OpenCV baseline: opencv:csrt,
+opencv:kcf, opencv:mil, opencv:nano, opencv:vit, opencv:dasiamrpn (the last three need their ONNX files:
+--opencv-models / --nano-dir / --vit-dir / --dasiamrpn-dir). WEIGHTS is a checkpoint file. LABEL names the
+results folder (default: NAME with ':' as '-', plus '@<weights file stem>' when weights are given)."""
+
+EPILOG = """\
+results layout (the community's): RESULTS/DATASET/TRACKER/SEQ.txt (OTB), RESULTS/DATASET/TRACKER/baseline/SEQ/
+SEQ_001.txt (VOT, codes 1 init / 2 failure / 0 skipped), RESULTS/DATASET/TRACKER/SEQ/SEQ_001.txt (GOT-10k).
+Tracker folders found there without a matching --tracker (e.g. published raw results) are ranked too.
+Finished sequences are skipped on re-runs (--force redoes them); --report-only scores what is there.
+
+example:
+  siamtrack bench ../shared/data/sequences --tracker opencv:csrt --tracker opencv:kcf \\
+      --tracker opencv:nano --nano-dir ../shared/peers --tracker siamrpn_alex_dwxcorr@model.pth
+"""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.epilog = EPILOG
+    p.add_argument("dataset", metavar="DATASET_DIR", help="the dataset folder")
+    p.add_argument("--protocol", choices=["otb", "vot", "got10k"], default=None,
+                   help="evaluation protocol (default: from the dataset format: vot -> vot, got10k -> got10k, "
+                        "otherwise otb one-pass)")
+    p.add_argument("--format", dest="fmt", choices=["auto", "otb", "vot", "got10k", "generic"], default="auto",
+                   help="dataset layout (default: auto-detect)")
+    p.add_argument("--tracker", "-t", action="append", default=[], metavar="SPEC", help=TRACKER_HELP)
+    p.add_argument("--weights", default=None,
+                   help="checkpoint for every non-OpenCV --tracker given without @WEIGHTS")
+    p.add_argument("--config", action="append", default=[], metavar="YAML",
+                   help="a preset YAML (ours or pysot's) to benchmark like a --tracker, with --weights")
+    p.add_argument("--opencv-models", default=None, metavar="DIR",
+                   help="folder with the ONNX files of OpenCV's DNN trackers (Nano, Vit, DaSiamRPN)")
+    p.add_argument("--nano-dir", default=None, metavar="DIR",
+                   help="folder with NanoTrack's backbone and neck/head ONNX files (for opencv:nano)")
+    p.add_argument("--vit-dir", default=None, metavar="DIR", help="folder with the ViT tracker's ONNX (opencv:vit)")
+    p.add_argument("--dasiamrpn-dir", default=None, metavar="DIR",
+                   help="folder with DaSiamRPN's model / kernel_cls1 / kernel_r1 ONNX files (opencv:dasiamrpn)")
+    p.add_argument("--results", default="results", metavar="DIR", help="raw results folder (default: results)")
+    p.add_argument("--dataset-name", default=None,
+                   help="name of the dataset's folder under --results (default: the dataset folder's name)")
+    p.add_argument("--report-dir", default=None, metavar="DIR",
+                   help="where the report goes (default: reports/DATASET beside the results folder)")
+    p.add_argument("--sequences", default=None, metavar="A,B,...", help="only these sequences")
+    p.add_argument("--max-frames", type=int, default=None, metavar="N",
+                   help="only the first N frames of each sequence (quick checks; scores then differ)")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="sequences run in parallel in N processes (each gets cores/N threads; default 1)")
+    p.add_argument("--force", action="store_true", help="re-run sequences that already have results")
+    p.add_argument("--report-only", action="store_true", help="run nothing; score the results folder")
+    p.add_argument("--device", default="cpu", help="torch device for our trackers (default cpu)")
+    p.add_argument("--xcorr", default="torch", help="cross-correlation backend for our trackers (default torch)")
+    p.add_argument("--vot-year", type=int, default=2018, choices=[2016, 2017, 2018, 2019],
+                   help="VOT year whose sequence-length interval the EAO uses (default 2018)")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def run(args) -> int:
+    from ..errors import UserError
+    from .datasets import load_dataset
+    from .progress import Progress
+    from .report import score_all, write_report
+    from .results import ResultsLayout, safe_label
+    from .runner import parse_tracker_spec, plan_jobs, run_jobs, build_from_spec
+
+    if args.workers < 1:
+        raise UserError("--workers must be at least 1")
+    if args.max_frames is not None and args.max_frames < 2:
+        raise UserError("--max-frames must be at least 2")
+    seq_filter = [s.strip() for s in args.sequences.split(",") if s.strip()] if args.sequences else None
+    fmt, seqs = load_dataset(args.dataset, args.fmt, seq_filter)
+    protocol = args.protocol or {"vot": "vot", "got10k": "got10k"}.get(fmt, "otb")
+    seqs = [s.truncated(args.max_frames) for s in seqs]
+    dataset_name = safe_label(args.dataset_name or Path(args.dataset).resolve().name)
+    layout = ResultsLayout(args.results, dataset_name, protocol)
+    report_dir = Path(args.report_dir) if args.report_dir else Path(args.results).resolve().parent / "reports" / dataset_name
+
+    shared = args.opencv_models
+    opencv_dirs = {"nano": args.nano_dir or shared, "vit": args.vit_dir or shared,
+                   "dasiamrpn": args.dasiamrpn_dir or shared}
+    texts = list(args.tracker) + list(args.config)
+    specs = [parse_tracker_spec(t, args.weights, opencv_dirs) for t in texts]
+    labels = [s.label for s in specs]
+    dup = {lab for lab in labels if labels.count(lab) > 1}
+    if dup:
+        raise UserError(f"two --tracker entries share the results folder {', '.join(sorted(dup))}; "
+                        f"give one a label with NAME...=LABEL")
+    if not specs and not args.report_only and not layout.trackers([s.name for s in seqs]):
+        raise UserError("nothing to do: give --tracker (or --report-only with results in the folder "
+                        f"{layout.root})")
+
+    failed = []
+    if specs and not args.report_only:
+        jobs, finished = plan_jobs(specs, seqs, layout, force=args.force)
+        # Build every tracker once before anything runs: a bad name or missing weights fails now, clearly.
+        built = {spec: build_from_spec(spec, args.device, args.xcorr) for spec in specs
+                 if any(j.spec == spec for j in jobs)}
+        if args.workers > 1:
+            built = {}  # workers build their own
+        total = sum(len(j.seq) for j in jobs)
+        progress = Progress(total, "bench", enabled=not args.quiet)
+        if finished and not args.quiet:
+            print(f"siamtrack bench: {len(finished)} tracker/sequence result(s) already in {layout.root}, "
+                  f"skipped (--force redoes them)", file=sys.stderr)
+        summary = run_jobs(jobs, layout, workers=args.workers, device=args.device, xcorr=args.xcorr,
+                           trackers=built, progress=progress, debug=getattr(args, "debug", False))
+        progress.close()
+        failed = summary.failed
+
+    found = layout.trackers([s.name for s in seqs])
+    order = labels + [lab for lab in found if lab not in labels]
+    scores = score_all(layout, order, seqs, protocol, truncated=args.max_frames is not None,
+                       vot_year=args.vot_year)
+    meta = {"dataset": dataset_name, "dataset_dir": str(Path(args.dataset).resolve()), "format": fmt,
+            "protocol": protocol, "sequences": [s.name for s in seqs], "max_frames": args.max_frames,
+            "vot_year": args.vot_year if protocol == "vot" else None,
+            "trackers": {s.label: {"name": s.name, "weights": s.weights} for s in specs}}
+    files = write_report(report_dir, scores, protocol, meta, seqs)
+    print((report_dir / "report.md").read_text().split("\n## ")[0].rstrip())
+    print(f"\nreport: {files['md']}  (csv, json and plots beside it)")
+    if failed:
+        for f in failed:
+            print(f"siamtrack bench: error: {f.label}/{f.seq}: {f.error.splitlines()[0]}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv=None) -> int:
+    """`python -m tracker.bench.cli ...`: the same as `siamtrack bench ...`."""
+    from ..errors import UserError
+    parser = argparse.ArgumentParser(prog="siamtrack bench", description="benchmark trackers")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks")
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return int(run(args) or 0)
+    except KeyboardInterrupt:
+        print("siamtrack bench: interrupted", file=sys.stderr)
+        return 130
+    except (UserError, FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+        if args.debug:
+            raise
+        print(f"siamtrack bench: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,349 @@
+"""Scoring the raw results in a results folder (ours and any dropped in) and writing the report: one table
+(markdown, CSV, JSON), per-sequence and per-attribute tables, and OTB-style success / precision plots."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..io.sinks import atomic_write_text
+from . import metrics as M
+from .datasets import Sequence
+from .results import ResultsError, ResultsLayout
+
+
+@dataclass
+class TrackerScores:
+    label: str
+    sequences: list = field(default_factory=list)       # names scored
+    missing: list = field(default_factory=list)         # (name, why)
+    per_sequence: dict = field(default_factory=dict)    # name -> {metric: value}
+    summary: dict = field(default_factory=dict)         # metric -> value
+    curves: dict = field(default_factory=dict)          # curve name -> list
+    attributes: dict = field(default_factory=dict)      # attribute -> {metric: value, "sequences": n}
+
+
+def _warn(msg: str, stream=None):
+    (stream or sys.stderr).write(f"siamtrack bench: warning: {msg}\n")
+
+
+def _aligned(pred_len: int, seq: Sequence, path, truncated: bool):
+    """Why a result of `pred_len` lines cannot be scored against `seq`, or None when it can."""
+    if pred_len == len(seq) or (truncated and pred_len > len(seq)):
+        return None
+    return f"{path}: {pred_len} lines for {len(seq)} frames"
+
+
+def _speed(times_list) -> tuple[float, float]:
+    t = np.concatenate(times_list) if times_list else np.array([])
+    t = t[np.isfinite(t) & (t > 0)]
+    if not t.size:
+        return float("nan"), float("nan")
+    med = float(np.median(t))
+    return 1.0 / med, med * 1000.0
+
+
+def _update_times(times, rows=None):
+    """Per-frame times of the tracker's update calls only: frame 0 (initialisation) and VOT code frames
+    other than failures are left out."""
+    if times is None:
+        return None
+    t = np.asarray(times, dtype=np.float64)
+    keep = np.ones(len(t), dtype=bool)
+    keep[:1] = False
+    if rows is not None:
+        for i, r in enumerate(rows[:len(t)]):
+            if M.is_code(r) and M.code_of(r) != M.VOT_FAILURE:
+                keep[i] = False
+    return t[keep]
+
+
+def score_otb(layout: ResultsLayout, label: str, seqs, truncated=False, warn=_warn) -> TrackerScores:
+    ts = TrackerScores(label)
+    times_all, curves = [], {"success": [], "precision": [], "norm_precision": []}
+    for seq in seqs:
+        path = layout.box_file(label, seq.name)
+        if not path.is_file():
+            ts.missing.append((seq.name, "no result"))
+            continue
+        try:
+            pred = layout.read_boxes(label, seq.name)
+        except ResultsError as exc:
+            warn(str(exc))
+            ts.missing.append((seq.name, str(exc)))
+            continue
+        why = _aligned(len(pred), seq, path, truncated)
+        if why:
+            warn(why)
+            ts.missing.append((seq.name, why))
+            continue
+        s = M.otb_scores(pred[:len(seq)], seq.gt)
+        curves["success"].append(s.success)
+        curves["precision"].append(s.precision)
+        curves["norm_precision"].append(s.norm_precision)
+        ts.sequences.append(seq.name)
+        times = _update_times(layout.read_times(label, seq.name))
+        fps, ms = _speed([times]) if times is not None else (float("nan"), float("nan"))
+        if times is not None:
+            times_all.append(times)
+        ts.per_sequence[seq.name] = {"auc": s.auc, "precision20": s.precision20,
+                                     "norm_precision20": s.norm_precision20, "frames": s.frames, "fps": fps}
+    if ts.sequences:
+        for k, v in curves.items():
+            ts.curves[k] = np.nanmean(np.array(v), axis=0).tolist()
+        fps, ms = _speed(times_all)
+        ts.summary = {"auc": float(np.nanmean([ts.per_sequence[n]["auc"] for n in ts.sequences])),
+                      "precision20": float(np.nanmean([ts.per_sequence[n]["precision20"] for n in ts.sequences])),
+                      "norm_precision20": float(np.nanmean([ts.per_sequence[n]["norm_precision20"]
+                                                            for n in ts.sequences])),
+                      "fps": fps, "ms_per_frame": ms}
+        by_name = {s.name: s for s in seqs}
+        attrs = sorted(set().union(*(by_name[n].all_attributes() for n in ts.sequences)))
+        for a in attrs:
+            names = [n for n in ts.sequences if a in by_name[n].all_attributes()]
+            ts.attributes[a] = {"sequences": len(names),
+                                "auc": float(np.nanmean([ts.per_sequence[n]["auc"] for n in names])),
+                                "precision20": float(np.nanmean([ts.per_sequence[n]["precision20"] for n in names]))}
+    return ts
+
+
+def score_got10k(layout: ResultsLayout, label: str, seqs, truncated=False, warn=_warn) -> TrackerScores:
+    ts = TrackerScores(label)
+    ious_all, times_all = [], []
+    for seq in seqs:
+        path = layout.box_file(label, seq.name)
+        if not path.is_file():
+            ts.missing.append((seq.name, "no result"))
+            continue
+        try:
+            pred = layout.read_boxes(label, seq.name)
+        except ResultsError as exc:
+            warn(str(exc))
+            ts.missing.append((seq.name, str(exc)))
+            continue
+        why = _aligned(len(pred), seq, path, truncated)
+        if why:
+            warn(why)
+            ts.missing.append((seq.name, why))
+            continue
+        ious = M.iou(pred[1:len(seq)], seq.gt[1:], bound=seq.size)
+        if np.all(np.isnan(ious)):
+            ts.missing.append((seq.name, "no ground truth after the first frame (test split?)"))
+            continue
+        ious_all.append(ious)
+        times = _update_times(layout.read_times(label, seq.name))
+        if times is not None:
+            times_all.append(times)
+        g = M.got10k_scores(ious)
+        ts.sequences.append(seq.name)
+        ts.per_sequence[seq.name] = {"ao": g["ao"], "sr50": g["sr50"], "sr75": g["sr75"],
+                                     "fps": _speed([times])[0] if times is not None else float("nan")}
+    if ts.sequences:
+        g = M.got10k_scores(np.concatenate(ious_all))
+        fps, ms = _speed(times_all)
+        ts.summary = {"ao": g["ao"], "sr50": g["sr50"], "sr75": g["sr75"], "fps": fps, "ms_per_frame": ms}
+        ts.curves["success"] = g["curve"].tolist()
+    return ts
+
+
+def score_vot(layout: ResultsLayout, label: str, seqs, truncated=False, year=2018, warn=_warn) -> TrackerScores:
+    ts = TrackerScores(label)
+    runs, times_all = [], []
+    for seq in seqs:
+        path = layout.box_file(label, seq.name)
+        if not path.is_file():
+            ts.missing.append((seq.name, "no result"))
+            continue
+        try:
+            traj = layout.read_trajectory(label, seq.name)
+        except ResultsError as exc:
+            warn(str(exc))
+            ts.missing.append((seq.name, str(exc)))
+            continue
+        why = _aligned(len(traj), seq, path, truncated)
+        if why:
+            warn(why)
+            ts.missing.append((seq.name, why))
+            continue
+        traj = traj[:len(seq)]
+        regions = [seq.region(i) for i in range(len(seq))]
+        run = M.VOTSequenceResult(traj, regions, seq.size, seq.tags)
+        runs.append(run)
+        times = _update_times(layout.read_times(label, seq.name), traj)
+        if times is not None:
+            times_all.append(times)
+        a, r, f = M.vot_accuracy_robustness([run])
+        ts.sequences.append(seq.name)
+        ts.per_sequence[seq.name] = {"accuracy": a, "failures": f, "frames": len(traj)}
+    if runs:
+        a, r, f = M.vot_accuracy_robustness(runs)
+        interval = M.EAO_INTERVALS.get(int(year), M.EAO_INTERVALS[2018])
+        e, curve = M.eao(runs, interval=interval)
+        fps, ms = _speed(times_all)
+        ts.summary = {"accuracy": a, "robustness": r, "failures": f, "eao": e, "fps": fps, "ms_per_frame": ms}
+        ts.curves["expected_overlap"] = curve.tolist()
+        tags = sorted(set().union(*(set(run.tags or {}) for run in runs)))
+        if tags:
+            for run in runs:  # 'empty': frames carrying none of the tags, as pysot reports it
+                n = len(run.trajectory)
+                stack = np.array([np.asarray((run.tags or {}).get(t, np.zeros(n)))[:n] for t in tags])
+                run.tags = dict(run.tags or {}, empty=(stack.sum(axis=0) == 0).astype(float))
+            for t in tags + ["empty"]:
+                te, _ = M.eao(runs, interval=interval, tag=t)
+                n_frames = int(sum(np.sum(np.asarray(run.tags.get(t, []))[:len(run.trajectory)] > 0) for run in runs))
+                ts.attributes[t] = {"eao": te, "frames": n_frames}
+    return ts
+
+
+# ---------------------------------------------------------------------------------- tables
+
+COLUMNS = {
+    "otb": [("auc", "AUC"), ("precision20", "P@20"), ("norm_precision20", "NP@0.2"), ("fps", "fps"),
+            ("ms_per_frame", "ms/frame")],
+    "got10k": [("ao", "AO"), ("sr50", "SR@0.5"), ("sr75", "SR@0.75"), ("fps", "fps"), ("ms_per_frame", "ms/frame")],
+    "vot": [("eao", "EAO"), ("accuracy", "A"), ("robustness", "R"), ("failures", "failures"), ("fps", "fps"),
+            ("ms_per_frame", "ms/frame")],
+}
+RANK_KEY = {"otb": "auc", "got10k": "ao", "vot": "eao"}
+
+
+def _fmt(v, key="") -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "-"
+    if key == "failures":
+        return str(int(v))
+    if key in ("fps", "ms_per_frame", "robustness"):
+        return f"{v:.1f}" if key != "robustness" else f"{v:.3f}"
+    return f"{v:.3f}"
+
+
+def ranked(scores: list[TrackerScores], protocol: str) -> list[TrackerScores]:
+    key = RANK_KEY[protocol]
+    def value(s):
+        v = float(s.summary.get(key, float("nan")))
+        return v if math.isfinite(v) else -math.inf
+    return sorted((s for s in scores if s.summary), key=value, reverse=True)
+
+
+def markdown_table(headers, rows) -> str:
+    out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(out) + "\n"
+
+
+def _json_clean(o):
+    if isinstance(o, float):
+        return o if math.isfinite(o) else None
+    if isinstance(o, dict):
+        return {k: _json_clean(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_json_clean(v) for v in o]
+    if isinstance(o, np.generic):
+        return _json_clean(o.item())
+    return o
+
+
+def write_report(report_dir, scores: list[TrackerScores], protocol: str, meta: dict, seqs) -> dict:
+    """Write report.md, report.csv, report.json and the plots; return {kind: path}."""
+    report_dir = Path(report_dir)
+    report_dir.mkdir(parents=True, exist_ok=True)
+    order = ranked(scores, protocol)
+    cols = COLUMNS[protocol]
+    n_seq = len(seqs)
+    files = {}
+
+    # CSV
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["tracker"] + [k for k, _ in cols] + ["sequences"])
+    for s in order:
+        w.writerow([s.label] + [("" if not math.isfinite(float(s.summary.get(k, float("nan")))) else
+                                 f"{float(s.summary[k]):.6g}") for k, _ in cols] + [len(s.sequences)])
+    atomic_write_text(report_dir / "report.csv", buf.getvalue())
+    files["csv"] = report_dir / "report.csv"
+
+    # JSON
+    data = {"meta": meta, "protocol": protocol, "ranking": [s.label for s in order],
+            "trackers": {s.label: {"summary": s.summary, "sequences": s.sequences, "missing": s.missing,
+                                   "per_sequence": s.per_sequence, "attributes": s.attributes,
+                                   "curves": s.curves} for s in scores}}
+    atomic_write_text(report_dir / "report.json", json.dumps(_json_clean(data), indent=1))
+    files["json"] = report_dir / "report.json"
+
+    # plots
+    plots = {}
+    try:
+        from . import plots as P
+        plots = P.make_plots(report_dir, order, protocol, meta)
+    except ImportError as exc:
+        _warn(f"plots skipped ({exc}); install matplotlib")
+    files.update(plots)
+
+    # Markdown
+    md = [f"# Benchmark: {meta.get('dataset')} ({protocol.upper()} protocol)\n",
+          f"{n_seq} sequences, {sum(len(s) for s in seqs)} frames"
+          + (f", first {meta['max_frames']} frames of each" if meta.get("max_frames") else "")
+          + (f", EAO interval of VOT{meta.get('vot_year')}" if protocol == "vot" else "") + ".\n"]
+    headers = ["rank", "tracker"] + [h for _, h in cols] + ["sequences"]
+    rows = [[i + 1, s.label] + [_fmt(s.summary.get(k), k) for k, _ in cols] + [f"{len(s.sequences)}/{n_seq}"]
+            for i, s in enumerate(order)]
+    md.append(markdown_table(headers, rows))
+    if protocol == "otb":
+        md.append("\nAUC: mean over sequences of the success curve (IoU > t, t = 0, 0.05 .. 1); P@20: centre error "
+                  "<= 20 px; NP@0.2: centre error / target size <= 0.2; fps: 1 / median update time "
+                  "(initialisation excluded); frames without ground truth are left out.\n")
+    elif protocol == "vot":
+        md.append("\nA: mean overlap (10 frames after each initialisation excluded); R: failures per 100 frames; "
+                  "EAO: expected average overlap over the year's sequence-length interval (pysot's method).\n")
+    else:
+        md.append("\nAO: mean IoU over all frames after the first (boxes clipped to the image, hidden targets "
+                  "left out); SR@t: fraction of frames with IoU > t.\n")
+    for kind, p in plots.items():
+        md.append(f"\n![{kind}]({Path(p).name})\n")
+    # per-sequence
+    key = RANK_KEY[protocol] if protocol != "vot" else "accuracy"
+    if order:
+        md.append(f"\n## Per sequence ({key})\n\n")
+        headers = ["sequence"] + [s.label for s in order]
+        rows = [[q.name] + [_fmt(s.per_sequence.get(q.name, {}).get(key), key) for s in order] for q in seqs]
+        md.append(markdown_table(headers, rows))
+    # per-attribute
+    attrs = sorted(set().union(*(set(s.attributes) for s in order))) if order else []
+    if attrs:
+        akey = "eao" if protocol == "vot" else "auc"
+        md.append(f"\n## Per attribute ({akey.upper()})\n\n")
+        headers = ["attribute"] + [s.label for s in order]
+        rows = [[a] + [_fmt(s.attributes.get(a, {}).get(akey), akey) for s in order] for a in attrs]
+        md.append(markdown_table(headers, rows))
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(["attribute"] + [s.label for s in order])
+        for a in attrs:
+            w.writerow([a] + [s.attributes.get(a, {}).get(akey, "") for s in order])
+        atomic_write_text(report_dir / "attributes.csv", buf.getvalue())
+        files["attributes_csv"] = report_dir / "attributes.csv"
+    missing = [(s.label, n, why) for s in scores for n, why in s.missing]
+    if missing:
+        md.append("\n## Not scored\n\n")
+        md.extend(f"- {lab} / {n}: {why}\n" for lab, n, why in missing)
+    atomic_write_text(report_dir / "report.md", "".join(md))
+    files["md"] = report_dir / "report.md"
+    return files
+
+
+def score_all(layout: ResultsLayout, labels, seqs, protocol: str, truncated=False, vot_year=2018, warn=_warn):
+    out = []
+    for label in labels:
+        if protocol == "otb":
+            out.append(score_otb(layout, label, seqs, truncated, warn))
+        elif protocol == "got10k":
+            out.append(score_got10k(layout, label, seqs, truncated, warn))
+        else:
+            out.append(score_vot(layout, label, seqs, truncated, vot_year, warn))
+    return out

@@ -1,0 +1,291 @@
+"""Running trackers over a dataset under a protocol: one-pass (OTB, GOT-10k) or VOT supervised
+(re-initialised 5 frames after each failure), resumable, optionally in a process pool."""
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UserError
+from .datasets import DatasetError, Sequence
+from .metrics import VOT_FAILURE, VOT_INIT, VOT_SKIP, polygon_overlap
+from .progress import Progress
+from .results import ResultsLayout, safe_label
+
+VOT_SKIP_FRAMES = 5
+
+
+@dataclass(frozen=True)
+class TrackerSpec:
+    """A tracker to benchmark: what `tracker.build_tracker` gets, and the folder name of its results."""
+    name: str
+    label: str
+    weights: str | None = None
+    overrides: tuple = ()            # (key, value) pairs passed to build_tracker
+
+    @property
+    def is_opencv(self) -> bool:
+        return self.name.lower().startswith("opencv:")
+
+
+def parse_tracker_spec(text: str, default_weights: str | None = None, opencv_dirs: dict | None = None) -> TrackerSpec:
+    """`NAME[@WEIGHTS][=LABEL]`: a preset name, a YAML config path or `opencv:KIND`; optional weights file;
+    optional results-folder label (default: the name with ':' made '-', plus '@<weights stem>')."""
+    text = text.strip()
+    label = None
+    if "=" in text:
+        text, label = text.rsplit("=", 1)
+        label = label.strip() or None
+    name, _, weights = text.partition("@")
+    name, weights = name.strip(), (weights.strip() or None)
+    if not name:
+        raise UserError(f"--tracker '{text}': no tracker name")
+    overrides: tuple = ()
+    if name.lower().startswith("opencv:"):
+        if weights:
+            raise UserError(f"--tracker {name}: OpenCV trackers take no weights; give their model folder "
+                            f"with --opencv-models / --nano-dir / --vit-dir / --dasiamrpn-dir")
+        kind = name.split(":", 1)[1].lower()
+        d = (opencv_dirs or {}).get(kind)
+        if d is not None:
+            overrides = (("model_dir", str(d)),)
+    else:
+        weights = weights or default_weights
+    if label is None:
+        base = Path(name).stem if name.endswith((".yaml", ".yml")) else name
+        label = base + (f"@{Path(weights).stem}" if weights and not name.lower().startswith("opencv:") else "")
+    return TrackerSpec(name=name, label=safe_label(label), weights=weights, overrides=overrides)
+
+
+def build_from_spec(spec: TrackerSpec, device: str = "cpu", xcorr: str = "torch"):
+    from .. import build_tracker
+    kwargs = dict(spec.overrides)
+    if spec.is_opencv:
+        return build_tracker(spec.name, **kwargs)
+    return build_tracker(spec.name, weights=spec.weights, device=device, xcorr=xcorr, **kwargs)
+
+
+# ---------------------------------------------------------------------------------- one sequence
+
+def _read(path: Path):
+    import cv2
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise DatasetError(f"{path}: cannot read the image")
+    return img
+
+
+def _first_box(seq: Sequence, i: int = 0):
+    b = seq.gt[i]
+    if not (np.isfinite(b).all() and b[2] > 0 and b[3] > 0):
+        raise DatasetError(f"{seq.gt_file}:{i + 1}: the first frame's box is missing or empty; "
+                           f"the one-pass protocol starts from it")
+    return tuple(float(v) for v in b)
+
+
+def track_one_pass(tracker, seq: Sequence, on_frame=None):
+    """(boxes, seconds per frame): the first box is the ground truth, the rest the tracker's."""
+    box0 = _first_box(seq)
+    boxes, times = [], []
+    for i, path in enumerate(seq.frames):
+        frame = _read(path)
+        if i == 0:
+            t0 = time.perf_counter()
+            tracker.init(frame, box0)
+            times.append(time.perf_counter() - t0)
+            boxes.append(box0)
+        else:
+            t0 = time.perf_counter()
+            r = tracker.update(frame)
+            times.append(time.perf_counter() - t0)
+            boxes.append(tuple(float(v) for v in r.box))
+        if on_frame:
+            on_frame()
+    return boxes, times
+
+
+def track_supervised(tracker, seq: Sequence, skip: int = VOT_SKIP_FRAMES, on_frame=None):
+    """VOT supervised: fail at zero overlap with the ground-truth region (both clipped to the image),
+    re-initialise `skip` frames later. Returns (trajectory with codes 1/2/0 or boxes, seconds per frame)."""
+    traj, times = [], []
+    next_init = 0
+    bound = None
+    for i, path in enumerate(seq.frames):
+        if i < next_init:
+            traj.append(VOT_SKIP)
+            times.append(0.0)
+            if on_frame:
+                on_frame()
+            continue
+        frame = _read(path)
+        if bound is None:
+            bound = (frame.shape[1], frame.shape[0])
+        if i == next_init:
+            b = seq.gt[i]
+            if not (np.isfinite(b).all() and b[2] > 0 and b[3] > 0):
+                next_init = i + 1  # nothing to initialise on: try the next frame
+                traj.append(VOT_SKIP)
+                times.append(0.0)
+            else:
+                t0 = time.perf_counter()
+                tracker.init(frame, tuple(float(v) for v in b))
+                times.append(time.perf_counter() - t0)
+                traj.append(VOT_INIT)
+        else:
+            t0 = time.perf_counter()
+            r = tracker.update(frame)
+            times.append(time.perf_counter() - t0)
+            overlap = polygon_overlap(r.box, seq.region(i), bound)
+            if overlap > 0 or np.isnan(overlap):
+                traj.append(tuple(float(v) for v in r.box))
+            else:
+                traj.append(VOT_FAILURE)
+                next_init = i + skip
+        if on_frame:
+            on_frame()
+    return traj, times
+
+
+def run_sequence(tracker, seq: Sequence, protocol: str, on_frame=None):
+    if protocol == "vot":
+        return track_supervised(tracker, seq, on_frame=on_frame)
+    return track_one_pass(tracker, seq, on_frame=on_frame)
+
+
+# ---------------------------------------------------------------------------------- many sequences
+
+@dataclass
+class Job:
+    spec: TrackerSpec
+    seq: Sequence
+
+
+@dataclass
+class JobOutcome:
+    label: str
+    seq: str
+    frames: int
+    ms_per_frame: float
+    error: str | None = None
+
+
+@dataclass
+class RunSummary:
+    done: list = field(default_factory=list)
+    skipped: list = field(default_factory=list)
+    failed: list = field(default_factory=list)
+
+
+def plan_jobs(specs, seqs, layout: ResultsLayout, force: bool = False):
+    """(jobs to run, (label, seq) pairs already finished). A result file counts as finished when it has
+    one line per frame of the (possibly --max-frames-truncated) sequence."""
+    jobs, finished = [], []
+    for spec in specs:
+        for seq in seqs:
+            n = layout.line_count(spec.label, seq.name)
+            if not force and n == len(seq):
+                finished.append((spec.label, seq.name))
+            else:
+                jobs.append(Job(spec, seq))
+    return jobs, finished
+
+
+def _median_ms(times, rows) -> float:
+    t = [dt for dt, r in zip(times[1:], rows[1:]) if np.ndim(r) != 0 or int(r) == VOT_FAILURE]
+    t = [x for x in t if x > 0]
+    return float(np.median(t) * 1000.0) if t else float("nan")
+
+
+def _execute(tracker, job: Job, layout: ResultsLayout, on_frame=None) -> JobOutcome:
+    rows, times = run_sequence(tracker, job.seq, layout.protocol, on_frame=on_frame)
+    layout.write(job.spec.label, job.seq.name, rows, times)
+    return JobOutcome(job.spec.label, job.seq.name, len(rows), _median_ms(times, rows))
+
+
+# worker-process state
+_WORKER_TRACKERS: dict = {}
+_WORKER_CONF: dict = {}
+
+
+def _worker_init(threads: int, device: str, xcorr: str, need_torch: bool) -> None:
+    _WORKER_CONF.update(device=device, xcorr=xcorr)
+    try:
+        import cv2
+        cv2.setNumThreads(threads)
+    except Exception:
+        pass
+    if need_torch:
+        import torch
+        torch.set_num_threads(threads)
+
+
+def _worker_job(job: Job, results_dir: str, dataset: str, protocol: str) -> JobOutcome:
+    layout = ResultsLayout(results_dir, dataset, protocol)
+    try:
+        tracker = _WORKER_TRACKERS.get(job.spec)
+        if tracker is None:
+            tracker = build_from_spec(job.spec, _WORKER_CONF.get("device", "cpu"), _WORKER_CONF.get("xcorr", "torch"))
+            _WORKER_TRACKERS[job.spec] = tracker
+        return _execute(tracker, job, layout)
+    except UserError as exc:
+        return JobOutcome(job.spec.label, job.seq.name, 0, float("nan"), str(exc))
+    except Exception as exc:  # a crash in one sequence must not lose the others
+        return JobOutcome(job.spec.label, job.seq.name, 0, float("nan"),
+                          f"{exc.__class__.__name__}: {exc}\n{traceback.format_exc(limit=3)}")
+
+
+def run_jobs(jobs, layout: ResultsLayout, workers: int = 1, device: str = "cpu", xcorr: str = "torch",
+             trackers: dict | None = None, progress: Progress | None = None, debug: bool = False) -> RunSummary:
+    """Run the jobs; results are written as each sequence finishes. `trackers` maps spec -> built tracker
+    (reused in-process when workers == 1)."""
+    summary = RunSummary()
+    progress = progress or Progress(sum(len(j.seq) for j in jobs), "bench", enabled=False)
+
+    def report(out: JobOutcome):
+        if out.error:
+            summary.failed.append(out)
+            progress.note(f"{out.label}/{out.seq}: FAILED: {out.error.splitlines()[0]}")
+        else:
+            summary.done.append(out)
+            fps = 1000.0 / out.ms_per_frame if out.ms_per_frame > 0 else float("nan")
+            progress.note(f"{out.label}/{out.seq}: {out.frames} frames, {fps:.1f} fps")
+
+    if workers <= 1 or len(jobs) <= 1:
+        trackers = trackers if trackers is not None else {}
+        for job in jobs:
+            info = f"{job.spec.label}/{job.seq.name}"
+            try:
+                tracker = trackers.get(job.spec)
+                if tracker is None:
+                    tracker = trackers[job.spec] = build_from_spec(job.spec, device, xcorr)
+                out = _execute(tracker, job, layout, on_frame=lambda: progress.advance(1, info))
+            except UserError as exc:
+                if debug:
+                    raise
+                out = JobOutcome(job.spec.label, job.seq.name, 0, float("nan"), str(exc))
+            report(out)
+        return summary
+
+    cores = os.cpu_count() or 1
+    threads = max(1, cores // workers)
+    need_torch = any(not j.spec.is_opencv for j in jobs)
+    import multiprocessing as mp
+    ctx = mp.get_context("spawn")  # torch and OpenCV thread pools do not survive fork()
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
+                             initargs=(threads, device, xcorr, need_torch)) as pool:
+        futures = {pool.submit(_worker_job, j, str(layout.root.parent), layout.dataset, layout.protocol): j
+                   for j in jobs}
+        for fut in as_completed(futures):
+            job = futures[fut]
+            try:
+                out = fut.result()
+            except Exception as exc:  # a worker died (out of memory, killed)
+                out = JobOutcome(job.spec.label, job.seq.name, 0, float("nan"), f"worker failed: {exc}")
+            progress.advance(len(job.seq), f"{job.spec.label}/{job.seq.name}")
+            report(out)
+    return summary

@@ -1,0 +1,339 @@
+"""The desktop application, driven like a user would (offscreen Qt, pytest-qt).
+
+A synthetic clip with a known answer: a textured 40x40 patch moves (+4, +2) px per frame over a textured
+background. The user opens the clip, drags a box around the patch with the mouse, presses Space; the
+tracker (OpenCV CSRT: deterministic, no weights) must follow the patch, and what the window exports and
+records must match what it tracked.
+"""
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PyQt6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
+from PyQt6.QtGui import QDropEvent
+
+from tracker.base import Tracker, TrackResult
+from tracker.gui.models import ModelChoice
+from tracker.gui.window import MainWindow
+
+REPO = Path(__file__).resolve().parent.parent
+N_FRAMES = 30
+PATCH = 40
+START = (60.0, 50.0)
+VELOCITY = (4.0, 2.0)
+SIZE = (320, 240)
+
+
+def truth(t):
+    return START[0] + VELOCITY[0] * t, START[1] + VELOCITY[1] * t, float(PATCH), float(PATCH)
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    """MJPG .avi: smooth random background, high-contrast random patch at truth(t)."""
+    rng = np.random.default_rng(7)
+    w, h = SIZE
+    bg = cv2.resize(rng.integers(40, 200, (h // 8, w // 8, 3), dtype=np.uint8), (w, h),
+                    interpolation=cv2.INTER_CUBIC)
+    patch = cv2.resize(rng.integers(0, 256, (PATCH // 4, PATCH // 4, 3), dtype=np.uint8), (PATCH, PATCH),
+                       interpolation=cv2.INTER_NEAREST)
+    path = tmp_path_factory.mktemp("clip") / "moving_patch.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (w, h))
+    assert writer.isOpened()
+    for t in range(N_FRAMES):
+        frame = bg.copy()
+        x, y, _, _ = (int(v) for v in truth(t))
+        frame[y:y + PATCH, x:x + PATCH] = patch
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path):
+    windows = []
+
+    def make(tracker_factory=None, settings_path=None):
+        settings = QSettings(str(settings_path or tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+        win = MainWindow(settings=settings, tracker_factory=tracker_factory)
+        qtbot.addWidget(win)
+        win.resize(900, 650)
+        win.show()
+        qtbot.waitExposed(win)
+        win.pipeline.playback.pace = False     # run the file as fast as the tracker goes
+        windows.append(win)
+        return win
+
+    yield make
+    for win in windows:
+        win.close()
+
+
+def open_clip(qtbot, win, path):
+    assert win.open_path(str(path))
+    qtbot.waitUntil(lambda: win.shown is not None, timeout=10000)
+    assert win.shown.index == 0
+
+
+def drag_box(qtbot, win, box):
+    """Press at the box's top-left, move, release at its bottom-right (widget coordinates)."""
+    x, y, w, h = box
+    a = win.video.image_to_widget(x, y).toPoint()
+    b = win.video.image_to_widget(x + w, y + h).toPoint()
+    mid = QPoint((a.x() + b.x()) // 2, (a.y() + b.y()) // 2)
+    qtbot.mousePress(win.video, Qt.MouseButton.LeftButton, pos=a)
+    qtbot.mouseMove(win.video, pos=mid)
+    qtbot.mouseMove(win.video, pos=b)
+    return b
+
+
+def centre(box):
+    return box[0] + box[2] / 2, box[1] + box[3] / 2
+
+
+def test_mouse_selected_box_follows_the_moving_patch_and_is_exported_and_recorded(qtbot, make_window, clip,
+                                                                               tmp_path):
+    win = make_window()
+    win.select_model(ModelChoice("opencv:csrt"))
+    open_clip(qtbot, win, clip)
+    win.start_recording(tmp_path / "rec.avi")
+    qtbot.waitUntil(lambda: win.recording_path is not None, timeout=5000)
+
+    end = drag_box(qtbot, win, truth(0))
+    assert win.video.selecting
+    qtbot.mouseRelease(win.video, Qt.MouseButton.LeftButton, pos=end)
+    qtbot.waitUntil(lambda: win.tracking and win.latest.tracking, timeout=10000)
+    # widget -> image mapping: the drawn box is the patch, to within one screen pixel
+    scale = win.video.image_to_widget(1, 0).x() - win.video.image_to_widget(0, 0).x()
+    assert np.allclose(win.last_box, truth(0), atol=1.0 / scale + 1e-6)
+
+    qtbot.keyClick(win.video, Qt.Key.Key_Space)            # play
+    qtbot.waitUntil(lambda: win.latest.index == N_FRAMES - 1 and win.pipeline.at_end, timeout=20000)
+    assert win.errors == []
+
+    boxes = win.pipeline.session.boxes
+    assert len(boxes) == N_FRAMES                           # initial box + one per following frame
+    for t, box in enumerate(boxes):
+        cx, cy = centre(box)
+        tx, ty = centre(truth(t))
+        assert abs(cx - tx) <= 4 and abs(cy - ty) <= 4, f"frame {t}: box {box} vs truth {truth(t)}"
+    assert centre(boxes[-1])[0] - centre(boxes[0])[0] > 100  # it really moved with the patch
+
+    out = tmp_path / "boxes.txt"
+    assert win.export_boxes(out) == N_FRAMES
+    lines = out.read_text().splitlines()
+    assert len(lines) == N_FRAMES
+    assert np.allclose([tuple(map(float, l.split(","))) for l in lines], boxes, atol=1e-3)
+
+    win.stop_recording()
+    qtbot.waitUntil(lambda: win.recording_path is None, timeout=5000)
+    cap = cv2.VideoCapture(str(tmp_path / "rec.avi"))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == N_FRAMES   # the init frame (with its box) + every tracked one
+    ok, last = None, None
+    while True:
+        ok, f = cap.read()
+        if not ok:
+            break
+        last = f
+    cap.release()
+    # the overlay is in the recording: the tracker's green box edge at the last position
+    x, y, w, h = (int(round(v)) for v in boxes[-1])
+    edge = last[y + h // 4: y + 3 * h // 4, max(0, x - 1): x + 2]
+    assert (edge[..., 1] > 180).any() and (edge[..., 1].astype(int) - edge[..., 2] > 100).any()
+
+
+def test_escape_cancels_a_selection_in_progress(qtbot, make_window, clip):
+    win = make_window()
+    open_clip(qtbot, win, clip)
+    drag_box(qtbot, win, truth(0))
+    assert win.video.selecting and win._frozen
+    qtbot.keyClick(win.video, Qt.Key.Key_Escape)
+    assert not win.video.selecting and not win._frozen
+    qtbot.mouseRelease(win.video, Qt.MouseButton.LeftButton, pos=QPoint(5, 5))
+    qtbot.wait(200)
+    assert not win.tracking and win.last_box is None
+
+
+class FailingTracker(Tracker):
+    """Tracks (standing still) for `ok_frames` frames, then the 'model' fails."""
+
+    def __init__(self, ok_frames):
+        self.ok_frames = ok_frames
+
+    def _init(self, frame, box):
+        self.box, self.n = tuple(box), 0
+
+    def _update(self, frame):
+        self.n += 1
+        if self.n > self.ok_frames:
+            raise RuntimeError("CUDA out of memory (simulated)")
+        return TrackResult(self.box, 0.5, False)
+
+
+def test_model_failure_is_shown_and_the_recording_so_far_stays_valid(qtbot, make_window, clip, tmp_path):
+    win = make_window(tracker_factory=lambda choice, device, xcorr: FailingTracker(ok_frames=5))
+    open_clip(qtbot, win, clip)
+    rec = tmp_path / "rec.mp4"
+    win.start_recording(rec)
+    qtbot.waitUntil(lambda: win.recording_path is not None, timeout=5000)
+    win.init_tracking(truth(0))
+    qtbot.waitUntil(lambda: win.tracking, timeout=5000)
+    win.play()
+    qtbot.waitUntil(lambda: bool(win.errors), timeout=10000)
+    assert "failed on frame 6" in win.errors[0] and "out of memory" in win.errors[0]
+    assert win.banner.isVisible() and "out of memory" in win.banner_label.text()
+    qtbot.waitUntil(lambda: not win.tracking, timeout=5000)
+    # the video goes on without the tracker; the window is alive
+    qtbot.waitUntil(lambda: win.pipeline.at_end, timeout=10000)
+    assert win.latest.index == N_FRAMES - 1 and not win.latest.tracking
+    win.close()                                  # closing finalises the recording
+    cap = cv2.VideoCapture(str(rec))
+    assert cap.isOpened()
+    frames = 0
+    while cap.read()[0]:
+        frames += 1
+    assert frames == N_FRAMES
+    assert not list(tmp_path.glob(".*partial*"))
+
+
+class VanishingCamera:
+    """A camera that delivers a few frames and then disappears (unplugged)."""
+    is_camera = True
+    spec = "0"
+    fps = 30.0
+    size = (160, 120)
+    frame_count = None
+
+    def __init__(self, n):
+        self.n = n
+        self.skipped = []
+
+    def __iter__(self):
+        for i in range(self.n):
+            time.sleep(0.01)
+            yield i, np.full((120, 160, 3), 40 + 10 * i, np.uint8)
+
+    def close(self):
+        pass
+
+
+def test_camera_that_disappears_shows_a_message_and_finalises_the_recording(qtbot, make_window, tmp_path):
+    win = make_window()
+    win.set_source(VanishingCamera(12), "camera 0", paused=False)
+    qtbot.waitUntil(lambda: win.latest is not None, timeout=5000)
+    win.start_recording(tmp_path / "cam.avi")
+    qtbot.waitUntil(lambda: bool(win.errors), timeout=10000)
+    assert "camera 0 stopped delivering frames" in win.errors[0]
+    qtbot.waitUntil(lambda: win.recording_path is None, timeout=5000)
+    cap = cv2.VideoCapture(str(tmp_path / "cam.avi"))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    assert 1 <= n <= 12
+
+
+class SlowTracker(Tracker):
+    def _init(self, frame, box):
+        self.box = tuple(box)
+
+    def _update(self, frame):
+        time.sleep(0.03)
+        return TrackResult(self.box, 0.8, False)
+
+
+class LiveCamera(VanishingCamera):
+    def __iter__(self):
+        for i in range(self.n):
+            time.sleep(1 / 200)                # 200 fps camera, tracker does ~30
+            yield i, np.full((120, 160, 3), 90, np.uint8)
+
+
+def test_a_tracker_slower_than_the_camera_drops_frames_and_the_window_says_so(qtbot, make_window):
+    win = make_window(tracker_factory=lambda choice, device, xcorr: SlowTracker())
+    win.set_source(LiveCamera(100000), "camera 0", paused=False)
+    qtbot.waitUntil(lambda: win.latest is not None, timeout=5000)
+    win.init_tracking((40, 30, 50, 40))
+    qtbot.waitUntil(lambda: win.latest.tracking and win.latest.dropped > 50, timeout=10000)
+    p = win.latest
+    assert p.index + 1 > p.processed + 40    # frames skipped between the ones tracked: no queue
+    win._update_stats(p)
+    assert win.dropped_label.text().startswith(f"dropped {p.dropped}")
+    assert p.track_fps < 40                   # the slow tracker's ~30 fps is what is reported
+
+
+def test_broken_file_is_reported_in_the_window(qtbot, make_window, tmp_path):
+    win = make_window()
+    bad = tmp_path / "broken.avi"
+    bad.write_bytes(b"not a video at all" * 100)
+    assert not win.open_path(str(bad))
+    assert str(bad) in win.errors[-1] and win.banner.isVisible()
+    assert not win.open_path(str(tmp_path / "missing.mp4"))
+    assert "missing.mp4" in win.errors[-1]
+
+
+def test_settings_recent_files_and_drop_persist(qtbot, make_window, clip, tmp_path):
+    ini = tmp_path / "persist.ini"
+    win = make_window(settings_path=ini)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(clip))])
+    drop = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                      Qt.KeyboardModifier.NoModifier)
+    win.dropEvent(drop)
+    qtbot.waitUntil(lambda: win.shown is not None, timeout=10000)
+    win.select_model(ModelChoice("opencv:kcf"))
+    win.trail_check.setChecked(True)
+    win.close()
+
+    again = make_window(settings_path=ini)
+    assert again.current_model() == ModelChoice("opencv:kcf")
+    assert again.trail_check.isChecked() and again.pipeline.show_trail
+    assert again.recent_files()[0] == str(clip.resolve())
+    assert [a.text() for a in again.recent_menu.actions()][0] == str(clip.resolve())
+
+
+def test_help_lists_the_keyboard_shortcuts(qtbot, make_window):
+    win = make_window()
+    keys = dict(win.shortcut_table())
+    for key in ("Space", "S", "R", "Right", "Left", "Esc"):
+        assert key in keys, f"{key} missing from the help"
+    win.show_help()
+    table = win._help.table
+    assert table.rowCount() == len(keys)
+    assert "Select target" in [table.item(r, 1).text() for r in range(table.rowCount())]
+
+
+def run_cli(*args, timeout=120):
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(REPO))
+    return subprocess.run([sys.executable, "-m", "tracker.cli", "gui", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env, cwd=REPO)
+
+
+def test_smoke_mode_runs_the_window_and_saves_a_screenshot(clip, tmp_path):
+    shot, boxes = tmp_path / "shot.png", tmp_path / "boxes.txt"
+    x, y, w, h = truth(0)
+    r = run_cli("--source", str(clip), "--init", f"{x:g},{y:g},{w:g},{h:g}", "--frames", "12",
+                "--model", "opencv:csrt", "--screenshot", str(shot), "--export", str(boxes),
+                "--settings", str(tmp_path / "s.ini"))
+    assert r.returncode == 0, r.stderr
+    assert "frame 12: tracked" in r.stdout
+    img = cv2.imread(str(shot))
+    assert img is not None and img.shape[1] >= 900 and img.shape[0] >= 600   # the whole window
+    green = (img[..., 1] > 200) & (img[..., 0] < 80) & (img[..., 2] < 80)
+    assert green.sum() > 50                    # the box overlay (and the TRACKING badge) are on screen
+    lines = boxes.read_text().splitlines()
+    assert len(lines) == 12 and lines[0] == f"{x:g},{y:g},{w:g},{h:g}"
+    cx, cy = centre(tuple(map(float, lines[-1].split(","))))
+    tx, ty = centre(truth(11))
+    assert abs(cx - tx) <= 4 and abs(cy - ty) <= 4
+
+
+def test_smoke_mode_rejects_bad_input_with_one_line(tmp_path, clip):
+    r = run_cli("--source", str(tmp_path / "nope.avi"), "--frames", "3", "--screenshot", str(tmp_path / "a.png"))
+    assert r.returncode == 2 and "nope.avi" in r.stderr and "Traceback" not in r.stderr
+    r = run_cli("--source", str(clip), "--init", "1,2,3", "--frames", "3", "--screenshot", str(tmp_path / "a.png"))
+    assert r.returncode == 2 and "X,Y,W,H" in r.stderr

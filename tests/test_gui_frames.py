@@ -1,0 +1,159 @@
+"""The GUI's frame hand-over, rate meters and tracking session, without a window.
+
+The window must never queue frames behind a slow tracker: a camera frame the tracker has not taken yet is
+replaced by the next one (latest frame wins) and counted as dropped, while a file played losslessly hands
+over every frame. The boxes the GUI exports use the `siamtrack track` format: the initial box, then one
+line per tracked frame.
+"""
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from tracker.base import Tracker, TrackResult
+from tracker.gui.frames import LatestSlot, RateMeter
+from tracker.gui.pipeline import CaptureThread, Playback
+from tracker.gui.session import TrackSession
+from tracker.io.sinks import format_box
+
+
+def test_unconsumed_frames_are_replaced_and_counted_as_dropped():
+    slot = LatestSlot()
+    for i in range(5):
+        assert slot.put(i)
+    assert slot.dropped == 4                  # 0..3 were replaced before anyone took them
+    assert slot.get(timeout=0.1) == ("frame", 4)
+    assert slot.get(timeout=0.01) == (None, None)
+
+
+def test_end_marker_is_never_dropped_and_comes_after_the_last_frame():
+    slot = LatestSlot()
+    slot.put("a")
+    slot.finish(("end", None))
+    slot.put("b")                             # replaces "a"; the marker stays
+    assert slot.get(timeout=0.1) == ("frame", "b")
+    assert slot.get(timeout=0.1) == ("final", ("end", None))
+
+
+def test_blocking_put_hands_over_every_frame_in_order():
+    slot = LatestSlot()
+    got = []
+
+    def consume():
+        while True:
+            kind, item = slot.get(timeout=2)
+            if kind == "final":
+                return
+            got.append(item)
+            time.sleep(0.002)                 # slower than the producer
+
+    t = threading.Thread(target=consume)
+    t.start()
+    for i in range(30):
+        assert slot.put(i, block=True, timeout=2)
+    slot.finish(("end", None))
+    t.join(5)
+    assert got == list(range(30))
+    assert slot.dropped == 0
+
+
+class FakeCamera:
+    """Delivers frames at its own pace (like a camera) whatever the consumer does."""
+    is_camera = True
+    spec = "fake-camera"
+    fps = None
+
+    def __init__(self, n, period=0.002):
+        self.n, self.period = n, period
+        self.skipped = []
+
+    def __iter__(self):
+        for i in range(self.n):
+            time.sleep(self.period)
+            yield i, np.zeros((8, 8, 3), np.uint8)
+
+    def close(self):
+        pass
+
+
+def test_camera_capture_with_a_slow_consumer_drops_old_frames_and_keeps_the_newest():
+    slot, playback = LatestSlot(), Playback()
+    playback.set_paused(False)
+    cap = CaptureThread(FakeCamera(60), slot, playback)
+    cap.start()
+    received = []
+    final = None
+    while final is None:
+        kind, item = slot.get(timeout=5)
+        assert kind is not None, "capture stalled"
+        if kind == "final":
+            final = item
+        else:
+            received.append(item[0])
+            time.sleep(0.012)                 # the "tracker" is ~6x slower than the camera
+    cap.join(5)
+    assert final[0] == "error" and "stopped delivering" in final[1]   # a camera's stream never just ends
+    assert slot.dropped > 20                  # most frames were dropped rather than queued
+    assert len(received) + slot.dropped == 60  # every frame was either tracked or counted as dropped
+    assert received == sorted(received) and received[-1] == 59        # always the newest, in order
+
+
+def test_playback_limit_pauses_after_the_requested_frame_and_steps_one_at_a_time():
+    pb = Playback()
+    pb.limit = 2
+    pb.set_paused(False)
+    assert pb.may_read()
+    pb.delivered(2)
+    assert pb.paused and not pb.may_read()
+    pb.request_step(1)
+    assert pb.may_read() and not pb.may_read()
+
+
+def test_rate_meter_counts_events_per_second_in_its_window():
+    now = [0.0]
+    meter = RateMeter(window_s=1.0, clock=lambda: now[0])
+    for _ in range(11):
+        meter.tick()
+        now[0] += 0.05                        # 20 events per second
+    now[0] -= 0.05
+    assert meter.rate == pytest.approx(20.0)
+    now[0] += 5.0                             # nothing for a while: the rate falls to 0
+    assert meter.rate == 0.0
+
+
+class Drift(Tracker):
+    """Moves the box by (+2, +1) per frame: a known trajectory for the session's bookkeeping."""
+
+    def _init(self, frame, box):
+        self.box = list(box)
+
+    def _update(self, frame):
+        self.box[0] += 2
+        self.box[1] += 1
+        return TrackResult(tuple(self.box), 0.9, False)
+
+
+def test_session_exports_the_initial_box_then_one_line_per_tracked_frame(tmp_path):
+    frame = np.zeros((60, 80, 3), np.uint8)
+    s = TrackSession(trail_length=4)
+    s.start(Drift(), frame, (10, 20, 15.5, 12), index=7)
+    for i in range(8, 13):
+        s.step(frame, i)
+    n = s.export(tmp_path / "boxes.txt")
+    lines = (tmp_path / "boxes.txt").read_text().splitlines()
+    assert n == 6 and len(lines) == 6
+    assert lines[0] == format_box((10, 20, 15.5, 12)) == "10,20,15.5,12"
+    assert lines[-1] == "20,25,15.5,12"       # 5 frames of (+2, +1)
+    assert [tuple(map(float, l.split(","))) for l in lines] == s.boxes
+    assert len(s.trail) == 4 and s.trail[-1] == (20 + 7.75, 25 + 6.0)
+    # a re-initialisation starts a new run: its export starts with the new initial box
+    s.start(Drift(), frame, (1, 2, 3, 4), index=20)
+    assert s.boxes == [(1.0, 2.0, 3.0, 4.0)]
+
+
+def test_session_refuses_to_export_nothing(tmp_path):
+    from tracker.errors import UserError
+    with pytest.raises(UserError, match="nothing to export"):
+        TrackSession().export(tmp_path / "b.txt")
+    assert not (tmp_path / "b.txt").exists()

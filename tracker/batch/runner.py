@@ -68,6 +68,8 @@ class BatchOptions:
     def model_label(self) -> str:
         if self.tracker_factory is not None:
             f = self.tracker_factory
+            while hasattr(f, "func"):  # functools.partial
+                f = f.func
             return f"{getattr(f, '__module__', '?')}.{getattr(f, '__qualname__', type(f).__name__)}"
         return self.config or self.model
 

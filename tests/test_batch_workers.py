@@ -1,0 +1,91 @@
+"""`siamtrack batch --workers N`: spawned worker processes give the same results as one process, divide
+the cores among themselves, and stop cleanly on Ctrl-C (only complete files remain)."""
+from __future__ import annotations
+
+import functools
+import os
+import signal
+import time
+
+from tracker.base import Tracker, TrackResult
+from tracker.batch.manifest import read_manifest
+from tracker.batch.runner import BatchOptions, cpu_count, run_batch
+
+
+def write_manifest(path, rows):
+    path.write_text("video,x,y,w,h,id\n" + "".join(",".join(map(str, r)) + "\n" for r in rows))
+    return path
+
+
+def manifest(tmp_path, shared_dir):
+    d = shared_dir / "data" / "videos"
+    return write_manifest(tmp_path / "m.csv", [(d / "vtest.avi", 100, 100, 50, 80, "vtest"),
+                                               (d / "Megamind.avi", 250, 150, 100, 120, "mega"),
+                                               (d / "oneperson.mp4", 200, 100, 60, 150, "one")])
+
+
+def test_two_workers_match_one_process_and_split_the_cores(tmp_path, shared_dir):
+    items = read_manifest(manifest(tmp_path, shared_dir))
+    one = run_batch(items, BatchOptions(out_dir=str(tmp_path / "w1"), model="opencv:kcf", max_frames=10))
+    two = run_batch(items, BatchOptions(out_dir=str(tmp_path / "w2"), model="opencv:kcf", max_frames=10), workers=2)
+    assert [s["status"] for s in one.summaries] == ["ok"] * 3 == [s["status"] for s in two.summaries]
+    for it in items:
+        name = f"{it.item_id}.boxes.txt"
+        assert (tmp_path / "w2" / name).read_text() == (tmp_path / "w1" / name).read_text()
+    assert all(s["pid"] != os.getpid() for s in two.summaries)        # tracked in the workers
+    assert all(s["pid"] == os.getpid() for s in one.summaries)
+    assert {s["threads"] for s in two.summaries} == {max(1, cpu_count() // 2)}
+
+
+class SigintTracker(Tracker):
+    """After `k` frames, the first tracker to get there sends Ctrl-C (SIGINT) to the batch's parent
+    process, then slows down so the item is still running when the parent tells the workers to stop."""
+
+    def __init__(self, parent: int, flag: str, k: int):
+        self.parent, self.flag, self.k = parent, flag, k
+
+    def _init(self, frame, box):
+        self.box, self.n, self.sent = tuple(box), 0, False
+
+    def _update(self, frame):
+        self.n += 1
+        if self.n == self.k:
+            try:
+                os.close(os.open(self.flag, os.O_CREAT | os.O_EXCL))  # only one worker sends it
+                os.kill(self.parent, signal.SIGINT)
+                self.sent = True
+            except FileExistsError:
+                pass
+        if self.n >= self.k and os.path.exists(self.flag):
+            time.sleep(0.02)
+        return TrackResult(self.box, 0.9, False)
+
+
+def make_sigint_tracker(parent, flag, k):
+    return SigintTracker(parent, flag, k)
+
+
+def test_ctrl_c_stops_the_workers_leaving_complete_files_only(tmp_path, shared_dir):
+    items = read_manifest(manifest(tmp_path, shared_dir))
+    out = tmp_path / "out"
+    factory = functools.partial(make_sigint_tracker, os.getpid(), str(tmp_path / "sent.flag"), 10)
+    res = run_batch(items, BatchOptions(out_dir=str(out), tracker_factory=factory, max_frames=120), workers=2)
+    assert res.interrupted
+    assert (tmp_path / "sent.flag").exists()
+    names = sorted(p.name for p in out.iterdir())
+    assert not [n for n in names if n.startswith(".")]  # no temporaries
+    finished = {s["item_id"] for s in res.summaries}
+    assert len(finished) < 3
+    for it in items:  # each item has both its files, complete, or none of them
+        has = {(out / f"{it.item_id}{sfx}").exists() for sfx in (".boxes.txt", ".summary.json")}
+        assert has == {it.item_id in finished}
+        if it.item_id in finished:
+            assert len((out / f"{it.item_id}.boxes.txt").read_text().splitlines()) == 120
+
+    # The rerun (one process, a tracker that does not interrupt) completes the rest, keeps the finished.
+    plain = functools.partial(make_sigint_tracker, os.getpid(), str(tmp_path / "sent.flag"), 10**9)
+    before = {i: (out / f"{i}.summary.json").stat().st_mtime_ns for i in finished}
+    again = run_batch(items, BatchOptions(out_dir=str(out), tracker_factory=plain, max_frames=120))
+    assert not again.interrupted and [s["status"] for s in again.summaries] == ["ok"] * 3
+    assert again.skipped == len(finished)
+    assert {i: (out / f"{i}.summary.json").stat().st_mtime_ns for i in finished} == before

@@ -337,3 +337,35 @@ def test_smoke_mode_rejects_bad_input_with_one_line(tmp_path, clip):
     assert r.returncode == 2 and "nope.avi" in r.stderr and "Traceback" not in r.stderr
     r = run_cli("--source", str(clip), "--init", "1,2,3", "--frames", "3", "--screenshot", str(tmp_path / "a.png"))
     assert r.returncode == 2 and "X,Y,W,H" in r.stderr
+
+
+class LosingTracker(Tracker):
+    """Reports the target lost from the third frame on."""
+
+    def _init(self, frame, box):
+        self.box, self.n = tuple(box), 0
+
+    def _update(self, frame):
+        self.n += 1
+        return TrackResult(self.box, 0.9 if self.n < 3 else 0.05, self.n >= 3)
+
+
+def test_a_lost_target_looks_different_from_a_tracked_one(qtbot, make_window, clip):
+    win = make_window(tracker_factory=lambda choice, device, xcorr: LosingTracker())
+    open_clip(qtbot, win, clip)
+    win.init_tracking(truth(0))
+    qtbot.waitUntil(lambda: win.latest.tracking, timeout=5000)
+    win.step_forward()
+    qtbot.waitUntil(lambda: win.shown.index == 1, timeout=5000)
+    assert not win.video.lost and win.state_label.text() == "TRACKING 0.90"
+    tracked = win.video.grab().toImage()
+    win.step_forward()
+    win.step_forward()
+    qtbot.waitUntil(lambda: win.shown.index == 3, timeout=5000)
+    assert win.video.lost and win.state_label.text() == "LOST 0.05"
+    lost = win.video.grab().toImage()
+    # the frame border turns red when the target is lost
+    scale, ox, oy = win.video._layout()
+    edge = QPoint(int(ox + 3), int(oy + 40 * scale))
+    assert lost.pixelColor(edge).red() > 200 and lost.pixelColor(edge).green() < 80
+    assert tracked.pixelColor(edge) != lost.pixelColor(edge)

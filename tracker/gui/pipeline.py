@@ -400,7 +400,9 @@ class Pipeline(QThread):
         try:
             tracker = self.tracker_factory(self.model, self.device, self.xcorr)
         except Exception as exc:  # noqa: BLE001
-            self.error.emit(f"model {self.model.display}: {exc}")
+            text = str(exc)
+            prefix = f"model {self.model.display}"
+            self.error.emit(text if text.startswith(("model ", self.model.name)) else f"{prefix}: {text}")
             return None
         self._tracker_cache = tracker
         return tracker

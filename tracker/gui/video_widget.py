@@ -23,6 +23,7 @@ class VideoWidget(QWidget):
         self._anchor: QPointF | None = None     # drag start, image coordinates
         self._cursor: QPointF | None = None     # drag end, image coordinates
         self.select_mode = False                # "S": next drag selects (drags always do; this shows a hint)
+        self.lost = False                       # the tracker says the target is lost: red frame + banner
         self.hint = "Open a video, an image folder or a camera (File menu), or drop a file here"
         self.setMinimumSize(320, 240)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -31,8 +32,9 @@ class VideoWidget(QWidget):
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
 
     # ---- image and geometry -------------------------------------------------------------------------------
-    def set_image(self, image: QImage) -> None:
+    def set_image(self, image: QImage, lost: bool = False) -> None:
         self._image = image
+        self.lost = lost
         self.update()
 
     @property
@@ -125,6 +127,18 @@ class VideoWidget(QWidget):
         target = QRectF(ox, oy, self._image.width() * scale, self._image.height() * scale)
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, scale < 1.0)
         painter.drawImage(target, self._image)
+        if self.lost:
+            painter.setPen(QPen(QColor(230, 40, 40), 4))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRect(target.adjusted(2, 2, -2, -2))
+            font = painter.font()
+            font.setBold(True)
+            font.setPointSizeF(font.pointSizeF() * 1.4)
+            painter.setFont(font)
+            badge = QRectF(target.x() + 10, target.y() + 10, 150, 28)
+            painter.fillRect(badge, QColor(230, 40, 40, 200))
+            painter.setPen(QColor(255, 255, 255))
+            painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, "TARGET LOST")
         rect = self.selection_rect()
         if rect is not None:
             tl = self.image_to_widget(rect.x(), rect.y())

@@ -588,7 +588,7 @@ class MainWindow(QMainWindow):
 
     def _show(self, packet: FramePacket) -> None:
         self.shown = packet
-        self.video.set_image(packet.image)
+        self.video.set_image(packet.image, lost=bool(packet.tracking and packet.result and packet.result.lost))
         self.display_rate.tick()
 
     def _update_stats(self, p: FramePacket) -> None:

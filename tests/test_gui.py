@@ -369,3 +369,31 @@ def test_a_lost_target_looks_different_from_a_tracked_one(qtbot, make_window, cl
     edge = QPoint(int(ox + 3), int(oy + 40 * scale))
     assert lost.pixelColor(edge).red() > 200 and lost.pixelColor(edge).green() < 80
     assert tracked.pixelColor(edge) != lost.pixelColor(edge)
+
+
+def test_reinit_while_a_file_plays_tracks_on_from_the_frame_the_box_was_drawn_on(qtbot, make_window, clip):
+    win = make_window()
+    win.select_model(ModelChoice("opencv:kcf"))
+    open_clip(qtbot, win, clip)
+    win.pipeline.playback.pace = True                    # play at the clip's 25 fps, like a user sees it
+    win.init_tracking((5, 5, 30, 30))                    # first a wrong box: tracking background
+    qtbot.waitUntil(lambda: win.tracking, timeout=5000)
+    win.play()
+    qtbot.waitUntil(lambda: win.shown.index >= 6, timeout=10000)
+    # the user draws a new box on the frame on screen while the file plays
+    k0 = win.shown.index
+    qtbot.mousePress(win.video, Qt.MouseButton.LeftButton, pos=win.video.image_to_widget(*truth(k0)[:2]).toPoint())
+    k = win.shown.index                                  # the display holds this frame during the drag
+    assert k - k0 <= 1 and win.pipeline.paused
+    end = win.video.image_to_widget(truth(k)[0] + PATCH, truth(k)[1] + PATCH).toPoint()
+    qtbot.mouseMove(win.video, pos=end)
+    qtbot.wait(100)                                      # the file is paused: the frame does not change
+    assert win.shown.index == k and win.pipeline.paused
+    qtbot.mouseRelease(win.video, Qt.MouseButton.LeftButton, pos=end)
+    qtbot.waitUntil(lambda: win.pipeline.at_end, timeout=15000)   # playback resumed by itself
+    boxes = win.pipeline.session.boxes
+    assert len(boxes) == N_FRAMES - k                    # the new run: initial box on k, then k+1 ... end
+    for i, box in enumerate(boxes):
+        cx, cy = centre(box)
+        tx, ty = centre(truth(k + i))
+        assert abs(cx - tx) <= 4 and abs(cy - ty) <= 4, f"frame {k + i}: {box} vs {truth(k + i)}"

@@ -287,13 +287,14 @@ class Pipeline(QThread):
         self._rate.reset()
         self._start_capture(paused)
 
-    def _start_capture(self, paused: bool) -> None:
+    def _start_capture(self, paused: bool, show_first: bool = True) -> None:
         self.at_end = False
         self.slot.reopen()
         is_camera = bool(getattr(self.source, "is_camera", False))
         if paused and not is_camera:
             self.playback.set_paused(True)
-            self.playback.request_step(1)     # show the first frame
+            if show_first:
+                self.playback.request_step(1)     # show the first frame
         else:
             self.playback.set_paused(paused)
         self.capture = CaptureThread(self.source, self.slot, self.playback)
@@ -307,7 +308,7 @@ class Pipeline(QThread):
             self.capture = None
         self.slot.clear()
 
-    def _cmd_seek(self, index: int, paused: bool) -> None:
+    def _cmd_seek(self, index: int, paused: bool, show_first: bool = True) -> None:
         if self.source is None:
             return
         if getattr(self.source, "is_camera", False):
@@ -322,7 +323,7 @@ class Pipeline(QThread):
         except Exception:  # noqa: BLE001
             pass
         self.source = open_source(self.source.spec, start=index)
-        self._start_capture(paused)
+        self._start_capture(paused, show_first)
 
     def _cmd_init(self, box, frame, index) -> None:
         if frame is None:
@@ -339,10 +340,16 @@ class Pipeline(QThread):
             self.trackingChanged.emit(False)
             self.error.emit(f"cannot start tracking: {exc}")
             return
+        behind = (self.current is not None and index is not None and self.current[0] != index
+                  and not getattr(self.source, "is_camera", False) and hasattr(self.source, "spec"))
         self.current = (index or 0, frame)
         self.trackingChanged.emit(True)
         # the recording gets the initial box too, unless this frame is in it already
         self._publish(index or 0, frame, result, record=index != self._last_recorded)
+        if behind:
+            # a file went on playing while the box was drawn: continue from the frame after the one the
+            # box was drawn on, so the exported boxes stay one per consecutive frame
+            self._cmd_seek(index + 1, self.playback.paused, show_first=False)
 
     def _cmd_stop(self) -> None:
         self.session.stop()

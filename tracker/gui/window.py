@@ -44,6 +44,7 @@ class MainWindow(QMainWindow):
         self.shown: FramePacket | None = None    # the packet on screen (a selection initialises on its frame)
         self.latest: FramePacket | None = None   # the newest packet received
         self._frozen = False                     # display held still while a box is being drawn
+        self._resume_after_select = False        # a playing file was paused for a selection
         self.display_rate = RateMeter()
         self._help: HelpDialog | None = None
 
@@ -62,6 +63,7 @@ class MainWindow(QMainWindow):
         self._ui_timer = QTimer(self)
         self._ui_timer.timeout.connect(self._refresh_controls)
         self._ui_timer.start(200)
+        self._refresh_controls()
 
     # ---- construction ------------------------------------------------------------------------------------------
     def _action(self, text, shortcut=None, slot=None, checkable=False, icon=None, tip=None) -> QAction:
@@ -424,8 +426,14 @@ class MainWindow(QMainWindow):
 
     def _on_selection_started(self) -> None:
         self._frozen = True
+        if not self.is_camera and not self.pipeline.paused:
+            self.pause()                     # a file waits while the box is drawn, then plays on
+            self._resume_after_select = True
 
     def _on_selection_cancelled(self) -> None:
+        if self._resume_after_select:
+            self._resume_after_select = False
+            self.pipeline.play()
         if self._frozen:
             self._frozen = False
             if self.latest is not None and self.latest is not self.shown:
@@ -439,6 +447,9 @@ class MainWindow(QMainWindow):
             return
         self.last_box = (x, y, w, h)
         self.pipeline.init_tracking(self.last_box, packet.frame, packet.index)
+        if self._resume_after_select:
+            self._resume_after_select = False
+            self.pipeline.play()
         self.statusBar().showMessage(f"tracking from frame {packet.index}: box {x:.0f},{y:.0f},{w:.0f},{h:.0f}", 4000)
 
     def init_tracking(self, box) -> None:

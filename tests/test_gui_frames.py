@@ -157,3 +157,35 @@ def test_session_refuses_to_export_nothing(tmp_path):
     with pytest.raises(UserError, match="nothing to export"):
         TrackSession().export(tmp_path / "b.txt")
     assert not (tmp_path / "b.txt").exists()
+
+
+def test_model_selector_offers_presets_with_weights_then_opencv_baselines(monkeypatch):
+    import types
+
+    import tracker.presets
+    from tracker.gui import models
+
+    fake = [types.SimpleNamespace(name="with_weights", family="siamrpn", backbone="alexnet", weights_available=True),
+            types.SimpleNamespace(name="no_weights", family="siamfc", backbone="alexnet", weights_available=False)]
+    monkeypatch.setattr(tracker.presets, "list_presets", lambda: fake)
+    names = [c.name for c in models.model_choices()]
+    assert names[0] == "with_weights" and "no_weights" not in names
+    assert {"opencv:csrt", "opencv:kcf", "opencv:mil"} <= set(names[1:])
+
+
+def test_model_from_disk_pairs_configs_and_checkpoints(tmp_path):
+    from tracker.gui.models import choice_for_file
+    d = tmp_path / "siamrpn_alex_dwxcorr"
+    d.mkdir()
+    (d / "config.yaml").write_text("META_ARC: x\n")
+    (d / "model.pth").write_bytes(b"\0")
+    # a pysot experiment folder: config.yaml + model.pth, whichever of the two is picked
+    assert choice_for_file(d / "config.yaml").weights == str(d / "model.pth")
+    assert choice_for_file(d / "model.pth").name == str(d / "config.yaml")
+    # a lone checkpoint needs a preset
+    lone = tmp_path / "lone.pth"
+    lone.write_bytes(b"\0")
+    with pytest.raises(ValueError, match="needs a preset"):
+        choice_for_file(lone)
+    c = choice_for_file(lone, "siamfc_alexnet")
+    assert (c.name, c.weights, c.is_opencv) == ("siamfc_alexnet", str(lone), False)

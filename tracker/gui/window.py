@@ -678,6 +678,15 @@ class HelpDialog(QDialog):
         self.resize(560, 480)
 
 
+def camera_label(index: int) -> str:
+    """'camera 0 - Integrated Webcam' where the system names its video devices (Linux V4L2), else 'camera 0'."""
+    try:
+        name = Path(f"/sys/class/video4linux/video{index}/name").read_text().strip()
+    except OSError:
+        name = ""
+    return f"camera {index} - {name}" if name else f"camera {index}"
+
+
 class CameraDialog(QDialog):
     """Choose a camera index and a resolution; 'Probe' finds the indices that really open."""
 
@@ -687,7 +696,7 @@ class CameraDialog(QDialog):
         form = QFormLayout(self)
         self.device = QComboBox()
         for i in range(10):
-            self.device.addItem(f"camera {i}", i)
+            self.device.addItem(camera_label(i), i)
         self.device.setCurrentIndex(max(0, min(9, index)))
         probe = QPushButton("Probe")
         probe.clicked.connect(self.probe)
@@ -714,7 +723,7 @@ class CameraDialog(QDialog):
                 cap = cv2.VideoCapture(i)
                 ok = cap.isOpened()
                 cap.release()
-                self.device.setItemText(i, f"camera {i}" + ("" if ok else " (not found)"))
+                self.device.setItemText(i, camera_label(i) + ("" if ok else " (not found)"))
                 if ok:
                     found.append(i)
             if found:

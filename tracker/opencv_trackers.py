@@ -201,11 +201,12 @@ class OpenCVTracker(Tracker):
             return TrackResult(self._box, 0.0, True)
         self._box = box
         score = 1.0
-        get_score = getattr(self._tracker, "getTrackingScore", None)
+        # every cv2.Tracker has getTrackingScore(); only the DNN trackers implement it (others say -1)
+        get_score = getattr(self._tracker, "getTrackingScore", None) if self.kind in MODEL_FILES else None
         if get_score is not None:
             try:
                 s = float(get_score())
-                if math.isfinite(s):
+                if math.isfinite(s) and s >= 0:
                     score = s
             except Exception:  # a score is a bonus; never fail a frame for it
                 pass

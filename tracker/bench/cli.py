@@ -64,6 +64,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--xcorr", default="torch", help="cross-correlation backend for our trackers (default torch)")
     p.add_argument("--vot-year", type=int, default=2018, choices=[2016, 2017, 2018, 2019],
                    help="VOT year whose sequence-length interval the EAO uses (default 2018)")
+    p.add_argument("--no-plots", action="store_true", help="tables only, no PNG plots")
     p.add_argument("--quiet", action="store_true", help="no progress output")
 
 
@@ -127,7 +128,7 @@ def run(args) -> int:
             "protocol": protocol, "sequences": [s.name for s in seqs], "max_frames": args.max_frames,
             "vot_year": args.vot_year if protocol == "vot" else None,
             "trackers": {s.label: {"name": s.name, "weights": s.weights} for s in specs}}
-    files = write_report(report_dir, scores, protocol, meta, seqs)
+    files = write_report(report_dir, scores, protocol, meta, seqs, plots=not args.no_plots)
     print((report_dir / "report.md").read_text().split("\n## ")[0].rstrip())
     print(f"\nreport: {files['md']}  (csv, json and plots beside it)")
     if failed:

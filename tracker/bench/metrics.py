@@ -4,7 +4,7 @@ robustness and EAO, GOT-10k AO/SR.
 Conventions (as the community toolkits use them):
 - boxes are (x, y, w, h) with continuous extent [x, x+w) x [y, y+h);
 - a ground-truth box that is not finite or has w <= 0 or h <= 0 marks a frame left out of the scores;
-- OTB success counts IoU > t for t in linspace(0, 1, 21); AUC is the mean of that curve; precision counts
+- OTB success counts IoU > t for t = 0, 0.05, .., 1; AUC is the mean of that curve; precision counts
   centre error <= t px for t = 0..50 (P@20 is the figure quoted); normalised precision divides the centre
   offset by the ground-truth size (thresholds 0..0.5, the figure quoted at 0.2, as pysot's OTB report does);
 - VOT: failure when the overlap with the ground-truth polygon (both clipped to the image) is 0; result
@@ -18,10 +18,11 @@ from typing import Sequence
 
 import numpy as np
 
-OTB_IOU_THRESHOLDS = np.linspace(0.0, 1.0, 21)
+# k/20 exactly (linspace's 0.6000000000000001 would make an IoU of exactly 0.6 fail the 0.6 threshold)
+OTB_IOU_THRESHOLDS = np.arange(21) / 20.0
 PRECISION_THRESHOLDS = np.arange(0, 51, dtype=np.float64)
 NORM_PRECISION_THRESHOLDS = np.arange(0, 51, dtype=np.float64) / 100.0
-GOT_IOU_THRESHOLDS = np.linspace(0.0, 1.0, 101)
+GOT_IOU_THRESHOLDS = np.arange(101) / 100.0
 
 # Sequence-length interval [low, high] over which the expected-overlap curve is averaged (VOT challenges).
 EAO_INTERVALS = {2016: (108, 371), 2017: (100, 356), 2018: (100, 356), 2019: (46, 291)}

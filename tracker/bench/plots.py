@@ -33,7 +33,7 @@ def _curve_plot(path, series, thresholds, title, xlabel, ylabel, xlim, legend_lo
     if marker_x is not None:
         ax.axvline(marker_x, color="0.6", linewidth=0.8, linestyle=":")
     ax.set_xlim(*xlim)
-    ax.set_ylim(0, 1.0)
+    ax.set_ylim(0, 1.02)  # a curve at 1.0 stays visible
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)

@@ -249,7 +249,7 @@ def _json_clean(o):
     return o
 
 
-def write_report(report_dir, scores: list[TrackerScores], protocol: str, meta: dict, seqs) -> dict:
+def write_report(report_dir, scores: list[TrackerScores], protocol: str, meta: dict, seqs, plots=True) -> dict:
     """Write report.md, report.csv, report.json and the plots; return {kind: path}."""
     report_dir = Path(report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)
@@ -277,12 +277,15 @@ def write_report(report_dir, scores: list[TrackerScores], protocol: str, meta: d
     files["json"] = report_dir / "report.json"
 
     # plots
-    plots = {}
+    want_plots, plots = plots, {}
     try:
+        if not want_plots:
+            raise ImportError("--no-plots")
         from . import plots as P
         plots = P.make_plots(report_dir, order, protocol, meta)
     except ImportError as exc:
-        _warn(f"plots skipped ({exc}); install matplotlib")
+        if want_plots:
+            _warn(f"plots skipped ({exc}); install matplotlib")
     files.update(plots)
 
     # Markdown

@@ -1,0 +1,192 @@
+"""`siamtrack bench` end to end on real frames: raw results, resume, dropped-in results, VOT supervised
+runs, and scores that agree with an independent per-frame computation."""
+import json
+import math
+
+import cv2
+import numpy as np
+import pytest
+
+from tracker import Tracker, TrackResult
+from tracker.bench.cli import main
+from tracker.bench.datasets import Sequence
+from tracker.bench.runner import parse_tracker_spec, track_supervised
+
+
+def _bench(tmp_path, shared_dir, *extra, seqs="car1,person9", frames=35, plots=False):
+    argv = ["--no-plots"] * (not plots) + [str(shared_dir / "data" / "sequences"), "--results", str(tmp_path / "results"),
+            "--report-dir", str(tmp_path / "report"), "--quiet", "--sequences", seqs,
+            "--max-frames", str(frames), *extra]
+    return main(argv)
+
+
+def _report(tmp_path):
+    return json.loads((tmp_path / "report" / "report.json").read_text())
+
+
+def _lines(path):
+    return [line for line in path.read_text().splitlines() if line.strip()]
+
+
+def _independent_scores(result_file, gt_file, n):
+    """AUC and P@20 of one sequence recomputed with plain loops: IoU > t for t = 0, 0.05, .. 1, centre
+    error <= 20 px, frames whose ground truth is NaN skipped."""
+    pred = [[float(v) for v in line.split(",")] for line in _lines(result_file)[:n]]
+    gt = [[float(v) for v in line.split(",")] for line in _lines(gt_file)[:n]]
+    ious, errs = [], []
+    for p, g in zip(pred, gt):
+        if any(math.isnan(v) for v in g):
+            continue
+        ix = max(0.0, min(p[0] + p[2], g[0] + g[2]) - max(p[0], g[0]))
+        iy = max(0.0, min(p[1] + p[3], g[1] + g[3]) - max(p[1], g[1]))
+        inter = ix * iy
+        # min(): identical boxes can come out as 1.000000000000001 in floating point; IoU is at most 1
+        ious.append(min(1.0, inter / (p[2] * p[3] + g[2] * g[3] - inter)))
+        errs.append(math.hypot(p[0] + p[2] / 2 - g[0] - g[2] / 2, p[1] + p[3] / 2 - g[1] - g[3] / 2))
+    success = [sum(1 for v in ious if v > k / 20) / len(ious) for k in range(21)]
+    return sum(success) / 21, sum(1 for e in errs if e <= 20) / len(errs)
+
+
+def test_kcf_scores_agree_with_an_independent_per_frame_computation(tmp_path, shared_dir):
+    assert _bench(tmp_path, shared_dir, "--tracker", "opencv:kcf", plots=True) == 0
+    rep = _report(tmp_path)
+    kcf = rep["trackers"]["opencv-kcf"]
+    seq_root = shared_dir / "data" / "sequences"
+    aucs, precs = [], []
+    for name in ("car1", "person9"):
+        result = tmp_path / "results" / "sequences" / "opencv-kcf" / f"{name}.txt"
+        assert len(_lines(result)) == 35
+        gt_file = seq_root / name / "groundtruth_rect.txt"
+        # the first line is the initial ground-truth box
+        assert [float(v) for v in _lines(result)[0].split(",")] == [float(v) for v in _lines(gt_file)[0].split(",")]
+        a, p = _independent_scores(result, gt_file, 35)
+        assert kcf["per_sequence"][name]["auc"] == pytest.approx(a, abs=1e-9)
+        assert kcf["per_sequence"][name]["precision20"] == pytest.approx(p, abs=1e-9)
+        aucs.append(a)
+        precs.append(p)
+    assert kcf["summary"]["auc"] == pytest.approx(sum(aucs) / 2, abs=1e-9)
+    assert kcf["summary"]["precision20"] == pytest.approx(sum(precs) / 2, abs=1e-9)
+    # person9's frames 17..28 have no ground truth: 35 - 12 frames scored
+    assert kcf["per_sequence"]["person9"]["frames"] == 23
+    assert kcf["summary"]["fps"] > 0
+    for png in ("success_plot.png", "precision_plot.png"):
+        assert (tmp_path / "report" / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    md = (tmp_path / "report" / "report.md").read_text()
+    assert "| 1 | opencv-kcf |" in md and f"{kcf['summary']['auc']:.3f}" in md
+    csv = (tmp_path / "report" / "report.csv").read_text().splitlines()
+    assert csv[0].startswith("tracker,auc,precision20") and csv[1].startswith("opencv-kcf,")
+
+
+def test_rerun_skips_finished_sequences_and_force_redoes_them(tmp_path, shared_dir, capsys):
+    assert _bench(tmp_path, shared_dir, "--tracker", "opencv:kcf", seqs="car1", frames=10) == 0
+    result = tmp_path / "results" / "sequences" / "opencv-kcf" / "car1.txt"
+    before = result.stat().st_mtime_ns
+    capsys.readouterr()
+    argv = [str(shared_dir / "data" / "sequences"), "--results", str(tmp_path / "results"), "--report-dir",
+            str(tmp_path / "report"), "--sequences", "car1", "--max-frames", "10", "--tracker", "opencv:kcf",
+            "--no-plots"]
+    assert main(argv) == 0
+    assert "1 tracker/sequence result(s) already in" in capsys.readouterr().err
+    assert result.stat().st_mtime_ns == before
+    assert main(argv + ["--force", "--quiet"]) == 0
+    assert result.stat().st_mtime_ns != before
+    # a different --max-frames does not count as finished: the file is redone with 12 lines
+    assert _bench(tmp_path, shared_dir, "--tracker", "opencv:kcf", seqs="car1", frames=12) == 0
+    assert len(_lines(result)) == 12
+
+
+def test_dropped_in_results_are_ranked_beside_ours(tmp_path, shared_dir):
+    seq_root = shared_dir / "data" / "sequences"
+    pub = tmp_path / "results" / "sequences" / "Oracle"
+    pub.mkdir(parents=True)
+    for name in ("car1", "person9"):  # a 'published' tracker whose boxes are the ground truth, full length
+        (pub / f"{name}.txt").write_text((seq_root / name / "groundtruth_rect.txt").read_text().replace(",", "\t"))
+    assert _bench(tmp_path, shared_dir, "--tracker", "opencv:kcf") == 0
+    rep = _report(tmp_path)
+    assert rep["ranking"][0] == "Oracle"
+    assert set(rep["ranking"]) == {"Oracle", "opencv-kcf"}
+    # IoU 1 beats every threshold but t = 1
+    assert rep["trackers"]["Oracle"]["summary"]["auc"] == pytest.approx(20 / 21)
+    assert rep["trackers"]["Oracle"]["summary"]["fps"] is None   # no timing files: no speed claimed
+
+
+def test_workers_give_the_same_results_as_one_process(tmp_path, shared_dir):
+    assert _bench(tmp_path / "one", shared_dir, "--tracker", "opencv:kcf", frames=15) == 0
+    assert _bench(tmp_path / "two", shared_dir, "--tracker", "opencv:kcf", "--workers", "2", frames=15) == 0
+    for name in ("car1", "person9"):
+        a = (tmp_path / "one" / "results" / "sequences" / "opencv-kcf" / f"{name}.txt").read_text()
+        b = (tmp_path / "two" / "results" / "sequences" / "opencv-kcf" / f"{name}.txt").read_text()
+        assert a == b
+
+
+def test_vot_protocol_writes_codes_and_reports_eao(tmp_path, shared_dir):
+    assert _bench(tmp_path, shared_dir, "--tracker", "opencv:kcf", "--protocol", "vot", frames=60, plots=True) == 0
+    rep = _report(tmp_path)
+    s = rep["trackers"]["opencv-kcf"]["summary"]
+    assert set(s) >= {"accuracy", "robustness", "failures", "eao"}
+    total_failures = 0
+    for name in ("car1", "person9"):
+        f = tmp_path / "results" / "sequences" / "opencv-kcf" / "baseline" / name / f"{name}_001.txt"
+        lines = _lines(f)
+        assert len(lines) == 60 and lines[0] == "1"
+        for i, line in enumerate(lines):
+            if line == "2":  # a failure: four skipped frames, then a re-initialisation
+                total_failures += 1
+                assert lines[i + 1:i + 5] == ["0"] * 4 or i + 5 > 59
+                # re-initialised at the first frame from i + 5 on that has ground truth (person9 has NaN runs)
+                after = [x for x in lines[i + 5:] if x != "0"]
+                assert not after or after[0] == "1"
+    assert s["failures"] == total_failures
+    assert s["robustness"] == pytest.approx(100 * total_failures / 120)
+    assert (tmp_path / "report" / "eao_plot.png").is_file()
+
+
+class _Scripted(Tracker):
+    """Returns the ground truth except on scripted frames, where it jumps far away (a failure)."""
+
+    def __init__(self, gt, fail_at):
+        self.gt, self.fail_at, self.i = gt, set(fail_at), 0
+
+    def _init(self, frame, box):
+        self.i = int(round(box[0]))  # boxes below encode the frame index in x
+
+    def _update(self, frame):
+        self.i += 1
+        if self.i in self.fail_at:
+            return TrackResult((200.0, 200.0, 5.0, 5.0), 0.1, False)
+        return TrackResult(tuple(self.gt[self.i]), 1.0, False)
+
+
+def test_supervised_protocol_reinitialises_five_frames_after_a_failure(tmp_path):
+    files = []
+    for i in range(14):
+        p = tmp_path / f"{i:04d}.png"
+        cv2.imwrite(str(p), np.zeros((64, 64, 3), np.uint8))
+        files.append(p)
+    gt = np.array([[i, 10, 20, 20] for i in range(14)], dtype=float)
+    seq = Sequence("s", files, gt, tmp_path / "gt.txt")
+    traj, times = track_supervised(_Scripted(gt, fail_at={3}), seq)
+    codes = [t if isinstance(t, int) else "box" for t in traj]
+    assert codes == [1, "box", "box", 2, 0, 0, 0, 0, 1] + ["box"] * 5
+    assert len(times) == 14
+
+
+def test_tracker_spec_syntax():
+    s = parse_tracker_spec("siamrpn_alex_dwxcorr@weights/model.pth")
+    assert (s.name, s.weights, s.label) == ("siamrpn_alex_dwxcorr", "weights/model.pth", "siamrpn_alex_dwxcorr@model")
+    s = parse_tracker_spec("siamrpn_alex_dwxcorr=mine", default_weights="w.pth")
+    assert (s.weights, s.label) == ("w.pth", "mine")
+    s = parse_tracker_spec("opencv:nano", default_weights="w.pth", opencv_dirs={"nano": "/m"})
+    assert (s.weights, s.label, dict(s.overrides)) == (None, "opencv-nano", {"model_dir": "/m"})
+
+
+def test_user_errors_exit_2_with_one_line(tmp_path, shared_dir, capsys):
+    assert _bench(tmp_path, shared_dir, "--tracker", "opencv:nano") == 2
+    err = capsys.readouterr().err
+    assert "opencv:nano needs its ONNX model files" in err and "Traceback" not in err
+    bad = tmp_path / "ds" / "clip"
+    bad.mkdir(parents=True)
+    cv2.imwrite(str(bad / "0001.png"), np.zeros((8, 8, 3), np.uint8))
+    (bad / "groundtruth.txt").write_text("1,2,3\n")
+    assert main([str(tmp_path / "ds"), "--tracker", "opencv:kcf", "--results", str(tmp_path / "r"), "--quiet"]) == 2
+    assert "groundtruth.txt:1: expected 4 or 8 numbers, got 3" in capsys.readouterr().err

@@ -89,3 +89,30 @@ def test_ctrl_c_stops_the_workers_leaving_complete_files_only(tmp_path, shared_d
     assert not again.interrupted and [s["status"] for s in again.summaries] == ["ok"] * 3
     assert again.skipped == len(finished)
     assert {i: (out / f"{i}.summary.json").stat().st_mtime_ns for i in finished} == before
+
+
+def test_real_command_with_workers_exits_130_on_ctrl_c_leaving_no_partial_file(tmp_path, shared_dir):
+    """The installed entry point (`python -m tracker.cli batch`) with spawned workers: Ctrl-C (SIGINT to
+    the whole process group, as a terminal sends it) ends it with 130 and only complete files remain."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    repo = Path(__file__).resolve().parent.parent
+    m = manifest(tmp_path, shared_dir)
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "tracker.cli", "batch", str(m), "-o", str(out), "--model",
+                             "opencv:kcf", "--workers", "2", "--save-video"], cwd=repo, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 20
+    while time.time() < deadline and not (out.is_dir() and any(p.suffix == ".mp4" for p in out.iterdir())):
+        time.sleep(0.1)  # wait until a worker is writing an annotated video (a half-written file exists)
+    time.sleep(0.3)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err
+    names = sorted(p.name for p in out.iterdir())
+    assert not [n for n in names if n.startswith(".")], names  # the partial videos were removed
+    for n in names:  # whatever is left is a complete item: its summary says ok
+        item = n.split(".")[0]
+        assert (out / f"{item}.summary.json").exists(), names

@@ -39,7 +39,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--weights", default=None, help="checkpoint for the model")
     g.add_argument("--config", default=None, help="a pysot-style YAML config instead of --model")
     g.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (on a GPU one process feeds it)")
-    g.add_argument("--xcorr", default="torch", help="cross-correlation backend (torch, numba, cuda)")
+    g.add_argument("--xcorr", default="torch", choices=["torch", "numba", "cuda"],
+                   help="cross-correlation backend (default torch)")
     g = p.add_argument_group("what to do")
     g.add_argument("--max-frames", type=_positive_int, default=None, metavar="N",
                    help="track at most N frames per item (counting the first)")

@@ -168,7 +168,7 @@ def _read_csv(path: Path, text: str) -> list[BatchItem]:
     icol, scol = col(ID_KEYS), col(START_KEYS)
 
     items = []
-    for row_no, row in enumerate(reader, start=2):
+    for row in reader:
         line = start + reader.line_num  # physical line of the row's end
         if not row or all(not c.strip() for c in row) or row[0].lstrip().startswith("#"):
             continue
@@ -250,12 +250,14 @@ def _make_item(manifest: Path, video: str, item_id, box, start, where, error) ->
 
 
 def _check_unique(items: list[BatchItem]) -> None:
+    # Case-insensitively: ids name files, and "A" and "a" are one file on some file systems.
     seen: dict[str, BatchItem] = {}
     for it in items:
-        if it.item_id in seen:
-            raise ManifestError(f"{it.origin}: item id {it.item_id!r} is already used at {seen[it.item_id].origin} "
+        key = it.item_id.lower()
+        if key in seen:
+            raise ManifestError(f"{it.origin}: item id {it.item_id!r} is already used at {seen[key].origin} "
                                 "(give each item a distinct id column)")
-        seen[it.item_id] = it
+        seen[key] = it
 
 
 # --------------------------------------------------------------------------------------------- folder
@@ -296,10 +298,11 @@ def scan_folder(folder: str | Path) -> list[BatchItem]:
 def _check_unique_folder(items: list[BatchItem]) -> None:
     seen: dict[str, BatchItem] = {}
     for it in items:
-        if it.item_id in seen:
-            raise ManifestError(f"{it.path} and {seen[it.item_id].path} would both be item {it.item_id!r}; "
+        key = it.item_id.lower()
+        if key in seen:
+            raise ManifestError(f"{it.path} and {seen[key].path} would both be item {it.item_id!r}; "
                                 "rename one, or use a manifest with an id column")
-        seen[it.item_id] = it
+        seen[key] = it
 
 
 def load_items(source: str | Path) -> list[BatchItem]:

@@ -340,7 +340,10 @@ def threads_per_worker(workers: int) -> int:
 def _worker_init(threads: int, stop, queue, uses_torch: bool) -> None:
     """Runs first in every spawned worker: the parent alone decides when to stop (it sets `stop`), and
     the cores are divided among the workers before any tracker (or torch's thread pool) exists."""
+    # Ctrl-C reaches the whole process group and schedulers send SIGTERM to every process of a job: the
+    # workers ignore both and stop when the parent sets `stop`, so no item is cut mid-write.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
         os.environ[var] = str(threads)
     if uses_torch:

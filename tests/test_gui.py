@@ -397,3 +397,34 @@ def test_reinit_while_a_file_plays_tracks_on_from_the_frame_the_box_was_drawn_on
         cx, cy = centre(box)
         tx, ty = centre(truth(k + i))
         assert abs(cx - tx) <= 4 and abs(cy - ty) <= 4, f"frame {k + i}: {box} vs {truth(k + i)}"
+
+
+class SlowToLoad(Tracker):
+    """A model that takes 0.6 s to build and 0.15 s per frame: the window must stay responsive."""
+
+    def __init__(self):
+        time.sleep(0.6)
+
+    def _init(self, frame, box):
+        self.box = tuple(box)
+
+    def _update(self, frame):
+        time.sleep(0.15)
+        return TrackResult(self.box, 0.7, False)
+
+
+def test_the_window_stays_responsive_while_a_model_loads_and_tracks_slowly(qtbot, make_window, clip):
+    from PyQt6.QtCore import QTimer
+    win = make_window(tracker_factory=lambda choice, device, xcorr: SlowToLoad())
+    open_clip(qtbot, win, clip)
+    ticks = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(time.monotonic()))
+    timer.start(10)
+    win.select_model(ModelChoice("slow_preset"))            # not an OpenCV name: built at once, off the UI thread
+    win.init_tracking(truth(0))
+    win.play()
+    qtbot.waitUntil(lambda: win.latest.tracking and win.latest.index >= 4, timeout=10000)
+    timer.stop()
+    gaps = np.diff(ticks)
+    assert len(ticks) > 50 and gaps.max() < 0.1, f"UI stalled for {gaps.max():.3f} s"

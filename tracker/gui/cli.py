@@ -51,6 +51,8 @@ def run(args) -> int:
     elif args.record or args.export:
         raise UserError("--record and --export belong to the smoke mode (use --frames and --screenshot); "
                         "in the window use File > Record video / Export boxes")
+    if args.init and not args.source:
+        raise UserError("--init needs --source (the box is drawn on its first frame)")
     init = parse_box(args.init) if args.init else None
     from .app import run_headless, run_interactive
     if headless:

@@ -407,3 +407,26 @@ def test_command_line_errors_are_one_line_and_exit_2(tmp_path, capsys):
     assert batch(ok, "-o", tmp_path / "o", "--model", "opencv:nosuch") == 2  # fails before any item
     assert not (tmp_path / "o").exists() or not list((tmp_path / "o").iterdir())
     assert batch("--merge", tmp_path) == 2  # --merge needs --output
+
+
+class CrashOnWideBoxTracker(StepTracker):
+    """A tracker bug: fails on its third frame for boxes wider than 80 pixels."""
+
+    def _update(self, frame):
+        if self.box[2] > 80 and self.n == 2:
+            raise RuntimeError("index out of range in the score map")
+        return super()._update(frame)
+
+
+def test_a_tracker_exception_fails_only_its_item_with_a_traceback(tmp_path, videos):
+    m = write_manifest(tmp_path / "m.csv", [(videos["mega"], 250, 150, 100, 120, 0, "wide"),
+                                            (videos["one"], 200, 100, 60, 150, 0, "narrow")])
+    out = tmp_path / "out"
+    res = run_batch(read_manifest(m), BatchOptions(out_dir=str(out), tracker_factory=CrashOnWideBoxTracker,
+                                                   max_frames=6, save_video=True))
+    wide, narrow = res.summaries
+    assert wide["status"] == "failed" and "RuntimeError: index out of range" in wide["error"]
+    assert "Megamind.avi" in wide["error"] and "_update" in wide["traceback"]
+    assert narrow["status"] == "ok" and len(boxes_of(out, "narrow")) == 6
+    assert sorted(p.name for p in out.iterdir()) == ["narrow.annotated.mp4", "narrow.boxes.txt",
+                                                     "narrow.summary.json", "wide.summary.json"]

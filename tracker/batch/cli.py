@@ -179,6 +179,10 @@ def _run_batch(args) -> int:
             print("batch: interrupted; finished items are kept, rerun to complete the rest", file=sys.stderr)
         return 130
     write_summary_csv(summary_csv, result.summaries)
+    if getattr(args, "debug", False):
+        for s in result.failed:
+            if s.get("traceback"):
+                print(f"--- {s['item_id']}:\n{s['traceback']}", file=sys.stderr)
     if not quiet:
         print(f"batch: summary in {summary_csv}", file=sys.stderr)
     return 1 if result.failed else 0

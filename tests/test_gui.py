@@ -8,6 +8,7 @@ records must match what it tracked.
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -202,21 +203,24 @@ def test_model_failure_is_shown_and_the_recording_so_far_stays_valid(qtbot, make
 
 
 class VanishingCamera:
-    """A camera that delivers a few frames and then disappears (unplugged)."""
+    """A camera that delivers frames until `unplug` is set, then disappears (its stream just stops)."""
     is_camera = True
     spec = "0"
     fps = 30.0
     size = (160, 120)
     frame_count = None
 
-    def __init__(self, n):
+    def __init__(self, n=100000):
         self.n = n
         self.skipped = []
+        self.unplug = threading.Event()
 
     def __iter__(self):
         for i in range(self.n):
+            if self.unplug.is_set():
+                return
             time.sleep(0.01)
-            yield i, np.full((120, 160, 3), 40 + 10 * i, np.uint8)
+            yield i, np.full((120, 160, 3), 40 + i % 200, np.uint8)
 
     def close(self):
         pass
@@ -224,17 +228,23 @@ class VanishingCamera:
 
 def test_camera_that_disappears_shows_a_message_and_finalises_the_recording(qtbot, make_window, tmp_path):
     win = make_window()
-    win.set_source(VanishingCamera(12), "camera 0", paused=False)
+    camera = VanishingCamera()
+    win.set_source(camera, "camera 0", paused=False)
     qtbot.waitUntil(lambda: win.latest is not None, timeout=5000)
     win.start_recording(tmp_path / "cam.avi")
+    qtbot.waitUntil(lambda: win.recording_path is not None, timeout=5000)
+    first = win.latest.processed
+    qtbot.waitUntil(lambda: win.latest.processed >= first + 5, timeout=5000)
+    camera.unplug.set()
     qtbot.waitUntil(lambda: bool(win.errors), timeout=10000)
-    assert "camera 0 stopped delivering frames" in win.errors[0]
+    assert "camera 0 stopped delivering frames" in win.errors[0] and win.banner.isVisible()
     qtbot.waitUntil(lambda: win.recording_path is None, timeout=5000)
+    recorded = win.latest.processed - first
     cap = cv2.VideoCapture(str(tmp_path / "cam.avi"))
     n = 0
     while cap.read()[0]:
         n += 1
-    assert 1 <= n <= 12
+    assert recorded - 1 <= n <= win.latest.processed      # every frame seen while recording is in the file
 
 
 class SlowTracker(Tracker):

@@ -189,3 +189,10 @@ def test_model_from_disk_pairs_configs_and_checkpoints(tmp_path):
         choice_for_file(lone)
     c = choice_for_file(lone, "siamfc_alexnet")
     assert (c.name, c.weights, c.is_opencv) == ("siamfc_alexnet", str(lone), False)
+
+
+def test_a_remembered_model_matches_its_listed_entry_whatever_its_label():
+    from tracker.gui.models import ModelChoice
+    assert ModelChoice("siamrpn_alex_dwxcorr", label="siamrpn_alex_dwxcorr  (siamrpn, alexnet)") == \
+        ModelChoice("siamrpn_alex_dwxcorr")
+    assert ModelChoice("siamrpn_alex_dwxcorr", "a.pth") != ModelChoice("siamrpn_alex_dwxcorr")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 OPENCV_FALLBACK = ("opencv:csrt", "opencv:kcf", "opencv:mil")
@@ -13,7 +13,7 @@ class ModelChoice:
     """A model the user can pick: a preset name, an OpenCV baseline, or a config/checkpoint from disk."""
     name: str                   # preset name, "opencv:...", or a pysot YAML path
     weights: str | None = None  # checkpoint file (for a preset or a YAML), None = the preset's own
-    label: str = ""
+    label: str = field(default="", compare=False)
 
     @property
     def is_opencv(self) -> bool:

@@ -63,11 +63,11 @@ class Progress:
                 self._write(f"  ok     [{self.completed}/{self.total}] {item_id}: {summary.get('frames')} frames, {fps_text}{extra}")
             else:
                 self._write(f"  FAILED [{self.completed}/{self.total}] {item_id}: {summary.get('error')}")
-            self._draw(force=True)
 
     def end(self, interrupted: bool = False) -> None:
         with self.lock:
-            self._draw(force=True)
+            if not self._drawn:
+                self._draw(force=True)
             if self.bar and self._drawn:
                 self.stream.write("\n")
                 self._drawn = False

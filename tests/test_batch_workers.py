@@ -116,3 +116,28 @@ def test_real_command_with_workers_exits_130_on_ctrl_c_leaving_no_partial_file(t
     for n in names:  # whatever is left is a complete item: its summary says ok
         item = n.split(".")[0]
         assert (out / f"{item}.summary.json").exists(), names
+
+
+class DyingTracker(Tracker):
+    """Kills its process (as the OOM killer or a crash in native code would) for boxes wider than 80 px."""
+
+    def _init(self, frame, box):
+        if box[2] > 80:
+            os._exit(3)
+        self.box = tuple(box)
+
+    def _update(self, frame):
+        return TrackResult(self.box, 1.0, False)
+
+
+def test_a_worker_that_dies_fails_its_item_only(tmp_path, shared_dir):
+    d = shared_dir / "data" / "videos"
+    m = write_manifest(tmp_path / "m.csv", [(d / "Megamind.avi", 250, 150, 100, 120, "killer"),
+                                            (d / "oneperson.mp4", 200, 100, 60, 150, "a"),
+                                            (d / "Megamind.avi", 20, 10, 60, 50, "b")])
+    items = read_manifest(m)
+    res = run_batch(items, BatchOptions(out_dir=str(tmp_path / "o"), tracker_factory=DyingTracker, max_frames=3),
+                    workers=2)
+    status = {s["item_id"]: s["status"] for s in res.summaries}
+    assert status == {"killer": "failed", "a": "ok", "b": "ok"}
+    assert "worker process died" in res.summaries[0]["error"]

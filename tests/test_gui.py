@@ -438,3 +438,32 @@ def test_the_window_stays_responsive_while_a_model_loads_and_tracks_slowly(qtbot
     timer.stop()
     gaps = np.diff(ticks)
     assert len(ticks) > 50 and gaps.max() < 0.25, f"UI stalled for {gaps.max():.3f} s"   # loading takes 0.6 s
+
+
+def test_terminating_the_app_keeps_the_recording_and_the_boxes(clip, tmp_path):
+    """`siamtrack gui --record --export` killed with SIGTERM (or Ctrl-C) mid-run: both files are complete."""
+    import signal
+    rec, boxes = tmp_path / "live.avi", tmp_path / "live.txt"
+    x, y, w, h = truth(0)
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(REPO))
+    proc = subprocess.Popen([sys.executable, "-m", "tracker.cli", "gui", "--source", str(clip), "--model", "opencv:kcf",
+                             "--init", f"{x:g},{y:g},{w:g},{h:g}", "--record", str(rec), "--export", str(boxes),
+                             "--settings", str(tmp_path / "s.ini")],
+                            env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    partial = tmp_path / ".live.partial.avi"
+    deadline = time.monotonic() + 60
+    while not (partial.exists() and partial.stat().st_size > 20000) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert partial.exists(), "the recording never started"
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert not partial.exists() and rec.exists()
+    cap = cv2.VideoCapture(str(rec))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    lines = boxes.read_text().splitlines()
+    assert lines[0] == f"{x:g},{y:g},{w:g},{h:g}"
+    assert n >= 2 and len(lines) == n           # one recorded frame per box: the init frame and each tracked one

@@ -76,18 +76,43 @@ def wait_until(app, predicate, timeout: float) -> bool:
     return True
 
 
+def _close_on_signals(app, win) -> None:
+    """Ctrl-C / SIGTERM close the window properly (the recording is finalised, settings saved). Python only
+    sees signals when it runs, so a timer hands it control a few times a second."""
+    import signal
+
+    from PyQt6.QtCore import QTimer
+
+    def close(*_):
+        win.close()
+        app.quit()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            signal.signal(sig, close)
+        except (ValueError, OSError):  # not the main thread / not supported
+            pass
+    timer = QTimer(win)
+    timer.timeout.connect(lambda: None)
+    timer.start(200)
+
+
 def run_interactive(args, init) -> int:
     app = _application(False)
     from .window import MainWindow
     win = MainWindow(settings=_settings(args))
     _apply_options(win, args)
     win.show()
-    if args.source:
-        if win.open_path(args.source, paused=init is not None) and init is not None:
-            if wait_until(app, lambda: win.latest is not None or bool(win.errors), 30):
-                if win.latest is not None:
-                    win.init_tracking(init)
-                    win.play()
+    _close_on_signals(app, win)
+    win.export_on_close = args.export
+    if args.source and win.open_path(args.source, paused=init is not None):
+        if (init is not None or args.record) and wait_until(
+                app, lambda: win.latest is not None or bool(win.errors), 30) and win.latest is not None:
+            if args.record:
+                win.start_recording(args.record)
+            if init is not None:
+                win.init_tracking(init)
+                win.play()
     return app.exec()
 
 

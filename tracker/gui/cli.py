@@ -20,8 +20,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "headless smoke mode", "run the real window offscreen for N frames, save a screenshot of it and exit")
     smoke.add_argument("--frames", type=int, metavar="N", help="frames to run (with --screenshot)")
     smoke.add_argument("--screenshot", metavar="PNG", help="save the whole window here and exit")
-    smoke.add_argument("--record", metavar="VIDEO", help="also record the annotated video (.mp4 or .avi)")
-    smoke.add_argument("--export", metavar="TXT", help="also export the boxes (x,y,w,h per frame)")
+    parser.add_argument("--record", metavar="VIDEO",
+                        help="record the annotated video from the start (.mp4 or .avi); finalised on exit")
+    parser.add_argument("--export", metavar="TXT",
+                        help="write the boxes (x,y,w,h per frame, the initial box first) on exit")
     smoke.add_argument("--timeout", type=float, default=300.0, metavar="S",
                        help="give up after this many seconds (default 300)")
 
@@ -48,9 +50,8 @@ def run(args) -> int:
             raise UserError("the smoke mode (--frames/--screenshot) needs --source")
         if args.frames is None or args.frames < 1:
             raise UserError("--frames N (N >= 1) is needed with --screenshot")
-    elif args.record or args.export:
-        raise UserError("--record and --export belong to the smoke mode (use --frames and --screenshot); "
-                        "in the window use File > Record video / Export boxes")
+    elif (args.record or args.export) and not args.source:
+        raise UserError("--record and --export need --source")
     if args.init and not args.source:
         raise UserError("--init needs --source (the box is drawn on its first frame)")
     init = parse_box(args.init) if args.init else None

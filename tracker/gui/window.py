@@ -47,6 +47,7 @@ class MainWindow(QMainWindow):
         self._resume_after_select = False        # a playing file was paused for a selection
         self.display_rate = RateMeter()
         self._help: HelpDialog | None = None
+        self.export_on_close: str | None = None  # --export: write the boxes when the window closes
 
         self.setWindowTitle("siamtrack")
         self.setAcceptDrops(True)
@@ -653,7 +654,9 @@ class MainWindow(QMainWindow):
         self._save("window/geometry", self.saveGeometry())
         if self.persist:
             self.settings.sync()
-        self.pipeline.shutdown()
+        self.pipeline.shutdown()                 # finalises the recording
+        if self.export_on_close and self.pipeline.session.boxes:
+            self.export_boxes(self.export_on_close)
         super().closeEvent(event)
 
 

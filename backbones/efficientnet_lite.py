@@ -128,7 +128,9 @@ class EfficientNetLite0(Backbone):
       'symmetric'. They differ only at stride-2 convolutions on even-sized inputs.
     - Map sizes with 'same' padding = ceil(input / stride): stride 8: 127 -> 16, 255 -> 32, 271 -> 34,
       287 -> 36; stride 16: 127 -> 8, 255 -> 16, 271 -> 17, 287 -> 18. (With output_stride 8 both
-      maps follow the stride-8 column.)
+      maps follow the stride-8 column.) Geometry with 'same' padding, for inputs = 7 (mod 8) such as
+      127/255/271/287: stride-8 cell m is centred on input pixel 8m + 6, stride-16 cell m on 16m + 14 — the
+      same rule for template and search crops, so displacements measured from the map centre are unbiased.
     - Input: RGB, (pixel - 127) / 128 — the TensorFlow EfficientNet-Lite training normalisation
       (``input_convention``). Checked here on 8 COCO images: with it the activations entering every BN
       layer match that layer's running statistics about twice as well (mean |z| of channel means 0.14,

@@ -190,3 +190,73 @@ def test_user_errors_exit_2_with_one_line(tmp_path, shared_dir, capsys):
     (bad / "groundtruth.txt").write_text("1,2,3\n")
     assert main([str(tmp_path / "ds"), "--tracker", "opencv:kcf", "--results", str(tmp_path / "r"), "--quiet"]) == 2
     assert "groundtruth.txt:1: expected 4 or 8 numbers, got 3" in capsys.readouterr().err
+
+
+def test_our_siamese_tracker_through_bench_reproduces_the_pysot_parity_run(tmp_path, shared_dir):
+    # a pysot YAML config plus weights as --tracker; the bench must feed frames and the initial box exactly
+    # as the parity run did (first files of img/ in name order, BGR, line 1 of the ground truth)
+    par = shared_dir / "parity" / "pysot_alex_upxcorr_w025"
+    spec = f"{par / 'config.yaml'}@{par / 'weights.pth'}=up025"
+    assert _bench(tmp_path, shared_dir, "--tracker", spec, seqs="boat1", frames=4) == 0
+    ours = np.loadtxt(tmp_path / "results" / "sequences" / "up025" / "boat1.txt", delimiter=",")
+    ref = np.loadtxt(par / "boxes.txt", delimiter=",")[:4]
+    np.testing.assert_allclose(ours, ref, atol=1e-2)
+
+
+def _linked_sequence(dst, shared_dir, n, image_dir=None):
+    """A sequence folder whose frames are links to car1's first n frames (nothing copied)."""
+    src = shared_dir / "data" / "sequences" / "car1"
+    target = dst / image_dir if image_dir else dst
+    target.mkdir(parents=True)
+    for i, f in enumerate(sorted((src / "img").glob("*.jpg"))[:n]):
+        (target / f"{i + 1:08d}.jpg").symlink_to(f)
+    return [[float(v) for v in line.split(",")] for line in _lines(src / "groundtruth_rect.txt")[:n]]
+
+
+def test_got10k_layout_and_scores_end_to_end(tmp_path, shared_dir):
+    root = tmp_path / "GOT-10k_val"
+    seq = root / "GOT-10k_Val_000001"
+    gt = _linked_sequence(seq, shared_dir, 12)
+    (root / "list.txt").write_text("GOT-10k_Val_000001\n")
+    (seq / "groundtruth.txt").write_text("".join(",".join(f"{v:g}" for v in b) + "\n" for b in gt))
+    (seq / "absence.label").write_text("0\n" * 12)
+    (seq / "cover.label").write_text("8\n" * 5 + "0\n" + "8\n" * 6)   # frame 6 fully covered: not scored
+    argv = [str(root), "--tracker", "opencv:kcf", "--results", str(tmp_path / "results"),
+            "--report-dir", str(tmp_path / "report"), "--quiet", "--no-plots"]
+    assert main(argv) == 0
+    out = tmp_path / "results" / "GOT-10k_val" / "opencv-kcf" / "GOT-10k_Val_000001" / "GOT-10k_Val_000001_001.txt"
+    pred = [[float(v) for v in line.split(",")] for line in _lines(out)]
+    assert len(pred) == 12
+    ious = []
+    for i in range(1, 12):  # the first frame is not scored; frame index 5 is hidden
+        if i == 5:
+            continue
+        p, g = pred[i], gt[i]
+        ix = max(0.0, min(p[0] + p[2], g[0] + g[2]) - max(p[0], g[0]))
+        iy = max(0.0, min(p[1] + p[3], g[1] + g[3]) - max(p[1], g[1]))
+        ious.append(min(1.0, ix * iy / (p[2] * p[3] + g[2] * g[3] - ix * iy)))
+    s = _report(tmp_path)["trackers"]["opencv-kcf"]["summary"]
+    assert s["ao"] == pytest.approx(sum(ious) / len(ious), abs=1e-9)
+    assert s["sr50"] == pytest.approx(sum(v > 0.5 for v in ious) / len(ious))
+
+
+def test_vot_layout_with_polygons_end_to_end(tmp_path, shared_dir):
+    root = tmp_path / "vot_mini"
+    seq = root / "car"
+    gt = _linked_sequence(seq, shared_dir, 10, image_dir="color")
+    (root / "list.txt").write_text("car\n")
+    # axis-aligned 8-value polygons of the boxes
+    (seq / "groundtruth.txt").write_text("".join(
+        f"{x},{y},{x + w},{y},{x + w},{y + h},{x},{y + h}\n" for x, y, w, h in gt))
+    (seq / "occlusion.tag").write_text("0\n" * 5 + "1\n" * 5)
+    argv = [str(root), "--tracker", "opencv:kcf", "--results", str(tmp_path / "results"),
+            "--report-dir", str(tmp_path / "report"), "--quiet", "--no-plots"]
+    assert main(argv) == 0
+    rep = _report(tmp_path)
+    assert rep["protocol"] == "vot"
+    lines = _lines(tmp_path / "results" / "vot_mini" / "opencv-kcf" / "baseline" / "car" / "car_001.txt")
+    assert lines[0] == "1" and len(lines) == 10
+    tr = rep["trackers"]["opencv-kcf"]
+    assert set(tr["attributes"]) == {"occlusion", "empty"}
+    md = (tmp_path / "report" / "report.md").read_text()
+    assert "## Per attribute (EAO)" in md

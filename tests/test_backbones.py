@@ -453,3 +453,18 @@ def test_efficientnet_lite0_rejects_a_foreign_file(tmp_path):
     torch.save({"features.0.weight": torch.zeros(1)}, path)
     with pytest.raises(UserError, match="other.pth"):
         build_backbone("efficientnet_lite0", pretrained=False).load_imagenet(path)
+
+
+@pytest.mark.parametrize("size", [127, 255])
+def test_efficientnet_lite0_stride8_cell_centres(size):
+    """Documented geometry: with 'same' padding, stride-8 cell m sees the input window centred on 8m + 6
+    (for inputs = 7 mod 8), the same for template and search sizes. Measured as the middle of the input
+    pixels that influence one cell (its gradient support)."""
+    bb = build_backbone("efficientnet_lite0", pretrained=False, used_layers=[3]).eval()
+    x = torch.rand(1, 3, size, size, requires_grad=True)
+    cell = 8
+    (grad,) = torch.autograd.grad(bb(x)[0][0, :, cell, cell].abs().sum(), x)
+    rows = grad[0].abs().sum(0).sum(1).nonzero().flatten()
+    cols = grad[0].abs().sum(0).sum(0).nonzero().flatten()
+    assert 0 < int(rows.min()) and int(rows.max()) < size - 1  # the window is not clipped by the border
+    assert (int(rows.min()) + int(rows.max())) / 2 == (int(cols.min()) + int(cols.max())) / 2 == 8 * cell + 6

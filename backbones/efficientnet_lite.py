@@ -124,6 +124,8 @@ class EfficientNetLite0(Backbone):
       blocks beyond stride 8 keep stride 1 and the following depthwise convolutions dilate instead
       (x2 per skipped stride, the first block of such a stage keeping the previous dilation), so that
       stage 5 comes out at stride 8 with the same size as stage 3 (for multi-level heads that fuse maps).
+      With 'same' padding that dilated map is the stride-16 map evaluated densely: its odd cells equal the
+      stride-16 cells exactly, so the ImageNet features keep their meaning.
     - ``padding``: 'same' (default; TensorFlow padding, what the ImageNet weights were trained with) or
       'symmetric'. They differ only at stride-2 convolutions on even-sized inputs.
     - Map sizes with 'same' padding = ceil(input / stride): stride 8: 127 -> 16, 255 -> 32, 271 -> 34,

@@ -446,6 +446,9 @@ def test_efficientnet_lite0_output_stride_8_keeps_weights_and_aligns_maps():
         a, b = atrous(x), default(x)
     assert torch.equal(a[0], b[0])  # stages up to stride 8 untouched
     assert a[0].shape[-1] == a[1].shape[-1] == atrous.feature_size(127)[1] == 16
+    # the dilated stage 5 is the stride-16 map evaluated densely: its odd cells (centres 8(2j+1)+6 = 16j+14)
+    # are exactly the stride-16 cells
+    assert rel_err(a[1][:, :, 1::2, 1::2], b[1].double()) < 1e-4
 
 
 def test_efficientnet_lite0_rejects_a_foreign_file(tmp_path):

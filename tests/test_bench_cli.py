@@ -260,3 +260,33 @@ def test_vot_layout_with_polygons_end_to_end(tmp_path, shared_dir):
     assert set(tr["attributes"]) == {"occlusion", "empty"}
     md = (tmp_path / "report" / "report.md").read_text()
     assert "## Per attribute (EAO)" in md
+
+
+def test_report_only_ranks_published_results_with_attribute_tables(tmp_path):
+    root = tmp_path / "ds"
+    for name, attrs, boxes in (("a", "OCC", [[0, 0, 10, 10]] * 3), ("b", "OCC, SV", [[5, 5, 20, 20]] * 3)):
+        d = root / name
+        (d / "img").mkdir(parents=True)
+        for i in range(3):
+            (d / "img" / f"{i + 1:04d}.jpg").write_bytes(b"")   # scoring never opens the frames
+        (d / "groundtruth_rect.txt").write_text("".join(",".join(map(str, b)) + "\n" for b in boxes))
+        (d / "attributes.txt").write_text(attrs + "\n")
+        res = tmp_path / "results" / "ds"
+        (res / "Oracle").mkdir(parents=True, exist_ok=True)
+        (res / "Half").mkdir(parents=True, exist_ok=True)
+        (res / "Oracle" / f"{name}.txt").write_text((d / "groundtruth_rect.txt").read_text())
+        x, y, w, h = boxes[0]
+        half = [x, y, w, h / 2]  # IoU exactly 0.5 with the ground truth
+        (res / "Half" / f"{name}.txt").write_text("\n".join([",".join(map(str, boxes[0]))] + [",".join(map(str, half))] * 2))
+    argv = [str(root), "--report-only", "--results", str(tmp_path / "results"), "--report-dir",
+            str(tmp_path / "report"), "--quiet", "--no-plots"]
+    assert main(argv) == 0
+    rep = _report(tmp_path)
+    assert rep["ranking"] == ["Oracle", "Half"]
+    half = rep["trackers"]["Half"]
+    # per sequence: frame 0 IoU 1 (20 thresholds passed), frames 1-2 IoU 0.5 (10 passed: 0 .. 0.45)
+    assert half["summary"]["auc"] == pytest.approx((20 + 10 + 10) / 3 / 21)
+    assert set(half["attributes"]) == {"OCC", "SV"}
+    assert half["attributes"]["SV"]["sequences"] == 1
+    md = (tmp_path / "report" / "report.md").read_text()
+    assert "## Per attribute (AUC)" in md and "| SV |" in md

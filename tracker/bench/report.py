@@ -302,8 +302,14 @@ def write_report(report_dir, scores: list[TrackerScores], protocol: str, meta: d
                   "<= 20 px; NP@0.2: centre error / target size <= 0.2; fps: 1 / median update time "
                   "(initialisation excluded); frames without ground truth are left out.\n")
     elif protocol == "vot":
+        low, high = M.EAO_INTERVALS.get(int(meta.get("vot_year") or 2018), M.EAO_INTERVALS[2018])
+        longest = max((len(q) for q in seqs), default=0)
         md.append("\nA: mean overlap (10 frames after each initialisation excluded); R: failures per 100 frames; "
-                  "EAO: expected average overlap over the year's sequence-length interval (pysot's method).\n")
+                  f"EAO: expected average overlap over sequence lengths {low}..{high} (pysot's method).\n")
+        if longest < low:
+            md.append(f"\nThe longest sequence has {longest} frames, shorter than {low}: no EAO.\n")
+        elif longest < high:
+            md.append(f"\nThe longest sequence has {longest} frames: EAO averages lengths {low}..{longest} only.\n")
     else:
         md.append("\nAO: mean IoU over all frames after the first (boxes clipped to the image, hidden targets "
                   "left out); SR@t: fraction of frames with IoU > t.\n")

@@ -127,6 +127,7 @@ def test_torch_backend_is_differentiable():
     # gradients of a weighted sum through the torch backend equal those through the tap-loop formula
     x = rand((2, 3, 6, 6), 10, torch.float64)
     k = rand((2, 2, 3, 3, 3), 11, torch.float64)
+    k1 = rand((1, 1, 3, 3, 3), 13, torch.float64)  # K = 1 (SiamFC) takes a different route on the CPU
     kd = rand((1, 3, 2, 2), 12, torch.float64)
 
     def tap_plain(x, k):
@@ -140,7 +141,7 @@ def test_torch_backend_is_differentiable():
         Ho, Wo = x.shape[2] - h + 1, x.shape[3] - w + 1
         return sum(k[:, :, i, j, None, None] * x[:, :, i:i + Ho, j:j + Wo] for i in range(h) for j in range(w))
 
-    for op, ref, kern in ((xcorr_plain, tap_plain, k), (xcorr_depthwise, tap_dw, kd)):
+    for op, ref, kern in ((xcorr_plain, tap_plain, k), (xcorr_plain, tap_plain, k1), (xcorr_depthwise, tap_dw, kd)):
         grads = []
         for f in (op, ref):
             a, b = x.clone().requires_grad_(), kern.clone().requires_grad_()

@@ -1,13 +1,15 @@
 """numba backend: parallel CPU loops on zero-copy numpy views of contiguous CPU tensors.
 
-Loop design (measured against alternatives with scripts/bench_xcorr.py-sized shapes):
+Loop design (chosen by measurement, single thread, SiamFC / UP-channel shapes; see the report numbers in
+scripts/bench_xcorr.py's output):
 - Work items are (sample, block of up to 4 output planes, block of output rows), run with ``prange``.
-  Blocking 4 kernels together lets one load of a search value feed 4 accumulators (UP-channel has
-  K = 10 / 20 kernels sharing each search map); row blocks give the threads enough items when
-  B * K is small (SiamFC: 3 scales x 1 kernel).
-- Inside an item the kernel taps are the outer loops and the output rows/columns the inner ones, so the
-  innermost loop is a contiguous, vectorisable multiply-add over one output row (a scatter form of the
-  correlation); the accumulators (a few KB) stay in L1.
+  Blocking 4 kernels lets one load of a search value feed 4 accumulators (UP-channel has K = 10 / 20
+  kernels sharing each search map); row blocks give the threads enough items when B * K is small
+  (SiamFC: 3 scales x 1 kernel).
+- The accumulators cover the output rows as one flat span at the *search* width W (the W - Wo extra
+  columns per row are computed and dropped), so each kernel tap is one long contiguous multiply-add
+  over a 1-D slice of the search plane, which LLVM vectorises. Looping row by row over Wo = 17..25
+  columns instead left most of the work in scalar loop remainders and was 3-8x slower.
 - im2col + BLAS matmul was measured too and lost clearly for these shapes (building the 9216 x 289
   column matrix of the SiamFC case costs more than the direct loops, and the K = 1 product is a
   matrix-vector product), so it is not used.
@@ -20,7 +22,7 @@ import numba
 import torch
 from numba import njit, prange
 
-_KB = 4  # output planes sharing one pass over the search map
+_KB = 4  # output planes sharing one pass over the search map (hard-wired in _plain_kernel)
 
 
 @njit(parallel=True, fastmath=False, cache=True)
@@ -31,6 +33,7 @@ def _plain_kernel(x, k, out, nrb):  # pragma: no cover - compiled
     Wo = out.shape[3]
     nkb = (K + 3) // 4
     rows = (Ho + nrb - 1) // nrb
+    xf = x.reshape(B, C, H * W)
     for item in prange(B * nkb * nrb):
         b = item // (nkb * nrb)
         rest = item % (nkb * nrb)
@@ -41,32 +44,52 @@ def _plain_kernel(x, k, out, nrb):  # pragma: no cover - compiled
             continue
         bk = b if Bk > 1 else 0
         nk = min(4, K - k0)
-        acc = np.zeros((4, rows, Wo), dtype=out.dtype)
+        # accumulators over the flat span of output rows y0..y0+ny-1 at the search width W
+        # (columns >= Wo are computed and dropped): one long contiguous loop per tap
+        L = (ny - 1) * W + Wo
+        a0 = np.zeros(L, dtype=out.dtype)
+        a1 = np.zeros(L, dtype=out.dtype)
+        a2 = np.zeros(L, dtype=out.dtype)
+        a3 = np.zeros(L, dtype=out.dtype)
         for c in range(C):
+            xc = xf[b, c]
             for i in range(h):
                 for j in range(w):
+                    o = (y0 + i) * W + j
+                    xs = xc[o:o + L]
                     if nk == 4:
                         v0 = k[bk, k0, c, i, j]
                         v1 = k[bk, k0 + 1, c, i, j]
                         v2 = k[bk, k0 + 2, c, i, j]
                         v3 = k[bk, k0 + 3, c, i, j]
-                        for y in range(ny):
-                            for xx in range(Wo):
-                                s = x[b, c, y0 + y + i, xx + j]
-                                acc[0, y, xx] += v0 * s
-                                acc[1, y, xx] += v1 * s
-                                acc[2, y, xx] += v2 * s
-                                acc[3, y, xx] += v3 * s
+                        for n in range(L):
+                            s = xs[n]
+                            a0[n] += v0 * s
+                            a1[n] += v1 * s
+                            a2[n] += v2 * s
+                            a3[n] += v3 * s
                     else:
-                        for q in range(nk):
-                            v = k[bk, k0 + q, c, i, j]
-                            for y in range(ny):
-                                for xx in range(Wo):
-                                    acc[q, y, xx] += v * x[b, c, y0 + y + i, xx + j]
-        for q in range(nk):
-            for y in range(ny):
-                for xx in range(Wo):
-                    out[b, k0 + q, y0 + y, xx] = acc[q, y, xx]
+                        v0 = k[bk, k0, c, i, j]
+                        for n in range(L):
+                            a0[n] += v0 * xs[n]
+                        if nk > 1:
+                            v1 = k[bk, k0 + 1, c, i, j]
+                            for n in range(L):
+                                a1[n] += v1 * xs[n]
+                        if nk > 2:
+                            v2 = k[bk, k0 + 2, c, i, j]
+                            for n in range(L):
+                                a2[n] += v2 * xs[n]
+        for y in range(ny):
+            for xx in range(Wo):
+                n = y * W + xx
+                out[b, k0, y0 + y, xx] = a0[n]
+                if nk > 1:
+                    out[b, k0 + 1, y0 + y, xx] = a1[n]
+                if nk > 2:
+                    out[b, k0 + 2, y0 + y, xx] = a2[n]
+                if nk > 3:
+                    out[b, k0 + 3, y0 + y, xx] = a3[n]
 
 
 @njit(parallel=True, fastmath=False, cache=True)
@@ -77,20 +100,24 @@ def _depthwise_kernel(x, k, out):  # pragma: no cover - compiled
     w = k.shape[3]
     Ho = out.shape[2]
     Wo = out.shape[3]
+    L = (Ho - 1) * W + Wo
+    xf = x.reshape(B, C, H * W)
     for item in prange(B * C):
         b = item // C
         c = item % C
         bk = b if Bk > 1 else 0
-        acc = np.zeros((Ho, Wo), dtype=out.dtype)
+        xc = xf[b, c]
+        acc = np.zeros(L, dtype=out.dtype)
         for i in range(h):
             for j in range(w):
                 v = k[bk, c, i, j]
-                for y in range(Ho):
-                    for xx in range(Wo):
-                        acc[y, xx] += v * x[b, c, y + i, xx + j]
+                o = i * W + j
+                xs = xc[o:o + L]
+                for n in range(L):
+                    acc[n] += v * xs[n]
         for y in range(Ho):
             for xx in range(Wo):
-                out[b, c, y, xx] = acc[y, xx]
+                out[b, c, y, xx] = acc[y * W + xx]
 
 
 def _host_view(t: torch.Tensor) -> np.ndarray:

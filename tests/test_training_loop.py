@@ -1,0 +1,192 @@
+"""The training loop on a tiny model: exact resume (mid-epoch and at an epoch boundary), backbone freezing,
+the learning-rate schedule, the checkpoint format (weights_only, readable by the model loader), the metrics
+log, command-line errors, and a 2-process DistributedDataParallel run under torchrun (gloo, CPU)."""
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from tracker.cli import main as cli_main
+from tracker.training.checkpoint import export_weights
+from tracker.training.metrics_log import read_metrics
+from tracker.training.pairs import PairConfig
+from tracker.training.schedule import LRSchedule
+from tracker.training.sources import SourceSpec
+from tracker.training.tiny import EXEMPLAR, SEARCH, TinySiamese, tiny_preset
+from tracker.training.trainer import TrainConfig, train
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def make_sequences(root: Path, n_seq=3, n_frames=5, size=80):
+    rng = np.random.default_rng(0)
+    for s in range(n_seq):
+        d = root / f"seq{s}" / "img"
+        d.mkdir(parents=True, exist_ok=True)
+        lines = []
+        colour = tuple(int(c) for c in rng.integers(0, 255, 3))
+        for f in range(n_frames):
+            img = rng.integers(70, 130, (size, size, 3), dtype=np.uint8)
+            x, y, w, h = 20 + 4 * f + 3 * s, 25 + 2 * f, 14 + 2 * s, 12
+            img[y:y + h, x:x + w] = colour
+            cv2.imwrite(str(d / f"{f:04d}.png"), img)
+            lines.append(f"{x},{y},{w},{h}")
+        (root / f"seq{s}" / "groundtruth_rect.txt").write_text("\n".join(lines) + "\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return make_sequences(tmp_path_factory.mktemp("seqs"))
+
+
+def config(data, out, family="siamrpn", **kw):
+    base = dict(preset=f"tiny_{family}", sources=[SourceSpec("sequences", str(data))], out=str(out), epochs=2,
+                steps_per_epoch=3, batch_size=3, workers=0, lr=0.01, end_lr=0.001,
+                pairs=PairConfig(exemplar_size=EXEMPLAR, search_size=SEARCH, neg=0.2), radius=6.0, val_every=0,
+                log_every=1, progress=False)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def run(cfg, family="siamrpn", resume=None, seed=0):
+    torch.manual_seed(seed)       # a different init: resume must overwrite it completely
+    return train(cfg, resume=resume, model=TinySiamese(family), preset=tiny_preset(family), log=lambda *a: None)
+
+
+@pytest.mark.parametrize("family", ["siamrpn", "siamfc"])
+def test_resume_reproduces_the_uninterrupted_losses(data, tmp_path, family):
+    full = run(config(data, tmp_path / "full", family), family)
+    losses = [h["loss"] for h in full["history"]]
+    assert len(losses) == 6 and all(np.isfinite(losses))
+    # stop mid-epoch after step 4, resume from that checkpoint (different initial weights, same seed)
+    part = run(config(data, tmp_path / "part", family, max_steps=4), family)
+    assert [h["loss"] for h in part["history"]] == losses[:4]
+    mid = tmp_path / "part" / "checkpoint_e002_s000001.pth"
+    assert Path(part["checkpoint"]) == mid
+    rest = run(config(data, tmp_path / "part", family), family, resume=str(mid), seed=123)
+    assert [h["step"] for h in rest["history"]] == [5, 6]
+    assert [h["loss"] for h in rest["history"]] == losses[4:]
+    rows = [r for r in read_metrics(tmp_path / "part" / "metrics.csv") if r["kind"] == "train"]
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4, 5, 6]                    # one run, no duplicates
+    sa = torch.load(tmp_path / "full" / "checkpoint_e002.pth", weights_only=True)["state_dict"]
+    sb = torch.load(tmp_path / "part" / "checkpoint_e002.pth", weights_only=True)["state_dict"]
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert not list((tmp_path / "part").glob("checkpoint_e*_s*.pth"))               # superseded, removed
+    if family == "siamfc":
+        return
+    # from the epoch-1 checkpoint of the full run
+    again = run(config(data, tmp_path / "full", family), family, resume=str(tmp_path / "full" / "checkpoint_e001.pth"),
+                seed=7)
+    assert [h["loss"] for h in again["history"]] == losses[3:]
+
+
+def test_checkpoint_format_is_plain_and_loads_weights_only(data, tmp_path):
+    res = run(config(data, tmp_path / "o", epochs=1))
+    ckpt = torch.load(res["checkpoint"], weights_only=True)
+    assert set(ckpt) == {"state_dict", "meta", "training"}
+    meta = ckpt["meta"]
+    assert meta["preset"] == "tiny_siamrpn" and meta["version"] == 1 and meta["input_convention"] == "BGR 0..1"
+    assert meta["recipe"]["steps_per_epoch"] == 3 and meta["recipe"]["sources"][0]["kind"] == "sequences"
+
+    def plain(o):
+        if isinstance(o, dict):
+            return all(isinstance(k, str) and plain(v) for k, v in o.items())
+        if isinstance(o, list):
+            return all(plain(v) for v in o)
+        return isinstance(o, (str, int, float, bool))
+    assert plain(meta)
+    assert all(isinstance(v, torch.Tensor) for v in ckpt["state_dict"].values())
+    out = export_weights(res["checkpoint"], tmp_path / "w.pth", half=True)
+    w = torch.load(out, weights_only=True)
+    assert set(w) == {"state_dict", "meta"} and w["state_dict"]["backbone.0.weight"].dtype == torch.float16
+    from tracker.models.checkpoint import read_checkpoint
+    state, m = read_checkpoint(out)
+    assert m["preset"] == "tiny_siamrpn" and "cls.weight" in state
+
+
+def test_frozen_backbone_then_unfrozen_at_lower_lr(data, tmp_path):
+    torch.manual_seed(0)
+    model = TinySiamese("siamrpn")
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    cfg = config(data, tmp_path / "f", epochs=2, freeze_epochs=1, backbone_lr_mult=0.1, max_steps=3)
+    train(cfg, model=model, preset=tiny_preset(), log=lambda *a: None)
+    after = model.state_dict()
+    backbone = [k for k in before if k.startswith("backbone.")]
+    # frozen epoch: weights and BatchNorm statistics untouched; the head learned
+    assert all(torch.equal(before[k], after[k]) for k in backbone)
+    assert not torch.equal(before["cls.weight"], after["cls.weight"])
+    ckpt = torch.load(tmp_path / "f" / "checkpoint_e001.pth", weights_only=True)
+    groups = {g["name"]: g for g in ckpt["training"]["optimizer"]["param_groups"]}
+    assert groups["backbone"]["lr_mult"] == 0.1
+    res = train(config(data, tmp_path / "f", epochs=2, freeze_epochs=1, backbone_lr_mult=0.1), model=model,
+                preset=tiny_preset(), resume=str(tmp_path / "f" / "checkpoint_e001.pth"), log=lambda *a: None)
+    assert res["steps"] == 6
+    assert not torch.equal(before["backbone.0.weight"], model.state_dict()["backbone.0.weight"])
+    assert not torch.equal(before["backbone.1.running_mean"], model.state_dict()["backbone.1.running_mean"])
+
+
+def test_schedule_warms_up_then_decays_logarithmically():
+    s = LRSchedule(lr=0.005, end_lr=0.0005, epochs=20, steps_per_epoch=10, warmup_epochs=5, warmup_lr=0.001)
+    assert np.isclose(s.lr_at(0), 0.001)
+    assert np.isclose(s.lr_at(50), 0.005)
+    assert np.isclose(s.lr_at(200), 0.0005)
+    assert np.isclose(s.lr_at(125), np.sqrt(0.005 * 0.0005))       # geometric midpoint of the decay
+    lrs = [s.lr_at(i) for i in range(201)]
+    assert all(a <= b for a, b in zip(lrs[:50], lrs[1:51])) and all(a >= b for a, b in zip(lrs[50:], lrs[51:]))
+
+
+def test_cli_reports_bad_input_in_one_line(tmp_path, capsys):
+    assert cli_main(["train", "siamfc_alexnet", "--data", "nonsense"]) == 2
+    assert "expected KIND=PATH" in capsys.readouterr().err
+    assert cli_main(["train", "siamfc_alexnet", "--data", f"sequences={tmp_path}/none"]) == 2
+    assert "not a folder" in capsys.readouterr().err
+    bad = tmp_path / "r.yaml"
+    bad.write_text("epochs: 2\nlearning_speed: 3\n")
+    assert cli_main(["train", "siamfc_alexnet", "--recipe", str(bad)]) == 2
+    assert "unknown recipe option 'learning_speed'" in capsys.readouterr().err
+
+
+DDP_SCRIPT = """
+import sys, json, torch, torch.distributed as dist
+from tracker.training.trainer import TrainConfig, train
+from tracker.training.sources import SourceSpec
+from tracker.training.pairs import PairConfig
+from tracker.training.tiny import TinySiamese, tiny_preset, EXEMPLAR, SEARCH
+data, out = sys.argv[1], sys.argv[2]
+torch.manual_seed(0)
+model = TinySiamese("siamrpn")
+cfg = TrainConfig(preset="tiny_siamrpn", sources=[SourceSpec("sequences", data)], out=out, epochs=2,
+                  steps_per_epoch=1, batch_size=2, workers=0, freeze_epochs=1, val_every=0, progress=False,
+                  pairs=PairConfig(exemplar_size=EXEMPLAR, search_size=SEARCH))
+res = train(cfg, model=model, preset=tiny_preset(), log=lambda *a: None)
+w = torch.cat([p.detach().flatten() for p in model.parameters()])
+info = {"rank": dist.get_rank(), "world": dist.get_world_size(), "losses": [h["loss"] for h in res["history"]],
+        "checksum": float(w.double().sum())}
+print("RESULT " + json.dumps(info), flush=True)
+"""
+
+
+def test_distributed_two_processes_on_cpu(data, tmp_path):
+    script = tmp_path / "ddp_run.py"
+    script.write_text(textwrap.dedent(DDP_SCRIPT))
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           str(script), str(data), str(tmp_path / "out")]
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    import json
+    results = sorted((json.loads(line[7:]) for line in proc.stdout.splitlines() if line.startswith("RESULT ")),
+                     key=lambda r: r["rank"])
+    assert [r["rank"] for r in results] == [0, 1] and results[0]["world"] == 2
+    # each rank sampled its own pairs, yet gradients were averaged: identical weights on both ranks
+    assert results[0]["losses"] != results[1]["losses"]
+    assert results[0]["checksum"] == results[1]["checksum"]
+    ckpt = torch.load(tmp_path / "out" / "checkpoint_e002.pth", weights_only=True)
+    assert len(ckpt["training"]["rng"]) == 2 and ckpt["training"]["step"] == 2

@@ -1,0 +1,61 @@
+"""Training metrics: a CSV file (always) and TensorBoard events (when the tensorboard package is installed).
+
+On resume the CSV keeps the rows up to the resumed step and continues after them, so the file always reads
+as one run.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from ..io.sinks import atomic_write_text
+
+FIELDS = ["kind", "epoch", "step", "lr", "loss", "cls", "loc", "pos_per_pair", "val_auc", "val_precision",
+          "samples_per_s", "elapsed_s"]
+
+
+class MetricsLog:
+    def __init__(self, path, resume_step: int | None = None, tensorboard: bool = True):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if resume_step is not None and self.path.is_file():
+            rows = list(csv.DictReader(io.StringIO(self.path.read_text())))
+            keep = [r for r in rows if r.get("step", "") != "" and int(float(r["step"])) <= resume_step]
+            buf = io.StringIO()
+            w = csv.DictWriter(buf, FIELDS, extrasaction="ignore")
+            w.writeheader()
+            w.writerows(keep)
+            atomic_write_text(self.path, buf.getvalue())
+        else:
+            atomic_write_text(self.path, ",".join(FIELDS) + "\n")
+        self._f = open(self.path, "a", newline="")
+        self._w = csv.DictWriter(self._f, FIELDS, extrasaction="ignore")
+        self.tb = None
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+                self.tb = SummaryWriter(str(self.path.parent / "tensorboard"))
+            except Exception:  # tensorboard not installed: CSV only
+                self.tb = None
+
+    def write(self, **row) -> None:
+        out = {}
+        for k, v in row.items():
+            out[k] = f"{v:.6g}" if isinstance(v, float) else v
+        self._w.writerow(out)
+        self._f.flush()
+        if self.tb is not None:
+            step = int(row.get("step", 0))
+            for k, v in row.items():
+                if isinstance(v, float) and k not in ("elapsed_s",):
+                    self.tb.add_scalar(f"{row.get('kind', 'train')}/{k}", v, step)
+
+    def close(self) -> None:
+        self._f.close()
+        if self.tb is not None:
+            self.tb.close()
+
+
+def read_metrics(path) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(Path(path).read_text())))

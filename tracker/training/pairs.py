@@ -1,0 +1,105 @@
+"""Training pairs: source mix → crops → targets.
+
+A sample is a pure function of (seed, epoch, index): its generator is
+`numpy.random.default_rng([seed, epoch, index])`. Workers, ranks and resumption therefore never change
+what a given step sees, and the sampler's whole state is (epoch, step).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .augment import CropAugment, augmented_crop
+from .targets import RPNTargets, siamfc_labels
+
+
+@dataclass
+class PairConfig:
+    exemplar_size: int = 127
+    search_size: int = 255
+    context: float = 0.5
+    neg: float = 0.2                     # probability of a negative pair
+    gray: float = 0.0                    # probability of a grayscale pair (both crops)
+    template: CropAugment = field(default_factory=CropAugment.template_default)
+    search: CropAugment = field(default_factory=CropAugment.search_default)
+
+
+class SiamFCTargetMaker:
+    def __init__(self, score_size: int, stride: float, crop_size: int, radius: float = 16.0):
+        self.score_size, self.stride, self.crop_size, self.radius = score_size, stride, crop_size, radius
+
+    def __call__(self, box, negative, rng):
+        lab, w = siamfc_labels(box, self.score_size, self.stride, self.crop_size, self.radius, negative)
+        return {"label": lab, "label_weight": w}
+
+
+class RPNTargetMaker:
+    def __init__(self, rpn: RPNTargets):
+        self.rpn = rpn
+
+    def __call__(self, box, negative, rng):
+        label, delta, weight = self.rpn(box, negative, rng)
+        return {"label": label, "delta": delta, "delta_weight": weight}
+
+
+class PairDataset:
+    """Map-style dataset indexed by (epoch, index) tuples."""
+
+    def __init__(self, mix, config: PairConfig, targets, seed: int = 0):
+        self.mix, self.config, self.targets, self.seed = mix, config, targets, int(seed)
+
+    def rng(self, epoch: int, index: int) -> np.random.Generator:
+        return np.random.default_rng([self.seed, int(epoch), int(index)])
+
+    def sample(self, epoch: int, index: int) -> dict:
+        cfg = self.config
+        rng = self.rng(epoch, index)
+        negative = bool(rng.random() < cfg.neg)
+        gray = bool(rng.random() < cfg.gray)
+        img_z, box_z, img_x, box_x, key = self.mix.sample_pair(rng)
+        if negative:
+            img_x, box_x, _ = self.mix.sample_negative(rng, key)
+        z, zb, _ = augmented_crop(img_z, box_z, cfg.exemplar_size, cfg.exemplar_size, cfg.context,
+                                  cfg.template, rng, gray)
+        x, xb, xinfo = augmented_crop(img_x, box_x, cfg.search_size, cfg.exemplar_size, cfg.context,
+                                      cfg.search, rng, gray)
+        out = {"z": z, "x": x, "z_box": zb, "x_box": xb, "negative": negative,
+               "shift": xinfo["shift"], "jitter": xinfo["jitter"]}
+        if self.targets is not None:
+            out.update(self.targets(xb, negative, rng))
+        return out
+
+    def __getitem__(self, key) -> dict:
+        epoch, index = key
+        return self.sample(epoch, index)
+
+
+class StepBatchSampler:
+    """Yields, for steps start..steps-1 of an epoch, this rank's batch of (epoch, index) keys: global
+    sample index = (step·world + rank)·batch + i."""
+
+    def __init__(self, epoch: int, steps: int, batch_size: int, rank: int = 0, world: int = 1, start: int = 0):
+        self.epoch, self.steps, self.batch, self.rank, self.world, self.start = \
+            epoch, steps, batch_size, rank, world, start
+
+    def __len__(self) -> int:
+        return max(0, self.steps - self.start)
+
+    def __iter__(self):
+        for step in range(self.start, self.steps):
+            base = (step * self.world + self.rank) * self.batch
+            yield [(self.epoch, base + i) for i in range(self.batch)]
+
+
+def collate(samples: list[dict]) -> dict:
+    """Stack numpy fields; images stay uint8 NHWC (converted to the model's input on the main side)."""
+    import torch
+    out = {}
+    for k in samples[0]:
+        vals = [s[k] for s in samples]
+        if isinstance(vals[0], np.ndarray):
+            out[k] = torch.from_numpy(np.stack(vals))
+        elif isinstance(vals[0], (bool, int, float, np.bool_)):
+            out[k] = torch.tensor(vals)
+    return out

@@ -160,7 +160,8 @@ class Preset:
 
 PYSOT_INPUT = InputConvention("BGR", 1.0)
 SIAMFC_INPUT = InputConvention("RGB", 1.0)
-IMAGENET_INPUT = InputConvention("RGB", 1 / 255, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+# EfficientNet-Lite0 ImageNet weights expect RGB (pixel - 127) / 128 (see backbones/efficientnet_lite.py)
+LITE_INPUT = InputConvention("RGB", 1.0, (127.0, 127.0, 127.0), (128.0, 128.0, 128.0))
 
 R50_NECK = NeckSpec(out_channels=[256, 256, 256])
 
@@ -200,10 +201,10 @@ _register(Preset(
     PYSOT_INPUT, "pysot", "SiamRPN++ ResNet-50 layers 2-4, mean fusion (pysot OTB config)"))
 _register(Preset(
     "siamrpn_effnet_lite0", "siamrpn",
-    ModelSpec("efficientnet_lite0", {}, NeckSpec(out_channels=[96, 96], resize_to_first=True),
+    ModelSpec("efficientnet_lite0", {"output_stride": 8}, NeckSpec(out_channels=[96, 96]),
               HeadSpec("multi", weighted=True, hidden=96)),
     SiamRPNParams(instance_size=255, base_size=8, penalty_k=0.04, window_influence=0.44, lr=0.4),
-    IMAGENET_INPUT, "siamtrack",
+    LITE_INPUT, "siamtrack",
     "the project's own: SiamRPN++-style multi-level depthwise heads on ImageNet EfficientNet-Lite0",
     weights="siamrpn_effnet_lite0.pth"))
 

@@ -74,6 +74,10 @@ class SiamRPNTracker(Tracker):
         # class-major channels [2][k] → softmax over the two classes, flattened k, y, x
         score = torch.softmax(cls.reshape(2, k * S * S).float(), dim=0)[1].cpu().numpy()
         deltas = loc.reshape(4, k * S * S).float().cpu().numpy()
+        # a wild regression (untrained or broken weights) must not turn into inf/NaN boxes
+        np.clip(deltas[2:], -8.0, 8.0, out=deltas[2:])
+        score = np.nan_to_num(score, nan=0.0)
+        deltas = np.nan_to_num(deltas, nan=0.0, posinf=0.0, neginf=0.0)
         anchors, window = self._grid(S)
         pred = decode_deltas(deltas, anchors)
 

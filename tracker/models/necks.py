@@ -11,6 +11,7 @@ class AdjustLayer(nn.Module):
     """1x1 conv (no bias) + BN; a template-sized map (narrower than 20) keeps its centre
     `center_size` x `center_size` cells."""
 
+
     def __init__(self, in_channels: int, out_channels: int, center_size: int = 7):
         super().__init__()
         self.downsample = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, bias=False),
@@ -19,7 +20,8 @@ class AdjustLayer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.downsample(x)
-        if x.size(3) < 20:
+        # (a map already no larger than the crop, e.g. AlexNet's 6x6 template, is kept whole)
+        if self.center_size < x.size(3) < 20:
             left = (x.size(3) - self.center_size) // 2
             x = x[:, :, left:left + self.center_size, left:left + self.center_size]
         return x

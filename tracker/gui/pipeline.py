@@ -186,6 +186,8 @@ class Pipeline(QThread):
 
     def play(self) -> None:
         if self.at_end and self.source is not None and not getattr(self.source, "is_camera", False):
+            # play again from the start; the finished run is over (its boxes stay for export)
+            self._commands.put(("stop",))
             self._commands.put(("seek", 0, False))
             return
         self.playback.set_paused(False)
@@ -223,10 +225,6 @@ class Pipeline(QThread):
 
     def stop_recording(self) -> None:
         self._commands.put(("record_stop",))
-
-    def call(self, fn) -> None:
-        """Run `fn(pipeline)` on the pipeline thread (tests use it to inject failures)."""
-        self._commands.put(("call", fn))
 
     def take_packet(self) -> FramePacket | None:
         with self._packet_lock:
@@ -395,9 +393,6 @@ class Pipeline(QThread):
 
     def _cmd_record_stop(self) -> None:
         self._finalise_recording(None)
-
-    def _cmd_call(self, fn) -> None:
-        fn(self)
 
     def _tracker(self):
         """The tracker for a new initialisation: OpenCV ones are rebuilt (cheap, fresh state), models are

@@ -190,3 +190,43 @@ def test_distributed_two_processes_on_cpu(data, tmp_path):
     assert results[0]["checksum"] == results[1]["checksum"]
     ckpt = torch.load(tmp_path / "out" / "checkpoint_e002.pth", weights_only=True)
     assert len(ckpt["training"]["rng"]) == 2 and ckpt["training"]["step"] == 2
+
+
+def test_model_input_conversion_matches_the_trackers():
+    from tracker.models import preprocess
+    from tracker.presets import get_preset
+    from tracker.training.trainer import to_input
+    crops = np.random.default_rng(0).integers(0, 255, (2, 15, 15, 3), dtype=np.uint8)
+    for name in ("siamfc_alexnet", "siamrpn_alex_dwxcorr", "siamrpn_effnet_lite0"):   # RGB, BGR, ImageNet mean/std
+        p = get_preset(name)
+        assert torch.allclose(to_input(torch.from_numpy(crops), p.input, "cpu"), preprocess(crops, p), atol=1e-5)
+
+
+def test_validation_scores_a_perfect_and_a_frozen_tracker(data):
+    from tracker.base import TrackResult
+    from tracker.training.data import read_sequences
+    from tracker.training.validate import run_ope
+    tracks = read_sequences(data)
+
+    class Oracle:
+        """Returns the ground truth of the next frame (knows the track)."""
+        def __init__(self, t):
+            self.t, self.i = t, 0
+
+        def init(self, frame, box):
+            self.i = 0
+
+        def update(self, frame):
+            self.i += 1
+            return TrackResult(tuple(self.t.boxes[self.i]), 1.0, False)
+
+    class Frozen(Oracle):
+        def update(self, frame):
+            return TrackResult((0.0, 0.0, 5.0, 5.0), 0.0, True)
+
+    it = iter(tracks)
+    perfect = run_ope(lambda: Oracle(next(it)), tracks)
+    assert np.isclose(perfect["auc"], 1.0 - 1 / 21) and perfect["precision"] == 1.0   # IoU 1 > all t < 1
+    assert perfect["frames"] == sum(len(t) for t in tracks)
+    frozen = run_ope(lambda: Frozen(None), tracks, max_frames=3)
+    assert frozen["auc"] < perfect["auc"] and frozen["frames"] == 3 * len(tracks)

@@ -467,3 +467,23 @@ def test_terminating_the_app_keeps_the_recording_and_the_boxes(clip, tmp_path):
     lines = boxes.read_text().splitlines()
     assert lines[0] == f"{x:g},{y:g},{w:g},{h:g}"
     assert n >= 2 and len(lines) == n           # one recorded frame per box: the init frame and each tracked one
+
+
+def test_arrow_keys_step_forward_and_back_through_the_clip(qtbot, make_window, clip):
+    win = make_window()
+    open_clip(qtbot, win, clip)
+    for _ in range(3):
+        qtbot.keyClick(win.video, Qt.Key.Key_Right)
+    qtbot.waitUntil(lambda: win.shown.index == 3, timeout=5000)
+    assert win.pipeline.paused
+    qtbot.keyClick(win.video, Qt.Key.Key_Left)
+    qtbot.waitUntil(lambda: win.shown.index == 2, timeout=5000)
+    # it is really frame 2 of the file
+    cap = cv2.VideoCapture(str(clip))
+    for _ in range(3):
+        ok, frame2 = cap.read()
+    cap.release()
+    assert ok and np.array_equal(win.shown.frame, frame2)
+    qtbot.keyClick(win.video, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: win.pipeline.at_end, timeout=10000)
+    assert win.latest.index == N_FRAMES - 1

@@ -473,6 +473,7 @@ class MainWindow(QMainWindow):
 
     def _on_tracking_changed(self, on: bool) -> None:
         self.tracking = on
+        self.act_stop.setEnabled(on)
         if not on:
             self.state_label.setText("idle")
             self.state_label.setStyleSheet("")
@@ -593,7 +594,10 @@ class MainWindow(QMainWindow):
         packet = self.pipeline.take_packet()
         if packet is None:
             return
+        first = self.latest is None
         self.latest = packet
+        if first:
+            self._refresh_controls()             # enable the frame actions at once, not at the next tick
         if not self._frozen:
             self._show(packet)
         self._update_stats(packet)

@@ -203,6 +203,18 @@ def test_backend_device_messages(monkeypatch):
         check_backend("torch", "gpu0")
 
 
+def test_cuda_without_nvvm_message(monkeypatch):
+    # a GPU and a driver, but no CUDA toolkit for numba to compile with
+    from numba import cuda
+    from numba.cuda.cudadrv import nvvm
+    monkeypatch.setattr(xc, "cuda_simulator_enabled", lambda: False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(cuda, "is_available", lambda: True)
+    monkeypatch.setattr(nvvm, "is_available", lambda: False)
+    with pytest.raises(UserError, match="cannot find libNVVM.*--xcorr torch"):
+        check_backend("cuda", "cuda:0")
+
+
 def test_numba_missing_message(monkeypatch):
     monkeypatch.setitem(sys.modules, "numba", None)  # makes `import numba` raise ImportError
     for backend in ("numba", "cuda"):

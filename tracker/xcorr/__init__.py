@@ -103,6 +103,15 @@ def check_backend(name, device="cpu") -> None:
     if not ok:
         raise UserError("xcorr backend 'cuda': numba.cuda finds no usable CUDA driver/device "
                         "(numba.cuda.is_available() is False); use --xcorr torch")
+    try:
+        from numba.cuda.cudadrv import nvvm
+        have_nvvm = nvvm.is_available()
+    except Exception:  # pragma: no cover - numba-cuda variants without this module compile differently
+        have_nvvm = True
+    if not have_nvvm:
+        raise UserError("xcorr backend 'cuda': numba cannot find libNVVM (part of the CUDA toolkit) to compile "
+                        "its kernel; install the CUDA toolkit and set CUDA_HOME (or pip install numba-cuda), "
+                        "or use --xcorr torch")
 
 
 def _ensure_backend(name, device: torch.device) -> None:

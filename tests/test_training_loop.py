@@ -92,7 +92,8 @@ def test_checkpoint_format_is_plain_and_loads_weights_only(data, tmp_path):
     ckpt = torch.load(res["checkpoint"], weights_only=True)
     assert set(ckpt) == {"state_dict", "meta", "training"}
     meta = ckpt["meta"]
-    assert meta["preset"] == "tiny_siamrpn" and meta["version"] == 1 and meta["input_convention"] == "BGR 0..1"
+    assert meta["preset"] == "tiny_siamrpn" and meta["version"] == 1
+    assert meta["input_convention"] == {"channel_order": "BGR", "scale": 1 / 255, "description": "BGR 0..1"}
     assert meta["recipe"]["steps_per_epoch"] == 3 and meta["recipe"]["sources"][0]["kind"] == "sequences"
 
     def plain(o):

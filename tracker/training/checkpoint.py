@@ -19,7 +19,11 @@ import torch
 
 from ..errors import UserError
 
-FORMAT_VERSION = 1
+
+
+def _format_version() -> int:
+    from ..models.checkpoint import OWN_FORMAT_VERSION     # one definition of the own format
+    return int(OWN_FORMAT_VERSION)
 
 
 class TrainCheckpointError(UserError):
@@ -86,7 +90,7 @@ def atomic_save(obj, path: str | os.PathLike) -> None:
 
 
 def save_training_checkpoint(path, model, meta: dict, training: dict) -> None:
-    atomic_save({"state_dict": model_state(model), "meta": plain(dict(meta, version=FORMAT_VERSION)),
+    atomic_save({"state_dict": model_state(model), "meta": plain(dict(meta, version=_format_version())),
                  "training": training}, path)
 
 

@@ -308,7 +308,12 @@ def train(cfg: TrainConfig, resume: str | None = None, model=None, preset=None, 
 
     metrics = MetricsLog(out_dir / "metrics.csv", resume_step=global_step if resume else None,
                          tensorboard=info.main) if info.main else None
-    meta = {"preset": geom.name, "family": geom.family, "input_convention": geom.describe_input(),
+    conv = geom.input
+    meta = {"preset": geom.name, "family": geom.family,
+            "input_convention": {"channel_order": str(conv.channel_order), "scale": float(conv.scale),
+                                 "mean": list(conv.mean) if conv.mean is not None else None,
+                                 "std": list(conv.std) if conv.std is not None else None,
+                                 "description": geom.describe_input()},
             "recipe": cfg.recipe()}
     history: list[dict] = []
     last_path = None

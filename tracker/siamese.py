@@ -62,7 +62,7 @@ def load_model(preset: Preset, weights=None, device="cpu"):
 
 
 def build_siamese_tracker(preset_or_config, weights=None, device="cpu", xcorr="torch", long_term=False,
-                          **overrides):
+                          fast=True, **overrides):
     from .models import InputAdapter
     from .siamfc import SiamFCTracker
     from .siamrpn import SiamRPNTracker
@@ -75,6 +75,8 @@ def build_siamese_tracker(preset_or_config, weights=None, device="cpu", xcorr="t
     check_backend(xcorr, dev)
     model, _meta = load_model(preset, weights, dev)
     model.set_xcorr_backend(xcorr)
+    if dev.type == "cpu" and fast:
+        model.enable_fast_inference()
     adapter = InputAdapter(preset.input, dev)
     if preset.family == "siamfc":
         if long_term:

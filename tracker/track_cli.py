@@ -49,11 +49,11 @@ def run(args) -> int:
     model = args.config or args.model or DEFAULT_PRESET
     gt = None
     if args.groundtruth:
-        from .bench_gt import read_boxes
-        gt = read_boxes(args.groundtruth)
+        from .bench.datasets import parse_box_file
+        gt = parse_box_file(args.groundtruth)
     init = args.init
     if init is None:
-        if gt is None or not gt:
+        if gt is None:
             raise UserError("give the initial box with --init X,Y,W,H (or --groundtruth FILE)")
         init = tuple(gt[0])
     if args.max_frames is not None and args.max_frames < 1:
@@ -124,8 +124,9 @@ def run(args) -> int:
     if source.skipped:
         line += f"  skipped {len(source.skipped)}"
     if gt is not None:
-        from .bench_gt import success_precision
-        auc, prec = success_precision(boxes, gt[:len(boxes)])
-        line += f"  AUC {auc:.3f}  P@20 {prec:.3f}"
+        from .bench.metrics import otb_scores
+        n = min(len(boxes), len(gt))
+        scores = otb_scores(boxes[:n], gt[:n])
+        line += f"  AUC {scores.auc:.3f}  P@20 {scores.precision20:.3f}"
     print(line)
     return 0

@@ -35,7 +35,15 @@ class SiameseModel(nn.Module):
             if isinstance(m, Head):
                 m.xcorr_backend = backend
 
+    def enable_fast_inference(self) -> None:
+        """Use frozen, BN-folded TorchScript graphs for the feature branch (CPU inference only)."""
+        from .fast import FeatureBranch, ShapeSpecialised
+        self.__dict__["_fast"] = ShapeSpecialised(FeatureBranch(self.backbone, self.neck).eval())
+
     def features(self, images: torch.Tensor) -> list[torch.Tensor]:
+        fast = self.__dict__.get("_fast")
+        if fast is not None and not self.training and not torch.is_grad_enabled():
+            return list(fast(images))
         f = self.backbone(images)
         return self.neck(f) if self.neck is not None else f
 

@@ -1,0 +1,52 @@
+"""Faster CPU inference for the feature branch (backbone + neck) without changing what it computes.
+
+TorchScript's freeze + optimize_for_inference folds BatchNorm into the convolutions and runs them on
+oneDNN's blocked layouts: about 1.3-1.4x less CPU time for the AlexNets measured here (see README, Speed).
+A trace fixes any shape-dependent Python branch (the neck's template crop, 'same' padding), so one
+optimised graph is kept per input shape — which is also exactly when such a branch can change.
+If tracing fails for a module, the eager module is used: never wrong, only slower.
+"""
+from __future__ import annotations
+
+import warnings
+
+import torch
+from torch import nn
+
+
+class ShapeSpecialised:
+    def __init__(self, module: nn.Module):
+        self.module = module
+        self.graphs: dict = {}
+
+    def _build(self, x: torch.Tensor):
+        try:
+            with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                example = torch.zeros(x.shape, dtype=x.dtype, device=x.device)
+                graph = torch.jit.optimize_for_inference(
+                    torch.jit.freeze(torch.jit.trace(self.module, example, check_trace=False)))
+                graph(example)
+            return graph
+        except Exception:  # pragma: no cover - depends on the module; eager is always correct
+            return self.module
+
+    def __call__(self, x: torch.Tensor):
+        key = (tuple(x.shape), x.dtype, x.device)
+        graph = self.graphs.get(key)
+        if graph is None:
+            graph = self.graphs[key] = self._build(x)
+        return graph(x)
+
+
+class FeatureBranch(nn.Module):
+    """backbone → neck as one module, so it is traced (and its BatchNorms folded) as a whole."""
+
+    def __init__(self, backbone: nn.Module, neck: nn.Module | None):
+        super().__init__()
+        self.backbone = backbone
+        self.neck = neck
+
+    def forward(self, x):
+        f = self.backbone(x)
+        return self.neck(f) if self.neck is not None else f

@@ -118,3 +118,11 @@ def test_initial_box_is_clipped_to_the_frame_and_update_before_init_is_refused()
         t.update(frame)
     t.init(frame, (-5, 50, 20, 20))
     assert fake.rect == (0, 50, 15, 10)
+
+
+def test_initial_box_values_are_each_rounded():
+    # each value rounded on its own (not the corners): w = round(20.5) = 20, not round(31.0) - round(10.5)
+    fake = _FakeCV([])
+    t = OpenCVTracker("kcf", lambda: fake)
+    t.init(np.zeros((60, 80, 3), np.uint8), (10.5, 3.5, 20.5, 7.4))
+    assert fake.rect == (10, 4, 20, 7)

@@ -21,14 +21,20 @@ def _plt():
     return plt
 
 
-def _curve_plot(path, series, thresholds, title, xlabel, ylabel, xlim, legend_loc, marker_x=None):
-    """`series`: [(label, score, curve)] already ranked best first."""
+def _styles(labels):
+    """One colour and line style per tracker, fixed by its overall rank, so it looks the same in every plot."""
+    return {lab: (_COLOURS[i % len(_COLOURS)], _STYLES[(i // len(_COLOURS)) % len(_STYLES)])
+            for i, lab in enumerate(labels)}
+
+
+def _curve_plot(path, series, thresholds, title, xlabel, ylabel, xlim, legend_loc, marker_x=None, styles=None):
+    """`series`: [(label, score, curve)], ranked best first in the legend."""
     plt = _plt()
+    styles = styles or _styles([lab for lab, _, _ in series])
     fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=110)
     for i, (label, score, curve) in enumerate(series):
-        colour = _COLOURS[i % len(_COLOURS)]
-        style = _STYLES[(i // len(_COLOURS)) % len(_STYLES)] if i >= len(_COLOURS) else "-"
-        ax.plot(thresholds, curve, style, color=colour, linewidth=2.0 if i < 3 else 1.4,
+        colour, style = styles[label]
+        ax.plot(thresholds, curve, style, color=colour, linewidth=1.8,
                 label=f"[{score:.3f}] {label}")
     if marker_x is not None:
         ax.axvline(marker_x, color="0.6", linewidth=0.8, linestyle=":")
@@ -52,18 +58,20 @@ def make_plots(report_dir, ranked_scores, protocol: str, meta: dict) -> dict:
     report_dir = Path(report_dir)
     name = meta.get("dataset", "")
     out = {}
+    styles = _styles([t.label for t in ranked_scores])
     if protocol == "otb":
         s = [(t.label, t.summary["auc"], t.curves["success"]) for t in ranked_scores if "success" in t.curves]
         s.sort(key=lambda x: -x[1])
         out["success_plot"] = _curve_plot(report_dir / "success_plot.png", s, M.OTB_IOU_THRESHOLDS,
                                           f"Success plots of OPE - {name}", "Overlap threshold",
-                                          "Success rate", (0, 1), "lower left")
+                                          "Success rate", (0, 1), "lower left", styles=styles)
         p = [(t.label, t.summary["precision20"], t.curves["precision"]) for t in ranked_scores
              if "precision" in t.curves]
         p.sort(key=lambda x: -x[1])
         out["precision_plot"] = _curve_plot(report_dir / "precision_plot.png", p, M.PRECISION_THRESHOLDS,
                                             f"Precision plots of OPE - {name}", "Location error threshold (px)",
-                                            "Precision", (0, 50), "lower right", marker_x=20)
+                                            "Precision", (0, 50), "lower right", marker_x=20,
+                                            styles=styles)
         n = [(t.label, t.summary["norm_precision20"], t.curves["norm_precision"]) for t in ranked_scores
              if "norm_precision" in t.curves]
         n.sort(key=lambda x: -x[1])
@@ -71,12 +79,12 @@ def make_plots(report_dir, ranked_scores, protocol: str, meta: dict) -> dict:
                                                  M.NORM_PRECISION_THRESHOLDS,
                                                  f"Normalized precision plots of OPE - {name}",
                                                  "Normalized location error threshold", "Precision", (0, 0.5),
-                                                 "lower right", marker_x=0.2)
+                                                 "lower right", marker_x=0.2, styles=styles)
     elif protocol == "got10k":
         s = [(t.label, t.summary["ao"], t.curves["success"]) for t in ranked_scores if "success" in t.curves]
         out["success_plot"] = _curve_plot(report_dir / "success_plot.png", s, M.GOT_IOU_THRESHOLDS,
                                           f"Success plots on {name} (legend: AO)", "Overlap threshold",
-                                          "Success rate", (0, 1), "lower left")
+                                          "Success rate", (0, 1), "lower left", styles=styles)
     else:
         plt = _plt()
         fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=110)
@@ -86,7 +94,8 @@ def make_plots(report_dir, ranked_scores, protocol: str, meta: dict) -> dict:
             curve = t.curves.get("expected_overlap")
             if not curve:
                 continue
-            ax.plot(np.arange(1, len(curve) + 1), curve, color=_COLOURS[i % len(_COLOURS)], linewidth=1.6,
+            colour, style = styles[t.label]
+            ax.plot(np.arange(1, len(curve) + 1), curve, style, color=colour, linewidth=1.6,
                     label=f"[{t.summary['eao']:.3f}] {t.label}")
         ax.axvspan(low, high, color="0.9", zorder=0, label=f"VOT{year} interval [{low}, {high}]")
         ax.set_xlabel("Sequence length (frames)")

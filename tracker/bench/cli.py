@@ -126,7 +126,7 @@ def run(args) -> int:
                        vot_year=args.vot_year)
     meta = {"dataset": dataset_name, "dataset_dir": str(Path(args.dataset).resolve()), "format": fmt,
             "protocol": protocol, "sequences": [s.name for s in seqs], "max_frames": args.max_frames,
-            "vot_year": args.vot_year if protocol == "vot" else None,
+            "vot_year": args.vot_year if protocol == "vot" else None, "workers": args.workers,
             "trackers": {s.label: {"name": s.name, "weights": s.weights} for s in specs}}
     files = write_report(report_dir, scores, protocol, meta, seqs, plots=not args.no_plots)
     print((report_dir / "report.md").read_text().split("\n## ")[0].rstrip())

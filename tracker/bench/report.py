@@ -293,6 +293,8 @@ def write_report(report_dir, scores: list[TrackerScores], protocol: str, meta: d
           f"{n_seq} sequences, {sum(len(s) for s in seqs)} frames"
           + (f", first {meta['max_frames']} frames of each" if meta.get("max_frames") else "")
           + (f", EAO interval of VOT{meta.get('vot_year')}" if protocol == "vot" else "") + ".\n"]
+    if (meta.get("workers") or 1) > 1:
+        md.append(f"Speeds were measured with {meta['workers']} sequences running in parallel.\n")
     headers = ["rank", "tracker"] + [h for _, h in cols] + ["sequences"]
     rows = [[i + 1, s.label] + [_fmt(s.summary.get(k), k) for k, _ in cols] + [f"{len(s.sequences)}/{n_seq}"]
             for i, s in enumerate(order)]

@@ -93,6 +93,11 @@ def test_rerun_skips_finished_sequences_and_force_redoes_them(tmp_path, shared_d
     # a different --max-frames does not count as finished: the file is redone with 12 lines
     assert _bench(tmp_path, shared_dir, "--tracker", "opencv:kcf", seqs="car1", frames=12) == 0
     assert len(_lines(result)) == 12
+    # a quicker check later never overwrites the longer result: it scores the first 8 lines of it
+    before = result.stat().st_mtime_ns
+    assert _bench(tmp_path, shared_dir, "--tracker", "opencv:kcf", seqs="car1", frames=8) == 0
+    assert result.stat().st_mtime_ns == before and len(_lines(result)) == 12
+    assert _report(tmp_path)["trackers"]["opencv-kcf"]["per_sequence"]["car1"]["frames"] == 8
 
 
 def test_dropped_in_results_are_ranked_beside_ours(tmp_path, shared_dir):

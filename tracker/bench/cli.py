@@ -104,7 +104,7 @@ def run(args) -> int:
 
     failed = []
     if specs and not args.report_only:
-        jobs, finished = plan_jobs(specs, seqs, layout, force=args.force)
+        jobs, finished = plan_jobs(specs, seqs, layout, force=args.force, truncated=args.max_frames is not None)
         # Build every tracker once before anything runs: a bad name or missing weights fails now, clearly.
         built = {spec: build_from_spec(spec, args.device, args.xcorr) for spec in specs
                  if any(j.spec == spec for j in jobs)}

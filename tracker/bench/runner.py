@@ -181,14 +181,15 @@ class RunSummary:
     failed: list = field(default_factory=list)
 
 
-def plan_jobs(specs, seqs, layout: ResultsLayout, force: bool = False):
+def plan_jobs(specs, seqs, layout: ResultsLayout, force: bool = False, truncated: bool = False):
     """(jobs to run, (label, seq) pairs already finished). A result file counts as finished when it has
-    one line per frame of the (possibly --max-frames-truncated) sequence."""
+    one line per frame of the sequence; with `truncated` (--max-frames) a longer file counts too, since its
+    first lines are that run (trackers are causal), so a quick check never overwrites a full result."""
     jobs, finished = [], []
     for spec in specs:
         for seq in seqs:
             n = layout.line_count(spec.label, seq.name)
-            if not force and n == len(seq):
+            if not force and n is not None and (n == len(seq) or (truncated and n > len(seq))):
                 finished.append((spec.label, seq.name))
             else:
                 jobs.append(Job(spec, seq))

@@ -49,6 +49,10 @@ def _speed(times_list) -> tuple[float, float]:
     return 1.0 / med, med * 1000.0
 
 
+def _first(a, n):
+    return None if a is None else a[:n]
+
+
 def _update_times(times, rows=None):
     """Per-frame times of the tracker's update calls only: frame 0 (initialisation) and VOT code frames
     other than failures are left out."""
@@ -88,7 +92,7 @@ def score_otb(layout: ResultsLayout, label: str, seqs, truncated=False, warn=_wa
         curves["precision"].append(s.precision)
         curves["norm_precision"].append(s.norm_precision)
         ts.sequences.append(seq.name)
-        times = _update_times(layout.read_times(label, seq.name))
+        times = _update_times(_first(layout.read_times(label, seq.name), len(seq)))
         fps, ms = _speed([times]) if times is not None else (float("nan"), float("nan"))
         if times is not None:
             times_all.append(times)
@@ -137,7 +141,7 @@ def score_got10k(layout: ResultsLayout, label: str, seqs, truncated=False, warn=
             ts.missing.append((seq.name, "no ground truth after the first frame (test split?)"))
             continue
         ious_all.append(ious)
-        times = _update_times(layout.read_times(label, seq.name))
+        times = _update_times(_first(layout.read_times(label, seq.name), len(seq)))
         if times is not None:
             times_all.append(times)
         g = M.got10k_scores(ious)
@@ -175,7 +179,7 @@ def score_vot(layout: ResultsLayout, label: str, seqs, truncated=False, year=201
         regions = [seq.region(i) for i in range(len(seq))]
         run = M.VOTSequenceResult(traj, regions, seq.size, seq.tags)
         runs.append(run)
-        times = _update_times(layout.read_times(label, seq.name), traj)
+        times = _update_times(_first(layout.read_times(label, seq.name), len(seq)), traj)
         if times is not None:
             times_all.append(times)
         a, r, f = M.vot_accuracy_robustness([run])

@@ -33,6 +33,22 @@ def center_to_xywh(center, size) -> tuple[float, float, float, float]:
     return float(cx - (w - 1) / 2), float(cy - (h - 1) / 2), float(w), float(h)
 
 
+def padded_region(img: np.ndarray, y0: int, y1: int, x0: int, x1: int, fill) -> np.ndarray:
+    """img[y0:y1, x0:x1] where the rectangle may extend past the frame: the outside is `fill`.
+    Only the rectangle is copied, never the whole frame."""
+    H, W = img.shape[:2]
+    top, left = max(0, -y0), max(0, -x0)
+    bottom, right = max(0, y1 - H), max(0, x1 - W)
+    if not (top or left or bottom or right):
+        return img[y0:y1, x0:x1]
+    iy0, iy1, ix0, ix1 = max(0, y0), min(H, y1), max(0, x0), min(W, x1)
+    if iy0 >= iy1 or ix0 >= ix1:  # wholly outside the frame
+        out = np.empty((y1 - y0, x1 - x0, img.shape[2]), img.dtype)
+        out[...] = fill
+        return out
+    return cv2.copyMakeBorder(img[iy0:iy1, ix0:ix1], top, bottom, left, right, cv2.BORDER_CONSTANT, value=fill)
+
+
 def subwindow(img: np.ndarray, center, out_size: int, size: float, pad_color) -> np.ndarray:
     """pysot-style square crop of side `size` (rounded by the caller or here) centred on `center`
     (x, y), padded with `pad_color`, resized to out_size x out_size. Returns HxWx3 uint8."""
@@ -42,19 +58,9 @@ def subwindow(img: np.ndarray, center, out_size: int, size: float, pad_color) ->
     ymin = math.floor(center[1] - c + 0.5)
     xmax = xmin + sz - 1
     ymax = ymin + sz - 1
-    H, W = img.shape[:2]
-    left, top = int(max(0.0, -xmin)), int(max(0.0, -ymin))
-    right, bottom = int(max(0.0, xmax - W + 1)), int(max(0.0, ymax - H + 1))
-    x0, x1 = int(xmin + left), int(xmax + left + 1)
-    y0, y1 = int(ymin + top), int(ymax + top + 1)
-    if left or top or right or bottom:
-        padded = np.empty((H + top + bottom, W + left + right, img.shape[2]), np.uint8)
-        # pysot writes the float mean into a uint8 array: the value is truncated, not rounded.
-        padded[...] = np.asarray(pad_color, dtype=np.float64).astype(np.uint8)
-        padded[top:top + H, left:left + W] = img
-        patch = padded[y0:y1, x0:x1]
-    else:
-        patch = img[y0:y1, x0:x1]
+    # pysot writes the float mean into a uint8 array: the value is truncated, not rounded.
+    fill = tuple(int(v) for v in np.asarray(pad_color, dtype=np.float64).astype(np.uint8))
+    patch = padded_region(img, int(ymin), int(ymax) + 1, int(xmin), int(xmax) + 1, fill)
     if patch.shape[0] != out_size or patch.shape[1] != out_size:
         patch = cv2.resize(patch, (out_size, out_size))
     return patch
@@ -66,13 +72,7 @@ def crop_resize(img: np.ndarray, center_yx, size: float, out_size: int, pad_colo
     size = float(np.round(size))
     start = np.round(np.asarray(center_yx) - (size - 1) / 2)  # float32 in, float32 arithmetic, as the reference
     corners = np.round(np.concatenate([start, start + size])).astype(int)
-    H, W = img.shape[:2]
-    npad = max(0, int(max(-corners[0], -corners[1], corners[2] - H, corners[3] - W)))
-    if npad > 0:
-        img = cv2.copyMakeBorder(img, npad, npad, npad, npad, cv2.BORDER_CONSTANT,
-                                 value=tuple(float(v) for v in pad_color))
-        corners = corners + npad
-    patch = img[corners[0]:corners[2], corners[1]:corners[3]]
+    patch = padded_region(img, corners[0], corners[2], corners[1], corners[3], tuple(float(v) for v in pad_color))
     return cv2.resize(patch, (out_size, out_size), interpolation=cv2.INTER_LINEAR)
 
 

@@ -293,12 +293,12 @@ def write_report(report_dir, scores: list[TrackerScores], protocol: str, meta: d
     files.update(plots)
 
     # Markdown
-    md = [f"# Benchmark: {meta.get('dataset')} ({protocol.upper()} protocol)\n",
+    md = [f"# Benchmark: {meta.get('dataset')} ({protocol.upper()} protocol)\n\n",
           f"{n_seq} sequences, {sum(len(s) for s in seqs)} frames"
           + (f", first {meta['max_frames']} frames of each" if meta.get("max_frames") else "")
-          + (f", EAO interval of VOT{meta.get('vot_year')}" if protocol == "vot" else "") + ".\n"]
+          + (f", EAO interval of VOT{meta.get('vot_year')}" if protocol == "vot" else "") + ".\n\n"]
     if (meta.get("workers") or 1) > 1:
-        md.append(f"Speeds were measured with {meta['workers']} sequences running in parallel.\n")
+        md.append(f"Speeds were measured with {meta['workers']} sequences running in parallel.\n\n")
     headers = ["rank", "tracker"] + [h for _, h in cols] + ["sequences"]
     rows = [[i + 1, s.label] + [_fmt(s.summary.get(k), k) for k, _ in cols] + [f"{len(s.sequences)}/{n_seq}"]
             for i, s in enumerate(order)]
@@ -323,10 +323,18 @@ def write_report(report_dir, scores: list[TrackerScores], protocol: str, meta: d
         md.append(f"\n![{kind}]({Path(p).name})\n")
     # per-sequence
     key = RANK_KEY[protocol] if protocol != "vot" else "accuracy"
+
+    def cell(s, q):
+        d = s.per_sequence.get(q.name, {})
+        if protocol == "vot" and d:
+            return f"{_fmt(d.get('accuracy'), 'accuracy')} ({int(d.get('failures', 0))})"
+        return _fmt(d.get(key), key)
+
     if order:
-        md.append(f"\n## Per sequence ({key})\n\n")
+        what = "accuracy (failures)" if protocol == "vot" else key.upper()
+        md.append(f"\n## Per sequence: {what}\n\n")
         headers = ["sequence"] + [s.label for s in order]
-        rows = [[q.name] + [_fmt(s.per_sequence.get(q.name, {}).get(key), key) for s in order] for q in seqs]
+        rows = [[q.name] + [cell(s, q) for s in order] for q in seqs]
         md.append(markdown_table(headers, rows))
     # per-attribute
     attrs = sorted(set().union(*(set(s.attributes) for s in order))) if order else []

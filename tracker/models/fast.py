@@ -1,4 +1,4 @@
-"""Faster CPU inference for the feature branch (backbone + neck) without changing what it computes.
+"""Faster CPU inference for the search branch (backbone, neck, head's search convs) without changing what it computes.
 
 TorchScript's freeze + optimize_for_inference folds BatchNorm into the convolutions and runs them on
 oneDNN's blocked layouts: about 1.3-1.4x less CPU time for the AlexNets measured here (see README, Speed).
@@ -39,14 +39,13 @@ class ShapeSpecialised:
         return graph(x)
 
 
-class FeatureBranch(nn.Module):
-    """backbone → neck as one module, so it is traced (and its BatchNorms folded) as a whole."""
+class SearchBranch(nn.Module):
+    """The search crop's whole template-independent path (backbone → neck → the head's search convs) as
+    one module, so it is traced, and its BatchNorms folded, as a whole."""
 
-    def __init__(self, backbone: nn.Module, neck: nn.Module | None):
+    def __init__(self, model: nn.Module):
         super().__init__()
-        self.backbone = backbone
-        self.neck = neck
+        self.model = model
 
     def forward(self, x):
-        f = self.backbone(x)
-        return self.neck(f) if self.neck is not None else f
+        return self.model.head_module.search_features(self.model.features(x))

@@ -14,18 +14,24 @@ from ..xcorr import xcorr_depthwise, xcorr_plain
 
 
 class Head(nn.Module):
-    """Common part: the xcorr backend name, set by the tracker; `prepare_template` lets a head
-    precompute anything that depends only on the template (computed once per target)."""
+    """A head splits into three steps so each runs as rarely as it can:
+    `prepare_template(zf)` — everything that depends only on the template (once per target);
+    `search_features(xf)` — everything that depends only on the search crop (part of the optimised
+    feature branch at inference); `correlate(prepared, sf)` — the correlation and what follows it.
+    The xcorr backend name is set by the tracker."""
 
     xcorr_backend: str = "torch"
 
     def prepare_template(self, zf: list[torch.Tensor]):
         return zf
 
-    def forward(self, zf, xf):
-        return self.correlate(self.prepare_template(zf), xf)
+    def search_features(self, xf: list[torch.Tensor]):
+        return xf
 
-    def correlate(self, prepared, xf):
+    def forward(self, zf, xf):
+        return self.correlate(self.prepare_template(zf), self.search_features(xf))
+
+    def correlate(self, prepared, sf):
         raise NotImplementedError
 
 
@@ -36,10 +42,9 @@ class SiamFCHead(Head):
         super().__init__()
         self.out_scale = out_scale
 
-    def correlate(self, zf, xf):
-        z = zf[0]
-        kernel = z.unsqueeze(1)                       # (Bz, 1, C, h, w)
-        return xcorr_plain(xf[0], kernel, self.xcorr_backend) * self.out_scale, None
+    def correlate(self, zf, sf):
+        kernel = zf[0].unsqueeze(1)                   # (Bz, 1, C, h, w)
+        return xcorr_plain(sf[0], kernel, self.xcorr_backend) * self.out_scale, None
 
 
 class UPChannelRPN(Head):
@@ -63,11 +68,13 @@ class UPChannelRPN(Head):
         return (cls_k.view(b, -1, c, cls_k.size(2), cls_k.size(3)),
                 loc_k.view(b, -1, c, loc_k.size(2), loc_k.size(3)))
 
-    def correlate(self, prepared, xf):
+    def search_features(self, xf):
+        return [self.search_cls_conv(xf[0]), self.search_loc_conv(xf[0])]
+
+    def correlate(self, prepared, sf):
         cls_k, loc_k = prepared
-        x = xf[0]
-        cls = xcorr_plain(self.search_cls_conv(x), cls_k, self.xcorr_backend)
-        loc = self.loc_adjust(xcorr_plain(self.search_loc_conv(x), loc_k, self.xcorr_backend))
+        cls = xcorr_plain(sf[0], cls_k, self.xcorr_backend)
+        loc = self.loc_adjust(xcorr_plain(sf[1], loc_k, self.xcorr_backend))
         return cls, loc
 
 
@@ -81,8 +88,8 @@ class DepthwiseXCorr(nn.Module):
         self.head = nn.Sequential(nn.Conv2d(hidden, hidden, 1, bias=False), nn.BatchNorm2d(hidden),
                                   nn.ReLU(inplace=True), nn.Conv2d(hidden, out_channels, 1))
 
-    def forward_prepared(self, kernel, search, backend):
-        return self.head(xcorr_depthwise(self.conv_search(search), kernel, backend))
+    def forward(self, kernel, search, backend="torch"):
+        return self.head(xcorr_depthwise(self.conv_search(search), self.conv_kernel(kernel), backend))
 
 
 class DepthwiseRPN(Head):
@@ -94,14 +101,17 @@ class DepthwiseRPN(Head):
         self.loc = DepthwiseXCorr(in_channels, out_channels, 4 * anchor_num)
 
     def prepare_template(self, zf):
-        z = zf[0] if isinstance(zf, (list, tuple)) else zf
+        z = zf[0]
         return self.cls.conv_kernel(z), self.loc.conv_kernel(z)
 
-    def correlate(self, prepared, xf):
-        x = xf[0] if isinstance(xf, (list, tuple)) else xf
-        kc, kl = prepared
-        return (self.cls.forward_prepared(kc, x, self.xcorr_backend),
-                self.loc.forward_prepared(kl, x, self.xcorr_backend))
+    def search_features(self, xf):
+        x = xf[0]
+        return [self.cls.conv_search(x), self.loc.conv_search(x)]
+
+    def correlate(self, prepared, sf):
+        (kc, kl), (sc, sl) = prepared, sf
+        return (self.cls.head(xcorr_depthwise(sc, kc, self.xcorr_backend)),
+                self.loc.head(xcorr_depthwise(sl, kl, self.xcorr_backend)))
 
 
 class MultiRPN(Head):
@@ -125,12 +135,15 @@ class MultiRPN(Head):
     def prepare_template(self, zf):
         return [self._rpn(i).prepare_template([z]) for i, z in enumerate(zf)]
 
-    def correlate(self, prepared, xf):
+    def search_features(self, xf):
+        return [s for i, x in enumerate(xf) for s in self._rpn(i).search_features([x])]
+
+    def correlate(self, prepared, sf):
         outs = []
-        for i, (p, x) in enumerate(zip(prepared, xf)):
+        for i, p in enumerate(prepared):
             rpn = self._rpn(i)
             rpn.xcorr_backend = self.xcorr_backend
-            outs.append(rpn.correlate(p, [x]))
+            outs.append(rpn.correlate(p, sf[2 * i:2 * i + 2]))
         cls = [o[0] for o in outs]
         loc = [o[1] for o in outs]
         if self.weighted:

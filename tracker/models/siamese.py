@@ -37,22 +37,26 @@ class SiameseModel(nn.Module):
 
     def enable_fast_inference(self) -> None:
         """Use frozen, BN-folded TorchScript graphs for the feature branch (CPU inference only)."""
-        from .fast import FeatureBranch, ShapeSpecialised
-        self.__dict__["_fast"] = ShapeSpecialised(FeatureBranch(self.backbone, self.neck).eval())
+        from .fast import SearchBranch, ShapeSpecialised
+        self.__dict__["_fast"] = ShapeSpecialised(SearchBranch(self).eval())
 
     def features(self, images: torch.Tensor) -> list[torch.Tensor]:
-        fast = self.__dict__.get("_fast")
-        if fast is not None and not self.training and not torch.is_grad_enabled():
-            return list(fast(images))
         f = self.backbone(images)
         return self.neck(f) if self.neck is not None else f
+
+    def search_features(self, x: torch.Tensor):
+        """Everything computed from the search crop alone: backbone, neck and the head's search convs."""
+        fast = self.__dict__.get("_fast")
+        if fast is not None and not self.training and not torch.is_grad_enabled():
+            return list(fast(x))
+        return self.head_module.search_features(self.features(x))
 
     def template(self, z: torch.Tensor):
         """Template features, prepared once per target (e.g. the UP-channel kernels)."""
         return self.head_module.prepare_template(self.features(z))
 
     def track(self, x: torch.Tensor, prepared) -> dict:
-        cls, loc = self.head_module.correlate(prepared, self.features(x))
+        cls, loc = self.head_module.correlate(prepared, self.search_features(x))
         return {"cls": cls, "loc": loc}
 
     def forward(self, z: torch.Tensor, x: torch.Tensor) -> dict:

@@ -16,7 +16,9 @@ def parse_box(text: str) -> tuple[float, float, float, float]:
 
 
 def add_arguments(p):
-    p.add_argument("source", help="video file, folder of images (sorted by name), or camera index")
+    p.add_argument("source", nargs="?", help="video file, folder of images (sorted by name), or camera index")
+    p.add_argument("--demo", action="store_true", help="track the shipped demo clip (weights/demo/demo.mp4) with "
+                   "its ground truth and write the annotated video to demo_tracked.mp4 (or --save-video)")
     p.add_argument("--model", default=None, help="preset name (see `siamtrack models`) or opencv:csrt|kcf|mil|nano...; "
                    "default: the shipped default model")
     p.add_argument("--config", help="a pysot config.yaml (or a siamtrack preset YAML) instead of --model")
@@ -46,6 +48,15 @@ def run(args) -> int:
     from .presets import DEFAULT_PRESET
     from .progress import Progress
 
+    if args.demo:
+        from .presets import WEIGHTS_DIR
+        if args.source is not None:
+            raise UserError("--demo tracks the shipped demo clip: give either --demo or a SOURCE")
+        args.source = str(WEIGHTS_DIR / "demo" / "demo.mp4")
+        args.groundtruth = args.groundtruth or str(WEIGHTS_DIR / "demo" / "groundtruth.txt")
+        args.save_video = args.save_video or "demo_tracked.mp4"
+    elif args.source is None:
+        raise UserError("give a SOURCE (video file, image folder or camera index), or --demo")
     model = args.config or args.model or DEFAULT_PRESET
     gt = None
     if args.groundtruth:
@@ -129,4 +140,6 @@ def run(args) -> int:
         scores = otb_scores(boxes[:n], gt[:n])
         line += f"  AUC {scores.auc:.3f}  P@20 {scores.precision20:.3f}"
     print(line)
+    if args.demo:
+        print(f"annotated video: {args.save_video}")
     return 0

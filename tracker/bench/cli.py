@@ -20,6 +20,8 @@ results layout (the community's): RESULTS/DATASET/TRACKER/SEQ.txt (OTB), RESULTS
 SEQ_001.txt (VOT, codes 1 init / 2 failure / 0 skipped), RESULTS/DATASET/TRACKER/SEQ/SEQ_001.txt (GOT-10k).
 Tracker folders found there without a matching --tracker (e.g. published raw results) are ranked too.
 Finished sequences are skipped on re-runs (--force redoes them); --report-only scores what is there.
+Every frame is scored with the box the tracker returns, also when it reports the target lost (OpenCV's
+trackers then hold their last good box rather than OpenCV's 0,0,0,0).
 
 example:
   siamtrack bench ../shared/data/sequences --tracker opencv:csrt --tracker opencv:kcf \\

@@ -99,3 +99,14 @@ def test_models_command_lists_every_preset():
     assert rows["siamrpn_alex_dwxcorr"]["input"] == "BGR 0..255"
     for name, row in rows.items():
         assert row["weights"] == ("shipped" if get_preset(name).weights_available else "--weights FILE")
+
+
+def test_track_param_overrides_are_typed_and_checked():
+    from tracker.track_cli import parse_params
+    preset = get_preset("siamfc_alexnet").replace_track(**parse_params(["scale_num=5", "clamp_search=true",
+                                                                        "window_influence=0.2"]))
+    assert preset.track.scale_num == 5 and preset.track.clamp_search is True and preset.track.window_influence == 0.2
+    with pytest.raises(UserError, match="clamp_search must be a bool"):
+        get_preset("siamfc_alexnet").replace_track(clamp_search="maybe")
+    with pytest.raises(UserError, match="NAME=VALUE"):
+        parse_params(["scale_num"])

@@ -15,6 +15,20 @@ def parse_box(text: str) -> tuple[float, float, float, float]:
     return vals
 
 
+def parse_params(items: list[str]) -> dict:
+    """NAME=VALUE strings → values typed by YAML rules (numbers, true/false, lists)."""
+    import yaml
+
+    from .errors import UserError
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise UserError(f"--param expects NAME=VALUE, got {item!r}")
+        out[name.strip()] = yaml.safe_load(value)
+    return out
+
+
 def add_arguments(p):
     p.add_argument("source", nargs="?", help="video file, folder of images (sorted by name), or camera index")
     p.add_argument("--demo", action="store_true", help="track the shipped demo clip (weights/demo/demo.mp4) with "
@@ -34,6 +48,9 @@ def add_arguments(p):
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--xcorr", default="torch", choices=["torch", "numba", "cuda"], help="cross-correlation backend")
     p.add_argument("--long-term", action="store_true", help="re-detect with an enlarged search when unsure (SiamRPN)")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a tracking hyper-parameter of the preset, e.g. --param window_influence=0.3 "
+                        "or --param clamp_search=true (SiamFC's original search-size clamp); repeatable")
     p.add_argument("--nano-dir", help="folder with NanoTrack's backbone/neckhead ONNX files (opencv:nano)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -77,7 +94,7 @@ def run(args) -> int:
         tracker = build_tracker(model, **overrides)
     else:
         tracker = build_tracker(model, weights=args.weights, device=args.device, xcorr=args.xcorr,
-                                long_term=args.long_term)
+                                long_term=args.long_term, **parse_params(args.param))
 
     source = open_source(args.source, start=args.start)
     source.on_skip = lambda i, why: print(f"\nwarning: frame {i} skipped: {why}", file=sys.stderr)

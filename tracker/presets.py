@@ -130,8 +130,23 @@ class Preset:
         if unknown:
             raise PresetError(f"preset {self.name}: unknown tracking parameter(s) {', '.join(unknown)}; "
                               f"known: {', '.join(sorted(names))}")
+        typed = {}
+        for key, value in overrides.items():
+            current = getattr(self.track, key)
+            try:
+                if isinstance(current, bool):
+                    if not isinstance(value, bool):
+                        raise TypeError
+                    typed[key] = value
+                elif isinstance(current, tuple):
+                    typed[key] = tuple(float(v) for v in value)
+                else:
+                    typed[key] = type(current)(value)
+            except (TypeError, ValueError):
+                raise PresetError(f"preset {self.name}: {key} must be a {type(current).__name__}, "
+                                  f"got {value!r}") from None
         new = copy.deepcopy(self)
-        new.track = dataclasses.replace(new.track, **overrides)
+        new.track = dataclasses.replace(new.track, **typed)
         return new
 
     def to_dict(self) -> dict:
@@ -179,6 +194,12 @@ _register(Preset(
     "SiamFC (siamfc-pytorch AlexNetV1), 3 scales",
     weights="siamfc_alexnet.pth"))
 _register(Preset(
+    "siamfc_alexnet_5scale", "siamfc",
+    ModelSpec("alexnet_siamfc", head=HeadSpec("siamfc", out_scale=0.001)),
+    SiamFCParams(scale_num=5, scale_step=1.0255, scale_penalty=0.962, scale_lr=0.34, window_influence=0.168),
+    SIAMFC_INPUT, "siamfc", "SiamFC with the 5-scale search (same weights as siamfc_alexnet)",
+    weights="siamfc_alexnet.pth"))
+_register(Preset(
     "siamrpn_alex_upxcorr", "siamrpn",
     ModelSpec("alexnet_legacy", head=HeadSpec("upchannel")),
     SiamRPNParams(instance_size=271, base_size=0, penalty_k=0.055, window_influence=0.42, lr=0.295),
@@ -201,8 +222,9 @@ _register(Preset(
     PYSOT_INPUT, "pysot", "SiamRPN++ ResNet-50 layers 2-4, mean fusion (pysot OTB config)"))
 _register(Preset(
     "siamrpn_effnet_lite0", "siamrpn",
-    ModelSpec("efficientnet_lite0", {"output_stride": 8}, NeckSpec(out_channels=[96, 96]),
-              HeadSpec("multi", weighted=True, hidden=96)),
+    ModelSpec("efficientnet_lite0", {"output_stride": 16},
+              NeckSpec(out_channels=[64, 64], resize_to_first=True),
+              HeadSpec("multi", weighted=True, hidden=64)),
     SiamRPNParams(instance_size=255, base_size=8, penalty_k=0.04, window_influence=0.44, lr=0.4),
     LITE_INPUT, "siamtrack",
     "the project's own: SiamRPN++-style multi-level depthwise heads on ImageNet EfficientNet-Lite0",

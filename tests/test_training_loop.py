@@ -245,3 +245,9 @@ def test_shipped_recipes_parse_and_round_trip(recipe, tmp_path):
     # the effective recipe written beside the run reproduces the same configuration
     again, _ = config_from_args(build_parser().parse_args(["train", "--recipe", str(tmp_path / "o" / "recipe.yaml")]))
     assert again.recipe() == cfg.recipe()
+
+
+def test_dataloader_workers_do_not_change_what_is_learned(data, tmp_path):
+    a = run(config(data, tmp_path / "w0", epochs=1, steps_per_epoch=2, workers=0))
+    b = run(config(data, tmp_path / "w2", epochs=1, steps_per_epoch=2, workers=2))
+    assert [h["loss"] for h in a["history"]] == [h["loss"] for h in b["history"]]

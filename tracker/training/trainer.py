@@ -150,8 +150,7 @@ def seed_everything(seed: int) -> None:
 
 
 def _worker_init(_):
-    import cv2
-    cv2.setNumThreads(1)
+    # no cv2.setNumThreads here: in a forked child whose parent has used OpenCV's thread pool it deadlocks
     torch.set_num_threads(1)
 
 

@@ -251,3 +251,11 @@ def test_dataloader_workers_do_not_change_what_is_learned(data, tmp_path):
     a = run(config(data, tmp_path / "w0", epochs=1, steps_per_epoch=2, workers=0))
     b = run(config(data, tmp_path / "w2", epochs=1, steps_per_epoch=2, workers=2))
     assert [h["loss"] for h in a["history"]] == [h["loss"] for h in b["history"]]
+
+
+def test_last_checkpoint_is_the_newest_and_keep_prunes_old_epochs(data, tmp_path):
+    run(config(data, tmp_path / "k", epochs=3, steps_per_epoch=1, keep=2))
+    names = sorted(p.name for p in (tmp_path / "k").glob("*.pth"))
+    assert names == ["checkpoint_e002.pth", "checkpoint_e003.pth", "last.pth"]
+    last = torch.load(tmp_path / "k" / "last.pth", weights_only=True)
+    assert last["training"]["step"] == 3 and last["training"]["sampler"] == {"epoch": 3, "step": 0, "seed": 0}

@@ -89,6 +89,19 @@ def atomic_save(obj, path: str | os.PathLike) -> None:
     os.replace(tmp, path)
 
 
+def link_or_copy(src, dst) -> None:
+    """Make `dst` the same file as `src` (a hard link where the file system allows it), atomically."""
+    import shutil
+    dst = Path(dst)
+    tmp = dst.with_name(f".{dst.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(src, tmp)
+    except OSError:
+        shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
+
+
 def save_training_checkpoint(path, model, meta: dict, training: dict) -> None:
     atomic_save({"state_dict": model_state(model), "meta": plain(dict(meta, version=_format_version())),
                  "training": training}, path)

@@ -12,7 +12,7 @@ from pathlib import Path
 from ..errors import UserError
 from .augment import CropAugment
 from .pairs import PairConfig
-from .sources import DataError, parse_source_spec, spec_from_dict
+from .sources import parse_source_spec, spec_from_dict
 from .trainer import TrainConfig
 
 # option name -> type; everything a recipe or the command line may set

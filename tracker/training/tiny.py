@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-import torch
 import torch.nn as nn
 import torch.nn.functional as F
 

@@ -20,9 +20,8 @@ import numpy as np
 import torch
 
 from ..errors import UserError
-from .augment import CropAugment
-from .checkpoint import (capture_rng, load_training_checkpoint, plain, restore_rng, save_training_checkpoint,
-                         unwrap)
+from .checkpoint import (capture_rng, link_or_copy, load_training_checkpoint, plain, restore_rng,
+                         save_training_checkpoint, unwrap)
 from .losses import siamese_loss
 from .metrics_log import MetricsLog
 from .pairs import PairConfig, PairDataset, RPNTargetMaker, SiamFCTargetMaker, StepBatchSampler, collate
@@ -328,7 +327,7 @@ def train(cfg: TrainConfig, resume: str | None = None, model=None, preset=None, 
                         "sampler": {"epoch": ep_next, "step": s_next, "seed": cfg.seed}, "step": gstep,
                         "epoch": ep_next}
             save_training_checkpoint(path, model, dict(meta, epoch=ep_next, step=gstep), training)
-            save_training_checkpoint(out_dir / "last.pth", model, dict(meta, epoch=ep_next, step=gstep), training)
+            link_or_copy(path, out_dir / "last.pth")
         _barrier(info)
 
     try:

@@ -140,8 +140,18 @@ def test_self_supervised_pair_box_follows_the_known_transform():
 
 
 def test_video_source_reads_frames_and_makes_pairs(shared_dir):
-    src = VideoSource("v", str(shared_dir / "data" / "videos" / "Megamind.avi"))
+    path = shared_dir / "data" / "videos" / "Megamind.avi"            # 720x528, 270 frames
+    src = VideoSource("v", str(path), frames_per_video=5)
+    assert len(src.frames[0]) == 5 and src.frames[0][0].shape == (469, 640, 3)   # long side fitted to 640
     img_z, bz, img_x, bx, key = src.sample_pair(np.random.default_rng(3))
-    assert img_z.shape == img_x.shape == (528, 720, 3)
-    assert 0 <= bz[0] and bz[0] + bz[2] <= 720 and bz[2] > 0 and bx[2] > 0
+    assert img_z.shape == img_x.shape == (469, 640, 3)
+    assert 0 <= bz[0] and bz[0] + bz[2] <= 640 and bz[2] > 0 and bx[2] > 0
     assert key[0] == "v"
+    # the preloaded frames are the video's frames 0, 67, 134, 202, 269 (evenly spaced)
+    cap = cv2.VideoCapture(str(path))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, 269)
+    ok, last = cap.read()
+    assert ok and np.abs(src._fit(last).astype(int) - src.frames[0][4]).mean() < 2
+    # too many videos for the frame budget: frames are read on demand
+    lazy = VideoSource("v", str(path), max_frames=3)
+    assert lazy.frames is None and lazy.sample_single(np.random.default_rng(0))[0].shape == (469, 640, 3)

@@ -199,13 +199,20 @@ def similarity_pair(frame: np.ndarray, box, rng: np.random.Generator, p: SelfSup
 
 class VideoSource:
     """Unlabeled videos → self-supervised pairs: a random textured region of a random frame is the target;
-    the search image is that frame under a known random similarity transform and photometric change."""
+    the search image is that frame under a known random similarity transform and photometric change.
 
-    def __init__(self, name: str, path: str, weight: float = 1.0, params: SelfSupervisedParams | None = None):
+    Seeking a compressed video costs tens of milliseconds per frame, so up to `frames_per_video` evenly
+    spaced frames of each video (at most `max_frames` in all, long side scaled to `max_side`) are decoded
+    once, sequentially, at construction; DataLoader workers share them (fork). With more videos than that
+    budget allows, frames are read on demand instead (slower, bounded memory)."""
+
+    def __init__(self, name: str, path: str, weight: float = 1.0, params: SelfSupervisedParams | None = None,
+                 frames_per_video: int = 32, max_frames: int = 256, max_side: int = 640):
         self.name = name
         self.weight = float(weight)
         self.params = params or SelfSupervisedParams()
         self.videos = list_videos(path)
+        self.max_side = int(max_side)
         self.counts = []
         for v in self.videos:
             cap = cv2.VideoCapture(v)
@@ -214,6 +221,10 @@ class VideoSource:
             if n <= 0:
                 raise DataError(f"{v}: cannot open video or unknown frame count")
             self.counts.append(n)
+        per = min(frames_per_video, max_frames // len(self.videos))
+        self.frames: list[list[np.ndarray]] | None = None
+        if per >= 4:
+            self.frames = [self._preload(i, per) for i in range(len(self.videos))]
         self._caps: dict[int, cv2.VideoCapture] = {}
 
     def __getstate__(self):
@@ -223,6 +234,31 @@ class VideoSource:
 
     def __len__(self) -> int:
         return len(self.videos)
+
+    def _fit(self, frame: np.ndarray) -> np.ndarray:
+        h, w = frame.shape[:2]
+        s = self.max_side / max(h, w)
+        if s < 1:
+            frame = cv2.resize(frame, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+        return frame
+
+    def _preload(self, vi: int, k: int) -> list[np.ndarray]:
+        n = self.counts[vi]
+        wanted = set(np.linspace(0, n - 1, min(k, n)).round().astype(int).tolist())
+        last = max(wanted)
+        cap = cv2.VideoCapture(self.videos[vi])
+        out = []
+        i = 0
+        while i <= last and cap.grab():
+            if i in wanted:
+                ok, frame = cap.retrieve()
+                if ok and frame is not None:
+                    out.append(self._fit(frame))
+            i += 1
+        cap.release()
+        if not out:
+            raise DataError(f"{self.videos[vi]}: no frame could be decoded")
+        return out
 
     def read_frame(self, vi: int, fi: int) -> np.ndarray:
         cap = self._caps.get(vi)
@@ -236,12 +272,16 @@ class VideoSource:
             ok, frame = cap.read()
             if not ok:
                 raise DataError(f"{self.videos[vi]}: cannot read frame {fi}")
-        return frame
+        return self._fit(frame)
 
     def _region(self, rng):
         vi = int(rng.integers(len(self.videos)))
-        fi = int(rng.integers(self.counts[vi]))
-        frame = self.read_frame(vi, fi)
+        if self.frames is not None:
+            fi = int(rng.integers(len(self.frames[vi])))
+            frame = self.frames[vi][fi]
+        else:
+            fi = int(rng.integers(self.counts[vi]))
+            frame = self.read_frame(vi, fi)
         gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
         box = None
         for _ in range(8):

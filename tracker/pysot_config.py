@@ -37,15 +37,23 @@ def _section(cfg: dict, name: str, allowed: set[str], source: str) -> dict:
     return sec
 
 
-def load_pysot_config(path: str | os.PathLike) -> Preset:
+def read_yaml(path: str | os.PathLike):
+    """The parsed YAML file, or a ConfigError naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+
+
+def load_pysot_config(path: str | os.PathLike, cfg=None) -> Preset:
+    """A Preset from a pysot config file (`cfg`: its already parsed content, if the caller has it)."""
     path = Path(path)
     source = str(path)
-    if not path.is_file():
-        raise ConfigError(f"{source}: config file not found")
-    try:
-        cfg = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if cfg is None:
+        cfg = read_yaml(path)
     if not isinstance(cfg, dict):
         raise ConfigError(f"{source}: not a pysot config (expected a mapping at the top level)")
     known = {"BACKBONE", "ADJUST", "RPN", "ANCHOR", "TRACK", "MASK", "REFINE"} | IGNORED_SECTIONS

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import torch
 
@@ -16,18 +15,11 @@ def resolve_preset(preset_or_config) -> Preset:
         return preset_or_config
     spec = str(preset_or_config)
     if spec.endswith((".yaml", ".yml")) or os.sep in spec:
-        path = Path(spec)
-        if not path.is_file():
-            raise UserError(f"{path}: config file not found")
-        import yaml
-        try:
-            data = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as exc:
-            raise UserError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        from .pysot_config import load_pysot_config, read_yaml
+        data = read_yaml(spec)
         if isinstance(data, dict) and "family" in data and "model" in data:
             return Preset.from_dict(data)
-        from .pysot_config import load_pysot_config
-        return load_pysot_config(path)
+        return load_pysot_config(spec, data)
     return get_preset(spec)
 
 

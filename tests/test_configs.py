@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from tracker.errors import UserError
-from tracker.presets import Preset, get_preset, list_presets
+from tracker.presets import get_preset, list_presets
 from tracker.pysot_config import load_pysot_config
 from tracker.siamese import resolve_preset
 

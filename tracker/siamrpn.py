@@ -6,7 +6,6 @@ the scale/ratio penalty and the cosine window, move to the best box, smooth the 
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import torch

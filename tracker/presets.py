@@ -192,13 +192,15 @@ _register(Preset(
     ModelSpec("alexnet_siamfc", head=HeadSpec("siamfc", out_scale=0.001)),
     SiamFCParams(), SIAMFC_INPUT, "siamfc",
     "SiamFC (siamfc-pytorch AlexNetV1), 3 scales",
-    weights="siamfc_alexnet.pth"))
+    weights="siamfc_alexnet.pth",
+    weights_sha256="2e5efd6aefdbf01589ffedd8109651f7fae83dca8932afbcd3e55a48fbb404c4"))
 _register(Preset(
     "siamfc_alexnet_5scale", "siamfc",
     ModelSpec("alexnet_siamfc", head=HeadSpec("siamfc", out_scale=0.001)),
     SiamFCParams(scale_num=5, scale_step=1.0255, scale_penalty=0.962, scale_lr=0.34, window_influence=0.168),
     SIAMFC_INPUT, "siamfc", "SiamFC with the 5-scale search (same weights as siamfc_alexnet)",
-    weights="siamfc_alexnet.pth"))
+    weights="siamfc_alexnet.pth",
+    weights_sha256="2e5efd6aefdbf01589ffedd8109651f7fae83dca8932afbcd3e55a48fbb404c4"))
 _register(Preset(
     "siamrpn_alex_upxcorr", "siamrpn",
     ModelSpec("alexnet_legacy", head=HeadSpec("upchannel")),
@@ -225,10 +227,11 @@ _register(Preset(
     ModelSpec("efficientnet_lite0", {"output_stride": 16},
               NeckSpec(out_channels=[64, 64], resize_to_first=True),
               HeadSpec("multi", weighted=True, hidden=64)),
-    SiamRPNParams(instance_size=255, base_size=8, penalty_k=0.04, window_influence=0.44, lr=0.4),
+    SiamRPNParams(instance_size=255, base_size=8, penalty_k=0.1, window_influence=0.35, lr=0.3),
     LITE_INPUT, "siamtrack",
     "the project's own: SiamRPN++-style multi-level depthwise heads on ImageNet EfficientNet-Lite0",
-    weights="siamrpn_effnet_lite0.pth"))
+    weights="siamrpn_effnet_lite0.pth",
+    weights_sha256="4691e07914ce4bf3f9a50285cbe2f83090f0f81cc1db5da247c255cfb690a33c"))
 
 DEFAULT_PRESET = "siamrpn_effnet_lite0"
 

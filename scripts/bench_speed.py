@@ -38,7 +38,10 @@ def main():
     ap.add_argument("--xcorr", default="torch,numba")
     ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, help="torch threads (default: the cores free at start-up)")
     args = ap.parse_args()
+    from tracker.runtime import configure_threads
+    configure_threads(args.threads)
     frames, box = frames_and_box(args.frames)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {args.device}, "
           f"{len(frames) - 1} frames of {SEQ.name}")

@@ -52,6 +52,7 @@ def add_arguments(p):
                    help="override a tracking hyper-parameter of the preset, e.g. --param window_influence=0.3 "
                         "or --param clamp_search=true (SiamFC's original search-size clamp); repeatable")
     p.add_argument("--nano-dir", help="folder with NanoTrack's backbone/neckhead ONNX files (opencv:nano)")
+    p.add_argument("--threads", type=int, help="CPU threads for the model (default: the cores free at start-up)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -87,6 +88,8 @@ def run(args) -> int:
     if args.max_frames is not None and args.max_frames < 1:
         raise UserError("--max-frames must be at least 1")
 
+    from .runtime import configure_threads
+    configure_threads(args.threads)
     overrides = {}
     if model.startswith("opencv:"):
         if args.nano_dir:

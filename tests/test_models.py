@@ -253,3 +253,37 @@ def test_any_head_on_any_backbone_has_consistent_shapes(backbone, kw):
                 assert out["cls"].shape[1] == 1 and out["loc"] is None
             else:
                 assert out["cls"].shape[1] == 10 and out["loc"].shape[1] == 20
+
+
+def test_reads_pysot_snapshots_with_module_prefix_and_own_format(tmp_path):
+    """A pysot training snapshot ({epoch, state_dict with 'module.' keys, optimizer}) and the project's own
+    format load into the same model with the same tensors as the bare state_dict."""
+    from tracker.models import read_checkpoint, save_checkpoint
+    preset = get_preset("siamrpn_alex_dwxcorr")
+    model = build_model(preset)
+    sd = randomise(model, 3)
+    snap = tmp_path / "checkpoint_e20.pth"
+    torch.save({"epoch": 20, "state_dict": {"module." + k: v for k, v in sd.items()},
+                "optimizer": {"state": {}, "param_groups": [{"lr": 0.01}]}}, snap)
+    state, meta = read_checkpoint(snap)
+    assert meta == {} and set(state) == set(sd)
+    assert all(torch.equal(state[k], sd[k]) for k in sd)
+    load_into(model, state, str(snap), preset.name)
+    own = tmp_path / "own.pth"
+    save_checkpoint(own, model, {"preset": preset.name})
+    state2, meta2 = read_checkpoint(own)
+    assert meta2["preset"] == preset.name and "version" in meta2
+    assert all(torch.equal(state2[k], sd[k]) for k in sd if not k.endswith("num_batches_tracked"))
+
+
+def test_a_pickle_that_is_not_weights_only_is_refused(tmp_path):
+    import pickle
+    from tracker.models import read_checkpoint
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+    path = tmp_path / "evil.pth"
+    torch.save({"state_dict": Evil()}, path, pickle_module=pickle)
+    with pytest.raises(CheckpointError, match="not a readable weights-only PyTorch checkpoint"):
+        read_checkpoint(path)

@@ -64,7 +64,7 @@ def make_plots(report_dir, ranked_scores, protocol: str, meta: dict) -> dict:
         s.sort(key=lambda x: -x[1])
         out["success_plot"] = _curve_plot(report_dir / "success_plot.png", s, M.OTB_IOU_THRESHOLDS,
                                           f"Success plots of OPE - {name}", "Overlap threshold",
-                                          "Success rate", (0, 1), "lower left", styles=styles)
+                                          "Success rate", (0, 1), "best", styles=styles)
         p = [(t.label, t.summary["precision20"], t.curves["precision"]) for t in ranked_scores
              if "precision" in t.curves]
         p.sort(key=lambda x: -x[1])
@@ -84,7 +84,7 @@ def make_plots(report_dir, ranked_scores, protocol: str, meta: dict) -> dict:
         s = [(t.label, t.summary["ao"], t.curves["success"]) for t in ranked_scores if "success" in t.curves]
         out["success_plot"] = _curve_plot(report_dir / "success_plot.png", s, M.GOT_IOU_THRESHOLDS,
                                           f"Success plots on {name} (legend: AO)", "Overlap threshold",
-                                          "Success rate", (0, 1), "lower left", styles=styles)
+                                          "Success rate", (0, 1), "best", styles=styles)
     else:
         plt = _plt()
         fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=110)

@@ -1,4 +1,4 @@
-"""A small progress line on stderr (no dependency): count, total, rate, and a custom suffix."""
+"""A tiny progress bar on stderr: redrawn in place on a terminal, one line per finished item otherwise."""
 from __future__ import annotations
 
 import sys
@@ -6,35 +6,54 @@ import time
 
 
 class Progress:
-    def __init__(self, total: int | None, desc: str = "", stream=None, min_interval: float = 0.2):
-        self.total = total
+    def __init__(self, total: int, desc: str = "", stream=None, width: int = 28, enabled: bool = True):
+        self.total = max(int(total), 0)
+        self.done = 0
         self.desc = desc
-        self.stream = stream or sys.stderr
-        self.n = 0
-        self.start = time.perf_counter()
-        self._last = 0.0
-        self.min_interval = min_interval
-        self.enabled = True
+        self.stream = stream if stream is not None else sys.stderr
+        self.width = width
+        self.enabled = enabled
+        self.tty = enabled and bool(getattr(self.stream, "isatty", lambda: False)())
+        self.t0 = time.monotonic()
+        self._last_draw = 0.0
+        self.info = ""
 
-    def update(self, n: int = 1, suffix: str = "") -> None:
-        self.n += n
-        now = time.perf_counter()
-        if self.enabled and (now - self._last >= self.min_interval or (self.total and self.n >= self.total)):
-            self._last = now
-            self._draw(suffix)
+    def advance(self, n: int = 1, info: str | None = None) -> None:
+        """Count `n` more units of work (frames); redraw at most 10 times a second on a terminal."""
+        self.done = min(self.total, self.done + n) if self.total else self.done + n
+        if info is not None:
+            self.info = info
+        if self.tty:
+            now = time.monotonic()
+            if now - self._last_draw >= 0.1 or self.done >= self.total:
+                self._last_draw = now
+                self._draw()
 
-    def _draw(self, suffix: str) -> None:
-        if self.total:
-            frac = min(1.0, self.n / self.total)
-            bar = "#" * int(frac * 24)
-            head = f"{self.desc} [{bar:<24}] {self.n}/{self.total}"
+    def note(self, message: str) -> None:
+        """A line that stays (a finished sequence, a warning), printed above the bar."""
+        if not self.enabled:
+            return
+        if self.tty:
+            self.stream.write("\r\033[K" + message + "\n")
+            self._draw()
         else:
-            head = f"{self.desc} {self.n}"
-        self.stream.write(f"\r{head} {suffix}".ljust(79))
+            self.stream.write(f"[{self.done}/{self.total}] {message}\n")
         self.stream.flush()
 
-    def close(self, suffix: str = "") -> None:
-        if self.enabled:
-            self._draw(suffix)
+    def _draw(self) -> None:
+        frac = self.done / self.total if self.total else 1.0
+        fill = int(round(frac * self.width))
+        elapsed = time.monotonic() - self.t0
+        eta = ""
+        if 0 < self.done < self.total:
+            rest = elapsed / self.done * (self.total - self.done)
+            eta = f" ETA {int(rest // 60)}:{int(rest % 60):02d}"
+        bar = "#" * fill + "." * (self.width - fill)
+        self.stream.write(f"\r\033[K{self.desc} [{bar}] {100 * frac:3.0f}% {self.done}/{self.total}{eta} {self.info}")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty:
+            self._draw()
             self.stream.write("\n")
             self.stream.flush()

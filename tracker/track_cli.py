@@ -106,8 +106,7 @@ def run(args) -> int:
     total = source.frame_count - args.start if source.frame_count else None
     if args.max_frames:
         total = min(total, args.max_frames) if total else args.max_frames
-    progress = Progress(total, "track")
-    progress.enabled = not args.quiet
+    progress = Progress(total or 0, "track", enabled=not args.quiet)
     boxes, lost_frames, times = [], 0, []
     last_index = None
     try:
@@ -138,7 +137,7 @@ def run(args) -> int:
                 from .base import TrackResult
                 video.write(draw_result(frame, result or TrackResult(box, 1.0, False), tracker.name))
             fps = len(times) / sum(times) if times else 0.0
-            progress.update(1, f"{fps:5.1f} fps")
+            progress.advance(1, f"{fps:5.1f} fps")
             if args.max_frames and len(boxes) >= args.max_frames:
                 break
     finally:
@@ -150,7 +149,7 @@ def run(args) -> int:
     if not boxes:
         raise UserError(f"{args.source}: no frame could be read")
     fps = len(times) / sum(times) if times else 0.0
-    progress.close(f"{fps:5.1f} fps")
+    progress.close()
     line = f"frames {len(boxes)}  fps {fps:.1f}  lost {lost_frames}"
     if source.skipped:
         line += f"  skipped {len(source.skipped)}"

@@ -73,7 +73,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     from ..errors import UserError
     from .datasets import load_dataset
-    from .progress import Progress
+    from ..progress import Progress
     from .report import score_all, write_report
     from .results import ResultsLayout, safe_label
     from .runner import parse_tracker_spec, plan_jobs, run_jobs, build_from_spec

@@ -14,7 +14,7 @@ import numpy as np
 from ..errors import UserError
 from .datasets import DatasetError, Sequence
 from .metrics import VOT_FAILURE, VOT_INIT, VOT_SKIP, polygon_overlap
-from .progress import Progress
+from ..progress import Progress
 from .results import ResultsLayout, safe_label
 
 VOT_SKIP_FRAMES = 5

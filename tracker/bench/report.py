@@ -68,24 +68,33 @@ def _update_times(times, rows=None):
     return t[keep]
 
 
+def _read_result(layout: ResultsLayout, label: str, seq, reader, truncated, ts: TrackerScores, warn):
+    """A tracker's raw result for one sequence, checked against the sequence's length; None (and the reason
+    recorded in ts.missing) when it is absent, unreadable or misaligned."""
+    path = layout.box_file(label, seq.name)
+    if not path.is_file():
+        ts.missing.append((seq.name, "no result"))
+        return None
+    try:
+        result = reader(label, seq.name)
+    except ResultsError as exc:
+        warn(str(exc))
+        ts.missing.append((seq.name, str(exc)))
+        return None
+    why = _aligned(len(result), seq, path, truncated)
+    if why:
+        warn(why)
+        ts.missing.append((seq.name, why))
+        return None
+    return result
+
+
 def score_otb(layout: ResultsLayout, label: str, seqs, truncated=False, warn=_warn) -> TrackerScores:
     ts = TrackerScores(label)
     times_all, curves = [], {"success": [], "precision": [], "norm_precision": []}
     for seq in seqs:
-        path = layout.box_file(label, seq.name)
-        if not path.is_file():
-            ts.missing.append((seq.name, "no result"))
-            continue
-        try:
-            pred = layout.read_boxes(label, seq.name)
-        except ResultsError as exc:
-            warn(str(exc))
-            ts.missing.append((seq.name, str(exc)))
-            continue
-        why = _aligned(len(pred), seq, path, truncated)
-        if why:
-            warn(why)
-            ts.missing.append((seq.name, why))
+        pred = _read_result(layout, label, seq, layout.read_boxes, truncated, ts, warn)
+        if pred is None:
             continue
         s = M.otb_scores(pred[:len(seq)], seq.gt)
         curves["success"].append(s.success)
@@ -121,20 +130,8 @@ def score_got10k(layout: ResultsLayout, label: str, seqs, truncated=False, warn=
     ts = TrackerScores(label)
     ious_all, times_all = [], []
     for seq in seqs:
-        path = layout.box_file(label, seq.name)
-        if not path.is_file():
-            ts.missing.append((seq.name, "no result"))
-            continue
-        try:
-            pred = layout.read_boxes(label, seq.name)
-        except ResultsError as exc:
-            warn(str(exc))
-            ts.missing.append((seq.name, str(exc)))
-            continue
-        why = _aligned(len(pred), seq, path, truncated)
-        if why:
-            warn(why)
-            ts.missing.append((seq.name, why))
+        pred = _read_result(layout, label, seq, layout.read_boxes, truncated, ts, warn)
+        if pred is None:
             continue
         ious = M.iou(pred[1:len(seq)], seq.gt[1:], bound=seq.size)
         if np.all(np.isnan(ious)):
@@ -160,20 +157,8 @@ def score_vot(layout: ResultsLayout, label: str, seqs, truncated=False, year=201
     ts = TrackerScores(label)
     runs, times_all = [], []
     for seq in seqs:
-        path = layout.box_file(label, seq.name)
-        if not path.is_file():
-            ts.missing.append((seq.name, "no result"))
-            continue
-        try:
-            traj = layout.read_trajectory(label, seq.name)
-        except ResultsError as exc:
-            warn(str(exc))
-            ts.missing.append((seq.name, str(exc)))
-            continue
-        why = _aligned(len(traj), seq, path, truncated)
-        if why:
-            warn(why)
-            ts.missing.append((seq.name, why))
+        traj = _read_result(layout, label, seq, layout.read_trajectory, truncated, ts, warn)
+        if traj is None:
             continue
         traj = traj[:len(seq)]
         regions = [seq.region(i) for i in range(len(seq))]

@@ -154,32 +154,31 @@ def _check_inference(backend, x, kernel):
                         "torch.no_grad(), or use --xcorr torch for training")
 
 
-def xcorr_plain(x: torch.Tensor, kernel: torch.Tensor, backend: str = "torch") -> torch.Tensor:
-    """Per-sample correlation: (B, C, H, W) x (Bk, K, C, h, w) -> (B, K, H-h+1, W-w+1)."""
+def _dispatch(op: str, x: torch.Tensor, kernel: torch.Tensor, backend: str, kernel_ndim: int) -> torch.Tensor:
+    """Check the inputs once, then run `op` ("plain" or "depthwise") on the chosen backend."""
     if backend not in BACKENDS:
         check_backend(backend)  # raises the unknown-backend message
-    _check_common("xcorr_plain", x, kernel, 5)
+    _check_common(f"xcorr_{op}", x, kernel, kernel_ndim)
     _ensure_backend(backend, x.device)
     if backend == "torch":
-        from ._torch import plain
-        return plain(x, kernel)
-    _check_inference(backend, x, kernel)
-    if backend == "numba":
-        from ._numba_cpu import plain
+        from . import _torch as impl
     else:
-        from ._numba_cuda import plain
-    return plain(x, kernel)
+        _check_inference(backend, x, kernel)
+        if backend == "numba":
+            from . import _numba_cpu as impl
+        else:
+            from . import _numba_cuda as impl
+    return getattr(impl, op)(x, kernel)
+
+
+def xcorr_plain(x: torch.Tensor, kernel: torch.Tensor, backend: str = "torch") -> torch.Tensor:
+    """Per-sample correlation: (B, C, H, W) x (Bk, K, C, h, w) -> (B, K, H-h+1, W-w+1)."""
+    return _dispatch("plain", x, kernel, backend, 5)
 
 
 def xcorr_depthwise(x: torch.Tensor, kernel: torch.Tensor, backend: str = "torch") -> torch.Tensor:
     """Depthwise correlation: (B, C, H, W) x (Bk, C, h, w) -> (B, C, H-h+1, W-w+1)."""
-    if backend not in BACKENDS:
-        check_backend(backend)
-    _check_common("xcorr_depthwise", x, kernel, 4)
-    _ensure_backend(backend, x.device)
-    if backend == "torch":
-        from ._torch import depthwise
-        return depthwise(x, kernel)
+    return _dispatch("depthwise", x, kernel, backend, 4)
     _check_inference(backend, x, kernel)
     if backend == "numba":
         from ._numba_cpu import depthwise

@@ -29,6 +29,10 @@ def resolve_device(device) -> torch.device:
         if not torch.cuda.is_available():
             raise UserError(f"--device {name}: CUDA is not available on this machine (torch {torch.__version__}, "
                             f"built {'with' if torch.version.cuda else 'without'} CUDA)")
+        # Full float32 on Ampere and later: TF32 convolutions (cuDNN's default) round the mantissa to 10 bits,
+        # enough to change a reference tracker's trajectory (CUDA parity moved 64 px by frame 20 with TF32).
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
     elif name != "cpu":
         raise UserError(f"unknown device {name!r} (cpu or cuda)")
     return torch.device(name)

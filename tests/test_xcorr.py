@@ -173,10 +173,22 @@ def test_shape_errors():
         xcorr_depthwise(x, rand((1, 4, 9, 3), 16))
     with pytest.raises(ValueError, match=r"\(Bk, K, C, h, w\)"):
         xcorr_plain(x, rand((1, 4, 3, 3), 16))
-    with pytest.raises(ValueError, match="float32 or both float64"):
+    with pytest.raises(ValueError, match="must have one dtype"):
         xcorr_depthwise(x, rand((1, 4, 3, 3), 16, torch.float64))
-    with pytest.raises(ValueError, match="float32 or both float64"):
-        xcorr_depthwise(x.half(), rand((1, 4, 3, 3), 16).half())
+    with pytest.raises(ValueError, match=r"float32 or float64 \(backend 'numba'\)"):
+        xcorr_depthwise(x.half(), rand((1, 4, 3, 3), 16).half(), backend="numba")
+    with pytest.raises(ValueError, match="must have one dtype"):
+        xcorr_depthwise(x.int(), rand((1, 4, 3, 3), 16).int())
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_torch_backend_takes_half_precision(dtype):
+    # mixed-precision training runs the heads under autocast: the correlation sees half-precision tensors
+    x, k, kd = rand((2, 8, 12, 12), 21), rand((2, 3, 8, 4, 4), 22), rand((1, 8, 5, 5), 23)
+    out = xcorr_plain(x.to(dtype), k.to(dtype))
+    assert out.dtype == dtype and rel_err(out.float(), ref_plain(x, k)) < 2e-2
+    out = xcorr_depthwise(x.to(dtype), kd.to(dtype))
+    assert out.dtype == dtype and rel_err(out.float(), ref_depthwise(x, kd)) < 2e-2
 
 
 def test_unknown_backend_message():

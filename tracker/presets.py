@@ -211,7 +211,8 @@ _register(Preset(
     ModelSpec("alexnet_legacy", head=HeadSpec("depthwise")),
     SiamRPNParams(instance_size=287, base_size=0, penalty_k=0.16, window_influence=0.40, lr=0.30),
     PYSOT_INPUT, "pysot", "pysot siamrpn_alex_dwxcorr (AlexNetLegacy + DepthwiseRPN)",
-    weights="siamrpn_alex_dwxcorr.pth"))
+    weights="siamrpn_alex_dwxcorr.pth",
+    weights_sha256="72b17362fc863a2db4be2019d8f096528ddf72161a47728dd8b885d53a83a8b7"))
 _register(Preset(
     "siamrpn_r50_l234_dwxcorr", "siamrpn",
     ModelSpec("resnet50", {"used_layers": [2, 3, 4]}, R50_NECK, HeadSpec("multi", weighted=True)),
@@ -231,7 +232,7 @@ _register(Preset(
     LITE_INPUT, "siamtrack",
     "the project's own: SiamRPN++-style multi-level depthwise heads on ImageNet EfficientNet-Lite0",
     weights="siamrpn_effnet_lite0.pth",
-    weights_sha256="4691e07914ce4bf3f9a50285cbe2f83090f0f81cc1db5da247c255cfb690a33c"))
+    weights_sha256="08cb99daece27b9c566a156f46d67f52c3fbfd51635e72dd710095071eaa2072"))
 
 DEFAULT_PRESET = "siamrpn_effnet_lite0"
 

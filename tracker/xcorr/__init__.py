@@ -35,6 +35,7 @@ BACKENDS = ("torch", "numba", "cuda")
 __all__ = ["BACKENDS", "check_backend", "xcorr_plain", "xcorr_depthwise", "cuda_simulator_enabled"]
 
 _DTYPES = (torch.float32, torch.float64)
+_HALF_DTYPES = (torch.float16, torch.bfloat16)
 _checked: set = set()  # (backend, device type, simulator) combinations that passed check_backend
 
 
@@ -122,7 +123,7 @@ def _ensure_backend(name, device: torch.device) -> None:
     _checked.add(key)
 
 
-def _check_common(op, x, kernel, kernel_ndim):
+def _check_common(op, x, kernel, kernel_ndim, backend="torch"):
     if not isinstance(x, torch.Tensor) or not isinstance(kernel, torch.Tensor):
         raise TypeError(f"{op}: x and kernel must be torch tensors, got {type(x).__name__} "
                         f"and {type(kernel).__name__}")
@@ -131,9 +132,12 @@ def _check_common(op, x, kernel, kernel_ndim):
     if kernel.dim() != kernel_ndim:
         want = "(Bk, K, C, h, w)" if kernel_ndim == 5 else "(Bk, C, h, w)"
         raise ValueError(f"{op}: kernel must be {want}, got shape {tuple(kernel.shape)}")
-    if x.dtype not in _DTYPES or kernel.dtype != x.dtype:
-        raise ValueError(f"{op}: x and kernel must both be float32 or both float64, got {x.dtype} and "
-                         f"{kernel.dtype}")
+    # half precision (mixed-precision training under autocast) only through torch's own convolutions
+    allowed = _DTYPES + _HALF_DTYPES if backend == "torch" else _DTYPES
+    if x.dtype not in allowed or kernel.dtype != x.dtype:
+        names = "float16, bfloat16, float32 or float64" if backend == "torch" else "float32 or float64"
+        raise ValueError(f"{op}: x and kernel must have one dtype, {names} (backend {backend!r}), got "
+                         f"{x.dtype} and {kernel.dtype}")
     if x.device != kernel.device:
         raise ValueError(f"{op}: x is on {x.device} but kernel is on {kernel.device}")
     B, C, H, W = x.shape
@@ -158,7 +162,7 @@ def _dispatch(op: str, x: torch.Tensor, kernel: torch.Tensor, backend: str, kern
     """Check the inputs once, then run `op` ("plain" or "depthwise") on the chosen backend."""
     if backend not in BACKENDS:
         check_backend(backend)  # raises the unknown-backend message
-    _check_common(f"xcorr_{op}", x, kernel, kernel_ndim)
+    _check_common(f"xcorr_{op}", x, kernel, kernel_ndim, backend)
     _ensure_backend(backend, x.device)
     if backend == "torch":
         from . import _torch as impl
@@ -179,7 +183,6 @@ def xcorr_plain(x: torch.Tensor, kernel: torch.Tensor, backend: str = "torch") -
 def xcorr_depthwise(x: torch.Tensor, kernel: torch.Tensor, backend: str = "torch") -> torch.Tensor:
     """Depthwise correlation: (B, C, H, W) x (Bk, C, h, w) -> (B, C, H-h+1, W-w+1)."""
     return _dispatch("depthwise", x, kernel, backend, 4)
-    _check_inference(backend, x, kernel)
     if backend == "numba":
         from ._numba_cpu import depthwise
     else:

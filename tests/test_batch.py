@@ -10,7 +10,6 @@ import argparse
 import csv
 import io
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -407,6 +406,33 @@ def test_command_line_errors_are_one_line_and_exit_2(tmp_path, capsys):
     assert batch(ok, "-o", tmp_path / "o", "--model", "opencv:nosuch") == 2  # fails before any item
     assert not (tmp_path / "o").exists() or not list((tmp_path / "o").iterdir())
     assert batch("--merge", tmp_path) == 2  # --merge needs --output
+
+
+def test_threads_follow_the_free_cores_unless_given(tmp_path, videos, monkeypatch, capsys):
+    """--threads N (else the free cores, split among the workers) is what the process's torch gets."""
+    import torch
+
+    from tracker import runtime
+    from tracker.batch import runner
+    monkeypatch.setattr(runtime, "free_cores", lambda: 2)
+    calls, real = [], runtime.threads_per_worker
+
+    def spy(workers=1, requested=None):
+        calls.append((workers, requested, real(workers, requested)))
+        return calls[-1][2]
+    monkeypatch.setattr(runtime, "threads_per_worker", spy)
+    torch_threads = []
+    monkeypatch.setattr(torch, "set_num_threads", torch_threads.append)
+    # KCF needs no torch; pretend this model does, to see the number reach torch.set_num_threads
+    monkeypatch.setattr(runner, "uses_torch", lambda opts: True)
+    m = write_manifest(tmp_path / "m.csv", [(videos["vtest"], 100, 100, 50, 80, "", "vtest")])
+    assert batch(m, "-o", tmp_path / "a", "--model", "opencv:kcf", "--max-frames", 2, "--quiet") == 0
+    assert batch(m, "-o", tmp_path / "b", "--model", "opencv:kcf", "--max-frames", 2, "--threads", 3, "--quiet") == 0
+    assert calls[0] == (1, None, 2) and calls[-1] == (1, 3, 3)   # one process: all free cores, or N
+    assert torch_threads == [2, 3]
+    with pytest.raises(SystemExit):
+        batch(m, "-o", tmp_path / "c", "--threads", 0)
+    assert "--threads" in capsys.readouterr().err
 
 
 class CrashOnWideBoxTracker(StepTracker):

@@ -115,9 +115,35 @@ def test_dropped_in_results_are_ranked_beside_ours(tmp_path, shared_dir):
     assert rep["trackers"]["Oracle"]["summary"]["fps"] is None   # no timing files: no speed claimed
 
 
-def test_workers_give_the_same_results_as_one_process(tmp_path, shared_dir):
+@pytest.fixture
+def thread_calls(monkeypatch):
+    """Records each (workers, requested) -> threads decision of tracker.runtime's policy, with 2 free cores."""
+    from tracker import runtime
+    monkeypatch.setattr(runtime, "free_cores", lambda: 2)
+    calls, real = [], runtime.threads_per_worker
+
+    def spy(workers=1, requested=None):
+        n = real(workers, requested)
+        calls.append((workers, requested, n))
+        return n
+    monkeypatch.setattr(runtime, "threads_per_worker", spy)
+    return calls
+
+
+def test_threads_follow_the_free_cores_unless_given(tmp_path, shared_dir, thread_calls, capsys):
+    assert _bench(tmp_path / "a", shared_dir, "--tracker", "opencv:csrt", seqs="car1", frames=2) == 0
+    assert _bench(tmp_path / "b", shared_dir, "--tracker", "opencv:csrt", "--threads", "3", seqs="car1",
+                  frames=2) == 0
+    assert thread_calls == [(1, None, 2), (1, 3, 3)]
+    assert _bench(tmp_path / "c", shared_dir, "--tracker", "opencv:csrt", "--threads", "0", seqs="car1",
+                  frames=2) == 2
+    assert "--threads must be at least 1" in capsys.readouterr().err
+
+
+def test_workers_give_the_same_results_as_one_process(tmp_path, shared_dir, thread_calls):
     assert _bench(tmp_path / "one", shared_dir, "--tracker", "opencv:kcf", frames=15) == 0
     assert _bench(tmp_path / "two", shared_dir, "--tracker", "opencv:kcf", "--workers", "2", frames=15) == 0
+    assert thread_calls[-1] == (2, None, 1)      # two workers share the two free cores
     for name in ("car1", "person9"):
         a = (tmp_path / "one" / "results" / "sequences" / "opencv-kcf" / f"{name}.txt").read_text()
         b = (tmp_path / "two" / "results" / "sequences" / "opencv-kcf" / f"{name}.txt").read_text()
@@ -197,12 +223,16 @@ def test_user_errors_exit_2_with_one_line(tmp_path, shared_dir, capsys):
     assert "groundtruth.txt:1: expected 4 or 8 numbers, got 3" in capsys.readouterr().err
 
 
-def test_our_siamese_tracker_through_bench_reproduces_the_pysot_parity_run(tmp_path, shared_dir):
+def test_our_siamese_tracker_through_bench_reproduces_the_pysot_parity_run(tmp_path, shared_dir, monkeypatch):
     # a pysot YAML config plus weights as --tracker; the bench must feed frames and the initial box exactly
     # as the parity run did (first files of img/ in name order, BGR, line 1 of the ground truth)
+    import torch
+    torch_threads = []
+    monkeypatch.setattr(torch, "set_num_threads", torch_threads.append)
     par = shared_dir / "parity" / "pysot_alex_upxcorr_w025"
     spec = f"{par / 'config.yaml'}@{par / 'weights.pth'}=up025"
-    assert _bench(tmp_path, shared_dir, "--tracker", spec, seqs="boat1", frames=4) == 0
+    assert _bench(tmp_path, shared_dir, "--tracker", spec, "--threads", "1", seqs="boat1", frames=4) == 0
+    assert torch_threads == [1]                  # --threads reaches torch (a torch tracker, in this process)
     ours = np.loadtxt(tmp_path / "results" / "sequences" / "up025" / "boat1.txt", delimiter=",")
     ref = np.loadtxt(par / "boxes.txt", delimiter=",")[:4]
     np.testing.assert_allclose(ours, ref, atol=1e-2)

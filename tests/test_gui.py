@@ -330,7 +330,7 @@ def test_smoke_mode_runs_the_window_and_saves_a_screenshot(clip, tmp_path):
     x, y, w, h = truth(0)
     r = run_cli("--source", str(clip), "--init", f"{x:g},{y:g},{w:g},{h:g}", "--frames", "12",
                 "--model", "opencv:csrt", "--screenshot", str(shot), "--export", str(boxes),
-                "--settings", str(tmp_path / "s.ini"))
+                "--settings", str(tmp_path / "s.ini"), "--threads", "1")
     assert r.returncode == 0, r.stderr
     assert "frame 12: tracked" in r.stdout
     img = cv2.imread(str(shot))
@@ -349,6 +349,30 @@ def test_smoke_mode_rejects_bad_input_with_one_line(tmp_path, clip):
     assert r.returncode == 2 and "nope.avi" in r.stderr and "Traceback" not in r.stderr
     r = run_cli("--source", str(clip), "--init", "1,2,3", "--frames", "3", "--screenshot", str(tmp_path / "a.png"))
     assert r.returncode == 2 and "X,Y,W,H" in r.stderr
+
+
+def test_threads_are_set_before_the_window_builds_a_tracker(monkeypatch, clip, tmp_path):
+    """--threads N, else the cores free at start-up (tracker.runtime), is what torch gets, before the app
+    (and any tracker) starts."""
+    import argparse
+
+    import torch
+
+    from tracker import runtime
+    from tracker.errors import UserError
+    from tracker.gui import app, cli
+    events = []
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: events.append(("threads", n)))
+    monkeypatch.setattr(runtime, "free_cores", lambda: 2)
+    monkeypatch.setattr(app, "run_headless", lambda args, init: events.append(("app", init)) or 0)
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    base = ["--source", str(clip), "--frames", "2", "--screenshot", str(tmp_path / "a.png"), "--init", "1,2,3,4"]
+    assert cli.run(parser.parse_args(base)) == 0
+    assert cli.run(parser.parse_args(base + ["--threads", "3"])) == 0
+    assert events == [("threads", 2), ("app", (1, 2, 3, 4)), ("threads", 3), ("app", (1, 2, 3, 4))]
+    with pytest.raises(UserError, match="--threads"):
+        cli.run(parser.parse_args(base + ["--threads", "0"]))
 
 
 class LosingTracker(Tracker):

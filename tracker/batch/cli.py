@@ -47,7 +47,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--save-video", action="store_true", help="also write ITEM.annotated.mp4")
     g.add_argument("--force", action="store_true", help="redo items that are already finished")
     g.add_argument("--workers", type=_workers, default=1, metavar="N",
-                   help="worker processes (0 = one per core); torch threads are split among them")
+                   help="worker processes (0 = one per core); the free cores' threads are split among them")
+    g.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+                   help="CPU threads per process (default: the cores free at start-up divided by the workers)")
     g.add_argument("--shard", default=None, metavar="I/N",
                    help="process only shard I of N (0 <= I < N), a deterministic part of the input")
     g.add_argument("--shard-by", choices=("id", "index"), default="id",
@@ -127,7 +129,8 @@ def _run_batch(args) -> int:
         raise UserError("give either --model or --config, not both")
     opts = BatchOptions(out_dir=str(out_dir), model=args.model or ("" if args.config else default_model()),
                         weights=args.weights, config=args.config, device=args.device, xcorr=args.xcorr,
-                        max_frames=args.max_frames, save_video=args.save_video, force=args.force)
+                        max_frames=args.max_frames, save_video=args.save_video, force=args.force,
+                        threads=args.threads)
     workers = args.workers or cpu_count()
     quiet = args.quiet
     if opts.device.startswith("cuda") and workers > 1:

@@ -60,6 +60,7 @@ class BatchOptions:
     max_frames: int | None = None
     save_video: bool = False
     force: bool = False
+    threads: int | None = None  # CPU threads per process (--threads); None: the free cores split among workers
     # Library/test hook: a picklable zero-argument callable returning a fresh Tracker, used instead of
     # build_tracker (with workers it must be importable by name in the spawned processes).
     tracker_factory: Callable | None = None
@@ -333,27 +334,15 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-def threads_per_worker(workers: int) -> int:
-    return max(1, cpu_count() // max(1, workers))
-
-
 def _worker_init(threads: int, stop, queue, uses_torch: bool) -> None:
     """Runs first in every spawned worker: the parent alone decides when to stop (it sets `stop`), and
-    the cores are divided among the workers before any tracker (or torch's thread pool) exists."""
+    the thread pools are sized (tracker.runtime: free cores / workers, or --threads) before any tracker (or torch's thread pool) exists."""
     # Ctrl-C reaches the whole process group and schedulers send SIGTERM to every process of a job: the
     # workers ignore both and stop when the parent sets `stop`, so no item is cut mid-write.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
-        os.environ[var] = str(threads)
-    if uses_torch:
-        import torch
-        torch.set_num_threads(threads)
-    try:
-        import cv2
-        cv2.setNumThreads(threads)
-    except Exception:  # noqa: BLE001 - opencv threading is an optimisation only
-        pass
+    from ..runtime import configure_worker_threads
+    configure_worker_threads(threads, uses_torch)
     _WORKER.update(stop=stop, queue=queue, threads=threads)
 
 
@@ -420,6 +409,10 @@ def run_batch(items: list[BatchItem], opts: BatchOptions, workers: int = 1, prog
 
 
 def _run_here(todo, opts, results, progress) -> bool:
+    from ..runtime import configure_threads, threads_per_worker
+    threads = threads_per_worker(1, opts.threads)
+    if todo and uses_torch(opts):
+        configure_threads(threads)
     report = progress.report if progress else None
     for it in todo:
         try:
@@ -474,7 +467,8 @@ def _run_pool(todo, opts, workers, results, progress) -> bool:
 
 def _one_pool(ctx, items, opts, workers, stop, queue, started, attempts, results, progress):
     from concurrent.futures.process import BrokenProcessPool
-    threads = threads_per_worker(workers)
+    from ..runtime import threads_per_worker
+    threads = threads_per_worker(workers, opts.threads)
     ex = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
                              initargs=(threads, stop, queue, uses_torch(opts)))
     pending: dict = {}

@@ -59,7 +59,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-frames", type=int, default=None, metavar="N",
                    help="only the first N frames of each sequence (quick checks; scores then differ)")
     p.add_argument("--workers", type=int, default=1, metavar="N",
-                   help="sequences run in parallel in N processes (each gets cores/N threads; default 1)")
+                   help="sequences run in parallel in N processes (each gets free cores/N threads; default 1)")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="CPU threads per process (default: the cores free at start-up, split among the workers)")
     p.add_argument("--force", action="store_true", help="re-run sequences that already have results")
     p.add_argument("--report-only", action="store_true", help="run nothing; score the results folder")
     p.add_argument("--device", default="cpu", help="torch device for our trackers (default cpu)")
@@ -80,6 +82,8 @@ def run(args) -> int:
 
     if args.workers < 1:
         raise UserError("--workers must be at least 1")
+    if args.threads is not None and args.threads < 1:
+        raise UserError("--threads must be at least 1")
     if args.max_frames is not None and args.max_frames < 2:
         raise UserError("--max-frames must be at least 2")
     seq_filter = [s.strip() for s in args.sequences.split(",") if s.strip()] if args.sequences else None
@@ -118,7 +122,8 @@ def run(args) -> int:
             print(f"siamtrack bench: {len(finished)} tracker/sequence result(s) already in {layout.root}, "
                   f"skipped (--force redoes them)", file=sys.stderr)
         summary = run_jobs(jobs, layout, workers=args.workers, device=args.device, xcorr=args.xcorr,
-                           trackers=built, progress=progress, debug=getattr(args, "debug", False))
+                           trackers=built, progress=progress, debug=getattr(args, "debug", False),
+                           threads=args.threads)
         progress.close()
         failed = summary.failed
 

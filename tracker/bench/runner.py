@@ -2,7 +2,6 @@
 (re-initialised 5 frames after each failure), resumable, optionally in a process pool."""
 from __future__ import annotations
 
-import os
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -214,15 +213,9 @@ _WORKER_CONF: dict = {}
 
 
 def _worker_init(threads: int, device: str, xcorr: str, need_torch: bool) -> None:
+    from ..runtime import configure_worker_threads
     _WORKER_CONF.update(device=device, xcorr=xcorr)
-    try:
-        import cv2
-        cv2.setNumThreads(threads)
-    except Exception:
-        pass
-    if need_torch:
-        import torch
-        torch.set_num_threads(threads)
+    configure_worker_threads(threads, need_torch)
 
 
 def _worker_job(job: Job, results_dir: str, dataset: str, protocol: str) -> JobOutcome:
@@ -241,10 +234,14 @@ def _worker_job(job: Job, results_dir: str, dataset: str, protocol: str) -> JobO
 
 
 def run_jobs(jobs, layout: ResultsLayout, workers: int = 1, device: str = "cpu", xcorr: str = "torch",
-             trackers: dict | None = None, progress: Progress | None = None, debug: bool = False) -> RunSummary:
+             trackers: dict | None = None, progress: Progress | None = None, debug: bool = False,
+             threads: int | None = None) -> RunSummary:
     """Run the jobs; results are written as each sequence finishes. `trackers` maps spec -> built tracker
-    (reused in-process when workers == 1)."""
+    (reused in-process when workers == 1). `threads`: CPU threads per process (--threads); default the
+    cores free now, split among the workers (tracker.runtime)."""
+    from ..runtime import configure_threads, threads_per_worker
     summary = RunSummary()
+    need_torch = any(not j.spec.is_opencv for j in jobs)
     progress = progress or Progress(sum(len(j.seq) for j in jobs), "bench", enabled=False)
 
     def report(out: JobOutcome):
@@ -257,6 +254,9 @@ def run_jobs(jobs, layout: ResultsLayout, workers: int = 1, device: str = "cpu",
             progress.note(f"{out.label}/{out.seq}: {out.frames} frames, {fps:.1f} fps")
 
     if workers <= 1 or len(jobs) <= 1:
+        n_threads = threads_per_worker(1, threads)
+        if need_torch:
+            configure_threads(n_threads)
         trackers = trackers if trackers is not None else {}
         for job in jobs:
             info = f"{job.spec.label}/{job.seq.name}"
@@ -272,13 +272,12 @@ def run_jobs(jobs, layout: ResultsLayout, workers: int = 1, device: str = "cpu",
             report(out)
         return summary
 
-    cores = os.cpu_count() or 1
-    threads = max(1, cores // workers)
-    need_torch = any(not j.spec.is_opencv for j in jobs)
+    workers = min(workers, len(jobs))  # idle workers would only take cores from the busy ones
+    n_threads = threads_per_worker(workers, threads)
     import multiprocessing as mp
     ctx = mp.get_context("spawn")  # torch and OpenCV thread pools do not survive fork()
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
-                             initargs=(threads, device, xcorr, need_torch)) as pool:
+                             initargs=(n_threads, device, xcorr, need_torch)) as pool:
         futures = {pool.submit(_worker_job, j, str(layout.root.parent), layout.dataset, layout.protocol): j
                    for j in jobs}
         for fut in as_completed(futures):

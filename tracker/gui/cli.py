@@ -12,6 +12,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", metavar="PATH", help="checkpoint for --model (default: the preset's own)")
     parser.add_argument("--device", metavar="DEV", help="cpu, cuda, cuda:1 ...")
     parser.add_argument("--xcorr", metavar="BACKEND", help="cross-correlation backend: torch, numba, cuda")
+    parser.add_argument("--threads", type=int, metavar="N",
+                        help="CPU threads for the model (default: the cores free at start-up)")
     parser.add_argument("--init", metavar="X,Y,W,H", help="start tracking this box on the first frame")
     parser.add_argument("--trail", action="store_true", help="draw the target's trail")
     parser.add_argument("--settings", metavar="INI",
@@ -54,7 +56,11 @@ def run(args) -> int:
         raise UserError("--record and --export need --source")
     if args.init and not args.source:
         raise UserError("--init needs --source (the box is drawn on its first frame)")
+    if args.threads is not None and args.threads < 1:
+        raise UserError("--threads must be at least 1")
     init = parse_box(args.init) if args.init else None
+    from ..runtime import configure_threads
+    configure_threads(args.threads)  # before any tracker exists (tracker.runtime explains the default)
     from .app import run_headless, run_interactive
     if headless:
         return run_headless(args, init)

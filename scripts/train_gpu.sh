@@ -1,7 +1,8 @@
 #!/bin/bash
 # One GPU session (about 8 minutes of an H200 and its 16 cores): train the three shipped models side by
 # side, run the CUDA tests and measure CUDA tracking speed. Run from the repository root, with the data at
-# ../shared (or SHARED_PACK=DIR holding shared/ to link there). Results go to $OUT (default out_gpu/).
+# ../shared (or SHARED_PACK=DIR holding shared/ to link there: scripts/make_gpu_pack.py makes one that fits
+# the 64 MiB a device run may carry). Results go to $OUT (default out_gpu/).
 #
 #   T_TRAIN   seconds of training to size the runs for (default 300); the number of steps of each run is
 #             set from the measured data rate of one core, so every run completes its whole schedule.
@@ -9,6 +10,8 @@ set -u
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD
 OUT=${OUT:-out_gpu}; mkdir -p "$OUT"
 T_TRAIN=${T_TRAIN:-300}
+# the Lite0 runs start from this file (the shipped one was trained from the CPU stage-1 file, see weights/README.md)
+LITE0_INIT=${LITE0_INIT:-weights/siamrpn_effnet_lite0.pth}
 DEVICE=${DEVICE:-cuda}; MIN_STEPS=${MIN_STEPS:-20}
 LOG="$OUT/session.log"
 exec > >(tee -a "$LOG") 2>&1
@@ -66,14 +69,14 @@ for run in $RUNS; do
     case $run in
     lite0)  # warm start from the shipped weights; stages 4-5 unfrozen at 0.1x lr after 3 epochs
         train lite0 scripts/recipes/siamrpn_effnet_lite0.yaml 6 64 --no-pretrained \
-            --init weights/siamrpn_effnet_lite0.pth --freeze-epochs 3 \
+            --init "$LITE0_INIT" --freeze-epochs 3 \
             --train-layers _blocks.5,_blocks.6,_blocks.7,_blocks.8,_blocks.9,_blocks.10 & ;;
     lite0f)  # warm start, backbone frozen throughout
         train lite0f scripts/recipes/siamrpn_effnet_lite0.yaml 7 64 --no-pretrained \
-            --init weights/siamrpn_effnet_lite0.pth --freeze-epochs 10 & ;;
+            --init "$LITE0_INIT" --freeze-epochs 10 & ;;
     lite0s5)  # warm start, only stage 5 unfrozen at 0.05x lr after 5 epochs
         train lite0s5 scripts/recipes/siamrpn_effnet_lite0.yaml 7 64 --no-pretrained \
-            --init weights/siamrpn_effnet_lite0.pth --freeze-epochs 5 --backbone-lr-mult 0.05 \
+            --init "$LITE0_INIT" --freeze-epochs 5 --backbone-lr-mult 0.05 \
             --train-layers _blocks.8,_blocks.9,_blocks.10 & ;;
     alexdw) train alexdw scripts/recipes/siamrpn_alex_dwxcorr.yaml 5 64 --half & ;;
     fc)     train fc scripts/recipes/siamfc_alexnet.yaml 3 32 & ;;

@@ -7,6 +7,8 @@ import os
 import signal
 import time
 
+import pytest
+
 from tracker.base import Tracker, TrackResult
 from tracker.batch.manifest import read_manifest
 from tracker.batch.runner import BatchOptions, run_batch
@@ -67,7 +69,20 @@ def make_sigint_tracker(parent, flag, k):
     return SigintTracker(parent, flag, k)
 
 
-def test_ctrl_c_stops_the_workers_leaving_complete_files_only(tmp_path, shared_dir):
+@pytest.fixture
+def ctrl_c_raises():
+    """Ctrl-C raises KeyboardInterrupt here even when the tests run as a background job (a shell starts
+    those with SIGINT ignored, and Python then keeps it ignored)."""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, old)
+
+
+def _sigint_default():  # for subprocesses: undo an inherited SIG_IGN before Python starts
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def test_ctrl_c_stops_the_workers_leaving_complete_files_only(tmp_path, shared_dir, ctrl_c_raises):
     items = read_manifest(manifest(tmp_path, shared_dir))
     out = tmp_path / "out"
     factory = functools.partial(make_sigint_tracker, os.getpid(), str(tmp_path / "sent.flag"), 10)
@@ -104,7 +119,7 @@ def test_real_command_with_workers_exits_130_on_ctrl_c_leaving_no_partial_file(t
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "tracker.cli", "batch", str(m), "-o", str(out), "--model",
                              "opencv:kcf", "--workers", "2", "--save-video"], cwd=repo, start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            preexec_fn=_sigint_default, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 20
     while time.time() < deadline and not (out.is_dir() and any(p.suffix == ".mp4" for p in out.iterdir())):
         time.sleep(0.1)  # wait until a worker is writing an annotated video (a half-written file exists)

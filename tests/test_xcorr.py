@@ -310,3 +310,25 @@ def test_cuda_backend_on_gpu():
                              np.float32 if dtype == torch.float32 else np.float64)
     with pytest.raises(UserError, match="needs CUDA tensors|needs the model on a CUDA device"):
         xcorr_plain(rand((1, 2, 4, 4), 1), rand((1, 1, 2, 2, 2), 2), backend="cuda")
+
+
+def test_cuda_kernel_that_cannot_compile_is_one_clear_error():
+    # seen on a GPU machine: numba-cuda's compiler failed on numpy 2.5 (no np.row_stack) at first launch
+    from tracker.xcorr import _numba_cuda
+
+    class Uncompiled:
+        overloads: dict = {}
+
+        def __getitem__(self, config):
+            def launch(*args):
+                raise AttributeError("module 'numpy' has no attribute 'row_stack'")
+            return launch
+
+    with pytest.raises(UserError, match=r"could not compile its kernel \(AttributeError: .*row_stack.*--xcorr torch"):
+        _numba_cuda._run_kernel(Uncompiled(), (1, 32, 0), ())
+
+    class Compiled(Uncompiled):   # once compiled, a failure is a launch error and is not renamed
+        overloads = {("float32",): object()}
+
+    with pytest.raises(AttributeError):
+        _numba_cuda._run_kernel(Compiled(), (1, 32, 0), ())

@@ -118,12 +118,26 @@ def _device_view(t: torch.Tensor):
 
 def _launch(kernel, blocks, threads, device: torch.device, *args):
     if _SIM:
-        kernel[blocks, threads, 0](*args)
+        _run_kernel(kernel, (blocks, threads, 0), args)
         return
     idx = device.index if device.index is not None else torch.cuda.current_device()
     with cuda.gpus[idx]:
         stream = cuda.external_stream(torch.cuda.current_stream(device).cuda_stream)
-        kernel[blocks, threads, stream](*args)
+        _run_kernel(kernel, (blocks, threads, stream), args)
+
+
+def _run_kernel(kernel, config, args):
+    """Launch; a kernel that fails to compile on its first launch is a set-up problem (seen on one GPU
+    machine: numba-cuda 0.68 against numpy 2.5, which no longer has np.row_stack), said in one line."""
+    try:
+        kernel[config](*args)
+    except Exception as exc:
+        if getattr(kernel, "overloads", None):   # compiled before: a launch error, not the installation
+            raise
+        import numba
+        raise UserError(f"xcorr backend 'cuda': numba could not compile its kernel ({type(exc).__name__}: "
+                        f"{exc}); numba {numba.__version__}, numpy {np.__version__} — an incompatible "
+                        "numba / numba-cuda / numpy set; use --xcorr torch") from exc
 
 
 def plain(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:

@@ -173,6 +173,16 @@ def test_model_selector_offers_presets_with_weights_then_opencv_baselines(monkey
     assert {"opencv:csrt", "opencv:kcf", "opencv:mil"} <= set(names[1:])
 
 
+def test_model_selector_starts_with_the_default_model():
+    # the window opens with the first entry: the shipped default, as `siamtrack track` uses
+    from tracker.gui import models
+    from tracker.presets import DEFAULT_PRESET, list_presets
+    names = [c.name for c in models.model_choices()]
+    assert names[0] == DEFAULT_PRESET
+    shipped = [p.name for p in list_presets() if p.weights_available]
+    assert [n for n in names if n in shipped] == [DEFAULT_PRESET] + [n for n in shipped if n != DEFAULT_PRESET]
+
+
 def test_model_from_disk_pairs_configs_and_checkpoints(tmp_path):
     from tracker.gui.models import choice_for_file
     d = tmp_path / "siamrpn_alex_dwxcorr"

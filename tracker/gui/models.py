@@ -1,7 +1,6 @@
 """What the model, device and xcorr selectors offer, and how a selection becomes a tracker."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,9 +64,15 @@ def opencv_names() -> list[str]:
 
 
 def model_choices() -> list[ModelChoice]:
-    """Presets whose weights are present, then the OpenCV baselines."""
-    choices = [ModelChoice(p.name, label=f"{p.name}  ({p.family}, {p.backbone})")
-               for p in list_all_presets() if _weights_available(p)]
+    """Presets whose weights are present, the project's default model first (it is what the window
+    starts with, as `siamtrack track` does), then the OpenCV baselines."""
+    try:
+        from ..presets import DEFAULT_PRESET
+    except ImportError:
+        DEFAULT_PRESET = None
+    presets = sorted((p for p in list_all_presets() if _weights_available(p)),
+                     key=lambda p: p.name != DEFAULT_PRESET)          # stable: the rest keep their order
+    choices = [ModelChoice(p.name, label=f"{p.name}  ({p.family}, {p.backbone})") for p in presets]
     choices += [ModelChoice(n) for n in opencv_names()]
     return choices
 

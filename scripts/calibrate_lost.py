@@ -31,6 +31,8 @@ def main():
     ap.add_argument("--weights")
     ap.add_argument("--data", default=str(DATA))
     ap.add_argument("--sequences", help="comma-separated names (default: all)")
+    ap.add_argument("--threshold", type=float, help="also report how a fixed threshold does on these sequences "
+                    "(to check a threshold calibrated on others)")
     args = ap.parse_args()
     _, seqs = load_dataset(args.data, "auto", args.sequences.split(",") if args.sequences else None)
     gone, tracked = [], []
@@ -65,6 +67,11 @@ def main():
     if best[1] is not None:
         _, t, tpr, tnr = best
         print(f"best threshold {t:.3f}: {tpr:.0%} of gone frames flagged lost, {1 - tnr:.0%} of tracked frames flagged")
+    if args.threshold is not None:
+        t = args.threshold
+        flagged = f"{np.mean(gone < t):.0%}" if len(gone) else "-"
+        print(f"threshold {t:.3f}: {flagged} of gone frames flagged lost, {np.mean(tracked < t):.1%} of tracked "
+              "frames flagged")
 
 
 if __name__ == "__main__":

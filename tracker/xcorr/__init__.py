@@ -183,8 +183,3 @@ def xcorr_plain(x: torch.Tensor, kernel: torch.Tensor, backend: str = "torch") -
 def xcorr_depthwise(x: torch.Tensor, kernel: torch.Tensor, backend: str = "torch") -> torch.Tensor:
     """Depthwise correlation: (B, C, H, W) x (Bk, C, h, w) -> (B, C, H-h+1, W-w+1)."""
     return _dispatch("depthwise", x, kernel, backend, 4)
-    if backend == "numba":
-        from ._numba_cpu import depthwise
-    else:
-        from ._numba_cuda import depthwise
-    return depthwise(x, kernel)

@@ -1,7 +1,8 @@
 """Faster CPU inference for the search branch (backbone, neck, head's search convs) without changing what it computes.
 
-TorchScript's freeze + optimize_for_inference folds BatchNorm into the convolutions and runs them on
-oneDNN's blocked layouts: about 1.3-1.4x less CPU time for the AlexNets measured here (see README, Speed).
+TorchScript's freeze folds BatchNorm into the convolutions; optimize_for_inference also runs them on
+oneDNN's blocked layouts, about 1.3-1.4x less CPU time for the AlexNets measured here (see README, Speed)
+but slower for depthwise convolutions, so on the CPU both graphs are built and the faster one is kept.
 A trace fixes any shape-dependent Python branch (the neck's template crop, 'same' padding), so one
 optimised graph is kept per input shape — which is also exactly when such a branch can change.
 If tracing fails for a module, the eager module is used: never wrong, only slower.
@@ -21,12 +22,13 @@ def _fastest(graphs: list, example: torch.Tensor, budget_s: float = 0.5):
     about `budget_s`: turns and minima keep a busy machine from deciding by accident."""
     if len(graphs) == 1:
         return graphs[0]
+    one_round = 0.0
     for g in graphs:
         g(example)
         t = time.perf_counter()
         g(example)
-        first = time.perf_counter() - t
-    rounds = max(1, min(5, int(budget_s / max(first * len(graphs), 1e-6))))
+        one_round += time.perf_counter() - t
+    rounds = max(1, min(5, int(budget_s / max(one_round, 1e-6))))
     best = [float("inf")] * len(graphs)
     for _ in range(rounds):
         for k, g in enumerate(graphs):
@@ -46,13 +48,15 @@ class ShapeSpecialised:
             with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 example = torch.zeros(x.shape, dtype=x.dtype, device=x.device)
-                frozen = torch.jit.freeze(torch.jit.trace(self.module, example, check_trace=False))
-                candidates = [torch.jit.optimize_for_inference(frozen)]
+                def frozen():
+                    return torch.jit.freeze(torch.jit.trace(self.module, example, check_trace=False))
+                # optimize_for_inference rewrites the graph it is given in place, hence two traces
+                candidates = [torch.jit.optimize_for_inference(frozen())]
                 if x.device.type == "cpu":
                     # oneDNN's blocked layouts win for dense convolutions (AlexNet, ResNet: 1.2-1.6x) but
-                    # lose for depthwise ones (EfficientNet-Lite0: 1.6x slower than the plain frozen
-                    # graph), so on the CPU both are timed on this shape and the faster one is kept
-                    candidates.append(torch.jit.freeze(torch.jit.trace(self.module, example, check_trace=False)))
+                    # lose for depthwise ones (EfficientNet-Lite0's backbone: 1.6x slower than the plain
+                    # frozen graph), so on the CPU both are timed on this shape and the faster one is kept
+                    candidates.append(frozen())
                 return _fastest(candidates, example)
         except Exception:  # pragma: no cover - depends on the module; eager is always correct
             return self.module

@@ -61,7 +61,7 @@ def count_update_gmacs(tracker, frame) -> float:
     import torch.nn.functional as F
     total = [0]
     model = tracker.model
-    fast = model.__dict__.pop("_fast", None)          # eager modules, so that the hooks see every conv
+    fast = model.__dict__.pop("_fast", None)          # eager modules: a TorchScript graph bypasses F.conv2d
     real_conv2d = F.conv2d
 
     def counting_conv2d(x, w, *a, **k):

@@ -29,17 +29,13 @@ RATE=$(python3 - <<'EOF'
 import time, argparse
 from tracker.training import cli
 from tracker.training.recipe import config_from_args
-from tracker.training.trainer import build_preset_model, ModelGeometry, make_targets, probe_score_size
-from tracker.training.pairs import PairDataset
-from tracker.training.sources import build_mix
+from tracker.training.trainer import ModelGeometry, build_pair_dataset, build_preset_model
 import torch
 p = argparse.ArgumentParser(); cli.add_arguments(p)
 cfg, _ = config_from_args(p.parse_args(['--recipe', 'scripts/recipes/siamrpn_effnet_lite0.yaml', '--device', 'cpu',
                                         '--no-pretrained', '--val', 'car1,BMX3', '--out', '/tmp/probe']))
 preset, model = build_preset_model(cfg)
-geom = ModelGeometry(preset)
-ds = PairDataset(build_mix(cfg.sources, cfg.val), cfg.pairs,
-                 make_targets(geom, probe_score_size(model, geom, cfg.pairs.search_size, torch.device('cpu')), cfg), 0)
+ds, _ = build_pair_dataset(cfg, model, ModelGeometry(preset), torch.device('cpu'))
 for i in range(10): ds[(0, i)]
 t = time.time(); n = 300
 for i in range(n): ds[(0, 100 + i)]

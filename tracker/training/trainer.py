@@ -142,6 +142,13 @@ def make_targets(geom: ModelGeometry, score_size: int, cfg: TrainConfig):
                                      cfg.pairs.search_size, cfg.rpn))
 
 
+def build_pair_dataset(cfg: TrainConfig, model, geom: ModelGeometry, device) -> tuple[PairDataset, int]:
+    """The training pairs of `cfg` with the targets of this model's score map; also the map's size."""
+    score_size = probe_score_size(model, geom, cfg.pairs.search_size, device)
+    dataset = PairDataset(build_mix(cfg.sources, cfg.val), cfg.pairs, make_targets(geom, score_size, cfg), cfg.seed)
+    return dataset, score_size
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % (2 ** 32))
@@ -267,10 +274,8 @@ def train(cfg: TrainConfig, resume: str | None = None, model=None, preset=None, 
     if info.main:
         out_dir.mkdir(parents=True, exist_ok=True)
     model.to(info.device)
-    score_size = probe_score_size(model, geom, cfg.pairs.search_size, info.device)
-    targets = make_targets(geom, score_size, cfg)
-    mix = build_mix(cfg.sources, cfg.val)
-    dataset = PairDataset(mix, cfg.pairs, targets, cfg.seed)
+    dataset, score_size = build_pair_dataset(cfg, model, geom, info.device)
+    mix = dataset.mix
     say(f"training {geom.name} ({geom.family}) on {info.device}"
         + (f", {info.world} processes" if info.world > 1 else "")
         + f"; score map {score_size}x{score_size}, input {geom.describe_input()}")

@@ -94,7 +94,7 @@ class SiamFCTracker(Tracker):
         # Lost: the response peak relative to the first frame's peak (raw responses have no fixed scale).
         if self.ref_peak is None:
             self.ref_peak = max(peak, 1e-12)
-        score = peak / self.ref_peak
+        score = self.lost_signal = peak / self.ref_peak
         cy, cx = float(self.center[0]), float(self.center[1])
         h, w = float(self.target_sz[0]), float(self.target_sz[1])
         box = (cx - (w - 1) / 2, cy - (h - 1) / 2, w, h)

@@ -56,7 +56,18 @@ class SiamRPNTracker(Tracker):
         with torch.inference_mode():
             self.kernel = self.model.template(self.adapter(z))
         self.redetecting = False
-        self.low_streak = 0
+        self.ref_margins: list[float] = []
+        self.lost_signal = 1.0
+
+    def _lost_signal(self, margin: float) -> float:
+        """The chosen anchor's logit margin relative to the target's first updates (see SiamRPNParams)."""
+        margin = float(np.nan_to_num(margin, nan=-30.0, posinf=30.0, neginf=-30.0))
+        if len(self.ref_margins) < self.p.lost_ref_frames:
+            self.ref_margins.append(margin)
+        # a reference below 1 (a target the model barely recognised at the start) would make any ratio
+        # meaningless; such a start is measured against a margin of 1 (score 0.73)
+        self.lost_signal = margin / max(float(np.median(self.ref_margins)), 1.0)
+        return self.lost_signal
 
     def _update(self, frame):
         p = self.p
@@ -71,7 +82,8 @@ class SiamRPNTracker(Tracker):
         k = cls.shape[0] // 2
         S = cls.shape[-1]
         # class-major channels [2][k] → softmax over the two classes, flattened k, y, x
-        score = torch.softmax(cls.reshape(2, k * S * S).float(), dim=0)[1].cpu().numpy()
+        logits = cls.reshape(2, k * S * S).float()
+        score = torch.softmax(logits, dim=0)[1].cpu().numpy()
         deltas = loc.reshape(4, k * S * S).float().cpu().numpy()
         # a wild regression (untrained or broken weights) must not turn into inf/NaN boxes
         np.clip(deltas[2:], -8.0, 8.0, out=deltas[2:])
@@ -111,7 +123,7 @@ class SiamRPNTracker(Tracker):
                 self.redetecting = True
             elif best_score > p.confidence_high:
                 self.redetecting = False
-        self.low_streak = self.low_streak + 1 if best_score < p.lost_threshold else 0
-        lost = self.low_streak > 0 or (self.long_term and self.redetecting)
+        lost = self._lost_signal(float(logits[1, best] - logits[0, best])) < p.lost_threshold
+        lost = lost or (self.long_term and self.redetecting)
         # pysot reports the box as centre minus half the size (not (size-1)/2 as at init)
         return TrackResult((cx - width / 2, cy - height / 2, width, height), best_score, lost)

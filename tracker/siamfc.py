@@ -44,6 +44,7 @@ class SiamFCTracker(Tracker):
         with torch.inference_mode():
             self.kernel = self.model.template(self.adapter(z))
         self.ref_peak = None
+        self.lost_signal = 1.0
 
     def _responses(self, frame) -> np.ndarray:
         p = self.p

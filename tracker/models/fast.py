@@ -24,35 +24,37 @@ def _fastest(graphs: list, example: torch.Tensor, budget_s: float = 0.5):
         return graphs[0]
     one_round = 0.0
     for g in graphs:
-        g(example)
+        g(*example)
         t = time.perf_counter()
-        g(example)
+        g(*example)
         one_round += time.perf_counter() - t
     rounds = max(1, min(5, int(budget_s / max(one_round, 1e-6))))
     best = [float("inf")] * len(graphs)
     for _ in range(rounds):
         for k, g in enumerate(graphs):
             t = time.perf_counter()
-            g(example)
+            g(*example)
             best[k] = min(best[k], time.perf_counter() - t)
     return graphs[best.index(min(best))]
 
 
 class ShapeSpecialised:
+    """Calls `module(*tensors)` through an optimised graph built for those tensors' shapes."""
+
     def __init__(self, module: nn.Module):
         self.module = module
         self.graphs: dict = {}
 
-    def _build(self, x: torch.Tensor):
+    def _build(self, xs: tuple[torch.Tensor, ...]):
         try:
             with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                example = torch.zeros(x.shape, dtype=x.dtype, device=x.device)
+                example = tuple(torch.zeros(x.shape, dtype=x.dtype, device=x.device) for x in xs)
                 def frozen():
                     return torch.jit.freeze(torch.jit.trace(self.module, example, check_trace=False))
                 # optimize_for_inference rewrites the graph it is given in place, hence two traces
                 candidates = [torch.jit.optimize_for_inference(frozen())]
-                if x.device.type == "cpu":
+                if xs[0].device.type == "cpu":
                     # oneDNN's blocked layouts win for dense convolutions (AlexNet, ResNet: 1.2-1.6x) but
                     # lose for depthwise ones (EfficientNet-Lite0's backbone: 1.6x slower than the plain
                     # frozen graph), so on the CPU both are timed on this shape and the faster one is kept
@@ -61,12 +63,12 @@ class ShapeSpecialised:
         except Exception:  # pragma: no cover - depends on the module; eager is always correct
             return self.module
 
-    def __call__(self, x: torch.Tensor):
-        key = (tuple(x.shape), x.dtype, x.device)
+    def __call__(self, *xs: torch.Tensor):
+        key = tuple((tuple(x.shape), x.dtype, x.device) for x in xs)
         graph = self.graphs.get(key)
         if graph is None:
-            graph = self.graphs[key] = self._build(x)
-        return graph(x)
+            graph = self.graphs[key] = self._build(xs)
+        return graph(*xs)
 
 
 class SearchBranch(nn.Module):
@@ -79,3 +81,37 @@ class SearchBranch(nn.Module):
 
     def forward(self, x):
         return self.model.head_module.search_features(self.model.features(x))
+
+
+class CorrelateBranch(nn.Module):
+    """A head's correlation step (`correlate(prepared, search features)`: xcorr and the layers after it)
+    as a module of flat tensors, so it is traced and its BatchNorms folded like the search branch. The
+    nesting of `prepared` and of the search features is fixed per model and recorded at construction."""
+
+    def __init__(self, head: nn.Module, spec):
+        super().__init__()
+        self.head = head
+        self.spec = spec
+
+    def forward(self, *leaves):
+        from torch.utils._pytree import tree_unflatten
+        prepared, sf = tree_unflatten(list(leaves), self.spec)
+        return self.head.correlate(prepared, sf)
+
+
+class FastCorrelate:
+    """`correlate(prepared, sf)` through a ShapeSpecialised CorrelateBranch (torch xcorr backend only:
+    the Numba backends are called from Python and cannot be traced)."""
+
+    def __init__(self, head: nn.Module):
+        self.head = head
+        self.graphs: dict = {}
+
+    def __call__(self, prepared, sf):
+        from torch.utils._pytree import tree_flatten
+        leaves, spec = tree_flatten((prepared, sf))
+        key = str(spec)
+        branch = self.graphs.get(key)
+        if branch is None:
+            branch = self.graphs[key] = ShapeSpecialised(CorrelateBranch(self.head, spec).eval())
+        return branch(*leaves)

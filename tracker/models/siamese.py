@@ -38,8 +38,9 @@ class SiameseModel(nn.Module):
 
     def enable_fast_inference(self) -> None:
         """Use frozen, BN-folded TorchScript graphs for the feature branch (CPU inference only)."""
-        from .fast import SearchBranch, ShapeSpecialised
+        from .fast import FastCorrelate, SearchBranch, ShapeSpecialised
         self.__dict__["_fast"] = ShapeSpecialised(SearchBranch(self).eval())
+        self.__dict__["_fast_correlate"] = FastCorrelate(self.head_module)
 
     def features(self, images: torch.Tensor) -> list[torch.Tensor]:
         f = self.backbone(images)
@@ -57,7 +58,13 @@ class SiameseModel(nn.Module):
         return self.head_module.prepare_template(self.features(z))
 
     def track(self, x: torch.Tensor, prepared) -> dict:
-        cls, loc = self.head_module.correlate(prepared, self.search_features(x))
+        head = self.head_module
+        fast = self.__dict__.get("_fast_correlate")
+        if (fast is not None and head.xcorr_backend == "torch" and self.family != "siamfc"
+                and not self.training and not torch.is_grad_enabled()):
+            cls, loc = fast(prepared, self.search_features(x))
+        else:
+            cls, loc = head.correlate(prepared, self.search_features(x))
         return {"cls": cls, "loc": loc}
 
     def forward(self, z: torch.Tensor, x: torch.Tensor) -> dict:

@@ -307,3 +307,36 @@ def test_input_adapter_cpu_path_equals_the_formula(name):
     assert got.shape == (2, 3, 31, 29) and got.dtype == torch.float32 and got.is_contiguous()
     assert torch.equal(got, x)
     assert torch.equal(InputAdapter(conv, torch.device("cpu"))(crops[0]), x[:1])
+
+
+@pytest.mark.parametrize("name", ["siamrpn_alex_upxcorr", "siamrpn_effnet_lite0", "siamrpn_effnet_lite0_fast",
+                                  "siamfc_alexnet"])
+def test_fast_inference_computes_what_the_eager_model_does(name):
+    # the traced, BN-folded search branch and correlation graphs are an optimisation, not another model
+    torch.manual_seed(0)
+    preset = get_preset(name)
+    model = build_model(preset).eval()
+    for m in model.modules():            # non-trivial BatchNorm statistics, so that folding them matters
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+    z = torch.randn(1, 3, 127, 127)
+    x = torch.randn(1, 3, preset.track.instance_size, preset.track.instance_size)
+    with torch.inference_mode():
+        prepared = model.template(z)
+        eager = model.track(x, prepared)
+        model.enable_fast_inference()
+        for _ in range(2):               # the first call builds the graphs, the second uses them
+            fast = model.track(x, prepared)
+    for key in ("cls", "loc"):
+        if eager[key] is None:
+            assert fast[key] is None
+            continue
+        scale = eager[key].abs().max().item()
+        assert fast[key].shape == eager[key].shape
+        assert torch.allclose(fast[key], eager[key], atol=1e-4 * max(scale, 1.0)), (fast[key] - eager[key]).abs().max()
+    # and they really are traced graphs, not the eager fallback
+    assert all(isinstance(g, torch.jit.ScriptModule) for g in model.__dict__["_fast"].graphs.values())
+    if preset.family != "siamfc":
+        branches = list(model.__dict__["_fast_correlate"].graphs.values())
+        assert branches and all(isinstance(g, torch.jit.ScriptModule) for b in branches for g in b.graphs.values())

@@ -133,8 +133,8 @@ def test_demo_clip_and_ground_truth():
 @pytest.mark.parametrize("sequence", ["person11", "Human3"])
 def test_lost_flag_follows_the_target_leaving(model, sequence, shared_dir):
     # The shipped models' lost flags (calibrated with scripts/calibrate_lost.py: SiamFC's peak below 0.27 of
-    # the first peak, SiamRPN's logit margin below 0.4 of its first updates'): off while the target is in
-    # view, on once it is wiped out of the frame.
+    # the first peak, SiamRPN's logit margin below 0.4 (Lite0) or 0 (AlexNet) of its first updates'): off
+    # while the target is in view, on once it is wiped out of the frame, off again when it is back.
     import cv2
 
     from tracker import build_tracker

@@ -340,3 +340,25 @@ def test_fast_inference_computes_what_the_eager_model_does(name):
     if preset.family != "siamfc":
         branches = list(model.__dict__["_fast_correlate"].graphs.values())
         assert branches and all(isinstance(g, torch.jit.ScriptModule) for b in branches for g in b.graphs.values())
+
+
+def test_neck_crops_by_size_as_pysot_or_the_template_only():
+    from tracker.models.necks import AdjustAllLayer
+    small, large = torch.randn(1, 8, 8, 8), torch.randn(1, 8, 16, 16)
+    pysot = AdjustAllLayer([8], [4], center_size=6).eval()
+    # pysot's rule goes by size: any map narrower than 20 is cut to its centre, template or not
+    assert pysot([small])[0].shape[-1] == 6 and pysot([large])[0].shape[-1] == 6
+    neck = AdjustAllLayer([8], [4], center_size=6, template_only=True).eval()
+    assert neck([small], template=True)[0].shape[-1] == 6
+    assert neck([large])[0].shape[-1] == 16 and neck([small])[0].shape[-1] == 8
+    # the crop is the centre: cells 1..6 of 8
+    full = neck([small])[0]
+    assert torch.equal(neck([small], template=True)[0], full[..., 1:7, 1:7])
+
+
+def test_lite0_fast_preset_keeps_its_search_map_whole():
+    # stride 16: 127 -> 8x8 template cut to 6x6, 255 -> 16x16 search map kept, so an 11x11 score map
+    model = build_model(get_preset("siamrpn_effnet_lite0_fast")).eval()
+    with torch.no_grad():
+        out = model(torch.zeros(1, 3, 127, 127), torch.zeros(1, 3, 255, 255))
+    assert out["cls"].shape == (1, 10, 11, 11) and out["loc"].shape == (1, 20, 11, 11)

@@ -42,6 +42,7 @@ class NeckSpec:
     out_channels: list[int]
     center_size: int = 7
     resize_to_first: bool = False
+    template_only: bool = False         # crop the template's maps only, whatever the search map's size
 
 
 @dataclass
@@ -250,7 +251,7 @@ _register(Preset(
 _register(Preset(
     "siamrpn_effnet_lite0_fast", "siamrpn",
     ModelSpec("efficientnet_lite0", {"used_layers": [4, 5], "output_stride": 16},
-              NeckSpec(out_channels=[64, 64], center_size=0),
+              NeckSpec(out_channels=[64, 64], center_size=6, template_only=True),
               HeadSpec("multi", weighted=True, hidden=64)),
     SiamRPNParams(instance_size=255, base_size=8, anchor_stride=16, anchor_scales=(4,),
                   penalty_k=0.1, window_influence=0.35, lr=0.3),

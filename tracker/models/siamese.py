@@ -42,9 +42,9 @@ class SiameseModel(nn.Module):
         self.__dict__["_fast"] = ShapeSpecialised(SearchBranch(self).eval())
         self.__dict__["_fast_correlate"] = FastCorrelate(self.head_module)
 
-    def features(self, images: torch.Tensor) -> list[torch.Tensor]:
+    def features(self, images: torch.Tensor, template: bool = False) -> list[torch.Tensor]:
         f = self.backbone(images)
-        return self.neck(f) if self.neck is not None else f
+        return self.neck(f, template) if self.neck is not None else f
 
     def search_features(self, x: torch.Tensor):
         """Everything computed from the search crop alone: backbone, neck and the head's search convs."""
@@ -55,7 +55,7 @@ class SiameseModel(nn.Module):
 
     def template(self, z: torch.Tensor):
         """Template features, prepared once per target (e.g. the UP-channel kernels)."""
-        return self.head_module.prepare_template(self.features(z))
+        return self.head_module.prepare_template(self.features(z, template=True))
 
     def track(self, x: torch.Tensor, prepared) -> dict:
         head = self.head_module
@@ -108,7 +108,7 @@ def build_model(preset: Preset, pretrained_backbone: bool = False) -> SiameseMod
         if len(n.out_channels) != len(channels):
             raise PresetError(f"preset {preset.name}: neck has {len(n.out_channels)} levels, backbone "
                               f"{preset.model.backbone} gives {len(channels)}")
-        neck = AdjustAllLayer(channels, list(n.out_channels), n.center_size, n.resize_to_first)
+        neck = AdjustAllLayer(channels, list(n.out_channels), n.center_size, n.resize_to_first, n.template_only)
         channels = list(n.out_channels)
     head = build_head(preset, channels)
     if preset.family == "siamfc" and preset.model.head.type != "siamfc":

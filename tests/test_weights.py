@@ -19,8 +19,9 @@ ONE_PER_FILE = list({p.weights: p.name for p in reversed(list_presets()) if p.we
 # 90-px camera jump at frame 10 that the default model does not survive: its mean IoU there is 0.31.)
 TRACK_SEQUENCE = "person11"
 TRACK_FRAMES = 20
-# measured (19 frames): 0.798, 0.738, 0.883
-MIN_MEAN_IOU = {"siamrpn_effnet_lite0": 0.65, "siamrpn_alex_dwxcorr": 0.6, "siamfc_alexnet": 0.7}
+# measured (19 frames): 0.798, 0.738, 0.883, 0.791 (lite0_fast)
+MIN_MEAN_IOU = {"siamrpn_effnet_lite0": 0.65, "siamrpn_alex_dwxcorr": 0.6, "siamfc_alexnet": 0.7,
+                "siamrpn_effnet_lite0_fast": 0.65}
 
 
 def _iou(a, b):

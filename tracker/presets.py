@@ -256,7 +256,9 @@ _register(Preset(
     SiamRPNParams(instance_size=255, base_size=8, anchor_stride=16, anchor_scales=(4,),
                   penalty_k=0.1, window_influence=0.35, lr=0.3),
     LITE_INPUT, "siamtrack",
-    "the project's own, for speed: depthwise heads on EfficientNet-Lite0 stages 4 and 5, both stride 16"))
+    "the project's own, for speed: depthwise heads on EfficientNet-Lite0 stages 4 and 5, both stride 16",
+    weights="siamrpn_effnet_lite0_fast.pth",
+    weights_sha256="022448d49b4e8d87511d1ce69fdb33e59b574b23451530029b6fb65fb46006f8"))
 
 DEFAULT_PRESET = "siamrpn_effnet_lite0"
 

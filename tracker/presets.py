@@ -253,8 +253,9 @@ _register(Preset(
     ModelSpec("efficientnet_lite0", {"used_layers": [4, 5], "output_stride": 16},
               NeckSpec(out_channels=[64, 64], center_size=6, template_only=True),
               HeadSpec("multi", weighted=True, hidden=64)),
+    # lost_threshold calibrated on person9, car1, BMX3, person11 (README, "The lost flag")
     SiamRPNParams(instance_size=255, base_size=8, anchor_stride=16, anchor_scales=(4,),
-                  penalty_k=0.1, window_influence=0.35, lr=0.3),
+                  penalty_k=0.1, window_influence=0.35, lr=0.3, lost_threshold=0.21),
     LITE_INPUT, "siamtrack",
     "the project's own, for speed: depthwise heads on EfficientNet-Lite0 stages 4 and 5, both stride 16",
     weights="siamrpn_effnet_lite0_fast.pth",

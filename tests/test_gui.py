@@ -514,3 +514,16 @@ def test_arrow_keys_step_forward_and_back_through_the_clip(qtbot, make_window, c
     qtbot.waitUntil(lambda: win.pipeline.at_end, timeout=10000)
     # the end-of-file flag can be raised before the last frame's signal reaches the window: wait for it
     qtbot.waitUntil(lambda: win.latest.index == N_FRAMES - 1, timeout=5000)
+
+
+def test_status_bar_names_the_model_briefly_and_leaves_room_for_messages(qtbot, make_window, clip):
+    # the long description goes to the tooltip; a message on the left of the status bar stays readable
+    win = make_window(tracker_factory=lambda choice, device, xcorr: SlowToLoad())
+    open_clip(qtbot, win, clip)
+    win.select_model(ModelChoice("siamrpn_effnet_lite0_fast"))
+    assert win.model_label.text() == "siamrpn_effnet_lite0_fast | cpu | torch"
+    assert win.model_label.toolTip().startswith("model: siamrpn_effnet_lite0_fast")
+    win.statusBar().showMessage("tracking from frame 0: box 294,58,74,101")
+    permanent = sum(w.sizeHint().width() for w in (win.state_label, win.frame_label, win.fps_label,
+                                                    win.dropped_label, win.model_label))
+    assert win.width() - permanent > 250        # pixels left for the message at the window's 900 px

@@ -525,9 +525,13 @@ class MainWindow(QMainWindow):
         self._save("xcorr", xcorr)
         self.pipeline.set_model(choice, device, xcorr)
         if choice.is_opencv:
-            self.model_label.setText(f"model: {choice.display} | device: cpu | backend: OpenCV")
+            full, short = f"model: {choice.display} | device: cpu | backend: OpenCV", f"{choice.name} | cpu"
         else:
-            self.model_label.setText(f"model: {choice.display} | device: {device} | xcorr: {xcorr}")
+            full = f"model: {choice.display} | device: {device} | xcorr: {xcorr}"
+            short = f"{Path(choice.name).name} | {device} | {xcorr}"
+        # the short form leaves the status bar room for its messages (the toolbar shows the same choice)
+        self.model_label.setText(short)
+        self.model_label.setToolTip(full)
         self.video.setFocus()
 
     def _on_trail(self, on: bool) -> None:

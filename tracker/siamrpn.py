@@ -82,8 +82,8 @@ class SiamRPNTracker(Tracker):
         k = cls.shape[0] // 2
         S = cls.shape[-1]
         # class-major channels [2][k] → softmax over the two classes, flattened k, y, x
-        logits = cls.reshape(2, k * S * S).float()
-        score = torch.softmax(logits, dim=0)[1].cpu().numpy()
+        logits = cls.reshape(2, k * S * S).float().cpu()      # one transfer: score and lost margin read it
+        score = torch.softmax(logits, dim=0)[1].numpy()
         deltas = loc.reshape(4, k * S * S).float().cpu().numpy()
         # a wild regression (untrained or broken weights) must not turn into inf/NaN boxes
         np.clip(deltas[2:], -8.0, 8.0, out=deltas[2:])

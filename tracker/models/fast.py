@@ -110,8 +110,7 @@ class FastCorrelate:
     def __call__(self, prepared, sf):
         from torch.utils._pytree import tree_flatten
         leaves, spec = tree_flatten((prepared, sf))
-        key = str(spec)
-        branch = self.graphs.get(key)
+        branch = self.graphs.get(spec)
         if branch is None:
-            branch = self.graphs[key] = ShapeSpecialised(CorrelateBranch(self.head, spec).eval())
+            branch = self.graphs[spec] = ShapeSpecialised(CorrelateBranch(self.head, spec).eval())
         return branch(*leaves)

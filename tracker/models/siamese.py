@@ -40,7 +40,8 @@ class SiameseModel(nn.Module):
         """Use frozen, BN-folded TorchScript graphs for the feature branch (CPU inference only)."""
         from .fast import FastCorrelate, SearchBranch, ShapeSpecialised
         self.__dict__["_fast"] = ShapeSpecialised(SearchBranch(self).eval())
-        self.__dict__["_fast_correlate"] = FastCorrelate(self.head_module)
+        if self.family != "siamfc":          # SiamFC's correlation is one conv: nothing to fold
+            self.__dict__["_fast_correlate"] = FastCorrelate(self.head_module)
 
     def features(self, images: torch.Tensor, template: bool = False) -> list[torch.Tensor]:
         f = self.backbone(images)
@@ -60,8 +61,7 @@ class SiameseModel(nn.Module):
     def track(self, x: torch.Tensor, prepared) -> dict:
         head = self.head_module
         fast = self.__dict__.get("_fast_correlate")
-        if (fast is not None and head.xcorr_backend == "torch" and self.family != "siamfc"
-                and not self.training and not torch.is_grad_enabled()):
+        if fast is not None and head.xcorr_backend == "torch" and not self.training and not torch.is_grad_enabled():
             cls, loc = fast(prepared, self.search_features(x))
         else:
             cls, loc = head.correlate(prepared, self.search_features(x))

@@ -37,7 +37,7 @@ class InputConvention:
 @dataclass
 class NeckSpec:
     """AdjustAllLayer: 1x1 conv + BN per level to `out_channels`; template maps narrower than 20 keep the
-    centre `center_size` cells (0: no crop). `resize_to_first` upsamples every level to the first level's size (for
+    centre `center_size` cells. `resize_to_first` upsamples every level to the first level's size (for
     backbones whose levels have different strides)."""
     out_channels: list[int]
     center_size: int = 7

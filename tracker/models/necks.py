@@ -9,9 +9,9 @@ from torch import nn
 
 class AdjustLayer(nn.Module):
     """1x1 conv (no bias) + BN; a template-sized map (narrower than 20) keeps its centre
-    `center_size` x `center_size` cells (pysot's rule). `center_size` 0 keeps every map whole. With
-    `template_only` the crop goes by what the map is, not its size: the template's map is cropped and the
-    search map never is (a stride-16 backbone's 16x16 search map would count as a template by size)."""
+    `center_size` x `center_size` cells (pysot's rule). With `template_only` the crop goes by what the map
+    is, not its size: the template's map is cropped and the search map never is (a stride-16 backbone's
+    16x16 search map would count as a template by size)."""
 
 
     def __init__(self, in_channels: int, out_channels: int, center_size: int = 7, template_only: bool = False):
@@ -25,7 +25,7 @@ class AdjustLayer(nn.Module):
         x = self.downsample(x)
         # (a map already no larger than the crop, e.g. AlexNet's 6x6 template, is kept whole)
         crop = template if self.template_only else x.size(3) < 20
-        if crop and 0 < self.center_size < x.size(3):
+        if crop and self.center_size < x.size(3):
             left = (x.size(3) - self.center_size) // 2
             x = x[:, :, left:left + self.center_size, left:left + self.center_size]
         return x

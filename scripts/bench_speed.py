@@ -4,11 +4,18 @@
 Weights do not change the cost, so presets without shipped weights run with random weights saved to a
 temporary checkpoint. Usage:
     python scripts/bench_speed.py [--presets a,b] [--xcorr torch,numba] [--frames 60] [--device cpu] [--peak]
+        [--conv-floor]
 
 --peak also measures what these cores can do: the best rate of one large float32 convolution (AlexNet's
 5x5 conv2, 2.4 GMAC, oneDNN through the same frozen TorchScript path), and counts the multiply-adds of
 every convolution one update() runs; the last columns are then the preset's GMAC per frame, the fps that
 rate would give, and the share of it reached.
+
+--conv-floor times every convolution one update() runs, each alone on its own input shape through the same
+oneDNN path (frozen TorchScript, optimize_for_inference, best of several runs), and sums them: the time a
+perfect graph of exactly these convolutions would take on these cores. The last column is the share of that
+floor reached. A large network can sit well below the single-convolution peak and still be at its floor:
+oneDNN runs some shapes (thousands of channels on small maps, dilated kernels) slower than the peak's.
 """
 from __future__ import annotations
 
@@ -55,18 +62,21 @@ def _timed(fn, x) -> float:
     return time.perf_counter() - t0
 
 
-def count_update_gmacs(tracker, frame) -> float:
+def count_update_gmacs(tracker, frame, calls: list | None = None) -> float:
     """Multiply-adds of every convolution in one update(): nn.Conv2d modules and the xcorr's functional
-    convolutions both go through torch.nn.functional.conv2d, which is counted."""
+    convolutions both go through torch.nn.functional.conv2d, which is counted. With `calls`, each
+    convolution's (input, weight, stride, padding, dilation, groups) is appended to it."""
     import torch.nn.functional as F
     total = [0]
     model = tracker.model
     fast = model.__dict__.pop("_fast", None)          # eager modules: a TorchScript graph bypasses F.conv2d
     real_conv2d = F.conv2d
 
-    def counting_conv2d(x, w, *a, **k):
-        out = real_conv2d(x, w, *a, **k)
+    def counting_conv2d(x, w, bias=None, stride=1, padding=0, dilation=1, groups=1):
+        out = real_conv2d(x, w, bias, stride, padding, dilation, groups)
         total[0] += out.numel() * w.shape[1] * w.shape[2] * w.shape[3]
+        if calls is not None:
+            calls.append((x.detach().clone(), w.detach().clone(), stride, padding, dilation, groups))
         return out
     F.conv2d = counting_conv2d
     try:
@@ -78,6 +88,40 @@ def count_update_gmacs(tracker, frame) -> float:
     return total[0] / 1e9
 
 
+class _Conv(torch.nn.Module):
+    def __init__(self, w, stride, padding, dilation, groups):
+        super().__init__()
+        self.w = torch.nn.Parameter(w, requires_grad=False)
+        self.args = (stride, padding, dilation, groups)
+
+    def forward(self, x):
+        return torch.nn.functional.conv2d(x, self.w, None, *self.args)
+
+
+def conv_floor_ms(calls, runs: int = 5) -> float:
+    """Sum over `calls` of each convolution's best time alone (ms), through the same oneDNN path as the
+    trackers' frozen graphs. Identical calls (same shapes and arguments) are timed once and counted as often
+    as they occur; a batched template (the xcorr's grouped convolution) is timed as it was called."""
+    import torch.nn.functional as F
+    cache: dict = {}
+    total = 0.0
+    for x, w, stride, padding, dilation, groups in calls:
+        key = (tuple(x.shape), tuple(w.shape), str(stride), str(padding), str(dilation), groups)
+        if key not in cache:
+            with torch.no_grad():
+                g = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(
+                    _Conv(w, stride, padding, dilation, groups).eval(), x)))
+                for _ in range(2):
+                    g(x)
+                best = min(_timed(g, x) for _ in range(runs))
+                # the plain ATen call, for shapes where oneDNN's blocked layout loses (depthwise, tiny maps)
+                best = min(best, min(_timed(lambda t: F.conv2d(t, w, None, stride, padding, dilation, groups), x)
+                                     for _ in range(runs)))
+            cache[key] = best
+        total += cache[key]
+    return total * 1000
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--presets", default=",".join(p.name for p in list_presets()))
@@ -87,17 +131,22 @@ def main():
     ap.add_argument("--threads", type=int, help="torch threads (default: the cores free at start-up)")
     ap.add_argument("--peak", action="store_true", help="also measure the cores' float32 convolution rate and "
                     "report each preset's GMAC per frame against it")
+    ap.add_argument("--conv-floor", action="store_true", help="also time each convolution of one update() "
+                    "alone and report the sum (the floor for a graph of exactly these convolutions)")
     args = ap.parse_args()
     from tracker.runtime import configure_threads
     configure_threads(args.threads)
     frames, box = frames_and_box(args.frames)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {args.device}, "
           f"{len(frames) - 1} frames of {SEQ.name}")
-    peak = conv_peak_gmacs() if args.peak and args.device == "cpu" else None
+    peak = conv_peak_gmacs() if (args.peak or args.conv_floor) and args.device == "cpu" else None
     if peak:
         print(f"float32 convolution peak of these cores: {peak:.0f} GMAC/s ({2 * peak:.0f} GFLOP/s)")
-        print("| preset | xcorr | median ms/frame | fps | GMAC/frame | fps at the peak | share of the peak |")
-        print("|---|---|---|---|---|---|---|")
+        head, rule = "| preset | xcorr | median ms/frame | fps | GMAC/frame | fps at the peak | share of the peak |", "|---|---|---|---|---|---|---|"
+        if args.conv_floor:
+            head, rule = head + " conv floor ms | share of the floor |", rule + "---|---|"
+        print(head)
+        print(rule)
     else:
         print("| preset | xcorr | median ms/frame | fps |")
         print("|---|---|---|---|")
@@ -122,9 +171,13 @@ def main():
                 ms = statistics.median(times[3:] if len(times) > 6 else times) * 1000
                 row = f"| {name} | {backend} | {ms:.1f} | {1000 / ms:.1f} |"
                 if peak:
-                    gmac = count_update_gmacs(tracker, frames[-1])
+                    calls = [] if args.conv_floor else None
+                    gmac = count_update_gmacs(tracker, frames[-1], calls)
                     bound = peak / gmac
                     row += f" {gmac:.2f} | {bound:.1f} | {100 * (1000 / ms) / bound:.0f}% |"
+                    if calls is not None:
+                        floor = conv_floor_ms(calls)
+                        row += f" {floor:.1f} | {100 * floor / ms:.0f}% |"
                 print(row, flush=True)
 
 

@@ -73,6 +73,7 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epoch", type=int, default=0)
     p.add_argument("--neg", type=float, default=0.2)
+    p.add_argument("--paste", type=float, default=0.0, help="probability of a pasted-target pair (train --paste)")
     p.add_argument("--shift", type=float, default=64)
     p.add_argument("--search-size", type=int, default=255)
     p.add_argument("-o", "--out", default="pairs.png")
@@ -92,7 +93,7 @@ def main(argv=None) -> int:
         with torch.no_grad():
             model = build_model(preset)
         pairs = PairConfig(exemplar_size=geom.exemplar_size, search_size=args.search_size, context=geom.context,
-                           neg=args.neg, search=CropAugment.search_default(args.shift))
+                           neg=args.neg, paste=args.paste, search=CropAugment.search_default(args.shift))
         cfg = TrainConfig(preset=preset.name, pairs=pairs)
         s = probe_score_size(model, geom, args.search_size, torch.device("cpu"))
         targets = make_targets(geom, s, cfg)

@@ -51,6 +51,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     a = p.add_argument_group("pairs and augmentation")
     a.add_argument("--neg", type=float, help="probability of a negative pair")
     a.add_argument("--gray", type=float, help="probability of a grayscale pair")
+    a.add_argument("--paste", type=float, help="probability that a positive pair's search image is its target "
+                   "pasted onto another image of the mix at a random place (the template's context is then "
+                   "no help: teaches matching the target, not its surroundings)")
     a.add_argument("--shift", type=float, help="search crop shift, ± pixels (spatially aware sampling)")
     a.add_argument("--scale", type=float, help="search crop scale jitter, ± fraction per axis")
     a.add_argument("--blur", type=float, help="probability of blurring the search crop")

@@ -21,8 +21,40 @@ class PairConfig:
     context: float = 0.5
     neg: float = 0.2                     # probability of a negative pair
     gray: float = 0.0                    # probability of a grayscale pair (both crops)
+    paste: float = 0.0                   # probability of pasting a positive pair's target onto another image
     template: CropAugment = field(default_factory=CropAugment.template_default)
     search: CropAugment = field(default_factory=CropAugment.search_default)
+
+
+def paste_target(img: np.ndarray, box, background: np.ndarray, rng: np.random.Generator,
+                 feather: float = 0.12):
+    """The target of `img` (its box, rounded outwards) pasted into `background` at a uniformly random place
+    where it fits whole, its edges blended over `feather` of its size on each side so that a hard border is
+    no cue. Returns (image, box) with the box's sub-pixel position kept, or None when the target does not
+    fit (it is as large as the background) or is degenerate.
+
+    Everything around the target is new, so the template's context is no help in finding it: pairs like
+    this teach the network to match the target itself, where the whole-frame self-supervised pairs and
+    stills (target and context moving together) reward following the background."""
+    x, y, w, h = (float(v) for v in box)
+    x0, y0 = max(0, int(np.floor(x))), max(0, int(np.floor(y)))
+    x1, y1 = min(img.shape[1], int(np.ceil(x + w))), min(img.shape[0], int(np.ceil(y + h)))
+    pw, ph = x1 - x0, y1 - y0
+    H, W = background.shape[:2]
+    if pw < 4 or ph < 4 or pw >= W or ph >= H or background.shape[2:] != img.shape[2:]:
+        return None
+    nx, ny = int(rng.integers(0, W - pw + 1)), int(rng.integers(0, H - ph + 1))
+
+    def ramp(n):
+        k = max(1.0, feather * n)
+        i = np.arange(n, dtype=np.float32)
+        return np.clip(np.minimum(i + 0.5, n - 0.5 - i) / k, 0.0, 1.0)
+    alpha = (ramp(ph)[:, None] * ramp(pw)[None, :])[..., None]
+    out = background.copy()
+    region = out[ny:ny + ph, nx:nx + pw].astype(np.float32)
+    out[ny:ny + ph, nx:nx + pw] = np.clip(region + alpha * (img[y0:y1, x0:x1].astype(np.float32) - region) + 0.5,
+                                          0, 255).astype(np.uint8)
+    return out, np.array([x + nx - x0, y + ny - y0, w, h])
 
 
 class SiamFCTargetMaker:
@@ -60,6 +92,11 @@ class PairDataset:
         img_z, box_z, img_x, box_x, key = self.mix.sample_pair(rng)
         if negative:
             img_x, box_x, _ = self.mix.sample_negative(rng, key)
+        elif cfg.paste > 0 and rng.random() < cfg.paste:
+            background, _, _ = self.mix.sample_negative(rng, key)
+            pasted = paste_target(img_x, box_x, background, rng)
+            if pasted is not None:
+                img_x, box_x = pasted
         z, zb, _ = augmented_crop(img_z, box_z, cfg.exemplar_size, cfg.exemplar_size, cfg.context,
                                   cfg.template, rng, gray)
         x, xb, xinfo = augmented_crop(img_x, box_x, cfg.search_size, cfg.exemplar_size, cfg.context,

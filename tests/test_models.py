@@ -362,3 +362,35 @@ def test_lite0_fast_preset_keeps_its_search_map_whole():
     with torch.no_grad():
         out = model(torch.zeros(1, 3, 127, 127), torch.zeros(1, 3, 255, 255))
     assert out["cls"].shape == (1, 10, 11, 11) and out["loc"].shape == (1, 20, 11, 11)
+
+
+def test_every_cpu_graph_candidate_computes_what_the_eager_model_does(monkeypatch):
+    # ShapeSpecialised keeps whichever graph is fastest on this machine at that moment, so each candidate
+    # (oneDNN blocked layout, plain frozen, channels-last) must be right, not only the one a test run picks
+    from tracker.models import fast as fast_mod
+    torch.manual_seed(0)
+    model = build_model(get_preset("siamrpn_effnet_lite0_fast")).eval()
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+    seen = []
+
+    def keep_all(graphs, example):
+        seen.extend(graphs)
+        return graphs[-1]
+    monkeypatch.setattr(fast_mod, "_fastest", keep_all)
+    branch = fast_mod.SearchBranch(model).eval()
+    x = torch.randn(1, 3, 255, 255)
+    with torch.inference_mode():
+        eager = branch(x)
+        fast_mod.ShapeSpecialised(branch)(x)
+        assert len(seen) == 3
+        for g in seen:
+            for a, b in zip(g(x), eager):
+                assert torch.allclose(a, b, atol=1e-4 * max(b.abs().max().item(), 1.0))
+    # the channels-last candidate works on a copy: the model's own weights keep their layout
+    conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (3, 3))
+    assert conv.weight.is_contiguous()
+    wrapped = fast_mod.ChannelsLast(torch.nn.Conv2d(4, 8, 3)).eval()
+    assert wrapped.module.weight.is_contiguous(memory_format=torch.channels_last)

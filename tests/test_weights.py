@@ -19,7 +19,7 @@ ONE_PER_FILE = list({p.weights: p.name for p in reversed(list_presets()) if p.we
 # 90-px camera jump at frame 10 that the default model does not survive: its mean IoU there is 0.31.)
 TRACK_SEQUENCE = "person11"
 TRACK_FRAMES = 20
-# measured (19 frames): 0.798, 0.738, 0.883, 0.791 (lite0_fast)
+# measured (19 frames): 0.798, 0.738, 0.883, 0.789 (lite0_fast, fourth session's file)
 MIN_MEAN_IOU = {"siamrpn_effnet_lite0": 0.65, "siamrpn_alex_dwxcorr": 0.6, "siamfc_alexnet": 0.7,
                 "siamrpn_effnet_lite0_fast": 0.65}
 
@@ -34,7 +34,8 @@ def _iou(a, b):
 
 
 def test_default_preset_ships_weights():
-    assert "siamrpn_effnet_lite0" in SHIPPED
+    from tracker.presets import DEFAULT_PRESET
+    assert DEFAULT_PRESET in SHIPPED and "siamrpn_effnet_lite0" in SHIPPED
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -131,13 +132,14 @@ def test_demo_clip_and_ground_truth():
 
 
 # (siamrpn_effnet_lite0_fast is left out on Human3: with the walker blurred away it still finds something at
-# 0.29 of its starting margin, above its 0.21; its flag catches 42-91% of wiped targets, see the README)
+# 0.33 of its starting margin, above its 0.07; its flag catches 33-61% of wiped targets, see the README)
 @pytest.mark.parametrize("model, sequence", [
     (m, s) for m in ("siamfc_alexnet", "siamrpn_effnet_lite0", "siamrpn_alex_dwxcorr", "siamrpn_effnet_lite0_fast")
     for s in ("person11", "Human3") if (m, s) != ("siamrpn_effnet_lite0_fast", "Human3")])
 def test_lost_flag_follows_the_target_leaving(model, sequence, shared_dir):
     # The shipped models' lost flags (calibrated with scripts/calibrate_lost.py: SiamFC's peak below 0.27 of
-    # the first peak, SiamRPN's logit margin below 0.4 (Lite0) or 0 (AlexNet) of its first updates'): off
+    # the first peak, SiamRPN's logit margin below 0.4 (Lite0), 0.07 (Lite0-fast) or 0 (AlexNet) of its first
+    # updates'): off
     # while the target is in view, on once it is wiped out of the frame, off again when it is back.
     import cv2
 

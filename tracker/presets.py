@@ -244,7 +244,7 @@ _register(Preset(
               HeadSpec("multi", weighted=True, hidden=64)),
     SiamRPNParams(instance_size=255, base_size=8, penalty_k=0.1, window_influence=0.35, lr=0.3),
     LITE_INPUT, "siamtrack",
-    "the project's own: SiamRPN++-style multi-level depthwise heads on ImageNet EfficientNet-Lite0",
+    "the project's own, stride 8: SiamRPN++-style depthwise heads on ImageNet EfficientNet-Lite0 stages 3 and 5",
     weights="siamrpn_effnet_lite0.pth",
     weights_sha256="08cb99daece27b9c566a156f46d67f52c3fbfd51635e72dd710095071eaa2072"))
 
@@ -255,13 +255,14 @@ _register(Preset(
               HeadSpec("multi", weighted=True, hidden=64)),
     # lost_threshold calibrated on person9, car1, BMX3, person11 (README, "The lost flag")
     SiamRPNParams(instance_size=255, base_size=8, anchor_stride=16, anchor_scales=(4,),
-                  penalty_k=0.1, window_influence=0.35, lr=0.3, lost_threshold=0.21),
+                  penalty_k=0.1, window_influence=0.35, lr=0.3, lost_threshold=0.07),
     LITE_INPUT, "siamtrack",
-    "the project's own, for speed: depthwise heads on EfficientNet-Lite0 stages 4 and 5, both stride 16",
+    "the project's own (the default): SiamRPN++-style depthwise heads on ImageNet EfficientNet-Lite0 stages 4 "
+    "and 5, both stride 16",
     weights="siamrpn_effnet_lite0_fast.pth",
-    weights_sha256="022448d49b4e8d87511d1ce69fdb33e59b574b23451530029b6fb65fb46006f8"))
+    weights_sha256="cd0ec2794ac4b8db4fd5c67f846b7086f789da4e3fbce0aa151c52022d228e38"))
 
-DEFAULT_PRESET = "siamrpn_effnet_lite0"
+DEFAULT_PRESET = "siamrpn_effnet_lite0_fast"
 
 
 def list_presets() -> list[Preset]:

@@ -74,6 +74,10 @@ for run in $RUNS; do
         train lite0s5 scripts/recipes/siamrpn_effnet_lite0.yaml 7 64 --no-pretrained \
             --init "$LITE0_INIT" --freeze-epochs 5 --backbone-lr-mult 0.05 \
             --train-layers _blocks.8,_blocks.9,_blocks.10 & ;;
+    fastp)  # the default model (lite0_fast) from its shipped file: pasted targets, ~10x the CPU stage's pairs
+        train fastp scripts/recipes/siamrpn_effnet_lite0_fast.yaml 7 64 --no-pretrained \
+            --init weights/siamrpn_effnet_lite0_fast.pth --freeze-epochs 5 --backbone-lr-mult 0.05 \
+            --train-layers _blocks.8,_blocks.9,_blocks.10 --paste 0.3 & ;;
     alexdw) train alexdw scripts/recipes/siamrpn_alex_dwxcorr.yaml 5 64 --half & ;;
     fc)     train fc scripts/recipes/siamfc_alexnet.yaml 3 32 & ;;
     *) echo "unknown run $run"; continue ;;
@@ -83,7 +87,9 @@ done
 
 if [ -z "${SKIP_TESTS:-}" ]; then
 # CUDA tests while the runs start (the real-GPU xcorr test and CUDA parity)
-python3 -m pytest -q -p no:cacheprovider tests/test_xcorr.py tests/test_parity.py -k "${TESTS_K:-gpu or dwxcorr}" --tb=line 2>&1 | grep -v Warning | tail -25
+# (and float16 AMP training with the GradScaler: tests/test_training_*.py's gpu tests)
+python3 -m pytest -q -p no:cacheprovider tests/test_xcorr.py tests/test_parity.py tests/test_training_amp.py \
+    tests/test_training_loop.py -k "${TESTS_K:-gpu or dwxcorr}" --tb=line 2>&1 | grep -v Warning | tail -25
 fi
 wait $PIDS   # (a bare wait would also wait for the tee above)
 for name in $RUNS; do   # a run stopped by TRAIN_LIMIT: export its last epoch checkpoint

@@ -46,3 +46,38 @@ def test_training_step_under_autocast_gives_finite_loss_and_gradients(name):
     losses["loss"].backward()
     grads = [p.grad for p in model.parameters() if p.requires_grad and p.grad is not None]
     assert grads and all(torch.isfinite(g).all() for g in grads)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (scripts/train_gpu.sh runs it)")
+@pytest.mark.parametrize("name", ["siamrpn_alex_dwxcorr", "siamrpn_effnet_lite0_fast"])
+def test_gpu_float16_training_step_of_a_real_model(name):
+    # the shipped models' training step as the trainer runs it on CUDA: float16 autocast, GradScaler
+    torch.manual_seed(0)
+    preset = get_preset(name)
+    model = build_model(preset).cuda().train()
+    geom = ModelGeometry(preset)
+    cfg = TrainConfig(preset=name)
+    search = cfg.pairs.search_size
+    score = probe_score_size(model, geom, search, torch.device("cuda"))
+    targets = make_targets(geom, score, cfg)
+    rng = np.random.default_rng(0)
+    c, s = search / 2, 64.0
+    samples = [targets(np.array([c - s / 2, c - s / 2, s, s]), neg, rng) for neg in (False, True)]
+    batch = collate([dict(t, z=np.zeros((1,), np.uint8), x=np.zeros((1,), np.uint8)) for t in samples])
+    tgt = {k: v.cuda() for k, v in batch.items() if k in ("label", "label_weight", "delta", "delta_weight")}
+    z = torch.randn(2, 3, geom.exemplar_size, geom.exemplar_size, device="cuda")
+    x = torch.randn(2, 3, search, search, device="cuda")
+    scaler = torch.amp.GradScaler("cuda")
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3)
+    with torch.autocast(device_type="cuda", dtype=torch.float16):
+        out = model(z, x)
+    assert out["cls"].dtype == torch.float16
+    loss = siamese_loss(out, tgt, geom.family)["loss"]
+    assert torch.isfinite(loss)
+    scaler.scale(loss).backward()
+    scaler.unscale_(opt)
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
+    scaler.step(opt)
+    scaler.update()
+    assert scaler.get_scale() > 0

@@ -260,3 +260,25 @@ def test_last_checkpoint_is_the_newest_and_keep_prunes_old_epochs(data, tmp_path
     assert names == ["checkpoint_e002.pth", "checkpoint_e003.pth", "last.pth"]
     last = torch.load(tmp_path / "k" / "last.pth", weights_only=True)
     assert last["training"]["step"] == 3 and last["training"]["sampler"] == {"epoch": 3, "step": 0, "seed": 0}
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (scripts/train_gpu.sh runs it)")
+def test_gpu_amp_training_uses_float16_and_the_grad_scaler(data, tmp_path):
+    # On CUDA, training runs the forward under float16 autocast with a GradScaler (trainer.py); the CPU tests
+    # cover autocast in bfloat16 only. Losses stay finite, the scaler's state is saved with the checkpoint,
+    # and a resumed run takes it up again.
+    from tracker.training.checkpoint import load_training_checkpoint
+    cfg = config(data, tmp_path / "amp", device="cuda", amp=True)
+    torch.manual_seed(0)
+    model = TinySiamese("siamrpn")
+    dtypes = []
+    model.register_forward_hook(lambda m, inp, out: dtypes.append(out["cls"].dtype))
+    res = train(cfg, model=model, preset=tiny_preset("siamrpn"), log=lambda *a: None)
+    assert res["steps"] == 6
+    assert dtypes and all(d == torch.float16 for d in dtypes)
+    assert all(np.isfinite(h["loss"]) for h in res["history"] if "loss" in h)
+    ckpt = load_training_checkpoint(res["checkpoint"])
+    scaler = ckpt["training"]["scaler"]
+    assert scaler and scaler["scale"] > 0
+    resumed = run(config(data, tmp_path / "amp", device="cuda", amp=True, epochs=3), resume=res["checkpoint"])
+    assert resumed["steps"] == 9

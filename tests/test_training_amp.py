@@ -18,26 +18,32 @@ from tracker.training.pairs import collate
 from tracker.training.trainer import ModelGeometry, TrainConfig, make_targets, probe_score_size
 
 
+def step_inputs(name, device, search, size=48.0):
+    """A model of preset `name` in training mode on `device`, and a batch of two pairs as the trainer feeds
+    it: random crops, targets for a box of `size` px in the middle of the search crop, the second pair a
+    negative. Returns (model, geometry, z, x, targets)."""
+    torch.manual_seed(0)
+    preset = get_preset(name)
+    model = build_model(preset).to(device).train()
+    geom = ModelGeometry(preset)
+    cfg = TrainConfig(preset=name)
+    cfg.pairs = dataclasses.replace(cfg.pairs, search_size=search)
+    score = probe_score_size(model, geom, search, torch.device(device))
+    targets = make_targets(geom, score, cfg)
+    rng = np.random.default_rng(0)
+    c, s = search / 2, size
+    samples = [targets(np.array([c - s / 2, c - s / 2, s, s]), neg, rng) for neg in (False, True)]
+    batch = collate([dict(t, z=np.zeros((1,), np.uint8), x=np.zeros((1,), np.uint8)) for t in samples])
+    tgt = {k: v.to(device) for k, v in batch.items() if k in ("label", "label_weight", "delta", "delta_weight")}
+    z = torch.randn(2, 3, geom.exemplar_size, geom.exemplar_size, device=device)
+    x = torch.randn(2, 3, search, search, device=device)
+    return model, geom, z, x, tgt
+
+
 @pytest.mark.parametrize("name", ["siamfc_alexnet", "siamrpn_alex_dwxcorr", "siamrpn_alex_upxcorr",
                                   "siamrpn_effnet_lite0"])
 def test_training_step_under_autocast_gives_finite_loss_and_gradients(name):
-    torch.manual_seed(0)
-    preset = get_preset(name)
-    model = build_model(preset).train()
-    geom = ModelGeometry(preset)
-    cfg = TrainConfig(preset=name)
-    cfg.pairs = dataclasses.replace(cfg.pairs, search_size=167)     # small crops: bf16 on this CPU is slow
-    search = cfg.pairs.search_size
-    score = probe_score_size(model, geom, search, torch.device("cpu"))
-    targets = make_targets(geom, score, cfg)
-    rng = np.random.default_rng(0)
-    # two pairs: target in the middle of the search crop, the second one a negative pair
-    c, s = search / 2, 48.0
-    samples = [targets(np.array([c - s / 2, c - s / 2, s, s]), neg, rng) for neg in (False, True)]
-    batch = collate([dict(t, z=np.zeros((1,), np.uint8), x=np.zeros((1,), np.uint8)) for t in samples])
-    tgt = {k: v for k, v in batch.items() if k in ("label", "label_weight", "delta", "delta_weight")}
-    z = torch.randn(2, 3, geom.exemplar_size, geom.exemplar_size)
-    x = torch.randn(2, 3, search, search)
+    model, geom, z, x, tgt = step_inputs(name, "cpu", 167)      # small crops: bf16 on this CPU is slow
     with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
         out = model(z, x)
     assert out["cls"].dtype == torch.bfloat16            # autocast really ran the network in half precision
@@ -52,21 +58,7 @@ def test_training_step_under_autocast_gives_finite_loss_and_gradients(name):
 @pytest.mark.parametrize("name", ["siamrpn_alex_dwxcorr", "siamrpn_effnet_lite0_fast"])
 def test_gpu_float16_training_step_of_a_real_model(name):
     # the shipped models' training step as the trainer runs it on CUDA: float16 autocast, GradScaler
-    torch.manual_seed(0)
-    preset = get_preset(name)
-    model = build_model(preset).cuda().train()
-    geom = ModelGeometry(preset)
-    cfg = TrainConfig(preset=name)
-    search = cfg.pairs.search_size
-    score = probe_score_size(model, geom, search, torch.device("cuda"))
-    targets = make_targets(geom, score, cfg)
-    rng = np.random.default_rng(0)
-    c, s = search / 2, 64.0
-    samples = [targets(np.array([c - s / 2, c - s / 2, s, s]), neg, rng) for neg in (False, True)]
-    batch = collate([dict(t, z=np.zeros((1,), np.uint8), x=np.zeros((1,), np.uint8)) for t in samples])
-    tgt = {k: v.cuda() for k, v in batch.items() if k in ("label", "label_weight", "delta", "delta_weight")}
-    z = torch.randn(2, 3, geom.exemplar_size, geom.exemplar_size, device="cuda")
-    x = torch.randn(2, 3, search, search, device="cuda")
+    model, geom, z, x, tgt = step_inputs(name, "cuda", TrainConfig(preset=name).pairs.search_size, 64.0)
     scaler = torch.amp.GradScaler("cuda")
     opt = torch.optim.SGD(model.parameters(), lr=1e-3)
     with torch.autocast(device_type="cuda", dtype=torch.float16):

@@ -105,6 +105,12 @@ def rates(signals: dict[str, np.ndarray], t: float) -> dict[str, float]:
     return {k: float(np.mean(v < t)) if len(v) else float("nan") for k, v in signals.items()}
 
 
+def summary(signals: dict[str, np.ndarray], t: float) -> str:
+    r = rates(signals, t)
+    return (f"flags {r['tracked']:.1%} of tracked frames, {r['vanish']:.0%} of vanish frames, "
+            f"{r['out_of_view']:.0%} out of view, {r['distractor']:.0%} on a distractor")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", required=True)
@@ -137,13 +143,9 @@ def main(argv=None) -> int:
     ok = [t for t in grid if len(tracked) and np.mean(tracked < t) <= args.max_false_alarms]
     if ok:
         t = max(ok)
-        r = rates(signals, t)
-        print(f"\nsuggested lost_threshold {t:.3f}: flags {r['tracked']:.1%} of tracked frames, {r['vanish']:.0%} of "
-              f"vanish frames, {r['out_of_view']:.0%} out of view, {r['distractor']:.0%} on a distractor")
+        print(f"\nsuggested lost_threshold {t:.3f}: {summary(signals, t)}")
     if args.threshold is not None:
-        r = rates(signals, args.threshold)
-        print(f"threshold {args.threshold:.3f}: flags {r['tracked']:.1%} of tracked frames, {r['vanish']:.0%} of "
-              f"vanish frames, {r['out_of_view']:.0%} out of view, {r['distractor']:.0%} on a distractor")
+        print(f"threshold {args.threshold:.3f}: {summary(signals, args.threshold)}")
     return 0
 
 

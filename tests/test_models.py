@@ -309,17 +309,22 @@ def test_input_adapter_cpu_path_equals_the_formula(name):
     assert torch.equal(InputAdapter(conv, torch.device("cpu"))(crops[0]), x[:1])
 
 
+def with_random_bn_stats(model):
+    """Non-trivial BatchNorm statistics, so that folding them into the convolutions matters."""
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+    return model
+
+
 @pytest.mark.parametrize("name", ["siamrpn_alex_upxcorr", "siamrpn_effnet_lite0", "siamrpn_effnet_lite0_fast",
                                   "siamfc_alexnet"])
 def test_fast_inference_computes_what_the_eager_model_does(name):
     # the traced, BN-folded search branch and correlation graphs are an optimisation, not another model
     torch.manual_seed(0)
     preset = get_preset(name)
-    model = build_model(preset).eval()
-    for m in model.modules():            # non-trivial BatchNorm statistics, so that folding them matters
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.5, 0.5)
-            m.running_var.uniform_(0.5, 2.0)
+    model = with_random_bn_stats(build_model(preset).eval())
     z = torch.randn(1, 3, 127, 127)
     x = torch.randn(1, 3, preset.track.instance_size, preset.track.instance_size)
     with torch.inference_mode():
@@ -369,11 +374,7 @@ def test_every_cpu_graph_candidate_computes_what_the_eager_model_does(monkeypatc
     # (oneDNN blocked layout, plain frozen, channels-last) must be right, not only the one a test run picks
     from tracker.models import fast as fast_mod
     torch.manual_seed(0)
-    model = build_model(get_preset("siamrpn_effnet_lite0_fast")).eval()
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.5, 0.5)
-            m.running_var.uniform_(0.5, 2.0)
+    model = with_random_bn_stats(build_model(get_preset("siamrpn_effnet_lite0_fast")).eval())
     seen = []
 
     def keep_all(graphs, example):

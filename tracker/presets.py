@@ -84,8 +84,9 @@ class SiamRPNParams:
     # The softmax score itself saturates near 1 whether or not the target is there; the margin relative
     # to the target's own start does not, and one threshold then fits every target of a model (each model's
     # is calibrated: the shipped siamrpn_alex_dwxcorr uses 0).
-    # Calibrated with scripts/calibrate_lost.py on the shipped default (README, "The lost flag"): 1.5-1.7%
-    # of tracked frames flagged, 55% (busy scenes) to 87% of the frames where the target was wiped out.
+    # 0.4 was calibrated with scripts/calibrate_lost.py on the shipped siamrpn_effnet_lite0 (README, "The
+    # lost flag"): 1.5-1.7% of tracked frames flagged, 55% (busy scenes) to 87% of the frames where the target
+    # was wiped out. Presets whose shipped file needed another value set it.
     lost_threshold: float = 0.4
     lost_ref_frames: int = 5
 

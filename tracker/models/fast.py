@@ -63,19 +63,18 @@ class ShapeSpecialised:
             with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 example = tuple(torch.zeros(x.shape, dtype=x.dtype, device=x.device) for x in xs)
-                def frozen():
-                    return torch.jit.freeze(torch.jit.trace(self.module, example, check_trace=False))
+                def frozen(module=self.module):
+                    return torch.jit.freeze(torch.jit.trace(module, example, check_trace=False))
                 # optimize_for_inference rewrites the graph it is given in place, hence two traces
                 candidates = [torch.jit.optimize_for_inference(frozen())]
                 if xs[0].device.type == "cpu":
                     # oneDNN's blocked layouts win for dense convolutions (AlexNet, ResNet: 1.2-1.6x) but
                     # lose for depthwise ones (EfficientNet-Lite0's backbone: 1.6x slower than the plain
-                    # frozen graph); channels-last (NHWC) tensors run depthwise convolutions about 2x faster
-                    # still (Lite0 search branch: 17-20 ms against 30-36 ms NCHW, 2 threads). So on the CPU
-                    # all three are timed on this shape and the fastest is kept.
+                    # frozen graph); channels-last (NHWC) tensors run them faster still (Lite0-fast search
+                    # branch, interleaved, 2 threads: 24.0 ms against 28.6 ms NCHW). So on the CPU all three
+                    # are timed on this shape and the fastest is kept.
                     candidates.append(frozen())
-                    nhwc = ChannelsLast(copy.deepcopy(self.module)).eval()
-                    candidates.append(torch.jit.freeze(torch.jit.trace(nhwc, example, check_trace=False)))
+                    candidates.append(frozen(ChannelsLast(copy.deepcopy(self.module)).eval()))
                 return _fastest(candidates, example)
         except Exception:  # pragma: no cover - depends on the module; eager is always correct
             return self.module

@@ -411,6 +411,33 @@ def test_efficientnet_lite0_loads_package_weights_and_matches_reference(imagenet
     assert [o.shape[-1] for o in outs] == bb.feature_size(128) == [16, 8]
 
 
+@pytest.mark.parametrize("size", [128, 255, 64])
+def test_efficientnet_lite0_inference_padding_equals_the_training_path(size, imagenet_state):
+    """Without autograd the stride-2 blocks pad their narrow input and zero the expanded border instead of
+    padding the expanded map (asymmetric 'SAME' pads: even sizes, and the 5x5 block at 64 from 255); the
+    training path pads the expanded map. Both must give the same numbers, and the training path must still
+    back-propagate through its in-place ReLU6s."""
+    bb = build_backbone("efficientnet_lite0", pretrained=False, used_layers=[4, 5]).eval()
+    bb.load_state_dict({k: v.float() for k, v in imagenet_state.items() if k in bb.state_dict()})
+    x = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(size)) * 2 - 1
+    with torch.no_grad():
+        fast = bb(x)
+    x.requires_grad_(True)
+    slow = bb(x)
+    for f, s in zip(fast, slow):
+        assert torch.allclose(f, s.detach(), rtol=0, atol=1e-5 * float(s.detach().abs().max()))
+    (grad,) = torch.autograd.grad(sum(s.sum() for s in slow), x)
+    assert torch.isfinite(grad).all() and grad.abs().sum() > 0
+    # the inference path really was taken: some stride-2 block of this size has asymmetric padding
+    side, asymmetric = (size + 1) // 2, False  # the map size after the stem
+    for block in bb._blocks:
+        if block._depthwise_conv.dynamic:
+            top, bottom, _, _ = block._depthwise_conv.same_pads(side, side)
+            asymmetric |= top != bottom
+            side = (side + 1) // 2
+    assert asymmetric
+
+
 def test_efficientnet_lite0_recognises_a_zebra(shared_dir, imagenet_state):
     """The backbone + the file's own classifier name COCO image 34 (a zebra) as ImageNet class 340 (zebra):
     the weights, block layout, padding and input convention are the ones the network was trained with."""

@@ -1,6 +1,7 @@
 """The CPU thread policy (tracker.runtime): the cores free at start-up, split among worker processes,
 unless --threads says otherwise; never fewer than one thread."""
 import os
+import sys
 
 import pytest
 
@@ -56,3 +57,44 @@ def test_configure_worker_threads_sizes_every_pool(monkeypatch):
     assert os.environ["OMP_NUM_THREADS"] == "3" and os.environ["NUMBA_NUM_THREADS"] == "3"
     runtime.configure_worker_threads(2, uses_torch=True)
     assert torch_seen == [2] and cv_seen == [3, 2]
+
+
+FAULTS_SCRIPT = """
+import resource, sys
+import numpy as np
+from tracker.siamese import build_siamese_tracker
+frame = np.random.default_rng(0).integers(0, 255, (360, 480, 3), dtype=np.uint8)
+tracker = build_siamese_tracker("siamrpn_effnet_lite0_fast")
+tracker.init(frame, (200, 150, 60, 50))
+for _ in range(3):          # graphs built and warmed
+    tracker.update(frame)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(5):
+    tracker.update(frame)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 5)
+"""
+
+
+def _faults_per_update(env_extra: dict) -> float:
+    import subprocess
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    env.update(env_extra, OMP_NUM_THREADS="1")
+    out = subprocess.run([sys.executable, "-c", FAULTS_SCRIPT], env=env, capture_output=True, text=True,
+                         check=True, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_a_tracker_keeps_freed_memory_so_updates_do_not_page_fault():
+    """build_siamese_tracker raises glibc's mmap/trim thresholds (runtime.keep_freed_memory): steady-state
+    updates then reuse the heap. With glibc's fixed 128 kB threshold (what the environment variable sets,
+    and which also turns our call off) every large activation is a fresh mapping, faulted in page by page."""
+    kept = _faults_per_update({})
+    fresh = _faults_per_update({"MALLOC_MMAP_THRESHOLD_": "131072"})
+    assert kept < 100 and fresh > 1000, (kept, fresh)
+
+
+def test_keep_freed_memory_leaves_a_users_malloc_settings_alone(monkeypatch):
+    monkeypatch.setattr(runtime, "_heap_kept", None)
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "1000000")
+    assert runtime.keep_freed_memory() is False

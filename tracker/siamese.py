@@ -60,6 +60,7 @@ def load_model(preset: Preset, weights=None, device="cpu"):
 def build_siamese_tracker(preset_or_config, weights=None, device="cpu", xcorr="torch", long_term=False,
                           fast=True, **overrides):
     from .models import InputAdapter
+    from .runtime import keep_freed_memory
     from .siamfc import SiamFCTracker
     from .siamrpn import SiamRPNTracker
     from .xcorr import check_backend
@@ -69,6 +70,7 @@ def build_siamese_tracker(preset_or_config, weights=None, device="cpu", xcorr="t
         preset = preset.replace_track(**overrides)
     dev = resolve_device(device)
     check_backend(xcorr, dev)
+    keep_freed_memory()  # per-frame activations reuse memory instead of page-faulting it in (tracker.runtime)
     model, _meta = load_model(preset, weights, dev)
     model.set_xcorr_backend(xcorr)
     if dev.type == "cpu" and fast:

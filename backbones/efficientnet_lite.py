@@ -78,12 +78,12 @@ class PaddedConv2d(nn.Conv2d):
         top, bottom, left, right = self.same_pads(*x.shape[-2:])
         if top == bottom and left == right:
             # symmetric (e.g. the stem on a 255 crop): the convolution pads by itself, no padded copy
-            return F.conv2d(x, self.weight, None, self.stride, (top, left), self.dilation, self.groups)
+            return F.conv2d(x, self.weight, self.bias, self.stride, (top, left), self.dilation, self.groups)
         return super().forward(F.pad(x, (left, right, top, bottom)))
 
     def forward_unpadded(self, x):
         """The convolution of an input that already carries its padding."""
-        return F.conv2d(x, self.weight, None, self.stride, 0, self.dilation, self.groups)
+        return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
 
     def out_size(self, size: int) -> int:
         if self.dynamic:

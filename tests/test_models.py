@@ -395,3 +395,24 @@ def test_every_cpu_graph_candidate_computes_what_the_eager_model_does(monkeypatc
     assert conv.weight.is_contiguous()
     wrapped = fast_mod.ChannelsLast(torch.nn.Conv2d(4, 8, 3)).eval()
     assert wrapped.module.weight.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_fold_batchnorms_folds_only_batchnorms_fed_by_a_convolution():
+    from tracker.models.fast import PointwiseAsMatmul, fold_batchnorms, pointwise_as_matmul
+    torch.manual_seed(0)
+    net = with_random_bn_stats(torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
+        torch.nn.BatchNorm2d(8),                       # fed by the ReLU: must stay
+        torch.nn.Conv2d(8, 6, 1, bias=True), torch.nn.BatchNorm2d(6)).eval())
+    x = torch.randn(2, 3, 12, 12)
+    folded = fold_batchnorms(net, (x,))
+    kinds = [type(m).__name__ for m in folded]
+    assert kinds == ["Conv2d", "Identity", "ReLU", "BatchNorm2d", "Conv2d", "Identity"]
+    assert all(isinstance(m, torch.nn.BatchNorm2d) for m in (net[1], net[3], net[5]))  # the original is untouched
+    with torch.no_grad():
+        ref = net(x)
+        assert torch.allclose(folded(x), ref, atol=1e-5)
+        pointwise_as_matmul(folded)
+        assert isinstance(folded[4], PointwiseAsMatmul) and isinstance(folded[0], torch.nn.Conv2d)
+        assert torch.allclose(folded(x), ref, atol=1e-5)                                          # NCHW input
+        assert torch.allclose(folded(x.contiguous(memory_format=torch.channels_last)), ref, atol=1e-5)  # matmul

@@ -14,6 +14,7 @@ import time
 import warnings
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -51,6 +52,76 @@ class ChannelsLast(nn.Module):
         return self.module(*(x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x for x in xs))
 
 
+def fold_batchnorms(module: nn.Module, example: tuple) -> nn.Module:
+    """A copy of `module` (in eval mode) with every BatchNorm2d that directly follows a convolution folded
+    into it (the convolution gains a bias; the BatchNorm becomes an identity). The pairs are found by
+    running `example` and matching each BatchNorm's input tensor to the convolution that produced it, so
+    any module structure works. TorchScript's freeze folds such pairs too, but only for aten::conv2d
+    nodes, and the matrix-product 1x1 convolutions below are not."""
+    module = copy.deepcopy(module).eval()
+    calls = []
+    hooks = [m.register_forward_hook(lambda m, inp, out: calls.append((m, inp[0], out)))
+             for m in module.modules() if isinstance(m, (nn.Conv2d, nn.BatchNorm2d))]
+    try:
+        with torch.no_grad():
+            module(*example)
+    finally:
+        for h in hooks:
+            h.remove()
+    producer = {id(out): m for m, _, out in calls if isinstance(m, nn.Conv2d)}
+    owner = {id(child): (parent, name) for parent in module.modules() for name, child in parent.named_children()}
+    folded = set()
+    for bn, inp, _ in calls:
+        conv = producer.get(id(inp)) if isinstance(bn, nn.BatchNorm2d) else None
+        if conv is None or id(conv) in folded or id(bn) not in owner or not bn.track_running_stats:
+            continue
+        folded.add(id(conv))
+        with torch.no_grad():
+            scale = (bn.weight if bn.affine else 1.0) / torch.sqrt(bn.running_var + bn.eps)
+            shift = (bn.bias if bn.affine else 0.0) - bn.running_mean * scale
+            bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+            conv.weight = nn.Parameter(conv.weight * scale.view(-1, 1, 1, 1))
+            conv.bias = nn.Parameter(bias * scale + shift)
+        parent, name = owner[id(bn)]
+        setattr(parent, name, nn.Identity())
+    return module
+
+
+class PointwiseAsMatmul(nn.Module):
+    """A 1x1, stride-1, ungrouped convolution computed, on a channels-last input, as one matrix product of
+    the (pixels x channels) view by the weights: the same sums, without copies, and 1.0-1.7x faster than
+    oneDNN's convolution for Lite0's 1x1 shapes on this CPU (672->112 at 16x16: 0.34 against 0.59 ms)."""
+
+    def __init__(self, conv: nn.Conv2d):
+        super().__init__()
+        self.conv = conv
+        self.weight = nn.Parameter(conv.weight.detach().reshape(conv.out_channels, conv.in_channels))
+        self.bias = conv.bias
+
+    def forward(self, x):
+        if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last):
+            return F.linear(x.permute(0, 2, 3, 1), self.weight, self.bias).permute(0, 3, 1, 2)
+        return self.conv(x)
+
+    @staticmethod
+    def applies_to(m: nn.Module) -> bool:
+        # a 1x1 kernel needs no padding, so 'same', 'valid' and (0, 0) are all none; `dynamic` is
+        # PaddedConv2d's own padding (stride 2 only, so never set here, but checked rather than assumed)
+        return (isinstance(m, nn.Conv2d) and not getattr(m, "dynamic", False) and m.kernel_size == (1, 1)
+                and m.stride == (1, 1) and m.groups == 1 and m.dilation == (1, 1)
+                and m.padding in ((0, 0), "same", "valid") and m.padding_mode == "zeros")
+
+
+def pointwise_as_matmul(module: nn.Module) -> nn.Module:
+    """Replaces (in place) every plain 1x1 convolution of `module` by a PointwiseAsMatmul."""
+    for name, child in module.named_children():
+        if PointwiseAsMatmul.applies_to(child):
+            setattr(module, name, PointwiseAsMatmul(child))
+        else:
+            pointwise_as_matmul(child)
+    return module
+
+
 class ShapeSpecialised:
     """Calls `module(*tensors)` through an optimised graph built for those tensors' shapes."""
 
@@ -74,7 +145,10 @@ class ShapeSpecialised:
                     # branch, interleaved, 2 threads: 24.0 ms against 28.6 ms NCHW). So on the CPU all three
                     # are timed on this shape and the fastest is kept.
                     candidates.append(frozen())
-                    candidates.append(frozen(ChannelsLast(copy.deepcopy(self.module)).eval()))
+                    # channels-last, BatchNorms folded and 1x1 convolutions as matrix products (Lite0-fast
+                    # search branch, interleaved, 2 threads: 4-10% less than channels-last alone)
+                    candidates.append(frozen(ChannelsLast(pointwise_as_matmul(
+                        fold_batchnorms(self.module, example))).eval()))
                 return _fastest(candidates, example)
         except Exception:  # pragma: no cover - depends on the module; eager is always correct
             return self.module

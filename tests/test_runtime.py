@@ -24,14 +24,39 @@ def test_threads_per_worker_arithmetic(monkeypatch, free, workers, requested, ex
     assert runtime.threads_per_worker(workers, requested) == expected
 
 
-def test_free_cores_subtracts_the_load_and_stays_within_the_usable_cores(monkeypatch):
+def test_free_cores_subtracts_the_busy_cores_and_stays_within_the_usable_cores(monkeypatch):
     monkeypatch.setattr(runtime, "usable_cores", lambda: 4)
-    monkeypatch.setattr(os, "getloadavg", lambda: (1.4, 0.0, 0.0))
+    monkeypatch.setattr(runtime, "busy_cores", lambda: 1.4)
     assert runtime.free_cores() == 3          # 4 - 1.4, rounded
-    monkeypatch.setattr(os, "getloadavg", lambda: (9.0, 0.0, 0.0))
+    monkeypatch.setattr(runtime, "busy_cores", lambda: 9.0)
     assert runtime.free_cores() == 1          # all busy: still one
-    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    monkeypatch.setattr(runtime, "busy_cores", lambda: 0.0)
     assert runtime.free_cores() == 4
+
+
+def test_busy_cores_is_the_non_idle_share_now_not_the_lagging_load_average(monkeypatch):
+    samples = iter([(1000, 4000), (1150, 4200)])   # (idle, total) ticks: 150 of 200 idle since the first
+    monkeypatch.setattr(runtime, "_cpu_times", lambda: next(samples))
+    monkeypatch.setattr(runtime.time, "sleep", lambda s: None)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (3.0, 0.0, 0.0))
+    assert runtime.busy_cores() == pytest.approx(0.5)      # a quarter of two cores busy, whatever the load
+
+
+def test_busy_cores_falls_back_to_the_load_average_without_proc_stat(monkeypatch):
+    def missing():
+        raise FileNotFoundError("/proc/stat")
+    monkeypatch.setattr(runtime, "_cpu_times", missing)
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.25, 0.0, 0.0))
+    assert runtime.busy_cores() == 1.25
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="Linux /proc")
+def test_cpu_times_reads_this_machines_counters():
+    idle0, total0 = runtime._cpu_times()
+    sum(i * i for i in range(200_000))          # some CPU time passes
+    idle1, total1 = runtime._cpu_times()
+    assert 0 <= idle0 <= total0 and total1 >= total0 and idle1 >= idle0
 
 
 def test_configure_threads_sets_torch_to_the_policy(monkeypatch):

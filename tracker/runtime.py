@@ -12,6 +12,7 @@ import ctypes
 import ctypes.util
 import os
 import sys
+import time
 
 # glibc's mallopt parameters (malloc.h)
 _M_TRIM_THRESHOLD = -1
@@ -31,13 +32,38 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+def _cpu_times() -> tuple[int, int]:
+    """(idle, total) CPU time of the whole machine so far, in clock ticks, from /proc/stat (Linux)."""
+    with open("/proc/stat") as f:
+        fields = f.readline().split()
+    if not fields or fields[0] != "cpu":
+        raise ValueError("/proc/stat: no cpu line")
+    user, nice, system, idle, iowait, irq, softirq, steal = (int(v) for v in fields[1:9])
+    return idle + iowait, user + nice + system + idle + iowait + irq + softirq + steal
+
+
+def busy_cores(interval: float = 0.1) -> float:
+    """How many cores' worth of CPU other work is using right now: the machine's non-idle share over the
+    next `interval` seconds (time stolen by the hypervisor counts as busy), times its core count. Where
+    /proc/stat is missing, the 1-minute load average, which lags: right after a long `pip install` it still
+    reads about 1 on an idle machine, which used to leave the README's first command on one thread."""
+    try:
+        idle0, total0 = _cpu_times()
+        time.sleep(interval)
+        idle1, total1 = _cpu_times()
+        if total1 > total0:
+            return (1.0 - (idle1 - idle0) / (total1 - total0)) * (os.cpu_count() or 1)
+    except (OSError, ValueError):
+        pass
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return 0.0
+
+
 def free_cores() -> int:
     cores = usable_cores()
-    try:
-        load = os.getloadavg()[0]
-    except (AttributeError, OSError):
-        return cores
-    return max(1, min(cores, int(cores - load + 0.5)))
+    return max(1, min(cores, int(cores - busy_cores() + 0.5)))
 
 
 def threads_per_worker(workers: int = 1, requested: int | None = None) -> int:

@@ -416,3 +416,16 @@ def test_fold_batchnorms_folds_only_batchnorms_fed_by_a_convolution():
         assert isinstance(folded[4], PointwiseAsMatmul) and isinstance(folded[0], torch.nn.Conv2d)
         assert torch.allclose(folded(x), ref, atol=1e-5)                                          # NCHW input
         assert torch.allclose(folded(x.contiguous(memory_format=torch.channels_last)), ref, atol=1e-5)  # matmul
+
+
+def test_a_graph_candidate_that_fails_leaves_the_others(monkeypatch):
+    from tracker.models import fast as fast_mod
+
+    def broken(module):
+        raise RuntimeError("cannot rewrite this module")
+    monkeypatch.setattr(fast_mod, "pointwise_as_matmul", broken)
+    model = build_model(get_preset("siamrpn_effnet_lite0_fast")).eval()
+    branch = fast_mod.ShapeSpecialised(fast_mod.SearchBranch(model).eval())
+    with torch.inference_mode():
+        branch(torch.randn(1, 3, 255, 255))
+    assert all(isinstance(g, torch.jit.ScriptModule) for g in branch.graphs.values())

@@ -130,28 +130,34 @@ class ShapeSpecialised:
         self.graphs: dict = {}
 
     def _build(self, xs: tuple[torch.Tensor, ...]):
-        try:
-            with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                example = tuple(torch.zeros(x.shape, dtype=x.dtype, device=x.device) for x in xs)
-                def frozen(module=self.module):
-                    return torch.jit.freeze(torch.jit.trace(module, example, check_trace=False))
-                # optimize_for_inference rewrites the graph it is given in place, hence two traces
-                candidates = [torch.jit.optimize_for_inference(frozen())]
-                if xs[0].device.type == "cpu":
-                    # oneDNN's blocked layouts win for dense convolutions (AlexNet, ResNet: 1.2-1.6x) but
-                    # lose for depthwise ones (EfficientNet-Lite0's backbone: 1.6x slower than the plain
-                    # frozen graph); channels-last (NHWC) tensors run them faster still (Lite0-fast search
-                    # branch, interleaved, 2 threads: 24.0 ms against 28.6 ms NCHW). So on the CPU all three
-                    # are timed on this shape and the fastest is kept.
-                    candidates.append(frozen())
-                    # channels-last, BatchNorms folded and 1x1 convolutions as matrix products (Lite0-fast
-                    # search branch, interleaved, 2 threads: 4-10% less than channels-last alone)
-                    candidates.append(frozen(ChannelsLast(pointwise_as_matmul(
-                        fold_batchnorms(self.module, example))).eval()))
-                return _fastest(candidates, example)
-        except Exception:  # pragma: no cover - depends on the module; eager is always correct
-            return self.module
+        with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            example = tuple(torch.zeros(x.shape, dtype=x.dtype, device=x.device) for x in xs)
+
+            def frozen(make=lambda: self.module):
+                return torch.jit.freeze(torch.jit.trace(make(), example, check_trace=False))
+            # optimize_for_inference rewrites the graph it is given in place, hence one trace per candidate
+            makers = [lambda: torch.jit.optimize_for_inference(frozen())]
+            if xs[0].device.type == "cpu":
+                # oneDNN's blocked layouts win for dense convolutions (AlexNet, ResNet: 1.2-1.6x) but lose for
+                # depthwise ones (EfficientNet-Lite0's backbone: 1.6x slower than the plain frozen graph);
+                # channels-last (NHWC) tensors run them faster still, the more so with BatchNorms folded and
+                # the 1x1 convolutions as matrix products (Lite0-fast search branch, interleaved, 2 threads:
+                # 24.0 ms against 28.6 ms NCHW, then 5-8% less). So on the CPU all three are timed on this
+                # shape and the fastest is kept.
+                makers.append(frozen)
+                makers.append(lambda: frozen(lambda: ChannelsLast(pointwise_as_matmul(
+                    fold_batchnorms(self.module, example))).eval()))
+            candidates = []
+            for make in makers:
+                try:
+                    graph = make()
+                    graph(*example)
+                except Exception:  # noqa: BLE001 - a candidate that cannot be traced or run leaves the others
+                    continue
+                candidates.append(graph)
+            # none traced (depends on the module): the eager module, never wrong, only slower
+            return _fastest(candidates, example) if candidates else self.module
 
     def __call__(self, *xs: torch.Tensor):
         key = tuple((tuple(x.shape), x.dtype, x.device) for x in xs)

@@ -87,8 +87,12 @@ def test_resume_reproduces_the_uninterrupted_losses(data, tmp_path, family):
     assert [h["loss"] for h in again["history"]] == losses[3:]
 
 
-def test_checkpoint_format_is_plain_and_loads_weights_only(data, tmp_path):
+def test_checkpoint_format_is_plain_and_loads_weights_only(data, tmp_path, monkeypatch):
+    from tracker import runtime
+    kept = []
+    monkeypatch.setattr(runtime, "keep_freed_memory", lambda: kept.append(1) or True)
     res = run(config(data, tmp_path / "o", epochs=1))
+    assert kept == [1]   # training reuses freed memory like the trackers (tracker.runtime.keep_freed_memory)
     ckpt = torch.load(res["checkpoint"], weights_only=True)
     assert set(ckpt) == {"state_dict", "meta", "training"}
     meta = ckpt["meta"]

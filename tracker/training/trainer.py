@@ -264,6 +264,8 @@ def build_preset_model(cfg: TrainConfig):
 def train(cfg: TrainConfig, resume: str | None = None, model=None, preset=None, log=print) -> dict:
     """Train; returns {"history": [per-step dicts of this rank], "checkpoint": last path, "steps": n}.
     `model` / `preset` may be given directly (tests, custom architectures); otherwise built from cfg.preset."""
+    from ..runtime import keep_freed_memory
+    keep_freed_memory()  # activations and gradients reuse memory instead of page-faulting it in (tracker.runtime)
     info = init_distributed(cfg.device)
     say = log if info.main else (lambda *a, **k: None)
     seed_everything(cfg.seed + info.rank)

@@ -46,6 +46,7 @@ def test_track_writes_boxes_video_and_scores(shared_dir, parity, tmp_path, capsy
     (["{seq}", "--init", "10,10,20,20", "--model", "siamfc_alexnet", "--weights", "{parity}/config.yaml"],
      "not a readable weights-only"),
     (["{seq}", "--init", "10,10,20,20", "--model", "nope"], "unknown model preset"),
+    (["{seq}", "--init", "10,10,20,20", "--model", "opencv:nano"], "--nano-dir FOLDER"),
 ])
 def test_errors_are_one_clear_line_and_exit_2(shared_dir, parity, capsys, argv, needle):
     seq = str(shared_dir / "data/sequences/BMX3/img")

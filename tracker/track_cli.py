@@ -51,7 +51,8 @@ def add_arguments(p):
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="override a tracking hyper-parameter of the preset, e.g. --param window_influence=0.3 "
                         "or --param clamp_search=true (SiamFC's original search-size clamp); repeatable")
-    p.add_argument("--nano-dir", help="folder with NanoTrack's backbone/neckhead ONNX files (opencv:nano)")
+    p.add_argument("--nano-dir", help="folder with the ONNX files of opencv:nano (NanoTrack's backbone and "
+                   "neckhead), also searched for opencv:vit and opencv:dasiamrpn")
     p.add_argument("--threads", type=int, help="CPU threads for the model (default: the cores free at start-up)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -94,7 +95,13 @@ def run(args) -> int:
     if model.startswith("opencv:"):
         if args.nano_dir:
             overrides["model_dir"] = args.nano_dir
-        tracker = build_tracker(model, **overrides)
+        try:
+            tracker = build_tracker(model, **overrides)
+        except UserError as e:
+            if args.nano_dir or "model files" not in str(e):
+                raise
+            # the library's message names its keyword arguments; here the folder is a flag
+            raise UserError(f"{e} (on the command line: --nano-dir FOLDER)") from None
     else:
         tracker = build_tracker(model, weights=args.weights, device=args.device, xcorr=args.xcorr,
                                 long_term=args.long_term, **parse_params(args.param))

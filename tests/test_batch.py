@@ -456,3 +456,14 @@ def test_a_tracker_exception_fails_only_its_item_with_a_traceback(tmp_path, vide
     assert narrow["status"] == "ok" and len(boxes_of(out, "narrow")) == 6
     assert sorted(p.name for p in out.iterdir()) == ["narrow.annotated.mp4", "narrow.boxes.txt",
                                                      "narrow.summary.json", "wide.summary.json"]
+
+
+def test_nanotrack_runs_with_its_model_folder_and_without_it_says_which_flag(tmp_path, videos, shared_dir, capsys):
+    m = write_manifest(tmp_path / "m.csv", [(videos["vtest"], 100, 100, 50, 80, 0, "vtest")])
+    out = tmp_path / "out"
+    assert batch(m, "-o", out, "--model", "opencv:nano", "--max-frames", 5, "--quiet") == 2
+    assert "--nano-dir FOLDER" in capsys.readouterr().err
+    assert not out.exists() or not any(out.iterdir())    # failed before any item
+    assert batch(m, "-o", out, "--model", "opencv:nano", "--nano-dir", shared_dir / "peers", "--max-frames", 5,
+                 "--quiet") == 0
+    assert read_csv(out / "summary.csv")[0]["status"] == "ok" and len(boxes_of(out, "vtest")) == 5

@@ -47,6 +47,8 @@ def test_track_writes_boxes_video_and_scores(shared_dir, parity, tmp_path, capsy
      "not a readable weights-only"),
     (["{seq}", "--init", "10,10,20,20", "--model", "nope"], "unknown model preset"),
     (["{seq}", "--init", "10,10,20,20", "--model", "opencv:nano"], "--nano-dir FOLDER"),
+    (["{seq}", "--init", "10,10,20,20", "--model", "opencv:nano", "--nano-dir", "/no/such/folder"],
+     "model folder /no/such/folder does not exist"),
 ])
 def test_errors_are_one_clear_line_and_exit_2(shared_dir, parity, capsys, argv, needle):
     seq = str(shared_dir / "data/sequences/BMX3/img")
@@ -111,3 +113,10 @@ def test_long_term_mode_widens_the_search_when_unsure(shared_dir, tmp_path):
     tracker.model.track = lambda x, k: seen.append(x.shape[-1]) or original(x, k)
     tracker.update(cv2.imread(str(frames[2])))
     assert seen == [831]  # the enlarged search region was used for this frame
+
+
+def test_nanotrack_from_the_command_line_with_its_folder(shared_dir, tmp_path, capsys):
+    seq = shared_dir / "data/sequences/BMX3"
+    rc = main(["track", str(seq / "img"), "--groundtruth", str(seq / "groundtruth_rect.txt"), "--model",
+               "opencv:nano", "--opencv-models", str(shared_dir / "peers"), "--max-frames", "10", "--quiet"])
+    assert rc == 0 and capsys.readouterr().out.strip().splitlines()[-1].startswith("frames 10 ")

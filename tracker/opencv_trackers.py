@@ -50,6 +50,30 @@ def list_opencv_trackers() -> list[str]:
     return [f"opencv:{k}" for k in KNOWN]
 
 
+def add_model_dir_arguments(p) -> None:
+    """The command-line flags naming the folders of the DNN trackers' ONNX files (track, batch, bench)."""
+    p.add_argument("--opencv-models", default=None, metavar="DIR",
+                   help="folder with the ONNX files of OpenCV's DNN trackers (Nano, Vit, DaSiamRPN)")
+    p.add_argument("--nano-dir", default=None, metavar="DIR",
+                   help="folder with NanoTrack's backbone and neck/head ONNX files (for opencv:nano)")
+    p.add_argument("--vit-dir", default=None, metavar="DIR", help="folder with the ViT tracker's ONNX (opencv:vit)")
+    p.add_argument("--dasiamrpn-dir", default=None, metavar="DIR",
+                   help="folder with DaSiamRPN's model / kernel_cls1 / kernel_r1 ONNX files (opencv:dasiamrpn)")
+
+
+def model_dirs(args) -> dict[str, str | None]:
+    """Each DNN tracker's model folder from those flags: its own flag, else --opencv-models."""
+    shared = args.opencv_models
+    return {"nano": args.nano_dir or shared, "vit": args.vit_dir or shared, "dasiamrpn": args.dasiamrpn_dir or shared}
+
+
+def model_dir_overrides(name: str, args) -> dict:
+    """{'model_dir': FOLDER} for an opencv: DNN tracker whose folder the flags give, else {}."""
+    kind = name.split(":", 1)[1].strip().lower() if name.lower().startswith("opencv:") else ""
+    folder = model_dirs(args).get(kind)
+    return {"model_dir": folder} if folder else {}
+
+
 def _find_in_dir(model_dir: Path, names: tuple[str, ...], patterns: tuple[str, ...], exclude: set[str]):
     for n in names:
         p = model_dir / n
@@ -96,7 +120,8 @@ def resolve_model_files(kind: str, model_dir=None, **given) -> dict[str, str]:
     if missing:
         flags = ", ".join(f"{k}=PATH" for k in spec)
         raise TrackerError(f"opencv:{kind} needs its ONNX model files; missing: {'; '.join(missing)}. "
-                           f"Give model_dir=FOLDER or {flags}")
+                           f"Give model_dir=FOLDER or {flags} (on the command line: --{kind}-dir FOLDER or "
+                           f"--opencv-models FOLDER)")
     return out
 
 

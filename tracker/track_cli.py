@@ -30,6 +30,7 @@ def parse_params(items: list[str]) -> dict:
 
 
 def add_arguments(p):
+    from .opencv_trackers import add_model_dir_arguments
     p.add_argument("source", nargs="?", help="video file, folder of images (sorted by name), or camera index")
     p.add_argument("--demo", action="store_true", help="track the shipped demo clip (weights/demo/demo.mp4) with "
                    "its ground truth and write the annotated video to demo_tracked.mp4 (or --save-video)")
@@ -51,8 +52,7 @@ def add_arguments(p):
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="override a tracking hyper-parameter of the preset, e.g. --param window_influence=0.3 "
                         "or --param clamp_search=true (SiamFC's original search-size clamp); repeatable")
-    p.add_argument("--nano-dir", help="folder with the ONNX files of opencv:nano (NanoTrack's backbone and "
-                   "neckhead), also searched for opencv:vit and opencv:dasiamrpn")
+    add_model_dir_arguments(p)
     p.add_argument("--threads", type=int, help="CPU threads for the model (default: the cores free at start-up)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -91,17 +91,9 @@ def run(args) -> int:
 
     from .runtime import configure_threads
     configure_threads(args.threads)
-    overrides = {}
     if model.startswith("opencv:"):
-        if args.nano_dir:
-            overrides["model_dir"] = args.nano_dir
-        try:
-            tracker = build_tracker(model, **overrides)
-        except UserError as e:
-            if args.nano_dir or "model files" not in str(e):
-                raise
-            # the library's message names its keyword arguments; here the folder is a flag
-            raise UserError(f"{e} (on the command line: --nano-dir FOLDER)") from None
+        from .opencv_trackers import model_dir_overrides
+        tracker = build_tracker(model, **model_dir_overrides(model, args))
     else:
         tracker = build_tracker(model, weights=args.weights, device=args.device, xcorr=args.xcorr,
                                 long_term=args.long_term, **parse_params(args.param))

@@ -26,6 +26,7 @@ examples:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from ..opencv_trackers import add_model_dir_arguments
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.epilog = EPILOG
     p.add_argument("input", nargs="?", help="manifest (.csv / .jsonl) or a folder of videos with sidecar box files")
@@ -41,6 +42,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (on a GPU one process feeds it)")
     g.add_argument("--xcorr", default="torch", choices=["torch", "numba", "cuda"],
                    help="cross-correlation backend (default torch)")
+    add_model_dir_arguments(g)
     g = p.add_argument_group("what to do")
     g.add_argument("--max-frames", type=_positive_int, default=None, metavar="N",
                    help="track at most N frames per item (counting the first)")
@@ -111,6 +113,7 @@ def _run_batch(args) -> int:
     from ..errors import UserError
     from .manifest import load_items, parse_shard, select_shard
     from .progress import Progress
+    from ..opencv_trackers import model_dir_overrides
     from .runner import BatchOptions, cpu_count, finished_summary, make_tracker, run_batch, write_summary_csv
 
     out_dir = Path(args.out_dir)
@@ -130,7 +133,7 @@ def _run_batch(args) -> int:
     opts = BatchOptions(out_dir=str(out_dir), model=args.model or ("" if args.config else default_model()),
                         weights=args.weights, config=args.config, device=args.device, xcorr=args.xcorr,
                         max_frames=args.max_frames, save_video=args.save_video, force=args.force,
-                        threads=args.threads)
+                        threads=args.threads, model_dir=model_dir_overrides(args.model or "", args).get("model_dir"))
     workers = args.workers or cpu_count()
     quiet = args.quiet
     if opts.device.startswith("cuda") and workers > 1:

@@ -61,6 +61,7 @@ class BatchOptions:
     save_video: bool = False
     force: bool = False
     threads: int | None = None  # CPU threads per process (--threads); None: the free cores split among workers
+    model_dir: str | None = None  # an opencv: DNN tracker's ONNX folder (--nano-dir, --opencv-models ...)
     # Library/test hook: a picklable zero-argument callable returning a fresh Tracker, used instead of
     # build_tracker (with workers it must be importable by name in the spawned processes).
     tracker_factory: Callable | None = None
@@ -145,7 +146,9 @@ def make_tracker(opts: BatchOptions):
     if opts.tracker_factory is not None:
         return opts.tracker_factory()
     from .. import build_tracker
-    return build_tracker(opts.config or opts.model, weights=opts.weights, device=opts.device, xcorr=opts.xcorr)
+    extra = {"model_dir": opts.model_dir} if opts.model_dir else {}
+    return build_tracker(opts.config or opts.model, weights=opts.weights, device=opts.device, xcorr=opts.xcorr,
+                         **extra)
 
 
 def _fmt_box(box) -> str:

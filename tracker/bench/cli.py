@@ -30,6 +30,7 @@ example:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from ..opencv_trackers import add_model_dir_arguments
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.epilog = EPILOG
     p.add_argument("dataset", metavar="DATASET_DIR", help="the dataset folder")
@@ -43,13 +44,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="checkpoint for every non-OpenCV --tracker given without @WEIGHTS")
     p.add_argument("--config", action="append", default=[], metavar="YAML",
                    help="a preset YAML (ours or pysot's) to benchmark like a --tracker, with --weights")
-    p.add_argument("--opencv-models", default=None, metavar="DIR",
-                   help="folder with the ONNX files of OpenCV's DNN trackers (Nano, Vit, DaSiamRPN)")
-    p.add_argument("--nano-dir", default=None, metavar="DIR",
-                   help="folder with NanoTrack's backbone and neck/head ONNX files (for opencv:nano)")
-    p.add_argument("--vit-dir", default=None, metavar="DIR", help="folder with the ViT tracker's ONNX (opencv:vit)")
-    p.add_argument("--dasiamrpn-dir", default=None, metavar="DIR",
-                   help="folder with DaSiamRPN's model / kernel_cls1 / kernel_r1 ONNX files (opencv:dasiamrpn)")
+    add_model_dir_arguments(p)
     p.add_argument("--results", default="results", metavar="DIR", help="raw results folder (default: results)")
     p.add_argument("--dataset-name", default=None,
                    help="name of the dataset's folder under --results (default: the dataset folder's name)")
@@ -79,6 +74,7 @@ def run(args) -> int:
     from .report import score_all, write_report
     from .results import ResultsLayout, safe_label
     from .runner import parse_tracker_spec, plan_jobs, run_jobs, build_from_spec
+    from ..opencv_trackers import model_dirs
 
     if args.workers < 1:
         raise UserError("--workers must be at least 1")
@@ -94,9 +90,7 @@ def run(args) -> int:
     layout = ResultsLayout(args.results, dataset_name, protocol)
     report_dir = Path(args.report_dir) if args.report_dir else Path(args.results).resolve().parent / "reports" / dataset_name
 
-    shared = args.opencv_models
-    opencv_dirs = {"nano": args.nano_dir or shared, "vit": args.vit_dir or shared,
-                   "dasiamrpn": args.dasiamrpn_dir or shared}
+    opencv_dirs = model_dirs(args)
     texts = list(args.tracker) + list(args.config)
     specs = [parse_tracker_spec(t, args.weights, opencv_dirs) for t in texts]
     labels = [s.label for s in specs]

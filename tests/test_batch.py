@@ -467,3 +467,16 @@ def test_nanotrack_runs_with_its_model_folder_and_without_it_says_which_flag(tmp
     assert batch(m, "-o", out, "--model", "opencv:nano", "--nano-dir", shared_dir / "peers", "--max-frames", 5,
                  "--quiet") == 0
     assert read_csv(out / "summary.csv")[0]["status"] == "ok" and len(boxes_of(out, "vtest")) == 5
+
+
+def test_one_tracker_per_process_reinitialised_per_item_gives_each_item_its_own_result(tmp_path, videos):
+    # the model is loaded and its graphs built once per process; init must leave nothing of the last item
+    from tracker.batch import runner
+    opts = BatchOptions(out_dir=str(tmp_path / "o"), model="siamrpn_effnet_lite0_fast")
+    assert runner.make_tracker(opts) is runner.make_tracker(opts)
+    m = write_manifest(tmp_path / "m.csv", [(videos["vtest"], 100, 100, 50, 80, 0, "first"),
+                                            (videos["mega"], 250, 150, 100, 120, 0, "other"),
+                                            (videos["vtest"], 100, 100, 50, 80, 0, "again")])
+    out = tmp_path / "out"
+    assert batch(m, "-o", out, "--model", "siamrpn_effnet_lite0_fast", "--max-frames", 8, "--quiet") == 0
+    assert boxes_of(out, "first") == boxes_of(out, "again") and boxes_of(out, "first") != boxes_of(out, "other")

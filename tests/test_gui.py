@@ -527,3 +527,35 @@ def test_status_bar_names_the_model_briefly_and_leaves_room_for_messages(qtbot, 
     permanent = sum(w.sizeHint().width() for w in (win.state_label, win.frame_label, win.fps_label,
                                                     win.dropped_label, win.model_label))
     assert win.width() - permanent > 250        # pixels left for the message at the window's 900 px
+
+
+class FirstUseRecorder(Tracker):
+    """Records every init and update of the model it was built for, to see what happens before the user
+    draws a box."""
+
+    def __init__(self, log, model):
+        self.log, self.model = log, model
+
+    def _init(self, frame, box):
+        self.box = tuple(box)
+        self.log.append((self.model, "init", self.box))
+
+    def _update(self, frame):
+        self.log.append((self.model, "update", self.box))
+        return TrackResult(self.box, 0.9, False)
+
+
+def test_choosing_a_model_warms_it_up_before_the_user_draws_a_box(qtbot, make_window, clip):
+    # a Siamese model builds its optimised graphs on its first update (about 3 s on a CPU): the window does
+    # that when the model is chosen, so the box the user draws is followed from the next frame on
+    log = []
+    win = make_window(tracker_factory=lambda choice, device, xcorr: FirstUseRecorder(log, choice.name))
+    open_clip(qtbot, win, clip)
+    with qtbot.waitSignal(win.pipeline.modelReady, timeout=5000):
+        win.select_model(ModelChoice("some_preset"))
+    mine = lambda: [(kind, box) for model, kind, box in log if model == "some_preset"]  # noqa: E731
+    assert [kind for kind, _ in mine()] == ["init", "update"]          # the warm-up, on a synthetic frame
+    box = truth(0)
+    win.init_tracking(box)
+    qtbot.waitUntil(lambda: len(mine()) >= 3, timeout=5000)
+    assert mine()[2] == ("init", tuple(float(v) for v in box))        # the user's box starts afresh

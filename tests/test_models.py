@@ -429,3 +429,21 @@ def test_a_graph_candidate_that_fails_leaves_the_others(monkeypatch):
     with torch.inference_mode():
         branch(torch.randn(1, 3, 255, 255))
     assert all(isinstance(g, torch.jit.ScriptModule) for g in branch.graphs.values())
+
+
+def test_warm_up_builds_the_graphs_and_leaves_nothing_behind(shared_dir):
+    import cv2
+    from tracker.siamese import build_siamese_tracker
+    seq = shared_dir / "data/sequences/BMX3"
+    frames = [cv2.imread(str(p)) for p in sorted((seq / "img").iterdir())[:8]]
+    box = [float(v) for v in (seq / "groundtruth_rect.txt").read_text().split()[0].split(",")]
+
+    def track(tracker):
+        tracker.init(frames[0], box)
+        return [tracker.update(f).box for f in frames[1:]]
+    warm = build_siamese_tracker("siamrpn_effnet_lite0_fast")
+    assert not warm.model.__dict__["_fast"].graphs
+    warm.warm_up()
+    shapes = [key[0][0] for key in warm.model.__dict__["_fast"].graphs]
+    assert shapes == [(1, 3, 255, 255)]              # the search crop's graph exists before any real frame
+    assert track(warm) == track(build_siamese_tracker("siamrpn_effnet_lite0_fast"))

@@ -146,10 +146,10 @@ _TRACKER: dict = {}   # this process's tracker, kept from item to item: {key: tr
 
 
 def make_tracker(opts: BatchOptions):
-    """The tracker for `opts`. One per process, initialised afresh for each item (init resets all of a
-    tracker's state), so the model is loaded and its optimised graphs built once, not per video: those took
-    3-4 s per item, which made a 30-frame clip's rate 8-10 fps instead of 60. The key includes the weights
-    file's size and time, so a file replaced between library calls is loaded again."""
+    """The tracker for `opts`. One per process, warmed up once and initialised afresh for each item (init
+    resets all of a tracker's state), so the model is loaded and its optimised graphs built once, not per
+    video: those took 3-4 s per item, which made a 30-frame clip's rate 8-10 fps instead of 60. The key
+    includes the weights file's size and time, so a file replaced between library calls is loaded again."""
     if opts.tracker_factory is not None:
         return opts.tracker_factory()
     stamp = None
@@ -166,6 +166,7 @@ def make_tracker(opts: BatchOptions):
         extra = {"model_dir": opts.model_dir} if opts.model_dir else {}
         tracker = build_tracker(opts.config or opts.model, weights=opts.weights, device=opts.device,
                                 xcorr=opts.xcorr, **extra)
+        tracker.warm_up()   # so the first video's fps is a tracking rate too, not the graphs' build
         _TRACKER.clear()
         _TRACKER[key] = tracker
     return tracker

@@ -364,7 +364,15 @@ class Pipeline(QThread):
         self._tracker_cache = None
         if not choice.is_opencv:
             self.info.emit(f"loading {choice.display} on {device}...")
-            if self._tracker() is None:
+            tracker = self._tracker()
+            if tracker is not None:
+                try:
+                    # build the optimised graphs now, not in the seconds after the user draws a box
+                    tracker.warm_up()
+                except Exception as exc:  # noqa: BLE001 - the model cannot track: say so, keep the app
+                    self._tracker_cache = tracker = None
+                    self.error.emit(f"model {choice.display}: {exc}")
+            if tracker is None:
                 self.session.stop()
                 self.trackingChanged.emit(False)
                 return

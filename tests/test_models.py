@@ -446,4 +446,6 @@ def test_warm_up_builds_the_graphs_and_leaves_nothing_behind(shared_dir):
     warm.warm_up()
     shapes = [key[0][0] for key in warm.model.__dict__["_fast"].graphs]
     assert shapes == [(1, 3, 255, 255)]              # the search crop's graph exists before any real frame
-    assert track(warm) == track(build_siamese_tracker("siamrpn_effnet_lite0_fast"))
+    # the same boxes as a fresh tracker's; not bit for bit, as each may keep a different (equal) graph
+    # candidate, whichever timed fastest when it was built
+    assert np.allclose(track(warm), track(build_siamese_tracker("siamrpn_effnet_lite0_fast")), atol=1e-3)

@@ -46,13 +46,7 @@ def frames_and_box(n):
 
 def conv_peak_gmacs(runs: int = 40) -> float:
     """Best GMAC/s of one large float32 convolution (AlexNet conv2: 5x5, 96->256 channels, 67x67 input)."""
-    conv = torch.nn.Conv2d(96, 256, 5).eval()
-    x = torch.randn(1, 96, 67, 67)
-    with torch.no_grad():
-        g = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(conv, x)))
-        for _ in range(3):
-            g(x)
-        best = min(_timed(g, x) for _ in range(runs))
+    best = _best_onednn_s(torch.nn.Conv2d(96, 256, 5).eval(), torch.randn(1, 96, 67, 67), runs, warm=3)
     return 63 * 63 * 256 * 96 * 25 / 1e9 / best
 
 
@@ -60,6 +54,16 @@ def _timed(fn, x) -> float:
     t0 = time.perf_counter()
     fn(x)
     return time.perf_counter() - t0
+
+
+def _best_onednn_s(module, x, runs: int, warm: int) -> float:
+    """Best time (s) of `module(x)` through the trackers' oneDNN path (frozen TorchScript,
+    optimize_for_inference), after `warm` untimed calls."""
+    with torch.no_grad():
+        g = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(module, x)))
+        for _ in range(warm):
+            g(x)
+        return min(_timed(g, x) for _ in range(runs))
 
 
 def count_update_gmacs(tracker, frame, calls: list | None = None) -> float:
@@ -108,12 +112,8 @@ def conv_floor_ms(calls, runs: int = 5) -> float:
     for x, w, stride, padding, dilation, groups in calls:
         key = (tuple(x.shape), tuple(w.shape), str(stride), str(padding), str(dilation), groups)
         if key not in cache:
+            best = _best_onednn_s(_Conv(w, stride, padding, dilation, groups).eval(), x, runs, warm=2)
             with torch.no_grad():
-                g = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(
-                    _Conv(w, stride, padding, dilation, groups).eval(), x)))
-                for _ in range(2):
-                    g(x)
-                best = min(_timed(g, x) for _ in range(runs))
                 # the plain ATen call, for shapes where oneDNN's blocked layout loses (depthwise, tiny maps)
                 best = min(best, min(_timed(lambda t: F.conv2d(t, w, None, stride, padding, dilation, groups), x)
                                      for _ in range(runs)))

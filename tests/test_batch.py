@@ -316,7 +316,7 @@ def test_ctrl_c_mid_item_leaves_only_complete_files_and_the_rerun_completes(tmp_
 
     # Ctrl-C five frames into "second", through the command line: exit 130, nothing partial left.
     import tracker.batch.runner as runner
-    monkeypatch.setattr(runner, "make_tracker", lambda opts: StepTracker(interrupt_after=5))
+    monkeypatch.setattr(runner, "make_tracker", lambda opts, warm=True: StepTracker(interrupt_after=5))
     assert batch(m, "-o", out, "--model", "opencv:kcf", "--max-frames", FRAMES, "--save-video", "--quiet") == 130
     names = sorted(p.name for p in out.iterdir())
     assert names == ["first.annotated.mp4", "first.boxes.txt", "first.summary.json"]
@@ -469,10 +469,15 @@ def test_nanotrack_runs_with_its_model_folder_and_without_it_says_which_flag(tmp
     assert read_csv(out / "summary.csv")[0]["status"] == "ok" and len(boxes_of(out, "vtest")) == 5
 
 
-def test_one_tracker_per_process_reinitialised_per_item_gives_each_item_its_own_result(tmp_path, videos):
+def test_one_tracker_per_process_reinitialised_per_item_gives_each_item_its_own_result(tmp_path, videos,
+                                                                                       monkeypatch):
     # the model is loaded and its graphs built once per process; init must leave nothing of the last item
     from tracker.batch import runner
+    monkeypatch.setattr(runner, "_CACHED", {})           # not a tracker an earlier test left in this process
     opts = BatchOptions(out_dir=str(tmp_path / "o"), model="siamrpn_effnet_lite0_fast")
+    built = runner.make_tracker(opts, warm=False)        # the command line's up-front check: no graphs yet
+    assert not built.model.__dict__["_fast"].graphs
+    assert runner.make_tracker(opts) is built and built.model.__dict__["_fast"].graphs   # the first item warms it
     assert runner.make_tracker(opts) is runner.make_tracker(opts)
     m = write_manifest(tmp_path / "m.csv", [(videos["vtest"], 100, 100, 50, 80, 0, "first"),
                                             (videos["mega"], 250, 150, 100, 120, 0, "other"),

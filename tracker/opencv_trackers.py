@@ -67,11 +67,15 @@ def model_dirs(args) -> dict[str, str | None]:
     return {"nano": args.nano_dir or shared, "vit": args.vit_dir or shared, "dasiamrpn": args.dasiamrpn_dir or shared}
 
 
-def model_dir_overrides(name: str, args) -> dict:
-    """{'model_dir': FOLDER} for an opencv: DNN tracker whose folder the flags give, else {}."""
-    kind = name.split(":", 1)[1].strip().lower() if name.lower().startswith("opencv:") else ""
-    folder = model_dirs(args).get(kind)
-    return {"model_dir": folder} if folder else {}
+def opencv_kind(name: str) -> str:
+    """'nano' for 'opencv:nano' (any case, spaces around), the name itself without the prefix."""
+    return name.split(":", 1)[1].strip().lower() if name.lower().startswith("opencv:") else name.strip().lower()
+
+
+def model_dir_overrides(name: str, dirs: dict) -> dict:
+    """{'model_dir': FOLDER} for an opencv: DNN tracker whose folder `dirs` (model_dirs) gives, else {}."""
+    folder = dirs.get(opencv_kind(name)) if name.lower().startswith("opencv:") else None
+    return {"model_dir": str(folder)} if folder is not None else {}
 
 
 def _find_in_dir(model_dir: Path, names: tuple[str, ...], patterns: tuple[str, ...], exclude: set[str]):
@@ -243,7 +247,7 @@ class OpenCVTracker(Tracker):
 def build_opencv_tracker(name: str, model_dir=None, **overrides) -> OpenCVTracker:
     """`build_opencv_tracker("opencv:nano", model_dir="../shared/peers")` or with explicit file paths
     (`backbone=`, `neckhead=`; `net=`; `model=`, `kernel_cls1=`, `kernel_r1=`)."""
-    kind = name.split(":", 1)[1].strip().lower() if name.lower().startswith("opencv:") else name.strip().lower()
+    kind = opencv_kind(name)
     if kind not in KNOWN:
         raise TrackerError(f"unknown OpenCV tracker '{name}'; choose from {', '.join(list_opencv_trackers())}")
     given = {}

@@ -92,8 +92,8 @@ def run(args) -> int:
     from .runtime import configure_threads
     configure_threads(args.threads)
     if model.startswith("opencv:"):
-        from .opencv_trackers import model_dir_overrides
-        tracker = build_tracker(model, **model_dir_overrides(model, args))
+        from .opencv_trackers import model_dir_overrides, model_dirs
+        tracker = build_tracker(model, **model_dir_overrides(model, model_dirs(args)))
     else:
         tracker = build_tracker(model, weights=args.weights, device=args.device, xcorr=args.xcorr,
                                 long_term=args.long_term, **parse_params(args.param))

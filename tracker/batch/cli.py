@@ -113,7 +113,7 @@ def _run_batch(args) -> int:
     from ..errors import UserError
     from .manifest import load_items, parse_shard, select_shard
     from .progress import Progress
-    from ..opencv_trackers import model_dir_overrides
+    from ..opencv_trackers import model_dir_overrides, model_dirs
     from .runner import BatchOptions, cpu_count, finished_summary, make_tracker, run_batch, write_summary_csv
 
     out_dir = Path(args.out_dir)
@@ -133,7 +133,8 @@ def _run_batch(args) -> int:
     opts = BatchOptions(out_dir=str(out_dir), model=args.model or ("" if args.config else default_model()),
                         weights=args.weights, config=args.config, device=args.device, xcorr=args.xcorr,
                         max_frames=args.max_frames, save_video=args.save_video, force=args.force,
-                        threads=args.threads, model_dir=model_dir_overrides(args.model or "", args).get("model_dir"))
+                        threads=args.threads,
+                        model_dir=model_dir_overrides(args.model or "", model_dirs(args)).get("model_dir"))
     workers = args.workers or cpu_count()
     quiet = args.quiet
     if opts.device.startswith("cuda") and workers > 1:
@@ -162,7 +163,7 @@ def _run_batch(args) -> int:
         finished_summary(it, opts) is None for it in items if not it.error))
     if needs_tracker:
         try:
-            make_tracker(opts)
+            make_tracker(opts, warm=False)   # builds (and checks) it; the first item warms it up
         except UserError:
             raise
         except (ImportError, ModuleNotFoundError) as exc:

@@ -142,14 +142,17 @@ def _unlink(path: Path) -> None:
 
 # ------------------------------------------------------------------------------------------ one item
 
-_TRACKER: dict = {}   # this process's tracker, kept from item to item: {key: tracker}
+_CACHED: dict = {}   # this process's tracker, kept from item to item: key, tracker, warmed
 
 
-def make_tracker(opts: BatchOptions):
-    """The tracker for `opts`. One per process, warmed up once and initialised afresh for each item (init
-    resets all of a tracker's state), so the model is loaded and its optimised graphs built once, not per
-    video: those took 3-4 s per item, which made a 30-frame clip's rate 8-10 fps instead of 60. The key
-    includes the weights file's size and time, so a file replaced between library calls is loaded again."""
+def make_tracker(opts: BatchOptions, warm: bool = True):
+    """The tracker for `opts`. One per process, initialised afresh for each item (init resets all of a
+    tracker's state), so the model is loaded and its optimised graphs built once, not per video: those took
+    3-4 s per item, which made a 30-frame clip's rate 8-10 fps instead of 60. With `warm` it is warmed up
+    (Tracker.warm_up) the first time, so the first video's fps is a tracking rate too; the command line's
+    up-front check builds it without, as its worker processes (or the thread count set afterwards) would
+    make that warm-up wasted. The key includes the weights file's size and time, so a file replaced between
+    library calls is loaded again."""
     if opts.tracker_factory is not None:
         return opts.tracker_factory()
     stamp = None
@@ -160,16 +163,16 @@ def make_tracker(opts: BatchOptions):
         except OSError:
             pass   # build_tracker reports the missing file
     key = (opts.config or opts.model, opts.weights, stamp, opts.device, opts.xcorr, opts.model_dir)
-    tracker = _TRACKER.get(key)
-    if tracker is None:
+    if _CACHED.get("key") != key:
         from .. import build_tracker
         extra = {"model_dir": opts.model_dir} if opts.model_dir else {}
         tracker = build_tracker(opts.config or opts.model, weights=opts.weights, device=opts.device,
                                 xcorr=opts.xcorr, **extra)
-        tracker.warm_up()   # so the first video's fps is a tracking rate too, not the graphs' build
-        _TRACKER.clear()
-        _TRACKER[key] = tracker
-    return tracker
+        _CACHED.update(key=key, tracker=tracker, warmed=False)
+    if warm and not _CACHED["warmed"]:
+        _CACHED["tracker"].warm_up()
+        _CACHED["warmed"] = True
+    return _CACHED["tracker"]
 
 
 def _fmt_box(box) -> str:

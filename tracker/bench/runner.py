@@ -49,10 +49,8 @@ def parse_tracker_spec(text: str, default_weights: str | None = None, opencv_dir
         if weights:
             raise UserError(f"--tracker {name}: OpenCV trackers take no weights; give their model folder "
                             f"with --opencv-models / --nano-dir / --vit-dir / --dasiamrpn-dir")
-        kind = name.split(":", 1)[1].lower()
-        d = (opencv_dirs or {}).get(kind)
-        if d is not None:
-            overrides = (("model_dir", str(d)),)
+        from ..opencv_trackers import model_dir_overrides
+        overrides = tuple(model_dir_overrides(name, opencv_dirs or {}).items())
     else:
         weights = weights or default_weights
     if label is None:

@@ -96,7 +96,7 @@ def test_frame_range_limits_the_template_search_distance(tmp_path):
     src = TrackSource("s", read_sequences(tmp_path), frame_range=2)
     gaps = []
     for k in range(60):
-        _, bz, _, bx, _ = src.sample_pair(np.random.default_rng(k))
+        _, bz, _, bx, _, _ = src.sample_pair(np.random.default_rng(k))
         gaps.append(abs(bz[0] - bx[0]))
     assert max(gaps) <= 2 and min(gaps) == 0 and 2 in gaps
 
@@ -143,7 +143,7 @@ def test_video_source_reads_frames_and_makes_pairs(shared_dir):
     path = shared_dir / "data" / "videos" / "Megamind.avi"            # 720x528, 270 frames
     src = VideoSource("v", str(path), frames_per_video=5)
     assert len(src.frames[0]) == 5 and src.frames[0][0].shape == (469, 640, 3)   # long side fitted to 640
-    img_z, bz, img_x, bx, key = src.sample_pair(np.random.default_rng(3))
+    img_z, bz, img_x, bx, key, _ = src.sample_pair(np.random.default_rng(3))
     assert img_z.shape == img_x.shape == (469, 640, 3)
     assert 0 <= bz[0] and bz[0] + bz[2] <= 640 and bz[2] > 0 and bx[2] > 0
     assert key[0] == "v"
@@ -155,3 +155,41 @@ def test_video_source_reads_frames_and_makes_pairs(shared_dir):
     # too many videos for the frame budget: frames are read on demand
     lazy = VideoSource("v", str(path), max_frames=3)
     assert lazy.frames is None and lazy.sample_single(np.random.default_rng(0))[0].shape == (469, 640, 3)
+
+
+def test_masks_and_csv_stills_are_read(tmp_path):
+    from pathlib import Path
+    """A sequence with a mask folder gets per-frame masks; a boxes CSV of stills gets one-frame tracks with
+    their masks; the search frame's mask comes with a sampled pair."""
+    import cv2
+    from tracker.training.data import read_boxes_csv, read_sequences
+    from tracker.training.sources import TrackSource
+    seq = tmp_path / "seqs" / "s1"
+    (seq / "img").mkdir(parents=True)
+    mroot = tmp_path / "masks"
+    (mroot / "s1").mkdir(parents=True)
+    for i in range(1, 4):
+        img = np.zeros((40, 60, 3), np.uint8)
+        img[10:20, 10 + i:30 + i] = 200
+        cv2.imwrite(str(seq / "img" / f"{i:05d}.jpg"), img)
+        m = np.zeros((40, 60), np.uint8)
+        m[10:20, 10 + i:30 + i] = 255
+        cv2.imwrite(str(mroot / "s1" / f"{i:05d}.png"), m)
+    (seq / "groundtruth_rect.txt").write_text("".join(f"{10 + i},10,20,10\n" for i in range(1, 4)))
+    tracks = read_sequences(tmp_path / "seqs", mroot)
+    assert len(tracks) == 1 and [Path(m).name for m in tracks[0].masks] == ["00001.png", "00002.png", "00003.png"]
+    assert read_sequences(tmp_path / "seqs")[0].masks is None
+    *_, mask = TrackSource("s", tracks).sample_pair(np.random.default_rng(0))
+    assert mask.shape == (40, 60) and mask.max() == 255 and (mask > 127).sum() == 200
+
+    still = tmp_path / "still"
+    (still / "images").mkdir(parents=True)
+    (still / "masks").mkdir()
+    cv2.imwrite(str(still / "images" / "a.jpg"), np.zeros((30, 30, 3), np.uint8))
+    cv2.imwrite(str(still / "masks" / "a.png"), np.zeros((30, 30), np.uint8))
+    (still / "boxes.csv").write_text("image,x,y,w,h,class\nimages/a.jpg,1,2,10,12,thing\nimages/a.jpg,0,0,2,2,tiny\n")
+    st = read_boxes_csv(still)
+    assert len(st) == 1 and st[0].boxes.tolist() == [[1, 2, 10, 12]] and st[0].masks[0].endswith("a.png")
+    with pytest.raises(DataError, match="header"):
+        (still / "bad.csv").write_text("file,a,b\nx,1,2\n")
+        read_boxes_csv(still / "bad.csv")

@@ -81,3 +81,20 @@ def test_paste_pairs_put_the_target_on_another_image_and_label_it_there():
     plain = PairDataset(SourceMix([TwoImages()]), PairConfig(exemplar_size=31, search_size=63, neg=0.0,
                                                              template=still, search=still), None, 2)
     assert (plain.sample(0, 0)["x"] == 0).sum() > 0
+
+
+def test_mask_paste_moves_only_the_object():
+    """With a mask, only the object's pixels arrive: the box's corners (background in the source image)
+    stay the new background."""
+    img = np.full((100, 100, 3), 10, np.uint8)
+    mask = np.zeros((100, 100), np.uint8)
+    yy, xx = np.mgrid[:100, :100]
+    disc = (yy - 50) ** 2 + (xx - 50) ** 2 <= 20 ** 2
+    img[disc] = 250
+    mask[disc] = 255
+    bg = np.full((200, 200, 3), 100, np.uint8)
+    out, nb = paste_target(img, (30.0, 30.0, 41.0, 41.0), bg, np.random.default_rng(0), mask=mask)
+    x, y = int(nb[0]), int(nb[1])
+    assert (out[y, x] == 100).all() and (out[y + 40, x + 40] == 100).all()      # corners: background
+    assert (out[y + 20, x + 20] == 250).all()                                   # centre: the object
+    assert not (out == 10).all(axis=2).any()                                    # nothing of the old background

@@ -34,12 +34,15 @@ class Track:
     frames: list[str]
     boxes: np.ndarray
     normalized: bool = False
+    masks: list[str | None] | None = None      # per-frame object mask files (0 / 255 images), where known
     valid: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self):
         self.boxes = np.asarray(self.boxes, dtype=np.float64).reshape(-1, 4)
         if len(self.boxes) != len(self.frames):
             raise ValueError(f"{self.name}: {len(self.frames)} frames but {len(self.boxes)} boxes")
+        if self.masks is not None and len(self.masks) != len(self.frames):
+            raise ValueError(f"{self.name}: {len(self.frames)} frames but {len(self.masks)} mask entries")
         b = self.boxes
         self.valid = np.isfinite(b).all(axis=1) & (b[:, 2] > 0) & (b[:, 3] > 0)
 
@@ -146,10 +149,20 @@ def is_sequence_folder(folder: Path) -> bool:
     return folder.is_dir() and bool(_sequence_gt_files(folder))
 
 
-def read_sequence(folder: str | os.PathLike) -> list[Track]:
+def _frame_masks(frames: list[str], mask_dir: Path | None) -> list[str | None] | None:
+    """Mask files named like the frames (any image extension) in `mask_dir`; None when there are none."""
+    if mask_dir is None or not mask_dir.is_dir():
+        return None
+    by_stem = {Path(m).stem: m for m in list_images(mask_dir)}
+    masks = [by_stem.get(Path(f).stem) for f in frames]
+    return masks if any(m is not None for m in masks) else None
+
+
+def read_sequence(folder: str | os.PathLike, mask_root: str | os.PathLike | None = None) -> list[Track]:
     """One OTB / VOT / GOT-10k sequence folder → its track(s). Frames: `img/`, `color/` or the folder
     itself; ground truth: groundtruth_rect.txt or groundtruth.txt (or .1/.2 variants). GOT-10k's
-    absence.label (1 = absent) and cover.label (0 = fully covered) mark frames invalid."""
+    absence.label (1 = absent) and cover.label (0 = fully covered) mark frames invalid. With `mask_root`,
+    `mask_root/<sequence name>/` holds per-frame object masks named like the frames (DAVIS)."""
     folder = Path(folder)
     gts = _sequence_gt_files(folder)
     if not gts:
@@ -171,18 +184,21 @@ def read_sequence(folder: str | os.PathLike) -> list[Track]:
         if cover is not None:
             boxes[cover == 0] = np.nan
         suffix = gt.name[len("groundtruth_rect"):-len(".txt")] if gt.name.startswith("groundtruth_rect.") else ""
-        tracks.append(Track(folder.name + suffix, frames[:n], boxes))
+        masks = _frame_masks(frames[:n], Path(mask_root) / folder.name) if mask_root and not suffix else None
+        tracks.append(Track(folder.name + suffix, frames[:n], boxes, masks=masks))
     return tracks
 
 
-def read_sequences(root: str | os.PathLike) -> list[Track]:
+def read_sequences(root: str | os.PathLike, mask_root: str | os.PathLike | None = None) -> list[Track]:
     """A folder of sequence folders (OTB / VOT / GOT-10k train layout; GOT-10k's list.txt, when present,
     names the sequences and their order), or a single sequence folder."""
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: not a folder")
+    if mask_root is not None and not Path(mask_root).is_dir():
+        raise DataError(f"{mask_root}: mask folder not found")
     if is_sequence_folder(root):
-        return read_sequence(root)
+        return read_sequence(root, mask_root)
     listing = root / "list.txt"
     if listing.is_file():
         names = [ln.strip() for ln in listing.read_text().splitlines() if ln.strip()]
@@ -197,7 +213,7 @@ def read_sequences(root: str | os.PathLike) -> list[Track]:
         raise DataError(f"{root}: no sequence folders (with groundtruth_rect.txt / groundtruth.txt) inside")
     tracks = []
     for f in folders:
-        tracks.extend(read_sequence(f))
+        tracks.extend(read_sequence(f, mask_root))
     return tracks
 
 
@@ -282,6 +298,41 @@ def read_yolo(root: str | os.PathLike, min_size: float = 4.0) -> list[Track]:
     return tracks
 
 
+def read_boxes_csv(csv_path: str | os.PathLike, min_size: float = 4.0,
+                   mask_dir: str | os.PathLike | None = None) -> list[Track]:
+    """A CSV of still images with one box each: header `image,x,y,w,h[,class]`, image paths relative to
+    the CSV's folder, 0-based pixel boxes. Each row is a one-frame track; a mask named like the image in
+    `mask_dir` (default: `masks/` beside the CSV, when it exists) is attached to it."""
+    import csv
+    csv_path = Path(csv_path)
+    if csv_path.is_dir():
+        csv_path = csv_path / "boxes.csv"
+    if not csv_path.is_file():
+        raise DataError(f"{csv_path}: no such CSV file")
+    root = csv_path.parent
+    mdir = Path(mask_dir) if mask_dir else root / "masks"
+    masks = {Path(m).stem: m for m in list_images(mdir)} if mdir.is_dir() else {}
+    tracks = []
+    with csv_path.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        need = {"image", "x", "y", "w", "h"}
+        if reader.fieldnames is None or not need <= set(reader.fieldnames):
+            raise DataError(f"{csv_path}: header must name image,x,y,w,h (got {reader.fieldnames})")
+        for lineno, row in enumerate(reader, 2):
+            try:
+                box = [float(row[k]) for k in ("x", "y", "w", "h")]
+            except (TypeError, ValueError):
+                raise DataError(f"{csv_path}:{lineno}: x,y,w,h must be numbers") from None
+            if box[2] < min_size or box[3] < min_size:
+                continue
+            img = root / row["image"]
+            tracks.append(Track(f"{img.stem}#{lineno}", [str(img)], [box],
+                                masks=[masks.get(img.stem)] if masks else None))
+    if not tracks:
+        raise DataError(f"{csv_path}: no box of at least {min_size} px")
+    return tracks
+
+
 # ------------------------------------------------------------------------------------------ videos
 
 def list_videos(path: str | os.PathLike) -> list[str]:
@@ -302,6 +353,20 @@ def read_image(path: str) -> np.ndarray:
     if img is None:
         raise DataError(f"{path}: cannot read image")
     return img
+
+
+def read_mask(path: str | None, image_shape) -> np.ndarray | None:
+    """A 0 / 255 object mask as uint8 of the image's size (resized nearest when it differs), or None."""
+    if path is None:
+        return None
+    import cv2
+    m = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
+    if m is None:
+        raise DataError(f"{path}: cannot read mask")
+    h, w = image_shape[:2]
+    if m.shape != (h, w):
+        m = cv2.resize(m, (w, h), interpolation=cv2.INTER_NEAREST)
+    return m
 
 
 def track_box(track: Track, i: int, image_shape) -> np.ndarray:

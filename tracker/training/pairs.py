@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from .augment import CropAugment, augmented_crop
@@ -27,10 +28,12 @@ class PairConfig:
 
 
 def paste_target(img: np.ndarray, box, background: np.ndarray, rng: np.random.Generator,
-                 feather: float = 0.12):
+                 feather: float = 0.12, mask: np.ndarray | None = None):
     """The target of `img` (its box, rounded outwards) pasted into `background` at a uniformly random place
     where it fits whole, its edges blended over `feather` of its size on each side so that a hard border is
-    no cue. Returns (image, box) with the box's sub-pixel position kept, or None when the target does not
+    no cue. With an object `mask` (uint8, the image's size, > 127 = object) only the object's own pixels
+    are pasted, their outline softened by a small blur, so none of its old background comes along.
+    Returns (image, box) with the box's sub-pixel position kept, or None when the target does not
     fit (it is as large as the background) or is degenerate.
 
     Everything around the target is new, so the template's context is no help in finding it: pairs like
@@ -49,7 +52,14 @@ def paste_target(img: np.ndarray, box, background: np.ndarray, rng: np.random.Ge
         k = max(1.0, feather * n)
         i = np.arange(n, dtype=np.float32)
         return np.clip(np.minimum(i + 0.5, n - 0.5 - i) / k, 0.0, 1.0)
-    alpha = (ramp(ph)[:, None] * ramp(pw)[None, :])[..., None]
+    alpha = None
+    if mask is not None:
+        m = (mask[y0:y1, x0:x1] > 127).astype(np.float32)
+        if m.sum() >= 0.05 * pw * ph:              # a mask that (nearly) misses the box is not used
+            k = 2 * max(1, int(round(0.02 * max(pw, ph)))) + 1
+            alpha = cv2.GaussianBlur(m, (k, k), 0)[..., None]
+    if alpha is None:
+        alpha = (ramp(ph)[:, None] * ramp(pw)[None, :])[..., None]
     out = background.copy()
     region = out[ny:ny + ph, nx:nx + pw].astype(np.float32)
     out[ny:ny + ph, nx:nx + pw] = np.clip(region + alpha * (img[y0:y1, x0:x1].astype(np.float32) - region) + 0.5,
@@ -89,12 +99,14 @@ class PairDataset:
         rng = self.rng(epoch, index)
         negative = bool(rng.random() < cfg.neg)
         gray = bool(rng.random() < cfg.gray)
-        img_z, box_z, img_x, box_x, key = self.mix.sample_pair(rng)
+        pair = self.mix.sample_pair(rng)
+        img_z, box_z, img_x, box_x, key = pair[:5]
+        mask_x = pair[5] if len(pair) > 5 else None
         if negative:
             img_x, box_x, _ = self.mix.sample_negative(rng, key)
         elif cfg.paste > 0 and rng.random() < cfg.paste:
             background, _, _ = self.mix.sample_negative(rng, key)
-            pasted = paste_target(img_x, box_x, background, rng)
+            pasted = paste_target(img_x, box_x, background, rng, mask=mask_x)
             if pasted is not None:
                 img_x, box_x = pasted
         z, zb, _ = augmented_crop(img_z, box_z, cfg.exemplar_size, cfg.exemplar_size, cfg.context,

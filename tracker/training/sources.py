@@ -18,8 +18,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .data import (DataError, Track, list_videos, read_coco_json, read_image, read_sequences, read_yolo,
-                   track_box)
+from .data import (DataError, Track, list_videos, read_boxes_csv, read_coco_json, read_image, read_mask,
+                   read_sequences, read_yolo, track_box)
 
 SOURCE_KINDS = {
     "sequences": "OTB / VOT / GOT-10k style folder of sequence folders (or one sequence folder)",
@@ -28,6 +28,7 @@ SOURCE_KINDS = {
     "vot": "alias of sequences",
     "coco": "COCO detection JSON (option images=FOLDER for the image root)",
     "yolo": "YOLO folder: images/**.jpg with labels/**.txt",
+    "csv": "still images with one box each: a CSV image,x,y,w,h[,class] (masks/ beside it, when present)",
     "video": "a video file or a folder of videos without labels (self-supervised pairs)",
 }
 
@@ -41,22 +42,26 @@ class SourceSpec:
     images: str | None = None          # COCO image root
     min_size: float = 4.0              # stills: smaller boxes are skipped
     name: str | None = None
+    masks: str | None = None           # object masks: per-sequence folders (sequences) or a folder (csv)
 
     def to_dict(self) -> dict:
         d = {"kind": self.kind, "path": self.path, "weight": float(self.weight),
              "frame_range": int(self.frame_range), "min_size": float(self.min_size)}
         if self.images:
             d["images"] = self.images
+        if self.masks:
+            d["masks"] = self.masks
         if self.name:
             d["name"] = self.name
         return d
 
 
-_KEYS = {"weight": float, "range": int, "frame_range": int, "images": str, "min_size": float, "name": str}
+_KEYS = {"weight": float, "range": int, "frame_range": int, "images": str, "min_size": float, "name": str,
+         "masks": str}
 
 
 def parse_source_spec(text: str) -> SourceSpec:
-    """`KIND=PATH[,weight=W][,range=R][,images=DIR][,min_size=PX][,name=N]`, e.g.
+    """`KIND=PATH[,weight=W][,range=R][,images=DIR][,min_size=PX][,name=N][,masks=DIR]`, e.g.
     `sequences=../shared/data/sequences,weight=2,range=50`."""
     parts = [p.strip() for p in text.split(",")]
     head = parts[0]
@@ -93,7 +98,7 @@ def spec_from_dict(d: dict, where: str = "recipe") -> SourceSpec:
         raise DataError(f"{where}: unknown source kind {kind!r} (kinds: {', '.join(SOURCE_KINDS)})")
     if "range" in d:
         d["frame_range"] = d.pop("range")
-    unknown = set(d) - {"weight", "frame_range", "images", "min_size", "name"}
+    unknown = set(d) - {"weight", "frame_range", "images", "min_size", "name", "masks"}
     if unknown:
         raise DataError(f"{where}: unknown source option(s) {', '.join(sorted(unknown))}")
     return SourceSpec(kind, path, **d)
@@ -103,7 +108,8 @@ def spec_from_dict(d: dict, where: str = "recipe") -> SourceSpec:
 
 class TrackSource:
     """Annotated tracks (sequences or stills). Tracks are drawn uniformly; the template frame uniformly
-    among the visible ones, the search frame among visible frames within ±frame_range of it."""
+    among the visible ones, the search frame among visible frames within ±frame_range of it. A pair is
+    (template image, box, search image, box, key, search mask or None)."""
 
     def __init__(self, name: str, tracks: list[Track], weight: float = 1.0, frame_range: int = 100,
                  min_size: float = 0.0):
@@ -137,7 +143,8 @@ class TrackSource:
             if not self._ok(box_z):
                 continue
             img_x, box_x = (img_z, box_z) if b == a else self._load(t, b)
-            return img_z, box_z, img_x, box_x, (self.name, ti)
+            mask_x = read_mask(t.masks[b], img_x.shape) if t.masks is not None else None
+            return img_z, box_z, img_x, box_x, (self.name, ti), mask_x
         raise DataError(f"source {self.name}: no box of at least {self.min_size} px found in 20 tries")
 
     def sample_single(self, rng: np.random.Generator):
@@ -294,7 +301,7 @@ class VideoSource:
     def sample_pair(self, rng: np.random.Generator):
         frame, box, key = self._region(rng)
         img_x, box_x, _ = similarity_pair(frame, box, rng, self.params)
-        return frame, box, img_x, box_x, key
+        return frame, box, img_x, box_x, key, None
 
     def sample_single(self, rng: np.random.Generator):
         frame, box, key = self._region(rng)
@@ -308,8 +315,11 @@ def build_source(spec: SourceSpec, val_names: set[str] | None = None):
     if spec.kind == "video":
         return VideoSource(name, spec.path, spec.weight), []
     if spec.kind in ("sequences", "got10k", "otb", "vot"):
-        tracks = read_sequences(spec.path)
+        tracks = read_sequences(spec.path, spec.masks)
         min_size = 0.0
+    elif spec.kind == "csv":
+        tracks = read_boxes_csv(spec.path, spec.min_size, spec.masks)
+        min_size = spec.min_size
     elif spec.kind == "coco":
         tracks = read_coco_json(spec.path, spec.images, spec.min_size)
         min_size = spec.min_size

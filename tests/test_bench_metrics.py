@@ -32,6 +32,15 @@ def test_iou_with_bound_clips_both_boxes_to_the_image():
     assert M.iou([[10, 0, 20, 10]], [[10, 0, 10, 10]])[0] == pytest.approx(0.5)
 
 
+def test_iou_with_bound_follows_the_got10k_toolkit_at_the_left_and_top_edges():
+    # got10k's rect_iou clips x to [0, W] and then w to [0, W - x]: a box hanging 50 px off the left edge
+    # keeps its width (becomes [0, 0, 100, 100]), so against [0, 0, 50, 100] the IoU is 0.5, not 1.0
+    assert M.iou([[-50, 0, 100, 100]], [[0, 0, 50, 100]], bound=(200, 200))[0] == pytest.approx(0.5)
+    assert M.iou([[0, -50, 100, 100]], [[0, 0, 100, 50]], bound=(200, 200))[0] == pytest.approx(0.5)
+    assert M.clip_boxes([[-50, -10, 100, 300]], (200, 200)).tolist() == [[0, 0, 100, 200]]
+    assert M.clip_boxes([[250, 10, 20, 20]], (200, 200)).tolist() == [[200, 10, 0, 20]]
+
+
 def test_centre_error_and_normalised_error():
     # centres (5, 5) and (8, 9): distance 5; normalised by gt size 10x20: (0.3, 0.2) -> sqrt(0.13)
     assert M.centre_error([[0, 0, 10, 10]], [[3, 4, 10, 10]])[0] == pytest.approx(5.0)

@@ -48,19 +48,22 @@ def valid_boxes(gt) -> np.ndarray:
 
 
 def clip_boxes(boxes, bound) -> np.ndarray:
-    """Clip (x, y, w, h) boxes to the image [0, W] x [0, H] (w/h become 0 when wholly outside)."""
+    """Bound (x, y, w, h) boxes by the image the way the GOT-10k toolkit does: x is clipped to [0, W], then w
+    to [0, W - x] (likewise y, h). The width is not shortened by the part left of (or above) the image, so
+    [-50, 0, 100, 100] becomes [0, 0, 100, 100], not [0, 0, 50, 100]; only the right/bottom edge cuts."""
     b = as_boxes(boxes).copy()
     W, H = bound
-    x1 = np.clip(b[:, 0], 0, W)
-    y1 = np.clip(b[:, 1], 0, H)
-    x2 = np.clip(b[:, 0] + b[:, 2], 0, W)
-    y2 = np.clip(b[:, 1] + b[:, 3], 0, H)
-    return np.stack([x1, y1, np.maximum(x2 - x1, 0), np.maximum(y2 - y1, 0)], axis=1)
+    x = np.clip(b[:, 0], 0, W)
+    y = np.clip(b[:, 1], 0, H)
+    w = np.clip(b[:, 2], 0, W - x)
+    h = np.clip(b[:, 3], 0, H - y)
+    return np.stack([x, y, w, h], axis=1)
 
 
 def iou(pred, gt, bound=None) -> np.ndarray:
     """Per-row IoU of two (N, 4) box arrays. Rows whose ground truth is invalid give NaN; a prediction that
-    is not finite scores 0. With `bound=(W, H)` both boxes are first clipped to the image (GOT-10k)."""
+    is not finite scores 0. With `bound=(W, H)` both boxes are first bounded by the image as GOT-10k does
+    (`clip_boxes`)."""
     pred, gt = as_boxes(pred), as_boxes(gt)
     if len(pred) != len(gt):
         raise ValueError(f"{len(pred)} predictions for {len(gt)} ground-truth boxes")

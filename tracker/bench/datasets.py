@@ -14,9 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
+from ..io.sources import IMAGE_EXTS, list_images, natural_key
 from .metrics import polygon_to_box
-
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp")
 FORMATS = ("otb", "vot", "got10k", "generic")
 
 # OTB-2015: sequences evaluated on a frame range of the image folder (1-based, inclusive), from the
@@ -142,13 +141,7 @@ def boxes_from_rows(rows) -> np.ndarray:
 
 
 def _natural_key(p: Path):
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", p.name)]
-
-
-def list_images(folder: Path) -> list[Path]:
-    if not folder.is_dir():
-        return []
-    return sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS and p.is_file()), key=_natural_key)
+    return natural_key(p.name)
 
 
 def _frame_number(p: Path) -> int | None:
@@ -172,7 +165,7 @@ def _read_tag_file(path: Path, n: int) -> np.ndarray:
 
 def _check_counts(name, frames, n_gt, gt_file, image_dir):
     if not frames:
-        raise DatasetError(f"{image_dir}: no images (.jpg/.png/.bmp) for sequence {name}")
+        raise DatasetError(f"{image_dir}: no images ({'/'.join(IMAGE_EXTS)}) for sequence {name}")
     if len(frames) != n_gt:
         raise DatasetError(f"{gt_file}: {n_gt} boxes but {len(frames)} images in {image_dir} "
                            f"(one box per frame expected)")

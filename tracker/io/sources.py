@@ -1,4 +1,4 @@
-"""Frame sources: a video file, a folder of images (sorted by name) or a camera index.
+"""Frame sources: a video file, a folder of images (in natural order: frame_2 before frame_10) or a camera index.
 
 Iterating a source yields (index, frame) with BGR uint8 frames. A frame that fails to decode in the
 middle of a video is reported through `on_skip` and skipped, never yielded as None.
@@ -6,6 +6,7 @@ middle of a video is reported through `on_skip` and skipped, never yielded as No
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -14,7 +15,26 @@ import numpy as np
 
 from ..errors import UserError
 
-IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
+# The one list of image file extensions (all of them read by cv2.imread): sources, bench datasets and
+# training data use it.
+IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(path: str | os.PathLike) -> list:
+    """Sort key that orders the numbers inside names by value: frame_2 before frame_10 (case ignored)."""
+    return [int(t) if t.isdigit() else t.lower() for t in _DIGITS.split(os.fspath(path))]
+
+
+def list_images(folder: str | os.PathLike) -> list[Path]:
+    """The image files directly inside `folder` (IMAGE_EXTS, any case), in natural order; [] when the
+    folder does not exist. The one listing every image-folder reader uses."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS and p.is_file()),
+                  key=lambda p: natural_key(p.name))
 
 
 class SourceError(UserError):
@@ -50,7 +70,7 @@ class FrameSource:
 
 class ImageFolderSource(FrameSource):
     def __init__(self, folder: Path, start: int = 0):
-        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS)
+        files = list_images(folder)
         if not files:
             raise SourceError(f"{folder}: no image files in this folder")
         first = cv2.imread(str(files[0]))

@@ -50,3 +50,22 @@ def test_decode_and_context():
     assert np.allclose(boxes[:, 0], [32, 0, 64, 32])
     assert np.allclose(boxes[:, 1], [8, 16, 64, 96])
     assert context_size(100, 50) == pytest.approx(np.sqrt(175 * 125))
+
+
+def test_polygon_to_box_is_pysots_rule_for_training_and_bench_alike(tmp_path):
+    from tracker.bench import metrics
+    from tracker.geometry import polygon_to_box
+    from tracker.training.data import parse_box_lines
+    # the axis-aligned rectangle with corners 10..30 x 20..40: centre (20, 30), size 20 + 1 = 21 (pysot adds
+    # one pixel), x = cx - (w - 1) / 2 = 10, not cx - w / 2 = 9.5
+    poly = [10, 20, 30, 20, 30, 40, 10, 40]
+    assert polygon_to_box(poly) == pytest.approx((10.0, 20.0, 21.0, 21.0))
+    assert metrics.polygon_to_box is polygon_to_box
+    (tmp_path / "gt.txt").write_text("10,20,30,20,30,40,10,40\n1,2,3,4\nnan,nan,nan,nan,nan,nan,nan,nan\n")
+    rows = parse_box_lines(tmp_path / "gt.txt")
+    assert rows[0] == pytest.approx([10.0, 20.0, 21.0, 21.0]) and rows[1].tolist() == [1, 2, 3, 4]
+    assert np.isnan(rows[2]).all()
+    # a rotated square: scaled extent, same centre
+    x, y, w, h = polygon_to_box([20, 10, 30, 20, 20, 30, 10, 20])
+    assert (x + (w - 1) / 2, y + (h - 1) / 2) == pytest.approx((20.0, 20.0))
+    assert w == pytest.approx(20 / np.sqrt(2) + 1)

@@ -49,7 +49,7 @@ def test_delimiters_and_vot_polygons(tmp_path):
     # an axis-aligned polygon: VOT's rule gives the corner extent + 1, centred on the corners' mean
     assert np.allclose(b[2], polygon_to_box([10, 20, 30, 20, 30, 40, 10, 40]))
     x, y, w, h = b[2]
-    assert (w, h) == (21, 21) and np.isclose(x + w / 2, 20) and np.isclose(y + h / 2, 30)
+    assert (w, h) == (21, 21) and np.isclose(x + (w - 1) / 2, 20) and np.isclose(y + (h - 1) / 2, 30)
 
 
 def test_got10k_layout_list_and_absence(tmp_path):

@@ -27,12 +27,6 @@ def xywh_to_center(box) -> tuple[np.ndarray, np.ndarray]:
     return np.array([x + (w - 1) / 2, y + (h - 1) / 2]), np.array([w, h], dtype=np.float64)
 
 
-def center_to_xywh(center, size) -> tuple[float, float, float, float]:
-    cx, cy = center
-    w, h = size
-    return float(cx - (w - 1) / 2), float(cy - (h - 1) / 2), float(w), float(h)
-
-
 def padded_region(img: np.ndarray, y0: int, y1: int, x0: int, x1: int, fill) -> np.ndarray:
     """img[y0:y1, x0:x1] where the rectangle may extend past the frame: the outside is `fill`.
     Only the rectangle is copied, never the whole frame."""
@@ -121,11 +115,36 @@ def decode_deltas(deltas: np.ndarray, anchors: np.ndarray) -> np.ndarray:
     return out
 
 
-def iou_xywh(a, b) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    iw = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
-    ih = max(0.0, min(ay + ah, by + bh) - max(ay, by))
-    inter = iw * ih
-    union = aw * ah + bw * bh - inter
-    return inter / union if union > 0 else 0.0
+def polygon_area(poly) -> float:
+    """Area of a simple polygon given as x1, y1, x2, y2, ... (shoelace formula); 0 below three corners."""
+    p = np.asarray(poly, dtype=np.float64).reshape(-1, 2)
+    if len(p) < 3:
+        return 0.0
+    x, y = p[:, 0], p[:, 1]
+    return float(abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))) / 2.0)
+
+
+def polygon_to_box(region) -> tuple[float, float, float, float]:
+    """Axis-aligned 0-based (x, y, w, h) for a VOT region, by pysot's (and got10k's) rule: the centre is the
+    mean of the corners; the corners' extent is scaled by s = sqrt(polygon area / extent area) and one pixel
+    added, w = s * (x2 - x1) + 1; then x = cx - (w - 1) / 2 (the pixel-centre convention of
+    `xywh_to_center`). For four corners the polygon area is VOT's product of two adjacent sides. A 4-value
+    rectangle is returned as is; a region with a missing (non-finite) value gives four NaNs. The one rule
+    for training labels and benchmark scores."""
+    r = np.asarray(region, dtype=np.float64).ravel()
+    if r.size == 4:
+        return tuple(float(v) for v in r)
+    if not np.isfinite(r).all():
+        return (math.nan,) * 4
+    p = r.reshape(-1, 2)
+    cx, cy = p[:, 0].mean(), p[:, 1].mean()
+    x1, y1 = p[:, 0].min(), p[:, 1].min()
+    x2, y2 = p[:, 0].max(), p[:, 1].max()
+    if len(p) == 4:
+        a1 = np.linalg.norm(p[0] - p[1]) * np.linalg.norm(p[1] - p[2])
+    else:
+        a1 = polygon_area(p)
+    a2 = (x2 - x1) * (y2 - y1)
+    s = math.sqrt(a1 / a2) if a2 > 0 else 1.0
+    w, h = s * (x2 - x1) + 1.0, s * (y2 - y1) + 1.0
+    return float(cx - (w - 1) / 2.0), float(cy - (h - 1) / 2.0), float(w), float(h)

@@ -18,6 +18,9 @@ from typing import Sequence
 
 import numpy as np
 
+from ..geometry import polygon_area
+from ..geometry import polygon_to_box as polygon_to_box  # re-exported: the VOT region rule lives in geometry
+
 # k/20 exactly (linspace's 0.6000000000000001 would make an IoU of exactly 0.6 fail the 0.6 threshold)
 OTB_IOU_THRESHOLDS = np.arange(21) / 20.0
 PRECISION_THRESHOLDS = np.arange(0, 51, dtype=np.float64)
@@ -180,14 +183,6 @@ def to_polygon(region) -> np.ndarray:
     raise ValueError(f"a region has 4 (x,y,w,h) or an even number >= 6 of values, got {r.size}")
 
 
-def polygon_area(poly) -> float:
-    p = np.asarray(poly, dtype=np.float64).reshape(-1, 2)
-    if len(p) < 3:
-        return 0.0
-    x, y = p[:, 0], p[:, 1]
-    return float(abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))) / 2.0)
-
-
 def _signed_area(p) -> float:
     x, y = p[:, 0], p[:, 1]
     return float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))) / 2.0
@@ -271,27 +266,6 @@ def polygon_overlap(a, b, bound=None) -> float:
         inter = _raster_intersection(p, q)
     union = ap + aq - inter
     return float(min(max(inter / union, 0.0), 1.0)) if union > 0 else 0.0
-
-
-def polygon_to_box(region) -> tuple[float, float, float, float]:
-    """Axis-aligned (x, y, w, h) for a VOT polygon, as pysot and got10k do: centre = mean of the corners,
-    size = the corners' extent scaled by s = sqrt(polygon area / extent area), plus one pixel; x = cx-(w-1)/2.
-    A 4-value rectangle is returned as is."""
-    r = np.asarray(region, dtype=np.float64).ravel()
-    if r.size == 4:
-        return tuple(float(v) for v in r)
-    p = r.reshape(-1, 2)
-    cx, cy = p[:, 0].mean(), p[:, 1].mean()
-    x1, y1 = p[:, 0].min(), p[:, 1].min()
-    x2, y2 = p[:, 0].max(), p[:, 1].max()
-    if len(p) == 4:  # the VOT definition: product of two adjacent side lengths
-        a1 = np.linalg.norm(p[0] - p[1]) * np.linalg.norm(p[1] - p[2])
-    else:
-        a1 = polygon_area(p)
-    a2 = (x2 - x1) * (y2 - y1)
-    s = np.sqrt(a1 / a2) if a2 > 0 else 1.0
-    w, h = s * (x2 - x1) + 1.0, s * (y2 - y1) + 1.0
-    return float(cx - (w - 1) / 2.0), float(cy - (h - 1) / 2.0), float(w), float(h)
 
 
 # --------------------------------------------------------------------------------------- VOT

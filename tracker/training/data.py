@@ -8,7 +8,6 @@ images are read when a pair is sampled. Bad annotation files raise `DataError` n
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -17,8 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
+from ..geometry import polygon_to_box
+from ..io.sources import IMAGE_EXTS, list_images as _list_image_paths
 
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 VIDEO_EXTS = (".avi", ".mp4", ".mkv", ".mov", ".m4v", ".webm", ".mpg", ".mpeg")
 
 
@@ -86,23 +86,6 @@ def parse_box_lines(path: str | os.PathLike) -> np.ndarray:
     return np.array(rows, dtype=np.float64).reshape(-1, 4)
 
 
-def polygon_to_box(poly) -> tuple[float, float, float, float]:
-    """VOT's rule: centre = mean of the corners; the min/max box scaled by s = sqrt(A_poly / A_bbox),
-    w = s*(x2-x1)+1, h = s*(y2-y1)+1."""
-    p = np.asarray(poly, dtype=np.float64).reshape(4, 2)
-    if not np.isfinite(p).all():
-        return (math.nan,) * 4
-    cx, cy = p.mean(axis=0)
-    x1, y1 = p.min(axis=0)
-    x2, y2 = p.max(axis=0)
-    a_poly = np.linalg.norm(p[0] - p[1]) * np.linalg.norm(p[1] - p[2])
-    a_box = (x2 - x1) * (y2 - y1)
-    s = math.sqrt(a_poly / a_box) if a_box > 0 else 1.0
-    w = s * (x2 - x1) + 1
-    h = s * (y2 - y1) + 1
-    return cx - w / 2, cy - h / 2, w, h
-
-
 def _read_flags(path: Path, n: int) -> np.ndarray | None:
     if not path.is_file():
         return None
@@ -121,7 +104,8 @@ def _read_flags(path: Path, n: int) -> np.ndarray | None:
 
 
 def list_images(folder: Path) -> list[str]:
-    return sorted(str(p) for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS and p.is_file())
+    """The folder's images in natural order (tracker.io.sources.list_images), as strings."""
+    return [str(p) for p in _list_image_paths(folder)]
 
 
 # ------------------------------------------------------------------------------------- sequences

@@ -129,8 +129,3 @@ def export_weights(train_ckpt, out, half: bool = False) -> Path:
     meta = dict(ckpt["meta"], dtype="float16" if half else "float32")
     atomic_save({"state_dict": state, "meta": meta}, out)
     return Path(out)
-
-
-def latest_checkpoint(out_dir) -> Path | None:
-    p = Path(out_dir) / "last.pth"
-    return p if p.is_file() else None

@@ -8,7 +8,6 @@ computes, step for step, the losses of the run that was never interrupted.
 """
 from __future__ import annotations
 
-import math
 import os
 import random
 import sys
@@ -449,8 +448,3 @@ def _prune(out_dir: Path, keep: int, info: DistInfo) -> None:
     if keep:
         for p in epochs[:-keep]:
             p.unlink(missing_ok=True)
-
-
-def finite_mean(xs) -> float:
-    xs = [x for x in xs if math.isfinite(x)]
-    return float(np.mean(xs)) if xs else float("nan")

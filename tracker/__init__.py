@@ -2,7 +2,7 @@
 from .base import Tracker, TrackerError, TrackResult
 from .errors import UserError
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 def build_tracker(preset_or_config, weights=None, device="cpu", xcorr="torch", **overrides) -> Tracker:

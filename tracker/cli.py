@@ -17,7 +17,9 @@ COMMANDS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
     parser = argparse.ArgumentParser(prog="siamtrack", description="Siamese single-object tracking")
+    parser.add_argument("--version", action="version", version=f"siamtrack {__version__}")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -32,8 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from .errors import UserError
 
+    from .cli_args import join_negative_values
+
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(join_negative_values(list(sys.argv[1:] if argv is None else argv)))
     try:
         return int(importlib.import_module(args._module).run(args) or 0)
     except KeyboardInterrupt:

@@ -13,7 +13,10 @@ from typing import Any
 
 from .errors import UserError
 
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+# The shipped weights and demo clip: the package's data folder in a wheel or non-editable install
+# (setup.py maps the repository's weights/ there), the repository's weights/ in a checkout or editable install.
+_PACKAGE_WEIGHTS = Path(__file__).resolve().parent / "_weights"
+WEIGHTS_DIR = _PACKAGE_WEIGHTS if _PACKAGE_WEIGHTS.is_dir() else Path(__file__).resolve().parent.parent / "weights"
 
 
 class PresetError(UserError):
@@ -264,6 +267,8 @@ _register(Preset(
     weights_sha256="cd0ec2794ac4b8db4fd5c67f846b7086f789da4e3fbce0aa151c52022d228e38"))
 
 DEFAULT_PRESET = "siamrpn_effnet_lite0_fast"
+# `--model default` (and get_preset("default")) names whichever preset is the default.
+DEFAULT_ALIAS = "default"
 
 
 def list_presets() -> list[Preset]:
@@ -271,7 +276,10 @@ def list_presets() -> list[Preset]:
 
 
 def get_preset(name: str) -> Preset:
+    if name == DEFAULT_ALIAS:
+        name = DEFAULT_PRESET
     try:
         return copy.deepcopy(_PRESETS[name])
     except KeyError:
-        raise PresetError(f"unknown model preset {name!r}; available: {', '.join(_PRESETS)}") from None
+        raise PresetError(f"unknown model preset {name!r}; available: {', '.join(_PRESETS)} "
+                          f"({DEFAULT_ALIAS!r} = {DEFAULT_PRESET})") from None

@@ -1,0 +1,79 @@
+"""Command-line helpers shared by the `siamtrack` commands: the one vocabulary of flags, old spellings kept for
+one release with a deprecation note, and values argparse would otherwise take for options.
+
+The vocabulary (every command that has the idea uses the same flag for it):
+  --init X,Y,W,H      the initial box (track, gui); train starts from weights with --init-weights FILE
+  --output FILE       the box file, one x,y,w,h line per frame (track, gui); batch's summary CSV is --summary
+  --save-video FILE   the annotated video (track, gui; batch: a switch, one video per item)
+  --out-dir DIR       a folder of results (batch, train)
+  --workers N         processes working in parallel, 0 = one per core (batch, bench); train's DataLoader
+                      processes are --data-workers
+  --threads N         CPU threads per process
+  --quiet             no progress output
+Sources come first, positionally: `siamtrack track SOURCE`, `siamtrack gui [SOURCE]`, `siamtrack batch INPUT`.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+
+# The release in which the old spellings stop working.
+REMOVED_IN = "0.3"
+
+# A comma-separated list of numbers whose first one is negative ("-100,-100,20,20"): argparse reads such a
+# value as an option, so `--init -100,-100,20,20` would fail with "expected one argument".
+_NEGATIVE_LIST = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?(\s*,\s*-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?)+$")
+
+
+def join_negative_values(argv: list[str]) -> list[str]:
+    """`--flag -1,2,3,4` -> `--flag=-1,2,3,4`, so that a box (or any number list) starting with a negative
+    number is read as the option's value. Nothing else changes; everything after `--` is left alone."""
+    out: list[str] = []
+    for i, tok in enumerate(argv):
+        if "--" in argv[:i]:
+            out.append(tok)
+            continue
+        prev = out[-1] if out else ""
+        if _NEGATIVE_LIST.match(tok) and prev.startswith("-") and len(prev) > 1 and "=" not in prev \
+                and not _NEGATIVE_LIST.match(prev):
+            out[-1] = f"{prev}={tok}"
+        else:
+            out.append(tok)
+    return out
+
+
+def deprecation_note(old: str, new: str) -> None:
+    print(f"siamtrack: note: {old} is deprecated, use {new} ({old} goes in {REMOVED_IN})", file=sys.stderr)
+
+
+class _Deprecated(argparse.Action):
+    """Stores like the new flag, after one line on stderr naming the new spelling."""
+
+    def __init__(self, option_strings, dest, new_flag: str, store_true: bool = False, **kwargs):
+        self.new_flag = new_flag
+        self.store_true = store_true
+        if store_true:
+            kwargs["nargs"] = 0
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        deprecation_note(option_string, self.new_flag)
+        setattr(namespace, self.dest, True if self.store_true else values)
+
+
+def add_deprecated(parser, old: str, new: str, dest: str, store_true: bool = False, **kwargs) -> None:
+    """Keep the old spelling `old` of the flag `new` (dest `dest`) working, hidden from --help."""
+    parser.add_argument(old, dest=dest, action=_Deprecated, new_flag=new, store_true=store_true,
+                        default=argparse.SUPPRESS, help=argparse.SUPPRESS, **kwargs)
+
+
+def workers_arg(text: str) -> int:
+    """--workers: a whole number, 0 meaning one per core."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError("must be 0 (one per core) or more")
+    return v

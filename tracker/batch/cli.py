@@ -22,6 +22,11 @@ examples:
   siamtrack batch clips.csv -o results --workers 2
   siamtrack batch clips.csv -o results --shard $SLURM_ARRAY_TASK_ID/8      # one of 8 machines
   siamtrack batch --merge results-0 results-1 --output summary.csv [--manifest clips.csv]
+  siamtrack batch clips.csv -o /shared/results --ray                  # a local Ray instance
+  siamtrack batch clips.csv -o /shared/results --ray auto --gpus-per-worker 1   # the Ray cluster of this node
+
+with --ray (pip install "siamtrack[ray]"), every worker writes its items' files itself: the output folder,
+  the videos and any --weights must be reachable at the same path from every node (a shared filesystem).
 """
 
 
@@ -48,14 +53,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="track at most N frames per item (counting the first)")
     g.add_argument("--save-video", action="store_true", help="also write ITEM.annotated.mp4")
     g.add_argument("--force", action="store_true", help="redo items that are already finished")
-    g.add_argument("--workers", type=_workers, default=1, metavar="N",
-                   help="worker processes (0 = one per core); the free cores' threads are split among them")
+    g.add_argument("--workers", type=_workers, default=None, metavar="N",
+                   help="worker processes (0 = one per core); the free cores' threads are split among them. "
+                        "With --ray: Ray workers (default: as many as the cluster holds)")
     g.add_argument("--threads", type=_positive_int, default=None, metavar="N",
                    help="CPU threads per process (default: the cores free at start-up divided by the workers)")
     g.add_argument("--shard", default=None, metavar="I/N",
                    help="process only shard I of N (0 <= I < N), a deterministic part of the input")
     g.add_argument("--shard-by", choices=("id", "index"), default="id",
                    help="split shards by a stable hash of the item id (default) or by manifest position")
+    g = p.add_argument_group("on a Ray cluster")
+    g.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                   help="run the items on Ray workers, each holding one tracker: on the cluster at ADDRESS "
+                        "(auto, HOST:PORT, ray://HOST:10001), or without ADDRESS on a local Ray instance. "
+                        "The output folder must be reachable by every node (shared filesystem)")
+    g.add_argument("--cpus-per-worker", type=_positive_float, default=1.0, metavar="C",
+                   help="with --ray: CPUs each worker reserves (and its thread count; default 1)")
+    g.add_argument("--gpus-per-worker", type=_non_negative_float, default=0.0, metavar="G",
+                   help="with --ray: GPUs each worker reserves (e.g. 1, or 0.5 to share one); "
+                        "more than 0 tracks on the worker's GPU (--device cuda)")
+    g.add_argument("--retries", type=_non_negative_int, default=2, metavar="N",
+                   help="with --ray: times an item is tried again when its worker dies (default 2)")
+    g = p.add_argument_group("what to do")
     g.add_argument("--dry-run", action="store_true", help="list this run's items and whether they are finished")
     g.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument("--merge", nargs="+", metavar="DIR",
@@ -71,6 +90,41 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if v < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
+    return v
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return v
+
+
+def _float(text: str) -> float:
+    import math
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return v
+
+
+def _positive_float(text: str) -> float:
+    v = _float(text)
+    if v <= 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return v
+
+
+def _non_negative_float(text: str) -> float:
+    v = _float(text)
+    if v < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
     return v
 
 
@@ -93,11 +147,16 @@ def default_model() -> str:
 
 
 def run(args) -> int:
+    from pathlib import Path
+
     from ..errors import UserError
 
     if args.merge:
         return _run_merge(args)
     if not args.input:
+        if args.ray and args.ray != "local" and Path(args.ray).exists():
+            raise UserError(f"--ray took {args.ray!r} as the cluster address; put INPUT before --ray, "
+                            f"or write --ray=ADDRESS")
         raise UserError("give a manifest or a folder of videos (or --merge DIR...)")
     if not args.out_dir:
         raise UserError("give the output folder with -o/--out-dir")
@@ -107,6 +166,7 @@ def run(args) -> int:
 
 
 def _run_batch(args) -> int:
+    import dataclasses
     import signal
     from pathlib import Path
 
@@ -135,9 +195,10 @@ def _run_batch(args) -> int:
                         max_frames=args.max_frames, save_video=args.save_video, force=args.force,
                         threads=args.threads,
                         model_dir=model_dir_overrides(args.model or "", model_dirs(args)).get("model_dir"))
-    workers = args.workers or cpu_count()
     quiet = args.quiet
-    if opts.device.startswith("cuda") and workers > 1:
+    ray_opts = _ray_options(args, opts) if args.ray else None
+    workers = 1 if args.workers is None else (args.workers or cpu_count())
+    if ray_opts is None and opts.device.startswith("cuda") and workers > 1:
         if not quiet:
             print("batch: with a GPU one process feeds the device; --workers ignored", file=sys.stderr)
         workers = 1
@@ -163,7 +224,9 @@ def _run_batch(args) -> int:
         finished_summary(it, opts) is None for it in items if not it.error))
     if needs_tracker:
         try:
-            make_tracker(opts, warm=False)   # builds (and checks) it; the first item warms it up
+            # builds (and checks) it; the first item warms it up. For --ray on the CPU: the driver may
+            # have no GPU, and its tracker is only a check.
+            make_tracker(dataclasses.replace(opts, device="cpu") if ray_opts else opts, warm=False)
         except UserError:
             raise
         except (ImportError, ModuleNotFoundError) as exc:
@@ -177,7 +240,7 @@ def _run_batch(args) -> int:
     except ValueError:  # not the main thread
         pass
     try:
-        result = run_batch(items, opts, workers=workers, progress=progress)
+        result = run_batch(items, opts, workers=workers, progress=progress, ray=ray_opts)
     finally:
         if old_term is not None:
             signal.signal(signal.SIGTERM, old_term)
@@ -193,6 +256,29 @@ def _run_batch(args) -> int:
     if not quiet:
         print(f"batch: summary in {summary_csv}", file=sys.stderr)
     return 1 if result.failed else 0
+
+
+def _ray_options(args, opts):
+    """--ray and its flags as a RayOptions; sets opts.device to the worker's GPU when workers get one."""
+    from ..errors import UserError
+    from .ray_runner import RayOptions, import_ray
+    import_ray()   # a clear message now when the extra is not installed
+    if args.threads is not None and args.threads > args.cpus_per_worker and not args.quiet:
+        print(f"batch: --threads {args.threads} in workers of {args.cpus_per_worker:g} CPUs "
+              "(--cpus-per-worker) oversubscribes their share", file=sys.stderr)
+    dev = opts.device
+    if args.gpus_per_worker > 0:
+        if dev == "cpu":
+            opts.device = "cuda"
+        elif dev not in ("cuda", "cuda:0"):
+            raise UserError(f"--device {dev}: with --ray each worker sees only the GPU Ray gives it; "
+                            "use --device cuda")
+    elif dev.startswith("cuda"):
+        raise UserError(f"--device {dev} with --ray needs --gpus-per-worker (e.g. 1): Ray hides the GPUs "
+                        "from workers that reserve none")
+    return RayOptions(address=None if args.ray == "local" else args.ray, workers=args.workers or None,
+                      cpus_per_worker=args.cpus_per_worker, gpus_per_worker=args.gpus_per_worker,
+                      max_retries=args.retries)
 
 
 def _raise_interrupt(signum, frame):

@@ -64,6 +64,11 @@ class Progress:
             else:
                 self._write(f"  FAILED [{self.completed}/{self.total}] {item_id}: {summary.get('error')}")
 
+    def note(self, text: str) -> None:
+        """A line of its own (e.g. a retried item), above the bar."""
+        with self.lock:
+            self._write(text)
+
     def end(self, interrupted: bool = False) -> None:
         with self.lock:
             if not self._drawn:
@@ -87,8 +92,9 @@ class Progress:
         filled = int(round(frac * self.width))
         bar = "#" * filled + "-" * (self.width - filled)
         el = time.perf_counter() - self.t0
+        frames = self.frames + sum(a.get("done") or 0 for a in self.active.values())
         parts = [f"[{bar}] {self.completed}/{self.total} items", f"{self.failed} failed" if self.failed else "",
-                 f"{el:.0f}s"]
+                 f"{el:.0f}s", f"{frames / el:.1f} frames/s" if el > 0 and frames else ""]
         for item_id, a in list(self.active.items())[:3]:
             tot = a.get("total")
             fps = a.get("fps")

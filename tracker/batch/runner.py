@@ -406,9 +406,12 @@ class BatchResult:
         return [s for s in self.summaries if s.get("status") != "ok"]
 
 
-def run_batch(items: list[BatchItem], opts: BatchOptions, workers: int = 1, progress=None) -> BatchResult:
+def run_batch(items: list[BatchItem], opts: BatchOptions, workers: int = 1, progress=None,
+              ray=None) -> BatchResult:
     """Track every unfinished item. Raises nothing for a failing item; on Ctrl-C returns with
-    interrupted=True after every worker has cleaned up (only complete files remain)."""
+    interrupted=True after every worker has cleaned up (only complete files remain). With `ray` (a
+    ray_runner.RayOptions) the items run on Ray actors instead of here or in local worker processes:
+    the same process_item, resume and results, another scheduler."""
     done: dict[str, dict] = {}
     todo: list[BatchItem] = []
     for it in items:
@@ -424,7 +427,11 @@ def run_batch(items: list[BatchItem], opts: BatchOptions, workers: int = 1, prog
                 progress.item_done(done[it.item_id], resumed=True)
     results: dict[str, dict] = {}
     interrupted = False
-    if opts.device.startswith("cuda") or workers <= 1 or len(todo) <= 1:
+    if ray is not None:
+        if todo:
+            from .ray_runner import run_on_ray
+            interrupted = run_on_ray(todo, opts, ray, results, progress)
+    elif opts.device.startswith("cuda") or workers <= 1 or len(todo) <= 1:
         interrupted = _run_here(todo, opts, results, progress)
     else:
         interrupted = _run_pool(todo, opts, min(workers, len(todo)), results, progress)

@@ -17,7 +17,7 @@ import torch
 
 import tracker.xcorr as xc
 from tracker.errors import UserError
-from tracker.xcorr import BACKENDS, check_backend, xcorr_depthwise, xcorr_plain
+from tracker.xcorr import BACKENDS, check_backend, xcorr_depthwise, xcorr_pixelwise, xcorr_plain
 
 REPO = Path(__file__).resolve().parent.parent
 TOL = 1e-4  # max |out - ref| / max |ref|
@@ -51,6 +51,23 @@ def ref_depthwise(x, k):
     return out
 
 
+def ref_pixelwise(x, k):
+    x = np.asarray(x, np.float64)
+    k = np.asarray(k, np.float64)
+    B, C, H, W = x.shape
+    h, w = k.shape[-2:]
+    k = np.broadcast_to(k, (B, C, h, w))
+    out = np.zeros((B, h * w, H, W))
+    for i in range(h):
+        for j in range(w):
+            out[:, i * w + j] = (k[:, :, i, j, None, None] * x).sum(1)
+    return out
+
+
+REFS = {"plain": ref_plain, "depthwise": ref_depthwise, "pixelwise": ref_pixelwise}
+OPS = {"plain": xcorr_plain, "depthwise": xcorr_depthwise, "pixelwise": xcorr_pixelwise}
+
+
 def rel_err(out, ref):
     out = out.detach().cpu().numpy() if isinstance(out, torch.Tensor) else out
     return float(np.abs(out.astype(np.float64) - ref).max() / np.abs(ref).max())
@@ -74,7 +91,35 @@ DW_SHAPES = [
     ("r50_batch2", (2, 256, 29, 29), (2, 256, 5, 5)),                        # SiamRPN++ R50 neck
     ("alex_287_broadcast", (3, 256, 24, 24), (1, 256, 4, 4)),               # alex_dwxcorr at 287
 ]
+PW_SHAPES = [
+    ("lite0_fast_255", (1, 64, 16, 16), (1, 64, 6, 6)),                     # anchor-free head, 2 levels each
+    ("batch3_broadcast", (3, 64, 16, 16), (1, 64, 6, 6)),
+    ("per_sample_odd", (2, 17, 9, 7), (2, 17, 3, 4)),
+]
 CPU_BACKENDS = ["torch", "numba"]
+
+
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
+@pytest.mark.parametrize("name,xs,ks", PW_SHAPES)
+def test_pixelwise_matches_reference(backend, name, xs, ks):
+    x, k = rand(xs, 11), rand(ks, 12)
+    with torch.no_grad():
+        out = xcorr_pixelwise(x, k, backend=backend)
+    assert out.shape == (xs[0], ks[2] * ks[3], xs[2], xs[3])
+    assert rel_err(out, ref_pixelwise(x.numpy(), k.numpy())) < TOL
+    x64, k64 = rand(xs, 13, torch.float64), rand(ks, 14, torch.float64)
+    with torch.no_grad():
+        assert rel_err(xcorr_pixelwise(x64, k64, backend=backend), ref_pixelwise(x64.numpy(), k64.numpy())) < 1e-12
+
+
+def test_pixelwise_torch_is_differentiable():
+    x = rand((2, 5, 6, 6), 3).requires_grad_()
+    k = rand((2, 5, 2, 3), 4).requires_grad_()
+    xcorr_pixelwise(x, k).square().sum().backward()
+    # d/dx of sum_n (k_n . x)^2 = 2 sum_n (k_n . x) k_n
+    out = xcorr_pixelwise(x.detach(), k.detach())
+    gx = 2 * torch.einsum("bnyx,bcn->bcyx", out, k.detach().reshape(2, 5, 6))
+    assert torch.allclose(x.grad, gx, atol=1e-4)
 
 
 @pytest.mark.parametrize("backend", CPU_BACKENDS)
@@ -242,6 +287,8 @@ CUDA_CASES = [  # small: the simulator runs every GPU thread as a Python thread
     ("plain", (3, 5, 6, 6), (1, 1, 5, 3, 3)),       # SiamFC-like: one template over 3 scales
     ("depthwise", (2, 6, 7, 6), (2, 6, 3, 2)),
     ("depthwise", (3, 4, 5, 5), (1, 4, 3, 3)),
+    ("pixelwise", (2, 6, 5, 4), (2, 6, 2, 3)),
+    ("pixelwise", (3, 4, 4, 4), (1, 4, 2, 2)),
 ]
 
 SIM_SCRIPT = textwrap.dedent("""
@@ -264,7 +311,7 @@ SIM_SCRIPT = textwrap.dedent("""
         g = torch.Generator().manual_seed(100 + n)
         x = torch.randn(xs, generator=g, dtype=torch.float64).to(dtype)
         k = torch.randn(ks, generator=g, dtype=torch.float64).to(dtype)
-        f = xc.xcorr_plain if op == "plain" else xc.xcorr_depthwise
+        f = getattr(xc, "xcorr_" + op)
         y = f(x, k, backend="cuda")
         arrays[f"x{n}"], arrays[f"k{n}"], arrays[f"y{n}"] = x.numpy(), k.numpy(), y.numpy()
     np.savez(out_path, **arrays)
@@ -272,7 +319,7 @@ SIM_SCRIPT = textwrap.dedent("""
 
 
 def _check_cuda_case(op, x, k, y, dtype):
-    ref = ref_plain(x, k) if op == "plain" else ref_depthwise(x, k)
+    ref = REFS[op](x, k)
     assert y.shape == ref.shape
     assert y.dtype == dtype
     assert rel_err(y, ref) < (TOL if dtype == np.float32 else 1e-12)
@@ -299,10 +346,11 @@ def test_cuda_backend_on_gpu():
         pytest.skip("NUMBA_ENABLE_CUDASIM is set in this process")
     cases = [(op, xs, ks) for op, xs, ks in CUDA_CASES]
     cases += [("plain", xs, ks) for _, xs, ks in PLAIN_SHAPES] + [("depthwise", xs, ks) for _, xs, ks in DW_SHAPES]
+    cases += [("pixelwise", xs, ks) for _, xs, ks in PW_SHAPES]
     for n, (op, xs, ks) in enumerate(cases):
         for dtype in (torch.float32, torch.float64):
             x, k = rand(xs, 200 + n, dtype).cuda(), rand(ks, 300 + n, dtype).cuda()
-            f = xcorr_plain if op == "plain" else xcorr_depthwise
+            f = OPS[op]
             with torch.no_grad():
                 y = f(x, k, backend="cuda")
             assert y.device == x.device

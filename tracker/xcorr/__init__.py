@@ -9,6 +9,10 @@ Operations (no padding, stride 1, correlation i.e. no kernel flip, exactly like 
 ``xcorr_depthwise(x, kernel)``
     depthwise correlation (SiamRPN++). ``x``: (B, C, H, W); ``kernel``: (Bk, C, h, w), Bk == B or 1.
     Returns (B, C, H-h+1, W-w+1).
+``xcorr_pixelwise(x, kernel)``
+    pixel-wise correlation (anchor-free heads): every template cell is a 1x1 kernel over the search map.
+    ``x``: (B, C, H, W); ``kernel``: (Bk, C, h, w), Bk == B or 1. Returns (B, h*w, H, W): output plane
+    i*w + j is the channel dot product of kernel cell (i, j) with every search cell (the map keeps its size).
 
 Backends (chosen by name; nothing else in the project needs to know which one runs):
 
@@ -32,7 +36,8 @@ from ..errors import UserError
 
 BACKENDS = ("torch", "numba", "cuda")
 
-__all__ = ["BACKENDS", "check_backend", "xcorr_plain", "xcorr_depthwise", "cuda_simulator_enabled"]
+__all__ = ["BACKENDS", "check_backend", "xcorr_plain", "xcorr_depthwise", "xcorr_pixelwise",
+           "cuda_simulator_enabled"]
 
 _DTYPES = (torch.float32, torch.float64)
 _HALF_DTYPES = (torch.float16, torch.bfloat16)
@@ -159,7 +164,7 @@ def _check_inference(backend, x, kernel):
 
 
 def _dispatch(op: str, x: torch.Tensor, kernel: torch.Tensor, backend: str, kernel_ndim: int) -> torch.Tensor:
-    """Check the inputs once, then run `op` ("plain" or "depthwise") on the chosen backend."""
+    """Check the inputs once, then run `op` ("plain", "depthwise" or "pixelwise") on the chosen backend."""
     if backend not in BACKENDS:
         check_backend(backend)  # raises the unknown-backend message
     _check_common(f"xcorr_{op}", x, kernel, kernel_ndim, backend)
@@ -183,3 +188,8 @@ def xcorr_plain(x: torch.Tensor, kernel: torch.Tensor, backend: str = "torch") -
 def xcorr_depthwise(x: torch.Tensor, kernel: torch.Tensor, backend: str = "torch") -> torch.Tensor:
     """Depthwise correlation: (B, C, H, W) x (Bk, C, h, w) -> (B, C, H-h+1, W-w+1)."""
     return _dispatch("depthwise", x, kernel, backend, 4)
+
+
+def xcorr_pixelwise(x: torch.Tensor, kernel: torch.Tensor, backend: str = "torch") -> torch.Tensor:
+    """Pixel-wise correlation: (B, C, H, W) x (Bk, C, h, w) -> (B, h*w, H, W)."""
+    return _dispatch("pixelwise", x, kernel, backend, 4)

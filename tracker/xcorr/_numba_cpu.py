@@ -120,6 +120,27 @@ def _depthwise_kernel(x, k, out):  # pragma: no cover - compiled
                 out[b, c, y, xx] = acc[y * W + xx]
 
 
+@njit(parallel=True, fastmath=False, cache=True)
+def _pixelwise_kernel(x, k, out):  # pragma: no cover - compiled
+    # out[b, n, p] = sum_c k[bk, c, n] * x[b, c, p] over flat template cells n and search cells p:
+    # one work item per (sample, template cell), each a run of contiguous multiply-adds over the map
+    B, C, P = x.shape
+    Bk = k.shape[0]
+    N = k.shape[2]
+    for item in prange(B * N):
+        b = item // N
+        n = item % N
+        bk = b if Bk > 1 else 0
+        acc = np.zeros(P, dtype=out.dtype)
+        for c in range(C):
+            v = k[bk, c, n]
+            xc = x[b, c]
+            for q in range(P):
+                acc[q] += v * xc[q]
+        for q in range(P):
+            out[b, n, q] = acc[q]
+
+
 def _host_view(t: torch.Tensor) -> np.ndarray:
     if t.device.type != "cpu":
         from ..errors import UserError
@@ -155,4 +176,14 @@ def depthwise(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     h, w = ka.shape[-2:]
     out = torch.empty((B, C, H - h + 1, W - w + 1), dtype=x.dtype)
     _depthwise_kernel(xa, ka, out.numpy())
+    return out
+
+
+def pixelwise(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    xa = _host_view(x)
+    ka = _host_view(kernel)
+    B, C, H, W = xa.shape
+    Bk, _, h, w = ka.shape
+    out = torch.empty((B, h * w, H, W), dtype=x.dtype)
+    _pixelwise_kernel(xa.reshape(B, C, H * W), ka.reshape(Bk, C, h * w), out.numpy().reshape(B, h * w, H * W))
     return out

@@ -17,6 +17,8 @@ Kernels:
   (3 x 17 x 17 values x 16 chunks). A block-per-output shared-memory reduction was tried first: no
   better in principle for these sizes and far too slow under the simulator (syncthreads).
 - depthwise correlation: one thread per output element (B*C*Ho*Wo threads, h*w terms each).
+- pixel-wise correlation: one thread per output element (B * h*w * H*W threads, C terms each);
+  consecutive threads take consecutive search cells (coalesced reads, the template value broadcast).
 Accumulation is in the input dtype.
 """
 from __future__ import annotations
@@ -89,7 +91,26 @@ def _make_kernels(np_dtype):
                 acc += k[bk, c, i, j] * x[b, c, y + i, xx + j]
         out[b, c, y, xx] = acc
 
-    return plain_kernel, depthwise_kernel
+    @cuda.jit
+    def pixelwise_kernel(x, k, out):  # pragma: no cover - device code
+        # x: (B, C, P) search cells, k: (Bk, C, N) template cells, out: (B, N, P)
+        B, C, P = x.shape
+        Bk = k.shape[0]
+        N = k.shape[2]
+        o = cuda.grid(1)
+        if o >= B * N * P:
+            return
+        q = o % P
+        t = o // P
+        n = t % N
+        b = t // N
+        bk = b if Bk > 1 else 0
+        acc = zero
+        for c in range(C):
+            acc += k[bk, c, n] * x[b, c, q]
+        out[b, n, q] = acc
+
+    return plain_kernel, depthwise_kernel, pixelwise_kernel
 
 
 _KERNELS = {}
@@ -148,7 +169,7 @@ def plain(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     part = torch.empty((splits, B, K, H - h + 1, W - w + 1), dtype=x.dtype, device=x.device)
     if part.numel() == 0:
         return part[0]
-    plain_k, _ = _kernels(x.dtype)
+    plain_k = _kernels(x.dtype)[0]
     _launch(plain_k, -(-part.numel() // _TPB), _TPB, x.device, xa, ka, _device_view(part))
     # fixed-order sum of the channel splits (deterministic, unlike atomics); same stream as the kernel
     return part[0] if splits == 1 else part.sum(0)
@@ -161,7 +182,20 @@ def depthwise(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     out = torch.empty((B, C, H - h + 1, W - w + 1), dtype=x.dtype, device=x.device)
     if out.numel() == 0:
         return out
-    _, dw_k = _kernels(x.dtype)
+    dw_k = _kernels(x.dtype)[1]
     n = out.numel()
     _launch(dw_k, -(-n // _TPB), _TPB, x.device, xa, ka, _device_view(out))
     return out
+
+
+def pixelwise(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    B, C, H, W = x.shape
+    Bk, _, h, w = kernel.shape
+    xa = _device_view(x.reshape(B, C, H * W))
+    ka = _device_view(kernel.reshape(Bk, C, h * w))
+    out = torch.empty((B, h * w, H * W), dtype=x.dtype, device=x.device)
+    if out.numel() == 0:
+        return out.reshape(B, h * w, H, W)
+    pw_k = _kernels(x.dtype)[2]
+    _launch(pw_k, -(-out.numel() // _TPB), _TPB, x.device, xa, ka, _device_view(out))
+    return out.reshape(B, h * w, H, W)

@@ -28,3 +28,10 @@ def depthwise(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
         return F.conv2d(x, kernel.reshape(C, 1, h, w), groups=C)
     out = F.conv2d(x.reshape(1, B * C, H, W), kernel.reshape(B * C, 1, h, w), groups=B * C)
     return out.reshape(B, C, out.shape[-2], out.shape[-1])
+
+
+def pixelwise(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    B, C, H, W = x.shape
+    Bk, _, h, w = kernel.shape
+    k = kernel.reshape(Bk, C, h * w).transpose(1, 2)            # (Bk, h*w, C)
+    return torch.matmul(k, x.reshape(B, C, H * W)).reshape(B, h * w, H, W)

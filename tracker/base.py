@@ -6,22 +6,53 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from .errors import UserError
 
+if TYPE_CHECKING:
+    from .sequence import FrameInput, TrackRun
+
+
+Box = tuple[float, float, float, float]
+
 
 @dataclass(frozen=True)
 class TrackResult:
-    box: tuple[float, float, float, float]
+    """What `update()` returns: the box (0-based x, y, w, h, floats), the tracker's confidence and whether
+    the tracker considers the target lost (its score fell below the model's calibrated threshold, or the
+    model gave no usable box; the box is then the last good one)."""
+    box: Box
     score: float
     lost: bool
+
+    @property
+    def ok(self) -> bool:
+        """True while the target is tracked (not lost): the `ok` of OpenCV's `ok, box = tracker.update(frame)`."""
+        return not self.lost
+
+    @property
+    def xyxy(self) -> Box:
+        """The box as corners (x1, y1, x2, y2) = (x, y, x + w, y + h)."""
+        x, y, w, h = self.box
+        return x, y, x + w, y + h
+
+    def as_opencv(self) -> tuple[bool, tuple[int, int, int, int]]:
+        """`(ok, (x, y, w, h))` as OpenCV's `Tracker.update` returns it: the box rounded to whole pixels,
+        ready for `cv2.rectangle`. Code written for OpenCV trackers can use
+        `ok, box = tracker.update(frame).as_opencv()`; `.box` keeps the sub-pixel values."""
+        x, y, w, h = (int(round(v)) for v in self.box)
+        return self.ok, (x, y, w, h)
 
 
 class TrackerError(UserError, ValueError):
     """A problem the user can fix (bad box, bad frame, bad weights...). Its message is shown as is."""
+
+
+class NotInitializedError(TrackerError, RuntimeError):
+    """`update()` was called before `init()`."""
 
 
 def validate_frame(frame) -> np.ndarray:
@@ -58,6 +89,9 @@ class Tracker:
         self._last = TrackResult(box, 1.0, False)
 
     def update(self, frame: np.ndarray) -> TrackResult:
+        if getattr(self, "_last", None) is None:
+            raise NotInitializedError(f"{self.name}: update() before init(): initialise the tracker with "
+                                      f"init(frame, box) first")
         frame = validate_frame(frame)
         result = self._update(frame)
         if not all(math.isfinite(v) for v in result.box) or not math.isfinite(result.score):
@@ -65,6 +99,15 @@ class Tracker:
             result = TrackResult(self._last.box, 0.0, True)
         self._last = result
         return result
+
+    def track(self, source: "FrameInput", box: Sequence[float], *, start: int = 0,
+              max_frames: int | None = None) -> "TrackRun":
+        """Track through a whole source: a video file, an image folder, a camera index, an open
+        FrameSource or any iterable of BGR uint8 frames. The first frame (from `start`) initialises on
+        `box`; iterate the returned `TrackRun` for one `FrameResult` (box, score, lost, index, seconds) per
+        frame, at most `max_frames`. See `tracker.sequence`."""
+        from .sequence import TrackRun
+        return TrackRun(self, source, box, start=start, max_frames=max_frames)
 
     def warm_up(self) -> None:
         """One init and update on a synthetic frame, so that what a tracker builds on first use (the

@@ -32,8 +32,9 @@ def parse_params(items: list[str]) -> dict:
 def add_arguments(p):
     from .opencv_trackers import add_model_dir_arguments
     p.add_argument("source", nargs="?", help="video file, folder of images (sorted by name), or camera index")
-    p.add_argument("--demo", action="store_true", help="track the shipped demo clip (weights/demo/demo.mp4) with "
-                   "its ground truth and write the annotated video to demo_tracked.mp4 (or --save-video)")
+    p.add_argument("--demo", action="store_true", help="track the shipped demo clip with its ground truth and "
+                   "write the annotated video to the temporary folder (siamtrack-demo/demo_tracked.mp4 there; the "
+                   "path is printed) or to --save-video FILE")
     p.add_argument("--model", default=None, help="preset name (see `siamtrack models`) or opencv:csrt|kcf|mil|nano...; "
                    "default: the shipped default model")
     p.add_argument("--config", help="a pysot config.yaml (or a siamtrack preset YAML) instead of --model")
@@ -73,9 +74,10 @@ def run(args) -> int:
             raise UserError("--demo tracks the shipped demo clip: give either --demo or a SOURCE")
         args.source = str(WEIGHTS_DIR / "demo" / "demo.mp4")
         args.groundtruth = args.groundtruth or str(WEIGHTS_DIR / "demo" / "groundtruth.txt")
-        args.save_video = args.save_video or "demo_tracked.mp4"
+        args.save_video = args.save_video or str(demo_video_path())
     elif args.source is None:
         raise UserError("give a SOURCE (video file, image folder or camera index), or --demo")
+    check_outputs(args)
     model = args.config or args.model or DEFAULT_PRESET
     gt = None
     if args.groundtruth:
@@ -89,6 +91,8 @@ def run(args) -> int:
     if args.max_frames is not None and args.max_frames < 1:
         raise UserError("--max-frames must be at least 1")
 
+    # the source first: a file that is not a video fails before a model is loaded
+    source = open_source(args.source, start=args.start)
     from .runtime import configure_threads
     configure_threads(args.threads)
     if model.startswith("opencv:"):
@@ -98,7 +102,6 @@ def run(args) -> int:
         tracker = build_tracker(model, weights=args.weights, device=args.device, xcorr=args.xcorr,
                                 long_term=args.long_term, **parse_params(args.param))
 
-    source = open_source(args.source, start=args.start)
     source.on_skip = lambda i, why: print(f"\nwarning: frame {i} skipped: {why}", file=sys.stderr)
     writer = BoxWriter(args.output) if args.output else None
     video = None
@@ -159,6 +162,35 @@ def run(args) -> int:
     if args.demo:
         print(f"annotated video: {args.save_video}")
     return 0
+
+
+def demo_video_path():
+    """Where `--demo` writes its annotated video unless --save-video says: the temporary folder, never the
+    current one (the user did not ask for a file there)."""
+    import tempfile
+    from pathlib import Path
+    return Path(tempfile.gettempdir()) / "siamtrack-demo" / "demo_tracked.mp4"
+
+
+def check_outputs(args) -> None:
+    """Every output path is checked before any work: one clear line (exit 2) instead of a failure after the
+    model has loaded or the video has been tracked; an output that is one of the inputs is refused."""
+    from pathlib import Path
+
+    from .errors import UserError
+    from .io.sinks import check_output_file, check_video_output
+    outputs = []
+    if args.output:
+        outputs.append(("--output", check_output_file(args.output, "--output")))
+    if args.save_video:
+        outputs.append(("--save-video", check_video_output(args.save_video, "--save-video")))
+    inputs = [Path(p) for p in (args.source, args.groundtruth, args.weights, args.config) if p]
+    for flag, out in outputs:
+        for inp in inputs:
+            if out.exists() and inp.exists() and out.resolve() == inp.resolve():
+                raise UserError(f"{flag} {out}: is one of the inputs; give another file name")
+    if len(outputs) == 2 and outputs[0][1].resolve() == outputs[1][1].resolve():
+        raise UserError("--output and --save-video name the same file")
 
 
 def _fps(times: list[float]) -> float:

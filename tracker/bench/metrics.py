@@ -20,6 +20,7 @@ import numpy as np
 
 from ..geometry import polygon_area
 from ..geometry import polygon_to_box as polygon_to_box  # re-exported: the VOT region rule lives in geometry
+from ..sequence import fps_from_times as fps_from_times  # re-exported: the project's one fps rule
 
 # k/20 exactly (linspace's 0.6000000000000001 would make an IoU of exactly 0.6 fail the 0.6 threshold)
 OTB_IOU_THRESHOLDS = np.arange(21) / 20.0
@@ -418,12 +419,3 @@ def got10k_scores(ious) -> dict:
                 "curve": np.full(len(GOT_IOU_THRESHOLDS), np.nan)}
     return {"ao": float(v.mean()), "sr50": float((v > 0.5).mean()), "sr75": float((v > 0.75).mean()),
             "curve": (v[:, None] > GOT_IOU_THRESHOLDS[None, :]).mean(axis=0)}
-
-
-# --------------------------------------------------------------------------------------- speed
-
-def fps_from_times(times) -> float:
-    """Frames per second from per-frame update times in seconds: 1 / median (robust to hiccups)."""
-    t = np.asarray(times, dtype=np.float64)
-    t = t[np.isfinite(t) & (t > 0)]
-    return float(1.0 / np.median(t)) if t.size else float("nan")

@@ -1,0 +1,183 @@
+"""The one sequence runner: a tracker through a source, frame by frame, with one definition of fps.
+
+    tracker = build_tracker("siamrpn_alex_dwxcorr")
+    for r in tracker.track("video.mp4", (x, y, w, h)):
+        print(r.index, r.box, r.score, r.lost, r.seconds)
+
+`Tracker.track(source, box)` returns a `TrackRun`: iterate it for one `FrameResult` per frame. The source is a
+video file, an image folder (natural order), a camera index, an open `FrameSource`, or any iterable of BGR
+uint8 frames. The first frame initialises the tracker on `box` (its result is that box, score 1, not lost);
+every later frame is one `update()`. A frame the source could not decode still gets a result, marked
+`skipped`, repeating the previous box, so result n is always frame start + n. The command line (`track`),
+`batch`, `bench`, the training validation and the GUI's speed read-out all use this rule for speed:
+
+    fps = 1 / median(seconds of each update() call)
+
+(`fps_from_times`): the initialisation is left out, and the median keeps the first update (which builds a
+model's optimised graphs: a second or more) and other hiccups from dominating a short clip.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Iterable, Iterator, Sized
+from dataclasses import dataclass, field
+from typing import Union
+
+import numpy as np
+
+from .base import Tracker, TrackerError, TrackResult
+from .io.sources import FrameSource, SourceError, open_source
+
+FrameInput = Union[str, "os.PathLike[str]", int, FrameSource, Iterable[np.ndarray]]
+
+
+def fps_from_times(times: Iterable[float]) -> float:
+    """The project's one tracking rate: 1 / median of per-frame update() times in seconds. Zero and
+    non-finite entries (frames not tracked) are left out; NaN when nothing was timed."""
+    t = np.asarray(list(times), dtype=np.float64)
+    t = t[np.isfinite(t) & (t > 0)]
+    return float(1.0 / np.median(t)) if t.size else float("nan")
+
+
+@dataclass(frozen=True)
+class FrameResult(TrackResult):
+    """One frame's result in a run: a `TrackResult` (box, score, lost, xyxy, as_opencv()) plus where and
+    how long. `seconds` is the time of this frame's init() or update() call (0 for a skipped frame).
+    `initial`: the frame the tracker was initialised on (box = the given box). `skipped`: the source could
+    not decode this frame; box, score and lost repeat the previous frame's and `frame` is None."""
+    index: int = 0
+    seconds: float = 0.0
+    initial: bool = False
+    skipped: bool = False
+    frame: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+
+class _IterableSource(FrameSource):
+    """Frames from any iterable of arrays (a list, a generator, an (N, H, W, 3) array), indexed from 0."""
+
+    def __init__(self, frames: Iterable[np.ndarray], start: int = 0):
+        super().__init__("frames", len(frames) if isinstance(frames, Sized) else None, None, None)
+        self._frames = frames
+        self.start = start
+
+    def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
+        for i, frame in enumerate(self._frames):
+            if i >= self.start:
+                yield i, frame
+
+
+def _as_source(source: FrameInput, start: int) -> tuple[FrameSource, bool]:
+    """(source, whether this run opened it and so closes it)."""
+    if isinstance(source, FrameSource):
+        if start:
+            raise TrackerError("start= applies to a path, camera or iterable; an open FrameSource starts "
+                               "where it was opened")
+        return source, False
+    if isinstance(source, (str, int, os.PathLike)) and not isinstance(source, bool):
+        return open_source(source, start=start), True
+    if isinstance(source, np.ndarray) and source.ndim == 3:
+        raise TrackerError("track() takes a sequence of frames (a video, a folder, a camera, a list of "
+                           "frames), not a single frame: use init() and update() for one frame at a time")
+    if isinstance(source, (bytes, bytearray)) or not isinstance(source, Iterable):
+        raise TrackerError(f"cannot track {type(source).__name__!s}: give a video file, an image folder, a "
+                           f"camera index or an iterable of BGR uint8 frames")
+    return _IterableSource(source, start), True
+
+
+class TrackRun:
+    """A tracker going through a source: iterate it (once) for `FrameResult`s. While and after it runs,
+    `frames` (results so far), `lost`, `skipped`, `update_times`, `fps` and `source` describe it. The
+    source is closed when the iteration ends, breaks or fails, or on `close()` (or leaving a `with` block),
+    unless it was an open `FrameSource` given by the caller."""
+
+    def __init__(self, tracker: Tracker, source: FrameInput, box, *, start: int = 0,
+                 max_frames: int | None = None):
+        if max_frames is not None and max_frames < 1:
+            raise TrackerError(f"max_frames must be at least 1, got {max_frames}")
+        if start < 0:
+            raise TrackerError(f"start must be 0 or more, got {start}")
+        self.tracker = tracker
+        self.box = tuple(float(v) for v in box)
+        self.max_frames = max_frames
+        self.source, self._owns_source = _as_source(source, start)
+        self.start = int(getattr(self.source, "start", start) or 0)   # an open FrameSource's own start
+        self.frames = 0                     # results yielded so far (skipped frames included)
+        self.lost = 0                       # tracked frames reported lost
+        self.skipped: list[int] = []        # indices of frames the source could not decode (filled in)
+        self.update_times: list[float] = []  # seconds of each update() call
+        self.last: FrameResult | None = None
+        self._started = False
+
+    @property
+    def total(self) -> int | None:
+        """How many results the run will give, when the source knows its length (else max_frames or None)."""
+        count = self.source.frame_count
+        n = count - self.start if count is not None else None
+        if self.max_frames is not None:
+            n = min(n, self.max_frames) if n is not None else self.max_frames
+        return n
+
+    @property
+    def fps(self) -> float:
+        """Tracking rate so far (`fps_from_times` of the update() times): NaN before the second frame."""
+        return fps_from_times(self.update_times)
+
+    def __iter__(self) -> Iterator[FrameResult]:
+        if self._started:
+            raise TrackerError("a TrackRun can be iterated once: call tracker.track(...) again for a new run")
+        self._started = True
+        return self._run()
+
+    def _run(self) -> Iterator[FrameResult]:
+        limit = self.max_frames if self.max_frames is not None else math.inf
+        tracker, prev = self.tracker, None
+        try:
+            for index, frame in self.source:
+                if prev is None:
+                    t0 = time.perf_counter()
+                    tracker.init(frame, self.box)
+                    result = FrameResult(self.box, 1.0, False, index=index, seconds=time.perf_counter() - t0,
+                                         initial=True, frame=frame)
+                else:
+                    for missing in range(prev.index + 1, index):
+                        if self.frames >= limit:
+                            return
+                        self.skipped.append(missing)
+                        yield self._emit(FrameResult(prev.box, prev.score, prev.lost, index=missing, skipped=True))
+                    if self.frames >= limit:
+                        return
+                    t0 = time.perf_counter()
+                    r = tracker.update(frame)
+                    dt = time.perf_counter() - t0
+                    self.update_times.append(dt)
+                    self.lost += int(r.lost)
+                    result = FrameResult(tuple(float(v) for v in r.box), float(r.score), bool(r.lost),
+                                         index=index, seconds=dt, frame=frame)
+                prev = result
+                yield self._emit(result)
+                if self.frames >= limit:
+                    return
+            if prev is None:
+                where = f" from frame {self.start} on" if self.start else ""
+                raise SourceError(f"{self.source.spec}: no frame could be read{where}")
+        finally:
+            self.close()
+
+    def _emit(self, result: FrameResult) -> FrameResult:
+        self.frames += 1
+        if not result.skipped:
+            self.last = result
+        return result
+
+    def close(self) -> None:
+        if self._owns_source:
+            self._owns_source = False
+            self.source.close()
+
+    def __enter__(self) -> "TrackRun":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -60,7 +60,6 @@ def add_arguments(p):
 
 def run(args) -> int:
     import sys
-    import time
 
     from . import build_tracker
     from .errors import UserError
@@ -105,52 +104,27 @@ def run(args) -> int:
     source.on_skip = lambda i, why: print(f"\nwarning: frame {i} skipped: {why}", file=sys.stderr)
     writer = BoxWriter(args.output) if args.output else None
     video = None
-    total = source.frame_count - args.start if source.frame_count else None
-    if args.max_frames:
-        total = min(total, args.max_frames) if total else args.max_frames
-    progress = Progress(total or 0, "track", enabled=not args.quiet)
-    boxes, lost_frames, times = [], 0, []
-    last_index = None
+    run = tracker.track(source, init, max_frames=args.max_frames)   # tracker.sequence: the one frame loop
+    progress = Progress(run.total or 0, "track", enabled=not args.quiet)
+    boxes = []
     try:
-        for index, frame in source:
-            if last_index is not None:
-                # frames the source skipped keep the previous box, so line n stays frame n
-                for _ in range(index - last_index - 1):
-                    boxes.append(boxes[-1])
-                    if writer:
-                        writer.write(boxes[-1])
-            last_index = index
-            if not boxes:
-                tracker.init(frame, init)
-                result = None
-                box = tuple(float(v) for v in init)
-            else:
-                t0 = time.perf_counter()
-                result = tracker.update(frame)
-                times.append(time.perf_counter() - t0)
-                box = result.box
-                lost_frames += int(result.lost)
-            boxes.append(box)
+        for r in run:
+            boxes.append(r.box)       # a frame the source skipped repeats the previous box: line n is frame n
             if writer:
-                writer.write(box)
-            if args.save_video:
+                writer.write(r.box)
+            if args.save_video and not r.skipped:
                 if video is None:
-                    video = VideoSink(args.save_video, source.fps or 25.0, (frame.shape[1], frame.shape[0]))
-                from .base import TrackResult
-                video.write(draw_result(frame, result or TrackResult(box, 1.0, False), tracker.name))
-            progress.advance(1, f"{_fps(times):5.1f} fps")
-            if args.max_frames and len(boxes) >= args.max_frames:
-                break
+                    video = VideoSink(args.save_video, source.fps or 25.0, (r.frame.shape[1], r.frame.shape[0]))
+                video.write(draw_result(r.frame, r, tracker.name))
+            progress.advance(1, f"{_rate(run):5.1f} fps" if run.frames % 10 == 1 else None)
     finally:
         source.close()
         if writer and boxes:
             writer.close()
         if video:
             video.close()
-    if not boxes:
-        raise UserError(f"{args.source}: no frame could be read")
     progress.close()
-    line = f"frames {len(boxes)}  fps {_fps(times):.1f}  lost {lost_frames}"
+    line = f"frames {len(boxes)}  fps {_rate(run):.1f}  lost {run.lost}"
     if source.skipped:
         line += f"  skipped {len(source.skipped)}"
     if gt is not None:
@@ -193,8 +167,7 @@ def check_outputs(args) -> None:
         raise UserError("--output and --save-video name the same file")
 
 
-def _fps(times: list[float]) -> float:
-    """Tracking rate over the updates after the first: the first builds the model's optimised graphs for the
-    crop's shape (a second or two, once per run), which on a short clip would otherwise dominate the rate."""
-    steady = times[1:] if len(times) > 1 else times
-    return len(steady) / sum(steady) if steady and sum(steady) > 0 else 0.0
+def _rate(run) -> float:
+    """The run's tracking rate (tracker.sequence.fps_from_times: 1 / median update time), 0 before any update."""
+    fps = run.fps
+    return fps if fps == fps else 0.0

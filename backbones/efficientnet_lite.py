@@ -252,7 +252,8 @@ class EfficientNetLite0(Backbone):
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # unreadable or not a plain tensor pickle
-            raise UserError(f"cannot read EfficientNet-Lite0 weights {path}: {exc}") from None
+            from tracker.models.checkpoint import unreadable_checkpoint
+            raise UserError(f"EfficientNet-Lite0 weights: {unreadable_checkpoint(path, exc)}") from None
         own = self.state_dict()
         n_blocks = len(self._blocks)
 

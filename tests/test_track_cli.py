@@ -44,7 +44,7 @@ def test_track_writes_boxes_video_and_scores(shared_dir, parity, tmp_path, capsy
     (["{seq}", "--init", "10,10,20,20", "--model", "siamrpn_alex_upxcorr", "--weights", "{parity}/weights.pth"],
      "no registered preset matches it"),
     (["{seq}", "--init", "10,10,20,20", "--model", "siamfc_alexnet", "--weights", "{parity}/config.yaml"],
-     "not a readable weights-only"),
+     "not a checkpoint (corrupt or not a torch file)"),
     (["{seq}", "--init", "10,10,20,20", "--model", "nope"], "unknown model preset"),
     (["{seq}", "--init", "10,10,20,20", "--model", "opencv:nano"], "--nano-dir FOLDER"),
     (["{seq}", "--init", "10,10,20,20", "--model", "opencv:nano", "--nano-dir", "/no/such/folder"],

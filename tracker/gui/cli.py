@@ -5,8 +5,10 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--source", metavar="SPEC",
+    from ..cli_args import add_deprecated
+    parser.add_argument("source", nargs="?", metavar="SOURCE",
                         help="video file, image folder or camera index to open at start")
+    add_deprecated(parser, "--source", "SOURCE (positional)", "source_opt", metavar="SPEC")
     parser.add_argument("--model", metavar="NAME",
                         help="preset name, opencv:csrt|kcf|mil..., or a pysot config YAML")
     parser.add_argument("--weights", metavar="PATH", help="checkpoint for --model (default: the preset's own)")
@@ -22,10 +24,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "headless smoke mode", "run the real window offscreen for N frames, save a screenshot of it and exit")
     smoke.add_argument("--frames", type=int, metavar="N", help="frames to run (with --screenshot)")
     smoke.add_argument("--screenshot", metavar="PNG", help="save the whole window here and exit")
-    parser.add_argument("--record", metavar="VIDEO",
+    parser.add_argument("--save-video", dest="record", metavar="VIDEO",
                         help="record the annotated video from the start (.mp4 or .avi); finalised on exit")
-    parser.add_argument("--export", metavar="TXT",
+    parser.add_argument("--output", dest="export", metavar="TXT",
                         help="write the boxes (x,y,w,h per frame, the initial box first) on exit")
+    add_deprecated(parser, "--record", "--save-video", "record", metavar="VIDEO")
+    add_deprecated(parser, "--export", "--output", "export", metavar="TXT")
     smoke.add_argument("--timeout", type=float, default=300.0, metavar="S",
                        help="give up after this many seconds (default 300)")
 
@@ -46,21 +50,37 @@ def parse_box(text: str) -> tuple[float, float, float, float]:
 
 def run(args) -> int:
     from ..errors import UserError
+    old_source = getattr(args, "source_opt", None)
+    if old_source is not None:
+        if args.source is not None:
+            raise UserError("give the source once (SOURCE, not also --source)")
+        args.source = old_source
     headless = args.screenshot is not None or args.frames is not None
     if headless:
         if not args.source:
-            raise UserError("the smoke mode (--frames/--screenshot) needs --source")
+            raise UserError("the smoke mode (--frames/--screenshot) needs a SOURCE")
         if args.frames is None or args.frames < 1:
             raise UserError("--frames N (N >= 1) is needed with --screenshot")
     elif (args.record or args.export) and not args.source:
-        raise UserError("--record and --export need --source")
+        raise UserError("--save-video and --output need a SOURCE")
     if args.init and not args.source:
-        raise UserError("--init needs --source (the box is drawn on its first frame)")
+        raise UserError("--init needs a SOURCE (the box is drawn on its first frame)")
+    # output paths are checked before the window opens or a model loads
+    from ..io.sinks import check_output_file, check_video_output
+    if args.export:
+        check_output_file(args.export, "--output")
+    if args.record:
+        check_video_output(args.record, "--save-video")
     if args.threads is not None and args.threads < 1:
         raise UserError("--threads must be at least 1")
     init = parse_box(args.init) if args.init else None
     from ..runtime import configure_threads
     configure_threads(args.threads)  # before any tracker exists (tracker.runtime explains the default)
+    try:
+        import PyQt6.QtWidgets  # noqa: F401
+    except ImportError as exc:
+        raise UserError(f"the GUI needs PyQt6, which cannot be imported ({exc}): pip install 'siamtrack[gui]'") \
+            from None
     from .app import run_headless, run_interactive
     if headless:
         return run_headless(args, init)

@@ -10,6 +10,58 @@ import cv2
 import numpy as np
 
 from ..base import TrackResult
+from ..errors import UserError
+
+# Annotated-video containers and the codec each is written with.
+VIDEO_FOURCC = {".avi": "MJPG", ".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v"}
+
+
+class OutputError(UserError):
+    """An output path that cannot be written; checked before any work starts."""
+
+
+def _nearest_existing(path: Path) -> Path:
+    p = path
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    return p
+
+
+def check_output_file(path: str | os.PathLike, flag: str = "--output") -> Path:
+    """The path of an output file we can create (its folders are made when written), or an OutputError
+    naming the flag: the path is a folder, a parent is a file, or the folder is not writable."""
+    p = Path(path)
+    if str(path).endswith(os.sep) or p.is_dir():
+        raise OutputError(f"{flag} {path}: is a folder; give a file name inside it")
+    base = _nearest_existing(p.parent if str(p.parent) else Path("."))
+    if not base.is_dir():
+        raise OutputError(f"{flag} {path}: {base} is a file, not a folder")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise OutputError(f"{flag} {path}: cannot write in {base} (permission denied)")
+    return p
+
+
+def check_output_folder(path: str | os.PathLike, flag: str = "--out-dir") -> Path:
+    """A folder we can create or write in, or an OutputError naming the flag."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise OutputError(f"{flag} {path}: exists and is not a folder")
+    base = _nearest_existing(p)
+    if not base.is_dir():
+        raise OutputError(f"{flag} {path}: {base} is a file, not a folder")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise OutputError(f"{flag} {path}: cannot write in {base} (permission denied)")
+    return p
+
+
+def check_video_output(path: str | os.PathLike, flag: str = "--save-video") -> Path:
+    """check_output_file plus a container we can write (.mp4, .avi, ...)."""
+    p = check_output_file(path, flag)
+    if not p.suffix:
+        raise OutputError(f"{flag} {path}: give the video a file extension (.mp4 or .avi)")
+    if p.suffix.lower() not in VIDEO_FOURCC:
+        raise OutputError(f"{flag} {path}: unsupported video extension '{p.suffix}' (use .mp4 or .avi)")
+    return p
 
 
 def format_box(box: Sequence[float]) -> str:
@@ -19,6 +71,8 @@ def format_box(box: Sequence[float]) -> str:
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """Write to a temporary file beside the target, then rename: readers never see half a file."""
     path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"{path}: is a folder; give a file name inside it")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -83,17 +137,15 @@ class VideoSink:
     so an interrupted run never leaves a truncated file under the final name."""
 
     def __init__(self, path: str | os.PathLike, fps: float, size: tuple[int, int]):
-        self.path = Path(path)
+        self.path = check_video_output(path, "video")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         ext = self.path.suffix.lower()
-        fourcc = {".avi": "MJPG", ".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v"}.get(ext)
-        if fourcc is None:
-            raise ValueError(f"{self.path}: unsupported video extension (use .mp4 or .avi)")
+        fourcc = VIDEO_FOURCC[ext]
         self.tmp = self.path.with_name(f".{self.path.stem}.partial{ext}")
         self.size = size
         self.writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*fourcc), float(fps or 25.0), size)
         if not self.writer.isOpened():
-            raise ValueError(f"{self.path}: cannot open a video writer")
+            raise OutputError(f"{self.path}: cannot open a video writer")
         self.frames = 0
 
     def write(self, frame: np.ndarray) -> None:

@@ -31,6 +31,15 @@ def sha256_file(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
+def unreadable_checkpoint(path, exc: BaseException) -> str:
+    """One line for a file torch.load(weights_only=True) refused. torch's own message advises loading with
+    weights_only=False, which runs arbitrary code from the file: never repeated here."""
+    if "Unsupported global" in str(exc):
+        return (f"{path}: holds pickled Python objects, not only tensors (a whole saved model?); siamtrack reads "
+                f"weights only: save the model's state_dict() instead")
+    return f"{path}: not a checkpoint (corrupt or not a torch file)"
+
+
 def read_checkpoint(path: str | os.PathLike, expected_sha256: str | None = None) -> tuple[dict, dict]:
     """Return (state_dict, meta). meta is {} for pysot / siamfc-pytorch files."""
     path = Path(path)
@@ -42,8 +51,7 @@ def read_checkpoint(path: str | os.PathLike, expected_sha256: str | None = None)
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle errors, truncated zips, non-weights content
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{path}: not a readable weights-only PyTorch checkpoint ({first})") from None
+        raise CheckpointError(unreadable_checkpoint(path, exc)) from None
     meta: dict = {}
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         meta = obj.get("meta") or {}

@@ -114,8 +114,8 @@ def load_training_checkpoint(path) -> dict:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise TrainCheckpointError(f"{path}: not a readable checkpoint ({first})") from None
+        from ..models.checkpoint import unreadable_checkpoint
+        raise TrainCheckpointError(unreadable_checkpoint(path, exc)) from None
     if not isinstance(ckpt, dict) or "training" not in ckpt or "state_dict" not in ckpt:
         raise TrainCheckpointError(f"{path}: a weights file without training state; to start from its "
                                    f"weights use --init, not --resume")

@@ -1,0 +1,195 @@
+"""What a new user hits first: output paths checked before any work, library chatter kept off the terminal,
+one clear line for a damaged checkpoint, negative boxes, the demo's output place, --version."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from tracker.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture()
+def frames(tmp_path):
+    """A 6-frame image folder with a bright square moving right."""
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(6):
+        img = np.full((96, 128, 3), 40, np.uint8)
+        img[30:60, 20 + 3 * i:50 + 3 * i] = (30, 200, 240)
+        cv2.imwrite(str(folder / f"{i:04d}.png"), img)
+    return folder
+
+
+@pytest.fixture()
+def text_as_mp4(tmp_path):
+    fake = tmp_path / "clip.mp4"
+    fake.write_text("this is a text file, not a video\n" * 20)
+    return fake
+
+
+def _one_error_line(err: str, needle: str) -> None:
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1, err
+    assert "error:" in lines[0] and needle in lines[0], err
+
+
+@pytest.mark.parametrize("extra,needle", [
+    (["--save-video", "{tmp}/out.xyz"], "--save-video {tmp}/out.xyz: unsupported video extension '.xyz'"),
+    (["--save-video", "{tmp}/out"], "give the video a file extension"),
+    (["--output", "{tmp}"], "--output {tmp}: is a folder"),
+    (["--output", "{frames}/0000.png/boxes.txt"], "0000.png is a file, not a folder"),
+    (["--groundtruth", "{tmp}/gt.txt", "--output", "{tmp}/gt.txt"], "--output {tmp}/gt.txt: is one of the inputs"),
+])
+def test_output_paths_are_checked_before_any_work(frames, tmp_path, capsys, extra, needle):
+    # an unknown model would fail later: the output check must come first
+    extra = [a.format(tmp=tmp_path, frames=frames) for a in extra]
+    (tmp_path / "gt.txt").write_text("20,30,30,30\n")
+    before = sorted(p.name for p in frames.iterdir())
+    rc = main(["track", str(frames), "--init", "20,30,30,30", "--model", "no_such_model", "--quiet", *extra])
+    assert rc == 2
+    _one_error_line(capsys.readouterr().err, needle.format(tmp=tmp_path, frames=frames))
+    assert sorted(p.name for p in frames.iterdir()) == before     # nothing written, nothing lost
+
+
+def test_unreadable_output_folder(frames, tmp_path, capsys):
+    if os.geteuid() == 0:
+        pytest.skip("root writes anywhere")
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    rc = main(["track", str(frames), "--init", "20,30,30,30", "--output", str(locked / "b.txt")])
+    assert rc == 2
+    _one_error_line(capsys.readouterr().err, "permission denied")
+
+
+def test_negative_box_parses_and_is_judged_by_the_tracker(frames, capsys):
+    rc = main(["track", str(frames), "--init", "-100,-100,20,20", "--model", "opencv:kcf", "--quiet"])
+    assert rc == 2
+    err = capsys.readouterr().err
+    _one_error_line(err, "outside the 128x96 frame")
+    # a box partly outside the frame is a valid start
+    rc = main(["track", str(frames), "--init", "-5,30,40,30", "--model", "opencv:kcf", "--quiet"])
+    assert rc == 0, capsys.readouterr().err
+
+
+def test_negative_values_join_their_option_only():
+    from tracker.cli_args import join_negative_values as join
+    assert join(["track", "v.mp4", "--init", "-1,-2.5,3,4"]) == ["track", "v.mp4", "--init=-1,-2.5,3,4"]
+    assert join(["--init", "-1, 2, 3, 4", "--quiet"]) == ["--init=-1, 2, 3, 4", "--quiet"]
+    assert join(["--max-frames", "-3"]) == ["--max-frames", "-3"]        # argparse handles a single number
+    assert join(["--", "--init", "-1,2,3,4"]) == ["--", "--init", "-1,2,3,4"]
+
+
+def _run_cli(*argv, cwd=None, env=None):
+    full_env = dict(os.environ, **(env or {}))
+    full_env.pop("OPENCV_LOG_LEVEL", None)
+    full_env.pop("OPENCV_FFMPEG_LOGLEVEL", None)
+    full_env["QT_QPA_PLATFORM"] = "offscreen"
+    return subprocess.run([sys.executable, "-m", "tracker.cli", *argv], cwd=cwd or REPO, env=full_env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_text_file_named_mp4_gives_our_line_only_in_track(text_as_mp4):
+    r = _run_cli("track", str(text_as_mp4), "--init", "1,1,5,5", "--model", "opencv:kcf")
+    assert r.returncode == 2
+    assert "moov atom" not in r.stderr and "WARN" not in r.stderr and "[mov" not in r.stderr
+    _one_error_line(r.stderr, f"{text_as_mp4}: cannot open video")
+
+
+def test_text_file_named_mp4_gives_our_line_only_in_gui(text_as_mp4, tmp_path):
+    pytest.importorskip("PyQt6")
+    r = _run_cli("gui", str(text_as_mp4), "--frames", "2", "--screenshot", str(tmp_path / "s.png"))
+    assert r.returncode == 2
+    assert "moov atom" not in r.stderr and "[mov" not in r.stderr and "WARN" not in r.stderr
+    _one_error_line(r.stderr, "cannot open video")
+
+
+def test_text_file_named_mp4_gives_our_line_only_in_batch(text_as_mp4, tmp_path):
+    (tmp_path / "clip.txt").write_text("1,1,5,5\n")
+    out = tmp_path / "out"
+    r = _run_cli("batch", str(tmp_path), "-o", str(out), "--model", "opencv:kcf", "--quiet")
+    assert r.returncode == 1              # the item failed, the run did not
+    assert "moov atom" not in r.stderr and "[mov" not in r.stderr and "WARN" not in r.stderr
+    summary = (out / "summary.csv").read_text()
+    assert "cannot open video" in summary
+
+
+def test_camera_probe_is_silent():
+    r = _run_cli("track", "7", "--init", "1,1,5,5", "--model", "opencv:kcf")
+    assert r.returncode == 2
+    assert "WARN" not in r.stderr and "VIDEOIO" not in r.stderr
+    _one_error_line(r.stderr, "7: cannot open camera")
+
+
+@pytest.mark.parametrize("content,needle", [
+    (os.urandom(4096), "not a checkpoint (corrupt or not a torch file)"),
+    (b"just some text\n", "not a checkpoint (corrupt or not a torch file)"),
+])
+def test_corrupt_checkpoint_is_one_line_without_unsafe_advice(frames, tmp_path, capsys, content, needle):
+    bad = tmp_path / "model.pth"
+    bad.write_bytes(content)
+    rc = main(["track", str(frames), "--init", "20,30,30,30", "--model", "siamfc_alexnet", "--weights", str(bad)])
+    assert rc == 2
+    err = capsys.readouterr().err
+    _one_error_line(err, needle)
+    assert "weights_only" not in err
+
+
+def test_pickled_objects_are_refused_without_unsafe_advice(tmp_path):
+    import torch
+    from torch import nn
+
+    from tracker.models.checkpoint import CheckpointError, read_checkpoint
+    path = tmp_path / "whole_model.pth"
+    torch.save(nn.Linear(2, 2), path)
+    with pytest.raises(CheckpointError) as info:
+        read_checkpoint(path)
+    assert "state_dict()" in str(info.value) and "weights_only" not in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_demo_writes_to_the_temporary_folder_not_the_current_one(tmp_path, monkeypatch, capsys):
+    import tempfile
+    cwd, tmp = tmp_path / "cwd", tmp_path / "tmp"
+    cwd.mkdir()
+    tmp.mkdir()
+    monkeypatch.chdir(cwd)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    rc = main(["track", "--demo", "--model", "opencv:kcf", "--max-frames", "3", "--quiet"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    video = tmp / "siamtrack-demo" / "demo_tracked.mp4"
+    assert f"annotated video: {video}" in out
+    assert video.is_file() and video.stat().st_size > 0
+    assert list(cwd.iterdir()) == []
+    # asked for: the current folder
+    rc = main(["track", "--demo", "--model", "opencv:kcf", "--max-frames", "3", "--quiet", "--save-video", "d.avi"])
+    assert rc == 0 and (cwd / "d.avi").is_file()
+
+
+def test_version_and_default_alias(capsys):
+    from tracker import __version__
+    from tracker.presets import DEFAULT_PRESET, get_preset
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"siamtrack {__version__}"
+    assert get_preset("default").name == DEFAULT_PRESET
+
+
+def test_gui_checks_its_outputs_before_opening_a_window(frames, tmp_path):
+    r = _run_cli("gui", str(frames), "--frames", "2", "--screenshot", str(tmp_path / "s.png"),
+                 "--save-video", str(tmp_path / "rec.xyz"))
+    assert r.returncode == 2
+    _one_error_line(r.stderr, "--save-video")
+    r = _run_cli("gui", str(frames), "--frames", "2", "--screenshot", str(tmp_path / "s.png"), "--output", str(tmp_path))
+    assert r.returncode == 2
+    _one_error_line(r.stderr, "is a folder")
+    assert not (tmp_path / "s.png").exists()

@@ -34,9 +34,9 @@ from .runner import (BatchOptions, ItemPaths, _clean_temps, _failed_from_parent,
                      process_item, uses_torch)
 
 # Test hook, read by the driver and passed to the actors: "exit:ITEM:K" makes the actor tracking ITEM end
-# its process (os._exit, as a kill or a lost node would) at frame K of the item's first attempt; "pause:ITEM:K"
-# makes it sleep 50 ms per frame from frame K on (an item that is surely still running when a test stops
-# the batch).
+# its process (os._exit, as a kill or a lost node would) at frame K of the item's first attempt; "hold:ITEM:K"
+# holds the item at frame K until the batch is stopped (an item surely still running when a test presses
+# Ctrl-C).
 TEST_HOOK_ENV = "SIAMTRACK_BATCH_TEST_HOOK"
 
 POLL_S = 0.5   # how long an actor's progress call waits for news
@@ -94,8 +94,8 @@ def parse_test_hook(text: str | None):
         return None
     kind, _, rest = text.partition(":")
     item_id, _, k = rest.rpartition(":")
-    if kind not in ("exit", "pause") or not item_id or not k.isdigit():
-        raise UserError(f"{TEST_HOOK_ENV}={text!r}: expected exit:ITEM:K or pause:ITEM:K")
+    if kind not in ("exit", "hold") or not item_id or not k.isdigit():
+        raise UserError(f"{TEST_HOOK_ENV}={text!r}: expected exit:ITEM:K or hold:ITEM:K")
     return kind, item_id, int(k)
 
 
@@ -128,7 +128,6 @@ class BatchWorker:
             self._arm(tracker)
 
     def _arm(self, tracker) -> None:
-        import time
         kind, item_id, k = self.hook
         real = tracker.update
 
@@ -137,8 +136,8 @@ class BatchWorker:
             if self.current == item_id and self.frames + 1 >= k:   # the init frame is frame 1
                 if kind == "exit" and self.attempt == 0:
                     os._exit(17)
-                if kind == "pause":
-                    time.sleep(0.05)
+                if kind == "hold":
+                    self.stop_event.wait()
             return real(frame)
         tracker.update = update
 
@@ -252,11 +251,38 @@ def run_on_ray(todo: list[BatchItem], opts: BatchOptions, ropts: RayOptions, res
     Path(opts.out_dir).mkdir(parents=True, exist_ok=True)
     queue = longest_first(todo, opts)
     owned = connect(ray, ropts)
+    restore = _quiet_ray_errors() if owned else None
     try:
         return _Scheduler(ray, queue, opts, ropts, results, progress, hook).run()
     finally:
         if owned:
             ray.shutdown()
+        if restore:
+            restore()
+
+
+def _quiet_ray_errors():
+    """Ray's driver prints the cluster's error notices (e.g. "(raylet) A worker died ...", a paragraph
+    about the OOM killer) on stdout even with log_to_driver=False; the batch reports those events in its
+    own words, so while it owns the connection they go to the debug log instead. Ray keeps that printer
+    in a private module: if it is not where expected, nothing is changed."""
+    try:
+        from ray._private import worker as ray_worker
+    except ImportError:
+        return None
+    real = getattr(ray_worker, "print_to_stdstream", None)
+    if real is None:
+        return None
+    log = logging.getLogger("tracker.batch.ray")
+
+    def to_log(data, ignore_prefix=False):
+        for line in data.get("lines", []):
+            log.debug("%s: %s", data.get("pid"), line)
+    ray_worker.print_to_stdstream = to_log
+
+    def restore():
+        ray_worker.print_to_stdstream = real
+    return restore
 
 
 class _Scheduler:

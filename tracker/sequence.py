@@ -70,7 +70,8 @@ class _IterableSource(FrameSource):
 
 def _as_source(source: FrameInput, start: int) -> tuple[FrameSource, bool]:
     """(source, whether this run opened it and so closes it)."""
-    if isinstance(source, FrameSource):
+    if isinstance(source, FrameSource) or (hasattr(source, "frame_count") and hasattr(source, "skipped")):
+        # an open source (or one shaped like it): yields (index, frame) pairs and lists what it skipped
         if start:
             raise TrackerError("start= applies to a path, camera or iterable; an open FrameSource starts "
                                "where it was opened")
@@ -161,7 +162,7 @@ class TrackRun:
                     return
             if prev is None:
                 where = f" from frame {self.start} on" if self.start else ""
-                raise SourceError(f"{self.source.spec}: no frame could be read{where}")
+                raise SourceError(f"{getattr(self.source, 'spec', 'source')}: no frame could be read{where}")
         finally:
             self.close()
 

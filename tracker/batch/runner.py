@@ -175,6 +175,13 @@ def make_tracker(opts: BatchOptions, warm: bool = True):
     return _CACHED["tracker"]
 
 
+def _rate(fps: float, digits: int | None = None) -> float | None:
+    """A run's fps (tracker.sequence's rule: 1 / median update time) for JSON: None when nothing was timed."""
+    if not math.isfinite(fps):
+        return None
+    return round(fps, digits) if digits is not None else fps
+
+
 def _fmt_box(box) -> str:
     from ..io.sinks import format_box
     return format_box(box)
@@ -184,7 +191,6 @@ def process_item(item: BatchItem, opts: BatchOptions, report: Callable | None = 
                  stop: threading.Event | None = None) -> dict:
     """Track one item and write its files. Returns its summary (status "ok" or "failed"); a failure of
     the item is recorded, never raised. Ctrl-C (or `stop`) raises after removing temporary files."""
-    from ..base import TrackResult
     from ..io.sinks import VideoSink, atomic_write_text, draw_result, write_boxes_atomic
     from ..io.sources import open_source
 
@@ -192,6 +198,8 @@ def process_item(item: BatchItem, opts: BatchOptions, report: Callable | None = 
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = ItemPaths.of(out_dir, item.item_id)
     _clean_temps(paths)
+    if not opts.save_video:
+        _unlink(paths.video)    # a previous run's video (--force without --save-video): the summary says none
     summary = {
         "schema": SCHEMA, "item_id": item.item_id, "status": "failed", "error": None,
         "video": item.video, "video_path": item.path, "origin": item.origin,
@@ -220,64 +228,39 @@ def process_item(item: BatchItem, opts: BatchOptions, report: Callable | None = 
             total = min(total, opts.max_frames) if total else opts.max_frames
         if report:
             report("start", item.item_id, total=total)
-        frames = iter(src)
-        first = next(frames, None)
-        if first is None:
-            raise ItemFailure(f"{item.video}: no frame could be decoded from frame {item.start} on")
-        idx0, frame0 = first
-        if idx0 != item.start:
-            raise ItemFailure(f"{item.video}: frame {item.start} (the start frame) could not be decoded")
-
         tracker = make_tracker(opts)
-        t0 = time.perf_counter()
-        tracker.init(frame0, item.box)          # TrackerError for a box outside the frame
-        track_s = time.perf_counter() - t0
-
-        boxes = [tuple(float(v) for v in item.box)]
+        boxes: list[tuple[float, float, float, float]] = []
         scores: list[float] = []
         lost: list[int] = []
-        skipped: list[int] = []
-        if opts.save_video:
-            h, w = frame0.shape[:2]
-            sink = VideoSink(paths.video, src.fps or 25.0, (w, h))
-            sink.write(draw_result(frame0, TrackResult(boxes[0], 1.0, False), item.item_id))
-        prev = idx0
+        last = None                              # the last frame actually tracked (not skipped)
         last_report = time.perf_counter()
-        limit = opts.max_frames or math.inf
-        while len(boxes) < limit:
-            nxt = next(frames, None)
-            if nxt is None:
-                break
-            idx, frame = nxt
+        run = tracker.track(src, item.box, max_frames=opts.max_frames or None)  # tracker.sequence's frame loop
+        for r in run:                            # TrackerError (a box outside the frame) from the first
+            if r.initial and r.index != item.start:
+                raise ItemFailure(f"{item.video}: frame {item.start} (the start frame) could not be decoded")
             if stop is not None and stop.is_set():
                 raise ItemInterrupted()
-            # Frames that failed to decode in between: keep one line per frame (the last box), say so.
-            for missing in range(prev + 1, idx):
-                if len(boxes) >= limit:
-                    break
-                skipped.append(missing)
-                boxes.append(boxes[-1])
-            if len(boxes) >= limit:
-                break
-            t0 = time.perf_counter()
-            r = tracker.update(frame)
-            track_s += time.perf_counter() - t0
-            boxes.append(tuple(float(v) for v in r.box))
-            scores.append(float(r.score))
-            if r.lost:
-                lost.append(idx)
-            if sink is not None:
-                sink.write(draw_result(frame, r, item.item_id))
-            prev = idx
+            boxes.append(r.box)                  # a skipped frame repeats the last box: one line per frame
+            if r.skipped:
+                continue
+            last = r
+            if not r.initial:
+                scores.append(r.score)
+                if r.lost:
+                    lost.append(r.index)
+            if opts.save_video:
+                if sink is None:
+                    h, w = r.frame.shape[:2]
+                    sink = VideoSink(paths.video, src.fps or 25.0, (w, h))
+                sink.write(draw_result(r.frame, r, item.item_id))
             now = time.perf_counter()
             if report and now - last_report >= 0.25:
                 last_report = now
-                report("frames", item.item_id, done=len(boxes), total=total,
-                       fps=(len(scores) + 1) / track_s if track_s > 0 else None)
-        reached_limit = len(boxes) >= limit
-        tail = [s for s in src.skipped if s > prev]
+                report("frames", item.item_id, done=len(boxes), total=total, fps=_rate(run.fps))
+        reached_limit = bool(opts.max_frames) and len(boxes) >= opts.max_frames
+        tail = [s for s in src.skipped if s > last.index]
         if not reached_limit and len(tail) >= STOPPED_DECODING_RUN:
-            raise ItemFailure(f"{item.video}: frames stopped decoding after frame {prev} "
+            raise ItemFailure(f"{item.video}: frames stopped decoding after frame {last.index} "
                               f"({len(tail)} frames in a row could not be read)")
 
         # All tracked: publish. Old summary first (the item is unfinished until the new one lands).
@@ -290,9 +273,9 @@ def process_item(item: BatchItem, opts: BatchOptions, report: Callable | None = 
         wall = time.perf_counter() - t_item
         summary.update(
             status="ok", frames=len(boxes), frames_lost=len(lost), lost_indices=lost,
-            frames_skipped=len(skipped), skipped_indices=skipped,
+            frames_skipped=len(run.skipped), skipped_indices=run.skipped,
             mean_score=round(sum(scores) / len(scores), 6) if scores else None,
-            fps=round((len(scores) + 1) / track_s, 3) if track_s > 0 else None,
+            fps=_rate(run.fps, 3),
             wall_fps=round(len(boxes) / wall, 3) if wall > 0 else None,
             seconds=round(wall, 3), boxes_file=paths.boxes.name,
         )

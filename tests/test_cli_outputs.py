@@ -193,3 +193,52 @@ def test_gui_checks_its_outputs_before_opening_a_window(frames, tmp_path):
     assert r.returncode == 2
     _one_error_line(r.stderr, "is a folder")
     assert not (tmp_path / "s.png").exists()
+
+
+@pytest.fixture()
+def clip_folder(tmp_path):
+    """A folder with one 8-frame .avi and its sidecar box file."""
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    w = cv2.VideoWriter(str(folder / "a.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (128, 96))
+    for i in range(8):
+        img = np.full((96, 128, 3), 40, np.uint8)
+        img[30:60, 20 + 3 * i:50 + 3 * i] = (30, 200, 240)
+        w.write(img)
+    w.release()
+    (folder / "a.txt").write_text("20,30,30,30\n")
+    return folder
+
+
+def test_batch_force_without_save_video_removes_the_old_video(clip_folder, tmp_path, capsys):
+    import json
+    out = tmp_path / "out"
+    base = ["batch", str(clip_folder), "-o", str(out), "--model", "opencv:kcf", "--quiet"]
+    assert main(base + ["--save-video"]) == 0
+    assert (out / "a.annotated.mp4").is_file()
+    assert main(base + ["--force"]) == 0
+    assert not (out / "a.annotated.mp4").exists()
+    assert json.loads((out / "a.summary.json").read_text())["video_file"] is None
+
+
+def test_batch_summary_flag_and_the_old_spelling(clip_folder, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["batch", str(clip_folder), "-o", str(out), "--model", "opencv:kcf", "--quiet",
+                 "--summary", str(tmp_path / "s.csv")]) == 0
+    assert (tmp_path / "s.csv").read_text().count("\n") == 2
+    assert capsys.readouterr().err == ""
+    assert main(["batch", "--merge", str(out), "--output", str(tmp_path / "m.csv"), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert err.strip() == "siamtrack: note: --output is deprecated, use --summary (--output goes in 0.3)"
+    assert (tmp_path / "m.csv").is_file()
+
+
+@pytest.mark.parametrize("extra,needle", [
+    (["-o", "{clips}/a.avi"], "exists and is not a folder"),
+    (["-o", "{tmp}/out", "--summary", "{tmp}"], "--summary {tmp}: is a folder"),
+])
+def test_batch_outputs_checked_before_any_work(clip_folder, tmp_path, capsys, extra, needle):
+    extra = [a.format(tmp=tmp_path, clips=clip_folder) for a in extra]
+    rc = main(["batch", str(clip_folder), "--model", "no_such_model", "--quiet", *extra])
+    assert rc == 2
+    _one_error_line(capsys.readouterr().err, needle.format(tmp=tmp_path))

@@ -21,7 +21,7 @@ exit status: 0 all items ok, 1 some item failed, 2 bad arguments or manifest, 13
 examples:
   siamtrack batch clips.csv -o results --workers 2
   siamtrack batch clips.csv -o results --shard $SLURM_ARRAY_TASK_ID/8      # one of 8 machines
-  siamtrack batch --merge results-0 results-1 --output summary.csv [--manifest clips.csv]
+  siamtrack batch --merge results-0 results-1 --summary summary.csv [--manifest clips.csv]
   siamtrack batch clips.csv -o /shared/results --ray                  # a local Ray instance
   siamtrack batch clips.csv -o /shared/results --ray auto --gpus-per-worker 1   # the Ray cluster of this node
 
@@ -36,9 +36,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.epilog = EPILOG
     p.add_argument("input", nargs="?", help="manifest (.csv / .jsonl) or a folder of videos with sidecar box files")
     p.add_argument("-o", "--out-dir", help="output folder for the per-item results (created if needed)")
-    p.add_argument("--output", metavar="CSV",
+    p.add_argument("--summary", dest="output", metavar="CSV",
                    help="the batch summary CSV (default OUT_DIR/summary.csv, or summary.shard-I-of-N.csv "
                         "for a shard; with --merge: required)")
+    from ..cli_args import add_deprecated
+    add_deprecated(p, "--output", "--summary", "output", metavar="CSV")
     g = p.add_argument_group("tracker")
     g.add_argument("--model", default=None,
                    help="preset name or opencv:NAME (default: the project's default preset)")
@@ -182,6 +184,10 @@ def _run_batch(args) -> int:
         raise UserError(f"{out_dir}: the output folder must not be the input folder (its videos are the input)")
     if out_dir.exists() and not out_dir.is_dir():
         raise UserError(f"{out_dir}: exists and is not a folder")
+    from ..io.sinks import check_output_file, check_output_folder
+    check_output_folder(out_dir, "-o/--out-dir")
+    if args.output:
+        check_output_file(args.output, "--summary")
     items = load_items(src)
     total_items = len(items)
     shard = None
@@ -293,7 +299,9 @@ def _run_merge(args) -> int:
     from .runner import collect_summaries, write_summary_csv
 
     if not args.output:
-        raise UserError("--merge needs --output SUMMARY.csv")
+        raise UserError("--merge needs --summary SUMMARY.csv")
+    from ..io.sinks import check_output_file
+    check_output_file(args.output, "--summary")
     manifest = args.manifest or args.input
     summaries = collect_summaries(args.merge)
     missing = []

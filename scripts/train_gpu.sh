@@ -52,9 +52,9 @@ train() {  # name recipe workers batch extra...
     local spe; spe=$(steps "$workers" "$batch")
     echo "run $name: 10 epochs x $spe steps x $batch pairs, $workers workers"
     OMP_NUM_THREADS=1 timeout "${TRAIN_LIMIT:-450}" python3 -c "import sys; from tracker.cli import main; sys.exit(main())" train \
-        --recipe "$recipe" --device "$DEVICE" --workers "$workers" --batch-size "$batch" --epochs 10 \
-        --steps-per-epoch "$spe" --val car1,BMX3 --val-every 0 --log-every 50 --keep 0 --no-progress --no-amp \
-        --out "runs/gpu_$name" --export "$OUT/$name.pth" "$@" > "runs/train_$name.log" 2>&1
+        --recipe "$recipe" --device "$DEVICE" --data-workers "$workers" --batch-size "$batch" --epochs 10 \
+        --steps-per-epoch "$spe" --val car1,BMX3 --val-every 0 --log-every 50 --keep 0 --quiet --no-amp \
+        --out-dir "runs/gpu_$name" --export "$OUT/$name.pth" "$@" > "runs/train_$name.log" 2>&1
     echo "run $name finished: exit $?"
 }
 
@@ -65,18 +65,18 @@ for run in $RUNS; do
     case $run in
     lite0)  # warm start from the shipped weights; stages 4-5 unfrozen at 0.1x lr after 3 epochs
         train lite0 scripts/recipes/siamrpn_effnet_lite0.yaml 6 64 --no-pretrained \
-            --init "$LITE0_INIT" --freeze-epochs 3 \
+            --init-weights "$LITE0_INIT" --freeze-epochs 3 \
             --train-layers _blocks.5,_blocks.6,_blocks.7,_blocks.8,_blocks.9,_blocks.10 & ;;
     lite0f)  # warm start, backbone frozen throughout
         train lite0f scripts/recipes/siamrpn_effnet_lite0.yaml 7 64 --no-pretrained \
-            --init "$LITE0_INIT" --freeze-epochs 10 & ;;
+            --init-weights "$LITE0_INIT" --freeze-epochs 10 & ;;
     lite0s5)  # warm start, only stage 5 unfrozen at 0.05x lr after 5 epochs
         train lite0s5 scripts/recipes/siamrpn_effnet_lite0.yaml 7 64 --no-pretrained \
-            --init "$LITE0_INIT" --freeze-epochs 5 --backbone-lr-mult 0.05 \
+            --init-weights "$LITE0_INIT" --freeze-epochs 5 --backbone-lr-mult 0.05 \
             --train-layers _blocks.8,_blocks.9,_blocks.10 & ;;
     fastp)  # the default model (lite0_fast) from its shipped file: pasted targets, ~10x the CPU stage's pairs
         train fastp scripts/recipes/siamrpn_effnet_lite0_fast.yaml 7 64 --no-pretrained \
-            --init weights/siamrpn_effnet_lite0_fast.pth --freeze-epochs 5 --backbone-lr-mult 0.05 \
+            --init-weights weights/siamrpn_effnet_lite0_fast.pth --freeze-epochs 5 --backbone-lr-mult 0.05 \
             --train-layers _blocks.8,_blocks.9,_blocks.10 --paste 0.3 & ;;
     alexdw) train alexdw scripts/recipes/siamrpn_alex_dwxcorr.yaml 5 64 --half & ;;
     fc)     train fc scripts/recipes/siamfc_alexnet.yaml 3 32 & ;;

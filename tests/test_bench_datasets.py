@@ -26,7 +26,7 @@ def test_otb_delimiters_nan_and_zero_size_lines(tmp_path):
     fmt, seqs = load_dataset(tmp_path)
     assert fmt == "otb"
     mixed, zero = {s.name: s for s in seqs}["Mixed"], {s.name: s for s in seqs}["Zero"]
-    np.testing.assert_array_equal(mixed.gt[:3], [[1, 2, 3, 4]] * 3)
+    np.testing.assert_array_equal(mixed.gt[:3], [[0, 1, 3, 4]] * 3)   # OTB's 1-based boxes, 0-based here
     assert np.isnan(mixed.gt[3]).all()          # left out of the scores
     assert np.isnan(zero.gt[1]).all()
 
@@ -42,7 +42,7 @@ def test_otb_2015_frame_ranges_david_and_tiger1(tmp_path):
     david = seqs["David"]
     assert len(david) == 471 and david.frames[0].name == "0300.jpg" and david.frames[-1].name == "0770.jpg"
     tiger = seqs["Tiger1"]
-    assert len(tiger) == 349 and tiger.frames[0].name == "0006.jpg" and tiger.gt[0, 0] == 6
+    assert len(tiger) == 349 and tiger.frames[0].name == "0006.jpg" and tiger.gt[0, 0] == 5
     assert len(seqs["Board"]) == 12 and seqs["Board"].frames[-1].name == "00012.jpg"
 
 
@@ -60,7 +60,7 @@ def test_otb_jogging_two_targets_and_human4_empty_first_file(tmp_path):
     (h / "groundtruth_rect.1.txt").write_text("")
     seqs = {s.name: s for s in load_dataset(tmp_path)[1]}
     assert set(seqs) == {"Jogging-1", "Jogging-2", "Human4"}
-    assert seqs["Jogging-2"].gt[0, 0] == 9
+    assert seqs["Jogging-2"].gt[0, 0] == 8
     assert seqs["Human4"].gt_file.name == "groundtruth_rect.2.txt"
 
 
@@ -132,7 +132,7 @@ def test_got10k_absence_and_cover_leave_frames_out(tmp_path):
     fmt, (s,) = load_dataset(tmp_path)
     assert fmt == "got10k"
     assert np.isnan(s.gt[1]).all() and np.isnan(s.gt[2]).all()  # absent, fully covered
-    assert s.gt[3].tolist() == [4, 4, 5, 5]
+    assert s.gt[3].tolist() == [3, 3, 5, 5]      # GOT-10k's boxes are 1-based
 
 
 def test_got10k_test_split_with_only_the_first_box(tmp_path):
@@ -162,3 +162,50 @@ def test_real_sequences_read_with_nan_frames(shared_dir):
     assert sum(len(s) for s in seqs) == 2076
     assert int(np.isnan(by["person9"].gt[:, 0]).sum()) == 12
     assert by["car1"].size == (640, 480)
+
+
+def test_box_origin_per_format_and_override(tmp_path):
+    """OTB and GOT-10k files are 1-based, VOT and other layouts 0-based, a folder with origin.json (the
+    project's shared data) 0-based; --gt-base overrides. Sequences come back 0-based and say their origin."""
+    from tracker.bench.datasets import box_file_base, gt_base_for
+    otb = tmp_path / "otb"
+    _otb_seq(otb, "A", 2, ["11,21,5,6"] * 2)
+    (s,) = load_dataset(otb)[1]
+    assert s.gt_base == 1 and s.gt[0].tolist() == [10, 20, 5, 6]
+    (s,) = load_dataset(otb, gt_base="0")[1]
+    assert s.gt_base == 0 and s.gt[0].tolist() == [11, 21, 5, 6]
+    (otb / "A" / "origin.json").write_text("{}")
+    (s,) = load_dataset(otb)[1]
+    assert s.gt_base == 0 and s.gt[0].tolist() == [11, 21, 5, 6]
+    assert gt_base_for("vot", tmp_path / "x.txt") == 0 and gt_base_for("generic", tmp_path / "x.txt") == 0
+    assert gt_base_for("got10k", tmp_path / "x.txt") == 1 and gt_base_for("got10k", tmp_path / "x", "0") == 0
+    assert box_file_base(tmp_path / "groundtruth_rect.txt") == 1 and box_file_base(tmp_path / "gt.txt") == 0
+    assert box_file_base(otb / "A" / "groundtruth_rect.txt") == 0     # beside origin.json
+
+
+def test_shared_sequences_are_read_as_documented_zero_based(shared_dir):
+    """../shared/data documents its boxes as 0-based (README, TRAIN_VAL.md); each folder has an origin.json."""
+    seq_dir = shared_dir / "data" / "sequences"
+    fmt, seqs = load_dataset(seq_dir, sequences=["car1", "Human3"])
+    assert fmt == "otb"
+    for s in seqs:
+        raw = [float(v) for v in s.gt_file.read_text().splitlines()[0].split(",")]
+        assert s.gt_base == 0 and np.allclose(s.gt[0], raw)
+
+
+def test_results_files_keep_the_dataset_convention(tmp_path):
+    """Trackers work in 0-based pixels; a 1-based dataset's results files are 1-based like its ground truth
+    (and published raw results), and read back 0-based."""
+    from tracker.bench.results import ResultsLayout
+    layout = ResultsLayout(tmp_path, "otb", "otb")
+    layout.bases = {"A": 1}
+    layout.write("t", "A", [(10, 20, 5, 6), (11.5, 20, 5, 6)], [0.0, 0.01])
+    assert layout.box_file("t", "A").read_text().splitlines() == ["11,21,5,6", "12.5,21,5,6"]
+    np.testing.assert_array_equal(layout.read_boxes("t", "A"), [[10, 20, 5, 6], [11.5, 20, 5, 6]])
+    vot = ResultsLayout(tmp_path, "vot", "vot")
+    vot.bases = {"B": 1}
+    vot.write("t", "B", [1, (1, 2, 3, 2, 3, 4, 1, 4), 2, 0], [0.0] * 4)
+    traj = vot.read_trajectory("t", "B")
+    assert traj[0] == 1 and traj[2] == 2 and traj[3] == 0
+    np.testing.assert_array_equal(traj[1], [1, 2, 3, 2, 3, 4, 1, 4])
+    assert vot.box_file("t", "B").read_text().splitlines()[1] == "2,3,4,3,4,5,2,5"

@@ -242,3 +242,54 @@ def test_batch_outputs_checked_before_any_work(clip_folder, tmp_path, capsys, ex
     rc = main(["batch", str(clip_folder), "--model", "no_such_model", "--quiet", *extra])
     assert rc == 2
     _one_error_line(capsys.readouterr().err, needle.format(tmp=tmp_path))
+
+
+@pytest.mark.parametrize("name,flag,first", [
+    ("groundtruth_rect.txt", [], "20,30,30,30"),              # OTB's file: 1-based
+    ("groundtruth_rect.txt", ["--gt-base", "0"], "21,31,30,30"),
+    ("gt.txt", [], "21,31,30,30"),                            # any other file: 0-based (siamtrack's rule)
+    ("gt.txt", ["--gt-base", "1"], "20,30,30,30"),
+])
+def test_track_reads_ground_truth_with_its_origin(frames, tmp_path, capsys, name, flag, first):
+    gt = tmp_path / name
+    gt.write_text("".join(f"{21 + 3 * i},31,30,30\n" for i in range(6)))
+    out = tmp_path / "boxes.txt"
+    rc = main(["track", str(frames), "--groundtruth", str(gt), "--output", str(out), "--model", "opencv:csrt",
+               "--quiet", *flag])
+    assert rc == 0
+    assert out.read_text().splitlines()[0] == first
+    assert "AUC" in capsys.readouterr().out
+
+
+def test_train_flags_one_meaning_and_old_spellings(capsys):
+    from tracker.cli import build_parser
+    p = build_parser()
+    a = p.parse_args(["train", "p", "--init-weights", "w.pth", "--data-workers", "2", "--quiet", "--out-dir", "o"])
+    assert (a.init, a.workers, a.no_progress, a.out) == ("w.pth", 2, True, "o")
+    assert capsys.readouterr().err == ""
+    a = p.parse_args(["train", "p", "--init", "w.pth", "--workers", "3", "--no-progress", "--out", "o"])
+    assert (a.init, a.workers, a.no_progress, a.out) == ("w.pth", 3, True, "o")
+    notes = capsys.readouterr().err.splitlines()
+    assert notes == [f"siamtrack: note: {old} is deprecated, use {new} ({old} goes in 0.3)" for old, new in
+                     [("--init", "--init-weights"), ("--workers", "--data-workers"), ("--no-progress", "--quiet"),
+                      ("--out", "--out-dir")]]
+
+
+def test_gui_source_positional_and_old_spellings(capsys):
+    from tracker.cli import build_parser
+    p = build_parser()
+    a = p.parse_args(["gui", "clip.mp4", "--output", "b.txt", "--save-video", "r.mp4", "--init", "1,2,3,4"])
+    assert (a.source, a.export, a.record) == ("clip.mp4", "b.txt", "r.mp4")
+    assert capsys.readouterr().err == ""
+    a = p.parse_args(["gui", "--source", "clip.mp4", "--export", "b.txt", "--record", "r.mp4"])
+    assert (a.source_opt, a.export, a.record) == ("clip.mp4", "b.txt", "r.mp4")
+    assert len(capsys.readouterr().err.splitlines()) == 3
+
+
+def test_workers_zero_means_one_per_core_in_batch_and_bench():
+    from tracker.cli import build_parser
+    p = build_parser()
+    assert p.parse_args(["batch", "m.csv", "-o", "x", "--workers", "0"]).workers == 0
+    assert p.parse_args(["bench", "d", "--workers", "0"]).workers == 0
+    with pytest.raises(SystemExit):
+        p.parse_args(["bench", "d", "--workers", "-1"])

@@ -41,6 +41,9 @@ def add_arguments(p):
     p.add_argument("--weights", help="checkpoint file (pysot, siamfc-pytorch or siamtrack format)")
     p.add_argument("--init", type=parse_box, help="initial box X,Y,W,H (0-based pixels); "
                    "default: the first line of --groundtruth")
+    p.add_argument("--gt-base", choices=["auto", "0", "1"], default="auto",
+                   help="where --groundtruth puts the first pixel (default auto: 1 for OTB's groundtruth_rect*.txt, "
+                        "0 for other files and beside an origin.json); boxes are read 0-based from it")
     p.add_argument("--groundtruth", help="ground-truth boxes file: the first box initialises, and the "
                    "success AUC and precision@20 are printed at the end")
     p.add_argument("--output", help="write one x,y,w,h line per frame (line 1 = the initial box)")
@@ -81,7 +84,9 @@ def run(args) -> int:
     gt = None
     if args.groundtruth:
         from .bench.datasets import parse_box_file
-        gt = parse_box_file(args.groundtruth)
+        from .bench.datasets import box_file_base
+        base = box_file_base(args.groundtruth, args.gt_base)
+        gt = [[v - base if i < 2 else v for i, v in enumerate(row)] for row in parse_box_file(args.groundtruth)]
     init = args.init
     if init is None:
         if gt is None:

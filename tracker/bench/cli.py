@@ -5,6 +5,7 @@ Light module: only argparse and the standard library at import time.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -37,6 +38,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--protocol", choices=["otb", "vot", "got10k"], default=None,
                    help="evaluation protocol (default: from the dataset format: vot -> vot, got10k -> got10k, "
                         "otherwise otb one-pass)")
+    p.add_argument("--gt-base", choices=["auto", "0", "1"], default="auto",
+                   help="where the box files put the first pixel (default auto: 1 for OTB and GOT-10k, 0 for VOT, "
+                        "for other layouts and for sequence folders with an origin.json); results files are "
+                        "written in the same convention, siamtrack's trackers always see 0-based boxes")
     p.add_argument("--format", dest="fmt", choices=["auto", "otb", "vot", "got10k", "generic"], default="auto",
                    help="dataset layout (default: auto-detect)")
     p.add_argument("--tracker", "-t", action="append", default=[], metavar="SPEC", help=TRACKER_HELP)
@@ -53,8 +58,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sequences", default=None, metavar="A,B,...", help="only these sequences")
     p.add_argument("--max-frames", type=int, default=None, metavar="N",
                    help="only the first N frames of each sequence (quick checks; scores then differ)")
-    p.add_argument("--workers", type=int, default=1, metavar="N",
-                   help="sequences run in parallel in N processes (each gets free cores/N threads; default 1)")
+    from ..cli_args import workers_arg
+    p.add_argument("--workers", type=workers_arg, default=1, metavar="N",
+                   help="sequences run in parallel in N processes, 0 = one per core (each gets free cores/N "
+                        "threads; default 1)")
     p.add_argument("--threads", type=int, default=None, metavar="N",
                    help="CPU threads per process (default: the cores free at start-up, split among the workers)")
     p.add_argument("--force", action="store_true", help="re-run sequences that already have results")
@@ -76,19 +83,23 @@ def run(args) -> int:
     from .runner import parse_tracker_spec, plan_jobs, run_jobs, build_from_spec
     from ..opencv_trackers import model_dirs
 
-    if args.workers < 1:
-        raise UserError("--workers must be at least 1")
+    if args.workers == 0:
+        args.workers = os.cpu_count() or 1
     if args.threads is not None and args.threads < 1:
         raise UserError("--threads must be at least 1")
     if args.max_frames is not None and args.max_frames < 2:
         raise UserError("--max-frames must be at least 2")
     seq_filter = [s.strip() for s in args.sequences.split(",") if s.strip()] if args.sequences else None
-    fmt, seqs = load_dataset(args.dataset, args.fmt, seq_filter)
+    fmt, seqs = load_dataset(args.dataset, args.fmt, seq_filter, gt_base=args.gt_base)
     protocol = args.protocol or {"vot": "vot", "got10k": "got10k"}.get(fmt, "otb")
     seqs = [s.truncated(args.max_frames) for s in seqs]
     dataset_name = safe_label(args.dataset_name or Path(args.dataset).resolve().name)
     layout = ResultsLayout(args.results, dataset_name, protocol)
+    layout.bases = {s.name: s.gt_base for s in seqs}
     report_dir = Path(args.report_dir) if args.report_dir else Path(args.results).resolve().parent / "reports" / dataset_name
+    from ..io.sinks import check_output_folder
+    check_output_folder(args.results, "--results")
+    check_output_folder(report_dir, "--report-dir")
 
     opencv_dirs = model_dirs(args)
     texts = list(args.tracker) + list(args.config)

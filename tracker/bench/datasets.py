@@ -45,6 +45,7 @@ class Sequence:
     attributes: tuple[str, ...] = ()     # sequence-level attributes
     cover: np.ndarray | None = None      # GOT-10k visible ratio class per frame (0 = fully occluded)
     _size: tuple[int, int] | None = None
+    gt_base: int = 0                     # the box file's origin (1: OTB, GOT-10k); gt/regions here are 0-based
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -70,11 +71,59 @@ class Sequence:
         return Sequence(self.name, self.frames[:n], self.gt[:n], self.gt_file,
                         None if self.regions is None else self.regions[:n],
                         {k: v[:n] for k, v in self.tags.items()}, self.attributes,
-                        None if self.cover is None else self.cover[:n], self._size)
+                        None if self.cover is None else self.cover[:n], self._size, self.gt_base)
 
     def all_attributes(self) -> set[str]:
         """Sequence attributes plus every per-frame tag that occurs at least once."""
         return set(self.attributes) | {k for k, v in self.tags.items() if np.any(v)}
+
+
+# ------------------------------------------------------------------------------------- box origin
+
+# Where each format's box files put the first pixel, as the community's toolkits read them: OTB's
+# groundtruth_rect.txt is 1-based (the original MATLAB toolkit), GOT-10k's groundtruth.txt is 1-based (its
+# authors), VOT's regions are 0-based, anything else follows siamtrack's own rule (0-based). A sequence folder
+# with an origin.json is this project's shared data, whose README documents its boxes as 0-based whatever the
+# benchmark they came from. `--gt-base 0|1` overrides all of this.
+FORMAT_GT_BASE = {"otb": 1, "got10k": 1, "vot": 0, "generic": 0}
+GT_BASE_CHOICES = ("auto", "0", "1")
+
+
+def gt_base_for(fmt: str, gt_file, override: str | int | None = None) -> int:
+    """0 or 1: the origin of the boxes in `gt_file`, a box file of a dataset of format `fmt`."""
+    if override is not None and str(override) != "auto":
+        if str(override) not in ("0", "1"):
+            raise DatasetError(f"--gt-base must be auto, 0 or 1, got {override!r}")
+        return int(override)
+    if (Path(gt_file).parent / "origin.json").is_file():
+        return 0
+    return FORMAT_GT_BASE.get(fmt, 0)
+
+
+def box_file_base(path, override: str | int | None = None) -> int:
+    """The origin of a lone box file (`siamtrack track --groundtruth`): OTB's file name means OTB's rule."""
+    fmt = "otb" if Path(path).name.startswith("groundtruth_rect") else "generic"
+    return gt_base_for(fmt, path, override)
+
+
+def shift_region(region, d: float):
+    """A box (x, y, w, h) or polygon (x1, y1, ... x4, y4) moved by d pixels along both axes."""
+    r = np.asarray(region, dtype=np.float64).copy()
+    if r.size == 4:
+        r[:2] += d
+    else:
+        r += d
+    return r
+
+
+def to_zero_based(seq: Sequence, base: int) -> Sequence:
+    """`seq` with its ground truth (and regions) moved to 0-based pixels; `seq.gt_base` records the file's."""
+    seq.gt_base = int(base)
+    if base:
+        seq.gt = seq.gt - np.array([base, base, 0, 0], dtype=np.float64)
+        if seq.regions is not None:
+            seq.regions = [shift_region(r, -base) for r in seq.regions]
+    return seq
 
 
 # ------------------------------------------------------------------------------------- parsing
@@ -356,8 +405,10 @@ def detect_format(root: Path) -> str:
 READERS = {"otb": read_otb, "vot": read_vot, "got10k": read_got10k, "generic": read_generic}
 
 
-def load_dataset(root, fmt: str = "auto", sequences: list[str] | None = None) -> tuple[str, list[Sequence]]:
-    """(format, sequences) of the dataset at `root`; `sequences` keeps only those names (in that order)."""
+def load_dataset(root, fmt: str = "auto", sequences: list[str] | None = None,
+                 gt_base: str | int | None = None) -> tuple[str, list[Sequence]]:
+    """(format, sequences) of the dataset at `root`; `sequences` keeps only those names (in that order).
+    Ground truth is returned 0-based: each box file's origin follows `gt_base_for` (`gt_base` overrides)."""
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"{root}: dataset folder does not exist")
@@ -365,7 +416,7 @@ def load_dataset(root, fmt: str = "auto", sequences: list[str] | None = None) ->
         fmt = detect_format(root)
     if fmt not in READERS:
         raise DatasetError(f"unknown dataset format '{fmt}' (choose from auto, {', '.join(FORMATS)})")
-    seqs = READERS[fmt](root)
+    seqs = [to_zero_based(s, gt_base_for(fmt, s.gt_file, gt_base)) for s in READERS[fmt](root)]
     if sequences:
         by_name = {s.name: s for s in seqs}
         by_lower = {s.name.lower(): s for s in seqs}

@@ -41,6 +41,9 @@ class ResultsLayout:
         self.root = Path(results_dir) / dataset
         self.dataset = dataset
         self.protocol = protocol
+        # per sequence, the origin of its box files (Sequence.gt_base): results files are written in the
+        # dataset's own convention, like its ground truth and published raw results; read back 0-based
+        self.bases: dict[str, int] = {}
 
     def tracker_dir(self, label: str) -> Path:
         return self.root / label
@@ -76,12 +79,14 @@ class ResultsLayout:
     def write(self, label: str, seq: str, rows, times) -> None:
         """`rows`: boxes, or (VOT) codes and boxes. Times first, boxes last: the box file marks completion."""
         atomic_write_text(self.time_file(label, seq), "".join(f"{t:.6f}\n" for t in times))
+        from .datasets import shift_region
+        base = self.bases.get(seq, 0)
         lines = []
         for r in rows:
             if np.ndim(r) == 0:
                 lines.append(f"{int(r)}\n")
             else:
-                lines.append(format_box([float(v) for v in r]) + "\n")
+                lines.append(format_box([float(v) for v in shift_region(r, base)]) + "\n")
         atomic_write_text(self.box_file(label, seq), "".join(lines))
 
     # ------------------------------------------------------------------ reading
@@ -89,16 +94,21 @@ class ResultsLayout:
     def read_boxes(self, label: str, seq: str) -> np.ndarray:
         """One-pass results as an (N, 4) array; 8-value polygons are turned into boxes."""
         from .metrics import polygon_to_box
+        from .datasets import shift_region
+        base = self.bases.get(seq, 0)
         rows = read_rows(self.box_file(label, seq), allow_codes=False)
         out = np.full((len(rows), 4), np.nan)
         for i, r in enumerate(rows):
+            r = shift_region(r, -base) if base else r
             out[i] = r if len(r) == 4 else polygon_to_box(r)
         return out
 
     def read_trajectory(self, label: str, seq: str) -> list:
         """VOT supervised results: per frame an int code or a float array (4 or 8 values)."""
+        from .datasets import shift_region
+        base = self.bases.get(seq, 0)
         rows = read_rows(self.box_file(label, seq), allow_codes=True)
-        return [int(r[0]) if len(r) == 1 else np.asarray(r, dtype=np.float64) for r in rows]
+        return [int(r[0]) if len(r) == 1 else shift_region(r, -base) for r in rows]
 
     def read_times(self, label: str, seq: str) -> np.ndarray | None:
         p = self.time_file(label, seq)

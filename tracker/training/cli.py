@@ -12,7 +12,7 @@ data sources (--data, repeatable): KIND=PATH[,weight=W][,range=R][,images=DIR][,
 
 examples:
   siamtrack train siamfc_alexnet --data sequences=../shared/data/sequences \\
-      --data yolo=../shared/data/still/coco8,weight=0.5 --val car1,BMX3,person11,Human3 --out runs/fc
+      --data yolo=../shared/data/still/coco8,weight=0.5 --val car1,BMX3,person11,Human3 --out-dir runs/fc
   torchrun --nproc_per_node 2 -m tracker.cli train siamrpn_alex_dwxcorr --recipe recipe.yaml
   siamtrack train siamrpn_alex_dwxcorr --recipe runs/rpn/recipe.yaml --resume auto
 """
@@ -28,13 +28,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "{kind, path, weight, range}); command-line options override it")
     g.add_argument("--val", metavar="NAMES", help="comma-separated sequence names held out for validation "
                    "(never sampled for training)")
-    g.add_argument("--out", metavar="DIR", help="output folder (checkpoints, metrics.csv, recipe.yaml); "
-                   "default runs/train_PRESET")
+    g.add_argument("--out-dir", dest="out", metavar="DIR", help="output folder (checkpoints, metrics.csv, "
+                   "recipe.yaml); default runs/train_PRESET")
+    from ..cli_args import add_deprecated
+    add_deprecated(g, "--out", "--out-dir", "out", metavar="DIR")
     s = p.add_argument_group("schedule")
     s.add_argument("--epochs", type=int)
     s.add_argument("--steps-per-epoch", type=int, help="optimiser steps per epoch")
     s.add_argument("--batch-size", type=int, help="pairs per step and process")
-    s.add_argument("--workers", type=int, help="DataLoader worker processes")
+    s.add_argument("--data-workers", dest="workers", type=int, metavar="N",
+                   help="DataLoader worker processes per training process (recipe key: workers)")
+    add_deprecated(s, "--workers", "--data-workers", "workers", type=int, metavar="N")
     s.add_argument("--lr", type=float, help="peak learning rate")
     s.add_argument("--end-lr", type=float, help="final learning rate (log decay)")
     s.add_argument("--warmup-epochs", type=float)
@@ -66,7 +70,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     r.add_argument("--device", help="auto, cpu or cuda")
     r.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
     r.add_argument("--seed", type=int)
-    r.add_argument("--init", metavar="WEIGHTS", help="start from these weights (pysot / siamfc / own format)")
+    r.add_argument("--init-weights", dest="init", metavar="FILE",
+                   help="start from these weights (pysot / siamfc / own format; recipe key: init)")
+    add_deprecated(r, "--init", "--init-weights", "init", metavar="FILE")
     r.add_argument("--no-pretrained", action="store_true", help="do not load ImageNet backbone weights")
     r.add_argument("--resume", metavar="CKPT", help="resume a run from a training checkpoint ('auto': OUT/last.pth)")
     r.add_argument("--save-every", type=int, help="also checkpoint every N steps inside an epoch")
@@ -77,7 +83,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     r.add_argument("--max-steps", type=int, help="stop after this global step (with a checkpoint)")
     r.add_argument("--export", metavar="FILE", help="also write the final weights (no training state) here")
     r.add_argument("--half", action="store_true", help="with --export: store weights as float16")
-    r.add_argument("--no-progress", action="store_true")
+    r.add_argument("--quiet", dest="no_progress", action="store_true", help="no progress output")
+    add_deprecated(r, "--no-progress", "--quiet", "no_progress", store_true=True)
 
 
 def run(args) -> int:

@@ -43,6 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("siamtrack: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`siamtrack models | head`): stop quietly, as other command-line tools do
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (UserError, FileNotFoundError, PermissionError, IsADirectoryError) as exc:
         if getattr(args, "debug", False):
             raise

@@ -26,6 +26,7 @@ def run(args) -> int:
     for r in rows:
         vals = dict(r, name=r["name"] + (" *" if r["default"] else ""))
         print("  ".join(str(vals[c]).ljust(widths[c]) for c in cols))
-    print("\n* default model. Opencv baselines: opencv:csrt, opencv:kcf, opencv:mil, opencv:nano, "
+    print("\n* the default model (also `--model default`). Input: the model's channel order and pixel scaling "
+          "(p = pixel value 0..255).\nOpenCV baselines: opencv:csrt, opencv:kcf, opencv:mil, opencv:nano, "
           "opencv:vit, opencv:dasiamrpn (see `siamtrack track --help`).")
     return 0

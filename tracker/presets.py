@@ -32,9 +32,16 @@ class InputConvention:
     std: tuple[float, float, float] | None = None
 
     def describe(self) -> str:
-        rng = "0..255" if self.scale == 1.0 else "0..1"
-        norm = ", mean/std" if self.mean is not None else ""
-        return f"{self.channel_order} {rng}{norm}"
+        """'RGB 0..255', 'BGR 0..255', 'RGB (p-127)/128' (p: the pixel, 0..255): `siamtrack models`' input
+        column and the README's models table."""
+        p = "p" if self.scale == 1.0 else "p/255"
+        if self.mean is None and self.std is None:
+            return f"{self.channel_order} {'0..255' if self.scale == 1.0 else '0..1'}"
+
+        def one(values, default):
+            values = tuple(values) if values is not None else (default,) * 3
+            return f"{values[0]:g}" if len(set(values)) == 1 else "(" + ",".join(f"{v:g}" for v in values) + ")"
+        return f"{self.channel_order} ({p}-{one(self.mean, 0.0)})/{one(self.std, 1.0)}"
 
 
 @dataclass

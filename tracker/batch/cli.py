@@ -64,6 +64,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="process only shard I of N (0 <= I < N), a deterministic part of the input")
     g.add_argument("--shard-by", choices=("id", "index"), default="id",
                    help="split shards by a stable hash of the item id (default) or by manifest position")
+    g.add_argument("--dry-run", action="store_true", help="list this run's items and whether they are finished")
+    g.add_argument("--quiet", action="store_true", help="no progress output")
     g = p.add_argument_group("on a Ray cluster")
     g.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
                    help="run the items on Ray workers, each holding one tracker: on the cluster at ADDRESS "
@@ -76,9 +78,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "more than 0 tracks on the worker's GPU (--device cuda)")
     g.add_argument("--retries", type=_non_negative_int, default=2, metavar="N",
                    help="with --ray: times an item is tried again when its worker dies (default 2)")
-    g = p.add_argument_group("what to do")
-    g.add_argument("--dry-run", action="store_true", help="list this run's items and whether they are finished")
-    g.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument("--merge", nargs="+", metavar="DIR",
                    help="build the summary CSV from the item summaries in these output folders (e.g. one "
                         "per shard); INPUT or --manifest, if given, also reports items with no result")

@@ -2,7 +2,6 @@
 (re-initialised 5 frames after each failure), resumable, optionally in a process pool."""
 from __future__ import annotations
 
-import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -86,21 +85,13 @@ def _first_box(seq: Sequence, i: int = 0):
 
 
 def track_one_pass(tracker, seq: Sequence, on_frame=None):
-    """(boxes, seconds per frame): the first box is the ground truth, the rest the tracker's."""
+    """(boxes, seconds per frame): the first box is the ground truth, the rest the tracker's. The frame loop
+    and its timing are tracker.sequence's (frame 0's time is the initialisation)."""
     box0 = _first_box(seq)
     boxes, times = [], []
-    for i, path in enumerate(seq.frames):
-        frame = _read(path)
-        if i == 0:
-            t0 = time.perf_counter()
-            tracker.init(frame, box0)
-            times.append(time.perf_counter() - t0)
-            boxes.append(box0)
-        else:
-            t0 = time.perf_counter()
-            r = tracker.update(frame)
-            times.append(time.perf_counter() - t0)
-            boxes.append(tuple(float(v) for v in r.box))
+    for r in tracker.track((_read(path) for path in seq.frames), box0):
+        boxes.append(r.box)
+        times.append(r.seconds)
         if on_frame:
             on_frame()
     return boxes, times
@@ -108,43 +99,50 @@ def track_one_pass(tracker, seq: Sequence, on_frame=None):
 
 def track_supervised(tracker, seq: Sequence, skip: int = VOT_SKIP_FRAMES, on_frame=None):
     """VOT supervised: fail at zero overlap with the ground-truth region (both clipped to the image),
-    re-initialise `skip` frames later. Returns (trajectory with codes 1/2/0 or boxes, seconds per frame)."""
+    re-initialise `skip` frames later. Returns (trajectory with codes 1/2/0 or boxes, seconds per frame).
+    Each stretch from a (re)initialisation to a failure is one tracker.sequence run; frames skipped after a
+    failure are not read."""
     traj, times = [], []
-    next_init = 0
-    bound = None
-    for i, path in enumerate(seq.frames):
-        if i < next_init:
-            traj.append(VOT_SKIP)
-            times.append(0.0)
-            if on_frame:
-                on_frame()
-            continue
-        frame = _read(path)
-        if bound is None:
-            bound = (frame.shape[1], frame.shape[0])
-        if i == next_init:
-            b = seq.gt[i]
-            if not (np.isfinite(b).all() and b[2] > 0 and b[3] > 0):
-                next_init = i + 1  # nothing to initialise on: try the next frame
-                traj.append(VOT_SKIP)
-                times.append(0.0)
-            else:
-                t0 = time.perf_counter()
-                tracker.init(frame, tuple(float(v) for v in b))
-                times.append(time.perf_counter() - t0)
-                traj.append(VOT_INIT)
-        else:
-            t0 = time.perf_counter()
-            r = tracker.update(frame)
-            times.append(time.perf_counter() - t0)
-            overlap = polygon_overlap(r.box, seq.region(i), bound)
-            if overlap > 0 or np.isnan(overlap):
-                traj.append(tuple(float(v) for v in r.box))
-            else:
-                traj.append(VOT_FAILURE)
-                next_init = i + skip
+    n = len(seq.frames)
+
+    def skipped():
+        traj.append(VOT_SKIP)
+        times.append(0.0)
         if on_frame:
             on_frame()
+
+    bound = None
+    i = 0
+    while i < n:
+        b = seq.gt[i]
+        if not (np.isfinite(b).all() and b[2] > 0 and b[3] > 0):
+            skipped()          # nothing to initialise on: try the next frame
+            i += 1
+            continue
+        failed_at = None
+        with tracker.track((_read(path) for path in seq.frames[i:]), tuple(float(v) for v in b)) as run:
+            for r in run:
+                if r.initial:
+                    if bound is None:
+                        bound = (r.frame.shape[1], r.frame.shape[0])
+                    traj.append(VOT_INIT)
+                else:
+                    overlap = polygon_overlap(r.box, seq.region(i + r.index), bound)
+                    if overlap > 0 or np.isnan(overlap):
+                        traj.append(r.box)
+                    else:
+                        traj.append(VOT_FAILURE)
+                        failed_at = i + r.index
+                times.append(r.seconds)
+                if on_frame:
+                    on_frame()
+                if failed_at is not None:
+                    break
+        if failed_at is None:
+            break              # tracked to the end
+        i = min(failed_at + skip, n)
+        for _ in range(failed_at + 1, i):
+            skipped()
     return traj, times
 
 

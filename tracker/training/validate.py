@@ -6,17 +6,16 @@ truth is missing are left out), averaged over the sequences.
 """
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 from .data import Track, read_image
 
 
 def run_ope(make_tracker, tracks: list[Track], max_frames: int = 0) -> dict:
-    """`make_tracker()` → a fresh Tracker (init / update). Returns mean AUC, mean P@20, frames, fps and
-    the per-sequence scores."""
+    """`make_tracker()` → a fresh tracker (init / update). Returns mean AUC, mean P@20, frames, fps (the
+    project's one rule, tracker.sequence.fps_from_times) and the per-sequence scores."""
     from ..bench.metrics import otb_scores
+    from ..sequence import TrackRun, fps_from_times
     per, times, frames = {}, [], 0
     for t in tracks:
         idx = t.valid_indices
@@ -24,28 +23,18 @@ def run_ope(make_tracker, tracks: list[Track], max_frames: int = 0) -> dict:
             continue
         first = int(idx[0])
         stop = len(t) if not max_frames else min(len(t), first + max_frames)
-        tracker = make_tracker()
-        pred, gt = [], []
-        for i in range(first, stop):
-            img = read_image(t.frames[i])
-            box = t.boxes[i]
-            if i == first:
-                tracker.init(img, tuple(float(v) for v in box))
-                pred.append(box.copy())
-            else:
-                t0 = time.perf_counter()
-                res = tracker.update(img)
-                times.append(time.perf_counter() - t0)
-                pred.append(np.asarray(res.box, dtype=np.float64))
-            gt.append(box)
-        s = otb_scores(np.array(pred), np.array(gt))
+        images = (read_image(t.frames[i]) for i in range(first, stop))
+        run = TrackRun(make_tracker(), images, tuple(float(v) for v in t.boxes[first]))
+        pred = np.array([r.box for r in run], dtype=np.float64)
+        times.extend(run.update_times)
+        s = otb_scores(pred, t.boxes[first:stop])
         per[t.name] = {"auc": s.auc, "precision": s.precision20, "frames": s.frames}
         frames += len(pred)
     aucs = [v["auc"] for v in per.values()]
     precs = [v["precision"] for v in per.values()]
     return {"auc": float(np.mean(aucs)) if aucs else float("nan"),
             "precision": float(np.mean(precs)) if precs else float("nan"),
-            "frames": frames, "fps": float(1.0 / np.median(times)) if times else float("nan"),
+            "frames": frames, "fps": fps_from_times(times),
             "sequences": per}
 
 

@@ -57,11 +57,14 @@ class NeckSpec:
 
 @dataclass
 class HeadSpec:
-    type: str                            # "siamfc" | "upchannel" | "depthwise" | "multi"
+    type: str                            # "siamfc" | "upchannel" | "depthwise" | "multi" | "anchor_free"
     anchor_num: int = 5
     out_scale: float = 0.001             # siamfc
     weighted: bool = False               # multi
-    hidden: int | None = None            # depthwise hidden channels (pysot: = in_channels)
+    hidden: int | None = None            # depthwise hidden channels (pysot: = in_channels); anchor_free tower width
+    stride: int = 16                     # anchor_free: score-map stride in search-crop pixels
+    template_size: int = 6               # anchor_free: side of the template feature map (cells correlated)
+    tower: int = 2                       # anchor_free: depthwise-separable blocks in each of the two towers
 
 
 @dataclass
@@ -73,17 +76,16 @@ class ModelSpec:
 
 
 @dataclass
-class SiamRPNParams:
+class SearchParams:
+    """Tracking values shared by the search-region trackers (SiamRPN / SiamRPN++ and the anchor-free head):
+    crop sizes and context, the scale/ratio penalty, the cosine window, the size update rate, pysot's
+    long-term re-detection and our lost flag."""
     exemplar_size: int = 127
     instance_size: int = 255
-    base_size: int = 8
     context_amount: float = 0.5
     penalty_k: float = 0.04
     window_influence: float = 0.44
     lr: float = 0.4
-    anchor_stride: int = 8
-    anchor_ratios: tuple[float, ...] = (0.33, 0.5, 1, 2, 3)
-    anchor_scales: tuple[float, ...] = (8,)
     # long-term re-detection (pysot SiamRPNLTTracker)
     long_term: bool = False
     lost_instance_size: int = 831
@@ -94,11 +96,27 @@ class SiamRPNParams:
     # The softmax score itself saturates near 1 whether or not the target is there; the margin relative
     # to the target's own start does not, and one threshold then fits every target of a model (each model's
     # is calibrated: the shipped siamrpn_alex_dwxcorr uses 0).
-    # 0.4 was calibrated with scripts/calibrate_lost.py on the shipped siamrpn_effnet_lite0 (README, "The
-    # lost flag"): 1.5-1.7% of tracked frames flagged, 55% (busy scenes) to 87% of the frames where the target
-    # was wiped out. Presets whose shipped file needed another value set it.
+    # 0.4 was calibrated with scripts/calibrate_lost.py on the shipped siamrpn_effnet_lite0 (model card,
+    # "Lost flag"). Presets whose shipped file needed another value set it.
     lost_threshold: float = 0.4
     lost_ref_frames: int = 5
+
+
+@dataclass
+class SiamRPNParams(SearchParams):
+    base_size: int = 8
+    anchor_stride: int = 8
+    anchor_ratios: tuple[float, ...] = (0.33, 0.5, 1, 2, 3)
+    anchor_scales: tuple[float, ...] = (8,)
+
+
+@dataclass
+class AnchorFreeParams(SearchParams):
+    """The anchor-free head's values. Defaults: the fixed ones OpenCV's TrackerNano uses (penalty_k 0.055,
+    window 0.455, lr 0.37). The score map's stride in search-crop pixels is the head's (HeadSpec.stride)."""
+    penalty_k: float = 0.055
+    window_influence: float = 0.455
+    lr: float = 0.37
 
 
 @dataclass
@@ -123,9 +141,9 @@ class SiamFCParams:
 @dataclass
 class Preset:
     name: str
-    family: str                          # "siamfc" | "siamrpn"
+    family: str                          # "siamfc" | "siamrpn" | "anchor_free"
     model: ModelSpec
-    track: SiamRPNParams | SiamFCParams
+    track: SiamRPNParams | SiamFCParams | AnchorFreeParams
     input: InputConvention
     checkpoint_format: str               # "pysot" | "siamfc" | "siamtrack"
     description: str = ""
@@ -180,7 +198,7 @@ class Preset:
         model = d["model"]
         neck = NeckSpec(**model["neck"]) if model.get("neck") else None
         ms = ModelSpec(model["backbone"], model.get("backbone_kwargs", {}), neck, HeadSpec(**model["head"]))
-        params_cls = SiamFCParams if d["family"] == "siamfc" else SiamRPNParams
+        params_cls = {"siamfc": SiamFCParams, "anchor_free": AnchorFreeParams}.get(d["family"], SiamRPNParams)
         track = d["track"]
         for k in ("anchor_ratios", "anchor_scales"):
             if k in track:
@@ -272,6 +290,16 @@ _register(Preset(
     "and 5, both stride 16",
     weights="siamrpn_effnet_lite0_fast.pth",
     weights_sha256="cd0ec2794ac4b8db4fd5c67f846b7086f789da4e3fbce0aa151c52022d228e38"))
+
+_register(Preset(
+    "anchorfree_effnet_lite0", "anchor_free",
+    ModelSpec("efficientnet_lite0", {"used_layers": [4, 5], "output_stride": 16},
+              NeckSpec(out_channels=[64, 64], center_size=6, template_only=True),
+              HeadSpec("anchor_free", hidden=64, stride=16, template_size=6, tower=2)),
+    AnchorFreeParams(instance_size=255),
+    LITE_INPUT, "siamtrack",
+    "the project's anchor-free model: pixel-wise correlation and (l, t, r, b) regression on ImageNet "
+    "EfficientNet-Lite0 stages 4 and 5 (stride 16, 16x16 score map at 255 px)"))
 
 DEFAULT_PRESET = "siamrpn_effnet_lite0_fast"
 # `--model default` (and get_preset("default")) names whichever preset is the default.

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..xcorr import xcorr_depthwise, xcorr_plain
+from ..xcorr import xcorr_depthwise, xcorr_pixelwise, xcorr_plain
 
 
 class Head(nn.Module):
@@ -150,3 +150,52 @@ class MultiRPN(Head):
             wc, wl = F.softmax(self.cls_weight, 0), F.softmax(self.loc_weight, 0)
             return (sum(c * wc[i] for i, c in enumerate(cls)), sum(l * wl[i] for i, l in enumerate(loc)))
         return sum(cls) / len(cls), sum(loc) / len(loc)
+
+
+def separable_block(channels: int) -> nn.Sequential:
+    """3x3 depthwise + 1x1 pointwise convolution, each with BatchNorm and ReLU; the map keeps its size."""
+    return nn.Sequential(nn.Conv2d(channels, channels, 3, padding=1, groups=channels, bias=False),
+                         nn.BatchNorm2d(channels), nn.ReLU(inplace=True),
+                         nn.Conv2d(channels, channels, 1, bias=False), nn.BatchNorm2d(channels),
+                         nn.ReLU(inplace=True))
+
+
+class AnchorFreeHead(Head):
+    """Anchor-free box head on any number of levels of equal map size (SiamBAN / SiamCAR / NanoTrack's
+    shape): per level a pixel-wise correlation (every template cell a 1x1 kernel, so the search map keeps
+    its size), concatenated with the search features themselves; a 1x1 fusion; then a classification and
+    a regression tower of depthwise-separable blocks. Outputs: `cls` (B, 1, S, S), the score logit of each
+    point, and `loc` (B, 4, S, S), the distances (l, t, r, b) in search-crop pixels from the point to the
+    box's left, top, right and bottom edges (exp of the regression times the stride, so always > 0)."""
+
+    def __init__(self, in_channels: list[int], hidden: int = 64, stride: int = 16, template_size: int = 6,
+                 tower: int = 2):
+        super().__init__()
+        self.stride = float(stride)
+        self.template_size = int(template_size)
+        cells = self.template_size ** 2
+        fused = len(in_channels) * cells + sum(in_channels)
+        self.fuse = nn.Sequential(nn.Conv2d(fused, hidden, 1, bias=False), nn.BatchNorm2d(hidden),
+                                  nn.ReLU(inplace=True))
+        self.cls_tower = nn.Sequential(*[separable_block(hidden) for _ in range(tower)])
+        self.loc_tower = nn.Sequential(*[separable_block(hidden) for _ in range(tower)])
+        self.cls_out = nn.Conv2d(hidden, 1, 3, padding=1)
+        self.loc_out = nn.Conv2d(hidden, 4, 3, padding=1)
+        nn.init.normal_(self.cls_out.weight, std=0.01)
+        nn.init.constant_(self.cls_out.bias, -2.0)        # start near "background everywhere" (score 0.12)
+        nn.init.normal_(self.loc_out.weight, std=0.01)
+        nn.init.zeros_(self.loc_out.bias)                 # start at one stride from the point on every side
+
+    def prepare_template(self, zf):
+        for z in zf:
+            if z.shape[-2:] != (self.template_size, self.template_size):
+                raise ValueError(f"anchor-free head: template map is {tuple(z.shape[-2:])}, the head was built "
+                                 f"for {self.template_size}x{self.template_size} (HeadSpec.template_size)")
+        return zf
+
+    def correlate(self, prepared, sf):
+        pw = [xcorr_pixelwise(x, z, self.xcorr_backend) for z, x in zip(prepared, sf)]
+        h = self.fuse(torch.cat(pw + list(sf), dim=1))
+        cls = self.cls_out(self.cls_tower(h))
+        loc = torch.exp(self.loc_out(self.loc_tower(h)).clamp(-6.0, 6.0)) * self.stride
+        return cls, loc

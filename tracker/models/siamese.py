@@ -13,7 +13,7 @@ from torch import nn
 from backbones import build_backbone
 
 from ..presets import InputConvention, Preset, PresetError
-from .heads import DepthwiseRPN, Head, MultiRPN, SiamFCHead, UPChannelRPN
+from .heads import AnchorFreeHead, DepthwiseRPN, Head, MultiRPN, SiamFCHead, UPChannelRPN
 from .necks import AdjustAllLayer
 
 
@@ -23,8 +23,8 @@ class SiameseModel(nn.Module):
         self.family = family
         self.backbone = backbone
         self.neck = neck
-        # pysot stores RPN heads under `rpn_head`; the parameter-free SiamFC head goes under `head`.
-        self._head_name = "head" if family == "siamfc" else "rpn_head"
+        # pysot stores RPN heads under `rpn_head`; the SiamFC and anchor-free heads go under `head`.
+        self._head_name = "rpn_head" if family == "siamrpn" else "head"
         self.add_module(self._head_name, head)
 
     @property
@@ -91,7 +91,10 @@ def build_head(preset: Preset, in_channels: list[int]) -> Head:
     if t == "multi":
         hidden = [spec.hidden] * len(in_channels) if spec.hidden else None
         return MultiRPN(spec.anchor_num, in_channels, spec.weighted, hidden)
-    raise PresetError(f"preset {preset.name}: unknown head type {t!r} (siamfc, upchannel, depthwise, multi)")
+    if t == "anchor_free":
+        return AnchorFreeHead(in_channels, spec.hidden or 64, spec.stride, spec.template_size, spec.tower)
+    raise PresetError(f"preset {preset.name}: unknown head type {t!r} (siamfc, upchannel, depthwise, multi, "
+                      f"anchor_free)")
 
 
 def build_model(preset: Preset, pretrained_backbone: bool = False) -> SiameseModel:
@@ -113,8 +116,10 @@ def build_model(preset: Preset, pretrained_backbone: bool = False) -> SiameseMod
     head = build_head(preset, channels)
     if preset.family == "siamfc" and preset.model.head.type != "siamfc":
         raise PresetError(f"preset {preset.name}: family siamfc needs the siamfc head")
-    if preset.family == "siamrpn" and preset.model.head.type == "siamfc":
+    if preset.family == "siamrpn" and preset.model.head.type in ("siamfc", "anchor_free"):
         raise PresetError(f"preset {preset.name}: family siamrpn needs an RPN head")
+    if (preset.family == "anchor_free") != (preset.model.head.type == "anchor_free"):
+        raise PresetError(f"preset {preset.name}: family anchor_free and the anchor_free head go together")
     return SiameseModel(backbone, neck, head, preset.family)
 
 

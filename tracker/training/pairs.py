@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from .augment import CropAugment, augmented_crop
-from .targets import RPNTargets, siamfc_labels
+from .targets import RPNTargets, anchor_free_targets, siamfc_labels
 
 
 @dataclass
@@ -74,6 +74,15 @@ class SiamFCTargetMaker:
     def __call__(self, box, negative, rng):
         lab, w = siamfc_labels(box, self.score_size, self.stride, self.crop_size, self.radius, negative)
         return {"label": lab, "label_weight": w}
+
+
+class AnchorFreeTargetMaker:
+    def __init__(self, score_size: int, stride: float, crop_size: int):
+        self.score_size, self.stride, self.crop_size = score_size, stride, crop_size
+
+    def __call__(self, box, negative, rng):
+        label, cls_target, ltrb = anchor_free_targets(box, self.score_size, self.stride, self.crop_size, negative)
+        return {"label": label, "cls_target": cls_target, "ltrb": ltrb}
 
 
 class RPNTargetMaker:

@@ -10,6 +10,12 @@ relative to the crop centre.
   (64 - 16) negatives kept at random, the rest ignored (-1). Regression targets
   (dx, dy, dw, dh) = ((tx-xa)/wa, (ty-ya)/ha, log(tw/wa), log(th/ha)), weighted 1/n_pos on positives.
   A negative pair: up to 16 negatives drawn from the 7x7 cells around the distractor's position.
+- Anchor-free (SiamBAN's ellipses): a point inside the ellipse of semi-axes (w/4, h/4) about the target
+  centre is positive, outside the one of (w/2, h/2) negative, between them ignored (-1); when no point
+  falls inside the small ellipse (a target smaller than the stride) the point nearest the centre is the
+  positive. A positive's classification target is its centre-ness sqrt(min(l,r)/max(l,r) ·
+  min(t,b)/max(t,b)) (at least 0.25), its regression target the distances (l, t, r, b) from the point to
+  the box's edges (negative where the point lies outside a tiny box). A negative pair: all negative.
 """
 from __future__ import annotations
 
@@ -119,3 +125,30 @@ def _pick(idx: np.ndarray, keep: int, rng: np.random.Generator) -> np.ndarray:
     if len(idx) <= keep:
         return idx
     return np.sort(rng.choice(idx, size=keep, replace=False))
+
+
+def anchor_free_targets(box_corners, score_size: int, stride: float, crop_size: int, negative: bool = False):
+    """(label (S, S) float32 in {-1, 0, 1}, cls_target (S, S) float32, ltrb (4, S, S) float32)."""
+    pos = grid_positions(score_size, stride, crop_size)
+    px, py = np.meshgrid(pos, pos)                       # (S, S): px varies along columns
+    S = score_size
+    label = np.zeros((S, S), np.float32)
+    cls_target = np.zeros((S, S), np.float32)
+    ltrb = np.zeros((4, S, S), np.float32)
+    if negative:
+        return label, cls_target, ltrb
+    x1, y1, x2, y2 = (float(v) for v in box_corners)
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    w, h = max(x2 - x1, 1e-3), max(y2 - y1, 1e-3)
+    r2 = ((px - cx) / (w / 2)) ** 2 + ((py - cy) / (h / 2)) ** 2
+    label[r2 <= 1.0] = -1
+    inner = r2 <= 0.25                                   # semi-axes w/4, h/4
+    if not inner.any():
+        inner = np.zeros_like(inner)
+        inner[np.unravel_index(np.argmin((px - cx) ** 2 + (py - cy) ** 2), inner.shape)] = True
+    label[inner] = 1
+    ltrb[:] = np.stack([px - x1, py - y1, x2 - px, y2 - py]).astype(np.float32)
+    l, t, r, b = (np.clip(v, 1e-3, None) for v in ltrb)
+    ctr = np.sqrt(np.minimum(l, r) / np.maximum(l, r) * np.minimum(t, b) / np.maximum(t, b))
+    cls_target[inner] = np.maximum(ctr[inner], 0.25)
+    return label, cls_target, ltrb

@@ -23,7 +23,8 @@ from .checkpoint import (capture_rng, link_or_copy, load_training_checkpoint, pl
                          save_training_checkpoint, unwrap)
 from .losses import siamese_loss
 from .metrics_log import MetricsLog
-from .pairs import PairConfig, PairDataset, RPNTargetMaker, SiamFCTargetMaker, StepBatchSampler, collate
+from .pairs import (AnchorFreeTargetMaker, PairConfig, PairDataset, RPNTargetMaker, SiamFCTargetMaker,
+                    StepBatchSampler, collate)
 from .schedule import LRSchedule, param_groups, set_backbone_trainable, set_frozen_bn_eval
 from .sources import SourceSpec, build_mix
 from .targets import RPNRule, RPNTargets
@@ -87,6 +88,9 @@ class ModelGeometry:
         if self.family == "siamfc":
             self.stride = float(t.total_stride)
             self.ratios, self.scales = (), ()
+        elif self.family == "anchor_free":
+            self.stride = float(preset.model.head.stride)
+            self.ratios, self.scales = (), ()
         else:
             self.stride = float(t.anchor_stride)
             self.ratios, self.scales = tuple(t.anchor_ratios), tuple(t.anchor_scales)
@@ -126,7 +130,7 @@ def probe_score_size(model, geom: ModelGeometry, search_size: int, device) -> in
     cls = out["cls"]
     if cls.shape[-1] != cls.shape[-2]:
         raise UserError(f"model {geom.name}: non-square score map {tuple(cls.shape)}")
-    expect = 1 if geom.family == "siamfc" else 2 * geom.anchor_num
+    expect = 1 if geom.family in ("siamfc", "anchor_free") else 2 * geom.anchor_num
     if cls.shape[1] != expect:
         raise UserError(f"model {geom.name}: score map has {cls.shape[1]} channels, expected {expect}")
     return int(cls.shape[-1])
@@ -135,6 +139,8 @@ def probe_score_size(model, geom: ModelGeometry, search_size: int, device) -> in
 def make_targets(geom: ModelGeometry, score_size: int, cfg: TrainConfig):
     if geom.family == "siamfc":
         return SiamFCTargetMaker(score_size, geom.stride, cfg.pairs.search_size, cfg.radius)
+    if geom.family == "anchor_free":
+        return AnchorFreeTargetMaker(score_size, geom.stride, cfg.pairs.search_size)
     from ..geometry import anchor_boxes
     anchors = anchor_boxes(int(geom.stride), geom.ratios, geom.scales, score_size)
     return RPNTargetMaker(RPNTargets(anchors, geom.anchor_num, score_size, geom.stride,
@@ -361,7 +367,7 @@ def train(cfg: TrainConfig, resume: str | None = None, model=None, preset=None, 
                 z = to_input(batch["z"], geom.input, info.device)
                 x = to_input(batch["x"], geom.input, info.device)
                 tgt = {k: v.to(info.device, non_blocking=True) for k, v in batch.items()
-                       if k in ("label", "label_weight", "delta", "delta_weight")}
+                       if k in ("label", "label_weight", "delta", "delta_weight", "cls_target", "ltrb")}
                 with torch.autocast(device_type=info.device.type, dtype=torch.float16, enabled=use_amp):
                     outputs = net(z, x)
                 losses = siamese_loss(outputs, tgt, geom.family, cfg.cls_weight, cfg.loc_weight)

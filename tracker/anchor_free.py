@@ -1,0 +1,41 @@
+"""Tracking with the anchor-free head: SiamRPN's search step (tracker.siamrpn) with points instead of anchors.
+
+Each score-map cell is a point of the search crop (the grid of `tracker.training.targets.grid_positions`,
+relative to the crop centre); the head gives its score logit and the distances (l, t, r, b) from it to the
+box's edges. A candidate box is then x1 = px - l, x2 = px + r (likewise y), and everything after that — the
+scale/ratio penalty, the cosine window, the size update, the long-term mode and the lost flag — is SiamRPN's.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .geometry import hanning_window
+from .siamrpn import SiamRPNTracker
+
+
+def point_offsets(score_size: int, stride: float) -> np.ndarray:
+    """(S,) offsets of the score-map columns (= rows) from the crop centre, in crop pixels."""
+    return (np.arange(score_size) - score_size // 2) * float(stride)
+
+
+class AnchorFreeTracker(SiamRPNTracker):
+    def _grid(self, score_size: int):
+        g = self._grids.get(score_size)
+        if g is None:
+            off = point_offsets(score_size, self.preset.model.head.stride)
+            px = np.tile(off, score_size)                 # flattened y-major: column offsets repeat per row
+            py = np.repeat(off, score_size)
+            g = self._grids[score_size] = (np.stack([px, py]), hanning_window(score_size).flatten())
+        return g
+
+    def _decode(self, cls, loc):
+        # cls (1, S, S) logits, loc (4, S, S) = l, t, r, b in crop pixels
+        S = cls.shape[-1]
+        logit = np.nan_to_num(cls.reshape(-1).astype(np.float64), nan=-30.0, posinf=30.0, neginf=-30.0)
+        score = 1.0 / (1.0 + np.exp(-logit))
+        ltrb = np.nan_to_num(loc.reshape(4, -1).astype(np.float64), nan=1.0, posinf=1e4, neginf=1.0)
+        np.clip(ltrb, 0.0, 1e4, out=ltrb)
+        (px, py), window = self._grid(S)
+        l, t, r, b = ltrb
+        pred = np.stack([px + (r - l) / 2, py + (b - t) / 2, np.maximum(l + r, 1.0), np.maximum(t + b, 1.0)])
+        return score, pred, logit, window

@@ -19,11 +19,14 @@ Every actor writes the results itself, so the output folder must be a path that 
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
 import os
 import signal
+import sys
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -183,6 +186,7 @@ def connect(ray, ropts: RayOptions) -> bool:
     kwargs = dict(include_dashboard=False, log_to_driver=False, configure_logging=True,
                   logging_level=logging.ERROR)
     if ropts.address and ropts.address != "local":
+        _probe(ropts.address)
         kwargs["address"] = ropts.address
     else:
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")   # no prompt, no report from a local instance
@@ -191,13 +195,17 @@ def connect(ray, ropts: RayOptions) -> bool:
     # Ray installs its own SIGINT/SIGTERM handlers in the driver; ours (Ctrl-C and a scheduler's SIGTERM
     # stop the batch cleanly) stay in force.
     saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    log = Path(tempfile.gettempdir()) / "siamtrack-ray.log"
     try:
-        ray.init(**kwargs)
+        with _native_stderr_to(log):
+            ray.init(**kwargs)
     except ConnectionError as exc:
-        raise UserError(f"--ray {ropts.address}: cannot connect to the Ray cluster ({exc})") from None
+        raise UserError(f"--ray {ropts.address}: cannot connect to the Ray cluster ({_cause(exc)}; "
+                        f"Ray's messages: {log})") from None
     except Exception as exc:  # noqa: BLE001 - Ray's start-up errors are many types; say it in one line
         where = f"the Ray cluster at {ropts.address}" if kwargs.get("address") != "local" else "a local Ray instance"
-        raise UserError(f"cannot start or join {where}: {type(exc).__name__}: {exc}") from None
+        raise UserError(f"cannot start or join {where}: {type(exc).__name__}: {_cause(exc)} "
+                        f"(Ray's messages: {log})") from None
     finally:
         for s, h in saved.items():
             try:
@@ -206,6 +214,39 @@ def connect(ray, ropts: RayOptions) -> bool:
             except ValueError:  # not the main thread
                 pass
     return True
+
+
+@contextlib.contextmanager
+def _native_stderr_to(path: Path):
+    """Ray's C++ parts write their warnings (each failed connection attempt, its log level ...) straight to
+    file descriptor 2, and the local instance's processes inherit it: while Ray starts, that goes to `path`."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        with open(path, "ab") as f:
+            os.dup2(f.fileno(), 2)
+    except OSError:   # no file descriptor 2 to redirect, or the file cannot be written: leave it
+        yield
+        return
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _probe(address: str) -> None:
+    """A HOST:PORT address where nothing listens fails now, in one line (Ray itself retries for minutes)."""
+    import socket
+    text = address[len("ray://"):] if address.startswith("ray://") else address
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        return   # "auto" and other forms: Ray resolves them
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+    except OSError as exc:
+        raise UserError(f"--ray {address}: no Ray cluster answers there ({exc.strerror or exc})") from None
 
 
 def pool_size(ray, ropts: RayOptions, n_items: int, note=None) -> int:

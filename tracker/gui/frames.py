@@ -115,7 +115,8 @@ class RateMeter:
 
 
 class DurationMeter:
-    """Mean duration of a repeated step (e.g. tracker.update) over the last `n` calls, as a rate."""
+    """The rate of a repeated step (tracker.update) over its last `n` calls, by the project's one fps rule
+    (tracker.sequence.fps_from_times: 1 / median duration)."""
 
     def __init__(self, n: int = 30):
         self._d: deque[float] = deque(maxlen=n)
@@ -125,10 +126,9 @@ class DurationMeter:
 
     @property
     def rate(self) -> float:
-        if not self._d:
-            return 0.0
-        mean = sum(self._d) / len(self._d)
-        return 1.0 / mean if mean > 0 else 0.0
+        from ..sequence import fps_from_times
+        fps = fps_from_times(self._d)
+        return fps if fps == fps else 0.0
 
     def reset(self) -> None:
         self._d.clear()

@@ -5,9 +5,12 @@ Two threads feed the window:
   in real-time mode (always for a camera) a frame the tracker has not taken yet is replaced by the newer
   one and counted as dropped; for files the default is lossless (every frame tracked) paced at the
   file's frame rate;
-- the `Pipeline` QThread takes the newest frame, runs the tracker, draws the overlay, writes the
-  recording, and publishes one `FramePacket` for the window (again latest-wins: a busy UI skips packets,
-  it never queues them).
+- the `Pipeline` QThread takes the newest frame, runs the tracker, writes the recording (overlay drawn into
+  the frame), and publishes one `FramePacket` for the window (again latest-wins: a busy UI skips packets,
+  it never queues them). The window paints the overlay itself, at screen resolution.
+
+Its frame loop is event-driven (a box drawn on any frame, seeks, a model switched mid-run), so it keeps its
+own loop rather than tracker.track(); its speed read-out uses the same rule (tracker.sequence.fps_from_times).
 
 The window talks to the pipeline only through thread-safe methods (a command queue and flags); the
 pipeline talks back through Qt signals. Every failure (source gone, broken file, model error, writer
@@ -36,8 +39,9 @@ from .session import TrackSession
 class FramePacket:
     index: int
     frame: np.ndarray           # the raw BGR frame (what a new selection initialises on)
-    image: QImage               # the annotated frame as shown and recorded
+    image: QImage               # the same frame for display (the window paints the overlay over it)
     result: TrackResult | None
+    trail: tuple[tuple[float, float], ...] | None   # recent box centres when the trail is on
     tracking: bool
     processed: int              # frames processed since the source was opened
     dropped: int                # frames replaced before the tracker could take them
@@ -449,19 +453,19 @@ class Pipeline(QThread):
 
     def _publish(self, index: int, frame: np.ndarray, result: TrackResult | None, record: bool = True) -> None:
         from ..io.sinks import draw_result
-        trail = list(self.session.trail) if (self.show_trail and result is not None) else None
-        annotated = draw_result(frame, result, None, trail)
+        trail = tuple(self.session.trail) if (self.show_trail and result is not None) else None
         if record and self.sink is not None:
             try:
-                self.sink.write(annotated)
+                self.sink.write(draw_result(frame, result, None, trail))
                 self._last_recorded = index
             except Exception as exc:  # noqa: BLE001
                 self._finalise_recording(f"cannot write the recording: {exc}")
                 self.error.emit(f"recording stopped: {exc}")
-        h, w = annotated.shape[:2]
-        image = QImage(annotated.data, w, h, annotated.strides[0], QImage.Format.Format_BGR888).copy()
+        shown = np.ascontiguousarray(frame)
+        h, w = shown.shape[:2]
+        image = QImage(shown.data, w, h, shown.strides[0], QImage.Format.Format_BGR888).copy()
         packet = FramePacket(
-            index=index, frame=frame, image=image, result=result, tracking=self.session.active,
+            index=index, frame=frame, image=image, result=result, trail=trail, tracking=self.session.active,
             processed=self.processed, dropped=self.slot.dropped,
             skipped=len(getattr(self.source, "skipped", []) or []),
             track_fps=self.session.speed.rate, process_fps=self._rate.rate,

@@ -1,15 +1,27 @@
-"""The video view: the frame scaled to fit (aspect kept, centred) and a rubber band to select a box.
+"""The video view: the frame scaled to fit (aspect kept, centred), the tracker's overlay and a rubber band to
+select a box.
+
+The overlay (box, score label, trail) is painted here at screen resolution over the scaled frame, not drawn
+into the frame: on a small video (128x96 shown 6x larger) lines stay 2 px and the text crisp, and the label is
+kept inside the picture. Recordings draw the same overlay into the frames (tracker.io.sinks.draw_result).
 
 Coordinates: the widget works in widget pixels; `widget_to_image` / `image_to_widget` map to and from
 the frame's pixel grid (0-based, x right, y down), which is what trackers receive.
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
-from PyQt6.QtGui import QColor, QImage, QPainter, QPen
+from PyQt6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPen, QPolygonF
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
+from ..base import TrackResult
+
 MIN_BOX = 4.0   # smaller drags (image pixels) are treated as clicks, not selections
+TRACK_COLOUR = QColor(0, 255, 0)       # the colours of tracker.io.sinks.draw_result (there BGR)
+LOST_COLOUR = QColor(255, 0, 0)
+TRAIL_COLOUR = QColor(0, 200, 255)
 
 
 class VideoWidget(QWidget):
@@ -25,6 +37,9 @@ class VideoWidget(QWidget):
         self.select_mode = False                # "S": next drag selects (drags always do; this shows a hint)
         self.lost = False                       # the tracker says the target is lost: red frame + banner
         self.hint = "Open a video, an image folder or a camera (File menu), or drop a file here"
+        self.result: TrackResult | None = None  # the tracker's box on this frame (image pixels), if tracking
+        self.trail: Sequence[tuple[float, float]] | None = None   # recent box centres, image pixels
+        self.label_rect: QRectF | None = None   # where the score label was last painted (widget pixels)
         self.setMinimumSize(320, 240)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -32,9 +47,13 @@ class VideoWidget(QWidget):
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
 
     # ---- image and geometry -------------------------------------------------------------------------------
-    def set_image(self, image: QImage, lost: bool = False) -> None:
+    def set_image(self, image: QImage, lost: bool = False, result: TrackResult | None = None,
+                  trail: Sequence[tuple[float, float]] | None = None) -> None:
+        """Show `image` (the raw frame) with the tracker's `result` and `trail` painted over it."""
         self._image = image
         self.lost = lost
+        self.result = result
+        self.trail = trail
         self.update()
 
     @property
@@ -127,6 +146,7 @@ class VideoWidget(QWidget):
         target = QRectF(ox, oy, self._image.width() * scale, self._image.height() * scale)
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, scale < 1.0)
         painter.drawImage(target, self._image)
+        self._paint_overlay(painter, target)
         if self.lost:
             painter.setPen(QPen(QColor(230, 40, 40), 4))
             painter.setBrush(Qt.BrushStyle.NoBrush)
@@ -153,3 +173,47 @@ class VideoWidget(QWidget):
             painter.setPen(QColor(255, 220, 0))
             painter.drawText(QRectF(0, 8, self.width(), 24), Qt.AlignmentFlag.AlignHCenter,
                              "Drag a box around the target (Esc cancels)")
+
+    def _paint_overlay(self, painter: QPainter, target: QRectF) -> None:
+        """Trail, box and score label in widget pixels: fixed line widths and font size whatever the scale,
+        the label inside the picture (`target`)."""
+        self.label_rect = None
+        if self.result is None and not self.trail:
+            return
+        painter.save()
+        painter.setClipRect(target)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        if self.trail and len(self.trail) > 1:
+            painter.setPen(QPen(TRAIL_COLOUR, 1.5))
+            painter.drawPolyline(QPolygonF([self.image_to_widget(x, y) for x, y in self.trail]))
+        r = self.result
+        if r is not None:
+            x, y, w, h = r.box
+            colour = LOST_COLOUR if r.lost else TRACK_COLOUR
+            pen = QPen(colour, 1.5 if r.lost else 2.0)
+            if r.lost:
+                pen.setStyle(Qt.PenStyle.DashLine)
+            painter.setPen(pen)
+            box = QRectF(self.image_to_widget(x, y), self.image_to_widget(x + w, y + h))
+            painter.drawRect(box)
+            self._paint_label(painter, f"{r.score:.2f}" + (" LOST" if r.lost else ""), box, target, colour)
+        painter.restore()
+
+    def _paint_label(self, painter: QPainter, text: str, box: QRectF, target: QRectF, colour: QColor) -> None:
+        font = QFont(painter.font())
+        font.setBold(True)
+        painter.setFont(font)
+        fm = QFontMetricsF(font)
+        pad = 3.0
+        tw, th = fm.horizontalAdvance(text) + 2 * pad, fm.height() + pad
+        left = min(max(box.left(), target.left()), target.right() - tw)
+        top = box.top() - th - 1                    # above the box ...
+        if top < target.top():
+            top = box.top() + 2                     # ... or just inside it when the box touches the top
+        top = min(max(top, target.top()), target.bottom() - th)
+        rect = QRectF(max(left, target.left()), top, min(tw, target.width()), th)
+        painter.fillRect(rect, QColor(0, 0, 0, 150))
+        painter.setPen(colour)
+        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
+        self.label_rect = rect

@@ -608,7 +608,8 @@ class MainWindow(QMainWindow):
 
     def _show(self, packet: FramePacket) -> None:
         self.shown = packet
-        self.video.set_image(packet.image, lost=bool(packet.tracking and packet.result and packet.result.lost))
+        self.video.set_image(packet.image, lost=bool(packet.tracking and packet.result and packet.result.lost),
+                             result=packet.result, trail=packet.trail)
         self.display_rate.tick()
 
     def _update_stats(self, p: FramePacket) -> None:

@@ -128,8 +128,31 @@ def draw_result(frame: np.ndarray, result: TrackResult | None, label: str | None
         text = f"{result.score:.2f}" + (" LOST" if result.lost else "")
         if label:
             text = f"{label} {text}"
-        cv2.putText(out, text, (p1[0], max(12, p1[1] - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.45, colour, 1, cv2.LINE_AA)
+        org, scale = label_position(text, p1, p2, out.shape[1], out.shape[0])
+        cv2.putText(out, text, org, LABEL_FONT, scale, colour, 1, cv2.LINE_AA)
     return out
+
+
+LABEL_FONT = cv2.FONT_HERSHEY_SIMPLEX
+LABEL_SCALE = 0.45
+
+
+def label_position(text: str, p1: tuple[int, int], p2: tuple[int, int], width: int, height: int,
+                   margin: int = 2) -> tuple[tuple[int, int], float]:
+    """(baseline origin, font scale) for a box's label so that the whole text lies inside a width x height
+    frame: above the box's top-left corner when there is room, else just inside the box's top edge; moved
+    left at the right edge; a smaller font when the text is wider than the frame (small videos)."""
+    scale = LABEL_SCALE
+    (tw, th), base = cv2.getTextSize(text, LABEL_FONT, scale, 1)
+    if tw > width - 2 * margin:
+        scale *= max(width - 2 * margin, 1) / tw
+        (tw, th), base = cv2.getTextSize(text, LABEL_FONT, scale, 1)
+    x = min(max(p1[0], margin), max(width - margin - tw, 0))
+    y = p1[1] - 4                                   # the baseline just above the box
+    if y - th < margin:
+        y = max(p1[1], 0) + th + 4                  # no room above: inside the box, under its top edge
+    y = min(max(y, th + margin), max(height - margin - base, th))
+    return (int(x), int(y)), scale
 
 
 class VideoSink:

@@ -474,7 +474,7 @@ def test_one_tracker_per_process_reinitialised_per_item_gives_each_item_its_own_
     # the model is loaded and its graphs built once per process; init must leave nothing of the last item
     from tracker.batch import runner
     monkeypatch.setattr(runner, "_CACHED", {})           # not a tracker an earlier test left in this process
-    opts = BatchOptions(out_dir=str(tmp_path / "o"), model="siamrpn_effnet_lite0_fast")
+    opts = BatchOptions(out_dir=str(tmp_path / "o"), model="siamrpn_effnet_lite0_fast", engine="torch")
     built = runner.make_tracker(opts, warm=False)        # the command line's up-front check: no graphs yet
     assert not built.model.__dict__["_fast"].graphs
     assert runner.make_tracker(opts) is built and built.model.__dict__["_fast"].graphs   # the first item warms it

@@ -89,7 +89,7 @@ import resource, sys
 import numpy as np
 from tracker.siamese import build_siamese_tracker
 frame = np.random.default_rng(0).integers(0, 255, (360, 480, 3), dtype=np.uint8)
-tracker = build_siamese_tracker("siamrpn_effnet_lite0_fast")
+tracker = build_siamese_tracker("siamrpn_effnet_lite0_fast", engine="torch")
 tracker.init(frame, (200, 150, 60, 50))
 for _ in range(3):          # graphs built and warmed
     tracker.update(frame)

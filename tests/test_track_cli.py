@@ -84,7 +84,7 @@ def test_undecodable_frame_is_reported_and_skipped(shared_dir, tmp_path, capsys)
 
 
 def test_no_nan_box_ever(parity, shared_dir):
-    tracker = build_tracker(str(parity / "config.yaml"), weights=parity / "weights.pth")
+    tracker = build_tracker(str(parity / "config.yaml"), weights=parity / "weights.pth", engine="torch")
     frame = cv2.imread(str(sorted((shared_dir / "data/sequences/BMX3/img").iterdir())[0]))
     tracker.init(frame, (294, 58.5, 74.5, 101))
     with torch.no_grad():
@@ -101,7 +101,7 @@ def test_long_term_mode_widens_the_search_when_unsure(shared_dir, tmp_path):
     torch.manual_seed(0)
     w = tmp_path / "w.pth"
     save_checkpoint(w, build_model(preset), {"preset": preset.name})
-    tracker = build_tracker("siamrpn_alex_dwxcorr", weights=w, long_term=True, confidence_low=1.01)
+    tracker = build_tracker("siamrpn_alex_dwxcorr", weights=w, long_term=True, confidence_low=1.01, engine="torch")
     frames = sorted((shared_dir / "data/sequences/BMX3/img").iterdir())[:3]
     tracker.init(cv2.imread(str(frames[0])), (294, 58.5, 74.5, 101))
     first = tracker.update(cv2.imread(str(frames[1])))

@@ -13,6 +13,7 @@ COMMANDS = {
     "batch": ("tracker.batch.cli", "track many videos unattended (resumable, parallel, shardable)"),
     "gui": ("tracker.gui.cli", "the desktop application"),
     "train": ("tracker.training.cli", "train a preset on your data"),
+    "export": ("tracker.export_cli", "export a model as ONNX graphs (template, search + head) with a sidecar"),
 }
 
 

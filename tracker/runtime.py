@@ -74,17 +74,32 @@ def threads_per_worker(workers: int = 1, requested: int | None = None) -> int:
     return max(1, free_cores() // max(1, workers))
 
 
+_configured_threads: int | None = None
+
+
 def configure_threads(requested: int | None = None) -> int:
-    """Set torch's intra-op threads to `requested`, or to the free cores; returns the number used."""
-    import torch
-    n = threads_per_worker(1, requested)
+    """Set the inference threads to `requested`, or to the free cores; returns the number used. torch's
+    intra-op threads are set where torch is installed; the ONNX engines read the number (engine_threads)."""
+    global _configured_threads
+    n = _configured_threads = threads_per_worker(1, requested)
+    try:
+        import torch
+    except ImportError:          # the inference-only install (an exported model on ONNX Runtime)
+        return n
     torch.set_num_threads(n)
     return n
+
+
+def engine_threads() -> int:
+    """Threads for an ONNX engine's session: the number configure_threads set, else the free cores now."""
+    return _configured_threads or threads_per_worker(1)
 
 
 def configure_worker_threads(threads: int, uses_torch: bool) -> None:
     """First thing in a freshly spawned worker process, before any tracker exists: size every thread pool
     (OpenMP and friends, OpenCV, and torch when the worker uses it) to `threads`."""
+    global _configured_threads
+    _configured_threads = threads
     for var in _POOL_VARS:
         os.environ[var] = str(threads)
     if uses_torch:

@@ -58,30 +58,41 @@ def load_model(preset: Preset, weights=None, device="cpu"):
 
 
 def build_siamese_tracker(preset_or_config, weights=None, device="cpu", xcorr="torch", long_term=False,
-                          fast=True, **overrides):
+                          fast=True, engine="auto", **overrides):
+    from .engines import ONNX_ENGINES, check_engine
+    from .engines.torch_engine import TorchEngine
     from .models import InputAdapter
     from .runtime import keep_freed_memory
-    from .siamfc import SiamFCTracker
-    from .siamrpn import SiamRPNTracker
+    from .tracker_kinds import siamese_tracker
     from .xcorr import check_backend
 
+    engine = check_engine(engine)
     preset = resolve_preset(preset_or_config)
     if overrides:
         preset = preset.replace_track(**overrides)
     dev = resolve_device(device)
+    if engine in ONNX_ENGINES:
+        if dev.type != "cpu":
+            raise UserError(f"engine '{engine}' runs on the CPU here; with --device {dev} use --engine torch")
+        if xcorr != "torch":
+            raise UserError(f"--xcorr {xcorr} chooses the torch engine's correlation; engine '{engine}' runs the "
+                            f"exported graph's own (leave --xcorr at torch, or use --engine torch)")
     check_backend(xcorr, dev)
     keep_freed_memory()  # per-frame activations reuse memory instead of page-faulting it in (tracker.runtime)
     model, _meta = load_model(preset, weights, dev)
+    if engine == "auto":
+        from .engines.auto import choose_engine
+        engine = choose_engine(preset, model, weights, dev, xcorr, long_term, fast)
+    if engine in ONNX_ENGINES:
+        from .engines.auto import exported_for
+        from .engines.exported import tracker_on_export
+        return tracker_on_export(exported_for(preset, model, weights, long_term), preset, engine, long_term)
     model.set_xcorr_backend(xcorr)
     if dev.type == "cpu" and fast:
         model.enable_fast_inference()
-    adapter = InputAdapter(preset.input, dev)
-    if preset.family == "siamfc":
-        if long_term:
-            raise UserError(f"model {preset.name}: --long-term is available for SiamRPN models only")
-        tracker = SiamFCTracker(preset, model, adapter, dev)
-    else:
-        tracker = SiamRPNTracker(preset, model, adapter, dev, long_term=long_term)
+    runner = TorchEngine(model, InputAdapter(preset.input, dev), dev)
+    tracker = siamese_tracker(preset, runner, long_term)
     tracker.xcorr = xcorr
     tracker.device_name = str(dev)
+    tracker.engine_name = "torch"
     return tracker

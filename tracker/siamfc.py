@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-import torch
 
 from .base import Tracker, TrackResult
 from .geometry import crop_resize
@@ -17,12 +16,11 @@ from .presets import Preset, SiamFCParams
 
 
 class SiamFCTracker(Tracker):
-    def __init__(self, preset: Preset, model, adapter, device: torch.device):
+    def __init__(self, preset: Preset, engine):
         self.preset = preset
         self.p: SiamFCParams = preset.track
-        self.model = model
-        self.adapter = adapter
-        self.device = device
+        self.engine = engine                 # runs the network's two branches (tracker.engines)
+        self.model = engine.model            # the torch module, where the engine has one
         self.name = preset.name
         p = self.p
         n = p.scale_num
@@ -41,8 +39,7 @@ class SiamFCTracker(Tracker):
         self.x_sz_init = self.x_sz
         self.avg_color = np.mean(frame, axis=(0, 1))
         z = crop_resize(frame, self.center, self.z_sz, p.exemplar_size, self.avg_color)
-        with torch.inference_mode():
-            self.kernel = self.model.template(self.adapter(z))
+        self.kernel = self.engine.template(z)
         self.ref_peak = None
         self.lost_signal = 1.0
 
@@ -50,9 +47,7 @@ class SiamFCTracker(Tracker):
         p = self.p
         crops = np.stack([crop_resize(frame, self.center, self.x_sz * f, p.instance_size, self.avg_color)
                           for f in self.scale_factors])
-        with torch.inference_mode():
-            out = self.model.track(self.adapter(crops), self.kernel)["cls"]
-        responses = out[:, 0].float().cpu().numpy()
+        responses = self.engine.search(crops, self.kernel)[0][:, 0]
         if self.upscale_sz is None:
             self.upscale_sz = p.response_up * responses.shape[-1]
             win = np.outer(np.hanning(self.upscale_sz), np.hanning(self.upscale_sz))

@@ -6,9 +6,7 @@ the scale/ratio penalty and the cosine window, move to the best box, smooth the 
 """
 from __future__ import annotations
 
-
 import numpy as np
-import torch
 
 from .base import Tracker, TrackResult
 from .geometry import anchor_boxes, context_size, decode_deltas, hanning_window, subwindow
@@ -25,12 +23,11 @@ def _padded_size(w, h):
 
 
 class SiamRPNTracker(Tracker):
-    def __init__(self, preset: Preset, model, adapter, device: torch.device, long_term: bool = False):
+    def __init__(self, preset: Preset, engine, long_term: bool = False):
         self.preset = preset
         self.p: SiamRPNParams = preset.track
-        self.model = model
-        self.adapter = adapter
-        self.device = device
+        self.engine = engine                 # runs the network's two branches (tracker.engines)
+        self.model = engine.model            # the torch module, where the engine has one
         self.long_term = long_term or self.p.long_term
         self.name = preset.name
         self._grids: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -53,8 +50,7 @@ class SiamRPNTracker(Tracker):
         self.channel_average = np.mean(frame, axis=(0, 1))
         s_z = round(context_size(w, h, self.p.context_amount))
         z = subwindow(frame, self.center, self.p.exemplar_size, s_z, self.channel_average)
-        with torch.inference_mode():
-            self.kernel = self.model.template(self.adapter(z))
+        self.kernel = self.engine.template(z)
         self.redetecting = False
         self.ref_margins: list[float] = []
         self.lost_signal = 1.0
@@ -69,6 +65,26 @@ class SiamRPNTracker(Tracker):
         self.lost_signal = margin / max(float(np.median(self.ref_margins)), 1.0)
         return self.lost_signal
 
+    def _decode(self, cls, loc):
+        """The head's outputs for one crop → candidates: score (N,), boxes (4, N) as centre offset from the
+        crop centre and size, in crop pixels, the logit margin of each (N,), and the cosine window (N,)."""
+        # cls (2k, S, S), loc (4k, S, S), float32
+        k = cls.shape[0] // 2
+        S = cls.shape[-1]
+        # class-major channels [2][k] → softmax over the two classes (as torch.softmax computes it, in
+        # float32), flattened k, y, x
+        logits = cls.reshape(2, k * S * S)
+        e = np.exp(logits - logits.max(axis=0))
+        score = e[1] / (e[0] + e[1])
+        deltas = loc.reshape(4, k * S * S).copy()
+        # a wild regression (untrained or broken weights) must not turn into inf/NaN boxes
+        np.clip(deltas[2:], -8.0, 8.0, out=deltas[2:])
+        score = np.nan_to_num(score, nan=0.0)
+        deltas = np.nan_to_num(deltas, nan=0.0, posinf=0.0, neginf=0.0)
+        anchors, window = self._grid(S)
+        pred = decode_deltas(deltas, anchors)
+        return score, pred, logits[1] - logits[0], window
+
     def _update(self, frame):
         p = self.p
         s_z = context_size(self.size[0], self.size[1], p.context_amount)
@@ -76,21 +92,8 @@ class SiamRPNTracker(Tracker):
         instance = p.lost_instance_size if self.redetecting else p.instance_size
         s_x = s_z * (instance / p.exemplar_size)
         x = subwindow(frame, self.center, instance, round(s_x), self.channel_average)
-        with torch.inference_mode():
-            out = self.model.track(self.adapter(x), self.kernel)
-        cls, loc = out["cls"][0], out["loc"][0]          # (2k, S, S), (4k, S, S)
-        k = cls.shape[0] // 2
-        S = cls.shape[-1]
-        # class-major channels [2][k] → softmax over the two classes, flattened k, y, x
-        logits = cls.reshape(2, k * S * S).float().cpu()      # one transfer: score and lost margin read it
-        score = torch.softmax(logits, dim=0)[1].numpy()
-        deltas = loc.reshape(4, k * S * S).float().cpu().numpy()
-        # a wild regression (untrained or broken weights) must not turn into inf/NaN boxes
-        np.clip(deltas[2:], -8.0, 8.0, out=deltas[2:])
-        score = np.nan_to_num(score, nan=0.0)
-        deltas = np.nan_to_num(deltas, nan=0.0, posinf=0.0, neginf=0.0)
-        anchors, window = self._grid(S)
-        pred = decode_deltas(deltas, anchors)
+        cls, loc = self.engine.search(x, self.kernel)
+        score, pred, margins, window = self._decode(cls[0], loc[0])
 
         s_c = _change(_padded_size(pred[2], pred[3]) / _padded_size(self.size[0] * scale_z, self.size[1] * scale_z))
         r_c = _change((self.size[0] / self.size[1]) / (pred[2] / pred[3]))
@@ -123,7 +126,7 @@ class SiamRPNTracker(Tracker):
                 self.redetecting = True
             elif best_score > p.confidence_high:
                 self.redetecting = False
-        lost = self._lost_signal(float(logits[1, best] - logits[0, best])) < p.lost_threshold
+        lost = self._lost_signal(float(margins[best])) < p.lost_threshold
         lost = lost or (self.long_term and self.redetecting)
         # pysot reports the box as centre minus half the size (not (size-1)/2 as at init)
         return TrackResult((cx - width / 2, cy - height / 2, width, height), best_score, lost)

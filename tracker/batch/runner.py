@@ -57,6 +57,7 @@ class BatchOptions:
     config: str | None = None
     device: str = "cpu"
     xcorr: str = "torch"
+    engine: str = "auto"        # what runs the network (tracker.engines)
     max_frames: int | None = None
     save_video: bool = False
     force: bool = False
@@ -162,12 +163,12 @@ def make_tracker(opts: BatchOptions, warm: bool = True):
             stamp = (st.st_size, st.st_mtime_ns)
         except OSError:
             pass   # build_tracker reports the missing file
-    key = (opts.config or opts.model, opts.weights, stamp, opts.device, opts.xcorr, opts.model_dir)
+    key = (opts.config or opts.model, opts.weights, stamp, opts.device, opts.xcorr, opts.engine, opts.model_dir)
     if _CACHED.get("key") != key:
         from .. import build_tracker
         extra = {"model_dir": opts.model_dir} if opts.model_dir else {}
         tracker = build_tracker(opts.config or opts.model, weights=opts.weights, device=opts.device,
-                                xcorr=opts.xcorr, **extra)
+                                xcorr=opts.xcorr, engine=opts.engine, **extra)
         _CACHED.update(key=key, tracker=tracker, warmed=False)
     if warm and not _CACHED["warmed"]:
         _CACHED["tracker"].warm_up()

@@ -6,38 +6,22 @@ but slower for depthwise convolutions, so on the CPU both graphs are built and t
 A trace fixes any shape-dependent Python branch (the neck's template crop, 'same' padding), so one
 optimised graph is kept per input shape — which is also exactly when such a branch can change.
 If tracing fails for a module, the eager module is used: never wrong, only slower.
+
+Which candidate runs is chosen once per machine and model and remembered (tracker.engines.choice), not
+re-timed in every run: the candidates' results differ by about 1e-6, and a choice that flips between runs
+changed whole trajectories (mean AUC 0.540 vs 0.542 over 18 sequences). The plain frozen NCHW graph is not
+a candidate: its results change with the thread count (measured here: up to 5e-6 between 1 and 2 threads
+for the default's search branch), and the thread count follows the free cores; the oneDNN blocked-layout and
+channels-last graphs gave bit-identical results on 1, 2 and 3 threads.
 """
 from __future__ import annotations
 
 import copy
-import time
 import warnings
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-
-def _fastest(graphs: list, example: torch.Tensor, budget_s: float = 0.5):
-    """The graph that runs `example` fastest. Each runs twice first (TorchScript's profiling executor
-    optimises a graph on its second call), then they are timed in turns, best of up to 5 rounds within
-    about `budget_s`: turns and minima keep a busy machine from deciding by accident."""
-    if len(graphs) == 1:
-        return graphs[0]
-    one_round = 0.0
-    for g in graphs:
-        g(*example)
-        t = time.perf_counter()
-        g(*example)
-        one_round += time.perf_counter() - t
-    rounds = max(1, min(5, int(budget_s / max(one_round, 1e-6))))
-    best = [float("inf")] * len(graphs)
-    for _ in range(rounds):
-        for k, g in enumerate(graphs):
-            t = time.perf_counter()
-            g(*example)
-            best[k] = min(best[k], time.perf_counter() - t)
-    return graphs[best.index(min(best))]
 
 
 class ChannelsLast(nn.Module):
@@ -129,7 +113,8 @@ class ShapeSpecialised:
         self.module = module
         self.graphs: dict = {}
 
-    def _build(self, xs: tuple[torch.Tensor, ...]):
+    def candidates(self, xs: tuple[torch.Tensor, ...]) -> tuple[dict, tuple]:
+        """The optimised graphs that trace and run for these tensors' shapes, by name, and the example."""
         with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             example = tuple(torch.zeros(x.shape, dtype=x.dtype, device=x.device) for x in xs)
@@ -137,27 +122,36 @@ class ShapeSpecialised:
             def frozen(make=lambda: self.module):
                 return torch.jit.freeze(torch.jit.trace(make(), example, check_trace=False))
             # optimize_for_inference rewrites the graph it is given in place, hence one trace per candidate
-            makers = [lambda: torch.jit.optimize_for_inference(frozen())]
+            makers = {"onednn": lambda: torch.jit.optimize_for_inference(frozen())}
             if xs[0].device.type == "cpu":
                 # oneDNN's blocked layouts win for dense convolutions (AlexNet, ResNet: 1.2-1.6x) but lose for
-                # depthwise ones (EfficientNet-Lite0's backbone: 1.6x slower than the plain frozen graph);
-                # channels-last (NHWC) tensors run them faster still, the more so with BatchNorms folded and
-                # the 1x1 convolutions as matrix products (Lite0-fast search branch, interleaved, 2 threads:
-                # 24.0 ms against 28.6 ms NCHW, then 5-8% less). So on the CPU all three are timed on this
-                # shape and the fastest is kept.
-                makers.append(frozen)
-                makers.append(lambda: frozen(lambda: ChannelsLast(pointwise_as_matmul(
-                    fold_batchnorms(self.module, example))).eval()))
-            candidates = []
-            for make in makers:
+                # depthwise ones (EfficientNet-Lite0's backbone); channels-last (NHWC) tensors run those
+                # faster, the more so with BatchNorms folded and the 1x1 convolutions as matrix products
+                # (Lite0-fast search branch, interleaved, 2 threads: 24.0 ms against 28.6 ms NCHW, then 5-8%
+                # less). So on the CPU both are tried on this shape and the faster is kept.
+                makers["nhwc"] = lambda: frozen(lambda: ChannelsLast(pointwise_as_matmul(
+                    fold_batchnorms(self.module, example))).eval())
+            graphs = {}
+            for name, make in makers.items():
                 try:
                     graph = make()
                     graph(*example)
                 except Exception:  # noqa: BLE001 - a candidate that cannot be traced or run leaves the others
                     continue
-                candidates.append(graph)
-            # none traced (depends on the module): the eager module, never wrong, only slower
-            return _fastest(candidates, example) if candidates else self.module
+                graphs[name] = graph
+        return graphs, example
+
+    def _build(self, xs: tuple[torch.Tensor, ...]):
+        graphs, example = self.candidates(xs)
+        if not graphs:       # none traced (depends on the module): the eager module, never wrong, only slower
+            return self.module
+        from ..engines.choice import cached_choice, fastest
+        key = ["torchscript", repr(self.module), [list(x.shape) for x in xs], str(xs[0].dtype),
+               xs[0].device.type, torch.__version__]
+        with torch.inference_mode(False), torch.no_grad():
+            choice = cached_choice("graph", key, list(graphs), lambda: fastest(
+                {n: (lambda g=g: g(*example)) for n, g in graphs.items()}, budget_s=0.5, max_rounds=5))
+        return graphs[choice]
 
     def __call__(self, *xs: torch.Tensor):
         key = tuple((tuple(x.shape), x.dtype, x.device) for x in xs)

@@ -1,0 +1,57 @@
+"""Inference engines: what runs a Siamese model's two branches.
+
+A Siamese tracker needs two things from its network, and an engine provides exactly these:
+`template(crop)` — the template branch on one exemplar crop, run once per target, returning an opaque
+kernel; and `search(crops, kernel)` — the search branch and the head on N search crops against that
+kernel, returning the head's raw outputs as float32 numpy arrays (cls, loc; loc is None for SiamFC).
+Crops are BGR uint8 arrays (H, W, 3) or (N, H, W, 3); each engine applies the model's input convention.
+Everything else a tracker does per frame (cropping, decoding, penalties, window, smoothing) lives in the
+trackers (tracker.siamrpn, tracker.siamfc), once, whichever engine runs the network.
+
+Engines: `torch` (the model in PyTorch, with the CPU fast path), `onnxruntime` and `openvino` (the
+exported ONNX graphs of tracker.export), and `auto`, which picks one per machine and model (see
+tracker.engines.choice). This package imports neither torch nor an engine's runtime until one is used.
+"""
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+
+from ..errors import UserError
+
+ENGINES = ("auto", "torch", "onnxruntime", "openvino")
+ONNX_ENGINES = ("onnxruntime", "openvino")
+# the package each engine imports, and how to get it
+_PACKAGES = {"torch": ("torch", "pip install torch"),
+             "onnxruntime": ("onnxruntime", "pip install onnxruntime"),
+             "openvino": ("openvino", "pip install 'siamtrack[openvino]'")}
+
+
+class Engine:
+    """The interface the Siamese trackers use; see the module docstring."""
+
+    name = "engine"
+    model = None          # the torch module, where there is one (the torch engine)
+
+    def template(self, crop: np.ndarray):
+        raise NotImplementedError
+
+    def search(self, crops: np.ndarray, kernel) -> tuple[np.ndarray, np.ndarray | None]:
+        raise NotImplementedError
+
+
+def installed(engine: str) -> bool:
+    """Whether the package an engine needs can be imported (without importing it)."""
+    return importlib.util.find_spec(_PACKAGES[engine][0]) is not None
+
+
+def check_engine(engine: str | None) -> str:
+    """A valid engine name (None means auto); a named engine whose package is missing is refused."""
+    name = (engine or "auto").lower()
+    if name not in ENGINES:
+        raise UserError(f"unknown engine {engine!r} ({', '.join(ENGINES)})")
+    if name != "auto" and not installed(name):
+        package, how = _PACKAGES[name]
+        raise UserError(f"engine '{name}' needs the '{package}' package, which is not installed ({how})")
+    return name

@@ -1,0 +1,71 @@
+"""The ONNX engines for a model given as a preset (or config) and checkpoint, and the `auto` choice.
+
+An ONNX engine runs an export; for a preset the export is made once and kept in the cache folder
+(tracker.engines.choice.cache_dir()/exports), keyed by the architecture, input convention, graph shapes,
+checkpoint sha256 and torch version, so later runs load it directly.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from . import ONNX_ENGINES, installed
+from .choice import cache_dir, digest
+from .exported import ExportError, read_export
+
+
+def weights_sha256(preset, weights) -> str:
+    if weights is None:
+        return preset.weights_sha256
+    from ..models.checkpoint import sha256_file
+    return sha256_file(weights)
+
+
+def exported_for(preset, model, weights, long_term: bool = False):
+    """The cached export of `model` (made now if missing or damaged)."""
+    import torch
+
+    from ..export import export_model, search_shapes
+    sha = weights_sha256(preset, weights)
+    spec = preset.to_dict()
+    key = digest([spec["model"], spec["input"], spec["family"], spec["track"]["exemplar_size"],
+                  search_shapes(preset, long_term), sha, torch.__version__])
+    folder = cache_dir() / "exports" / f"{preset.name}-{key}"
+    if folder.is_dir():
+        try:
+            return read_export(folder)
+        except ExportError:
+            shutil.rmtree(folder, ignore_errors=True)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".export-"))
+    try:
+        # a copy: export_model drops the optimised graphs of the model it is given
+        import copy
+        export_model(preset, copy.deepcopy(model).cpu(), tmp, sha, long_term=long_term)
+        try:
+            os.replace(tmp, folder)
+        except OSError:          # another process finished the same export first: use theirs
+            pass
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return read_export(folder)
+
+
+def choose_engine(preset, model, weights, device, xcorr: str, long_term: bool, fast: bool) -> str:
+    """`auto`: on the CPU the faster installed ONNX engine (ONNX Runtime, OpenVINO), measured once per machine
+    and model and remembered (tracker.engines.choice), so every run uses the same engine and numbers; both ran
+    every preset measured faster than the torch engine's TorchScript graphs (README, Speed). torch on a GPU,
+    with a non-torch correlation backend, without `fast`, with no ONNX engine installed, or for a model that
+    cannot be exported."""
+    onnx = [e for e in ONNX_ENGINES if installed(e)]
+    if device.type != "cpu" or xcorr != "torch" or not fast or not onnx:
+        return "torch"
+    try:
+        export = exported_for(preset, model, weights, long_term)
+    except ExportError:
+        return "torch"
+    from .choice import fastest_engine
+    from ..runtime import engine_threads
+    return fastest_engine(export, onnx, engine_threads())

@@ -1,0 +1,125 @@
+"""Choices made by timing (which engine `auto` runs, which optimised graph the torch engine keeps), made
+once per machine and model and remembered, so that every later run computes exactly the same numbers.
+
+Timing alone is not reproducible: the candidates give results that differ by about 1e-6, and which one
+times fastest changes from run to run on a busy machine; a flipped near-tie in the tracker's argmax then
+sends a track elsewhere (two runs of the default over 18 sequences gave mean AUC 0.540 and 0.542). The
+first run measures and writes its choice to `choices.json` in the cache folder ($SIAMTRACK_CACHE, else
+$XDG_CACHE_HOME/siamtrack, else ~/.cache/siamtrack); later runs on the same machine read it. Delete the file
+to measure again (after a hardware or library change the key differs anyway).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+CHOICES = "choices.json"
+
+
+def cache_dir() -> Path:
+    if os.environ.get("SIAMTRACK_CACHE"):
+        return Path(os.environ["SIAMTRACK_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "siamtrack"
+
+
+def machine() -> str:
+    """The processor model, the cores this process may use, and the OS architecture."""
+    model = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    from ..runtime import usable_cores
+    return f"{model}|{usable_cores()} cores|{platform.machine()}"
+
+
+def digest(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+def _read(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def cached_choice(kind: str, key, options: list[str], measure) -> str:
+    """The remembered choice among `options` for (`kind`, `key`, this machine), else `measure()`'s
+    answer, remembered. With one option there is nothing to choose. An unwritable cache folder only means
+    the next run measures again."""
+    if len(options) == 1:
+        return options[0]
+    name = f"{kind}:{digest([key, machine(), sorted(options)])}"
+    path = cache_dir() / CHOICES
+    value = _read(path).get(name)
+    if value in options:
+        return value
+    value = measure()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = _read(path)
+        data[name] = value
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".choices")
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=1, sort_keys=True)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+    return value
+
+
+def fastest(calls: dict, budget_s: float = 1.0, max_rounds: int = 7) -> str:
+    """The name of the fastest of `calls` (name -> zero-argument function). Each runs twice first (graphs
+    optimise on their first calls), then they run in turns, best of up to `max_rounds` rounds within about
+    `budget_s`: turns and minima keep a busy machine from deciding by accident."""
+    names = list(calls)
+    one_round = 0.0
+    for n in names:
+        calls[n]()
+        t = time.perf_counter()
+        calls[n]()
+        one_round += time.perf_counter() - t
+    rounds = max(1, min(max_rounds, int(budget_s / max(one_round, 1e-6))))
+    best = dict.fromkeys(names, float("inf"))
+    for _ in range(rounds):
+        for n in names:
+            t = time.perf_counter()
+            calls[n]()
+            best[n] = min(best[n], time.perf_counter() - t)
+    return min(names, key=lambda n: best[n])
+
+
+def engine_workload(engine, preset):
+    """One tracking step's network work for `engine`: the template branch once, then the search branch
+    on the preset's search crops, on fixed synthetic crops. Returns a zero-argument function timing-ready."""
+    import numpy as np
+    p = preset.track
+    rng = np.random.default_rng(0)
+    z = rng.integers(0, 256, (p.exemplar_size, p.exemplar_size, 3), dtype=np.uint8)
+    n = getattr(p, "scale_num", 1)
+    x = rng.integers(0, 256, (n, p.instance_size, p.instance_size, 3), dtype=np.uint8)
+    kernel = engine.template(z)
+    return lambda: engine.search(x, kernel)
+
+
+def fastest_engine(export, names: list[str], threads: int) -> str:
+    """The ONNX engine (of `names`) that runs this export's search graph fastest here; remembered."""
+    from .onnx_engines import make_onnx_engine
+
+    def measure():
+        return fastest({n: engine_workload(make_onnx_engine(n, export, threads), export.preset) for n in names})
+    key = ["export", export.weights_sha256, export.template.path.name, export.precision,
+           digest(export.preset.to_dict()["model"]), [g.size for g in export.search]]
+    return cached_choice("engine", key, names, measure)

@@ -1,0 +1,104 @@
+"""The ONNX engines: ONNX Runtime and OpenVINO running an export's template and search graphs.
+
+Both take the export's description (tracker.engines.exported.Export): file paths, input and output names.
+Neither imports torch. Thread counts follow the project's policy (tracker.runtime): the count set by the
+command (--threads, or the cores free at start-up), one inter-op thread, and ONNX Runtime's thread
+spinning off — a spinning pool keeps its cores busy after every run and slows whatever runs next
+(another engine, the GUI, a second tracker) by up to 2x.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import UserError
+from . import Engine
+from .preprocess import NumpyInput
+
+
+class OnnxEngine(Engine):
+    """Shared by the ONNX engines: the input convention, the kernel as the template graph's outputs in
+    order, and one search graph per crop shape (the export has one per search size)."""
+
+    def __init__(self, export, threads: int):
+        self.export = export
+        self.threads = max(1, int(threads))
+        self.prepare = NumpyInput(export.preset.input)
+        self._template = self._load(export.template)
+        self._search = {g.size: None for g in export.search}
+
+    def _load(self, graph):
+        raise NotImplementedError
+
+    def _run(self, session, graph, feeds: list[np.ndarray]) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    def template(self, crop):
+        return self._run(self._template, self.export.template, [self.prepare(crop)])
+
+    def search(self, crops, kernel):
+        x = self.prepare(crops)
+        size = x.shape[-1]
+        graph = self.export.search_graph(size, x.shape[0])
+        session = self._search.get(size)
+        if session is None:
+            session = self._search[size] = self._load(graph)
+        outs = self._run(session, graph, [x, *kernel])
+        return outs[0], (outs[1] if len(outs) > 1 else None)
+
+
+class OnnxRuntimeEngine(OnnxEngine):
+    name = "onnxruntime"
+
+    def _load(self, graph):
+        import onnxruntime as ort
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = self.threads
+        so.inter_op_num_threads = 1
+        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        so.add_session_config_entry("session.inter_op.allow_spinning", "0")
+        so.log_severity_level = 3
+        try:
+            session = ort.InferenceSession(str(graph.path), so, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # noqa: BLE001 - ONNX Runtime raises its own exception types
+            raise UserError(f"{graph.path}: ONNX Runtime cannot load it ({_first_line(exc)})") from None
+        graph.check_signature([i.name for i in session.get_inputs()], [o.name for o in session.get_outputs()])
+        return session
+
+    def _run(self, session, graph, feeds):
+        return session.run(graph.outputs, dict(zip(graph.inputs, feeds)))
+
+
+class OpenVinoEngine(OnnxEngine):
+    name = "openvino"
+
+    def _load(self, graph):
+        import openvino as ov
+        core = ov.Core()
+        config = {"INFERENCE_NUM_THREADS": self.threads, "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY",
+                  # float32 throughout: on CPUs with bf16/fp16 units OpenVINO would otherwise lower precision
+                  "INFERENCE_PRECISION_HINT": "f32"}
+        try:
+            model = core.read_model(str(graph.path))
+            compiled = core.compile_model(model, "CPU", config)
+        except Exception as exc:  # noqa: BLE001 - OpenVINO raises its own exception types
+            raise UserError(f"{graph.path}: OpenVINO cannot load it ({_first_line(exc)})") from None
+        graph.check_signature([i.get_any_name() for i in compiled.inputs],
+                              [o.get_any_name() for o in compiled.outputs])
+        return compiled.create_infer_request(), [compiled.output(n) for n in graph.outputs]
+
+    def _run(self, session, graph, feeds):
+        request, outputs = session
+        result = request.infer(dict(zip(graph.inputs, feeds)))
+        # copies: the request reuses its output buffers on the next call
+        return [np.array(result[o], copy=True) for o in outputs]
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__
+
+
+def make_onnx_engine(name: str, export, threads: int) -> OnnxEngine:
+    return {"onnxruntime": OnnxRuntimeEngine, "openvino": OpenVinoEngine}[name](export, threads)

@@ -1,0 +1,66 @@
+"""`siamtrack export`: a model as ONNX graphs plus a sidecar, trackable on its own (`--model DIR`)."""
+from __future__ import annotations
+
+
+def add_arguments(p):
+    p.add_argument("model", nargs="?", default=None, help="preset name (see `siamtrack models`); default: the "
+                   "shipped default model")
+    p.add_argument("--config", help="a pysot config.yaml (or a siamtrack preset YAML) instead of MODEL")
+    p.add_argument("--weights", help="checkpoint file (pysot, siamfc-pytorch or siamtrack format); default: the "
+                   "preset's shipped weights")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder to write (created if missing)")
+    p.add_argument("--long-term", action="store_true", help="also export the long-term re-detection search graph")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="tracking value stored in the sidecar instead of the preset's; repeatable")
+    p.add_argument("--int8", action="store_true", help="quantize the search graph to int8 (static, calibrated "
+                   "on --calibration); offered for the presets whose accuracy it keeps (weights/README.md)")
+    p.add_argument("--calibration", metavar="DATA", help="folder of sequences with ground truth to calibrate "
+                   "int8 on (any layout `siamtrack bench` reads)")
+    p.add_argument("--calibration-frames", type=int, default=96, metavar="N",
+                   help="search crops to calibrate on (default 96)")
+
+
+# int8 validation (weights/README.md, "int8"): preset -> validation AUC of int8 minus float32, measured with
+# `siamtrack bench` on the validation split; int8 is offered only within 0.01
+INT8_CHECKED: dict[str, float] = {}
+INT8_TOLERANCE = 0.01
+
+
+def run(args) -> int:
+    from .errors import UserError
+    from .presets import DEFAULT_PRESET
+    from .track_cli import parse_params
+
+    if args.config and args.model:
+        raise UserError("give MODEL or --config, not both")
+    spec = args.config or args.model or DEFAULT_PRESET
+    if str(spec).startswith("opencv:"):
+        raise UserError(f"{spec} is OpenCV's own tracker; export takes a Siamese model preset or config")
+    if args.calibration and not args.int8:
+        raise UserError("--calibration is for --int8")
+    if args.calibration_frames < 1:
+        raise UserError("--calibration-frames must be at least 1")
+    from .siamese import load_model, resolve_preset
+    preset = resolve_preset(spec)
+    if args.param:
+        preset = preset.replace_track(**parse_params(args.param))
+    if args.int8:
+        if args.calibration is None:
+            raise UserError("--int8 needs --calibration DATA (a folder of sequences with ground truth)")
+        delta = INT8_CHECKED.get(preset.name) if args.weights is None else None
+        if args.weights is None and (delta is None or delta < -INT8_TOLERANCE):
+            why = "not validated" if delta is None else f"validation AUC {delta:+.3f} against float32"
+            raise UserError(f"int8 is not offered for {preset.name} ({why}; weights/README.md, int8)")
+    from .engines.auto import weights_sha256
+    model, _ = load_model(preset, args.weights, "cpu")
+    from .export import export_model
+    export = export_model(preset, model, args.out, weights_sha256(preset, args.weights), long_term=args.long_term,
+                          int8=args.int8, calibration=args.calibration, calibration_frames=args.calibration_frames)
+    for g in [export.template, *export.search]:
+        print(f"{g.path}  {g.precision}  {g.path.stat().st_size / 1e6:.1f} MB")
+    print(f"{export.root / 'siamtrack.json'}  sidecar")
+    if args.int8 and args.weights is not None:
+        print("note: int8 is unvalidated for these weights: compare it with float32 on your data "
+              "(siamtrack bench --model DIR)")
+    print(f"track with: siamtrack track VIDEO --model {export.root}")
+    return 0

@@ -293,3 +293,12 @@ def test_workers_zero_means_one_per_core_in_batch_and_bench():
     assert p.parse_args(["bench", "d", "--workers", "0"]).workers == 0
     with pytest.raises(SystemExit):
         p.parse_args(["bench", "d", "--workers", "-1"])
+
+
+def test_export_writes_to_out_dir_checked_first(tmp_path, capsys):
+    from tracker.cli import build_parser
+    assert build_parser().parse_args(["export", "--out-dir", "d"]).out == "d"
+    (tmp_path / "f").write_text("x")
+    rc = main(["export", "no_such_model", "--out-dir", str(tmp_path / "f")])
+    assert rc == 2
+    _one_error_line(capsys.readouterr().err, "exists and is not a folder")

@@ -8,7 +8,9 @@ def add_arguments(p):
     p.add_argument("--config", help="a pysot config.yaml (or a siamtrack preset YAML) instead of MODEL")
     p.add_argument("--weights", help="checkpoint file (pysot, siamfc-pytorch or siamtrack format); default: the "
                    "preset's shipped weights")
-    p.add_argument("--out", required=True, metavar="DIR", help="folder to write (created if missing)")
+    p.add_argument("--out-dir", dest="out", metavar="DIR", help="folder to write (created if missing); required")
+    from .cli_args import add_deprecated
+    add_deprecated(p, "--out", "--out-dir", "out", metavar="DIR")
     p.add_argument("--long-term", action="store_true", help="also export the long-term re-detection search graph")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="tracking value stored in the sidecar instead of the preset's; repeatable")
@@ -40,6 +42,10 @@ def run(args) -> int:
         raise UserError("--calibration is for --int8")
     if args.calibration_frames < 1:
         raise UserError("--calibration-frames must be at least 1")
+    if not getattr(args, "out", None):
+        raise UserError("give the folder to write with --out-dir DIR")
+    from .io.sinks import check_output_folder
+    check_output_folder(args.out, "--out-dir")
     from .siamese import load_model, resolve_preset
     preset = resolve_preset(spec)
     if args.param:

@@ -152,3 +152,18 @@ def test_the_runner_gives_exactly_the_boxes_of_a_hand_written_loop(shared_dir):
     from_folder = [r.box for r in t.track(img_dir, init, max_frames=n)]
     from_list = [r.box for r in TrackRun(t, (cv2.imread(str(p)) for p in paths), init)]
     assert from_folder == manual and from_list == manual
+
+
+def test_the_public_api_is_typed_and_ships_its_marker():
+    import inspect
+
+    import tracker
+    repo = Path(__file__).resolve().parent.parent
+    assert (repo / "tracker" / "py.typed").is_file()               # PEP 561 marker, package data in setup.py
+    for fn in (tracker.build_tracker, Tracker.init, Tracker.update, Tracker.track, TrackResult.as_opencv,
+               TrackRun.__init__, fps_from_times):
+        sig = inspect.signature(fn)
+        assert sig.return_annotation is not inspect.Signature.empty, fn
+        untyped = [p.name for p in sig.parameters.values() if p.name != "self" and p.annotation is p.empty]
+        assert untyped == [], (fn, untyped)
+    assert tracker.FrameResult is FrameResult and tracker.TrackRun is TrackRun

@@ -7,17 +7,34 @@ import os as _os
 # OPENCV_FFMPEG_LOGLEVEL=32).
 _os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
 _os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-from .base import Tracker, TrackerError, TrackResult
+from typing import TYPE_CHECKING, Any, Union
+
+from .base import NotInitializedError, Tracker, TrackerError, TrackResult
 from .errors import UserError
+
+if TYPE_CHECKING:
+    from .presets import Preset
+    from .sequence import FrameResult, TrackRun, fps_from_times
 
 __version__ = "0.2.0"
 
 
-def build_tracker(preset_or_config, weights=None, device="cpu", xcorr="torch", **overrides) -> Tracker:
+def build_tracker(preset_or_config: Union[str, "_os.PathLike[str]", "Preset"],
+                  weights: Union[str, "_os.PathLike[str]", None] = None, device: str = "cpu",
+                  xcorr: str = "torch", **overrides: Any) -> Tracker:
     """Build any tracker by name: a preset (`siamrpn_alex_dwxcorr`), a pysot YAML path, a preset object,
     or an OpenCV baseline (`opencv:csrt`, `opencv:kcf`, `opencv:mil`, `opencv:nano`, ...)."""
     from .factory import build_tracker as _build
     return _build(preset_or_config, weights=weights, device=device, xcorr=xcorr, **overrides)
 
 
-__all__ = ["Tracker", "TrackerError", "TrackResult", "UserError", "build_tracker"]
+def __getattr__(name: str) -> Any:
+    # the frame-loop types, imported on first use (tracker.sequence brings in OpenCV)
+    if name in ("FrameResult", "TrackRun", "fps_from_times"):
+        from . import sequence
+        return getattr(sequence, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["Tracker", "TrackerError", "TrackResult", "UserError", "NotInitializedError", "build_tracker",
+           "FrameResult", "TrackRun", "fps_from_times"]

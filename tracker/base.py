@@ -55,13 +55,13 @@ class NotInitializedError(TrackerError, RuntimeError):
     """`update()` was called before `init()`."""
 
 
-def validate_frame(frame) -> np.ndarray:
+def validate_frame(frame: object) -> np.ndarray:
     if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
         raise TrackerError("frame must be a BGR uint8 array of shape (H, W, 3)")
     return frame
 
 
-def validate_box(box: Sequence[float], frame_shape) -> tuple[float, float, float, float]:
+def validate_box(box: Sequence[float], frame_shape: tuple[int, ...]) -> Box:
     """Check an initial box against the frame: finite, positive size, overlapping the image."""
     if len(box) != 4:
         raise TrackerError(f"a box has 4 values x,y,w,h, got {len(box)}")

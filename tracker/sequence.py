@@ -23,11 +23,11 @@ import os
 import time
 from collections.abc import Iterable, Iterator, Sized
 from dataclasses import dataclass, field
-from typing import Union
+from typing import Sequence, Union, cast
 
 import numpy as np
 
-from .base import Tracker, TrackerError, TrackResult
+from .base import Box, Tracker, TrackerError, TrackResult
 from .io.sources import FrameSource, SourceError, open_source
 
 FrameInput = Union[str, "os.PathLike[str]", int, FrameSource, Iterable[np.ndarray]]
@@ -72,6 +72,7 @@ def _as_source(source: FrameInput, start: int) -> tuple[FrameSource, bool]:
     """(source, whether this run opened it and so closes it)."""
     if isinstance(source, FrameSource) or (hasattr(source, "frame_count") and hasattr(source, "skipped")):
         # an open source (or one shaped like it): yields (index, frame) pairs and lists what it skipped
+        source = cast(FrameSource, source)
         if start:
             raise TrackerError("start= applies to a path, camera or iterable; an open FrameSource starts "
                                "where it was opened")
@@ -87,20 +88,27 @@ def _as_source(source: FrameInput, start: int) -> tuple[FrameSource, bool]:
     return _IterableSource(source, start), True
 
 
+def _box(box: Sequence[float]) -> Box:
+    if len(box) != 4:
+        raise TrackerError(f"a box has 4 values x,y,w,h, got {len(box)}")
+    x, y, w, h = (float(v) for v in box)
+    return x, y, w, h
+
+
 class TrackRun:
     """A tracker going through a source: iterate it (once) for `FrameResult`s. While and after it runs,
     `frames` (results so far), `lost`, `skipped`, `update_times`, `fps` and `source` describe it. The
     source is closed when the iteration ends, breaks or fails, or on `close()` (or leaving a `with` block),
     unless it was an open `FrameSource` given by the caller."""
 
-    def __init__(self, tracker: Tracker, source: FrameInput, box, *, start: int = 0,
-                 max_frames: int | None = None):
+    def __init__(self, tracker: Tracker, source: FrameInput, box: Sequence[float], *, start: int = 0,
+                 max_frames: int | None = None) -> None:
         if max_frames is not None and max_frames < 1:
             raise TrackerError(f"max_frames must be at least 1, got {max_frames}")
         if start < 0:
             raise TrackerError(f"start must be 0 or more, got {start}")
         self.tracker = tracker
-        self.box = tuple(float(v) for v in box)
+        self.box = _box(box)
         self.max_frames = max_frames
         self.source, self._owns_source = _as_source(source, start)
         self.start = int(getattr(self.source, "start", start) or 0)   # an open FrameSource's own start
@@ -154,7 +162,7 @@ class TrackRun:
                     dt = time.perf_counter() - t0
                     self.update_times.append(dt)
                     self.lost += int(r.lost)
-                    result = FrameResult(tuple(float(v) for v in r.box), float(r.score), bool(r.lost),
+                    result = FrameResult(_box(r.box), float(r.score), bool(r.lost),
                                          index=index, seconds=dt, frame=frame)
                 prev = result
                 yield self._emit(result)
@@ -180,5 +188,5 @@ class TrackRun:
     def __enter__(self) -> "TrackRun":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()

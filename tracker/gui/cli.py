@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -74,6 +75,10 @@ def run(args) -> int:
     if args.threads is not None and args.threads < 1:
         raise UserError("--threads must be at least 1")
     init = parse_box(args.init) if args.init else None
+    # a file or folder that cannot be read fails here, in one line, before a window (and its threads) exists
+    if args.source is not None and not (str(args.source).isdigit() and not os.path.exists(args.source)):
+        from ..io.sources import open_source
+        open_source(args.source).close()
     from ..runtime import configure_threads
     configure_threads(args.threads)  # before any tracker exists (tracker.runtime explains the default)
     try:

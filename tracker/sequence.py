@@ -46,7 +46,9 @@ class FrameResult(TrackResult):
     """One frame's result in a run: a `TrackResult` (box, score, lost, xyxy, as_opencv()) plus where and
     how long. `seconds` is the time of this frame's init() or update() call (0 for a skipped frame).
     `initial`: the frame the tracker was initialised on (box = the given box). `skipped`: the source could
-    not decode this frame; box, score and lost repeat the previous frame's and `frame` is None."""
+    not decode this frame; box, score and lost repeat the previous frame's and `frame` is None. `frame` is
+    the decoded image itself: keeping every result of a long video (`list(run)`) keeps every frame too, so
+    keep `r.box` (or drop `r.frame`) when collecting results."""
     index: int = 0
     seconds: float = 0.0
     initial: bool = False

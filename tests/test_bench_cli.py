@@ -325,3 +325,55 @@ def test_report_only_ranks_published_results_with_attribute_tables(tmp_path):
     assert half["attributes"]["SV"]["sequences"] == 1
     md = (tmp_path / "report" / "report.md").read_text()
     assert "## Per attribute (AUC)" in md and "| SV |" in md
+
+
+def _square_sequence(root, name, n=12, absent=()):
+    """A bright square moving right on grey, OTB layout, 0-based boxes (origin.json marks them so)."""
+    import cv2
+    d = root / name
+    (d / "img").mkdir(parents=True)
+    lines = []
+    for i in range(n):
+        img = np.full((120, 160, 3), 60, np.uint8)
+        x = 30 + 3 * i
+        if i in absent:
+            lines.append("NaN,NaN,NaN,NaN")
+        else:
+            img[40:70, x:x + 30] = (40, 200, 230)
+            lines.append(f"{x},40,30,30")
+        cv2.imwrite(str(d / "img" / f"{i + 1:04d}.jpg"), img)
+    (d / "groundtruth_rect.txt").write_text("\n".join(lines) + "\n")
+    (d / "origin.json").write_text("{}")
+
+
+def test_split_file_jitter_runs_size_error_and_lost_flags_in_the_report(tmp_path, capsys):
+    """A split file gathers sequences of two folders; --jitter adds runs from jittered first boxes whose AUC
+    spread is reported; size error and the lost-flag columns come from the same runs."""
+    import json
+    from tracker.bench.cli import main
+    _square_sequence(tmp_path / "a", "s1")
+    _square_sequence(tmp_path / "b", "s2", absent=(8, 9))
+    _square_sequence(tmp_path / "b", "s3")
+    split = tmp_path / "split.txt"
+    split.write_text("# two folders\na\nb: s2\n")
+    res = tmp_path / "results"
+    rc = main([str(split), "-t", "opencv:kcf", "--jitter", "2", "--results", str(res), "--no-plots", "--quiet"])
+    assert rc == 0
+    root = res / "split" / "opencv-kcf"
+    for sub in ("", "jitter1/", "jitter2/"):
+        for s in ("s1", "s2"):
+            assert (root / f"{sub}{s}.txt").is_file() and (root / f"{sub}lost" / f"{s}_lost.txt").is_file()
+    assert not (root / "s3.txt").exists()
+    data = json.loads((tmp_path / "reports" / "split" / "report.json").read_text())
+    t = data["trackers"]["opencv-kcf"]
+    assert t["sequences"] == ["s1", "s2"]
+    for s in ("s1", "s2"):
+        row = t["per_sequence"][s]
+        assert row["jitter_runs"] == 2 and 0 <= row["jitter_spread"] <= 1 and 0 <= row["size_err"] < 1
+    assert t["summary"]["lost_absent"] == 2
+    out = capsys.readouterr().out
+    assert "size err" in out and "jitter spread" in out
+    # a rerun redoes nothing, jittered runs included
+    before = (root / "jitter2" / "s2.txt").stat().st_mtime_ns
+    assert main([str(split), "-t", "opencv:kcf", "--jitter", "2", "--results", str(res), "--no-plots", "--quiet"]) == 0
+    assert (root / "jitter2" / "s2.txt").stat().st_mtime_ns == before

@@ -189,3 +189,31 @@ def test_got10k_ao_and_success_rates():
 
 def test_fps_is_one_over_the_median_time():
     assert M.fps_from_times([0.01, 0.02, 0.5, 0.0]) == pytest.approx(50.0)  # zero (skipped) frames ignored
+
+
+def test_box_size_error_is_log2_of_the_linear_size_ratio():
+    gt = np.array([[0, 0, 10, 10], [0, 0, 10, 10], [0, 0, 10, 10], [np.nan] * 4])
+    pred = np.array([[0, 0, 20, 20], [0, 0, 10, 10], [0, 0, 5, 5], [0, 0, 10, 10]])
+    np.testing.assert_allclose(M.size_errors(pred, gt)[:3], [1.0, 0.0, 1.0])
+    assert math.isnan(M.size_errors(pred, gt)[3])
+    assert M.box_size_error(pred, gt) == 1.0                # median of 1, 0, 1 (the NaN frame left out)
+    # aspect does not count, area does: 40 x 10 has the area of 20 x 20
+    assert M.box_size_error(np.array([[0, 0, 40, 10]]), np.array([[0, 0, 10, 10]])) == 1.0
+
+
+def test_lost_flag_counts_split_tracked_and_absent_frames():
+    gt = np.array([[0, 0, 10, 10]] * 4 + [[np.nan] * 4] * 2)
+    pred = np.array([[0, 0, 10, 10], [0, 0, 10, 10], [0, 0, 10, 10], [50, 50, 10, 10], [0, 0, 10, 10],
+                     [0, 0, 10, 10]])
+    lost = [1, 1, 0, 1, 1, 0]                                 # frame 0 (initialisation) is not counted
+    c = M.lost_flag_counts(lost, pred, gt)
+    assert c == {"tracked": 2, "tracked_flagged": 1, "absent": 2, "absent_flagged": 1}
+
+
+def test_jittered_boxes_are_reproducible_bounded_and_differ_between_runs():
+    box = (100.0, 50.0, 30.0, 40.0)
+    a, b = M.jitter_box(box, 1, "car1"), M.jitter_box(box, 1, "car1")
+    assert a == b and a != M.jitter_box(box, 2, "car1") and a != M.jitter_box(box, 1, "BMX3")
+    for run in range(1, 20):
+        j = np.array(M.jitter_box(box, run, "seq", px=2.0))
+        assert (np.abs(j - box) <= 2.0).all()

@@ -34,7 +34,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from ..opencv_trackers import add_model_dir_arguments
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.epilog = EPILOG
-    p.add_argument("dataset", metavar="DATASET_DIR", help="the dataset folder")
+    p.add_argument("dataset", metavar="DATASET_DIR",
+                   help="the dataset folder, or a split file (.txt: one dataset folder per line, relative to the "
+                        "file, optionally followed by ': A,B,C' to take only those sequences)")
     p.add_argument("--protocol", choices=["otb", "vot", "got10k"], default=None,
                    help="evaluation protocol (default: from the dataset format: vot -> vot, got10k -> got10k, "
                         "otherwise otb one-pass)")
@@ -64,10 +66,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "threads; default 1)")
     p.add_argument("--threads", type=int, default=None, metavar="N",
                    help="CPU threads per process (default: the cores free at start-up, split among the workers)")
+    p.add_argument("--jitter", type=int, default=0, metavar="N",
+                   help="OTB: also run each sequence N more times from a first box jittered by up to "
+                        "--jitter-px on each of x, y, w, h (the same jitter on every machine), and report the "
+                        "spread (max - min) of their AUCs (default 0: no extra runs)")
+    p.add_argument("--jitter-px", type=float, default=2.0, metavar="PX", help="jitter size (default 2 px)")
     p.add_argument("--force", action="store_true", help="re-run sequences that already have results")
     p.add_argument("--report-only", action="store_true", help="run nothing; score the results folder")
     p.add_argument("--device", default="cpu", help="torch device for our trackers (default cpu)")
     p.add_argument("--xcorr", default="torch", help="cross-correlation backend for our trackers (default torch)")
+    p.add_argument("--engine", default="auto", choices=["auto", "torch", "onnxruntime", "openvino"],
+                   help="what runs our trackers' networks (default auto: the faster ONNX engine on the CPU)")
     p.add_argument("--vot-year", type=int, default=2018, choices=[2016, 2017, 2018, 2019],
                    help="VOT year whose sequence-length interval the EAO uses (default 2018)")
     p.add_argument("--no-plots", action="store_true", help="tables only, no PNG plots")
@@ -87,13 +96,16 @@ def run(args) -> int:
         args.workers = os.cpu_count() or 1
     if args.threads is not None and args.threads < 1:
         raise UserError("--threads must be at least 1")
+    if args.jitter < 0 or args.jitter_px < 0:
+        raise UserError("--jitter and --jitter-px must not be negative")
     if args.max_frames is not None and args.max_frames < 2:
         raise UserError("--max-frames must be at least 2")
     seq_filter = [s.strip() for s in args.sequences.split(",") if s.strip()] if args.sequences else None
     fmt, seqs = load_dataset(args.dataset, args.fmt, seq_filter, gt_base=args.gt_base)
     protocol = args.protocol or {"vot": "vot", "got10k": "got10k"}.get(fmt, "otb")
     seqs = [s.truncated(args.max_frames) for s in seqs]
-    dataset_name = safe_label(args.dataset_name or Path(args.dataset).resolve().name)
+    given = Path(args.dataset).resolve()
+    dataset_name = safe_label(args.dataset_name or (given.stem if given.is_file() else given.name))
     layout = ResultsLayout(args.results, dataset_name, protocol)
     layout.bases = {s.name: s.gt_base for s in seqs}
     report_dir = Path(args.report_dir) if args.report_dir else Path(args.results).resolve().parent / "reports" / dataset_name
@@ -104,6 +116,10 @@ def run(args) -> int:
     opencv_dirs = model_dirs(args)
     texts = list(args.tracker) + list(args.config)
     specs = [parse_tracker_spec(t, args.weights, opencv_dirs) for t in texts]
+    if args.engine != "auto":
+        import dataclasses
+        specs = [s if s.is_opencv else dataclasses.replace(s, overrides=s.overrides + (("engine", args.engine),))
+                 for s in specs]
     labels = [s.label for s in specs]
     dup = {lab for lab in labels if labels.count(lab) > 1}
     if dup:
@@ -115,7 +131,8 @@ def run(args) -> int:
 
     failed = []
     if specs and not args.report_only:
-        jobs, finished = plan_jobs(specs, seqs, layout, force=args.force, truncated=args.max_frames is not None)
+        jobs, finished = plan_jobs(specs, seqs, layout, force=args.force, truncated=args.max_frames is not None,
+                                   jitter=args.jitter if protocol == "otb" else 0, jitter_px=args.jitter_px)
         # Build every tracker once before anything runs: a bad name or missing weights fails now, clearly.
         built = {spec: build_from_spec(spec, args.device, args.xcorr) for spec in specs
                  if any(j.spec == spec for j in jobs)}

@@ -162,6 +162,50 @@ class OTBScores:
         return float(self.norm_precision[20])
 
 
+def size_errors(pred, gt) -> np.ndarray:
+    """Per frame |log2(sqrt(predicted area / true area))|: 0 for the right size, 1 for a box twice (or half)
+    as wide and high. NaN where the ground truth is missing or either box is empty."""
+    pred, gt = as_boxes(pred), as_boxes(gt)
+    pa = pred[:, 2] * pred[:, 3]
+    ga = gt[:, 2] * gt[:, 3]
+    ok = np.isfinite(pa) & np.isfinite(ga) & (pa > 0) & (ga > 0)
+    out = np.full(len(gt), np.nan)
+    out[ok] = np.abs(0.5 * np.log2(pa[ok] / ga[ok]))
+    return out
+
+
+def box_size_error(pred, gt) -> float:
+    """Median over frames of `size_errors` (the box-size error of one sequence); NaN when none is scored."""
+    e = size_errors(pred, gt)
+    e = e[np.isfinite(e)]
+    return float(np.median(e)) if e.size else float("nan")
+
+
+def lost_flag_counts(lost, pred, gt, tracked_iou: float = 0.5) -> dict:
+    """How a tracker's lost flags (one 0/1 per frame, frame 0 = initialisation, not counted) agree with the
+    ground truth: `tracked` frames (IoU >= tracked_iou) and how many of them were flagged (false alarms);
+    `absent` frames (no ground-truth box: target out of view or fully hidden) and how many were flagged."""
+    lost = np.asarray(lost, dtype=bool)[1:]
+    pred, gt = as_boxes(pred)[1:], as_boxes(gt)[1:]
+    n = min(len(lost), len(gt))
+    lost, pred, gt = lost[:n], pred[:n], gt[:n]
+    absent = ~(np.isfinite(gt).all(axis=1) & (gt[:, 2] > 0) & (gt[:, 3] > 0))
+    with np.errstate(invalid="ignore"):
+        tracked = ~absent & (np.nan_to_num(iou(pred, gt), nan=0.0) >= tracked_iou)
+    return {"tracked": int(tracked.sum()), "tracked_flagged": int((tracked & lost).sum()),
+            "absent": int(absent.sum()), "absent_flagged": int((absent & lost).sum())}
+
+
+def jitter_box(box, run: int, key: str, px: float = 2.0) -> tuple[float, float, float, float]:
+    """The initial box of jittered run `run` (1, 2, ...) of sequence `key`: each of x, y, w, h moved by a
+    uniform offset in [-px, px], the same for the same (run, key) on every machine (w, h kept >= 1)."""
+    import zlib
+    rng = np.random.default_rng([int(run), zlib.crc32(key.encode("utf-8"))])
+    d = rng.uniform(-px, px, 4)
+    x, y, w, h = (float(v) for v in box)
+    return x + d[0], y + d[1], max(1.0, w + d[2]), max(1.0, h + d[3])
+
+
 def otb_scores(pred, gt) -> OTBScores:
     """One-pass scores of one sequence (pred and gt aligned frame by frame)."""
     pred, gt = as_boxes(pred), as_boxes(gt)

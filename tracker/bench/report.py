@@ -89,14 +89,29 @@ def _read_result(layout: ResultsLayout, label: str, seq, reader, truncated, ts: 
     return result
 
 
+def _jitter_aucs(layout: ResultsLayout, label: str, seq) -> list[float]:
+    """AUCs of the jittered runs of `label` on `seq` that are complete (runs 1, 2, ... until one is missing)."""
+    from .runner import jitter_label
+    aucs, run = [], 1
+    while True:
+        sub = jitter_label(label, run)
+        if layout.line_count(sub, seq.name) != len(seq):
+            return aucs
+        aucs.append(M.otb_scores(layout.read_boxes(sub, seq.name), seq.gt).auc)
+        run += 1
+
+
 def score_otb(layout: ResultsLayout, label: str, seqs, truncated=False, warn=_warn) -> TrackerScores:
     ts = TrackerScores(label)
     times_all, curves = [], {"success": [], "precision": [], "norm_precision": []}
+    lost_counts = {"tracked": 0, "tracked_flagged": 0, "absent": 0, "absent_flagged": 0}
+    have_lost = False
     for seq in seqs:
         pred = _read_result(layout, label, seq, layout.read_boxes, truncated, ts, warn)
         if pred is None:
             continue
-        s = M.otb_scores(pred[:len(seq)], seq.gt)
+        pred = pred[:len(seq)]
+        s = M.otb_scores(pred, seq.gt)
         curves["success"].append(s.success)
         curves["precision"].append(s.precision)
         curves["norm_precision"].append(s.norm_precision)
@@ -105,24 +120,42 @@ def score_otb(layout: ResultsLayout, label: str, seqs, truncated=False, warn=_wa
         fps, ms = _speed([times]) if times is not None else (float("nan"), float("nan"))
         if times is not None:
             times_all.append(times)
-        ts.per_sequence[seq.name] = {"auc": s.auc, "precision20": s.precision20,
-                                     "norm_precision20": s.norm_precision20, "frames": s.frames, "fps": fps}
+        row = {"auc": s.auc, "precision20": s.precision20, "norm_precision20": s.norm_precision20,
+               "size_err": M.box_size_error(pred, seq.gt), "frames": s.frames, "fps": fps}
+        lost = layout.read_lost(label, seq.name)
+        if lost is not None and len(lost) >= len(seq):
+            have_lost = True
+            c = M.lost_flag_counts(lost[:len(seq)], pred, seq.gt)
+            for k in lost_counts:
+                lost_counts[k] += c[k]
+            row["lost_frames"] = int(lost[1:len(seq)].sum())
+        aucs = _jitter_aucs(layout, label, seq) if not truncated else []
+        if aucs:
+            row["jitter_runs"] = len(aucs)
+            row["jitter_spread"] = float(max(aucs) - min(aucs))
+        ts.per_sequence[seq.name] = row
     if ts.sequences:
         for k, v in curves.items():
             ts.curves[k] = np.nanmean(np.array(v), axis=0).tolist()
         fps, ms = _speed(times_all)
-        ts.summary = {"auc": float(np.nanmean([ts.per_sequence[n]["auc"] for n in ts.sequences])),
-                      "precision20": float(np.nanmean([ts.per_sequence[n]["precision20"] for n in ts.sequences])),
-                      "norm_precision20": float(np.nanmean([ts.per_sequence[n]["norm_precision20"]
-                                                            for n in ts.sequences])),
-                      "fps": fps, "ms_per_frame": ms}
+
+        def mean(key, names=ts.sequences):
+            vals = [ts.per_sequence[n][key] for n in names if key in ts.per_sequence[n]]
+            return float(np.nanmean(vals)) if vals and np.isfinite(vals).any() else float("nan")
+        ts.summary = {"auc": mean("auc"), "precision20": mean("precision20"),
+                      "norm_precision20": mean("norm_precision20"), "size_err": mean("size_err"),
+                      "jitter_spread": mean("jitter_spread"), "fps": fps, "ms_per_frame": ms}
+        if have_lost:
+            t, a = lost_counts["tracked"], lost_counts["absent"]
+            ts.summary["false_lost"] = lost_counts["tracked_flagged"] / t if t else float("nan")
+            ts.summary["absent_flagged"] = lost_counts["absent_flagged"] / a if a else float("nan")
+            ts.summary.update({f"lost_{k}": v for k, v in lost_counts.items()})
         by_name = {s.name: s for s in seqs}
         attrs = sorted(set().union(*(by_name[n].all_attributes() for n in ts.sequences)))
         for a in attrs:
             names = [n for n in ts.sequences if a in by_name[n].all_attributes()]
-            ts.attributes[a] = {"sequences": len(names),
-                                "auc": float(np.nanmean([ts.per_sequence[n]["auc"] for n in names])),
-                                "precision20": float(np.nanmean([ts.per_sequence[n]["precision20"] for n in names]))}
+            ts.attributes[a] = {"sequences": len(names), "auc": mean("auc", names),
+                                "precision20": mean("precision20", names)}
     return ts
 
 
@@ -193,8 +226,9 @@ def score_vot(layout: ResultsLayout, label: str, seqs, truncated=False, year=201
 # ---------------------------------------------------------------------------------- tables
 
 COLUMNS = {
-    "otb": [("auc", "AUC"), ("precision20", "P@20"), ("norm_precision20", "NP@0.2"), ("fps", "fps"),
-            ("ms_per_frame", "ms/frame")],
+    "otb": [("auc", "AUC"), ("precision20", "P@20"), ("norm_precision20", "NP@0.2"), ("size_err", "size err"),
+            ("jitter_spread", "jitter spread"), ("false_lost", "lost@IoU≥.5"), ("absent_flagged", "lost@absent"),
+            ("fps", "fps"), ("ms_per_frame", "ms/frame")],
     "got10k": [("ao", "AO"), ("sr50", "SR@0.5"), ("sr75", "SR@0.75"), ("fps", "fps"), ("ms_per_frame", "ms/frame")],
     "vot": [("eao", "EAO"), ("accuracy", "A"), ("robustness", "R"), ("failures", "failures"), ("fps", "fps"),
             ("ms_per_frame", "ms/frame")],
@@ -207,6 +241,8 @@ def _fmt(v, key="") -> str:
         return "-"
     if key == "failures":
         return str(int(v))
+    if key in ("false_lost", "absent_flagged"):
+        return f"{100 * v:.1f}%"
     if key in ("fps", "ms_per_frame", "robustness"):
         return f"{v:.1f}" if key != "robustness" else f"{v:.3f}"
     return f"{v:.3f}"
@@ -290,8 +326,13 @@ def write_report(report_dir, scores: list[TrackerScores], protocol: str, meta: d
     md.append(markdown_table(headers, rows))
     if protocol == "otb":
         md.append("\nAUC: mean over sequences of the success curve (IoU > t, t = 0, 0.05 .. 1); P@20: centre error "
-                  "<= 20 px; NP@0.2: centre error / target size <= 0.2; fps: 1 / median update time "
-                  "(initialisation excluded); frames without ground truth are left out.\n")
+                  "<= 20 px; NP@0.2: centre error / target size <= 0.2; size err: mean over sequences of the "
+                  "median |log2(sqrt(predicted area / true area))| (0.26 = boxes 20% off in size); jitter "
+                  "spread: mean over sequences of max - min AUC of the runs started from a jittered first box "
+                  "(--jitter); lost@IoU≥.5: share of the frames tracked with IoU >= 0.5 that the tracker "
+                  "flagged lost (false alarms); lost@absent: share of the frames without a target (out of view) "
+                  "flagged lost; fps: 1 / median update time (initialisation excluded); frames without ground "
+                  "truth are left out of AUC, precision and size.\n")
     elif protocol == "vot":
         low, high = M.EAO_INTERVALS.get(int(meta.get("vot_year") or 2018), M.EAO_INTERVALS[2018])
         longest = max((len(q) for q in seqs), default=0)

@@ -74,7 +74,23 @@ class ResultsLayout:
                 out.append(d.name)
         return out
 
+    def lost_file(self, label: str, seq: str) -> Path:
+        """Per-frame lost flags (0/1) of a one-pass run: ours, beside the times."""
+        return self.tracker_dir(label) / "lost" / f"{seq}_lost.txt"
+
     # ------------------------------------------------------------------ writing
+
+    def write_lost(self, label: str, seq: str, lost) -> None:
+        atomic_write_text(self.lost_file(label, seq), "".join(f"{int(bool(v))}\n" for v in lost))
+
+    def read_lost(self, label: str, seq: str) -> np.ndarray | None:
+        p = self.lost_file(label, seq)
+        if not p.is_file():
+            return None
+        try:
+            return np.array([int(v) for v in p.read_text().split()], dtype=bool)
+        except ValueError:
+            return None
 
     def write(self, label: str, seq: str, rows, times) -> None:
         """`rows`: boxes, or (VOT) codes and boxes. Times first, boxes last: the box file marks completion."""

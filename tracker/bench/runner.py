@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import UserError
 from .datasets import DatasetError, Sequence
-from .metrics import VOT_FAILURE, VOT_INIT, VOT_SKIP, polygon_overlap
+from .metrics import VOT_FAILURE, VOT_INIT, VOT_SKIP, jitter_box, polygon_overlap
 from ..progress import Progress
 from .results import ResultsLayout, safe_label
 
@@ -84,17 +84,18 @@ def _first_box(seq: Sequence, i: int = 0):
     return tuple(float(v) for v in b)
 
 
-def track_one_pass(tracker, seq: Sequence, on_frame=None):
-    """(boxes, seconds per frame): the first box is the ground truth, the rest the tracker's. The frame loop
-    and its timing are tracker.sequence's (frame 0's time is the initialisation)."""
-    box0 = _first_box(seq)
-    boxes, times = [], []
+def track_one_pass(tracker, seq: Sequence, on_frame=None, box0=None):
+    """(boxes, seconds per frame, lost flags): the first box is the ground truth (or `box0`), the rest the
+    tracker's. The frame loop and its timing are tracker.sequence's (frame 0's time is the initialisation)."""
+    box0 = _first_box(seq) if box0 is None else tuple(float(v) for v in box0)
+    boxes, times, lost = [], [], []
     for r in tracker.track((_read(path) for path in seq.frames), box0):
         boxes.append(r.box)
         times.append(r.seconds)
+        lost.append(bool(r.lost))
         if on_frame:
             on_frame()
-    return boxes, times
+    return boxes, times, lost
 
 
 def track_supervised(tracker, seq: Sequence, skip: int = VOT_SKIP_FRAMES, on_frame=None):
@@ -146,10 +147,16 @@ def track_supervised(tracker, seq: Sequence, skip: int = VOT_SKIP_FRAMES, on_fra
     return traj, times
 
 
-def run_sequence(tracker, seq: Sequence, protocol: str, on_frame=None):
+def run_sequence(tracker, seq: Sequence, protocol: str, on_frame=None, box0=None):
+    """(rows, seconds per frame, lost flags or None): one run of `seq` under `protocol`."""
     if protocol == "vot":
-        return track_supervised(tracker, seq, on_frame=on_frame)
-    return track_one_pass(tracker, seq, on_frame=on_frame)
+        return (*track_supervised(tracker, seq, on_frame=on_frame), None)
+    return track_one_pass(tracker, seq, on_frame=on_frame, box0=box0)
+
+
+def jitter_label(label: str, run: int) -> str:
+    """Where jittered run `run` of a tracker goes: a sub-folder of its results folder."""
+    return label if run == 0 else f"{label}/jitter{run}"
 
 
 # ---------------------------------------------------------------------------------- many sequences
@@ -158,6 +165,12 @@ def run_sequence(tracker, seq: Sequence, protocol: str, on_frame=None):
 class Job:
     spec: TrackerSpec
     seq: Sequence
+    jitter: int = 0          # 0: the protocol's run; k > 0: run k with the initial box jittered
+    jitter_px: float = 2.0
+
+    @property
+    def label(self) -> str:
+        return jitter_label(self.spec.label, self.jitter)
 
 
 @dataclass
@@ -176,18 +189,21 @@ class RunSummary:
     failed: list = field(default_factory=list)
 
 
-def plan_jobs(specs, seqs, layout: ResultsLayout, force: bool = False, truncated: bool = False):
+def plan_jobs(specs, seqs, layout: ResultsLayout, force: bool = False, truncated: bool = False,
+              jitter: int = 0, jitter_px: float = 2.0):
     """(jobs to run, (label, seq) pairs already finished). A result file counts as finished when it has
     one line per frame of the sequence; with `truncated` (--max-frames) a longer file counts too, since its
     first lines are that run (trackers are causal), so a quick check never overwrites a full result."""
     jobs, finished = [], []
     for spec in specs:
         for seq in seqs:
-            n = layout.line_count(spec.label, seq.name)
-            if not force and n is not None and (n == len(seq) or (truncated and n > len(seq))):
-                finished.append((spec.label, seq.name))
-            else:
-                jobs.append(Job(spec, seq))
+            for run in range(jitter + 1):
+                label = jitter_label(spec.label, run)
+                n = layout.line_count(label, seq.name)
+                if not force and n is not None and (n == len(seq) or (truncated and n > len(seq))):
+                    finished.append((label, seq.name))
+                else:
+                    jobs.append(Job(spec, seq, run, jitter_px))
     return jobs, finished
 
 
@@ -198,9 +214,12 @@ def _median_ms(times, rows) -> float:
 
 
 def _execute(tracker, job: Job, layout: ResultsLayout, on_frame=None) -> JobOutcome:
-    rows, times = run_sequence(tracker, job.seq, layout.protocol, on_frame=on_frame)
-    layout.write(job.spec.label, job.seq.name, rows, times)
-    return JobOutcome(job.spec.label, job.seq.name, len(rows), _median_ms(times, rows))
+    box0 = jitter_box(_first_box(job.seq), job.jitter, job.seq.name, job.jitter_px) if job.jitter else None
+    rows, times, lost = run_sequence(tracker, job.seq, layout.protocol, on_frame=on_frame, box0=box0)
+    if lost is not None:
+        layout.write_lost(job.label, job.seq.name, lost)     # before the box file, which marks completion
+    layout.write(job.label, job.seq.name, rows, times)
+    return JobOutcome(job.label, job.seq.name, len(rows), _median_ms(times, rows))
 
 
 # worker-process state
@@ -223,9 +242,9 @@ def _worker_job(job: Job, results_dir: str, dataset: str, protocol: str) -> JobO
             _WORKER_TRACKERS[job.spec] = tracker
         return _execute(tracker, job, layout)
     except UserError as exc:
-        return JobOutcome(job.spec.label, job.seq.name, 0, float("nan"), str(exc))
+        return JobOutcome(job.label, job.seq.name, 0, float("nan"), str(exc))
     except Exception as exc:  # a crash in one sequence must not lose the others
-        return JobOutcome(job.spec.label, job.seq.name, 0, float("nan"),
+        return JobOutcome(job.label, job.seq.name, 0, float("nan"),
                           f"{exc.__class__.__name__}: {exc}\n{traceback.format_exc(limit=3)}")
 
 
@@ -255,7 +274,7 @@ def run_jobs(jobs, layout: ResultsLayout, workers: int = 1, device: str = "cpu",
             configure_threads(n_threads)
         trackers = trackers if trackers is not None else {}
         for job in jobs:
-            info = f"{job.spec.label}/{job.seq.name}"
+            info = f"{job.label}/{job.seq.name}"
             try:
                 tracker = trackers.get(job.spec)
                 if tracker is None:
@@ -264,7 +283,7 @@ def run_jobs(jobs, layout: ResultsLayout, workers: int = 1, device: str = "cpu",
             except UserError as exc:
                 if debug:
                     raise
-                out = JobOutcome(job.spec.label, job.seq.name, 0, float("nan"), str(exc))
+                out = JobOutcome(job.label, job.seq.name, 0, float("nan"), str(exc))
             report(out)
         return summary
 
@@ -281,7 +300,7 @@ def run_jobs(jobs, layout: ResultsLayout, workers: int = 1, device: str = "cpu",
             try:
                 out = fut.result()
             except Exception as exc:  # a worker died (out of memory, killed)
-                out = JobOutcome(job.spec.label, job.seq.name, 0, float("nan"), f"worker failed: {exc}")
-            progress.advance(len(job.seq), f"{job.spec.label}/{job.seq.name}")
+                out = JobOutcome(job.label, job.seq.name, 0, float("nan"), f"worker failed: {exc}")
+            progress.advance(len(job.seq), f"{job.label}/{job.seq.name}")
             report(out)
     return summary

@@ -167,3 +167,19 @@ def test_the_public_api_is_typed_and_ships_its_marker():
         untyped = [p.name for p in sig.parameters.values() if p.name != "self" and p.annotation is p.empty]
         assert untyped == [], (fn, untyped)
     assert tracker.FrameResult is FrameResult and tracker.TrackRun is TrackRun
+
+
+def test_results_carry_the_lost_signal_the_lost_flag_is_decided_on(shared_dir):
+    from tracker.presets import get_preset
+    img_dir = shared_dir / "data" / "sequences" / "car1" / "img"
+    fixture = shared_dir / "parity" / "siamfc_alexnet"
+    init = [float(v) for v in (fixture / "boxes.txt").read_text().split()[0].split(",")]
+    t = build_tracker("siamfc_alexnet", weights=fixture / "weights.pth")
+    threshold = get_preset("siamfc_alexnet").track.lost_threshold
+    results = list(t.track(img_dir, init, max_frames=6))
+    assert results[0].lost_signal == 1.0                   # relative to the first frame: 1 at the start
+    for r in results[1:]:
+        assert isinstance(r.lost_signal, float) and r.lost == (r.lost_signal < threshold)
+    assert TrackResult((1, 2, 3, 4), 0.5, False, 0.9) == TrackResult((1, 2, 3, 4), 0.5, False)  # not in equality
+    kcf = list(build_tracker("opencv:kcf").track(img_dir, init, max_frames=3))
+    assert [r.lost_signal for r in kcf] == [None, None, None]

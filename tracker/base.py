@@ -5,7 +5,7 @@ Frames are BGR uint8 arrays as OpenCV returns them; boxes are 0-based pixel (x, 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
@@ -21,12 +21,15 @@ Box = tuple[float, float, float, float]
 
 @dataclass(frozen=True)
 class TrackResult:
-    """What `update()` returns: the box (0-based x, y, w, h, floats), the tracker's confidence and whether
-    the tracker considers the target lost (its score fell below the model's calibrated threshold, or the
-    model gave no usable box; the box is then the last good one)."""
+    """What `update()` returns: the box (0-based x, y, w, h, floats), the tracker's own score and whether
+    the tracker considers the target lost. `lost_signal` is what `lost` is decided on, for the Siamese
+    trackers: their confidence relative to their confidence on the target's first frames (1 = as sure as at
+    the start); `lost` is `lost_signal < the preset's lost_threshold` (docs/lost-flag.md), or the model gave
+    no usable box (the box is then the last good one). None for trackers without one (OpenCV's)."""
     box: Box
     score: float
     lost: bool
+    lost_signal: float | None = field(default=None, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -76,6 +79,12 @@ def validate_box(box: Sequence[float], frame_shape: tuple[int, ...]) -> Box:
     return x, y, w, h
 
 
+def tracker_lost_signal(tracker: object) -> float | None:
+    """The Siamese trackers' `lost_signal` attribute (set by init and each update), None where there is none."""
+    signal = getattr(tracker, "lost_signal", None)
+    return float(signal) if isinstance(signal, (int, float)) and not isinstance(signal, bool) else None
+
+
 class Tracker:
     """Base class: subclasses implement `_init` and `_update`; the checks live here once."""
 
@@ -96,7 +105,9 @@ class Tracker:
         result = self._update(frame)
         if not all(math.isfinite(v) for v in result.box) or not math.isfinite(result.score):
             # Never hand a NaN/inf box to a sink: keep the last good state and call it lost.
-            result = TrackResult(self._last.box, 0.0, True)
+            result = TrackResult(self._last.box, 0.0, True, 0.0)
+        elif result.lost_signal is None and (signal := tracker_lost_signal(self)) is not None:
+            result = replace(result, lost_signal=signal)
         self._last = result
         return result
 

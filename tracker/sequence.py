@@ -27,7 +27,7 @@ from typing import Sequence, Union, cast
 
 import numpy as np
 
-from .base import Box, Tracker, TrackerError, TrackResult
+from .base import Box, Tracker, TrackerError, TrackResult, tracker_lost_signal
 from .io.sources import FrameSource, SourceError, open_source
 
 FrameInput = Union[str, "os.PathLike[str]", int, FrameSource, Iterable[np.ndarray]]
@@ -149,14 +149,15 @@ class TrackRun:
                 if prev is None:
                     t0 = time.perf_counter()
                     tracker.init(frame, self.box)
-                    result = FrameResult(self.box, 1.0, False, index=index, seconds=time.perf_counter() - t0,
-                                         initial=True, frame=frame)
+                    result = FrameResult(self.box, 1.0, False, tracker_lost_signal(tracker), index=index,
+                                         seconds=time.perf_counter() - t0, initial=True, frame=frame)
                 else:
                     for missing in range(prev.index + 1, index):
                         if self.frames >= limit:
                             return
                         self.skipped.append(missing)
-                        yield self._emit(FrameResult(prev.box, prev.score, prev.lost, index=missing, skipped=True))
+                        yield self._emit(FrameResult(prev.box, prev.score, prev.lost, prev.lost_signal,
+                                                     index=missing, skipped=True))
                     if self.frames >= limit:
                         return
                     t0 = time.perf_counter()
@@ -164,7 +165,7 @@ class TrackRun:
                     dt = time.perf_counter() - t0
                     self.update_times.append(dt)
                     self.lost += int(r.lost)
-                    result = FrameResult(_box(r.box), float(r.score), bool(r.lost),
+                    result = FrameResult(_box(r.box), float(r.score), bool(r.lost), r.lost_signal,
                                          index=index, seconds=dt, frame=frame)
                 prev = result
                 yield self._emit(result)

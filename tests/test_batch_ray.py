@@ -88,6 +88,12 @@ def ray_opts(**kw):
     return RayOptions(**kw)
 
 
+def stable_rows(summaries) -> list[dict]:
+    from tracker.batch.runner import summary_row
+    return sorted(({k: v for k, v in summary_row(s).items() if k not in ("fps", "wall_fps", "seconds")}
+                   for s in summaries), key=lambda r: r["item_id"])
+
+
 def stamps(out: Path) -> dict:
     return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in out.iterdir()}
 
@@ -115,6 +121,9 @@ def test_two_ray_actors_write_byte_identical_boxes_a_corrupt_video_fails_alone_a
     assert all(s["pid"] != os.getpid() for s in res.summaries)            # tracked in the actors
     assert {s["attempts"] for s in res.summaries} == {1}
     assert no_temporaries(out)
+    # ... and the summary CSV's rows are the local runner's (but for timings and the folder's name)
+    local = run_batch(items, BatchOptions(out_dir=str(reference), model="opencv:kcf", max_frames=FRAMES))
+    assert local.skipped == 4 and stable_rows(res.summaries) == stable_rows(local.summaries)
 
     # The rerun: the finished items are not touched (the failed one is tried again, and fails again).
     before = {k: v for k, v in stamps(out).items() if not k.startswith("corrupt")}

@@ -16,6 +16,12 @@ oneDNN path (frozen TorchScript, optimize_for_inference, best of several runs), 
 perfect graph of exactly these convolutions would take on these cores. The last column is the share of that
 floor reached. A large network can sit well below the single-convolution peak and still be at its floor:
 oneDNN runs some shapes (thousands of channels on small maps, dilated kernels) slower than the peak's.
+
+--engine torch,onnxruntime,openvino (default auto) runs each preset on each engine; every tracker of a run is
+built first and they then take their updates in turns, frame by frame, so a busy machine slows them alike.
+--presets also takes export folders (`siamtrack export --out DIR`, e.g. float32 beside --int8).
+--vs-nano adds OpenCV's NanoTrack (`opencv:nano`, files from --nano-dir, default ../shared/peers) to the same
+interleaved run and prints each row's ratio, NanoTrack's ms over the row's (>= 1.0: at least as fast).
 """
 from __future__ import annotations
 
@@ -124,11 +130,17 @@ def conv_floor_ms(calls, runs: int = 5) -> float:
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--presets", default=",".join(p.name for p in list_presets()))
+    ap.add_argument("--presets", default=",".join(p.name for p in list_presets()),
+                    help="preset names or export folders, comma-separated")
     ap.add_argument("--xcorr", default="torch,numba")
+    ap.add_argument("--engine", default="auto", help="engines, comma-separated: auto, torch, onnxruntime, openvino")
     ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, help="torch threads (default: the cores free at start-up)")
+    ap.add_argument("--vs-nano", action="store_true", help="time OpenCV's NanoTrack in the same run and print "
+                    "the ratio of its ms per frame to each row's")
+    ap.add_argument("--nano-dir", default=str(SEQ.parent.parent.parent / "peers"),
+                    help="folder with NanoTrack's ONNX files (default ../shared/peers)")
     ap.add_argument("--peak", action="store_true", help="also measure the cores' float32 convolution rate and "
                     "report each preset's GMAC per frame against it")
     ap.add_argument("--conv-floor", action="store_true", help="also time each convolution of one update() "
@@ -140,45 +152,65 @@ def main():
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {args.device}, "
           f"{len(frames) - 1} frames of {SEQ.name}")
     peak = conv_peak_gmacs() if (args.peak or args.conv_floor) and args.device == "cpu" else None
+    head, rule = "| preset | xcorr | engine | median ms/frame | fps |", "|---|---|---|---|---|"
     if peak:
         print(f"float32 convolution peak of these cores: {peak:.0f} GMAC/s ({2 * peak:.0f} GFLOP/s)")
-        head, rule = "| preset | xcorr | median ms/frame | fps | GMAC/frame | fps at the peak | share of the peak |", "|---|---|---|---|---|---|---|"
+        head, rule = head + " GMAC/frame | fps at the peak | share of the peak |", rule + "---|---|---|"
         if args.conv_floor:
             head, rule = head + " conv floor ms | share of the floor |", rule + "---|---|"
+    if args.vs_nano:
+        head, rule = head + " NanoTrack ms / this |", rule + "---|"
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = []                                   # (preset, xcorr, engine asked, tracker)
+        for name in args.presets.split(","):
+            weights = None
+            if not Path(name).is_dir():
+                preset = get_preset(name)
+                if not preset.weights_available:
+                    torch.manual_seed(0)
+                    weights = Path(tmp) / f"{name}.pth"
+                    save_checkpoint(weights, build_model(preset), {"preset": name})
+            for backend in args.xcorr.split(","):
+                for engine in args.engine.split(","):
+                    if Path(name).is_dir() and backend != "torch":
+                        continue                    # an export has its own correlation
+                    if engine in ("onnxruntime", "openvino") and backend != "torch":
+                        continue
+                    runs.append((Path(name).name, backend, build_tracker(name, weights=weights, device=args.device,
+                                                                         xcorr=backend, engine=engine)))
+        if args.vs_nano:
+            runs.append(("opencv:nano", "-", build_tracker("opencv:nano", model_dir=args.nano_dir)))
+        times = {i: [] for i in range(len(runs))}
+        for _, _, tracker in runs:
+            tracker.init(frames[0], box)
+            tracker.update(frames[1])                # builds what a tracker builds on first use
+        for f in frames[2:]:
+            for i, (_, _, tracker) in enumerate(runs):
+                t0 = time.perf_counter()
+                tracker.update(f)
+                if args.device.startswith("cuda"):
+                    torch.cuda.synchronize()
+                times[i].append(time.perf_counter() - t0)
+        ms = {i: statistics.median(t) * 1000 for i, t in times.items()}
+        nano_ms = ms[len(runs) - 1] if args.vs_nano else None
         print(head)
         print(rule)
-    else:
-        print("| preset | xcorr | median ms/frame | fps |")
-        print("|---|---|---|---|")
-    with tempfile.TemporaryDirectory() as tmp:
-        for name in args.presets.split(","):
-            preset = get_preset(name)
-            weights = None
-            if not preset.weights_available:
-                torch.manual_seed(0)
-                weights = Path(tmp) / f"{name}.pth"
-                save_checkpoint(weights, build_model(preset), {"preset": name})
-            for backend in args.xcorr.split(","):
-                tracker = build_tracker(name, weights=weights, device=args.device, xcorr=backend)
-                tracker.init(frames[0], box)
-                times = []
-                for f in frames[1:]:
-                    t0 = time.perf_counter()
-                    tracker.update(f)
-                    if args.device.startswith("cuda"):
-                        torch.cuda.synchronize()
-                    times.append(time.perf_counter() - t0)
-                ms = statistics.median(times[3:] if len(times) > 6 else times) * 1000
-                row = f"| {name} | {backend} | {ms:.1f} | {1000 / ms:.1f} |"
-                if peak:
+        for i, (name, backend, tracker) in enumerate(runs):
+            row = f"| {name} | {backend} | {getattr(tracker, 'engine_name', '-')} | {ms[i]:.1f} | {1000 / ms[i]:.1f} |"
+            if peak:
+                if getattr(tracker, "model", None) is not None and getattr(tracker, "engine_name", "") == "torch":
                     calls = [] if args.conv_floor else None
                     gmac = count_update_gmacs(tracker, frames[-1], calls)
                     bound = peak / gmac
-                    row += f" {gmac:.2f} | {bound:.1f} | {100 * (1000 / ms) / bound:.0f}% |"
+                    row += f" {gmac:.2f} | {bound:.1f} | {100 * (1000 / ms[i]) / bound:.0f}% |"
                     if calls is not None:
                         floor = conv_floor_ms(calls)
-                        row += f" {floor:.1f} | {100 * floor / ms:.0f}% |"
-                print(row, flush=True)
+                        row += f" {floor:.1f} | {100 * floor / ms[i]:.0f}% |"
+                else:
+                    row += " - | - | - |" + (" - | - |" if args.conv_floor else "")
+            if nano_ms is not None:
+                row += f" {nano_ms / ms[i]:.2f} |"
+            print(row, flush=True)
 
 
 if __name__ == "__main__":

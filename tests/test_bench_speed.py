@@ -22,7 +22,7 @@ def test_counted_gmacs_match_the_recorded_convolutions():
     bench = _bench()
     from tracker import build_tracker
     frame = np.random.default_rng(0).integers(0, 255, (240, 320, 3), dtype=np.uint8)
-    t = build_tracker("siamfc_alexnet")
+    t = build_tracker("siamfc_alexnet", engine="torch")
     t.init(frame, (140, 100, 40, 30))
     calls = []
     gmac = bench.count_update_gmacs(t, frame, calls)

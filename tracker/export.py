@@ -14,6 +14,8 @@ import contextlib
 import io
 import json
 import logging
+import re
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -98,10 +100,14 @@ def _onnx_export(module: nn.Module, args: tuple, path, input_names=None, output_
 
 
 def _reason(exc: BaseException) -> str:
-    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-    for ln in lines:      # the exporter's own summary lines come first; the cause is the first line after
-        if not ln.startswith(("Failed to export", "[ONNXRuntimeError]")) and "torch.onnx" not in ln:
-            return ln[:200]
+    """The cause of an exporter error in one line: the first entry of its exception summary where it has one
+    (the exporter's own first lines only say which step failed), else the first line."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if "## Exception summary" in lines:
+        rest = lines[lines.index("## Exception summary") + 1:]
+        if rest:
+            return re.sub(r"^<class '(?:[\w.]+\.)?(\w+)'>: ", r"\1: ", rest[0])[:200]
     return (lines[0] if lines else type(exc).__name__)[:200]
 
 
@@ -117,35 +123,40 @@ class _Call(nn.Module):
         return self.m(*args, **self.kwargs)
 
 
-def find_unexportable(module: nn.Module, args: tuple, kwargs: dict | None = None, label: str = "") -> tuple[str, str]:
-    """(layer path, reason) for the innermost layer of `module` that cannot be exported when called with
-    `args`: each child is exported alone on the inputs it received, descending into the first that fails;
-    a layer whose children all export alone is itself the culprit (its own forward code is)."""
-    kwargs = kwargs or {}
+def find_unexportable(module: nn.Module, args: tuple) -> tuple[str, str]:
+    """(layer path, reason) for the innermost layer of `module` that cannot be exported when `module` is
+    called with `args`: every layer's first inputs are recorded in one eager run; then, top-down, each layer
+    is exported alone on its inputs and the search descends into the first that fails (and into layers that
+    are never called as modules, through their children). A layer whose sub-layers all export alone is itself
+    the culprit (its own forward code is)."""
     seen: dict = {}
-    named = list(module.named_children())
     handles = [m.register_forward_hook(lambda m, a, kw, out: seen.setdefault(id(m), (a, kw)) and None,
-                                       with_kwargs=True) for _, m in named]
+                                       with_kwargs=True) for m in module.modules() if m is not module]
     try:
         with torch.no_grad():
-            module(*args, **kwargs)
+            module(*args)
     except Exception as exc:  # noqa: BLE001 - a layer that does not even run eagerly
-        return label or type(module).__name__, _reason(exc)
+        return type(module).__name__, _reason(exc)
     finally:
         for h in handles:
             h.remove()
-    for name, child in named:
-        if id(child) not in seen:
-            continue
-        a, kw = seen[id(child)]
-        try:
-            _onnx_export(_Call(child, kw).eval(), tuple(a), io.BytesIO())
-        except Exception as exc:  # noqa: BLE001 - the child fails alone: look inside it
-            path = f"{label}.{name}" if label else name
-            if any(True for _ in child.children()):
-                return find_unexportable(child, tuple(a), kw, path)
-            return path, _reason(exc)
-    return label or type(module).__name__, "its own forward code (each of its sub-layers exports alone)"
+
+    def search(parent: nn.Module, prefix: str):
+        for name, child in parent.named_children():
+            path = f"{prefix}.{name}" if prefix else name
+            if id(child) not in seen:            # not called as a module: look at what it contains
+                found = search(child, path)
+                if found:
+                    return found
+                continue
+            a, kw = seen[id(child)]
+            try:
+                with tempfile.TemporaryDirectory() as tmp:
+                    _onnx_export(_Call(child, kw).eval(), tuple(a), Path(tmp) / "layer.onnx")
+            except Exception as exc:  # noqa: BLE001 - this layer fails alone: look inside it
+                return search(child, path) or (path, _reason(exc))
+        return None
+    return search(module, "") or (type(module).__name__, "its own forward code (each of its layers exports alone)")
 
 
 def _export_graph(wrapper: nn.Module, args: tuple, path: Path, inputs, outputs, what: str, model: nn.Module):
@@ -209,15 +220,21 @@ def export_model(preset: Preset, model: nn.Module, out_dir, weights_sha256: str 
                            "size": p.exemplar_size, "batch": 1, "precision": "float32"},
               "search": []}
     outputs = ["cls"] if preset.family == "siamfc" else ["cls", "loc"]
-    checks = [(t_path, (z,), [k.numpy() for k in kernel])]
+    # checked on other inputs than the traced examples: an operation the exporter could only evaluate on its
+    # example (and so froze into a constant) then shows
+    z2 = torch.rand(1, 3, p.exemplar_size, p.exemplar_size, generator=gen)
+    with torch.no_grad():
+        kernel2 = tree_flatten(model.template(z2))[0]
+    checks = [(t_path, (z2,), [k.numpy() for k in kernel2])]
     for size, batch in search_shapes(preset, long_term):
         x = torch.rand(batch, 3, size, size, generator=gen)
         path = out / f"search_{size}.onnx"
         _export_graph(_Search(model, spec).eval(), (x, *kernel), path, ["x", *k_names], outputs,
                       f"search branch and head ({size} px)", model)
+        x2 = torch.rand(batch, 3, size, size, generator=gen)
         with torch.no_grad():
-            res = model.track(x, tree_unflatten(list(kernel), spec))
-        checks.append((path, (x, *kernel), [res[o].numpy() for o in outputs]))
+            res = model.track(x2, tree_unflatten(list(kernel2), spec))
+        checks.append((path, (x2, *kernel2), [res[o].numpy() for o in outputs]))
         graphs["search"].append({"file": path.name, "inputs": ["x", *k_names], "outputs": outputs,
                                  "shapes": {"x": list(x.shape), **{n: list(k.shape) for n, k in zip(k_names, kernel)}},
                                  "size": size, "batch": batch, "precision": "float32"})

@@ -4,8 +4,9 @@ from __future__ import annotations
 from .base import Tracker
 
 
-def build_tracker(preset_or_config, weights=None, device="cpu", xcorr="torch", engine="auto", **overrides) -> Tracker:
-    """A preset name, preset object or YAML (run by `engine`: auto, torch, onnxruntime, openvino); a folder
+def build_tracker(preset_or_config, weights=None, device="cpu", xcorr="torch", engine=None, **overrides) -> Tracker:
+    """A preset name, preset object or YAML (run by `engine`: auto, torch, onnxruntime, openvino; None: auto
+    unless tracker.engines.set_default_engine said otherwise); a folder
     written by `siamtrack export` (ONNX engines only, no torch needed); or an OpenCV baseline (`opencv:...`)."""
     if isinstance(preset_or_config, str) and preset_or_config.startswith("opencv:"):
         if engine not in (None, "auto"):

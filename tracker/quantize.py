@@ -10,6 +10,7 @@ saturate. The template graph, run once per target, stays float32; so does a long
 """
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 
@@ -87,8 +88,21 @@ def quantize_export(out: Path, sidecar: dict, calibration, frames: int = 96) -> 
     graph = export.search_graph(p.instance_size, getattr(p, "scale_num", 1))
     samples = calibration_samples(export, calibration, frames)
     tmp = graph.path.with_suffix(".int8.tmp")
+    pre = graph.path.with_suffix(".pre.tmp")
+    source = graph.path
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)      # the quantizer's advice, logged on the root logger
     try:
-        quantize_static(str(graph.path), str(tmp), _Reader(samples), quant_format=QuantFormat.QDQ,
+        try:
+            # ONNX Runtime's recommended pre-processing: shape inference and graph optimisation, so that
+            # quantization sees fused Conv + activation nodes
+            from onnxruntime.quantization.shape_inference import quant_pre_process
+            quant_pre_process(str(graph.path), str(pre), skip_symbolic_shape=True)
+            source = pre
+        except Exception:  # noqa: BLE001 - optional: quantize the graph as exported
+            source = graph.path
+        quantize_static(str(source), str(tmp), _Reader(samples), quant_format=QuantFormat.QDQ,
                         per_channel=True, reduce_range=True, activation_type=QuantType.QUInt8,
                         weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax)
         import onnx
@@ -98,6 +112,9 @@ def quantize_export(out: Path, sidecar: dict, calibration, frames: int = 96) -> 
     except Exception as exc:  # noqa: BLE001 - the quantizer raises many types
         tmp.unlink(missing_ok=True)
         raise ExportError(f"int8 quantization of {graph.path.name} failed: {str(exc).splitlines()[0][:200]}") from None
+    finally:
+        root.setLevel(level)
+        pre.unlink(missing_ok=True)
     tmp.replace(graph.path)
     for g in sidecar["graphs"]["search"]:
         if g["file"] == graph.path.name:

@@ -58,7 +58,7 @@ def load_model(preset: Preset, weights=None, device="cpu"):
 
 
 def build_siamese_tracker(preset_or_config, weights=None, device="cpu", xcorr="torch", long_term=False,
-                          fast=True, engine="auto", **overrides):
+                          fast=True, engine=None, **overrides):
     from .engines import ONNX_ENGINES, check_engine
     from .engines.torch_engine import TorchEngine
     from .models import InputAdapter

@@ -52,6 +52,8 @@ def add_arguments(p):
     p.add_argument("--start", type=int, default=0, help="first frame index (default 0)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--xcorr", default="torch", choices=["torch", "numba", "cuda"], help="cross-correlation backend")
+    p.add_argument("--engine", default="auto", choices=["auto", "torch", "onnxruntime", "openvino"],
+                   help="what runs the network (default auto: the faster ONNX engine on the CPU, torch on a GPU)")
     p.add_argument("--long-term", action="store_true", help="re-detect with an enlarged search when unsure (SiamRPN)")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="override a tracking hyper-parameter of the preset, e.g. --param window_influence=0.3 "
@@ -103,7 +105,7 @@ def run(args) -> int:
         from .opencv_trackers import model_dir_overrides, model_dirs
         tracker = build_tracker(model, **model_dir_overrides(model, model_dirs(args)))
     else:
-        tracker = build_tracker(model, weights=args.weights, device=args.device, xcorr=args.xcorr,
+        tracker = build_tracker(model, weights=args.weights, device=args.device, xcorr=args.xcorr, engine=args.engine,
                                 long_term=args.long_term, **parse_params(args.param))
 
     source.on_skip = lambda i, why: print(f"\nwarning: frame {i} skipped: {why}", file=sys.stderr)

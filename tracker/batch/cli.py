@@ -47,6 +47,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--weights", default=None, help="checkpoint for the model")
     g.add_argument("--config", default=None, help="a pysot-style YAML config instead of --model")
     g.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (on a GPU one process feeds it)")
+    g.add_argument("--engine", default="auto", choices=["auto", "torch", "onnxruntime", "openvino"],
+                   help="what runs the network (default auto: the faster ONNX engine on the CPU, torch on a GPU)")
     g.add_argument("--xcorr", default="torch", choices=["torch", "numba", "cuda"],
                    help="cross-correlation backend (default torch)")
     add_model_dir_arguments(g)
@@ -197,6 +199,7 @@ def _run_batch(args) -> int:
         raise UserError("give either --model or --config, not both")
     opts = BatchOptions(out_dir=str(out_dir), model=args.model or ("" if args.config else default_model()),
                         weights=args.weights, config=args.config, device=args.device, xcorr=args.xcorr,
+                        engine=args.engine,
                         max_frames=args.max_frames, save_video=args.save_video, force=args.force,
                         threads=args.threads,
                         model_dir=model_dir_overrides(args.model or "", model_dirs(args)).get("model_dir"))

@@ -46,9 +46,19 @@ def installed(engine: str) -> bool:
     return importlib.util.find_spec(_PACKAGES[engine][0]) is not None
 
 
+_default = "auto"
+
+
+def set_default_engine(engine: str | None) -> None:
+    """The engine `build_tracker` uses when none is named (`siamtrack gui --engine`); None: auto."""
+    global _default
+    _default = check_engine(engine or "auto")
+
+
 def check_engine(engine: str | None) -> str:
-    """A valid engine name (None means auto); a named engine whose package is missing is refused."""
-    name = (engine or "auto").lower()
+    """A valid engine name (None: the process default, normally auto); a named engine whose package is
+    missing is refused."""
+    name = (engine or _default).lower()
     if name not in ENGINES:
         raise UserError(f"unknown engine {engine!r} ({', '.join(ENGINES)})")
     if name != "auto" and not installed(name):

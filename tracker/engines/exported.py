@@ -120,7 +120,7 @@ def read_export(root, verify: bool = True) -> Export:
     return Export(root, preset, template, search, data.get("weights_sha256"), str(data.get("precision", "float32")))
 
 
-def build_exported_tracker(root, engine: str = "auto", long_term: bool = False, threads: int | None = None,
+def build_exported_tracker(root, engine: str | None = None, long_term: bool = False, threads: int | None = None,
                            **overrides):
     """A SiamRPN / SiamFC tracker on an export's graphs, run by an ONNX engine (no torch needed)."""
     from . import check_engine

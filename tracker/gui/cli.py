@@ -15,6 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", metavar="PATH", help="checkpoint for --model (default: the preset's own)")
     parser.add_argument("--device", metavar="DEV", help="cpu, cuda, cuda:1 ...")
     parser.add_argument("--xcorr", metavar="BACKEND", help="cross-correlation backend: torch, numba, cuda")
+    parser.add_argument("--engine", choices=["auto", "torch", "onnxruntime", "openvino"], default="auto",
+                        help="what runs the Siamese models' networks (default auto: the faster ONNX engine on the CPU)")
     parser.add_argument("--threads", type=int, metavar="N",
                         help="CPU threads for the model (default: the cores free at start-up)")
     parser.add_argument("--init", metavar="X,Y,W,H", help="start tracking this box on the first frame")
@@ -81,6 +83,8 @@ def run(args) -> int:
         open_source(args.source).close()
     from ..runtime import configure_threads
     configure_threads(args.threads)  # before any tracker exists (tracker.runtime explains the default)
+    from ..engines import set_default_engine
+    set_default_engine(args.engine)  # every model the window builds runs on it
     try:
         import PyQt6.QtWidgets  # noqa: F401
     except ImportError as exc:

@@ -1,0 +1,232 @@
+"""Engines and export: each engine tracks as torch does, an export tracks on its own (without torch), the
+choices that timing makes are fixed per machine and model, and anything damaged or foreign is refused in one
+line."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from tracker import UserError, build_tracker
+from tracker.cli import main
+
+# folder in ../shared/parity, how the model is named, sequence (as tests/test_parity.py)
+CASES = [("siamfc_alexnet", "siamfc_alexnet", "car1"),
+         ("pysot_alex_dwxcorr_w05", "config.yaml", "BMX3"),
+         ("pysot_alex_upxcorr_w025", "config.yaml", "boat1")]
+
+
+def _needs(engine: str):
+    if engine == "openvino":
+        pytest.importorskip("openvino", reason="OpenVINO is not installed (pip install 'siamtrack[openvino]')")
+    pytest.importorskip("onnxruntime", reason="ONNX Runtime is not installed")
+
+
+def _frames(shared_dir, sequence, n):
+    paths = sorted((shared_dir / "data" / "sequences" / sequence / "img").iterdir())[:n]
+    return [cv2.imread(str(p)) for p in paths]
+
+
+def _track(tracker, frames, box):
+    tracker.init(frames[0], box)
+    return np.array([box] + [tracker.update(f).box for f in frames[1:]], dtype=np.float64)
+
+
+def _case(shared_dir, case):
+    folder, model, sequence = case
+    fixture = shared_dir / "parity" / folder
+    expected = np.array([[float(v) for v in line.split(",")] for line in (fixture / "boxes.txt").read_text().split()])
+    spec = str(fixture / model) if model.endswith(".yaml") else model
+    return spec, fixture / "weights.pth", _frames(shared_dir, sequence, len(expected)), expected
+
+
+@pytest.mark.parametrize("engine", ["onnxruntime", "openvino"])
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_each_engine_tracks_as_torch_does_on_the_parity_fixtures(shared_dir, case, engine):
+    _needs(engine)
+    spec, weights, frames, expected = _case(shared_dir, case)
+    theirs = build_tracker(spec, weights=weights, engine=engine)
+    assert theirs.engine.name == engine
+    ours = _track(build_tracker(spec, weights=weights, engine="torch"), frames, expected[0])
+    got = _track(theirs, frames, expected[0])
+    assert np.abs(got - ours).max() < 0.01, np.abs(got - ours).max(axis=1)
+    assert np.abs(got - expected).max() < 0.5               # and so the reference's boxes too
+
+
+def test_an_export_tracks_on_its_own_without_torch(shared_dir, tmp_path):
+    _needs("onnxruntime")
+    spec, weights, frames, expected = _case(shared_dir, CASES[1])
+    out = tmp_path / "export"
+    assert main(["export", "--config", spec, "--weights", str(weights), "--out", str(out)]) == 0
+    side = json.loads((out / "siamtrack.json").read_text())
+    import onnx
+    for name, sha in side["files"].items():
+        model = onnx.load(str(out / name))
+        onnx.checker.check_model(model, full_check=True)
+        assert model.opset_import[0].version >= 17
+    from tracker.models.checkpoint import sha256_file
+    assert side["weights_sha256"] == sha256_file(weights)
+    # the same boxes as the torch model's, from the folder alone, in a process where torch cannot be imported
+    script = (f"import sys, json, cv2\nsys.modules['torch'] = None\nfrom tracker import build_tracker\n"
+              f"t = build_tracker({str(out)!r}, engine='onnxruntime')\n"
+              f"frames = [cv2.imread(p) for p in {[str(p) for p in sorted((shared_dir / 'data/sequences/BMX3/img').iterdir())[:12]]!r}]\n"
+              f"t.init(frames[0], {[float(v) for v in expected[0]]!r})\n"
+              f"print(json.dumps([list(t.update(f).box) for f in frames[1:]]))\n")
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    got = np.array(json.loads(run.stdout.strip().splitlines()[-1]))
+    ours = _track(build_tracker(spec, weights=weights, engine="torch"), frames[:12], expected[0])[1:]
+    assert np.abs(got - ours).max() < 0.01
+
+
+@pytest.fixture(scope="module")
+def small_export(shared_dir, tmp_path_factory):
+    pytest.importorskip("onnxruntime", reason="ONNX Runtime is not installed")
+    spec, weights, _, _ = _case(shared_dir, CASES[2])
+    out = tmp_path_factory.mktemp("export") / "upx"
+    assert main(["export", "--config", spec, "--weights", str(weights), "--out", str(out)]) == 0
+    return out
+
+
+def _refused(capsys, folder, *words):
+    with pytest.raises(UserError) as err:
+        build_tracker(str(folder))
+    assert all(w in str(err.value) for w in words), str(err.value)
+    source = Path(__file__).resolve().parent.parent / "weights" / "demo" / "demo.mp4"
+    rc = main(["track", "--model", str(folder), "--init", "1,1,20,20", str(source)])
+    msg = capsys.readouterr().err.strip()
+    assert rc == 2 and len(msg.splitlines()) == 1 and all(w in msg for w in words), msg
+
+
+def test_a_damaged_or_foreign_export_is_refused_in_one_line(small_export, tmp_path, capsys):
+    bad = tmp_path / "damaged"
+    shutil.copytree(small_export, bad)
+    search = next(bad.glob("search_*.onnx"))
+    data = bytearray(search.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    search.write_bytes(bytes(data))
+    _refused(capsys, bad, search.name, "sha256")
+
+    side = json.loads((small_export / "siamtrack.json").read_text())
+    foreign = tmp_path / "foreign"
+    shutil.copytree(small_export, foreign)
+    (foreign / "siamtrack.json").write_text(json.dumps({"name": "someone else's"}))
+    _refused(capsys, foreign, "not a siamtrack export sidecar")
+    (foreign / "siamtrack.json").write_text("{ not json")
+    _refused(capsys, foreign, "not valid JSON")
+
+    # another graph put in place of the template, its sha256 updated: its inputs give it away
+    import onnx
+    from onnx import TensorProto, helper
+    graph = helper.make_graph([helper.make_node("Identity", ["a"], ["b"])], "other",
+                              [helper.make_tensor_value_info("a", TensorProto.FLOAT, [1, 3, 127, 127])],
+                              [helper.make_tensor_value_info("b", TensorProto.FLOAT, [1, 3, 127, 127])])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), str(foreign / "template.onnx"))
+    from tracker.engines.exported import file_sha256
+    side["files"]["template.onnx"] = file_sha256(foreign / "template.onnx")
+    (foreign / "siamtrack.json").write_text(json.dumps(side))
+    _refused(capsys, foreign, "template.onnx", "foreign or altered graph")
+    # and bytes that are no ONNX at all
+    (foreign / "template.onnx").write_bytes(b"\x00not an onnx model" * 10)
+    side["files"]["template.onnx"] = file_sha256(foreign / "template.onnx")
+    (foreign / "siamtrack.json").write_text(json.dumps(side))
+    _refused(capsys, foreign, "template.onnx", "cannot load it")
+
+
+def test_an_unexportable_layer_is_named_in_one_line(tmp_path, capsys):
+    from tracker.engines.exported import ExportError
+    from tracker.export import export_model
+    from tracker.models import build_model
+    from tracker.presets import get_preset
+
+    class Histogram(torch.nn.Module):          # aten::histc has no ONNX counterpart
+        def forward(self, x):
+            return x + torch.histc(x, bins=4).sum() * 0
+
+    preset = get_preset("siamfc_alexnet")
+    model = build_model(preset).eval()
+    model.backbone.conv5 = torch.nn.Sequential(model.backbone.conv5, Histogram())
+    with pytest.raises(ExportError) as err:
+        export_model(preset, model, tmp_path / "out")
+    msg = str(err.value)
+    assert "backbone.conv5.1 (Histogram)" in msg and "histc" in msg and len(msg.splitlines()) == 1, msg
+
+
+def test_int8_is_opt_in_calibrated_and_tracks(small_export, shared_dir, tmp_path, capsys):
+    from tracker.engines.exported import read_export
+    from tracker.export import export_model
+    from tracker.siamese import load_model, resolve_preset
+    fixture = shared_dir / "parity" / "pysot_alex_upxcorr_w025"
+    preset = resolve_preset(str(fixture / "config.yaml"))
+    model, _ = load_model(preset, fixture / "weights.pth")
+    calib = shared_dir / "data" / "sequences"
+    export = export_model(preset, model, tmp_path / "int8", None, int8=True, calibration=calib, calibration_frames=6)
+    assert export.precision == "int8" and [g.precision for g in export.search] == ["int8"]
+    import onnx
+    ops = {n.op_type for n in onnx.load(str(export.search[0].path)).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    assert read_export(tmp_path / "int8").template.precision == "float32"
+    _, _, frames, expected = _case(shared_dir, CASES[2])
+    boxes = _track(build_tracker(str(tmp_path / "int8"), engine="onnxruntime"), frames[:8], expected[0])
+    assert np.isfinite(boxes).all()
+    # the command line offers int8 only with calibration data, and only for presets whose accuracy it keeps
+    capsys.readouterr()
+    assert main(["export", "siamrpn_alex_upxcorr", "--out", str(tmp_path / "x"), "--int8"]) == 2
+    assert "--int8 needs --calibration" in capsys.readouterr().err
+    assert main(["export", "siamrpn_alex_upxcorr", "--out", str(tmp_path / "y"), "--int8",
+                 "--calibration", str(calib)]) == 2
+    assert "int8 is not offered for siamrpn_alex_upxcorr" in capsys.readouterr().err
+
+
+def test_the_engines_choice_is_remembered_and_a_named_engine_always_honoured(shared_dir, tmp_path, monkeypatch):
+    _needs("openvino")
+    from tracker.engines import choice
+    monkeypatch.setenv("SIAMTRACK_CACHE", str(tmp_path / "cache"))
+    spec, weights, frames, expected = _case(shared_dir, CASES[2])
+    first = build_tracker(spec, weights=weights)                 # auto: measures, remembers
+    data = json.loads((tmp_path / "cache" / choice.CHOICES).read_text())
+    key = next(k for k in data if k.startswith("engine:"))
+    assert data[key] == first.engine.name
+    other = {"onnxruntime": "openvino", "openvino": "onnxruntime"}[first.engine.name]
+    data[key] = other
+    (tmp_path / "cache" / choice.CHOICES).write_text(json.dumps(data))
+    assert build_tracker(spec, weights=weights).engine.name == other          # read back, not measured again
+    assert build_tracker(spec, weights=weights, engine=first.engine.name).engine.name == first.engine.name
+    assert build_tracker(spec, weights=weights, engine="torch").engine.name == "torch"
+
+
+# the default (auto: an ONNX engine on the CPU) gives the same numbers on any thread count; torch's eager
+# convolutions (the template branch) do not, so the torch engine is compared at one thread count
+@pytest.mark.parametrize("engine,threads", [("auto", (1, 2)), ("torch", (1, 1))])
+def test_two_runs_of_the_default_give_identical_boxes(shared_dir, engine, threads):
+    frames = _frames(shared_dir, "BMX3", 16)
+    box = [float(v) for v in (shared_dir / "data/sequences/BMX3/groundtruth_rect.txt").read_text().split()[0].split(",")]
+    from tracker.runtime import configure_threads
+    runs = []
+    for n in threads:
+        configure_threads(n)
+        runs.append(_track(build_tracker("siamrpn_effnet_lite0_fast", engine=engine), frames, box))
+    configure_threads(None)
+    assert np.array_equal(runs[0], runs[1])
+
+
+def test_engine_and_option_conflicts_are_one_line_errors(tmp_path, small_export):
+    with pytest.raises(UserError, match="unknown engine"):
+        build_tracker("siamfc_alexnet", engine="tensorrt")
+    with pytest.raises(UserError, match="--xcorr numba"):
+        build_tracker("siamfc_alexnet", engine="onnxruntime", xcorr="numba")
+    with pytest.raises(UserError, match="not torch"):
+        build_tracker(str(small_export), engine="torch")
+    with pytest.raises(UserError, match="drop --weights"):
+        build_tracker(str(small_export), weights="x.pth")
+    with pytest.raises(UserError, match="no search graph"):
+        build_tracker(str(small_export), instance_size=303)

@@ -67,8 +67,15 @@ class SiameseModel(nn.Module):
             cls, loc = head.correlate(prepared, self.search_features(x))
         return {"cls": cls, "loc": loc}
 
-    def forward(self, z: torch.Tensor, x: torch.Tensor) -> dict:
-        return self.track(x, self.template(z))
+    def forward(self, z: torch.Tensor, x: torch.Tensor, with_features: bool = False) -> dict:
+        """Head outputs {'cls', 'loc'}; with `with_features` (training with an embedding loss) also the
+        neck's template and search features {'zf', 'xf'} (lists, one map per level)."""
+        if not with_features:
+            return self.track(x, self.template(z))
+        head = self.head_module
+        zf, xf = self.features(z, template=True), self.features(x)
+        cls, loc = head.correlate(head.prepare_template(zf), head.search_features(xf))
+        return {"cls": cls, "loc": loc, "zf": zf, "xf": xf}
 
 
 def build_head(preset: Preset, in_channels: list[int]) -> Head:

@@ -52,12 +52,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("--cls-weight", type=float)
     s.add_argument("--loc-weight", type=float)
     s.add_argument("--radius", type=float, help="SiamFC positive radius in search-crop pixels")
+    s.add_argument("--metric-loss", choices=["none", "contrastive", "triplet", "triplet_semi", "quadruplet"],
+                   help="add a metric-learning loss on the template and search embeddings (triplet: batch-hard "
+                        "mining, triplet_semi: semi-hard; default none)")
+    s.add_argument("--metric-weight", type=float, help="weight of --metric-loss in the total (default 0.1)")
+    s.add_argument("--metric-margin", type=float, help="margin of --metric-loss on unit embeddings (default 0.5)")
     a = p.add_argument_group("pairs and augmentation")
     a.add_argument("--neg", type=float, help="probability of a negative pair")
     a.add_argument("--gray", type=float, help="probability of a grayscale pair")
     a.add_argument("--paste", type=float, help="probability that a positive pair's search image is its target "
                    "pasted onto another image of the mix at a random place (the template's context is then "
                    "no help: teaches matching the target, not its surroundings)")
+    a.add_argument("--distractor", type=float, help="probability that a positive pair's search image also shows a "
+                   "similar object (same category, else same source) pasted beside the target (DaSiamRPN's "
+                   "distractor-aware training)")
     a.add_argument("--shift", type=float, help="search crop shift, ± pixels (spatially aware sampling)")
     a.add_argument("--scale", type=float, help="search crop scale jitter, ± fraction per axis")
     a.add_argument("--blur", type=float, help="probability of blurring the search crop")

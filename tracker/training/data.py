@@ -35,6 +35,7 @@ class Track:
     boxes: np.ndarray
     normalized: bool = False
     masks: list[str | None] | None = None      # per-frame object mask files (0 / 255 images), where known
+    category: str | None = None                # object class, where the data names it (stills)
     valid: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self):
@@ -311,7 +312,8 @@ def read_boxes_csv(csv_path: str | os.PathLike, min_size: float = 4.0,
                 continue
             img = root / row["image"]
             tracks.append(Track(f"{img.stem}#{lineno}", [str(img)], [box],
-                                masks=[masks.get(img.stem)] if masks else None))
+                                masks=[masks.get(img.stem)] if masks else None,
+                                category=(row.get("class") or None)))
     if not tracks:
         raise DataError(f"{csv_path}: no box of at least {min_size} px")
     return tracks

@@ -20,7 +20,8 @@ OPTIONS = {
     "epochs": int, "steps_per_epoch": int, "batch_size": int, "workers": int, "lr": float, "end_lr": float,
     "warmup_epochs": float, "warmup_lr": float, "momentum": float, "weight_decay": float, "clip": float,
     "freeze_epochs": int, "backbone_lr_mult": float, "train_layers": str, "cls_weight": float,
-    "loc_weight": float, "radius": float, "neg": float, "gray": float, "paste": float, "shift": float, "scale": float,
+    "loc_weight": float, "radius": float, "neg": float, "gray": float, "paste": float, "distractor": float, "metric_loss": str, "metric_weight": float,
+    "metric_margin": float, "shift": float, "scale": float,
     "blur": float, "color": float, "flip": float, "template_shift": float, "template_scale": float,
     "search_size": int, "device": str, "amp": bool, "seed": int, "init": str, "pretrained": bool,
     "save_every": int, "keep": int, "val_every": int, "val_frames": int, "log_every": int, "max_steps": int,
@@ -33,7 +34,8 @@ PRETRAINED_BACKBONES = ("efficientnet_lite0",)
 def family_defaults(preset) -> dict:
     """Numbers from the references: siamfc-pytorch (SiamFC) and pysot (SiamRPN / SiamRPN++)."""
     d = {"epochs": 20, "steps_per_epoch": 500, "batch_size": 16, "workers": 2, "momentum": 0.9, "clip": 10.0,
-         "cls_weight": 1.0, "loc_weight": 1.2, "radius": 16.0, "neg": 0.2, "gray": 0.0, "paste": 0.0, "shift": 64.0,
+         "cls_weight": 1.0, "loc_weight": 1.2, "radius": 16.0, "neg": 0.2, "gray": 0.0, "paste": 0.0, "distractor": 0.0, "metric_loss": "none",
+         "metric_weight": 0.1, "metric_margin": 0.5, "shift": 64.0,
          "scale": 0.18, "blur": 0.2, "color": 1.0, "flip": 0.0, "template_shift": 4.0, "template_scale": 0.05,
          "search_size": 255, "device": "auto", "amp": True, "seed": 0, "pretrained": True, "save_every": 0,
          "keep": 0, "val_every": 1, "val_frames": 0, "log_every": 10}
@@ -140,10 +142,14 @@ def config_from_args(args):
     pairs = PairConfig(
         exemplar_size=int(preset.track.exemplar_size), search_size=int(d["search_size"]),
         context=float(preset.track.context_amount), neg=d["neg"], gray=d["gray"], paste=d["paste"],
+        distractor=d["distractor"],
         template=CropAugment(shift=d["template_shift"], scale=d["template_scale"], blur=0.0, color=d["color"],
                              flip=0.0),
         search=CropAugment(shift=d["shift"], scale=d["scale"], blur=d["blur"], color=d["color"], flip=d["flip"]))
-    for name in ("neg", "gray", "paste", "blur", "color", "flip"):
+    from .metric import METRIC_LOSSES
+    if d["metric_loss"] not in METRIC_LOSSES:
+        raise UserError(f"train: --metric-loss {d['metric_loss']!r}: choose one of {', '.join(METRIC_LOSSES)}")
+    for name in ("neg", "gray", "paste", "distractor", "blur", "color", "flip"):
         if not 0.0 <= d[name] <= 1.0:
             raise UserError(f"train: --{name} is a probability (0..1), got {d[name]}")
     for name in ("epochs", "steps_per_epoch", "batch_size"):
@@ -157,6 +163,7 @@ def config_from_args(args):
         backbone_lr_mult=d["backbone_lr_mult"],
         train_layers=[s.strip() for s in d["train_layers"].split(",")] if d.get("train_layers") else None,
         cls_weight=d["cls_weight"], loc_weight=d["loc_weight"], radius=d["radius"], pairs=pairs, seed=d["seed"],
+        metric_loss=d["metric_loss"], metric_weight=d["metric_weight"], metric_margin=d["metric_margin"],
         device=d["device"], amp=d["amp"], init=d.get("init"), pretrained_backbone=d["pretrained"],
         save_every=d["save_every"], keep=d["keep"], val_every=d["val_every"], val_frames=d["val_frames"],
         log_every=d["log_every"], max_steps=d.get("max_steps"), progress=not getattr(args, "no_progress", False))

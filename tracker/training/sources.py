@@ -120,6 +120,10 @@ class TrackSource:
         self.weight = float(weight)
         self.frame_range = int(frame_range)
         self.min_size = float(min_size)
+        self._by_category: dict[str, list[int]] = {}
+        for i, t in enumerate(self.tracks):
+            if t.category is not None:
+                self._by_category.setdefault(t.category, []).append(i)
 
     def __len__(self) -> int:
         return len(self.tracks)
@@ -146,6 +150,22 @@ class TrackSource:
             mask_x = read_mask(t.masks[b], img_x.shape) if t.masks is not None else None
             return img_z, box_z, img_x, box_x, (self.name, ti), mask_x
         raise DataError(f"source {self.name}: no box of at least {self.min_size} px found in 20 tries")
+
+    def sample_similar(self, rng: np.random.Generator, ti: int):
+        """Another object like track `ti`'s: of the same category where the data names one, else another track
+        of this source. (image, box, key, mask or None), or None when the source has no other track."""
+        cat = self.tracks[ti].category
+        pool = self._by_category.get(cat, []) if cat is not None else range(len(self.tracks))
+        others = [j for j in pool if j != ti]
+        if not others:
+            return None
+        tj = int(others[int(rng.integers(len(others)))])
+        t = self.tracks[tj]
+        idx = t.valid_indices
+        a = int(idx[rng.integers(len(idx))])
+        img, box = self._load(t, a)
+        mask = read_mask(t.masks[a], img.shape) if t.masks is not None else None
+        return img, box, (self.name, tj), mask
 
     def sample_single(self, rng: np.random.Generator):
         for _ in range(20):
@@ -355,6 +375,18 @@ class SourceMix:
 
     def sample_pair(self, rng: np.random.Generator):
         return self.sources[self.pick(rng)].sample_pair(rng)
+
+    def sample_distractor(self, rng: np.random.Generator, key):
+        """An object similar to the one of `key` (DaSiamRPN's semantic distractors): from the same source, of
+        the same category where known (see TrackSource.sample_similar); any other object otherwise.
+        (image, box, key, mask or None)."""
+        for src in self.sources:
+            if isinstance(src, TrackSource) and src.name == key[0]:
+                out = src.sample_similar(rng, int(key[1]))
+                if out is not None:
+                    return out
+        img, box, k = self.sample_negative(rng, key)
+        return img, box, k, None
 
     def sample_negative(self, rng: np.random.Generator, exclude):
         """A search image of a different track (any source, by weight)."""

@@ -53,6 +53,9 @@ class TrainConfig:
     cls_weight: float = 1.0
     loc_weight: float = 1.2
     radius: float = 16.0                 # SiamFC positive radius, search-crop pixels
+    metric_loss: str = "none"            # an embedding loss added to the head's (tracker.training.metric)
+    metric_weight: float = 0.1
+    metric_margin: float = 0.5
     rpn: RPNRule = field(default_factory=RPNRule)
     pairs: PairConfig = field(default_factory=PairConfig)
     seed: int = 0
@@ -152,6 +155,17 @@ def build_pair_dataset(cfg: TrainConfig, model, geom: ModelGeometry, device) -> 
     score_size = probe_score_size(model, geom, cfg.pairs.search_size, device)
     dataset = PairDataset(build_mix(cfg.sources, cfg.val), cfg.pairs, make_targets(geom, score_size, cfg), cfg.seed)
     return dataset, score_size
+
+
+def add_metric_loss(losses: dict, outputs: dict, batch: dict, cfg: TrainConfig, geom: ModelGeometry, device) -> dict:
+    """`losses` with cfg.metric_loss on the batch's embeddings added to the total (and reported as 'metric')."""
+    from .metric import metric_loss, search_embedding, template_embedding
+    xb = batch["x_box"].to(device).float()
+    centres = torch.stack([(xb[:, 0] + xb[:, 2]) / 2, (xb[:, 1] + xb[:, 3]) / 2], dim=1)
+    za = template_embedding(outputs["zf"])
+    xs = search_embedding(outputs["xf"], centres, cfg.pairs.search_size, geom.stride)
+    m = metric_loss(cfg.metric_loss, za, xs, batch["z_id"].to(device), batch["x_id"].to(device), cfg.metric_margin)
+    return dict(losses, loss=losses["loss"] + cfg.metric_weight * m, metric=m)
 
 
 def seed_everything(seed: int) -> None:
@@ -369,8 +383,10 @@ def train(cfg: TrainConfig, resume: str | None = None, model=None, preset=None, 
                 tgt = {k: v.to(info.device, non_blocking=True) for k, v in batch.items()
                        if k in ("label", "label_weight", "delta", "delta_weight", "cls_target", "ltrb")}
                 with torch.autocast(device_type=info.device.type, dtype=torch.float16, enabled=use_amp):
-                    outputs = net(z, x)
+                    outputs = net(z, x, with_features=True) if cfg.metric_loss != "none" else net(z, x)
                 losses = siamese_loss(outputs, tgt, geom.family, cfg.cls_weight, cfg.loc_weight)
+                if cfg.metric_loss != "none":
+                    losses = add_metric_loss(losses, outputs, batch, cfg, geom, info.device)
                 loss = losses["loss"]
                 optimizer.zero_grad(set_to_none=True)
                 finite = bool(torch.isfinite(loss))

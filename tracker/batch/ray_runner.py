@@ -178,11 +178,11 @@ class BatchWorker:
 
 # ---------------------------------------------------------------------------------------------- driver
 
-def connect(ray, ropts: RayOptions) -> bool:
-    """Join the cluster, or start a local instance; True when this call started or joined it (and so
-    shuts it down at the end). A process already connected (a library user's ray.init) keeps its connection."""
+def connect(ray, ropts: RayOptions) -> None:
+    """Join the cluster, or start a local instance (the caller shuts it down at the end). A process
+    already connected (a library user's ray.init) keeps its connection."""
     if ray.is_initialized():
-        return False
+        return
     kwargs = dict(include_dashboard=False, log_to_driver=False, configure_logging=True,
                   logging_level=logging.ERROR)
     if ropts.address and ropts.address != "local":
@@ -197,7 +197,7 @@ def connect(ray, ropts: RayOptions) -> bool:
     saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     log = Path(tempfile.gettempdir()) / "siamtrack-ray.log"
     try:
-        with _native_stderr_to(log):
+        with _signals_held(), _native_stderr_to(log):
             ray.init(**kwargs)
     except ConnectionError as exc:
         raise UserError(f"--ray {ropts.address}: cannot connect to the Ray cluster ({_cause(exc)}; "
@@ -213,7 +213,22 @@ def connect(ray, ropts: RayOptions) -> bool:
                     signal.signal(s, h)
             except ValueError:  # not the main thread
                 pass
-    return True
+
+
+@contextlib.contextmanager
+def _signals_held():
+    """SIGINT and SIGTERM blocked while Ray starts its processes. They inherit the mask, so a Ctrl-C (or a
+    scheduler's SIGTERM) sent to the whole process group reaches only the driver, which stops the batch
+    cleanly and shuts Ray down; and one sent during start-up is delivered when Ray is up (a Ctrl-C in the
+    middle of ray.init left some of Ray's processes running without a parent)."""
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 @contextlib.contextmanager
@@ -291,12 +306,17 @@ def run_on_ray(todo: list[BatchItem], opts: BatchOptions, ropts: RayOptions, res
     opts = dataclasses.replace(opts, out_dir=str(Path(opts.out_dir).resolve()))
     Path(opts.out_dir).mkdir(parents=True, exist_ok=True)
     queue = longest_first(todo, opts)
-    owned = connect(ray, ropts)
-    restore = _quiet_ray_errors() if owned else None
+    was_connected = ray.is_initialized()
+    restore = None
     try:
+        connect(ray, ropts)
+        if not was_connected:
+            restore = _quiet_ray_errors()
         return _Scheduler(ray, queue, opts, ropts, results, progress, hook).run()
+    except KeyboardInterrupt:
+        return True   # before any item was sent (the scheduler handles a Ctrl-C once items run)
     finally:
-        if owned:
+        if not was_connected and ray.is_initialized():
             ray.shutdown()
         if restore:
             restore()
@@ -361,9 +381,9 @@ class _Scheduler:
 
     def run(self) -> bool:
         n = pool_size(self.ray, self.ropts, len(self.queue), self.note)
-        for _ in range(n):
-            self.spawn()
         try:
+            for _ in range(n):
+                self.spawn()
             while self.queue or any(s.item for s in self.slots):
                 self.dispatch()
                 if not self.slots:

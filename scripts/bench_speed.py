@@ -172,8 +172,8 @@ def main():
                     save_checkpoint(weights, build_model(preset), {"preset": name})
             for backend in args.xcorr.split(","):
                 for engine in args.engine.split(","):
-                    if Path(name).is_dir() and backend != "torch":
-                        continue                    # an export has its own correlation
+                    if Path(name).is_dir() and (backend != "torch" or engine == "torch"):
+                        continue                    # an export runs on an ONNX engine, with its own correlation
                     if engine in ("onnxruntime", "openvino") and backend != "torch":
                         continue
                     runs.append((Path(name).name, backend, build_tracker(name, weights=weights, device=args.device,

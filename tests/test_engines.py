@@ -65,7 +65,7 @@ def test_an_export_tracks_on_its_own_without_torch(shared_dir, tmp_path):
     _needs("onnxruntime")
     spec, weights, frames, expected = _case(shared_dir, CASES[1])
     out = tmp_path / "export"
-    assert main(["export", "--config", spec, "--weights", str(weights), "--out", str(out)]) == 0
+    assert main(["export", "--config", spec, "--weights", str(weights), "--out-dir", str(out)]) == 0
     side = json.loads((out / "siamtrack.json").read_text())
     import onnx
     for name, sha in side["files"].items():
@@ -93,7 +93,7 @@ def small_export(shared_dir, tmp_path_factory):
     pytest.importorskip("onnxruntime", reason="ONNX Runtime is not installed")
     spec, weights, _, _ = _case(shared_dir, CASES[2])
     out = tmp_path_factory.mktemp("export") / "upx"
-    assert main(["export", "--config", spec, "--weights", str(weights), "--out", str(out)]) == 0
+    assert main(["export", "--config", spec, "--weights", str(weights), "--out-dir", str(out)]) == 0
     return out
 
 
@@ -180,9 +180,9 @@ def test_int8_is_opt_in_calibrated_and_tracks(small_export, shared_dir, tmp_path
     assert np.isfinite(boxes).all()
     # the command line offers int8 only with calibration data, and only for presets whose accuracy it keeps
     capsys.readouterr()
-    assert main(["export", "siamrpn_alex_upxcorr", "--out", str(tmp_path / "x"), "--int8"]) == 2
+    assert main(["export", "siamrpn_alex_upxcorr", "--out-dir", str(tmp_path / "x"), "--int8"]) == 2
     assert "--int8 needs --calibration" in capsys.readouterr().err
-    assert main(["export", "siamrpn_alex_upxcorr", "--out", str(tmp_path / "y"), "--int8",
+    assert main(["export", "siamrpn_alex_upxcorr", "--out-dir", str(tmp_path / "y"), "--int8",
                  "--calibration", str(calib)]) == 2
     assert "int8 is not offered for siamrpn_alex_upxcorr" in capsys.readouterr().err
 

@@ -217,14 +217,15 @@ def connect(ray, ropts: RayOptions) -> None:
 
 @contextlib.contextmanager
 def _signals_held():
-    """SIGINT and SIGTERM blocked while Ray starts its processes. They inherit the mask, so a Ctrl-C (or a
-    scheduler's SIGTERM) sent to the whole process group reaches only the driver, which stops the batch
-    cleanly and shuts Ray down; and one sent during start-up is delivered when Ray is up (a Ctrl-C in the
-    middle of ray.init left some of Ray's processes running without a parent)."""
+    """SIGINT blocked while Ray starts its processes. They inherit the mask, so a Ctrl-C sent to the whole
+    process group reaches only the driver, which stops the batch cleanly and shuts Ray down; and one sent
+    during start-up is delivered when Ray is up (a Ctrl-C in the middle of ray.init left some of Ray's
+    processes running without a parent). SIGTERM stays open: Ray's shutdown stops its processes with it
+    (blocked, each waited seconds for SIGKILL)."""
     if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
         yield
         return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
     finally:

@@ -245,8 +245,11 @@ def test_shipped_recipes_parse_and_round_trip(recipe, tmp_path):
     args = build_parser().parse_args(["train", "--recipe", str(recipe), "--out", str(tmp_path / "o"),
                                       "--batch-size", "3"])
     cfg, resume = config_from_args(args)
-    assert resume is None and cfg.preset == recipe.stem and cfg.batch_size == 3       # the command line wins
-    assert cfg.val == ["car1", "BMX3", "person11", "Human3"] and len(cfg.sources) == 3
+    import yaml
+    raw = yaml.safe_load(recipe.read_text())
+    assert resume is None and cfg.preset == raw["preset"] and cfg.batch_size == 3       # the command line wins
+    assert recipe.stem.startswith(raw["preset"])                                       # named after its preset
+    assert cfg.val == ["car1", "BMX3", "person11", "Human3"] and len(cfg.sources) == len(raw["sources"])
     # the effective recipe written beside the run reproduces the same configuration
     again, _ = config_from_args(build_parser().parse_args(["train", "--recipe", str(tmp_path / "o" / "recipe.yaml")]))
     assert again.recipe() == cfg.recipe()

@@ -187,6 +187,19 @@ def test_items_go_out_longest_first_and_the_driver_shows_progress(local_ray, cli
     assert "frames/s overall" in text and "2 ok, 0 failed" in text
 
 
+@needs_ray
+def test_workers_that_cannot_build_the_tracker_stop_the_batch_with_the_reason(local_ray, clips, tmp_path):
+    import functools
+
+    from tracker import build_tracker
+    from tracker.errors import UserError
+    items = [it for it in read_manifest(clips) if it.item_id in ("mega", "one")]
+    opts = BatchOptions(out_dir=str(tmp_path / "o"), tracker_factory=functools.partial(build_tracker, "nosuchmodel"))
+    with pytest.raises(UserError, match=r"the Ray workers could not start: unknown model preset 'nosuchmodel'"):
+        run_batch(items, opts, ray=ray_opts(workers=2))
+    assert not list((tmp_path / "o").iterdir())   # no item was attempted
+
+
 class _Tty:
     def __init__(self):
         self.parts = []

@@ -130,7 +130,12 @@ class BatchWorker:
         self.current = None
         self.attempt = 0
         self.frames = 0
-        tracker = make_tracker(opts)   # the model and its optimised graphs, once per actor
+        self.error = None
+        try:
+            tracker = make_tracker(opts)   # the model and its optimised graphs, once per actor
+        except Exception as exc:  # noqa: BLE001 - reported by ready() in one line (Ray's text is a traceback)
+            self.error = str(exc).strip() if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"
+            return
         if hook is not None and opts.tracker_factory is None:
             self._arm(tracker)
 
@@ -149,7 +154,7 @@ class BatchWorker:
         tracker.update = update
 
     def ready(self) -> dict:
-        return {"host": _host(), "pid": os.getpid(), "threads": self.threads}
+        return {"host": _host(), "pid": os.getpid(), "threads": self.threads, "error": self.error}
 
     def track(self, item: BatchItem, attempt: int) -> dict | None:
         """The item's summary, or None when stopped (nothing of it under a final name)."""
@@ -419,13 +424,18 @@ class _Scheduler:
 
     def on_ready(self, ref, slot: _Slot) -> None:
         try:
-            self.ray.get(ref)
-            slot.ready = True
+            info = self.ray.get(ref)
+            error = info.get("error")
         except self.ray.exceptions.RayError as exc:
-            self.start_errors.append(_cause(exc))
-            self.drop(slot)
-            if self.slots:
-                self.note(f"batch: a Ray worker could not start: {self.start_errors[-1]}")
+            info, error = {}, _cause(exc)
+        if error is None:
+            slot.ready = True
+            return
+        where = f" on {info['host']}" if info.get("host") else ""
+        self.start_errors.append(f"{error}{where}")
+        self.drop(slot)
+        if self.slots:
+            self.note(f"batch: a Ray worker could not start{where}: {error}")
 
     def on_poll(self, ref, slot: _Slot) -> None:
         try:

@@ -17,6 +17,8 @@ from tracker.gui.pipeline import CaptureThread, Playback
 from tracker.gui.session import TrackSession
 from tracker.io.sinks import format_box
 
+WAIT_S = 120.0    # how long a condition is waited for before the test fails (never how long things take)
+
 
 def test_unconsumed_frames_are_replaced_and_counted_as_dropped():
     slot = LatestSlot()
@@ -42,8 +44,8 @@ def test_blocking_put_hands_over_every_frame_in_order():
 
     def consume():
         while True:
-            kind, item = slot.get(timeout=2)
-            if kind == "final":
+            kind, item = slot.get(timeout=WAIT_S)
+            if kind == "final" or kind is None:
                 return
             got.append(item)
             time.sleep(0.002)                 # slower than the producer
@@ -51,9 +53,9 @@ def test_blocking_put_hands_over_every_frame_in_order():
     t = threading.Thread(target=consume)
     t.start()
     for i in range(30):
-        assert slot.put(i, block=True, timeout=2)
+        assert slot.put(i, block=True, timeout=WAIT_S)
     slot.finish(("end", None))
-    t.join(5)
+    t.join(WAIT_S)
     assert got == list(range(30))
     assert slot.dropped == 0
 
@@ -67,10 +69,12 @@ class FakeCamera:
     def __init__(self, n, period=0.002):
         self.n, self.period = n, period
         self.skipped = []
+        self.produced = 0                     # frames started (frame produced - 1 is being handed over)
 
     def __iter__(self):
         for i in range(self.n):
             time.sleep(self.period)
+            self.produced = i + 1
             yield i, np.zeros((8, 8, 3), np.uint8)
 
     def close(self):
@@ -80,19 +84,24 @@ class FakeCamera:
 def test_camera_capture_with_a_slow_consumer_drops_old_frames_and_keeps_the_newest():
     slot, playback = LatestSlot(), Playback()
     playback.set_paused(False)
-    cap = CaptureThread(FakeCamera(60), slot, playback)
+    camera = FakeCamera(60)
+    cap = CaptureThread(camera, slot, playback)
     cap.start()
     received = []
     final = None
     while final is None:
-        kind, item = slot.get(timeout=5)
+        kind, item = slot.get(timeout=WAIT_S)
         assert kind is not None, "capture stalled"
         if kind == "final":
             final = item
         else:
             received.append(item[0])
-            time.sleep(0.012)                 # the "tracker" is ~6x slower than the camera
-    cap.join(5)
+            # the "tracker" is slower than the camera: it takes the next frame only once the camera has
+            # moved 5 frames on (whatever the machine's load), so at least two frames are replaced meanwhile
+            deadline = time.monotonic() + WAIT_S
+            while camera.produced < min(item[0] + 5, camera.n) and time.monotonic() < deadline:
+                time.sleep(0.001)
+    cap.join(WAIT_S)
     assert final[0] == "error" and "stopped delivering" in final[1]   # a camera's stream never just ends
     assert slot.dropped > 20                  # most frames were dropped rather than queued
     assert len(received) + slot.dropped == 60  # every frame was either tracked or counted as dropped

@@ -20,6 +20,10 @@ def add_arguments(p):
                    "int8 on (any layout `siamtrack bench` reads)")
     p.add_argument("--calibration-frames", type=int, default=96, metavar="N",
                    help="search crops to calibrate on (default 96)")
+    p.add_argument("--format", choices=["siamtrack", "opencv-nano"], default="siamtrack",
+                   help="siamtrack (default): template and search graphs plus the sidecar, for --model DIR; "
+                        "opencv-nano: backbone.onnx and neckhead.onnx for OpenCV's cv2.TrackerNano (anchor-free "
+                        "stride-16 models)")
 
 
 # int8 validation (weights/README.md, "int8"): preset -> validation AUC of int8 minus float32, measured with
@@ -54,11 +58,28 @@ def run(args) -> int:
         if args.calibration is None:
             raise UserError("--int8 needs --calibration DATA (a folder of sequences with ground truth)")
         delta = INT8_CHECKED.get(preset.name) if args.weights is None else None
-        if args.weights is None and (delta is None or delta < -INT8_TOLERANCE):
+        if args.weights is None and (delta is None or abs(delta) > INT8_TOLERANCE):
             why = "not validated" if delta is None else f"validation AUC {delta:+.3f} against float32"
             raise UserError(f"int8 is not offered for {preset.name} ({why}; weights/README.md, int8)")
+    if args.format == "opencv-nano":
+        if args.int8 or args.long_term:
+            raise UserError("--format opencv-nano takes neither --int8 nor --long-term (cv2.TrackerNano runs float32)")
+        from .export_nano import check_nano_compatible
+        check_nano_compatible(preset)
     from .engines.auto import weights_sha256
     model, _ = load_model(preset, args.weights, "cpu")
+    if args.format == "opencv-nano":
+        from pathlib import Path
+
+        from .export_nano import export_opencv_nano
+        notes = export_opencv_nano(preset, model, args.out, weights_sha256(preset, args.weights))
+        for name in ("backbone.onnx", "neckhead.onnx"):
+            print(f"{Path(args.out) / name}  float32  {(Path(args.out) / name).stat().st_size / 1e6:.1f} MB")
+        for note in notes:
+            print(note)
+        print(f"load with: params = cv2.TrackerNano_Params(); params.backbone = '{Path(args.out) / 'backbone.onnx'}'; "
+              f"params.neckhead = '{Path(args.out) / 'neckhead.onnx'}'")
+        return 0
     from .export import export_model
     export = export_model(preset, model, args.out, weights_sha256(preset, args.weights), long_term=args.long_term,
                           int8=args.int8, calibration=args.calibration, calibration_frames=args.calibration_frames)

@@ -117,6 +117,10 @@ def test_bad_inputs_are_clear_errors():
         t.track(frames(2), (1, 1, 5, 5), max_frames=0)
     with pytest.raises(TrackerError, match="outside"):
         list(t.track(frames(2), (100, 100, 5, 5)))
+    with pytest.raises(TrackerError, match="4 numbers"):
+        t.track(frames(2), (1, 1, "wide", 5))
+    with pytest.raises(TrackerError, match="4 values"):
+        t.track(frames(2), (1, 1, 5))
     run = t.track(frames(2), (1, 1, 5, 5))
     list(run)
     with pytest.raises(TrackerError, match="iterated once"):

@@ -93,7 +93,10 @@ def _as_source(source: FrameInput, start: int) -> tuple[FrameSource, bool]:
 def _box(box: Sequence[float]) -> Box:
     if len(box) != 4:
         raise TrackerError(f"a box has 4 values x,y,w,h, got {len(box)}")
-    x, y, w, h = (float(v) for v in box)
+    try:
+        x, y, w, h = (float(v) for v in box)
+    except (TypeError, ValueError):
+        raise TrackerError(f"a box is 4 numbers x,y,w,h, got {tuple(box)!r}") from None
     return x, y, w, h
 
 

@@ -23,7 +23,6 @@ import queue
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from PyQt6.QtCore import QThread, pyqtSignal

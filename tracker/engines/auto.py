@@ -64,7 +64,7 @@ def choose_engine(preset, model, weights, device, xcorr: str, long_term: bool, f
         return "torch"
     try:
         export = exported_for(preset, model, weights, long_term)
-    except ExportError:
+    except (ExportError, OSError):      # not exportable, or no writable cache folder: the torch engine
         return "torch"
     from .choice import fastest_engine
     from ..runtime import engine_threads

@@ -130,3 +130,22 @@ def test_training_with_a_metric_loss_and_distractors(tmp_path, shared_dir, monke
     import yaml
     rec = yaml.safe_load((out / "recipe.yaml").read_text())
     assert rec["metric_loss"] == "triplet" and rec["distractor"] == 0.5
+
+
+def test_sources_of_one_folder_name_get_distinct_names(tmp_path):
+    """Two training folders both called 'sequences' (the shared data's sequences/ and train/sequences/) are
+    two sources with two names, so track keys (identities, negatives, distractors) never mix them up."""
+    import cv2
+    from tracker.training.sources import SourceSpec, build_mix
+    for root, n in ((tmp_path / "a" / "sequences", 1), (tmp_path / "b" / "sequences", 3)):
+        for i in range(n):
+            d = root / f"s{i}" / "img"
+            d.mkdir(parents=True)
+            cv2.imwrite(str(d / "0001.jpg"), np.zeros((40, 40, 3), np.uint8))
+            (d.parent / "groundtruth_rect.txt").write_text("5,5,10,10\n")
+    mix = build_mix([SourceSpec("sequences", str(tmp_path / "a" / "sequences")),
+                     SourceSpec("sequences", str(tmp_path / "b" / "sequences"))])
+    names = [s.name for s in mix.sources]
+    assert len(set(names)) == 2
+    img, box, key, mask = mix.sample_distractor(np.random.default_rng(0), (names[1], 2))
+    assert key[0] == names[1] and key[1] in (0, 1)

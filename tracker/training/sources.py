@@ -413,6 +413,11 @@ def build_mix(specs: list[SourceSpec], val_names=()) -> SourceMix:
         held.extend(h)
         if src is not None and src.weight > 0:
             sources.append(src)
+    seen: dict[str, int] = {}
+    for src in sources:                  # two folders of one name (sequences/ and train/sequences/) stay apart
+        n = seen[src.name] = seen.get(src.name, 0) + 1
+        if n > 1:
+            src.name = f"{src.name}#{n}"
     found = {_base_name(t.name) for t in held} | {t.name for t in held}
     missing = sorted(val - found)
     if missing:

@@ -22,8 +22,10 @@ __version__ = "0.2.0"
 def build_tracker(preset_or_config: Union[str, "_os.PathLike[str]", "Preset"],
                   weights: Union[str, "_os.PathLike[str]", None] = None, device: str = "cpu",
                   xcorr: str = "torch", **overrides: Any) -> Tracker:
-    """Build any tracker by name: a preset (`siamrpn_alex_dwxcorr`), a pysot YAML path, a preset object,
-    or an OpenCV baseline (`opencv:csrt`, `opencv:kcf`, `opencv:mil`, `opencv:nano`, ...)."""
+    """Build any tracker by name: a preset (`siamrpn_alex_dwxcorr`), a pysot YAML path, a preset object, a
+    folder written by `siamtrack export` (runs without torch), or an OpenCV baseline (`opencv:csrt`,
+    `opencv:kcf`, `opencv:mil`, `opencv:nano`, ...). `engine=` (auto, torch, onnxruntime, openvino) chooses
+    what runs a Siamese model's network (tracker.engines); tracking values go in as keywords."""
     from .factory import build_tracker as _build
     return _build(preset_or_config, weights=weights, device=device, xcorr=xcorr, **overrides)
 

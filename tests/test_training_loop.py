@@ -271,9 +271,6 @@ def test_dataloader_workers_do_not_change_what_is_learned(data, tmp_path):
     # In a fresh interpreter: DataLoader workers are forked, and a fork of a process in which other tests
     # have started ONNX Runtime / OpenVINO thread pools can crash (seen: segfault, exit 139).
     import json
-    import os
-    import subprocess
-    import sys
     here = Path(__file__).resolve().parent
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(here.parent), os.environ.get("PYTHONPATH", "")])}
     res = subprocess.run([sys.executable, "-c", _WORKERS_SCRIPT, str(here), str(data), str(tmp_path)],

@@ -230,3 +230,22 @@ def test_engine_and_option_conflicts_are_one_line_errors(tmp_path, small_export)
         build_tracker(str(small_export), weights="x.pth")
     with pytest.raises(UserError, match="no search graph"):
         build_tracker(str(small_export), instance_size=303)
+
+
+def test_a_cached_export_an_engine_cannot_load_is_made_again(shared_dir, tmp_path, monkeypatch):
+    """A cached export whose files match their sidecar but which the engine refuses (an export left by an older
+    exporter) is removed and exported afresh, once, instead of failing every later run."""
+    _needs("onnxruntime")
+    from tracker.engines.exported import SIDECAR, file_sha256
+    monkeypatch.setenv("SIAMTRACK_CACHE", str(tmp_path / "cache"))
+    spec, weights, frames, expected = _case(shared_dir, CASES[2])
+    build_tracker(spec, weights=weights, engine="onnxruntime")
+    folder = next((tmp_path / "cache" / "exports").iterdir())
+    bad = folder / "template.onnx"
+    good = bad.read_bytes()
+    bad.write_bytes(b"not an onnx graph")
+    side = json.loads((folder / SIDECAR).read_text())
+    side["files"]["template.onnx"] = file_sha256(bad)          # consistent sidecar: only the engine can tell
+    (folder / SIDECAR).write_text(json.dumps(side))
+    tracker = build_tracker(spec, weights=weights, engine="onnxruntime")
+    assert bad.read_bytes() == good and tracker.engine.name == "onnxruntime"

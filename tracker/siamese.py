@@ -84,9 +84,15 @@ def build_siamese_tracker(preset_or_config, weights=None, device="cpu", xcorr="t
         from .engines.auto import choose_engine
         engine = choose_engine(preset, model, weights, dev, xcorr, long_term, fast)
     if engine in ONNX_ENGINES:
-        from .engines.auto import exported_for
-        from .engines.exported import tracker_on_export
-        return tracker_on_export(exported_for(preset, model, weights, long_term), preset, engine, long_term)
+        from .engines.auto import exported_for, forget_export
+        from .engines.exported import ExportError, tracker_on_export
+        export = exported_for(preset, model, weights, long_term)
+        try:
+            return tracker_on_export(export, preset, engine, long_term)
+        except ExportError:
+            # a cached export this engine cannot load: made again once; a fresh one that fails is reported
+            forget_export(export)
+            return tracker_on_export(exported_for(preset, model, weights, long_term), preset, engine, long_term)
     model.set_xcorr_backend(xcorr)
     if dev.type == "cpu" and fast:
         model.enable_fast_inference()

@@ -6,6 +6,7 @@ checkpoint sha256 and torch version, so later runs load it directly.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -23,6 +24,26 @@ def weights_sha256(preset, weights) -> str:
     return sha256_file(weights)
 
 
+def exporter_fingerprint() -> str:
+    """A digest of the code an export is made by (the exporter, the models, the backbones), so that an export
+    cached by another version of siamtrack is never reused: an engine may not load it (seen: an export
+    written before the exporter avoided ScatterND nodes, which OpenVINO refuses)."""
+    root = Path(__file__).resolve().parent.parent
+    files = [root / "export.py", *sorted((root / "models").glob("*.py")),
+             *sorted((root.parent / "backbones").glob("*.py"))]
+    h = hashlib.sha256()
+    for f in files:
+        if f.is_file():
+            h.update(f.name.encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def forget_export(export) -> None:
+    """Remove a cached export (one an engine could not load), so that the next use makes it again."""
+    shutil.rmtree(export.root, ignore_errors=True)
+
+
 def exported_for(preset, model, weights, long_term: bool = False):
     """The cached export of `model` (made now if missing or damaged)."""
     import torch
@@ -31,7 +52,7 @@ def exported_for(preset, model, weights, long_term: bool = False):
     sha = weights_sha256(preset, weights)
     spec = preset.to_dict()
     key = digest([spec["model"], spec["input"], spec["family"], spec["track"]["exemplar_size"],
-                  search_shapes(preset, long_term), sha, torch.__version__])
+                  search_shapes(preset, long_term), sha, torch.__version__, exporter_fingerprint()])
     folder = cache_dir() / "exports" / f"{preset.name}-{key}"
     if folder.is_dir():
         try:

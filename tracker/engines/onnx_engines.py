@@ -13,6 +13,7 @@ import numpy as np
 from ..errors import UserError
 from . import Engine
 from .preprocess import NumpyInput
+from .exported import ExportError
 
 
 class OnnxEngine(Engine):
@@ -62,7 +63,7 @@ class OnnxRuntimeEngine(OnnxEngine):
         try:
             session = ort.InferenceSession(str(graph.path), so, providers=["CPUExecutionProvider"])
         except Exception as exc:  # noqa: BLE001 - ONNX Runtime raises its own exception types
-            raise UserError(f"{graph.path}: ONNX Runtime cannot load it ({_first_line(exc)})") from None
+            raise ExportError(f"{graph.path}: ONNX Runtime cannot load it ({_first_line(exc)})") from None
         graph.check_signature([i.name for i in session.get_inputs()], [o.name for o in session.get_outputs()])
         return session
 
@@ -83,7 +84,7 @@ class OpenVinoEngine(OnnxEngine):
             model = core.read_model(str(graph.path))
             compiled = core.compile_model(model, "CPU", config)
         except Exception as exc:  # noqa: BLE001 - OpenVINO raises its own exception types
-            raise UserError(f"{graph.path}: OpenVINO cannot load it ({_first_line(exc)})") from None
+            raise ExportError(f"{graph.path}: OpenVINO cannot load it ({_first_line(exc)})") from None
         graph.check_signature([i.get_any_name() for i in compiled.inputs],
                               [o.get_any_name() for o in compiled.outputs])
         return compiled.create_infer_request(), [compiled.output(n) for n in graph.outputs]

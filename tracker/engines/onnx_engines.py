@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import UserError
 from . import Engine
 from .preprocess import NumpyInput
 from .exported import ExportError

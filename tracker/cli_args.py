@@ -68,12 +68,17 @@ def add_deprecated(parser, old: str, new: str, dest: str, store_true: bool = Fal
                         default=argparse.SUPPRESS, help=argparse.SUPPRESS, **kwargs)
 
 
-def workers_arg(text: str) -> int:
-    """--workers: a whole number, 0 meaning one per core."""
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError("must be 0 (one per core) or more")
-    return v
+def int_at_least(minimum: int, note: str = ""):
+    """An argparse type: a whole number >= `minimum` (`note` says what the smallest value means)."""
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if v < minimum:
+            raise argparse.ArgumentTypeError(f"must be {minimum}{note} or more" if note else f"must be at least {minimum}")
+        return v
+    return parse
+
+
+workers_arg = int_at_least(0, " (one per core)")     # --workers: 0 means one per core

@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..cli_args import int_at_least
+
 EPILOG = """\
 input: a manifest, CSV with a header (columns video,x,y,w,h[,start][,id]; or one 'box' column "x,y,w,h")
   or JSON lines ({"video": "a.mp4", "box": [x, y, w, h], "start": 0, "id": "a"}); relative video paths are
@@ -86,24 +88,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--manifest", default=None, help="with --merge: the batch's input, to report missing items")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return v
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError("must be 0 or more")
-    return v
+_positive_int = int_at_least(1)
+_non_negative_int = int_at_least(0)
 
 
 def _float(text: str) -> float:

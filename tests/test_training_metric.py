@@ -117,7 +117,7 @@ def test_training_with_a_metric_loss_and_distractors(tmp_path, shared_dir, monke
 
     def spy(kind, *a, **kw):
         v = real(kind, *a, **kw)
-        seen.append((kind, float(v)))
+        seen.append((kind, float(v.detach())))
         return v
     monkeypatch.setattr(metric, "metric_loss", spy)
     out = tmp_path / "run"

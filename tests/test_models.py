@@ -427,7 +427,6 @@ def test_a_graph_candidate_that_fails_leaves_the_others(monkeypatch):
 
 def test_warm_up_builds_the_graphs_and_leaves_nothing_behind(shared_dir):
     import cv2
-    import numpy as np
     from tracker.siamese import build_siamese_tracker
     seq = shared_dir / "data/sequences/BMX3"
     frames = [cv2.imread(str(p)) for p in sorted((seq / "img").iterdir())[:8]]

@@ -17,7 +17,6 @@ import math
 import os
 from pathlib import Path
 
-import numpy as np
 
 from .base import Tracker, TrackerError, TrackResult
 

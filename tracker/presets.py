@@ -296,10 +296,14 @@ _register(Preset(
     ModelSpec("efficientnet_lite0", {"used_layers": [4, 5], "output_stride": 16},
               NeckSpec(out_channels=[64, 64], center_size=6, template_only=True),
               HeadSpec("anchor_free", hidden=64, stride=16, template_size=6, tower=2)),
-    AnchorFreeParams(instance_size=255),
+    # lost_threshold from scripts/calibrate_lost.py on the seven training sequences (model card)
+    AnchorFreeParams(instance_size=255, lost_threshold=0.28),
     LITE_INPUT, "siamtrack",
-    "the project's anchor-free model: pixel-wise correlation and (l, t, r, b) regression on ImageNet "
-    "EfficientNet-Lite0 stages 4 and 5 (stride 16, 16x16 score map at 255 px)"))
+    "the project's anchor-free model (experimental, below the default on the validation split): pixel-wise "
+    "correlation and (l, t, r, b) regression on ImageNet EfficientNet-Lite0 stages 4 and 5 (stride 16, 16x16 "
+    "score map at 255 px)",
+    weights="anchorfree_effnet_lite0.pth",
+    weights_sha256="2a9308e2823cc9f15c7bb48c341db63571467fb9960ec603c7d5d38fbe1b419c"))
 
 DEFAULT_PRESET = "siamrpn_effnet_lite0_fast"
 # `--model default` (and get_preset("default")) names whichever preset is the default.

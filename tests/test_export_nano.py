@@ -6,26 +6,17 @@ import json
 import cv2
 import numpy as np
 import pytest
-import torch
 
 from tracker import build_tracker
 from tracker.cli import main
-from tracker.models import build_model, save_checkpoint
 from tracker.presets import get_preset
 
 
 @pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    # seeded random weights with plausible BatchNorm statistics (the shipped file is tested below)
-    torch.manual_seed(0)
-    model = build_model(get_preset("anchorfree_effnet_lite0")).eval()
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.1, 0.1)
-            m.running_var.uniform_(0.5, 1.5)
-    path = tmp_path_factory.mktemp("w") / "anchorfree.pth"
-    save_checkpoint(path, model, {"preset": "anchorfree_effnet_lite0"})
-    return path
+def weights():
+    # the shipped (trained) file: with random weights the score map is nearly flat, and which of two near-equal
+    # points wins the first update then depended on float details (seen: 22 px apart in a fresh environment)
+    return get_preset("anchorfree_effnet_lite0").weights_path
 
 
 def test_cv2_tracker_nano_runs_our_export_as_our_tracker_does(weights, shared_dir, tmp_path):

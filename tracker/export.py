@@ -196,17 +196,23 @@ def _max_error(a: list[np.ndarray], b: list[np.ndarray]) -> float:
     return max(float(np.abs(x - y).max() / max(1e-6, float(np.abs(y).max()))) for x, y in zip(a, b))
 
 
+def prepare_export(model: nn.Module, out_dir) -> tuple[Path, nn.Module]:
+    """The output folder (made) and `model` ready to export: eval mode, on the CPU, its eager modules (an
+    optimised TorchScript graph cannot be exported and holds its own weights), torch correlation."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    model = model.eval().cpu()
+    for attr in ("_fast", "_fast_correlate"):
+        model.__dict__.pop(attr, None)
+    model.set_xcorr_backend("torch")
+    return out, model
+
+
 def export_model(preset: Preset, model: nn.Module, out_dir, weights_sha256: str | None = None,
                  long_term: bool = False, int8: bool = False, calibration=None, calibration_frames: int = 96):
     """Writes the export of `model` (the preset's network, eval mode, CPU) to `out_dir`; returns its
     tracker.engines.exported.Export (read back and verified)."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    model = model.eval().cpu()
-    # the eager modules: an optimised TorchScript graph cannot be exported and holds its own weights
-    for attr in ("_fast", "_fast_correlate"):
-        model.__dict__.pop(attr, None)
-    model.set_xcorr_backend("torch")
+    out, model = prepare_export(model, out_dir)
     p = preset.track
     gen = torch.Generator().manual_seed(0)
     z = torch.rand(1, 3, p.exemplar_size, p.exemplar_size, generator=gen)

@@ -79,14 +79,9 @@ def check_nano_compatible(preset: Preset) -> None:
 def export_opencv_nano(preset: Preset, model: nn.Module, out_dir, weights_sha256: str | None = None) -> list[str]:
     """Writes backbone.onnx and neckhead.onnx (and opencv_nano.json, what they are) to `out_dir`, checked with
     onnx.checker and, through OpenCV's DNN module at both crop sizes, against torch. Returns notes to print."""
-    from .export import _export_graph
+    from .export import _export_graph, prepare_export
     check_nano_compatible(preset)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    model = model.eval().cpu()
-    for attr in ("_fast", "_fast_correlate"):
-        model.__dict__.pop(attr, None)
-    model.set_xcorr_backend("torch")
+    out, model = prepare_export(model, out_dir)
     backbone = _Backbone(model, preset).eval()
     gen = torch.Generator().manual_seed(0)
     z = torch.rand(1, 3, 127, 127, generator=gen) * 255

@@ -105,7 +105,8 @@ class FakeEngine:
 
 
 def test_tracker_decodes_points_and_distances():
-    from tracker.anchor_free import AnchorFreeTracker, point_offsets
+    from tracker.anchor_free import AnchorFreeTracker
+    from tracker.geometry import score_grid
     preset = get_preset("anchorfree_effnet_lite0").replace_track(window_influence=0.0, penalty_k=0.0, lr=1.0)
     # peak two cells right and one up of the grid's centre cell; distances give a 40 x 60 box whose
     # centre is 5 px right and 10 px down of the point
@@ -114,7 +115,7 @@ def test_tracker_decodes_points_and_distances():
     tr.init(frame, (300.0, 200.0, 64.0, 64.0))
     cx0, cy0 = 300 + 63 / 2, 200 + 63 / 2
     r = tr.update(frame)
-    off = point_offsets(16, 16)
+    off = score_grid(16, 16)
     scale = 127 / np.sqrt((64 + 64) * (64 + 64))   # exemplar / context size of a 64 x 64 box
     cx = cx0 + (off[10] + 5) / scale
     cy = cy0 + (off[7] + 10) / scale

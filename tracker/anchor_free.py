@@ -1,7 +1,7 @@
 """Tracking with the anchor-free head: SiamRPN's search step (tracker.siamrpn) with points instead of anchors.
 
-Each score-map cell is a point of the search crop (the grid of `tracker.training.targets.grid_positions`,
-relative to the crop centre); the head gives its score logit and the distances (l, t, r, b) from it to the
+Each score-map cell is a point of the search crop (`tracker.geometry.score_grid`, relative to the crop
+centre); the head gives its score logit and the distances (l, t, r, b) from it to the
 box's edges. A candidate box is then x1 = px - l, x2 = px + r (likewise y), and everything after that — the
 scale/ratio penalty, the cosine window, the size update, the long-term mode and the lost flag — is SiamRPN's.
 """
@@ -9,20 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .geometry import hanning_window
+from .geometry import hanning_window, score_grid
 from .siamrpn import SiamRPNTracker
-
-
-def point_offsets(score_size: int, stride: float) -> np.ndarray:
-    """(S,) offsets of the score-map columns (= rows) from the crop centre, in crop pixels."""
-    return (np.arange(score_size) - score_size // 2) * float(stride)
 
 
 class AnchorFreeTracker(SiamRPNTracker):
     def _grid(self, score_size: int):
         g = self._grids.get(score_size)
         if g is None:
-            off = point_offsets(score_size, self.preset.model.head.stride)
+            off = score_grid(score_size, float(self.preset.model.head.stride))
             px = np.tile(off, score_size)                 # flattened y-major: column offsets repeat per row
             py = np.repeat(off, score_size)
             g = self._grids[score_size] = (np.stack([px, py]), hanning_window(score_size).flatten())

@@ -83,13 +83,18 @@ def anchor_shapes(stride: int, ratios, scales) -> np.ndarray:
     return np.array(out, dtype=np.float32)
 
 
+def score_grid(score_size: int, stride: float) -> np.ndarray:
+    """(S,) offsets from the crop centre, in crop pixels, of the score-map columns (= rows): the grid every
+    head's outputs sit on (anchors, anchor-free points, training targets). Its origin is -(S//2)*stride."""
+    return (np.arange(score_size) - score_size // 2) * stride
+
+
 def anchor_boxes(stride: int, ratios, scales, score_size: int) -> np.ndarray:
     """(k*S*S, 4) anchors as (cx, cy, w, h) relative to the crop centre, flattened k-major, then y, then x
     (the order of the head's output channels). The grid origin is -(S//2)*stride."""
     shapes = anchor_shapes(stride, ratios, scales)
     k = len(shapes)
-    origin = -(score_size // 2) * stride
-    grid = origin + stride * np.arange(score_size, dtype=np.float32)
+    grid = score_grid(score_size, stride).astype(np.float32)
     yy, xx = np.meshgrid(grid, grid, indexing="ij")
     anchors = np.empty((k, score_size, score_size, 4), np.float32)
     anchors[..., 0] = xx

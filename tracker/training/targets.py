@@ -23,10 +23,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..geometry import score_grid
+
 
 def grid_positions(score_size: int, stride: float, crop_size: int) -> np.ndarray:
     """(S,) crop coordinates of the score-map columns (= rows)."""
-    return (crop_size - 1) / 2 + (np.arange(score_size) - score_size // 2) * stride
+    return (crop_size - 1) / 2 + score_grid(score_size, stride)
 
 
 def siamfc_labels(box_corners, score_size: int, stride: float, crop_size: int, radius: float,

@@ -27,17 +27,21 @@ def _nearest_existing(path: Path) -> Path:
     return p
 
 
+def _check_writable(base: Path, path, flag: str) -> None:
+    """`base`, the nearest existing folder of an output `path`, must be a folder we can write in."""
+    if not base.is_dir():
+        raise OutputError(f"{flag} {path}: {base} is a file, not a folder")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise OutputError(f"{flag} {path}: cannot write in {base} (permission denied)")
+
+
 def check_output_file(path: str | os.PathLike, flag: str = "--output") -> Path:
     """The path of an output file we can create (its folders are made when written), or an OutputError
     naming the flag: the path is a folder, a parent is a file, or the folder is not writable."""
     p = Path(path)
     if str(path).endswith(os.sep) or p.is_dir():
         raise OutputError(f"{flag} {path}: is a folder; give a file name inside it")
-    base = _nearest_existing(p.parent if str(p.parent) else Path("."))
-    if not base.is_dir():
-        raise OutputError(f"{flag} {path}: {base} is a file, not a folder")
-    if not os.access(base, os.W_OK | os.X_OK):
-        raise OutputError(f"{flag} {path}: cannot write in {base} (permission denied)")
+    _check_writable(_nearest_existing(p.parent if str(p.parent) else Path(".")), path, flag)
     return p
 
 
@@ -46,11 +50,7 @@ def check_output_folder(path: str | os.PathLike, flag: str = "--out-dir") -> Pat
     p = Path(path)
     if p.exists() and not p.is_dir():
         raise OutputError(f"{flag} {path}: exists and is not a folder")
-    base = _nearest_existing(p)
-    if not base.is_dir():
-        raise OutputError(f"{flag} {path}: {base} is a file, not a folder")
-    if not os.access(base, os.W_OK | os.X_OK):
-        raise OutputError(f"{flag} {path}: cannot write in {base} (permission denied)")
+    _check_writable(_nearest_existing(p), path, flag)
     return p
 
 

@@ -1,7 +1,7 @@
 """Packaging: everything declarative is in setup.cfg. This file only adds the shipped weights and demo clip.
 
 They live in the repository's `weights/` (where training and the model card keep them); in a wheel or a
-non-editable install they become the data folder `tracker/_weights/` (see tracker.presets.WEIGHTS_DIR).
+non-editable install they become the data folder `tracker/_weights/` (see tracker.config.presets.WEIGHTS_DIR).
 """
 from setuptools import find_packages, setup
 

@@ -82,7 +82,7 @@ def main(argv=None) -> int:
         import torch
 
         from tracker.models import build_model
-        from tracker.siamese import resolve_preset
+        from tracker.build import resolve_preset
         from tracker.training.augment import CropAugment
         from tracker.training.pairs import PairConfig, PairDataset
         from tracker.training.sources import build_mix, parse_source_spec

@@ -27,7 +27,7 @@ nproc
 # data rate of one core (pairs/s), to size the runs
 RATE=$(python3 - <<'EOF'
 import time, argparse
-from tracker.training import cli
+from tracker.cli import train as cli
 from tracker.training.recipe import config_from_args
 from tracker.training.trainer import ModelGeometry, build_pair_dataset, build_preset_model
 import torch

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tracker.base import Tracker, TrackResult
-from tracker.batch import cli
+from tracker.trackers.base import Tracker, TrackResult
+from tracker.cli import batch as cli
 from tracker.batch.manifest import (ManifestError, load_items, parse_shard, read_manifest, scan_folder,
                                     select_shard)
 from tracker.batch.progress import Progress

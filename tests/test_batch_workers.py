@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tracker.base import Tracker, TrackResult
+from tracker.trackers.base import Tracker, TrackResult
 from tracker.batch.manifest import read_manifest
 from tracker.batch.runner import BatchOptions, run_batch
 

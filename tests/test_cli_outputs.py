@@ -80,7 +80,7 @@ def test_negative_box_parses_and_is_judged_by_the_tracker(frames, capsys):
 
 
 def test_negative_values_join_their_option_only():
-    from tracker.cli_args import join_negative_values as join
+    from tracker.cli.args import join_negative_values as join
     assert join(["track", "v.mp4", "--init", "-1,-2.5,3,4"]) == ["track", "v.mp4", "--init=-1,-2.5,3,4"]
     assert join(["--init", "-1, 2, 3, 4", "--quiet"]) == ["--init=-1, 2, 3, 4", "--quiet"]
     assert join(["--max-frames", "-3"]) == ["--max-frames", "-3"]        # argparse handles a single number
@@ -176,7 +176,7 @@ def test_demo_writes_to_the_temporary_folder_not_the_current_one(tmp_path, monke
 
 def test_version_and_default_alias(capsys):
     from tracker import __version__
-    from tracker.presets import DEFAULT_PRESET, get_preset
+    from tracker.config.presets import DEFAULT_PRESET, get_preset
     with pytest.raises(SystemExit) as info:
         main(["--version"])
     assert info.value.code == 0

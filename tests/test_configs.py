@@ -7,9 +7,9 @@ import pytest
 import yaml
 
 from tracker.errors import UserError
-from tracker.presets import get_preset, list_presets
-from tracker.pysot_config import load_pysot_config
-from tracker.siamese import resolve_preset
+from tracker.config.presets import get_preset, list_presets
+from tracker.config.pysot import load_pysot_config
+from tracker.build import resolve_preset
 
 R50_YAML = {
     "META_ARC": "siamrpn_r50_l234_dwxcorr",
@@ -102,7 +102,7 @@ def test_models_command_lists_every_preset():
 
 
 def test_track_param_overrides_are_typed_and_checked():
-    from tracker.track_cli import parse_params
+    from tracker.cli.track import parse_params
     preset = get_preset("siamfc_alexnet").replace_track(**parse_params(["scale_num=5", "clamp_search=true",
                                                                         "window_influence=0.2"]))
     assert preset.track.scale_num == 5 and preset.track.clamp_search is True and preset.track.window_influence == 0.2

@@ -9,7 +9,7 @@ import pytest
 
 from tracker import build_tracker
 from tracker.cli import main
-from tracker.presets import get_preset
+from tracker.config.presets import get_preset
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ import pytest
 from PyQt6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
 from PyQt6.QtGui import QDropEvent
 
-from tracker.base import Tracker, TrackResult
+from tracker.trackers.base import Tracker, TrackResult
 from tracker.gui.models import ModelChoice
 from tracker.gui.window import MainWindow
 
@@ -366,7 +366,8 @@ def test_threads_are_set_before_the_window_builds_a_tracker(monkeypatch, clip, t
 
     from tracker import runtime
     from tracker.errors import UserError
-    from tracker.gui import app, cli
+    from tracker.cli import gui as cli
+    from tracker.gui import app
     events = []
     monkeypatch.setattr(torch, "set_num_threads", lambda n: events.append(("threads", n)))
     monkeypatch.setattr(runtime, "free_cores", lambda: 2)

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from tracker.base import Tracker, TrackResult
+from tracker.trackers.base import Tracker, TrackResult
 from tracker.gui.frames import LatestSlot, RateMeter
 from tracker.gui.pipeline import CaptureThread, Playback
 from tracker.gui.session import TrackSession
@@ -171,12 +171,12 @@ def test_session_refuses_to_export_nothing(tmp_path):
 def test_model_selector_offers_presets_with_weights_then_opencv_baselines(monkeypatch):
     import types
 
-    import tracker.presets
+    import tracker.config.presets
     from tracker.gui import models
 
     fake = [types.SimpleNamespace(name="with_weights", family="siamrpn", backbone="alexnet", weights_available=True),
             types.SimpleNamespace(name="no_weights", family="siamfc", backbone="alexnet", weights_available=False)]
-    monkeypatch.setattr(tracker.presets, "list_presets", lambda: fake)
+    monkeypatch.setattr(tracker.config.presets, "list_presets", lambda: fake)
     names = [c.name for c in models.model_choices()]
     assert names[0] == "with_weights" and "no_weights" not in names
     assert {"opencv:csrt", "opencv:kcf", "opencv:mil"} <= set(names[1:])
@@ -185,7 +185,7 @@ def test_model_selector_offers_presets_with_weights_then_opencv_baselines(monkey
 def test_model_selector_starts_with_the_default_model():
     # the window opens with the first entry: the shipped default, as `siamtrack track` uses
     from tracker.gui import models
-    from tracker.presets import DEFAULT_PRESET, list_presets
+    from tracker.config.presets import DEFAULT_PRESET, list_presets
     names = [c.name for c in models.model_choices()]
     assert names[0] == DEFAULT_PRESET
     shipped = [p.name for p in list_presets() if p.weights_available]

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import math
 
-from tracker.presets import get_preset
-from tracker.siamrpn import SiamRPNTracker
+from tracker.config.presets import get_preset
+from tracker.trackers.siamrpn import SiamRPNTracker
 
 
 def _rule(threshold=0.4, ref_frames=5):

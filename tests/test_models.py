@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from tracker.models import build_model, load_into
 from tracker.models.checkpoint import CheckpointError
-from tracker.presets import get_preset
+from tracker.config.presets import get_preset
 
 torch.manual_seed(0)
 
@@ -227,7 +227,7 @@ HEADS = ["siamfc", "upchannel", "depthwise", "multi"]
 @pytest.mark.parametrize("backbone,kw", BACKBONE_CASES, ids=lambda v: str(v))
 def test_any_head_on_any_backbone_has_consistent_shapes(backbone, kw):
     """Every head works on every backbone; output sizes follow from the backbone's feature sizes."""
-    from tracker.presets import HeadSpec, ModelSpec, NeckSpec, Preset, SiamFCParams, SiamRPNParams, PYSOT_INPUT
+    from tracker.config.presets import HeadSpec, ModelSpec, NeckSpec, Preset, SiamFCParams, SiamRPNParams, PYSOT_INPUT
     from backbones import build_backbone
     bb = build_backbone(backbone, **kw)
     levels = len(bb.out_channels)
@@ -427,7 +427,7 @@ def test_a_graph_candidate_that_fails_leaves_the_others(monkeypatch):
 
 def test_warm_up_builds_the_graphs_and_leaves_nothing_behind(shared_dir):
     import cv2
-    from tracker.siamese import build_siamese_tracker
+    from tracker.build import build_siamese_tracker
     seq = shared_dir / "data/sequences/BMX3"
     frames = [cv2.imread(str(p)) for p in sorted((seq / "img").iterdir())[:8]]
     box = [float(v) for v in (seq / "groundtruth_rect.txt").read_text().split()[0].split(",")]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from tracker import TrackerError, TrackResult, build_tracker
-from tracker.opencv_trackers import OpenCVTracker, build_opencv_tracker, resolve_model_files
+from tracker.trackers.opencv import OpenCVTracker, build_opencv_tracker, resolve_model_files
 
 
 def _frames(shared_dir, name="car1", n=12):

@@ -3,7 +3,7 @@ the frame, whatever the frame's size and wherever the box is."""
 import numpy as np
 import pytest
 
-from tracker.base import TrackResult
+from tracker.trackers.base import TrackResult
 from tracker.io.sinks import LABEL_FONT, draw_result, label_position
 
 

@@ -11,7 +11,7 @@ import zipfile
 from pathlib import Path
 
 from tracker import __version__
-from tracker.presets import WEIGHTS_DIR, list_presets
+from tracker.config.presets import WEIGHTS_DIR, list_presets
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -47,5 +47,5 @@ def test_wheel_holds_weights_and_demo(tmp_path):
         for f in ("demo/demo.mp4", "demo/groundtruth.txt"):
             member = f"tracker/_weights/{f}"
             assert z.read(member) == (WEIGHTS_DIR / f).read_bytes()
-        assert "tracker/cli.py" in names and "backbones/efficientnet_lite.py" in names
+        assert "tracker/cli/__init__.py" in names and "backbones/efficientnet_lite.py" in names
         assert not [n for n in names if n.startswith(("tests/", "scripts/"))]

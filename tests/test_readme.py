@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tracker.presets import DEFAULT_PRESET, get_preset, list_presets
+from tracker.config.presets import DEFAULT_PRESET, get_preset, list_presets
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

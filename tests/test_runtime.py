@@ -87,7 +87,7 @@ def test_configure_worker_threads_sizes_every_pool(monkeypatch):
 FAULTS_SCRIPT = """
 import resource, sys
 import numpy as np
-from tracker.siamese import build_siamese_tracker
+from tracker.build import build_siamese_tracker
 frame = np.random.default_rng(0).integers(0, 255, (360, 480, 3), dtype=np.uint8)
 tracker = build_siamese_tracker("siamrpn_effnet_lite0_fast", engine="torch")
 tracker.init(frame, (200, 150, 60, 50))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tracker import UserError, build_tracker
-from tracker.base import NotInitializedError, Tracker, TrackerError, TrackResult
+from tracker.trackers.base import NotInitializedError, Tracker, TrackerError, TrackResult
 from tracker.io.sources import SourceError
 from tracker.sequence import FrameResult, TrackRun, fps_from_times
 
@@ -174,7 +174,7 @@ def test_the_public_api_is_typed_and_ships_its_marker():
 
 
 def test_results_carry_the_lost_signal_the_lost_flag_is_decided_on(shared_dir):
-    from tracker.presets import get_preset
+    from tracker.config.presets import get_preset
     img_dir = shared_dir / "data" / "sequences" / "car1" / "img"
     fixture = shared_dir / "parity" / "siamfc_alexnet"
     init = [float(v) for v in (fixture / "boxes.txt").read_text().split()[0].split(",")]

@@ -9,7 +9,7 @@ import torch
 from tracker import TrackResult, build_tracker
 from tracker.cli import main
 from tracker.models import build_model, save_checkpoint
-from tracker.presets import get_preset
+from tracker.config.presets import get_preset
 
 
 @pytest.fixture(scope="module")

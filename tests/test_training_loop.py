@@ -200,7 +200,7 @@ def test_distributed_two_processes_on_cpu(data, tmp_path):
 
 def test_model_input_conversion_matches_the_trackers():
     from tracker.models import preprocess
-    from tracker.presets import get_preset
+    from tracker.config.presets import get_preset
     from tracker.training.trainer import to_input
     crops = np.random.default_rng(0).integers(0, 255, (2, 15, 15, 3), dtype=np.uint8)
     for name in ("siamfc_alexnet", "siamrpn_alex_dwxcorr", "siamrpn_effnet_lite0"):   # RGB, BGR, ImageNet mean/std
@@ -209,7 +209,7 @@ def test_model_input_conversion_matches_the_trackers():
 
 
 def test_validation_scores_a_perfect_and_a_frozen_tracker(data):
-    from tracker.base import TrackResult
+    from tracker.trackers.base import TrackResult
     from tracker.training.data import read_sequences
     from tracker.training.validate import run_ope
     tracks = read_sequences(data)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tracker.models.checkpoint import CheckpointError, read_checkpoint, sha256_file
-from tracker.presets import WEIGHTS_DIR, get_preset, list_presets
+from tracker.config.presets import WEIGHTS_DIR, get_preset, list_presets
 
 SHIPPED = [p.name for p in list_presets() if p.weights_available]
 # one preset per shipped file for the (slower) tracking check; presets sharing a file differ only in
@@ -35,7 +35,7 @@ def _iou(a, b):
 
 
 def test_default_preset_ships_weights():
-    from tracker.presets import DEFAULT_PRESET
+    from tracker.config.presets import DEFAULT_PRESET
     assert DEFAULT_PRESET in SHIPPED and "siamrpn_effnet_lite0" in SHIPPED
 
 
@@ -52,7 +52,7 @@ def test_shipped_weights_load_strictly_and_track(name, shared_dir):
     import cv2
 
     from tracker import build_tracker
-    from tracker.siamese import load_model
+    from tracker.build import load_model
 
     preset = get_preset(name)
     model, meta = load_model(preset)                   # strict load, sha256 checked
@@ -96,7 +96,7 @@ def test_damaged_copy_is_rejected_with_a_clear_message(tmp_path):
 
 def test_damaged_shipped_file_fails_to_build_a_tracker(tmp_path, monkeypatch):
     """The tracker's loader checks the recorded sha256: a replaced file in weights/ is refused."""
-    import tracker.presets as presets
+    import tracker.config.presets as presets
     from tracker import build_tracker
     from tracker.errors import UserError
 

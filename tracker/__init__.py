@@ -9,11 +9,11 @@ _os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
 _os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 from typing import TYPE_CHECKING, Any, Union
 
-from .base import NotInitializedError, Tracker, TrackerError, TrackResult
+from .trackers.base import NotInitializedError, Tracker, TrackerError, TrackResult
 from .errors import UserError
 
 if TYPE_CHECKING:
-    from .presets import Preset
+    from .config.presets import Preset
     from .sequence import FrameResult, TrackRun, fps_from_times
 
 __version__ = "0.2.0"
@@ -26,7 +26,7 @@ def build_tracker(preset_or_config: Union[str, "_os.PathLike[str]", "Preset"],
     folder written by `siamtrack export` (runs without torch), or an OpenCV baseline (`opencv:csrt`,
     `opencv:kcf`, `opencv:mil`, `opencv:nano`, ...). `engine=` (auto, torch, onnxruntime, openvino) chooses
     what runs a Siamese model's network (tracker.engines); tracking values go in as keywords."""
-    from .factory import build_tracker as _build
+    from .build import build_tracker as _build
     return _build(preset_or_config, weights=weights, device=device, xcorr=xcorr, **overrides)
 
 

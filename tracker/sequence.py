@@ -27,7 +27,7 @@ from typing import Sequence, Union, cast
 
 import numpy as np
 
-from .base import Box, Tracker, TrackerError, TrackResult, tracker_lost_signal
+from .trackers.base import Box, Tracker, TrackerError, TrackResult, tracker_lost_signal
 from .io.sources import FrameSource, SourceError, open_source
 
 FrameInput = Union[str, "os.PathLike[str]", int, FrameSource, Iterable[np.ndarray]]

@@ -1,2 +1,2 @@
 """`siamtrack bench`: datasets (OTB, VOT, GOT-10k, generic), the community's protocols and metrics, raw
-results in the community's layout, tables and plots. The CLI lives in `tracker.bench.cli`."""
+results in the community's layout, tables and plots. The CLI lives in `tracker.cli.bench`."""

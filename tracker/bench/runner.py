@@ -48,7 +48,7 @@ def parse_tracker_spec(text: str, default_weights: str | None = None, opencv_dir
         if weights:
             raise UserError(f"--tracker {name}: OpenCV trackers take no weights; give their model folder "
                             f"with --opencv-models / --nano-dir / --vit-dir / --dasiamrpn-dir")
-        from ..opencv_trackers import model_dir_overrides
+        from ..trackers.opencv import model_dir_overrides
         overrides = tuple(model_dir_overrides(name, opencv_dirs or {}).items())
     else:
         weights = weights or default_weights

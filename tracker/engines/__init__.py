@@ -6,7 +6,7 @@ kernel; and `search(crops, kernel)` — the search branch and the head on N sear
 kernel, returning the head's raw outputs as float32 numpy arrays (cls, loc; loc is None for SiamFC).
 Crops are BGR uint8 arrays (H, W, 3) or (N, H, W, 3); each engine applies the model's input convention.
 Everything else a tracker does per frame (cropping, decoding, penalties, window, smoothing) lives in the
-trackers (tracker.siamrpn, tracker.siamfc), once, whichever engine runs the network.
+trackers (tracker.trackers.siamrpn, tracker.trackers.siamfc), once, whichever engine runs the network.
 
 Engines: `torch` (the model in PyTorch, with the CPU fast path), `onnxruntime` and `openvino` (the
 exported ONNX graphs of tracker.export), and `auto`, which picks one per machine and model (see

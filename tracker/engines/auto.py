@@ -29,7 +29,7 @@ def exporter_fingerprint() -> str:
     cached by another version of siamtrack is never reused: an engine may not load it (seen: an export
     written before the exporter avoided ScatterND nodes, which OpenVINO refuses)."""
     root = Path(__file__).resolve().parent.parent
-    files = [root / "export.py", *sorted((root / "models").glob("*.py")),
+    files = [root / "export" / "onnx.py", *sorted((root / "models").glob("*.py")),
              *sorted((root.parent / "backbones").glob("*.py"))]
     h = hashlib.sha256()
     for f in files:
@@ -48,7 +48,7 @@ def exported_for(preset, model, weights, long_term: bool = False):
     """The cached export of `model` (made now if missing or damaged)."""
     import torch
 
-    from ..export import export_model, search_shapes
+    from ..export.onnx import export_model, search_shapes
     sha = weights_sha256(preset, weights)
     spec = preset.to_dict()
     key = digest([spec["model"], spec["input"], spec["family"], spec["track"]["exemplar_size"],

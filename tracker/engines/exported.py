@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UserError
-from ..presets import Preset
+from ..config.presets import Preset
 
 SIDECAR = "siamtrack.json"
 FORMAT = "siamtrack-onnx-export"
@@ -163,7 +163,7 @@ def tracker_on_export(export: Export, preset: Preset, engine: str, long_term: bo
 
 
 def _tracker(preset: Preset, runner, long_term: bool):
-    from ..tracker_kinds import siamese_tracker
+    from ..trackers.kinds import siamese_tracker
     tracker = siamese_tracker(preset, runner, long_term)
     tracker.xcorr = "onnx"
     tracker.device_name = "cpu"

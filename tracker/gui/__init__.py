@@ -8,5 +8,5 @@ Modules:
 - `video_widget` — the video view with rubber-band box selection.
 - `window`   — the main window, dialogs, settings.
 - `app`      — starting the application, and the headless smoke mode.
-- `cli`      — argument parsing for `siamtrack gui` (light imports only).
+- (`tracker.cli.gui` — argument parsing for `siamtrack gui`, light imports only.)
 """

@@ -34,7 +34,7 @@ def _weights_available(preset) -> bool:
 
 def list_all_presets() -> list:
     try:
-        from ..presets import list_presets
+        from ..config.presets import list_presets
     except ImportError:
         return []
     try:
@@ -45,7 +45,7 @@ def list_all_presets() -> list:
 
 def opencv_names() -> list[str]:
     try:
-        from .. import opencv_trackers
+        from ..trackers import opencv as opencv_trackers
     except ImportError:
         return list(OPENCV_FALLBACK)
     # only the trackers that need no model files: the DNN ones (nano, vit...) cannot be built from a name
@@ -67,7 +67,7 @@ def model_choices() -> list[ModelChoice]:
     """Presets whose weights are present, the project's default model first (it is what the window
     starts with, as `siamtrack track` does), then the OpenCV baselines."""
     try:
-        from ..presets import DEFAULT_PRESET
+        from ..config.presets import DEFAULT_PRESET
     except ImportError:
         DEFAULT_PRESET = None
     presets = sorted((p for p in list_all_presets() if _weights_available(p)),

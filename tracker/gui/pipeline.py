@@ -28,7 +28,7 @@ import numpy as np
 from PyQt6.QtCore import QThread, pyqtSignal
 from PyQt6.QtGui import QImage
 
-from ..base import TrackResult
+from ..trackers.base import TrackResult
 from .frames import LatestSlot, RateMeter
 from .models import ModelChoice, build as build_model
 from .session import TrackSession

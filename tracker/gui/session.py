@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..base import TrackResult
+from ..trackers.base import TrackResult
 from ..errors import UserError
 from .frames import DurationMeter
 

@@ -16,7 +16,7 @@ from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPen, QPolygonF
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
-from ..base import TrackResult
+from ..trackers.base import TrackResult
 
 MIN_BOX = 4.0   # smaller drags (image pixels) are treated as clicks, not selections
 TRACK_COLOUR = QColor(0, 255, 0)       # the colours of tracker.io.sinks.draw_result (there BGR)

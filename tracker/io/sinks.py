@@ -9,7 +9,7 @@ from typing import Iterable, Sequence
 import cv2
 import numpy as np
 
-from ..base import TrackResult
+from ..trackers.base import TrackResult
 from ..errors import UserError
 
 # Annotated-video containers and the codec each is written with.

@@ -85,7 +85,7 @@ def _summarise(keys: list[str], limit: int = 6) -> str:
 def guess_preset(file_state: dict) -> tuple[str | None, float]:
     """The registered preset whose parameter names and shapes best match the file (built on the meta
     device: no memory, no time)."""
-    from ..presets import list_presets
+    from ..config.presets import list_presets
     from .siamese import build_model
     best, best_score = None, 0.0
     for preset in list_presets():

@@ -11,7 +11,7 @@ from torch import nn
 
 from backbones import build_backbone
 
-from ..presets import InputConvention, Preset, PresetError
+from ..config.presets import InputConvention, Preset, PresetError
 from .heads import AnchorFreeHead, DepthwiseRPN, Head, MultiRPN, SiamFCHead, UPChannelRPN
 from .necks import AdjustAllLayer
 

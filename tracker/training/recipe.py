@@ -98,7 +98,7 @@ def read_recipe(path) -> dict:
 
 def config_from_args(args):
     """(TrainConfig, resume path or None) from parsed `siamtrack train` arguments."""
-    from ..siamese import resolve_preset
+    from ..build import resolve_preset
 
     rec = read_recipe(args.recipe) if getattr(args, "recipe", None) else {}
     where = args.recipe or "recipe"

@@ -271,7 +271,7 @@ def _barrier(info: DistInfo) -> None:
 
 def build_preset_model(cfg: TrainConfig):
     from ..models import build_model, load_into, read_checkpoint
-    from ..siamese import resolve_preset
+    from ..build import resolve_preset
     preset = resolve_preset(cfg.preset)
     model = build_model(preset, pretrained_backbone=cfg.pretrained_backbone)
     if cfg.init:

@@ -39,7 +39,7 @@ def run_ope(make_tracker, tracks: list[Track], max_frames: int = 0) -> dict:
 
 
 def validate_checkpoint(preset, weights, tracks: list[Track], device, max_frames: int = 0) -> dict:
-    from ..siamese import build_siamese_tracker
+    from ..build import build_siamese_tracker
 
     def make():
         return build_siamese_tracker(preset, weights=str(weights), device=str(device))

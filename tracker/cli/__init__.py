@@ -1,4 +1,8 @@
-"""The `siamtrack` command: argument parsing only; each command's work lives in the library."""
+"""The `siamtrack` command: argument parsing only; each command's work lives in the library.
+
+Each subcommand is a module of this package (`track`, `models`, `export`, `batch`, `bench`, `gui`, `train`)
+with add_arguments(parser) and run(args); `args` holds the flags they share. Only this package parses
+arguments: the library below it takes plain values."""
 from __future__ import annotations
 
 import argparse
@@ -7,18 +11,18 @@ import sys
 
 # command -> module exposing add_arguments(parser) and run(args) -> int
 COMMANDS = {
-    "models": ("tracker.models_cli", "list the model presets and whether weights are available"),
-    "track": ("tracker.track_cli", "track one object in a video, image folder or camera"),
-    "bench": ("tracker.bench.cli", "benchmark trackers on OTB / VOT / GOT-10k style datasets"),
-    "batch": ("tracker.batch.cli", "track many videos unattended (resumable, parallel, shardable)"),
-    "gui": ("tracker.gui.cli", "the desktop application"),
-    "train": ("tracker.training.cli", "train a preset on your data"),
-    "export": ("tracker.export_cli", "export a model as ONNX graphs (template, search + head) with a sidecar"),
+    "models": ("tracker.cli.models", "list the model presets and whether weights are available"),
+    "track": ("tracker.cli.track", "track one object in a video, image folder or camera"),
+    "bench": ("tracker.cli.bench", "benchmark trackers on OTB / VOT / GOT-10k style datasets"),
+    "batch": ("tracker.cli.batch", "track many videos unattended (resumable, parallel, shardable)"),
+    "gui": ("tracker.cli.gui", "the desktop application"),
+    "train": ("tracker.cli.train", "train a preset on your data"),
+    "export": ("tracker.cli.export", "export a model as ONNX graphs (template, search + head) with a sidecar"),
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from .. import __version__
     parser = argparse.ArgumentParser(prog="siamtrack", description="Siamese single-object tracking")
     parser.add_argument("--version", action="version", version=f"siamtrack {__version__}")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
@@ -33,9 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .errors import UserError
+    from ..errors import UserError
 
-    from .cli_args import join_negative_values
+    from .args import join_negative_values
 
     parser = build_parser()
     args = parser.parse_args(join_negative_values(list(sys.argv[1:] if argv is None else argv)))
@@ -55,6 +59,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"siamtrack {args.command}: error: {exc}", file=sys.stderr)
         return 2
 
-
-if __name__ == "__main__":
-    sys.exit(main())

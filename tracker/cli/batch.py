@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..cli_args import int_at_least
+from .args import int_at_least
 
 EPILOG = """\
 input: a manifest, CSV with a header (columns video,x,y,w,h[,start][,id]; or one 'box' column "x,y,w,h")
@@ -33,7 +33,7 @@ with --ray (pip install "siamtrack[ray]"), every worker writes its items' files 
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ..opencv_trackers import add_model_dir_arguments
+    from .args import add_model_dir_arguments
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.epilog = EPILOG
     p.add_argument("input", nargs="?", help="manifest (.csv / .jsonl) or a folder of videos with sidecar box files")
@@ -41,7 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--summary", dest="output", metavar="CSV",
                    help="the batch summary CSV (default OUT_DIR/summary.csv, or summary.shard-I-of-N.csv "
                         "for a shard; with --merge: required)")
-    from ..cli_args import add_deprecated
+    from .args import add_deprecated
     add_deprecated(p, "--output", "--summary", "output", metavar="CSV")
     g = p.add_argument_group("tracker")
     g.add_argument("--model", default=None,
@@ -129,7 +129,7 @@ def _workers(text: str) -> int:
 
 def default_model() -> str:
     try:
-        from ..presets import DEFAULT_PRESET
+        from ..config.presets import DEFAULT_PRESET
         return DEFAULT_PRESET
     except Exception:  # noqa: BLE001 - presets not importable yet: fall back to a named preset
         return "siamrpn_alex_dwxcorr"
@@ -160,10 +160,11 @@ def _run_batch(args) -> int:
     from pathlib import Path
 
     from ..errors import UserError
-    from .manifest import load_items, parse_shard, select_shard
-    from .progress import Progress
-    from ..opencv_trackers import model_dir_overrides, model_dirs
-    from .runner import BatchOptions, cpu_count, finished_summary, make_tracker, run_batch, write_summary_csv
+    from ..batch.manifest import load_items, parse_shard, select_shard
+    from ..batch.progress import Progress
+    from ..trackers.opencv import model_dir_overrides
+    from .args import model_dirs
+    from ..batch.runner import BatchOptions, cpu_count, finished_summary, make_tracker, run_batch, write_summary_csv
 
     out_dir = Path(args.out_dir)
     src = Path(args.input)
@@ -255,7 +256,7 @@ def _run_batch(args) -> int:
 def _ray_options(args, opts):
     """--ray and its flags as a RayOptions; sets opts.device to the worker's GPU when workers get one."""
     from ..errors import UserError
-    from .ray_runner import RayOptions, import_ray
+    from ..batch.ray_runner import RayOptions, import_ray
     import_ray()   # a clear message now when the extra is not installed
     if args.threads is not None and args.threads > args.cpus_per_worker and not args.quiet:
         print(f"batch: --threads {args.threads} in workers of {args.cpus_per_worker:g} CPUs "
@@ -283,8 +284,8 @@ def _run_merge(args) -> int:
     from pathlib import Path
 
     from ..errors import UserError
-    from .manifest import load_items
-    from .runner import collect_summaries, write_summary_csv
+    from ..batch.manifest import load_items
+    from ..batch.runner import collect_summaries, write_summary_csv
 
     if not args.output:
         raise UserError("--merge needs --summary SUMMARY.csv")

@@ -6,7 +6,7 @@ import os
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..cli_args import add_deprecated
+    from .args import add_deprecated
     parser.add_argument("source", nargs="?", metavar="SOURCE",
                         help="video file, image folder or camera index to open at start")
     add_deprecated(parser, "--source", "SOURCE (positional)", "source_opt", metavar="SPEC")
@@ -90,7 +90,7 @@ def run(args) -> int:
     except ImportError as exc:
         raise UserError(f"the GUI needs PyQt6, which cannot be imported ({exc}): pip install 'siamtrack[gui]'") \
             from None
-    from .app import run_headless, run_interactive
+    from ..gui.app import run_headless, run_interactive
     if headless:
         return run_headless(args, init)
     return run_interactive(args, init)

@@ -23,8 +23,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .engines.exported import FORMAT, SIDECAR, VERSION, ExportError, file_sha256, read_export
-from .presets import Preset
+from ..engines.exported import FORMAT, SIDECAR, VERSION, ExportError, file_sha256, read_export
+from ..config.presets import Preset
 
 OPSET = 18
 # torch and an ONNX engine agree within a few 1e-6 on these graphs in float32; a difference above this
@@ -285,5 +285,5 @@ def _check_against_torch(checks, graphs) -> None:
 
 
 def _version() -> str:
-    from . import __version__
+    from .. import __version__
     return __version__

@@ -1,7 +1,7 @@
 """Named presets: architecture + tracking hyper-parameters + input convention + checkpoint format.
 
 A preset is plain data (dataclasses). Numbers that define a model live here, once. Presets can be
-written to and read from YAML; a pysot experiment YAML is translated by `tracker.pysot_config`.
+written to and read from YAML; a pysot experiment YAML is translated by `tracker.config.pysot`.
 """
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import UserError
+from ..errors import UserError
 
 # The shipped weights and demo clip: the package's data folder in a wheel or non-editable install
 # (setup.py maps the repository's weights/ there), the repository's weights/ in a checkout or editable install.
-_PACKAGE_WEIGHTS = Path(__file__).resolve().parent / "_weights"
-WEIGHTS_DIR = _PACKAGE_WEIGHTS if _PACKAGE_WEIGHTS.is_dir() else Path(__file__).resolve().parent.parent / "weights"
+_PACKAGE = Path(__file__).resolve().parent.parent          # tracker/
+_PACKAGE_WEIGHTS = _PACKAGE / "_weights"
+WEIGHTS_DIR = _PACKAGE_WEIGHTS if _PACKAGE_WEIGHTS.is_dir() else _PACKAGE.parent / "weights"
 
 
 class PresetError(UserError):
@@ -132,7 +133,7 @@ class SiamFCParams:
     response_up: int = 16
     total_stride: int = 8
     clamp_search: bool = False           # the original MATLAB clamp of s_x to [0.2, 5] x initial
-    # lost when the response peak falls below this fraction of the first frame's peak (see siamfc.py).
+    # lost when the response peak falls below this fraction of the first frame's peak (see tracker/trackers/siamfc.py).
     # Measured with scripts/calibrate_lost.py on the shipped weights over all eleven shared sequences: flags
     # 0.1% of tracked frames, 39% of the frames where the target was wiped out, all 12 out-of-view frames.
     lost_threshold: float = 0.27

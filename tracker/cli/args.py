@@ -82,3 +82,20 @@ def int_at_least(minimum: int, note: str = ""):
 
 
 workers_arg = int_at_least(0, " (one per core)")     # --workers: 0 means one per core
+
+
+def add_model_dir_arguments(p) -> None:
+    """The command-line flags naming the folders of the DNN trackers' ONNX files (track, batch, bench)."""
+    p.add_argument("--opencv-models", default=None, metavar="DIR",
+                   help="folder with the ONNX files of OpenCV's DNN trackers (Nano, Vit, DaSiamRPN)")
+    p.add_argument("--nano-dir", default=None, metavar="DIR",
+                   help="folder with NanoTrack's backbone and neck/head ONNX files (for opencv:nano)")
+    p.add_argument("--vit-dir", default=None, metavar="DIR", help="folder with the ViT tracker's ONNX (opencv:vit)")
+    p.add_argument("--dasiamrpn-dir", default=None, metavar="DIR",
+                   help="folder with DaSiamRPN's model / kernel_cls1 / kernel_r1 ONNX files (opencv:dasiamrpn)")
+
+
+def model_dirs(args) -> dict[str, str | None]:
+    """Each DNN tracker's model folder from those flags: its own flag, else --opencv-models."""
+    shared = args.opencv_models
+    return {"nano": args.nano_dir or shared, "vit": args.vit_dir or shared, "dasiamrpn": args.dasiamrpn_dir or shared}

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from .errors import UserError
+from ..errors import UserError
 
 if TYPE_CHECKING:
-    from .sequence import FrameInput, TrackRun
+    from ..sequence import FrameInput, TrackRun
 
 
 Box = tuple[float, float, float, float]
@@ -117,7 +117,7 @@ class Tracker:
         FrameSource or any iterable of BGR uint8 frames. The first frame (from `start`) initialises on
         `box`; iterate the returned `TrackRun` for one `FrameResult` (box, score, lost, index, seconds) per
         frame, at most `max_frames`. See `tracker.sequence`."""
-        from .sequence import TrackRun
+        from ..sequence import TrackRun
         return TrackRun(self, source, box, start=start, max_frames=max_frames)
 
     def warm_up(self) -> None:

@@ -9,7 +9,7 @@ def add_arguments(p):
     p.add_argument("--weights", help="checkpoint file (pysot, siamfc-pytorch or siamtrack format); default: the "
                    "preset's shipped weights")
     p.add_argument("--out-dir", dest="out", metavar="DIR", help="folder to write (created if missing); required")
-    from .cli_args import add_deprecated
+    from .args import add_deprecated
     add_deprecated(p, "--out", "--out-dir", "out", metavar="DIR")
     p.add_argument("--long-term", action="store_true", help="also export the long-term re-detection search graph")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
@@ -34,9 +34,9 @@ INT8_TOLERANCE = 0.01
 
 
 def run(args) -> int:
-    from .errors import UserError
-    from .presets import DEFAULT_PRESET
-    from .track_cli import parse_params
+    from ..errors import UserError
+    from ..config.presets import DEFAULT_PRESET
+    from .track import parse_params
 
     if args.config and args.model:
         raise UserError("give MODEL or --config, not both")
@@ -49,9 +49,9 @@ def run(args) -> int:
         raise UserError("--calibration-frames must be at least 1")
     if not getattr(args, "out", None):
         raise UserError("give the folder to write with --out-dir DIR")
-    from .io.sinks import check_output_folder
+    from ..io.sinks import check_output_folder
     check_output_folder(args.out, "--out-dir")
-    from .siamese import load_model, resolve_preset
+    from ..build import load_model, resolve_preset
     preset = resolve_preset(spec)
     if args.param:
         preset = preset.replace_track(**parse_params(args.param))
@@ -65,14 +65,14 @@ def run(args) -> int:
     if args.format == "opencv-nano":
         if args.int8 or args.long_term:
             raise UserError("--format opencv-nano takes neither --int8 nor --long-term (cv2.TrackerNano runs float32)")
-        from .export_nano import check_nano_compatible
+        from ..export.nano import check_nano_compatible
         check_nano_compatible(preset)
-    from .engines.auto import weights_sha256
+    from ..engines.auto import weights_sha256
     model, _ = load_model(preset, args.weights, "cpu")
     if args.format == "opencv-nano":
         from pathlib import Path
 
-        from .export_nano import export_opencv_nano
+        from ..export.nano import export_opencv_nano
         notes = export_opencv_nano(preset, model, args.out, weights_sha256(preset, args.weights))
         for name in ("backbone.onnx", "neckhead.onnx"):
             print(f"{Path(args.out) / name}  float32  {(Path(args.out) / name).stat().st_size / 1e6:.1f} MB")
@@ -81,7 +81,7 @@ def run(args) -> int:
         print(f"load with: params = cv2.TrackerNano_Params(); params.backbone = '{Path(args.out) / 'backbone.onnx'}'; "
               f"params.neckhead = '{Path(args.out) / 'neckhead.onnx'}'")
         return 0
-    from .export import export_model
+    from ..export.onnx import export_model
     export = export_model(preset, model, args.out, weights_sha256(preset, args.weights), long_term=args.long_term,
                           int8=args.int8, calibration=args.calibration, calibration_frames=args.calibration_frames)
     for g in [export.template, *export.search]:

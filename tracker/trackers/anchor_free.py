@@ -1,4 +1,4 @@
-"""Tracking with the anchor-free head: SiamRPN's search step (tracker.siamrpn) with points instead of anchors.
+"""Tracking with the anchor-free head: SiamRPN's search step (tracker.trackers.siamrpn) with points instead of anchors.
 
 Each score-map cell is a point of the search crop (`tracker.geometry.score_grid`, relative to the crop
 centre); the head gives its score logit and the distances (l, t, r, b) from it to the
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .geometry import hanning_window, score_grid
+from ..geometry import hanning_window, score_grid
 from .siamrpn import SiamRPNTracker
 
 

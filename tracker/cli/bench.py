@@ -31,7 +31,7 @@ example:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ..opencv_trackers import add_model_dir_arguments
+    from .args import add_model_dir_arguments
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.epilog = EPILOG
     p.add_argument("dataset", metavar="DATASET_DIR",
@@ -60,7 +60,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sequences", default=None, metavar="A,B,...", help="only these sequences")
     p.add_argument("--max-frames", type=int, default=None, metavar="N",
                    help="only the first N frames of each sequence (quick checks; scores then differ)")
-    from ..cli_args import workers_arg
+    from .args import workers_arg
     p.add_argument("--workers", type=workers_arg, default=1, metavar="N",
                    help="sequences run in parallel in N processes, 0 = one per core (each gets free cores/N "
                         "threads; default 1)")
@@ -85,12 +85,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     from ..errors import UserError
-    from .datasets import load_dataset
+    from ..bench.datasets import load_dataset
     from ..progress import Progress
-    from .report import score_all, write_report
-    from .results import ResultsLayout, safe_label
-    from .runner import parse_tracker_spec, plan_jobs, run_jobs, build_from_spec
-    from ..opencv_trackers import model_dirs
+    from ..bench.report import score_all, write_report
+    from ..bench.results import ResultsLayout, safe_label
+    from ..bench.runner import parse_tracker_spec, plan_jobs, run_jobs, build_from_spec
+    from .args import model_dirs
 
     if args.workers == 0:
         args.workers = os.cpu_count() or 1
@@ -168,7 +168,7 @@ def run(args) -> int:
 
 
 def main(argv=None) -> int:
-    """`python -m tracker.bench.cli ...`: the same as `siamtrack bench ...`."""
+    """`python -m tracker.cli.bench ...`: the same as `siamtrack bench ...`."""
     from ..errors import UserError
     parser = argparse.ArgumentParser(prog="siamtrack bench", description="benchmark trackers")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")

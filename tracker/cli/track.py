@@ -19,7 +19,7 @@ def parse_params(items: list[str]) -> dict:
     """NAME=VALUE strings → values typed by YAML rules (numbers, true/false, lists)."""
     import yaml
 
-    from .errors import UserError
+    from ..errors import UserError
     out = {}
     for item in items:
         name, sep, value = item.partition("=")
@@ -30,7 +30,7 @@ def parse_params(items: list[str]) -> dict:
 
 
 def add_arguments(p):
-    from .opencv_trackers import add_model_dir_arguments
+    from .args import add_model_dir_arguments
     p.add_argument("source", nargs="?", help="video file, folder of images (sorted by name), or camera index")
     p.add_argument("--demo", action="store_true", help="track the shipped demo clip with its ground truth and "
                    "write the annotated video to the temporary folder (siamtrack-demo/demo_tracked.mp4 there; the "
@@ -66,14 +66,14 @@ def add_arguments(p):
 def run(args) -> int:
     import sys
 
-    from . import build_tracker
-    from .errors import UserError
-    from .io import BoxWriter, VideoSink, draw_result, open_source
-    from .presets import DEFAULT_PRESET
-    from .progress import Progress
+    from .. import build_tracker
+    from ..errors import UserError
+    from ..io import BoxWriter, VideoSink, draw_result, open_source
+    from ..config.presets import DEFAULT_PRESET
+    from ..progress import Progress
 
     if args.demo:
-        from .presets import WEIGHTS_DIR
+        from ..config.presets import WEIGHTS_DIR
         if args.source is not None:
             raise UserError("--demo tracks the shipped demo clip: give either --demo or a SOURCE")
         args.source = str(WEIGHTS_DIR / "demo" / "demo.mp4")
@@ -85,8 +85,8 @@ def run(args) -> int:
     model = args.config or args.model or DEFAULT_PRESET
     gt = None
     if args.groundtruth:
-        from .bench.datasets import parse_box_file
-        from .bench.datasets import box_file_base
+        from ..bench.datasets import parse_box_file
+        from ..bench.datasets import box_file_base
         base = box_file_base(args.groundtruth, args.gt_base)
         gt = [[v - base if i < 2 else v for i, v in enumerate(row)] for row in parse_box_file(args.groundtruth)]
     init = args.init
@@ -99,10 +99,11 @@ def run(args) -> int:
 
     # the source first: a file that is not a video fails before a model is loaded
     source = open_source(args.source, start=args.start)
-    from .runtime import configure_threads
+    from ..runtime import configure_threads
     configure_threads(args.threads)
     if model.startswith("opencv:"):
-        from .opencv_trackers import model_dir_overrides, model_dirs
+        from ..trackers.opencv import model_dir_overrides
+        from .args import model_dirs
         tracker = build_tracker(model, **model_dir_overrides(model, model_dirs(args)))
     else:
         tracker = build_tracker(model, weights=args.weights, device=args.device, xcorr=args.xcorr, engine=args.engine,
@@ -135,7 +136,7 @@ def run(args) -> int:
     if source.skipped:
         line += f"  skipped {len(source.skipped)}"
     if gt is not None:
-        from .bench.metrics import otb_scores
+        from ..bench.metrics import otb_scores
         n = min(len(boxes), len(gt))
         scores = otb_scores(boxes[:n], gt[:n])
         line += f"  AUC {scores.auc:.3f}  P@20 {scores.precision20:.3f}"
@@ -158,8 +159,8 @@ def check_outputs(args) -> None:
     model has loaded or the video has been tracked; an output that is one of the inputs is refused."""
     from pathlib import Path
 
-    from .errors import UserError
-    from .io.sinks import check_output_file, check_video_output
+    from ..errors import UserError
+    from ..io.sinks import check_output_file, check_video_output
     outputs = []
     if args.output:
         outputs.append(("--output", check_output_file(args.output, "--output")))

@@ -17,7 +17,6 @@ import math
 import os
 from pathlib import Path
 
-
 from .base import Tracker, TrackerError, TrackResult
 
 # For each DNN tracker: parameter name -> (file names tried first in model_dir, glob patterns tried next).
@@ -47,23 +46,6 @@ KNOWN = SIMPLE + tuple(MODEL_FILES)
 
 def list_opencv_trackers() -> list[str]:
     return [f"opencv:{k}" for k in KNOWN]
-
-
-def add_model_dir_arguments(p) -> None:
-    """The command-line flags naming the folders of the DNN trackers' ONNX files (track, batch, bench)."""
-    p.add_argument("--opencv-models", default=None, metavar="DIR",
-                   help="folder with the ONNX files of OpenCV's DNN trackers (Nano, Vit, DaSiamRPN)")
-    p.add_argument("--nano-dir", default=None, metavar="DIR",
-                   help="folder with NanoTrack's backbone and neck/head ONNX files (for opencv:nano)")
-    p.add_argument("--vit-dir", default=None, metavar="DIR", help="folder with the ViT tracker's ONNX (opencv:vit)")
-    p.add_argument("--dasiamrpn-dir", default=None, metavar="DIR",
-                   help="folder with DaSiamRPN's model / kernel_cls1 / kernel_r1 ONNX files (opencv:dasiamrpn)")
-
-
-def model_dirs(args) -> dict[str, str | None]:
-    """Each DNN tracker's model folder from those flags: its own flag, else --opencv-models."""
-    shared = args.opencv_models
-    return {"nano": args.nano_dir or shared, "vit": args.vit_dir or shared, "dasiamrpn": args.dasiamrpn_dir or shared}
 
 
 def opencv_kind(name: str) -> str:

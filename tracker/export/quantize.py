@@ -17,14 +17,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .engines.exported import ExportError, read_export, tracker_on_export
-from .errors import UserError
+from ..engines.exported import ExportError, read_export, tracker_on_export
+from ..errors import UserError
 
 
 def calibration_samples(export, data, frames: int) -> list[dict]:
     """Search-graph feeds ({input name: array}) from tracking the sequences of folder `data` (any layout
     `siamtrack bench` reads) with the float32 export: about `frames` in all, spread over the sequences."""
-    from .bench.datasets import load_dataset
+    from ..bench.datasets import load_dataset
     _, sequences = load_dataset(Path(data))
     sequences = [s for s in sequences if len(s) > 1 and np.all(np.isfinite(s.gt[0]))]
     if not sequences:

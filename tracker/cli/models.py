@@ -9,7 +9,7 @@ def add_arguments(p):
 def run(args) -> int:
     import json
 
-    from .presets import DEFAULT_PRESET, list_presets
+    from ..config.presets import DEFAULT_PRESET, list_presets
 
     rows = []
     for pr in list_presets():

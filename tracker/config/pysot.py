@@ -135,7 +135,7 @@ def _check_channels(preset: Preset, neck_in, head_in, source: str) -> None:
     """The YAML states channel counts that our builder derives; they must agree."""
     import torch
 
-    from .models.siamese import build_model
+    from ..models.siamese import build_model
     with torch.device("meta"):
         model = build_model(preset)
     bb_out = list(model.backbone.out_channels)

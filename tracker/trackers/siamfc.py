@@ -11,8 +11,8 @@ import cv2
 import numpy as np
 
 from .base import Tracker, TrackResult
-from .geometry import crop_resize
-from .presets import Preset, SiamFCParams
+from ..geometry import crop_resize
+from ..config.presets import Preset, SiamFCParams
 
 
 class SiamFCTracker(Tracker):

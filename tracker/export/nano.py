@@ -21,8 +21,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .engines.exported import ExportError, file_sha256
-from .presets import Preset
+from ..engines.exported import ExportError, file_sha256
+from ..config.presets import Preset
 
 OPENCV_VALUES = {"window_influence": 0.455, "lr": 0.37, "penalty_k": 0.055, "context_amount": 0.5,
                  "exemplar_size": 127, "instance_size": 255}
@@ -79,7 +79,7 @@ def check_nano_compatible(preset: Preset) -> None:
 def export_opencv_nano(preset: Preset, model: nn.Module, out_dir, weights_sha256: str | None = None) -> list[str]:
     """Writes backbone.onnx and neckhead.onnx (and opencv_nano.json, what they are) to `out_dir`, checked with
     onnx.checker and, through OpenCV's DNN module at both crop sizes, against torch. Returns notes to print."""
-    from .export import _export_graph, prepare_export
+    from .onnx import _export_graph, prepare_export
     check_nano_compatible(preset)
     out, model = prepare_export(model, out_dir)
     backbone = _Backbone(model, preset).eval()

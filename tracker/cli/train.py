@@ -30,7 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "(never sampled for training)")
     g.add_argument("--out-dir", dest="out", metavar="DIR", help="output folder (checkpoints, metrics.csv, "
                    "recipe.yaml); default runs/train_PRESET")
-    from ..cli_args import add_deprecated
+    from .args import add_deprecated
     add_deprecated(g, "--out", "--out-dir", "out", metavar="DIR")
     s = p.add_argument_group("schedule")
     s.add_argument("--epochs", type=int)
@@ -96,15 +96,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from .recipe import config_from_args
-    from .trainer import train
+    from ..training.recipe import config_from_args
+    from ..training.trainer import train
 
     cfg, resume = config_from_args(args)
     result = train(cfg, resume=resume)
     if getattr(args, "export", None) and result["checkpoint"]:
         import os
         if int(os.environ.get("RANK", "0")) == 0:
-            from .checkpoint import export_weights
+            from ..training.checkpoint import export_weights
             from ..models.checkpoint import sha256_file
             out = export_weights(result["checkpoint"], args.export, half=args.half)
             print(f"weights written to {out} (sha256 {sha256_file(out)})")

@@ -1,12 +1,40 @@
-"""build_siamese_tracker: preset (or pysot YAML) + checkpoint → a ready SiamFC / SiamRPN tracker."""
+"""Building trackers: `build_tracker` (every family: a preset, a pysot YAML, an export folder or an OpenCV
+baseline) and `build_siamese_tracker` (preset or pysot YAML + checkpoint → a ready SiamFC / SiamRPN /
+anchor-free tracker on an engine), with the steps they share (`resolve_preset`, `resolve_device`,
+`load_model`). Building changes no process-wide state; see `tracker.runtime.configure_process`."""
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
-import torch
-
+from .trackers.base import Tracker
 from .errors import UserError
-from .presets import Preset, get_preset
+from .config.presets import Preset, get_preset
+
+if TYPE_CHECKING:
+    import torch
+
+
+def build_tracker(preset_or_config, weights=None, device="cpu", xcorr="torch", engine=None, **overrides) -> Tracker:
+    """A preset name, preset object or YAML (run by `engine`: auto, torch, onnxruntime, openvino; None: auto
+    unless tracker.engines.set_default_engine said otherwise); a folder
+    written by `siamtrack export` (ONNX engines only, no torch needed); or an OpenCV baseline (`opencv:...`)."""
+    if isinstance(preset_or_config, str) and preset_or_config.startswith("opencv:"):
+        if engine not in (None, "auto"):
+            raise UserError(f"--engine {engine} applies to the Siamese models, not {preset_or_config}")
+        from .trackers.opencv import build_opencv_tracker
+        return build_opencv_tracker(preset_or_config, **overrides)
+    from .engines.exported import is_export
+    if is_export(preset_or_config):
+        if weights is not None:
+            raise UserError(f"{preset_or_config} is an export: its weights are in its graphs (drop --weights)")
+        if str(device or "cpu") != "cpu" or xcorr != "torch":
+            raise UserError(f"{preset_or_config} is an export: it runs on the CPU with its own correlation "
+                            f"(drop --device / --xcorr)")
+        from .engines.exported import build_exported_tracker
+        return build_exported_tracker(preset_or_config, engine=engine, **overrides)
+    return build_siamese_tracker(preset_or_config, weights=weights, device=device, xcorr=xcorr, engine=engine,
+                                 **overrides)
 
 
 def resolve_preset(preset_or_config) -> Preset:
@@ -15,7 +43,7 @@ def resolve_preset(preset_or_config) -> Preset:
         return preset_or_config
     spec = str(preset_or_config)
     if spec.endswith((".yaml", ".yml")) or os.sep in spec:
-        from .pysot_config import load_pysot_config, read_yaml
+        from .config.pysot import load_pysot_config, read_yaml
         data = read_yaml(spec)
         if isinstance(data, dict) and "family" in data and "model" in data:
             return Preset.from_dict(data)
@@ -24,6 +52,8 @@ def resolve_preset(preset_or_config) -> Preset:
 
 
 def resolve_device(device) -> torch.device:
+    import torch  # here, not at the top: an export folder or an OpenCV tracker builds without torch
+
     name = str(device or "cpu")
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
@@ -40,6 +70,8 @@ def resolve_device(device) -> torch.device:
 
 def load_model(preset: Preset, weights=None, device="cpu"):
     """The preset's network on `device`, in eval mode, with its weights loaded strictly."""
+    import torch
+
     from .models import build_model, load_into, read_checkpoint
     dev = resolve_device(device)
     if weights is None:
@@ -63,7 +95,7 @@ def build_siamese_tracker(preset_or_config, weights=None, device="cpu", xcorr="t
     from .engines.torch_engine import TorchEngine
     from .models import InputAdapter
     from .runtime import keep_freed_memory
-    from .tracker_kinds import siamese_tracker
+    from .trackers.kinds import siamese_tracker
     from .xcorr import check_backend
 
     engine = check_engine(engine)

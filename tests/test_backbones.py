@@ -13,8 +13,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from backbones import BACKBONES, build_backbone
-from tracker.errors import UserError
+from backbones import BACKBONES, BackboneError, build_backbone
 
 SIZES = (127, 255, 271, 287)
 BN_SUFFIXES = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
@@ -66,8 +65,8 @@ def pixels(gen, size, batch=2):
 # Registry
 # --------------------------------------------------------------------------------------------------
 
-def test_unknown_backbone_is_a_user_error_listing_the_names():
-    with pytest.raises(UserError) as err:
+def test_unknown_backbone_is_a_backbone_error_listing_the_names():
+    with pytest.raises(BackboneError) as err:
         build_backbone("vgg16")
     for name in ("alexnet_siamfc", "alexnet_legacy", "resnet50", "efficientnet_lite0"):
         assert name in str(err.value)
@@ -481,8 +480,42 @@ def test_efficientnet_lite0_output_stride_8_keeps_weights_and_aligns_maps():
 def test_efficientnet_lite0_rejects_a_foreign_file(tmp_path):
     path = tmp_path / "other.pth"
     torch.save({"features.0.weight": torch.zeros(1)}, path)
-    with pytest.raises(UserError, match="other.pth"):
+    with pytest.raises(BackboneError, match="other.pth"):
         build_backbone("efficientnet_lite0", pretrained=False).load_imagenet(path)
+    path.write_bytes(b"just some text\n")
+    with pytest.raises(BackboneError, match="other.pth: not a checkpoint"):
+        build_backbone("efficientnet_lite0", pretrained=False).load_imagenet(path)
+
+
+def test_backbones_import_nothing_of_tracker():
+    """Dependencies point one way: tracker uses backbones, never the reverse."""
+    import subprocess
+    import sys
+    code = ("import sys, backbones, backbones.efficientnet_lite, backbones.errors\n"
+            "print(sorted(m for m in sys.modules if m == 'tracker' or m.startswith('tracker.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_a_bad_backbone_is_one_clear_line_from_the_cli(tmp_path, capsys):
+    """A backbone's own error (backbones.errors.BackboneError) reaches the user as tracker's UserError: one
+    line, exit 2."""
+    import yaml
+
+    from tracker.cli import main
+    from tracker.config.presets import Preset, get_preset
+    from tracker.errors import UserError
+    from tracker.models import build_model
+    d = get_preset("siamfc_alexnet").to_dict()
+    d["model"]["backbone"] = "vgg16"
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(d))
+    torch.save({"x": torch.zeros(1)}, tmp_path / "w.pth")
+    with pytest.raises(UserError, match="unknown backbone 'vgg16'"):
+        build_model(Preset.from_dict(d))
+    rc = main(["track", "--demo", "--quiet", "--config", str(tmp_path / "p.yaml"),
+               "--weights", str(tmp_path / "w.pth"), "--save-video", str(tmp_path / "v.mp4")])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "unknown backbone 'vgg16'" in err, err
 
 
 @pytest.mark.parametrize("size", [127, 255])

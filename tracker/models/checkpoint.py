@@ -14,6 +14,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from backbones.errors import unreadable_checkpoint
+
 from ..errors import UserError
 
 OWN_FORMAT_VERSION = 1
@@ -29,15 +31,6 @@ def sha256_file(path: str | os.PathLike) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def unreadable_checkpoint(path, exc: BaseException) -> str:
-    """One line for a file torch.load(weights_only=True) refused. torch's own message advises loading with
-    weights_only=False, which runs arbitrary code from the file: never repeated here."""
-    if "Unsupported global" in str(exc):
-        return (f"{path}: holds pickled Python objects, not only tensors (a whole saved model?); siamtrack reads "
-                f"weights only: save the model's state_dict() instead")
-    return f"{path}: not a checkpoint (corrupt or not a torch file)"
 
 
 def read_checkpoint(path: str | os.PathLike, expected_sha256: str | None = None) -> tuple[dict, dict]:

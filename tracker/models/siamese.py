@@ -9,9 +9,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from backbones import build_backbone
+from backbones import BackboneError, build_backbone
 
 from ..config.presets import InputConvention, Preset, PresetError
+from ..errors import UserError
 from .heads import AnchorFreeHead, DepthwiseRPN, Head, MultiRPN, SiamFCHead, UPChannelRPN
 from .necks import AdjustAllLayer
 
@@ -109,7 +110,10 @@ def build_model(preset: Preset, pretrained_backbone: bool = False) -> SiameseMod
     kw = dict(preset.model.backbone_kwargs)
     if preset.model.backbone == "efficientnet_lite0":
         kw.setdefault("pretrained", pretrained_backbone)
-    backbone = build_backbone(preset.model.backbone, **kw)
+    try:
+        backbone = build_backbone(preset.model.backbone, **kw)
+    except BackboneError as exc:  # backbones knows nothing of tracker: its user errors become ours here
+        raise UserError(str(exc)) from None
     channels = list(backbone.out_channels)
     neck = None
     if preset.model.neck is not None:

@@ -167,7 +167,7 @@ def test_real_sequences_read_with_nan_frames(shared_dir):
 def test_box_origin_per_format_and_override(tmp_path):
     """OTB and GOT-10k files are 1-based, VOT and other layouts 0-based, a folder with origin.json (the
     project's shared data) 0-based; --gt-base overrides. Sequences come back 0-based and say their origin."""
-    from tracker.bench.datasets import box_file_base, gt_base_for
+    from tracker.io.boxes import box_file_base, gt_base_for
     otb = tmp_path / "otb"
     _otb_seq(otb, "A", 2, ["11,21,5,6"] * 2)
     (s,) = load_dataset(otb)[1]

@@ -6,7 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from tracker.training.data import (DataError, parse_box_lines, polygon_to_box, read_coco_json, read_image,
+from tracker.geometry import polygon_to_box
+from tracker.training.data import (DataError, parse_box_lines, read_coco_json, read_image,
                                    read_sequences, read_yolo, track_box)
 from tracker.training.sources import (SelfSupervisedParams, SourceSpec, TrackSource, VideoSource, build_mix,
                                       parse_source_spec, similarity_pair)
@@ -37,7 +38,7 @@ def test_bad_ground_truth_line_names_file_and_line(tmp_path):
     with pytest.raises(DataError, match=r"groundtruth_rect.txt:2"):
         read_sequences(tmp_path)
     (tmp_path / "s" / "groundtruth_rect.txt").write_text("1,2,3\n")
-    with pytest.raises(DataError, match=r":1: expected 4 values"):
+    with pytest.raises(DataError, match=r":1: expected 4 or 8 numbers, got 3"):   # tracker.io.boxes' wording
         parse_box_lines(tmp_path / "s" / "groundtruth_rect.txt")
 
 

@@ -153,3 +153,41 @@ def polygon_to_box(region) -> tuple[float, float, float, float]:
     s = math.sqrt(a1 / a2) if a2 > 0 else 1.0
     w, h = s * (x2 - x1) + 1.0, s * (y2 - y1) + 1.0
     return float(cx - (w - 1) / 2.0), float(cy - (h - 1) / 2.0), float(w), float(h)
+
+
+def _overlap(ax1, ay1, ax2, ay2, area_a, bx1, by1, bx2, by2, area_b) -> np.ndarray:
+    """The one IoU rule: intersection over union from corners and areas; no overlap counts 0, an empty union
+    gives 0, and the result lies in [0, 1]."""
+    inter = np.maximum(np.minimum(ax2, bx2) - np.maximum(ax1, bx1), 0) * \
+        np.maximum(np.minimum(ay2, by2) - np.maximum(ay1, by1), 0)
+    union = area_a + area_b - inter
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+    return np.clip(out, 0.0, 1.0)
+
+
+def _columns(boxes):
+    """x1, y1, x2, y2 (or x, y, w, h) of (N, 4) boxes as columns, or of one box as its values."""
+    if not isinstance(boxes, np.ndarray) and np.ndim(boxes) > 1:
+        boxes = np.asarray(boxes, dtype=np.float64)
+    if isinstance(boxes, np.ndarray) and boxes.ndim > 1:
+        return boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
+    return boxes[0], boxes[1], boxes[2], boxes[3]
+
+
+def iou_corners(a, b) -> np.ndarray:
+    """IoU of corner boxes (x1, y1, x2, y2): `a` (N, 4) against `b`, one box or (N, 4) row by row. A box
+    with x2 < x1 (or y2 < y1) has no area. The core of every IoU here (training targets, benchmark scores)."""
+    ax1, ay1, ax2, ay2 = _columns(a)
+    bx1, by1, bx2, by2 = _columns(b)
+    return _overlap(ax1, ay1, ax2, ay2, np.maximum(ax2 - ax1, 0) * np.maximum(ay2 - ay1, 0),
+                    bx1, by1, bx2, by2, np.maximum(bx2 - bx1, 0) * np.maximum(by2 - by1, 0))
+
+
+def iou_xywh(a, b) -> np.ndarray:
+    """IoU of (x, y, w, h) boxes, `a` (N, 4) against `b`, one box or (N, 4) row by row (iou_corners' rule; a
+    negative width or height counts as 0). Areas are taken from w * h directly, not from the corners."""
+    ax, ay, aw, ah = _columns(a)
+    bx, by, bw, bh = _columns(b)
+    aw, ah, bw, bh = np.maximum(aw, 0), np.maximum(ah, 0), np.maximum(bw, 0), np.maximum(bh, 0)
+    return _overlap(ax, ay, ax + aw, ay + ah, aw * ah, bx, by, bx + bw, by + bh, bw * bh)

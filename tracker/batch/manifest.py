@@ -14,12 +14,13 @@ import csv
 import hashlib
 import io
 import json
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import UserError
+from ..io.boxes import check_box
+from ..io.boxes import parse_box as parse_box_text
 
 VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".ts"}
 SIDECAR_EXTS = (".txt", ".box")
@@ -55,34 +56,6 @@ class BatchItem:
 
 # ---------------------------------------------------------------------------------------------- values
 
-def parse_box_text(text: str) -> tuple[float, float, float, float]:
-    """"x,y,w,h" (commas, spaces, tabs or semicolons) -> four finite floats, w and h > 0."""
-    parts = [p for p in re.split(r"[,\s;]+", text.strip()) if p]
-    return check_box(parts)
-
-
-def check_box(values) -> tuple[float, float, float, float]:
-    if values is None:
-        raise ValueError("no initial box")
-    values = list(values)
-    if len(values) != 4:
-        raise ValueError(f"an initial box has 4 values x,y,w,h, got {len(values)}: {_show(values)}")
-    out = []
-    for v in values:
-        if isinstance(v, bool):
-            raise ValueError(f"box value {v!r} is not a number")
-        try:
-            f = float(v)
-        except (TypeError, ValueError):
-            raise ValueError(f"box value {v!r} is not a number") from None
-        if not math.isfinite(f):
-            raise ValueError(f"box value {v!r} is not finite")
-        out.append(f)
-    if out[2] <= 0 or out[3] <= 0:
-        raise ValueError(f"box {_show(out)} has zero or negative size")
-    return tuple(out)  # type: ignore[return-value]
-
-
 def parse_start(value) -> int:
     if value is None or (isinstance(value, str) and not value.strip()):
         return 0
@@ -95,10 +68,6 @@ def parse_start(value) -> int:
     if not f.is_integer() or f < 0:
         raise ValueError(f"start frame {value!r} must be a whole number >= 0")
     return int(f)
-
-
-def _show(values) -> str:
-    return ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)
 
 
 def safe_id(text: str) -> str:

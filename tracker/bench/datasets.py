@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
+from ..io.boxes import boxes_from_rows, gt_base_for, read_box_rows, split_values
 from ..io.sources import IMAGE_EXTS, list_images, natural_key
-from .metrics import polygon_to_box
 FORMATS = ("otb", "vot", "got10k", "generic")
 
 # OTB-2015: sequences evaluated on a frame range of the image folder (1-based, inclusive), from the
@@ -78,32 +78,8 @@ class Sequence:
         return set(self.attributes) | {k for k, v in self.tags.items() if np.any(v)}
 
 
-# ------------------------------------------------------------------------------------- box origin
-
-# Where each format's box files put the first pixel, as the community's toolkits read them: OTB's
-# groundtruth_rect.txt is 1-based (the original MATLAB toolkit), GOT-10k's groundtruth.txt is 1-based (its
-# authors), VOT's regions are 0-based, anything else follows siamtrack's own rule (0-based). A sequence folder
-# with an origin.json is this project's shared data, whose README documents its boxes as 0-based whatever the
-# benchmark they came from. `--gt-base 0|1` overrides all of this.
-FORMAT_GT_BASE = {"otb": 1, "got10k": 1, "vot": 0, "generic": 0}
-GT_BASE_CHOICES = ("auto", "0", "1")
-
-
-def gt_base_for(fmt: str, gt_file, override: str | int | None = None) -> int:
-    """0 or 1: the origin of the boxes in `gt_file`, a box file of a dataset of format `fmt`."""
-    if override is not None and str(override) != "auto":
-        if str(override) not in ("0", "1"):
-            raise DatasetError(f"--gt-base must be auto, 0 or 1, got {override!r}")
-        return int(override)
-    if (Path(gt_file).parent / "origin.json").is_file():
-        return 0
-    return FORMAT_GT_BASE.get(fmt, 0)
-
-
-def box_file_base(path, override: str | int | None = None) -> int:
-    """The origin of a lone box file (`siamtrack track --groundtruth`): OTB's file name means OTB's rule."""
-    fmt = "otb" if Path(path).name.startswith("groundtruth_rect") else "generic"
-    return gt_base_for(fmt, path, override)
+# Box files follow tracker.io.boxes' rules (separators, NaN, blank lines, polygons) and its origin rule
+# (gt_base_for: where each format puts the first pixel; `--gt-base 0|1` overrides).
 
 
 def shift_region(region, d: float):
@@ -128,65 +104,13 @@ def to_zero_based(seq: Sequence, base: int) -> Sequence:
 
 # ------------------------------------------------------------------------------------- parsing
 
-_SPLIT = re.compile(r"[,\s;]+")
-
-
-def parse_box_file(path: Path, counts=(4,), allow_empty_lines=False) -> list[list[float]]:
-    """One region per line, values separated by commas, tabs or spaces; 'NaN' allowed. Returns raw rows.
-    Raises DatasetError naming the file and line of a malformed row."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except UnicodeDecodeError:
-        raise DatasetError(f"{path}: not a text file") from None
-    lines = text.splitlines()
-    while lines and not lines[-1].strip():
-        lines.pop()
-    rows = []
-    want = " or ".join(str(c) for c in counts)
-    for no, line in enumerate(lines, 1):
-        s = line.strip()
-        if not s:
-            if allow_empty_lines:
-                rows.append([float("nan")] * counts[0])
-                continue
-            raise DatasetError(f"{path}:{no}: empty line (expected {want} numbers)")
-        if s[0] in "mM" and len(counts) > 1:
-            raise DatasetError(f"{path}:{no}: segmentation-mask ground truth is not supported "
-                               f"(expected {want} numbers)")
-        parts = [p for p in _SPLIT.split(s) if p]
-        try:
-            vals = [float(p) for p in parts]
-        except ValueError:
-            bad = next(p for p in parts if not _is_float(p))
-            raise DatasetError(f"{path}:{no}: '{bad}' is not a number") from None
-        if len(vals) not in counts:
-            raise DatasetError(f"{path}:{no}: expected {want} numbers, got {len(vals)}")
-        rows.append(vals)
+def parse_box_file(path: Path, counts=(4,)) -> list[list[float]]:
+    """One region per line (tracker.io.boxes.read_box_rows), raw rows; an empty file is an error. Raises
+    DatasetError naming the file and line of a malformed row."""
+    rows = read_box_rows(path, counts=counts, error=DatasetError)
     if not rows:
         raise DatasetError(f"{path}: no boxes in the file")
     return rows
-
-
-def _is_float(s: str) -> bool:
-    try:
-        float(s)
-        return True
-    except ValueError:
-        return False
-
-
-def boxes_from_rows(rows) -> np.ndarray:
-    """Rows of 4 values as boxes; rows of 8 (polygons) through the VOT polygon-to-box rule. Boxes with
-    non-finite values or zero/negative size become NaN rows (left out of the scores)."""
-    out = np.full((len(rows), 4), np.nan)
-    for i, r in enumerate(rows):
-        if not all(np.isfinite(r)):
-            continue
-        b = polygon_to_box(r) if len(r) != 4 else tuple(r)
-        if b[2] > 0 and b[3] > 0:
-            out[i] = b
-    return out
 
 
 def _natural_key(p: Path):
@@ -281,7 +205,7 @@ def _read_sequence_attributes(seq_dir: Path) -> tuple[str, ...]:
     for n in ("attributes.txt", "attrs.txt"):
         p = seq_dir / n
         if p.is_file():
-            return tuple(sorted({t for t in _SPLIT.split(p.read_text()) if t}))
+            return tuple(sorted(set(split_values(p.read_text()))))
     return ()
 
 

@@ -18,7 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..geometry import polygon_area
+from ..geometry import iou_xywh, polygon_area
 from ..geometry import polygon_to_box as polygon_to_box  # re-exported: the VOT region rule lives in geometry
 from ..sequence import fps_from_times as fps_from_times  # re-exported: the project's one fps rule
 
@@ -78,14 +78,7 @@ def iou(pred, gt, bound=None) -> np.ndarray:
         pred, gt_c = clip_boxes(pred, bound), clip_boxes(np.where(ok_gt[:, None], gt, 0.0), bound)
     else:
         gt_c = np.where(ok_gt[:, None], gt, 0.0)
-    pw, ph = np.maximum(pred[:, 2], 0), np.maximum(pred[:, 3], 0)
-    ix = np.minimum(pred[:, 0] + pw, gt_c[:, 0] + gt_c[:, 2]) - np.maximum(pred[:, 0], gt_c[:, 0])
-    iy = np.minimum(pred[:, 1] + ph, gt_c[:, 1] + gt_c[:, 3]) - np.maximum(pred[:, 1], gt_c[:, 1])
-    inter = np.maximum(ix, 0) * np.maximum(iy, 0)
-    union = pw * ph + gt_c[:, 2] * gt_c[:, 3] - inter
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
-    out = np.clip(out, 0.0, 1.0)
+    out = iou_xywh(pred, gt_c)
     out[~ok_pred] = 0.0
     out[~ok_gt] = np.nan
     return out

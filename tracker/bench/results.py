@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
+from ..io.boxes import split_values
 from ..io.sinks import atomic_write_text, format_box
 
 PROTOCOLS = ("otb", "vot", "got10k")
-_SPLIT = re.compile(r"[,\s;]+")
 
 
 class ResultsError(UserError):
@@ -132,7 +132,7 @@ class ResultsLayout:
             return None
         vals = []
         for line in p.read_text().splitlines():
-            parts = [x for x in _SPLIT.split(line.strip()) if x]
+            parts = split_values(line)
             if parts:
                 try:
                     vals.append(float(parts[0]))
@@ -157,7 +157,7 @@ def read_rows(path: Path, allow_codes: bool) -> list[list[float]]:
         s = line.strip()
         if not s:
             continue
-        parts = [p for p in _SPLIT.split(s) if p]
+        parts = split_values(s)
         try:
             vals = [float(p) for p in parts]
         except ValueError:

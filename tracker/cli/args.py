@@ -99,3 +99,24 @@ def model_dirs(args) -> dict[str, str | None]:
     """Each DNN tracker's model folder from those flags: its own flag, else --opencv-models."""
     shared = args.opencv_models
     return {"nano": args.nano_dir or shared, "vit": args.vit_dir or shared, "dasiamrpn": args.dasiamrpn_dir or shared}
+
+
+def parse_init_box(text: str) -> tuple[float, float, float, float]:
+    """--init X,Y,W,H (track, gui): four numbers, separated as every box text is (tracker.io.boxes: commas,
+    spaces, tabs or semicolons); ValueError otherwise. Whether the box fits the frame is the tracker's check."""
+    from ..io.boxes import parse_values
+    try:
+        values = tuple(parse_values(text))
+    except ValueError:
+        values = ()
+    if len(values) != 4:
+        raise ValueError(f"expected X,Y,W,H (four numbers), got {text!r}")
+    return values  # type: ignore[return-value]
+
+
+def box_arg(text: str) -> tuple[float, float, float, float]:
+    """argparse type of --init (parse_init_box)."""
+    try:
+        return parse_init_box(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

@@ -39,13 +39,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def parse_box(text: str) -> tuple[float, float, float, float]:
     from ..errors import UserError
-    parts = [p for p in text.replace(" ", ",").split(",") if p]
+    from .args import parse_init_box
     try:
-        values = tuple(float(p) for p in parts)
+        values = parse_init_box(text)
     except ValueError:
-        values = ()
-    if len(values) != 4:
-        raise UserError(f"--init {text!r}: expected four numbers X,Y,W,H")
+        raise UserError(f"--init {text!r}: expected four numbers X,Y,W,H") from None
     if values[2] <= 0 or values[3] <= 0:
         raise UserError(f"--init {text!r}: width and height must be positive")
     return values  # type: ignore[return-value]

@@ -1,19 +1,6 @@
 """`siamtrack track`: one target through one source (video file, image folder, camera index)."""
 from __future__ import annotations
 
-import argparse
-
-
-def parse_box(text: str) -> tuple[float, float, float, float]:
-    parts = text.replace(" ", "").split(",")
-    try:
-        vals = tuple(float(v) for v in parts)
-    except ValueError:
-        vals = ()
-    if len(vals) != 4:
-        raise argparse.ArgumentTypeError(f"expected X,Y,W,H (four numbers), got {text!r}")
-    return vals
-
 
 def parse_params(items: list[str]) -> dict:
     """NAME=VALUE strings → values typed by YAML rules (numbers, true/false, lists)."""
@@ -30,7 +17,7 @@ def parse_params(items: list[str]) -> dict:
 
 
 def add_arguments(p):
-    from .args import add_model_dir_arguments
+    from .args import add_model_dir_arguments, box_arg
     p.add_argument("source", nargs="?", help="video file, folder of images (sorted by name), or camera index")
     p.add_argument("--demo", action="store_true", help="track the shipped demo clip with its ground truth and "
                    "write the annotated video to the temporary folder (siamtrack-demo/demo_tracked.mp4 there; the "
@@ -39,7 +26,7 @@ def add_arguments(p):
                    "default: the shipped default model")
     p.add_argument("--config", help="a pysot config.yaml (or a siamtrack preset YAML) instead of --model")
     p.add_argument("--weights", help="checkpoint file (pysot, siamfc-pytorch or siamtrack format)")
-    p.add_argument("--init", type=parse_box, metavar="X,Y,W,H", help="initial box X,Y,W,H (0-based pixels); "
+    p.add_argument("--init", type=box_arg, metavar="X,Y,W,H", help="initial box X,Y,W,H (0-based pixels); "
                    "default: the first line of --groundtruth")
     p.add_argument("--gt-base", choices=["auto", "0", "1"], default="auto",
                    help="where --groundtruth puts the first pixel (default auto: 1 for OTB's groundtruth_rect*.txt, "
@@ -85,10 +72,8 @@ def run(args) -> int:
     model = args.config or args.model or DEFAULT_PRESET
     gt = None
     if args.groundtruth:
-        from ..bench.datasets import parse_box_file
-        from ..bench.datasets import box_file_base
-        base = box_file_base(args.groundtruth, args.gt_base)
-        gt = [[v - base if i < 2 else v for i, v in enumerate(row)] for row in parse_box_file(args.groundtruth)]
+        from ..io.boxes import read_box_file
+        gt = read_box_file(args.groundtruth, args.gt_base)     # 0-based, whatever the file's origin
     init = args.init
     if init is None:
         if gt is None:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import UserError
-from ..geometry import polygon_to_box
+from ..io.boxes import read_box_rows, region_to_box
 from ..io.sources import IMAGE_EXTS, list_images as _list_image_paths
 
 VIDEO_EXTS = (".avi", ".mp4", ".mkv", ".mov", ".m4v", ".webm", ".mpg", ".mpeg")
@@ -57,34 +56,11 @@ class Track:
 
 # ---------------------------------------------------------------------------------------------- text
 
-_SPLIT = re.compile(r"[,\s;]+")
-
-
 def parse_box_lines(path: str | os.PathLike) -> np.ndarray:
-    """Parse a ground-truth file: one box per line, comma / tab / space separated; 4 values (x, y, w, h)
-    or 8 (a VOT polygon, converted to VOT's axis-aligned box). 'NaN' values mark a missing target."""
-    path = Path(path)
-    rows = []
-    try:
-        text = path.read_text()
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not a text file ({exc})") from None
-    for lineno, line in enumerate(text.splitlines(), 1):
-        line = line.strip()
-        if not line:
-            continue
-        parts = [p for p in _SPLIT.split(line) if p]
-        try:
-            vals = [float(p) for p in parts]
-        except ValueError:
-            raise DataError(f"{path}:{lineno}: expected numbers, got {line[:60]!r}") from None
-        if len(vals) == 4:
-            rows.append(vals)
-        elif len(vals) == 8:
-            rows.append(list(polygon_to_box(vals)))
-        else:
-            raise DataError(f"{path}:{lineno}: expected 4 values (x,y,w,h) or 8 (polygon), got {len(vals)}")
-    return np.array(rows, dtype=np.float64).reshape(-1, 4)
+    """Parse a ground-truth file (tracker.io.boxes' rules): one box per line, 4 values (x, y, w, h) or 8 (a
+    VOT polygon, converted to VOT's axis-aligned box). 'NaN' values mark a missing target."""
+    rows = read_box_rows(path, counts=(4, 8), error=DataError)
+    return np.array([region_to_box(r) for r in rows], dtype=np.float64).reshape(-1, 4)
 
 
 def _read_flags(path: Path, n: int) -> np.ndarray | None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..geometry import score_grid
+from ..geometry import iou_corners, score_grid
 
 
 def grid_positions(score_size: int, stride: float, crop_size: int) -> np.ndarray:
@@ -50,18 +50,6 @@ def siamfc_labels(box_corners, score_size: int, stride: float, crop_size: int, r
     else:
         weights[:] = 1.0 / n_neg
     return labels, weights
-
-
-def iou_corners(boxes: np.ndarray, box) -> np.ndarray:
-    """IoU of (N, 4) corner boxes with one corner box."""
-    x1 = np.maximum(boxes[:, 0], box[0])
-    y1 = np.maximum(boxes[:, 1], box[1])
-    x2 = np.minimum(boxes[:, 2], box[2])
-    y2 = np.minimum(boxes[:, 3], box[3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    a = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    b = (box[2] - box[0]) * (box[3] - box[1])
-    return inter / np.maximum(a + b - inter, 1e-12)
 
 
 @dataclass

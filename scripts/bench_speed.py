@@ -146,8 +146,9 @@ def main():
     ap.add_argument("--conv-floor", action="store_true", help="also time each convolution of one update() "
                     "alone and report the sum (the floor for a graph of exactly these convolutions)")
     args = ap.parse_args()
-    from tracker.runtime import configure_threads
+    from tracker.runtime import configure_process, configure_threads
     configure_threads(args.threads)
+    configure_process()   # as the siamtrack commands run: freed memory kept, TF32 off
     frames, box = frames_and_box(args.frames)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {args.device}, "
           f"{len(frames) - 1} frames of {SEQ.name}")

@@ -35,6 +35,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tracker import build_tracker  # noqa: E402
+from tracker.runtime import configure_process  # noqa: E402
 from tracker.bench.datasets import load_dataset  # noqa: E402
 from tracker.bench.metrics import iou  # noqa: E402
 
@@ -112,6 +113,7 @@ def summary(signals: dict[str, np.ndarray], t: float) -> str:
 
 
 def main(argv=None) -> int:
+    configure_process()   # as the siamtrack commands run: freed memory kept, TF32 off
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", required=True)
     ap.add_argument("--weights")

@@ -23,6 +23,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tracker import build_tracker  # noqa: E402
+from tracker.runtime import configure_process  # noqa: E402
 from tracker.bench.datasets import load_dataset  # noqa: E402
 from tracker.bench.metrics import box_size_error, otb_scores  # noqa: E402
 
@@ -42,6 +43,7 @@ def run(tracker, frames, box0) -> np.ndarray:
 
 
 def main() -> int:
+    configure_process()   # as the siamtrack commands run: freed memory kept, TF32 off
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", required=True)
     ap.add_argument("--weights")

@@ -10,6 +10,14 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("SIAMTRACK_CACHE", tempfile.mkdtemp(prefix="siamtrack-test-cache-"))
 
 REPO = Path(__file__).resolve().parent.parent
+
+# The tests run the library as the siamtrack commands do: with their process settings (TF32 off, so the CUDA
+# parity runs compare full float32; freed memory kept). Building a tracker leaves these alone
+# (test_runtime.test_building_a_tracker_leaves_the_process_alone checks that in a fresh process).
+from tracker.runtime import configure_process  # noqa: E402
+
+configure_process()
+
 SHARED = Path(os.environ.get("SIAMTRACK_SHARED", REPO.parent / "shared"))
 
 

@@ -88,6 +88,8 @@ FAULTS_SCRIPT = """
 import resource, sys
 import numpy as np
 from tracker.build import build_siamese_tracker
+from tracker.runtime import configure_process
+configure_process()         # what every siamtrack command does before it builds a tracker
 frame = np.random.default_rng(0).integers(0, 255, (360, 480, 3), dtype=np.uint8)
 tracker = build_siamese_tracker("siamrpn_effnet_lite0_fast", engine="torch")
 tracker.init(frame, (200, 150, 60, 50))
@@ -111,7 +113,7 @@ def _faults_per_update(env_extra: dict) -> float:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
 def test_a_tracker_keeps_freed_memory_so_updates_do_not_page_fault():
-    """build_siamese_tracker raises glibc's mmap/trim thresholds (runtime.keep_freed_memory): steady-state
+    """runtime.configure_process raises glibc's mmap/trim thresholds (runtime.keep_freed_memory): steady-state
     updates then reuse the heap. With glibc's fixed 128 kB threshold (what the environment variable sets,
     and which also turns our call off) every large activation is a fresh mapping, faulted in page by page."""
     kept = _faults_per_update({})
@@ -123,3 +125,47 @@ def test_keep_freed_memory_leaves_a_users_malloc_settings_alone(monkeypatch):
     monkeypatch.setattr(runtime, "_heap_kept", None)
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "1000000")
     assert runtime.keep_freed_memory() is False
+
+
+BUILD_ONLY_SCRIPT = """
+import json, torch
+from tracker import build_tracker, runtime
+before = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+build_tracker("siamrpn_alex_dwxcorr", engine="torch")
+build_tracker("siamfc_alexnet", engine="onnxruntime")
+after = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+print(json.dumps({"before": before, "after": after, "heap": runtime._heap_kept}))
+runtime.configure_process()
+print(json.dumps({"tf32": (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32),
+                  "heap": runtime._heap_kept}))
+"""
+
+
+def test_building_a_tracker_leaves_the_process_alone():
+    """A library build changes no process-wide state (TF32, glibc's malloc); configure_process does, and
+    the commands call it."""
+    import json
+    import subprocess
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    out = subprocess.run([sys.executable, "-c", BUILD_ONLY_SCRIPT], env=dict(env, OMP_NUM_THREADS="1"),
+                         capture_output=True, text=True, check=True,
+                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__)))).stdout.splitlines()
+    built, configured = json.loads(out[-2]), json.loads(out[-1])
+    assert built["after"] == built["before"] and built["heap"] is None
+    assert configured["tf32"] == [False, False]
+    assert configured["heap"] is (True if sys.platform.startswith("linux") else False)
+
+
+def test_the_commands_configure_the_process(monkeypatch, capsys):
+    """track configures the process before it builds a torch model; an OpenCV tracker needs none of it."""
+    from tracker.cli import main
+    from tracker.config.presets import WEIGHTS_DIR
+    calls = []
+    monkeypatch.setattr(runtime, "configure_process", lambda: calls.append(1))
+    demo = str(WEIGHTS_DIR / "demo" / "demo.mp4")
+    gt = str(WEIGHTS_DIR / "demo" / "groundtruth.txt")
+    assert main(["track", demo, "--groundtruth", gt, "--model", "opencv:kcf", "--max-frames", "2", "--quiet"]) == 0
+    assert calls == []
+    assert main(["track", demo, "--groundtruth", gt, "--model", "siamfc_alexnet", "--max-frames", "2",
+                 "--quiet"]) == 0
+    assert calls == [1]

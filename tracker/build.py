@@ -59,10 +59,6 @@ def resolve_device(device) -> torch.device:
         if not torch.cuda.is_available():
             raise UserError(f"--device {name}: CUDA is not available on this machine (torch {torch.__version__}, "
                             f"built {'with' if torch.version.cuda else 'without'} CUDA)")
-        # Full float32 on Ampere and later: TF32 convolutions (cuDNN's default) round the mantissa to 10 bits,
-        # enough to change a reference tracker's trajectory (CUDA parity moved 64 px by frame 20 with TF32).
-        torch.backends.cudnn.allow_tf32 = False
-        torch.backends.cuda.matmul.allow_tf32 = False
     elif name != "cpu":
         raise UserError(f"unknown device {name!r} (cpu or cuda)")
     return torch.device(name)
@@ -94,7 +90,6 @@ def build_siamese_tracker(preset_or_config, weights=None, device="cpu", xcorr="t
     from .engines import ONNX_ENGINES, check_engine
     from .engines.torch_engine import TorchEngine
     from .models import InputAdapter
-    from .runtime import keep_freed_memory
     from .trackers.kinds import siamese_tracker
     from .xcorr import check_backend
 
@@ -110,7 +105,6 @@ def build_siamese_tracker(preset_or_config, weights=None, device="cpu", xcorr="t
             raise UserError(f"--xcorr {xcorr} chooses the torch engine's correlation; engine '{engine}' runs the "
                             f"exported graph's own (leave --xcorr at torch, or use --engine torch)")
     check_backend(xcorr, dev)
-    keep_freed_memory()  # per-frame activations reuse memory instead of page-faulting it in (tracker.runtime)
     model, _meta = load_model(preset, weights, dev)
     if engine == "auto":
         from .engines.auto import choose_engine

@@ -97,13 +97,15 @@ def engine_threads() -> int:
 
 def configure_worker_threads(threads: int, uses_torch: bool) -> None:
     """First thing in a freshly spawned worker process, before any tracker exists: size every thread pool
-    (OpenMP and friends, OpenCV, and torch when the worker uses it) to `threads`."""
+    (OpenMP and friends, OpenCV, and torch when the worker uses it) to `threads`; a worker that uses torch
+    also gets the commands' process settings (configure_process)."""
     global _configured_threads
     _configured_threads = threads
     for var in _POOL_VARS:
         os.environ[var] = str(threads)
     if uses_torch:
         configure_threads(threads)
+        configure_process()
     try:
         import cv2
         cv2.setNumThreads(threads)
@@ -137,3 +139,22 @@ def keep_freed_memory() -> bool:
     mallopt.restype = ctypes.c_int
     _heap_kept = bool(mallopt(_M_MMAP_THRESHOLD, _KEEP_BYTES)) and bool(mallopt(_M_TRIM_THRESHOLD, _KEEP_BYTES))
     return _heap_kept
+
+
+def configure_process() -> None:
+    """The process-wide settings every `siamtrack` command makes before it builds a torch model or trains.
+    Building a tracker changes none of them (a library leaves the process alone); call this once, early, to
+    get the commands' speed and numbers from Python:
+
+    - freed memory is kept for reuse (`keep_freed_memory`: glibc's mmap and trim thresholds), so per-frame
+      activations reuse the heap instead of page-faulting fresh memory in (a fifth of the search branch's
+      time on the CPU, docs/speed.md);
+    - TF32 is off for CUDA convolutions and matmuls (full float32): TF32 rounds the mantissa to 10 bits,
+      enough to change a reference tracker's trajectory on Ampere and later GPUs (CUDA parity moved 64 px by
+      frame 20 with it). It changes nothing on the CPU.
+
+    Imports torch. Idempotent."""
+    keep_freed_memory()
+    import torch
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False

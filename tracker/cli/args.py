@@ -120,3 +120,13 @@ def box_arg(text: str) -> tuple[float, float, float, float]:
         return parse_init_box(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def model_uses_torch(model) -> bool:
+    """Whether building `model` loads a torch network: a preset or YAML, not `opencv:NAME` or an export
+    folder. Such a command calls tracker.runtime.configure_process() first (the builder leaves the process
+    alone)."""
+    if str(model).lower().startswith("opencv:"):
+        return False
+    from ..engines.exported import is_export
+    return not is_export(model)

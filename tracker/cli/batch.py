@@ -163,7 +163,8 @@ def _run_batch(args) -> int:
     from ..batch.manifest import load_items, parse_shard, select_shard
     from ..batch.progress import Progress
     from ..trackers.opencv import model_dir_overrides
-    from .args import model_dirs
+    from ..runtime import configure_process
+    from .args import model_dirs, model_uses_torch
     from ..batch.runner import BatchOptions, cpu_count, finished_summary, make_tracker, run_batch, write_summary_csv
 
     out_dir = Path(args.out_dir)
@@ -218,6 +219,8 @@ def _run_batch(args) -> int:
     needs_tracker = any(not it.error for it in items) and (opts.force or any(
         finished_summary(it, opts) is None for it in items if not it.error))
     if needs_tracker:
+        if model_uses_torch(opts.config or opts.model):
+            configure_process()   # this process; workers: runtime.configure_worker_threads
         try:
             # builds (and checks) it; the first item warms it up. For --ray on the CPU: the driver may
             # have no GPU, and its tracker is only a check.

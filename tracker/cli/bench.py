@@ -90,7 +90,7 @@ def run(args) -> int:
     from ..bench.report import score_all, write_report
     from ..bench.results import ResultsLayout, safe_label
     from ..bench.runner import parse_tracker_spec, plan_jobs, run_jobs, build_from_spec
-    from .args import model_dirs
+    from .args import model_dirs, model_uses_torch
 
     if args.workers == 0:
         args.workers = os.cpu_count() or 1
@@ -133,6 +133,9 @@ def run(args) -> int:
     if specs and not args.report_only:
         jobs, finished = plan_jobs(specs, seqs, layout, force=args.force, truncated=args.max_frames is not None,
                                    jitter=args.jitter if protocol == "otb" else 0, jitter_px=args.jitter_px)
+        if any(model_uses_torch(s.name) for s in specs):
+            from ..runtime import configure_process
+            configure_process()   # this process; workers: runtime.configure_worker_threads
         # Build every tracker once before anything runs: a bad name or missing weights fails now, clearly.
         built = {spec: build_from_spec(spec, args.device, args.xcorr) for spec in specs
                  if any(j.spec == spec for j in jobs)}

@@ -79,8 +79,9 @@ def run(args) -> int:
     if args.source is not None and not (str(args.source).isdigit() and not os.path.exists(args.source)):
         from ..io.sources import open_source
         open_source(args.source).close()
-    from ..runtime import configure_threads
+    from ..runtime import configure_process, configure_threads
     configure_threads(args.threads)  # before any tracker exists (tracker.runtime explains the default)
+    configure_process()              # freed memory kept, TF32 off, for whichever model the window loads
     from ..engines import set_default_engine
     set_default_engine(args.engine)  # every model the window builds runs on it
     try:

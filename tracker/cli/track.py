@@ -84,8 +84,11 @@ def run(args) -> int:
 
     # the source first: a file that is not a video fails before a model is loaded
     source = open_source(args.source, start=args.start)
-    from ..runtime import configure_threads
+    from ..runtime import configure_process, configure_threads
+    from .args import model_uses_torch
     configure_threads(args.threads)
+    if model_uses_torch(model):
+        configure_process()   # freed memory kept, TF32 off: what the builder leaves to the application
     if model.startswith("opencv:"):
         from ..trackers.opencv import model_dir_overrides
         from .args import model_dirs

@@ -99,7 +99,9 @@ def run(args) -> int:
     from ..training.recipe import config_from_args
     from ..training.trainer import train
 
+    from ..runtime import configure_process
     cfg, resume = config_from_args(args)
+    configure_process()   # freed memory kept, TF32 off (full float32), as for tracking
     result = train(cfg, resume=resume)
     if getattr(args, "export", None) and result["checkpoint"]:
         import os

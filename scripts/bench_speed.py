@@ -79,7 +79,7 @@ def count_update_gmacs(tracker, frame, calls: list | None = None) -> float:
     import torch.nn.functional as F
     total = [0]
     model = tracker.model
-    fast = model.__dict__.pop("_fast", None)          # eager modules: a TorchScript graph bypasses F.conv2d
+    fast, model.fast_path = model.fast_path, None    # eager modules: a TorchScript graph bypasses F.conv2d
     real_conv2d = F.conv2d
 
     def counting_conv2d(x, w, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -93,8 +93,7 @@ def count_update_gmacs(tracker, frame, calls: list | None = None) -> float:
         tracker.update(frame)
     finally:
         F.conv2d = real_conv2d
-        if fast is not None:
-            model.__dict__["_fast"] = fast
+        model.fast_path = fast
     return total[0] / 1e9
 
 

@@ -476,8 +476,8 @@ def test_one_tracker_per_process_reinitialised_per_item_gives_each_item_its_own_
     monkeypatch.setattr(runner, "_CACHED", {})           # not a tracker an earlier test left in this process
     opts = BatchOptions(out_dir=str(tmp_path / "o"), model="siamrpn_effnet_lite0_fast", engine="torch")
     built = runner.make_tracker(opts, warm=False)        # the command line's up-front check: no graphs yet
-    assert not built.model.__dict__["_fast"].graphs
-    assert runner.make_tracker(opts) is built and built.model.__dict__["_fast"].graphs   # the first item warms it
+    assert not built.model.fast_path.search.graphs
+    assert runner.make_tracker(opts) is built and built.model.fast_path.search.graphs   # the first item warms it
     assert runner.make_tracker(opts) is runner.make_tracker(opts)
     m = write_manifest(tmp_path / "m.csv", [(videos["vtest"], 100, 100, 50, 80, 0, "first"),
                                             (videos["mega"], 250, 150, 100, 120, 0, "other"),

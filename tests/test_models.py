@@ -341,9 +341,9 @@ def test_fast_inference_computes_what_the_eager_model_does(name):
         assert fast[key].shape == eager[key].shape
         assert torch.allclose(fast[key], eager[key], atol=1e-4 * max(scale, 1.0)), (fast[key] - eager[key]).abs().max()
     # and they really are traced graphs, not the eager fallback
-    assert all(isinstance(g, torch.jit.ScriptModule) for g in model.__dict__["_fast"].graphs.values())
+    assert all(isinstance(g, torch.jit.ScriptModule) for g in model.fast_path.search.graphs.values())
     if preset.family != "siamfc":
-        branches = list(model.__dict__["_fast_correlate"].graphs.values())
+        branches = list(model.fast_path.correlate.graphs.values())
         assert branches and all(isinstance(g, torch.jit.ScriptModule) for b in branches for g in b.graphs.values())
 
 
@@ -436,9 +436,36 @@ def test_warm_up_builds_the_graphs_and_leaves_nothing_behind(shared_dir):
         tracker.init(frames[0], box)
         return [tracker.update(f).box for f in frames[1:]]
     warm = build_siamese_tracker("siamrpn_effnet_lite0_fast", engine="torch")
-    assert not warm.model.__dict__["_fast"].graphs
+    assert not warm.model.fast_path.search.graphs
     warm.warm_up()
-    shapes = [key[0][0] for key in warm.model.__dict__["_fast"].graphs]
+    shapes = [key[0][0] for key in warm.model.fast_path.search.graphs]
     assert shapes == [(1, 3, 255, 255)]              # the search crop's graph exists before any real frame
     # the same boxes as a fresh tracker's, bit for bit: the graph candidate is chosen once per machine and model
     assert track(warm) == track(build_siamese_tracker("siamrpn_effnet_lite0_fast", engine="torch"))
+
+
+def test_the_fast_path_is_a_named_part_of_the_model_outside_its_state():
+    """`fast_path` (enable_fast_inference) is used in eval mode without autograd and is no submodule: not in
+    state_dict, parameters or modules; setting it to None runs the eager modules again."""
+    model = build_model(get_preset("siamrpn_alex_dwxcorr")).eval()
+    keys = set(model.state_dict())
+    n_modules = len(list(model.modules()))
+    assert model.fast_path is None
+    model.enable_fast_inference()
+    fast = model.fast_path
+    assert fast is not None and fast.correlate is not None
+    assert set(model.state_dict()) == keys and len(list(model.modules())) == n_modules
+    z, x = torch.rand(1, 3, 127, 127) * 255, torch.rand(1, 3, 255, 255) * 255
+    with torch.no_grad():
+        prepared = model.template(z)
+        quick = model.track(x, prepared)
+        assert fast.search.graphs                       # the fast path ran
+        model.fast_path = None
+        eager = model.track(x, prepared)
+    for k in ("cls", "loc"):
+        torch.testing.assert_close(quick[k], eager[k], rtol=1e-4, atol=1e-3)
+    with pytest.raises(TypeError, match="FastPath or None"):
+        model.fast_path = "fast"
+    siamfc = build_model(get_preset("siamfc_alexnet")).eval()
+    siamfc.enable_fast_inference()
+    assert siamfc.fast_path.correlate is None           # SiamFC's correlation is one conv

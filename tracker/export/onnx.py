@@ -202,8 +202,7 @@ def prepare_export(model: nn.Module, out_dir) -> tuple[Path, nn.Module]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model = model.eval().cpu()
-    for attr in ("_fast", "_fast_correlate"):
-        model.__dict__.pop(attr, None)
+    model.fast_path = None
     model.set_xcorr_backend("torch")
     return out, model
 

@@ -5,6 +5,9 @@ no parameters), so pysot and siamfc-pytorch state_dicts load unchanged.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 from torch import nn
@@ -16,6 +19,18 @@ from ..errors import UserError
 from .heads import AnchorFreeHead, DepthwiseRPN, Head, MultiRPN, SiamFCHead, UPChannelRPN
 from .necks import AdjustAllLayer
 
+if TYPE_CHECKING:
+    from .fast import FastCorrelate, ShapeSpecialised
+
+
+@dataclass
+class FastPath:
+    """A SiameseModel's CPU fast path (tracker.models.fast): `search`, the search branch (backbone, neck and
+    the head's search convs) as shape-specialised TorchScript graphs, and `correlate`, the head's correlation
+    folded likewise (None for SiamFC, whose correlation is one conv)."""
+    search: ShapeSpecialised
+    correlate: FastCorrelate | None = None
+
 
 class SiameseModel(nn.Module):
     def __init__(self, backbone: nn.Module, neck: nn.Module | None, head: Head, family: str):
@@ -26,6 +41,7 @@ class SiameseModel(nn.Module):
         # pysot stores RPN heads under `rpn_head`; the SiamFC and anchor-free heads go under `head`.
         self._head_name = "rpn_head" if family == "siamrpn" else "head"
         self.add_module(self._head_name, head)
+        self._fast_path: FastPath | None = None      # a plain attribute (not a Module): see `fast_path`
 
     @property
     def head_module(self) -> Head:
@@ -36,12 +52,28 @@ class SiameseModel(nn.Module):
             if isinstance(m, Head):
                 m.xcorr_backend = backend
 
+    @property
+    def fast_path(self) -> FastPath | None:
+        """The CPU fast path made by `enable_fast_inference()`, or None (eager modules only).
+
+        It holds frozen, BN-folded TorchScript graphs with their own folded copies of the weights, so it is a
+        plain attribute, not a submodule: it is not in `state_dict()`, `parameters()` or `modules()`, `.to()`
+        does not move it, and export sets it to None first. Used only in eval mode without autograd; set it to
+        None to run the eager modules again (e.g. after changing the weights), or back to a saved one."""
+        return self._fast_path
+
+    @fast_path.setter
+    def fast_path(self, value: FastPath | None) -> None:
+        if value is not None and not isinstance(value, FastPath):
+            raise TypeError(f"fast_path is a FastPath or None, not {type(value).__name__}")
+        self._fast_path = value
+
     def enable_fast_inference(self) -> None:
-        """Use frozen, BN-folded TorchScript graphs for the feature branch (CPU inference only)."""
+        """Use frozen, BN-folded TorchScript graphs for the feature branch (CPU inference only): `fast_path`."""
         from .fast import FastCorrelate, SearchBranch, ShapeSpecialised
-        self.__dict__["_fast"] = ShapeSpecialised(SearchBranch(self).eval())
-        if self.family != "siamfc":          # SiamFC's correlation is one conv: nothing to fold
-            self.__dict__["_fast_correlate"] = FastCorrelate(self.head_module)
+        # SiamFC's correlation is one conv: nothing to fold
+        self.fast_path = FastPath(ShapeSpecialised(SearchBranch(self).eval()),
+                                  FastCorrelate(self.head_module) if self.family != "siamfc" else None)
 
     def features(self, images: torch.Tensor, template: bool = False) -> list[torch.Tensor]:
         f = self.backbone(images)
@@ -49,9 +81,9 @@ class SiameseModel(nn.Module):
 
     def search_features(self, x: torch.Tensor):
         """Everything computed from the search crop alone: backbone, neck and the head's search convs."""
-        fast = self.__dict__.get("_fast")
+        fast = self.fast_path
         if fast is not None and not self.training and not torch.is_grad_enabled():
-            return list(fast(x))
+            return list(fast.search(x))
         return self.head_module.search_features(self.features(x))
 
     def template(self, z: torch.Tensor):
@@ -60,9 +92,10 @@ class SiameseModel(nn.Module):
 
     def track(self, x: torch.Tensor, prepared) -> dict:
         head = self.head_module
-        fast = self.__dict__.get("_fast_correlate")
-        if fast is not None and head.xcorr_backend == "torch" and not self.training and not torch.is_grad_enabled():
-            cls, loc = fast(prepared, self.search_features(x))
+        fast = self.fast_path
+        if (fast is not None and fast.correlate is not None and head.xcorr_backend == "torch" and not self.training
+                and not torch.is_grad_enabled()):
+            cls, loc = fast.correlate(prepared, self.search_features(x))
         else:
             cls, loc = head.correlate(prepared, self.search_features(x))
         return {"cls": cls, "loc": loc}

@@ -87,6 +87,10 @@ def load_model(preset: Preset, weights=None, device="cpu"):
 
 def build_siamese_tracker(preset_or_config, weights=None, device="cpu", xcorr="torch", long_term=False,
                           fast=True, engine=None, **overrides):
+    """A SiamFC / SiamRPN / anchor-free tracker for a preset (name, object or YAML) with its weights (the
+    shipped file unless `weights` is given), its network run by `engine` (auto: the faster one here) on
+    `device`; `fast` uses the model's CPU fast path (SiameseModel.fast_path) with the torch engine; tracking
+    values in `overrides`. Changes no process-wide state (tracker.runtime.configure_process does)."""
     from .engines import ONNX_ENGINES, check_engine
     from .engines.torch_engine import TorchEngine
     from .models import InputAdapter

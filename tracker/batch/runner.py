@@ -188,20 +188,9 @@ def _fmt_box(box) -> str:
     return format_box(box)
 
 
-def process_item(item: BatchItem, opts: BatchOptions, report: Callable | None = None,
-                 stop: threading.Event | None = None) -> dict:
-    """Track one item and write its files. Returns its summary (status "ok" or "failed"); a failure of
-    the item is recorded, never raised. Ctrl-C (or `stop`) raises after removing temporary files."""
-    from ..io.sinks import VideoSink, atomic_write_text, draw_result, write_boxes_atomic
-    from ..io.sources import open_source
-
-    out_dir = Path(opts.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = ItemPaths.of(out_dir, item.item_id)
-    _clean_temps(paths)
-    if not opts.save_video:
-        _unlink(paths.video)    # a previous run's video (--force without --save-video): the summary says none
-    summary = {
+def new_summary(item: BatchItem, opts: BatchOptions) -> dict:
+    """An item's summary before it is tracked: status "failed" until the tracking is published."""
+    return {
         "schema": SCHEMA, "item_id": item.item_id, "status": "failed", "error": None,
         "video": item.video, "video_path": item.path, "origin": item.origin,
         "start_frame": item.start, "init_box": list(item.box) if item.box else None,
@@ -211,92 +200,175 @@ def process_item(item: BatchItem, opts: BatchOptions, report: Callable | None = 
         "model": opts.model_label, "device": opts.device, "xcorr": opts.xcorr,
         "inputs": opts.fingerprint(item), "host": _host(), "pid": os.getpid(),
     }
+
+
+def frames_to_track(item: BatchItem, src, max_frames: int | None) -> int | None:
+    """How many frames the item will track (None: unknown); an ItemFailure when it starts past the end."""
+    if src.frame_count is not None and item.start >= src.frame_count:
+        raise ItemFailure(f"{item.video}: start frame {item.start} is past the end "
+                          f"(the video has {src.frame_count} frames)")
+    total = (src.frame_count - item.start) if src.frame_count else None
+    if max_frames:
+        total = min(total, max_frames) if total else max_frames
+    return total
+
+
+def _check_stop(stop: threading.Event | None) -> None:
+    if stop is not None and stop.is_set():
+        raise ItemInterrupted()
+
+
+class ItemTrack:
+    """What tracking one item gathers: a box per frame (a skipped frame repeats the last box), the scores
+    and lost frames of the tracked ones, the last tracked frame, and the annotated video (--save-video)."""
+
+    def __init__(self, item: BatchItem, src, paths: ItemPaths, save_video: bool):
+        self.item, self.src, self.paths, self.save_video = item, src, paths, save_video
+        self.boxes: list[tuple[float, float, float, float]] = []
+        self.scores: list[float] = []
+        self.lost: list[int] = []
+        self.last = None                 # the last frame actually tracked (not skipped)
+        self.sink = None
+
+    def add(self, r) -> None:
+        self.boxes.append(r.box)
+        if r.skipped:
+            return
+        self.last = r
+        if not r.initial:
+            self.scores.append(r.score)
+            if r.lost:
+                self.lost.append(r.index)
+        if self.save_video:
+            self._write_frame(r)
+
+    def _write_frame(self, r) -> None:
+        from ..io.sinks import VideoSink, draw_result
+        if self.sink is None:
+            h, w = r.frame.shape[:2]
+            self.sink = VideoSink(self.paths.video, self.src.fps or 25.0, (w, h))
+        self.sink.write(draw_result(r.frame, r, self.item.item_id))
+
+    def check_decoding(self, max_frames: int | None) -> None:
+        """An ItemFailure when the video stopped decoding before its announced end (STOPPED_DECODING_RUN
+        unreadable frames after the last good one) rather than reaching it or `max_frames`."""
+        reached_limit = bool(max_frames) and len(self.boxes) >= max_frames
+        tail = [s for s in self.src.skipped if s > self.last.index]
+        if not reached_limit and len(tail) >= STOPPED_DECODING_RUN:
+            raise ItemFailure(f"{self.item.video}: frames stopped decoding after frame {self.last.index} "
+                              f"({len(tail)} frames in a row could not be read)")
+
+    def finish_video(self) -> str | None:
+        """Close the annotated video under its final name; its file name, or None without one."""
+        if self.sink is None:
+            return None
+        self.sink.close()
+        self.sink = None
+        return self.paths.video.name
+
+    def abort_video(self) -> None:
+        if self.sink is not None:
+            _abort_sink(self.sink)
+            self.sink = None
+
+
+def track_item(tracker, track: ItemTrack, opts: BatchOptions, total: int | None, report: Callable | None = None,
+               stop: threading.Event | None = None):
+    """Run `tracker` over the item's frames (tracker.sequence's frame loop) into `track`, reporting progress
+    every 0.25 s; returns the finished run (its fps and skipped frames)."""
+    item = track.item
+    last_report = time.perf_counter()
+    run = tracker.track(track.src, item.box, max_frames=opts.max_frames or None)
+    for r in run:                            # TrackerError (a box outside the frame) from the first
+        if r.initial and r.index != item.start:
+            raise ItemFailure(f"{item.video}: frame {item.start} (the start frame) could not be decoded")
+        _check_stop(stop)
+        track.add(r)
+        if r.skipped:
+            continue
+        now = time.perf_counter()
+        if report and now - last_report >= 0.25:
+            last_report = now
+            report("frames", item.item_id, done=len(track.boxes), total=total, fps=_rate(run.fps))
+    return run
+
+
+def publish_item(track: ItemTrack, run, summary: dict, t_item: float) -> dict:
+    """Write the item's boxes, video and (last) its "ok" summary. The old summary goes first: the item is
+    unfinished until the new one lands."""
+    from ..io.sinks import atomic_write_text, write_boxes_atomic
+    paths, boxes = track.paths, track.boxes
+    _unlink(paths.summary)
+    write_boxes_atomic(paths.boxes, boxes)
+    video = track.finish_video()
+    if video is not None:
+        summary["video_file"] = video
+    wall = time.perf_counter() - t_item
+    scores = track.scores
+    summary.update(
+        status="ok", frames=len(boxes), frames_lost=len(track.lost), lost_indices=track.lost,
+        frames_skipped=len(run.skipped), skipped_indices=run.skipped,
+        mean_score=round(sum(scores) / len(scores), 6) if scores else None,
+        fps=_rate(run.fps, 3),
+        wall_fps=round(len(boxes) / wall, 3) if wall > 0 else None,
+        seconds=round(wall, 3), boxes_file=paths.boxes.name,
+    )
+    atomic_write_text(paths.summary, dump_summary(summary))
+    return summary
+
+
+def record_failure(exc: Exception, item: BatchItem, paths: ItemPaths, summary: dict, t_item: float,
+                   track: ItemTrack | None = None) -> dict:
+    """Drop the item's half-written video and write the summary of its failure with `exc` (called while
+    handling it: a traceback is kept for errors other than ItemFailure / UserError)."""
+    from ..io.sinks import atomic_write_text
+    summary["error"] = _describe(exc, item)
+    if not isinstance(exc, (ItemFailure, UserError)):
+        summary["traceback"] = traceback.format_exc(limit=8)
+    summary["seconds"] = round(time.perf_counter() - t_item, 3)
+    if track is not None:
+        track.abort_video()
+    atomic_write_text(paths.summary, dump_summary(summary))
+    return summary
+
+
+def process_item(item: BatchItem, opts: BatchOptions, report: Callable | None = None,
+                 stop: threading.Event | None = None) -> dict:
+    """Track one item and write its files. Returns its summary (status "ok" or "failed"); a failure of
+    the item is recorded, never raised. Ctrl-C (or `stop`) raises after removing temporary files."""
+    from ..io.sources import open_source
+
+    out_dir = Path(opts.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = ItemPaths.of(out_dir, item.item_id)
+    _clean_temps(paths)
+    if not opts.save_video:
+        _unlink(paths.video)    # a previous run's video (--force without --save-video): the summary says none
+    summary = new_summary(item, opts)
     t_item = time.perf_counter()
-    src = sink = None
+    src = track = None
     if report:
         report("begin", item.item_id)
     try:
-        if stop is not None and stop.is_set():
-            raise ItemInterrupted()
+        _check_stop(stop)
         if item.error:
             raise ItemFailure(item.error)
         src = open_source(item.path, start=item.start)
-        if src.frame_count is not None and item.start >= src.frame_count:
-            raise ItemFailure(f"{item.video}: start frame {item.start} is past the end "
-                              f"(the video has {src.frame_count} frames)")
-        total = (src.frame_count - item.start) if src.frame_count else None
-        if opts.max_frames:
-            total = min(total, opts.max_frames) if total else opts.max_frames
+        total = frames_to_track(item, src, opts.max_frames)
         if report:
             report("start", item.item_id, total=total)
         tracker = make_tracker(opts)
-        boxes: list[tuple[float, float, float, float]] = []
-        scores: list[float] = []
-        lost: list[int] = []
-        last = None                              # the last frame actually tracked (not skipped)
-        last_report = time.perf_counter()
-        run = tracker.track(src, item.box, max_frames=opts.max_frames or None)  # tracker.sequence's frame loop
-        for r in run:                            # TrackerError (a box outside the frame) from the first
-            if r.initial and r.index != item.start:
-                raise ItemFailure(f"{item.video}: frame {item.start} (the start frame) could not be decoded")
-            if stop is not None and stop.is_set():
-                raise ItemInterrupted()
-            boxes.append(r.box)                  # a skipped frame repeats the last box: one line per frame
-            if r.skipped:
-                continue
-            last = r
-            if not r.initial:
-                scores.append(r.score)
-                if r.lost:
-                    lost.append(r.index)
-            if opts.save_video:
-                if sink is None:
-                    h, w = r.frame.shape[:2]
-                    sink = VideoSink(paths.video, src.fps or 25.0, (w, h))
-                sink.write(draw_result(r.frame, r, item.item_id))
-            now = time.perf_counter()
-            if report and now - last_report >= 0.25:
-                last_report = now
-                report("frames", item.item_id, done=len(boxes), total=total, fps=_rate(run.fps))
-        reached_limit = bool(opts.max_frames) and len(boxes) >= opts.max_frames
-        tail = [s for s in src.skipped if s > last.index]
-        if not reached_limit and len(tail) >= STOPPED_DECODING_RUN:
-            raise ItemFailure(f"{item.video}: frames stopped decoding after frame {last.index} "
-                              f"({len(tail)} frames in a row could not be read)")
-
-        # All tracked: publish. Old summary first (the item is unfinished until the new one lands).
-        _unlink(paths.summary)
-        write_boxes_atomic(paths.boxes, boxes)
-        if sink is not None:
-            sink.close()
-            sink = None
-            summary["video_file"] = paths.video.name
-        wall = time.perf_counter() - t_item
-        summary.update(
-            status="ok", frames=len(boxes), frames_lost=len(lost), lost_indices=lost,
-            frames_skipped=len(run.skipped), skipped_indices=run.skipped,
-            mean_score=round(sum(scores) / len(scores), 6) if scores else None,
-            fps=_rate(run.fps, 3),
-            wall_fps=round(len(boxes) / wall, 3) if wall > 0 else None,
-            seconds=round(wall, 3), boxes_file=paths.boxes.name,
-        )
-        atomic_write_text(paths.summary, dump_summary(summary))
-        return summary
+        track = ItemTrack(item, src, paths, opts.save_video)
+        run = track_item(tracker, track, opts, total, report, stop)
+        track.check_decoding(opts.max_frames)
+        return publish_item(track, run, summary, t_item)
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # noqa: BLE001 - one item's failure, whatever it is, must not stop the batch
-        summary["error"] = _describe(exc, item)
-        if not isinstance(exc, (ItemFailure, UserError)):
-            summary["traceback"] = traceback.format_exc(limit=8)
-        summary["seconds"] = round(time.perf_counter() - t_item, 3)
-        if sink is not None:
-            _abort_sink(sink)
-            sink = None
-        atomic_write_text(paths.summary, dump_summary(summary))
-        return summary
+        return record_failure(exc, item, paths, summary, t_item, track)
     finally:
-        if sink is not None:
-            _abort_sink(sink)
+        if track is not None:
+            track.abort_video()
         if src is not None:
             src.close()
 

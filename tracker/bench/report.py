@@ -274,46 +274,47 @@ def _json_clean(o):
     return o
 
 
-def write_report(report_dir, scores: list[TrackerScores], protocol: str, meta: dict, seqs, plots=True) -> dict:
-    """Write report.md, report.csv, report.json and the plots; return {kind: path}."""
-    report_dir = Path(report_dir)
-    report_dir.mkdir(parents=True, exist_ok=True)
-    order = ranked(scores, protocol)
+def write_csv_table(path: Path, order: list[TrackerScores], protocol: str) -> Path:
+    """report.csv: one row per tracker in rank order, the protocol's columns at full precision."""
     cols = COLUMNS[protocol]
-    n_seq = len(seqs)
-    files = {}
-
-    # CSV
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["tracker"] + [k for k, _ in cols] + ["sequences"])
     for s in order:
         w.writerow([s.label] + [("" if not math.isfinite(float(s.summary.get(k, float("nan")))) else
                                  f"{float(s.summary[k]):.6g}") for k, _ in cols] + [len(s.sequences)])
-    atomic_write_text(report_dir / "report.csv", buf.getvalue())
-    files["csv"] = report_dir / "report.csv"
+    atomic_write_text(path, buf.getvalue())
+    return path
 
-    # JSON
+
+def write_json_report(path: Path, scores: list[TrackerScores], order: list[TrackerScores], protocol: str,
+                      meta: dict) -> Path:
+    """report.json: the ranking and everything scored for each tracker (non-finite numbers as null)."""
     data = {"meta": meta, "protocol": protocol, "ranking": [s.label for s in order],
             "trackers": {s.label: {"summary": s.summary, "sequences": s.sequences, "missing": s.missing,
                                    "per_sequence": s.per_sequence, "attributes": s.attributes,
                                    "curves": s.curves} for s in scores}}
-    atomic_write_text(report_dir / "report.json", json.dumps(_json_clean(data), indent=1))
-    files["json"] = report_dir / "report.json"
+    atomic_write_text(path, json.dumps(_json_clean(data), indent=1))
+    return path
 
-    # plots
-    want_plots, plots = plots, {}
+
+def write_plots(report_dir: Path, order: list[TrackerScores], protocol: str, meta: dict, wanted: bool) -> dict:
+    """The plots ({kind: path}); none without matplotlib (with a warning when they were wanted)."""
     try:
-        if not want_plots:
+        if not wanted:
             raise ImportError("--no-plots")
         from . import plots as P
-        plots = P.make_plots(report_dir, order, protocol, meta)
+        return P.make_plots(report_dir, order, protocol, meta)
     except ImportError as exc:
-        if want_plots:
+        if wanted:
             _warn(f"plots skipped ({exc}); pip install 'siamtrack[bench]' (matplotlib) for them")
-    files.update(plots)
+        return {}
 
-    # Markdown
+
+def _md_summary(order: list[TrackerScores], protocol: str, meta: dict, seqs) -> list[str]:
+    """The report's title, what was run, and the ranked table."""
+    n_seq = len(seqs)
+    cols = COLUMNS[protocol]
     md = [f"# Benchmark: {meta.get('dataset')} ({protocol.upper()} protocol)\n\n",
           f"{n_seq} sequences, {sum(len(s) for s in seqs)} frames"
           + (f", first {meta['max_frames']} frames of each" if meta.get("max_frames") else "")
@@ -324,30 +325,38 @@ def write_report(report_dir, scores: list[TrackerScores], protocol: str, meta: d
     rows = [[i + 1, s.label] + [_fmt(s.summary.get(k), k) for k, _ in cols] + [f"{len(s.sequences)}/{n_seq}"]
             for i, s in enumerate(order)]
     md.append(markdown_table(headers, rows))
+    return md
+
+
+def _md_legend(protocol: str, meta: dict, seqs) -> list[str]:
+    """What the columns of the protocol mean (and, for VOT, how far the sequences reach the EAO interval)."""
     if protocol == "otb":
-        md.append("\nAUC: mean over sequences of the success curve (IoU > t, t = 0, 0.05 .. 1); P@20: centre error "
-                  "<= 20 px; NP@0.2: centre error / target size <= 0.2; size err: mean over sequences of the "
-                  "median |log2(sqrt(predicted area / true area))| (0.26 = boxes 20% off in size); jitter "
-                  "spread: mean over sequences of max - min AUC of the runs started from a jittered first box "
-                  "(--jitter); lost@IoU≥.5: share of the frames tracked with IoU >= 0.5 that the tracker "
-                  "flagged lost (false alarms); lost@absent: share of the frames without a target (out of view) "
-                  "flagged lost; fps: 1 / median update time (initialisation excluded); frames without ground "
-                  "truth are left out of AUC, precision and size.\n")
-    elif protocol == "vot":
+        return ["\nAUC: mean over sequences of the success curve (IoU > t, t = 0, 0.05 .. 1); P@20: centre error "
+                "<= 20 px; NP@0.2: centre error / target size <= 0.2; size err: mean over sequences of the "
+                "median |log2(sqrt(predicted area / true area))| (0.26 = boxes 20% off in size); jitter "
+                "spread: mean over sequences of max - min AUC of the runs started from a jittered first box "
+                "(--jitter); lost@IoU≥.5: share of the frames tracked with IoU >= 0.5 that the tracker "
+                "flagged lost (false alarms); lost@absent: share of the frames without a target (out of view) "
+                "flagged lost; fps: 1 / median update time (initialisation excluded); frames without ground "
+                "truth are left out of AUC, precision and size.\n"]
+    if protocol == "vot":
         low, high = M.EAO_INTERVALS.get(int(meta.get("vot_year") or 2018), M.EAO_INTERVALS[2018])
         longest = max((len(q) for q in seqs), default=0)
-        md.append("\nA: mean overlap (10 frames after each initialisation excluded); R: failures per 100 frames; "
-                  f"EAO: expected average overlap over sequence lengths {low}..{high} (pysot's method).\n")
+        md = ["\nA: mean overlap (10 frames after each initialisation excluded); R: failures per 100 frames; "
+              f"EAO: expected average overlap over sequence lengths {low}..{high} (pysot's method).\n"]
         if longest < low:
             md.append(f"\nThe longest sequence has {longest} frames, shorter than {low}: no EAO.\n")
         elif longest < high:
             md.append(f"\nThe longest sequence has {longest} frames: EAO averages lengths {low}..{longest} only.\n")
-    else:
-        md.append("\nAO: mean IoU over all frames after the first (boxes clipped to the image, hidden targets "
-                  "left out); SR@t: fraction of frames with IoU > t.\n")
-    for kind, p in plots.items():
-        md.append(f"\n![{kind}]({Path(p).name})\n")
-    # per-sequence
+        return md
+    return ["\nAO: mean IoU over all frames after the first (boxes clipped to the image, hidden targets "
+            "left out); SR@t: fraction of frames with IoU > t.\n"]
+
+
+def _md_per_sequence(order: list[TrackerScores], protocol: str, seqs) -> list[str]:
+    """A sequence × tracker table of the ranking metric (VOT: accuracy with the failures)."""
+    if not order:
+        return []
     key = RANK_KEY[protocol] if protocol != "vot" else "accuracy"
 
     def cell(s, q):
@@ -356,31 +365,69 @@ def write_report(report_dir, scores: list[TrackerScores], protocol: str, meta: d
             return f"{_fmt(d.get('accuracy'), 'accuracy')} ({int(d.get('failures', 0))})"
         return _fmt(d.get(key), key)
 
-    if order:
-        what = "accuracy (failures)" if protocol == "vot" else key.upper()
-        md.append(f"\n## Per sequence: {what}\n\n")
-        headers = ["sequence"] + [s.label for s in order]
-        rows = [[q.name] + [cell(s, q) for s in order] for q in seqs]
-        md.append(markdown_table(headers, rows))
-    # per-attribute
-    attrs = sorted(set().union(*(set(s.attributes) for s in order))) if order else []
-    if attrs:
-        akey = "eao" if protocol == "vot" else "auc"
-        md.append(f"\n## Per attribute ({akey.upper()})\n\n")
-        headers = ["attribute"] + [s.label for s in order]
-        rows = [[a] + [_fmt(s.attributes.get(a, {}).get(akey), akey) for s in order] for a in attrs]
-        md.append(markdown_table(headers, rows))
-        buf = io.StringIO()
-        w = csv.writer(buf)
-        w.writerow(["attribute"] + [s.label for s in order])
-        for a in attrs:
-            w.writerow([a] + [s.attributes.get(a, {}).get(akey, "") for s in order])
-        atomic_write_text(report_dir / "attributes.csv", buf.getvalue())
-        files["attributes_csv"] = report_dir / "attributes.csv"
+    what = "accuracy (failures)" if protocol == "vot" else key.upper()
+    headers = ["sequence"] + [s.label for s in order]
+    rows = [[q.name] + [cell(s, q) for s in order] for q in seqs]
+    return [f"\n## Per sequence: {what}\n\n", markdown_table(headers, rows)]
+
+
+def attribute_names(order: list[TrackerScores]) -> list[str]:
+    return sorted(set().union(*(set(s.attributes) for s in order))) if order else []
+
+
+def _attribute_key(protocol: str) -> str:
+    return "eao" if protocol == "vot" else "auc"
+
+
+def _md_per_attribute(order: list[TrackerScores], protocol: str) -> list[str]:
+    """An attribute × tracker table of AUC (VOT: EAO); nothing when no sequence has attributes."""
+    attrs = attribute_names(order)
+    if not attrs:
+        return []
+    akey = _attribute_key(protocol)
+    headers = ["attribute"] + [s.label for s in order]
+    rows = [[a] + [_fmt(s.attributes.get(a, {}).get(akey), akey) for s in order] for a in attrs]
+    return [f"\n## Per attribute ({akey.upper()})\n\n", markdown_table(headers, rows)]
+
+
+def write_attributes_csv(path: Path, order: list[TrackerScores], protocol: str) -> Path | None:
+    """attributes.csv: the per-attribute table with full values; None (no file) without attributes."""
+    attrs = attribute_names(order)
+    if not attrs:
+        return None
+    akey = _attribute_key(protocol)
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["attribute"] + [s.label for s in order])
+    for a in attrs:
+        w.writerow([a] + [s.attributes.get(a, {}).get(akey, "") for s in order])
+    atomic_write_text(path, buf.getvalue())
+    return path
+
+
+def _md_not_scored(scores: list[TrackerScores]) -> list[str]:
     missing = [(s.label, n, why) for s in scores for n, why in s.missing]
-    if missing:
-        md.append("\n## Not scored\n\n")
-        md.extend(f"- {lab} / {n}: {why}\n" for lab, n, why in missing)
+    if not missing:
+        return []
+    return ["\n## Not scored\n\n"] + [f"- {lab} / {n}: {why}\n" for lab, n, why in missing]
+
+
+def write_report(report_dir, scores: list[TrackerScores], protocol: str, meta: dict, seqs, plots=True) -> dict:
+    """Write report.md, report.csv, report.json and the plots; return {kind: path}."""
+    report_dir = Path(report_dir)
+    report_dir.mkdir(parents=True, exist_ok=True)
+    order = ranked(scores, protocol)
+    files = {"csv": write_csv_table(report_dir / "report.csv", order, protocol),
+             "json": write_json_report(report_dir / "report.json", scores, order, protocol, meta)}
+    made = write_plots(report_dir, order, protocol, meta, plots)
+    files.update(made)
+    md = _md_summary(order, protocol, meta, seqs) + _md_legend(protocol, meta, seqs)
+    md += [f"\n![{kind}]({Path(p).name})\n" for kind, p in made.items()]
+    md += _md_per_sequence(order, protocol, seqs) + _md_per_attribute(order, protocol)
+    attributes_csv = write_attributes_csv(report_dir / "attributes.csv", order, protocol)
+    if attributes_csv is not None:
+        files["attributes_csv"] = attributes_csv
+    md += _md_not_scored(scores)
     atomic_write_text(report_dir / "report.md", "".join(md))
     files["md"] = report_dir / "report.md"
     return files

@@ -315,13 +315,9 @@ class MainWindow(QMainWindow):
         from ..io.sources import open_source
         try:
             source = open_source(int(index))
-            if resolution and "x" in resolution and hasattr(source, "cap"):
-                import cv2
+            if resolution and "x" in resolution and hasattr(source, "request_size"):
                 w, h = (int(v) for v in resolution.split("x"))
-                source.cap.set(cv2.CAP_PROP_FRAME_WIDTH, w)
-                source.cap.set(cv2.CAP_PROP_FRAME_HEIGHT, h)
-                source.size = (int(source.cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
-                               int(source.cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+                source.request_size(w, h)
         except Exception as exc:  # noqa: BLE001
             self.show_error(f"camera {index}: {exc}")
             return False

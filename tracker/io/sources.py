@@ -137,6 +137,14 @@ class CaptureSource(FrameSource):
             yield index, frame
             index += 1
 
+    def request_size(self, width: int, height: int) -> tuple[int, int]:
+        """Ask the device for frames of width x height (a camera picks the nearest mode it has); `size`
+        becomes, and this returns, what it reports now (0, 0 where it cannot say)."""
+        self.cap.set(cv2.CAP_PROP_FRAME_WIDTH, width)
+        self.cap.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
+        self.size = (int(self.cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(self.cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+        return self.size
+
     def close(self):
         self.cap.release()
 

@@ -116,6 +116,14 @@ class MainWindow(QMainWindow):
         self.act_quit = a("&Quit", "Ctrl+Q", self.close)
 
     def _build_ui(self) -> None:
+        self._build_menus()
+        self._build_main_toolbar()
+        self.addToolBarBreak()
+        self._build_model_toolbar()
+        self._build_central()
+        self._build_status_bar()
+
+    def _build_menus(self) -> None:
         mb = self.menuBar()
         m = mb.addMenu("&File")
         for act in (self.act_open, self.act_open_folder, self.act_open_camera):
@@ -139,6 +147,7 @@ class MainWindow(QMainWindow):
         m = mb.addMenu("&Help")
         m.addAction(self.act_help)
 
+    def _build_main_toolbar(self) -> None:
         tb = QToolBar("Main", self)
         tb.setObjectName("main-toolbar")
         tb.setMovable(False)
@@ -152,7 +161,8 @@ class MainWindow(QMainWindow):
         tb.addAction(self.act_record)
         self.addToolBar(tb)
 
-        self.addToolBarBreak()
+    def _build_model_toolbar(self) -> None:
+        """Model, device and xcorr choosers and the trail switch, on a second toolbar row."""
         tb2 = QToolBar("Model", self)
         tb2.setObjectName("model-toolbar")
         tb2.setMovable(False)
@@ -182,12 +192,23 @@ class MainWindow(QMainWindow):
         for x in available_xcorr_backends():
             self.xcorr_combo.addItem(x)
 
+    def _build_central(self) -> None:
+        """The error banner (hidden until an error) above the video."""
         central = QWidget(self)
         lay = QVBoxLayout(central)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
-        self.banner = QWidget(central)
-        bl = QHBoxLayout(self.banner)
+        self.banner = self._build_error_banner(central)
+        self.video = VideoWidget(central)
+        lay.addWidget(self.banner)
+        lay.addWidget(self.video, 1)
+        self.setCentralWidget(central)
+        self.video.setFocus()
+
+    def _build_error_banner(self, parent: QWidget) -> QWidget:
+        """A dark red strip with the error's text (selectable) and a Dismiss button; hidden."""
+        banner = QWidget(parent)
+        bl = QHBoxLayout(banner)
         bl.setContentsMargins(8, 4, 8, 4)
         self.banner_label = QLabel()
         self.banner_label.setWordWrap(True)
@@ -197,19 +218,16 @@ class MainWindow(QMainWindow):
         close.clicked.connect(self.dismiss_error)
         bl.addWidget(self.banner_label, 1)
         bl.addWidget(close)
-        self.banner.setAutoFillBackground(True)
-        pal = self.banner.palette()
+        banner.setAutoFillBackground(True)
+        pal = banner.palette()
         pal.setColor(QPalette.ColorRole.Window, QColor(150, 30, 30))
         pal.setColor(QPalette.ColorRole.WindowText, QColor(255, 255, 255))
-        self.banner.setPalette(pal)
+        banner.setPalette(pal)
         self.banner_label.setPalette(pal)
-        self.banner.hide()
-        self.video = VideoWidget(central)
-        lay.addWidget(self.banner)
-        lay.addWidget(self.video, 1)
-        self.setCentralWidget(central)
-        self.video.setFocus()
+        banner.hide()
+        return banner
 
+    def _build_status_bar(self) -> None:
         sb = self.statusBar()
         self.state_label = QLabel("idle")
         self.frame_label = QLabel("no source")

@@ -469,3 +469,21 @@ def test_the_fast_path_is_a_named_part_of_the_model_outside_its_state():
     siamfc = build_model(get_preset("siamfc_alexnet")).eval()
     siamfc.enable_fast_inference()
     assert siamfc.fast_path.correlate is None           # SiamFC's correlation is one conv
+
+
+def test_fast_correlate_flattens_nested_features_and_rebuilds_them_exactly():
+    """The correlation graph takes flat tensors; the nesting of the heads' features is kept in a hashable spec
+    (no private torch API) and rebuilt exactly, tuples as tuples and lists as lists."""
+    from tracker.models.fast import flatten, unflatten
+    a, b, c = torch.zeros(1), torch.ones(2), torch.full((3,), 2.0)
+    tree = ([a, (b,)], c)
+    leaves: list = []
+    spec = flatten(tree, leaves)
+    assert [x is y for x, y in zip(leaves, (a, b, c))] == [True, True, True]
+    hash(spec)
+    again = unflatten(iter(leaves), spec)
+    assert isinstance(again, tuple) and isinstance(again[0], list) and isinstance(again[0][1], tuple)
+    assert again[0][0] is a and again[0][1][0] is b and again[1] is c
+    assert flatten(([a], c), []) != spec
+    with pytest.raises(TypeError):
+        flatten({"x": a}, [])

@@ -173,6 +173,25 @@ class SearchBranch(nn.Module):
         return self.model.head_module.search_features(self.model.features(x))
 
 
+def flatten(tree, leaves: list) -> object:
+    """Append the tensors of `tree` (tensors in nested tuples and lists, as the heads' prepared templates and
+    search features are) to `leaves` in order; returns the nesting as a hashable spec for `unflatten`."""
+    if isinstance(tree, torch.Tensor):
+        leaves.append(tree)
+        return None
+    if isinstance(tree, (tuple, list)):
+        return (type(tree), tuple(flatten(t, leaves) for t in tree))
+    raise TypeError(f"cannot flatten a {type(tree).__name__}: only tensors in tuples and lists")
+
+
+def unflatten(leaves, spec):
+    """The nesting `spec` (from `flatten`) rebuilt from the iterator `leaves`."""
+    if spec is None:
+        return next(leaves)
+    kind, children = spec
+    return kind(unflatten(leaves, c) for c in children)
+
+
 class CorrelateBranch(nn.Module):
     """A head's correlation step (`correlate(prepared, search features)`: xcorr and the layers after it)
     as a module of flat tensors, so it is traced and its BatchNorms folded like the search branch. The
@@ -184,8 +203,7 @@ class CorrelateBranch(nn.Module):
         self.spec = spec
 
     def forward(self, *leaves):
-        from torch.utils._pytree import tree_unflatten
-        prepared, sf = tree_unflatten(list(leaves), self.spec)
+        prepared, sf = unflatten(iter(leaves), self.spec)
         return self.head.correlate(prepared, sf)
 
 
@@ -198,8 +216,8 @@ class FastCorrelate:
         self.graphs: dict = {}
 
     def __call__(self, prepared, sf):
-        from torch.utils._pytree import tree_flatten
-        leaves, spec = tree_flatten((prepared, sf))
+        leaves: list[torch.Tensor] = []
+        spec = flatten((prepared, sf), leaves)
         branch = self.graphs.get(spec)
         if branch is None:
             branch = self.graphs[spec] = ShapeSpecialised(CorrelateBranch(self.head, spec).eval())

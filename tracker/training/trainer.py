@@ -548,9 +548,8 @@ class Trainer:
 
 def train(cfg: TrainConfig, resume: str | None = None, model=None, preset=None, log=print) -> dict:
     """Train; returns {"history": [per-step dicts of this rank], "checkpoint": last path, "steps": n}.
-    `model` / `preset` may be given directly (tests, custom architectures); otherwise built from cfg.preset."""
-    from ..runtime import keep_freed_memory
-    keep_freed_memory()  # activations and gradients reuse memory instead of page-faulting it in (tracker.runtime)
+    `model` / `preset` may be given directly (tests, custom architectures); otherwise built from cfg.preset.
+    Changes no process-wide state: `siamtrack train` calls tracker.runtime.configure_process() first."""
     return Trainer(cfg, model, preset, log).fit(resume)
 
 

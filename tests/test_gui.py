@@ -664,3 +664,35 @@ def test_small_video_overlay_is_drawn_at_screen_resolution_with_the_label_inside
     ok, first = cap.read()
     cap.release()
     assert ok and first.shape[:2] == (96, 128)        # the recording stays at the source size
+
+
+def test_closing_while_a_model_loads_waits_for_it_and_drops_what_was_queued(qtbot, make_window, clip):
+    # a user closes the window while a model is still loading (an export can take many seconds): the window
+    # goes, the load finishes, the model chosen after it is not loaded any more, and the pipeline thread has
+    # ended before its source and recording are closed (Qt aborts the process if a running thread is destroyed)
+    entered, release, built = threading.Event(), threading.Event(), []
+
+    def factory(choice, device, xcorr):
+        built.append(choice.name)
+        if choice.name == "siamfc_alexnet":     # the slow one; the window's start-up model loads at once
+            entered.set()
+            release.wait(WAIT_S)
+        return FirstUseRecorder([], choice.name)
+
+    win = make_window(tracker_factory=factory)
+    open_clip(qtbot, win, clip)
+    win.select_model(ModelChoice("siamfc_alexnet"))
+    assert entered.wait(WAIT_S)
+    win.select_model(ModelChoice("siamrpn_alex_dwxcorr"))   # queued behind the load
+
+    def release_once_closing():
+        win.pipeline._quit.wait(WAIT_S)
+        release.set()
+
+    helper = threading.Thread(target=release_once_closing)
+    helper.start()
+    win.close()
+    helper.join(WAIT_S)
+    assert not win.isVisible()
+    assert win.pipeline.isFinished() and not win.pipeline.isRunning()
+    assert built[-1] == "siamfc_alexnet" and "siamrpn_alex_dwxcorr" not in built

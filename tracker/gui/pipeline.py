@@ -234,11 +234,15 @@ class Pipeline(QThread):
             packet, self._packet_pending = self._packet, False
             return packet
 
-    def shutdown(self, timeout_ms: int = 5000) -> None:
+    def shutdown(self) -> None:
+        """Stop the pipeline thread and close the source, recording and capture. Waits for the thread: a
+        command it is running (loading a model can take seconds) finishes first, and commands still queued are
+        dropped. Closing while the thread still ran would close the recording under its writer, and Qt aborts
+        the process when a running QThread is destroyed."""
         self._quit.set()
         self.slot.close()
         if self.isRunning():
-            self.wait(timeout_ms)
+            self.wait()
         self._close_everything()  # no-op when the thread already did it
 
     @property
@@ -261,7 +265,7 @@ class Pipeline(QThread):
             self._close_everything()
 
     def _drain_commands(self) -> None:
-        while True:
+        while not self._quit.is_set():      # once shutting down, queued commands are dropped
             try:
                 cmd = self._commands.get_nowait()
             except queue.Empty:

@@ -675,6 +675,7 @@ class MainWindow(QMainWindow):
         self._save("window/geometry", self.saveGeometry())
         if self.persist:
             self.settings.sync()
+        self.hide()                              # gone at once, while a model still loading finishes
         self.pipeline.shutdown()                 # finalises the recording
         if self.export_on_close and self.pipeline.session.boxes:
             self.export_boxes(self.export_on_close)

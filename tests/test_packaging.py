@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import configparser
 import hashlib
+import json
 import shutil
 import subprocess
 import sys
@@ -47,5 +48,14 @@ def test_wheel_holds_weights_and_demo(tmp_path):
         for f in ("demo/demo.mp4", "demo/groundtruth.txt"):
             member = f"tracker/_weights/{f}"
             assert z.read(member) == (WEIGHTS_DIR / f).read_bytes()
+        # the shipped exports (tracker.engines.shipped): every file its sidecar lists, intact
+        exports = sorted(p for p in (WEIGHTS_DIR / "onnx").glob("*/siamtrack.json"))
+        assert exports
+        for side in exports:
+            member = f"tracker/_weights/onnx/{side.parent.name}"
+            files = json.loads(z.read(f"{member}/siamtrack.json"))["files"]
+            for name, sha in files.items():
+                assert hashlib.sha256(z.read(f"{member}/{name}")).hexdigest() == sha, name
         assert "tracker/cli/__init__.py" in names and "backbones/efficientnet_lite.py" in names
         assert not [n for n in names if n.startswith(("tests/", "scripts/"))]
+

@@ -33,6 +33,10 @@ def build_tracker(preset_or_config, weights=None, device="cpu", xcorr="torch", e
                             f"(drop --device / --xcorr)")
         from .engines.exported import build_exported_tracker
         return build_exported_tracker(preset_or_config, engine=engine, **overrides)
+    from .engines.shipped import build_shipped_tracker      # a shipped ONNX export; without torch, the only way
+    tracker = build_shipped_tracker(resolve_preset(preset_or_config), weights, device, xcorr, engine, **overrides)
+    if tracker is not None:
+        return tracker
     return build_siamese_tracker(preset_or_config, weights=weights, device=device, xcorr=xcorr, engine=engine,
                                  **overrides)
 

@@ -153,8 +153,11 @@ def configure_process() -> None:
       enough to change a reference tracker's trajectory on Ampere and later GPUs (CUDA parity moved 64 px by
       frame 20 with it). It changes nothing on the CPU.
 
-    Imports torch. Idempotent."""
+    Imports torch where it is installed (the inference-only install has none: TF32 does not arise). Idempotent."""
     keep_freed_memory()
-    import torch
+    try:
+        import torch
+    except ImportError:
+        return
     torch.backends.cudnn.allow_tf32 = False
     torch.backends.cuda.matmul.allow_tf32 = False

@@ -53,9 +53,12 @@ def main(argv: list[str] | None = None) -> int:
         import os
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except (UserError, FileNotFoundError, PermissionError, IsADirectoryError) as exc:
-        if getattr(args, "debug", False):
+    except (UserError, FileNotFoundError, PermissionError, IsADirectoryError, ImportError) as exc:
+        from .._torch import is_torch_import_error, torch_missing
+        if getattr(args, "debug", False) or (isinstance(exc, ImportError) and not is_torch_import_error(exc)):
             raise
+        if isinstance(exc, ImportError):      # a path not guarded by tracker._torch: still one line
+            exc = torch_missing(f"siamtrack {args.command} with these options")
         print(f"siamtrack {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

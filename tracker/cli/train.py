@@ -96,6 +96,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
+    from .._torch import require_torch
+    require_torch("training", extra="train")
     from ..training.recipe import config_from_args
     from ..training.trainer import train
 

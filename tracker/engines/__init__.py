@@ -61,6 +61,9 @@ def check_engine(engine: str | None) -> str:
     name = (engine or _default).lower()
     if name not in ENGINES:
         raise UserError(f"unknown engine {engine!r} ({', '.join(ENGINES)})")
+    if name == "torch" and not installed(name):
+        from .._torch import torch_missing
+        raise torch_missing("--engine torch")
     if name != "auto" and not installed(name):
         package, how = _PACKAGES[name]
         raise UserError(f"engine '{name}' needs the '{package}' package, which is not installed ({how})")

@@ -40,16 +40,44 @@ def exporter_fingerprint() -> str:
 
 
 def forget_export(export) -> None:
-    """Remove a cached export (one an engine could not load), so that the next use makes it again."""
-    shutil.rmtree(export.root, ignore_errors=True)
+    """Remove a cached export (one an engine could not load), so that the next use makes it again; a shipped
+    export (tracker.engines.shipped) is package data, never removed."""
+    if (cache_dir() / "exports").resolve() in Path(export.root).resolve().parents:
+        shutil.rmtree(export.root, ignore_errors=True)
+
+
+def export_tools_missing() -> str | None:
+    """The packages an export needs besides torch (the `torch` extra) that are not installed, if any."""
+    missing = [m for m in ("onnx", "onnxscript") if not installed_module(m)]
+    return " and ".join(missing) or None
+
+
+def installed_module(name: str) -> bool:
+    import importlib.util
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def exported_for(preset, model, weights, long_term: bool = False):
-    """The cached export of `model` (made now if missing or damaged)."""
+    """The preset's shipped export where it is this model (tracker.engines.shipped), else the cached export of
+    `model` (made now if missing or damaged)."""
+    sha = weights_sha256(preset, weights)
+    from .shipped import shipped_export
+    try:
+        shipped, _ = shipped_export(preset, sha, long_term)
+    except ExportError:                 # a damaged shipped file: the cache's own export instead
+        shipped = None
+    if shipped is not None:
+        return shipped
+    missing = export_tools_missing()
+    if missing:                         # torch installed without the `torch` extra (auto then takes torch)
+        raise ExportError(f"exporting {preset.name} for an ONNX engine needs {missing}, which are not installed "
+                          f"(pip install \"siamtrack[torch]\"); or use --engine torch")
     import torch
 
     from ..export.onnx import export_model, search_shapes
-    sha = weights_sha256(preset, weights)
     spec = preset.to_dict()
     key = digest([spec["model"], spec["input"], spec["family"], spec["track"]["exemplar_size"],
                   search_shapes(preset, long_term), sha, torch.__version__, exporter_fingerprint()])
@@ -85,7 +113,7 @@ def choose_engine(preset, model, weights, device, xcorr: str, long_term: bool, f
         return "torch"
     try:
         export = exported_for(preset, model, weights, long_term)
-    except (ExportError, OSError):      # not exportable, or no writable cache folder: the torch engine
+    except (ExportError, OSError):      # not exportable (or no onnx), or no writable cache folder: torch
         return "torch"
     from .choice import fastest_engine
     from ..runtime import engine_threads

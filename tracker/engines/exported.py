@@ -132,6 +132,23 @@ def build_exported_tracker(root, engine: str | None = None, long_term: bool = Fa
     return tracker_on_export(export, preset, name, long_term, threads)
 
 
+def missing_graph(export: Export, preset: Preset, long_term: bool = False) -> str | None:
+    """Which graph `export` lacks for `preset`'s tracking values (crop sizes, SiamFC's scales, the long-term
+    re-detection size), in words; None when it has them all."""
+    p = preset.track
+    if export.template.size != p.exemplar_size:
+        return (f"the template graph takes {export.template.size} px, the tracking values ask for exemplar_size "
+                f"{p.exemplar_size}")
+    shapes = [(p.instance_size, p.scale_num)] if preset.family == "siamfc" else [(p.instance_size, 1)]
+    if preset.family != "siamfc" and long_term:
+        shapes.append((p.lost_instance_size, 1))
+    for size, batch in shapes:
+        if not any(g.size == size and g.batch == batch for g in export.search):
+            have = ", ".join(f"{g.size} px x{g.batch}" for g in export.search)
+            return f"no search graph for {batch} crop(s) of {size} px (this export has {have})"
+    return None
+
+
 def tracker_on_export(export: Export, preset: Preset, engine: str, long_term: bool = False,
                       threads: int | None = None):
     """A tracker with `preset`'s tracking values on `export`'s graphs, run by ONNX engine `engine` (or the
@@ -140,17 +157,10 @@ def tracker_on_export(export: Export, preset: Preset, engine: str, long_term: bo
     from .onnx_engines import make_onnx_engine
     from ..runtime import engine_threads
     export.preset = preset
-    p = preset.track
-    if export.template.size != p.exemplar_size:
-        raise ExportError(f"{export.root}: the template graph takes {export.template.size} px, the tracking "
-                          f"values ask for exemplar_size {p.exemplar_size}")
-    lt = long_term or getattr(p, "long_term", False)
-    if preset.family == "siamfc":
-        export.search_graph(p.instance_size, p.scale_num)
-    else:
-        export.search_graph(p.instance_size, 1)
-        if lt:
-            export.search_graph(p.lost_instance_size, 1)
+    lt = long_term or getattr(preset.track, "long_term", False)
+    missing = missing_graph(export, preset, lt)
+    if missing:
+        raise ExportError(f"{export.root}: {missing}; export again with the tracking values you want to use")
     threads = threads or engine_threads()
     if engine == "auto":
         usable = [e for e in ONNX_ENGINES if installed(e)]

@@ -1,0 +1,172 @@
+"""The inference-only install: `pip install siamtrack` has no torch. The default model ships exported
+(weights/onnx/PRESET, tracker.engines.shipped) and tracks through ONNX Runtime; whatever needs torch says so in
+one line. The shipped export must be the shipped weights' (a retrained default without a new export fails
+here), and with torch the `auto` engine uses it instead of exporting into the cache."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from tracker import build_tracker
+from tracker.cli import main
+from tracker.engines.exported import read_export
+from tracker.engines.shipped import shipped_export_dir
+from tracker.config.presets import DEFAULT_PRESET, WEIGHTS_DIR, get_preset
+
+REPO = Path(__file__).resolve().parent.parent
+# a process in which torch (and the exporter's onnx / onnxscript) cannot be imported: the inference-only
+# install as far as the code can tell; a module left importable by mistake would show as an ImportError
+NO_TORCH = ("import sys\n"
+            "for m in ('torch', 'onnx', 'onnxscript', 'torchvision', 'numba'):\n"
+            "    sys.modules[m] = None\n"
+            "import tracker.config.presets\n"
+            "if len(sys.argv) > 1 and sys.argv[1].startswith('--weights-dir='):\n"
+            "    from pathlib import Path\n"
+            "    tracker.config.presets.WEIGHTS_DIR = Path(sys.argv.pop(1).split('=', 1)[1])\n"
+            "from tracker.cli import main\n"
+            "sys.exit(main(sys.argv[1:]))\n")
+
+
+def _no_torch(tmp_path, *args, weights_dir=None):
+    env = dict(os.environ, PYTHONPATH=str(REPO), SIAMTRACK_CACHE=str(tmp_path / "cache"), TMPDIR=str(tmp_path))
+    pre = [f"--weights-dir={weights_dir}"] if weights_dir else []
+    return subprocess.run([sys.executable, "-c", NO_TORCH, *pre, *args], capture_output=True, text=True, env=env,
+                          timeout=300, cwd=tmp_path)
+
+
+def _auc(text: str) -> float:
+    return float(re.search(r"AUC (\d\.\d+)", text).group(1))
+
+
+def test_the_shipped_export_is_the_shipped_default_model():
+    from tracker.models.checkpoint import sha256_file
+    preset = get_preset(DEFAULT_PRESET)
+    folder = shipped_export_dir(preset)
+    assert folder == WEIGHTS_DIR / "onnx" / DEFAULT_PRESET
+    export = read_export(folder)                                  # every file against the sidecar's sha256
+    assert export.weights_sha256 == sha256_file(preset.weights_path) == preset.weights_sha256
+    assert export.precision == "float32" and export.template.size == preset.track.exemplar_size
+    assert [(g.size, g.batch) for g in export.search] == [(preset.track.instance_size, 1)]
+    for key in ("family", "model", "input"):
+        assert json.dumps(export.preset.to_dict()[key], sort_keys=True) == json.dumps(preset.to_dict()[key], sort_keys=True)
+    import onnx
+    size = 0
+    for name in [export.template.path.name] + [g.path.name for g in export.search]:
+        onnx.checker.check_model(str(folder / name), full_check=True)
+        size += (folder / name).stat().st_size
+    assert size < 10e6                                            # what the wheel carries for it (~7.3 MB)
+
+
+@pytest.mark.parametrize("engine", ["onnxruntime", "openvino"])
+def test_the_shipped_export_tracks_as_the_torch_engine_does(shared_dir, engine):
+    if engine == "openvino":
+        pytest.importorskip("openvino", reason="OpenVINO is not installed (pip install 'siamtrack[openvino]')")
+    seq = shared_dir / "data" / "sequences" / "BMX3"
+    frames = [cv2.imread(str(p)) for p in sorted((seq / "img").iterdir())[:80]]
+    box = [float(v) for v in (seq / "groundtruth_rect.txt").read_text().split()[0].split(",")]
+    runs = {}
+    for name in ("torch", engine):
+        tracker = build_tracker("default", engine=name)
+        tracker.init(frames[0], box)
+        runs[name] = np.array([box] + [tracker.update(f).box for f in frames[1:]])
+    assert tracker.engine.export.root == shipped_export_dir(get_preset(DEFAULT_PRESET))
+    # the engines' tolerance (tests/test_engines.py); measured 0.0004 px over these 80 frames
+    assert np.abs(runs[engine] - runs["torch"]).max() < 0.01
+
+
+def test_with_torch_auto_uses_the_shipped_export_and_exports_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("SIAMTRACK_CACHE", str(tmp_path / "cache"))
+    tracker = build_tracker(DEFAULT_PRESET)
+    assert tracker.engine.name in ("onnxruntime", "openvino") and "torch" not in tracker.engine.name
+    assert tracker.engine.export.root == shipped_export_dir(get_preset(DEFAULT_PRESET))
+    assert not (tmp_path / "cache" / "exports").exists()
+    # what the shipped export lacks (here the long-term search size) is exported into the cache as before
+    assert build_tracker(DEFAULT_PRESET, engine="onnxruntime", long_term=True).engine.export.root.parent == \
+        tmp_path / "cache" / "exports"
+    assert build_tracker(DEFAULT_PRESET, engine="torch").engine.name == "torch"
+
+
+def test_with_torch_a_damaged_shipped_export_falls_back_to_exporting_the_weights(tmp_path, monkeypatch):
+    import tracker.config.presets
+    weights = tmp_path / "weights"
+    shutil.copytree(WEIGHTS_DIR, weights, ignore=shutil.ignore_patterns("demo"))
+    bad = weights / "onnx" / DEFAULT_PRESET / "search_255.onnx"
+    data = bytearray(bad.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    bad.write_bytes(bytes(data))
+    monkeypatch.setattr(tracker.config.presets, "WEIGHTS_DIR", weights)
+    monkeypatch.setenv("SIAMTRACK_CACHE", str(tmp_path / "cache"))
+    t = build_tracker(DEFAULT_PRESET, engine="onnxruntime")
+    assert t.engine.export.root.parent == tmp_path / "cache" / "exports"
+    from tracker.engines.auto import forget_export
+    forget_export(read_export(shipped_export_dir(get_preset(DEFAULT_PRESET)), verify=False))
+    assert bad.is_file()                                          # package data is never removed
+
+
+def test_without_torch_the_demo_tracks_as_with_torch(tmp_path, capsys):
+    run = _no_torch(tmp_path, "track", "--demo", "--quiet")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stderr == "" and (tmp_path / "siamtrack-demo" / "demo_tracked.mp4").stat().st_size > 0
+    assert not (tmp_path / "cache" / "exports").exists()
+    assert main(["track", "--demo", "--quiet", "--engine", "torch", "--save-video", str(tmp_path / "t.mp4")]) == 0
+    with_torch = _auc(capsys.readouterr().out)
+    without = _auc(run.stdout)
+    assert without > 0.6                     # the README's demo line: AUC 0.711
+    assert abs(without - with_torch) <= 0.005, (without, with_torch)
+
+
+def test_without_torch_the_light_commands_and_the_api_work(tmp_path):
+    for args in (["--help"], ["--version"], ["models"], ["track", "--help"], ["train", "--help"]):
+        run = _no_torch(tmp_path, *args)
+        assert run.returncode == 0 and run.stderr == "", (args, run.stderr[-2000:])
+    script = ("import sys\nfor m in ('torch', 'onnx', 'onnxscript'):\n    sys.modules[m] = None\n"
+              "import cv2\nfrom tracker import build_tracker\n"
+              f"cap = cv2.VideoCapture({str(WEIGHTS_DIR / 'demo' / 'demo.mp4')!r})\n"
+              "frames = [cap.read()[1] for _ in range(5)]\n"
+              f"box = [float(v) for v in open({str(WEIGHTS_DIR / 'demo' / 'groundtruth.txt')!r}).readline().split(',')]\n"
+              "t = build_tracker('default')\nt.init(frames[0], box)\n"
+              "print(t.engine.name, [round(v, 1) for v in t.update(frames[1]).box])\n")
+    env = dict(os.environ, PYTHONPATH=str(REPO), SIAMTRACK_CACHE=str(tmp_path / "cache"))
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split()[0] in ("onnxruntime", "openvino")
+
+
+# what needs torch, and the words its one line must hold
+NEEDS_TORCH = [
+    (["train", "default", "--data", "sequences=x"], "training needs PyTorch"),
+    (["export", "--out-dir", "x"], "exporting a model needs PyTorch"),
+    (["track", "--demo", "--model", "siamfc_alexnet"], "model siamfc_alexnet needs PyTorch"),
+    (["track", "--demo", "--engine", "torch"], "--engine torch needs PyTorch"),
+    (["track", "--demo", "--weights", str(WEIGHTS_DIR / "siamrpn_effnet_lite0_fast.pth")], "needs PyTorch"),
+    (["track", "--demo", "--long-term"], "with --long-term needs PyTorch"),
+    (["track", "--demo", "--device", "cuda"], "--device cuda needs PyTorch"),
+]
+
+
+@pytest.mark.parametrize("args,words", NEEDS_TORCH, ids=[" ".join(a[:3]) for a, _ in NEEDS_TORCH])
+def test_without_torch_what_needs_it_says_so_in_one_line(tmp_path, args, words):
+    run = _no_torch(tmp_path, *args)
+    assert run.returncode == 2, (run.returncode, run.stderr[-2000:])
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0] and 'pip install "siamtrack[' in lines[0], run.stderr
+    assert "Traceback" not in run.stderr and "ModuleNotFoundError" not in run.stderr
+
+
+def test_without_torch_a_damaged_shipped_export_is_refused_in_one_line(tmp_path):
+    weights = tmp_path / "weights"
+    shutil.copytree(WEIGHTS_DIR, weights)
+    bad = weights / "onnx" / DEFAULT_PRESET / "template.onnx"
+    bad.write_bytes(bad.read_bytes()[:-10])
+    run = _no_torch(tmp_path, "track", "--demo", "--quiet", weights_dir=weights)
+    lines = run.stderr.strip().splitlines()
+    assert run.returncode == 2 and len(lines) == 1 and "template.onnx" in lines[0] and "sha256" in lines[0], run.stderr

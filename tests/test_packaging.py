@@ -5,6 +5,7 @@ from __future__ import annotations
 import configparser
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -59,3 +60,23 @@ def test_wheel_holds_weights_and_demo(tmp_path):
         assert "tracker/cli/__init__.py" in names and "backbones/efficientnet_lite.py" in names
         assert not [n for n in names if n.startswith(("tests/", "scripts/"))]
 
+
+def _requirements(text: str) -> set[str]:
+    return {re.split(r"[<>=!~;\[ ]", line.strip())[0].lower() for line in text.splitlines()
+            if line.strip() and not line.strip().startswith("#")}
+
+
+def test_torch_is_an_extra_and_the_core_install_tracks_without_it():
+    """`pip install siamtrack` is the inference-only install (numpy, OpenCV, PyYAML, ONNX Runtime); torch and
+    the exporter's packages come with the `torch` extra, and with every extra whose commands need them."""
+    cfg = configparser.ConfigParser()
+    cfg.read(REPO / "setup.cfg")
+    core = _requirements(cfg["options"]["install_requires"])
+    assert core == {"numpy", "opencv-contrib-python-headless", "pyyaml", "onnxruntime"}
+    extras = {k: _requirements(v) for k, v in cfg["options.extras_require"].items()}
+    assert extras["torch"] == {"torch", "onnx", "onnxscript"}
+    for name in ("train", "all", "test"):
+        assert extras["torch"] <= extras[name], name
+    assert "torch" in extras["numba"]                     # --xcorr numba/cuda are the torch engine's
+    for name in ("gui", "bench", "openvino", "ray"):     # these work with the shipped export alone
+        assert "torch" not in extras[name], name

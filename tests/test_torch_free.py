@@ -141,6 +141,21 @@ def test_without_torch_the_light_commands_and_the_api_work(tmp_path):
     assert run.stdout.split()[0] in ("onnxruntime", "openvino")
 
 
+def test_without_torch_batch_and_bench_run_the_default(tmp_path, shared_dir):
+    videos = tmp_path / "in"
+    videos.mkdir()
+    shutil.copy2(WEIGHTS_DIR / "demo" / "demo.mp4", videos / "clip.mp4")
+    (videos / "clip.txt").write_text((WEIGHTS_DIR / "demo" / "groundtruth.txt").read_text().splitlines()[0] + "\n")
+    run = _no_torch(tmp_path, "batch", str(videos), "-o", str(tmp_path / "out"), "--max-frames", "10", "--quiet")
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "siamrpn_effnet_lite0_fast" in (tmp_path / "out" / "summary.csv").read_text()
+    assert len((tmp_path / "out" / "clip.boxes.txt").read_text().splitlines()) == 10
+    run = _no_torch(tmp_path, "bench", str(shared_dir / "data" / "sequences"), "--sequences", "BMX3", "-t", "default",
+                    "--max-frames", "10", "--results", str(tmp_path / "res"), "--report-dir", str(tmp_path / "rep"),
+                    "--no-plots", "--quiet")
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "| default |" in run.stdout and "1/1" in run.stdout, run.stdout[-2000:]
+
 # what needs torch, and the words its one line must hold
 NEEDS_TORCH = [
     (["train", "default", "--data", "sequences=x"], "training needs PyTorch"),

@@ -185,3 +185,10 @@ def test_without_torch_a_damaged_shipped_export_is_refused_in_one_line(tmp_path)
     run = _no_torch(tmp_path, "track", "--demo", "--quiet", weights_dir=weights)
     lines = run.stderr.strip().splitlines()
     assert run.returncode == 2 and len(lines) == 1 and "template.onnx" in lines[0] and "sha256" in lines[0], run.stderr
+
+
+def test_without_torch_an_export_folder_with_engine_torch_is_refused_as_with_torch(tmp_path):
+    folder = shipped_export_dir(get_preset(DEFAULT_PRESET))
+    run = _no_torch(tmp_path, "track", "--demo", "--model", str(folder), "--engine", "torch")
+    assert run.returncode == 2 and run.stderr.strip().endswith("an export runs on an ONNX engine (--engine onnxruntime "
+                                                               "or openvino), not torch"), run.stderr

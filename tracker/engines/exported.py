@@ -123,8 +123,10 @@ def read_export(root, verify: bool = True) -> Export:
 def build_exported_tracker(root, engine: str | None = None, long_term: bool = False, threads: int | None = None,
                            **overrides):
     """A SiamRPN / SiamFC tracker on an export's graphs, run by an ONNX engine (no torch needed)."""
-    from . import check_engine
-    name = check_engine(engine)
+    from . import _default, check_engine
+    name = (engine or _default).lower()                  # torch is refused before check_engine asks for it
+    if name != "torch":
+        name = check_engine(engine)
     if name == "torch":
         raise ExportError(f"{root}: an export runs on an ONNX engine (--engine onnxruntime or openvino), not torch")
     export = read_export(root)

@@ -14,8 +14,8 @@ import inspect
 
 from .alexnet import AlexNet, AlexNetLegacy, AlexNetSiamFC
 from .base import Backbone
-from .errors import BackboneError
 from .efficientnet_lite import EfficientNetLite0, efficientnet_lite0
+from .errors import BackboneError
 from .resnet_atrous import ResNetAtrous, resnet18, resnet34, resnet50
 
 BACKBONES = {

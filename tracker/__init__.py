@@ -9,8 +9,8 @@ _os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
 _os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 from typing import TYPE_CHECKING, Any, Union
 
-from .trackers.base import NotInitializedError, Tracker, TrackerError, TrackResult
 from .errors import UserError
+from .trackers.base import NotInitializedError, Tracker, TrackerError, TrackResult
 
 if TYPE_CHECKING:
     from .config.presets import Preset

@@ -7,9 +7,9 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from .trackers.base import Tracker
-from .errors import UserError
 from .config.presets import Preset, get_preset
+from .errors import UserError
+from .trackers.base import Tracker
 
 if TYPE_CHECKING:
     import torch

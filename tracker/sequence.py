@@ -21,14 +21,14 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Iterable, Iterator, Sized
+from collections.abc import Iterable, Iterator, Sequence, Sized
 from dataclasses import dataclass, field
-from typing import Sequence, Union, cast
+from typing import Union, cast
 
 import numpy as np
 
-from .trackers.base import Box, Tracker, TrackerError, TrackResult, tracker_lost_signal
 from .io.sources import FrameSource, SourceError, open_source
+from .trackers.base import Box, Tracker, TrackerError, TrackResult, tracker_lost_signal
 
 FrameInput = Union[str, "os.PathLike[str]", int, FrameSource, Iterable[np.ndarray]]
 
@@ -191,7 +191,7 @@ class TrackRun:
             self._owns_source = False
             self.source.close()
 
-    def __enter__(self) -> "TrackRun":
+    def __enter__(self) -> TrackRun:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -33,8 +33,16 @@ from pathlib import Path
 
 from ..errors import UserError
 from .manifest import BatchItem
-from .runner import (BatchOptions, ItemPaths, _clean_temps, _failed_from_parent, _host, make_tracker,
-                     process_item, uses_torch)
+from .runner import (
+    BatchOptions,
+    ItemPaths,
+    _clean_temps,
+    _failed_from_parent,
+    _host,
+    make_tracker,
+    process_item,
+    uses_torch,
+)
 
 # Test hook, read by the driver and passed to the actors: "exit:ITEM:K" makes the actor tracking ITEM end
 # its process (os._exit, as a kill or a lost node would) at frame K of the item's first attempt; "hold:ITEM:K"

@@ -16,6 +16,7 @@ import numpy as np
 from ..errors import UserError
 from ..io.boxes import boxes_from_rows, gt_base_for, read_box_rows, split_values
 from ..io.sources import IMAGE_EXTS, list_images, natural_key
+
 FORMATS = ("otb", "vot", "got10k", "generic")
 
 # OTB-2015: sequences evaluated on a frame range of the image folder (1-based, inclusive), from the
@@ -64,7 +65,7 @@ class Sequence:
     def region(self, i: int):
         return self.regions[i] if self.regions is not None else self.gt[i]
 
-    def truncated(self, max_frames: int | None) -> "Sequence":
+    def truncated(self, max_frames: int | None) -> Sequence:
         if not max_frames or max_frames >= len(self.frames):
             return self
         n = max_frames

@@ -13,8 +13,8 @@ Conventions (as the community toolkits use them):
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 

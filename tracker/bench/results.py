@@ -109,8 +109,8 @@ class ResultsLayout:
 
     def read_boxes(self, label: str, seq: str) -> np.ndarray:
         """One-pass results as an (N, 4) array; 8-value polygons are turned into boxes."""
-        from .metrics import polygon_to_box
         from .datasets import shift_region
+        from .metrics import polygon_to_box
         base = self.bases.get(seq, 0)
         rows = read_rows(self.box_file(label, seq), allow_codes=False)
         out = np.full((len(rows), 4), np.nan)

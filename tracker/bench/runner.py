@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
+from ..progress import Progress
 from .datasets import DatasetError, Sequence
 from .metrics import VOT_FAILURE, VOT_INIT, VOT_SKIP, jitter_box, polygon_overlap
-from ..progress import Progress
 from .results import ResultsLayout, safe_label
 
 VOT_SKIP_FRAMES = 5

@@ -38,7 +38,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from ..errors import UserError
-
     from .args import join_negative_values
 
     parser = build_parser()

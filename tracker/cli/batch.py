@@ -159,13 +159,13 @@ def _run_batch(args) -> int:
     import signal
     from pathlib import Path
 
-    from ..errors import UserError
     from ..batch.manifest import load_items, parse_shard, select_shard
     from ..batch.progress import Progress
-    from ..trackers.opencv import model_dir_overrides
-    from ..runtime import configure_process
-    from .args import model_dirs, model_uses_torch
     from ..batch.runner import BatchOptions, cpu_count, finished_summary, make_tracker, run_batch, write_summary_csv
+    from ..errors import UserError
+    from ..runtime import configure_process
+    from ..trackers.opencv import model_dir_overrides
+    from .args import model_dirs, model_uses_torch
 
     out_dir = Path(args.out_dir)
     src = Path(args.input)
@@ -258,8 +258,8 @@ def _run_batch(args) -> int:
 
 def _ray_options(args, opts):
     """--ray and its flags as a RayOptions; sets opts.device to the worker's GPU when workers get one."""
-    from ..errors import UserError
     from ..batch.ray_runner import RayOptions, import_ray
+    from ..errors import UserError
     import_ray()   # a clear message now when the extra is not installed
     if args.threads is not None and args.threads > args.cpus_per_worker and not args.quiet:
         print(f"batch: --threads {args.threads} in workers of {args.cpus_per_worker:g} CPUs "
@@ -286,9 +286,9 @@ def _raise_interrupt(signum, frame):
 def _run_merge(args) -> int:
     from pathlib import Path
 
-    from ..errors import UserError
     from ..batch.manifest import load_items
     from ..batch.runner import collect_summaries, write_summary_csv
+    from ..errors import UserError
 
     if not args.output:
         raise UserError("--merge needs --summary SUMMARY.csv")

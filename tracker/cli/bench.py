@@ -84,12 +84,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from ..errors import UserError
     from ..bench.datasets import load_dataset
-    from ..progress import Progress
     from ..bench.report import score_all, write_report
     from ..bench.results import ResultsLayout, safe_label
-    from ..bench.runner import parse_tracker_spec, plan_jobs, run_jobs, build_from_spec
+    from ..bench.runner import build_from_spec, parse_tracker_spec, plan_jobs, run_jobs
+    from ..errors import UserError
+    from ..progress import Progress
     from .args import model_dirs, model_uses_torch
 
     if args.workers == 0:

@@ -36,8 +36,8 @@ INT8_TOLERANCE = 0.01
 def run(args) -> int:
     from .._torch import require_torch
     require_torch("exporting a model")
-    from ..errors import UserError
     from ..config.presets import DEFAULT_PRESET
+    from ..errors import UserError
     from .track import parse_params
 
     if args.config and args.model:

@@ -54,9 +54,9 @@ def run(args) -> int:
     import sys
 
     from .. import build_tracker
+    from ..config.presets import DEFAULT_PRESET
     from ..errors import UserError
     from ..io import BoxWriter, VideoSink, draw_result, open_source
-    from ..config.presets import DEFAULT_PRESET
     from ..progress import Progress
 
     if args.demo:

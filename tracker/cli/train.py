@@ -98,18 +98,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     from .._torch import require_torch
     require_torch("training", extra="train")
+    from ..runtime import configure_process
     from ..training.recipe import config_from_args
     from ..training.trainer import train
-
-    from ..runtime import configure_process
     cfg, resume = config_from_args(args)
     configure_process()   # freed memory kept, TF32 off (full float32), as for tracking
     result = train(cfg, resume=resume)
     if getattr(args, "export", None) and result["checkpoint"]:
         import os
         if int(os.environ.get("RANK", "0")) == 0:
-            from ..training.checkpoint import export_weights
             from ..models.checkpoint import sha256_file
+            from ..training.checkpoint import export_weights
             out = export_weights(result["checkpoint"], args.export, half=args.half)
             print(f"weights written to {out} (sha256 {sha256_file(out)})")
     return 0

@@ -164,7 +164,7 @@ class Preset:
         p = self.weights_path
         return p is not None and p.is_file()
 
-    def replace_track(self, **overrides) -> "Preset":
+    def replace_track(self, **overrides) -> Preset:
         """A copy with tracking hyper-parameters overridden (unknown names raise a clear error)."""
         names = {f.name for f in dataclasses.fields(self.track)}
         unknown = sorted(set(overrides) - names)
@@ -194,7 +194,7 @@ class Preset:
         return dataclasses.asdict(self)
 
     @staticmethod
-    def from_dict(d: dict) -> "Preset":
+    def from_dict(d: dict) -> Preset:
         d = copy.deepcopy(d)
         model = d["model"]
         neck = NeckSpec(**model["neck"]) if model.get("neck") else None

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from .presets import (HeadSpec, ModelSpec, NeckSpec, Preset, PresetError, PYSOT_INPUT, SiamRPNParams)
+from .presets import PYSOT_INPUT, HeadSpec, ModelSpec, NeckSpec, Preset, PresetError, SiamRPNParams
 
 BACKBONES = {"alexnetlegacy": "alexnet_legacy", "alexnet": "alexnet", "resnet50": "resnet50",
              "resnet18": "resnet18", "resnet34": "resnet34"}

@@ -21,8 +21,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..engines.exported import ExportError, file_sha256
 from ..config.presets import Preset
+from ..engines.exported import ExportError, file_sha256
 
 OPENCV_VALUES = {"window_influence": 0.455, "lr": 0.37, "penalty_k": 0.055, "context_amount": 0.5,
                  "exemplar_size": 127, "instance_size": 255}

@@ -30,7 +30,8 @@ from PyQt6.QtGui import QImage
 
 from ..trackers.base import TrackResult
 from .frames import LatestSlot, RateMeter
-from .models import ModelChoice, build as build_model
+from .models import ModelChoice
+from .models import build as build_model
 from .session import TrackSession
 
 

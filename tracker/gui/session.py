@@ -9,12 +9,12 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-from ..trackers.base import TrackResult
 from ..errors import UserError
+from ..trackers.base import TrackResult
 from .frames import DurationMeter
 
 

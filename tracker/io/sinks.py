@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import cv2
 import numpy as np
 
-from ..trackers.base import TrackResult
 from ..errors import UserError
+from ..trackers.base import TrackResult
 
 # Annotated-video containers and the codec each is written with.
 VIDEO_FOURCC = {".avi": "MJPG", ".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v"}

@@ -5,8 +5,9 @@ Frames are BGR uint8 arrays as OpenCV returns them; boxes are 0-based pixel (x, 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -111,8 +112,8 @@ class Tracker:
         self._last = result
         return result
 
-    def track(self, source: "FrameInput", box: Sequence[float], *, start: int = 0,
-              max_frames: int | None = None) -> "TrackRun":
+    def track(self, source: FrameInput, box: Sequence[float], *, start: int = 0,
+              max_frames: int | None = None) -> TrackRun:
         """Track through a whole source: a video file, an image folder, a camera index, an open
         FrameSource or any iterable of BGR uint8 frames. The first frame (from `start`) initialises on
         `box`; iterate the returned `TrackRun` for one `FrameResult` (box, score, lost, index, seconds) per

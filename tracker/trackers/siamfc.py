@@ -10,9 +10,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .base import Tracker, TrackResult
-from ..geometry import crop_resize
 from ..config.presets import Preset, SiamFCParams
+from ..geometry import crop_resize
+from .base import Tracker, TrackResult
 
 
 class SiamFCTracker(Tracker):

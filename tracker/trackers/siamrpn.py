@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Tracker, TrackResult
-from ..geometry import anchor_boxes, context_size, decode_deltas, hanning_window, subwindow
 from ..config.presets import Preset, SiamRPNParams
+from ..geometry import anchor_boxes, context_size, decode_deltas, hanning_window, subwindow
+from .base import Tracker, TrackResult
 
 
 def _change(r):

@@ -36,11 +36,11 @@ class CropAugment:
     flip: float = 0.0      # probability of a horizontal flip
 
     @staticmethod
-    def template_default() -> "CropAugment":
+    def template_default() -> CropAugment:
         return CropAugment(shift=4, scale=0.05, blur=0.0, color=1.0, flip=0.0)
 
     @staticmethod
-    def search_default(shift: float = 64) -> "CropAugment":
+    def search_default(shift: float = 64) -> CropAugment:
         return CropAugment(shift=shift, scale=0.18, blur=0.2, color=1.0, flip=0.0)
 
 

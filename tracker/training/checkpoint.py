@@ -20,9 +20,8 @@ import torch
 from ..errors import UserError
 
 
-
 def _format_version() -> int:
-    from ..models.checkpoint import OWN_FORMAT_VERSION     # one definition of the own format
+    from ..models.checkpoint import OWN_FORMAT_VERSION  # one definition of the own format
     return int(OWN_FORMAT_VERSION)
 
 

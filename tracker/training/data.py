@@ -16,7 +16,8 @@ import numpy as np
 
 from ..errors import UserError
 from ..io.boxes import read_box_rows, region_to_box
-from ..io.sources import IMAGE_EXTS, list_images as _list_image_paths
+from ..io.sources import IMAGE_EXTS
+from ..io.sources import list_images as _list_image_paths
 
 VIDEO_EXTS = (".avi", ".mp4", ".mkv", ".mov", ".m4v", ".webm", ".mpg", ".mpeg")
 

@@ -183,6 +183,7 @@ def config_from_args(args):
 
 def write_recipe(path: Path, preset_name: str, d: dict, specs, val) -> None:
     import yaml
+
     from ..io.sinks import atomic_write_text
     rec = {"preset": preset_name}
     rec.update({k: d[k] for k in OPTIONS if k in d and d[k] is not None})

@@ -18,8 +18,18 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .data import (DataError, Track, list_videos, read_boxes_csv, read_coco_json, read_image, read_mask,
-                   read_sequences, read_yolo, track_box)
+from .data import (
+    DataError,
+    Track,
+    list_videos,
+    read_boxes_csv,
+    read_coco_json,
+    read_image,
+    read_mask,
+    read_sequences,
+    read_yolo,
+    track_box,
+)
 
 SOURCE_KINDS = {
     "sequences": "OTB / VOT / GOT-10k style folder of sequence folders (or one sequence folder)",

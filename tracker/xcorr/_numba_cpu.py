@@ -17,8 +17,8 @@ Accumulation is in the input dtype (float32 or float64), no fastmath.
 """
 from __future__ import annotations
 
-import numpy as np
 import numba
+import numpy as np
 import torch
 from numba import njit, prange
 

@@ -115,6 +115,6 @@ def choose_engine(preset, model, weights, device, xcorr: str, long_term: bool, f
         export = exported_for(preset, model, weights, long_term)
     except (ExportError, OSError):      # not exportable (or no onnx), or no writable cache folder: torch
         return "torch"
-    from .choice import fastest_engine
     from ..runtime import engine_threads
+    from .choice import fastest_engine
     return fastest_engine(export, onnx, engine_threads())

@@ -12,8 +12,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import UserError
 from ..config.presets import Preset
+from ..errors import UserError
 
 SIDECAR = "siamtrack.json"
 FORMAT = "siamtrack-onnx-export"
@@ -155,9 +155,9 @@ def tracker_on_export(export: Export, preset: Preset, engine: str, long_term: bo
                       threads: int | None = None):
     """A tracker with `preset`'s tracking values on `export`'s graphs, run by ONNX engine `engine` (or the
     fastest installed one for 'auto'); refused in one line when the export lacks a graph they need."""
+    from ..runtime import engine_threads
     from . import ONNX_ENGINES, installed
     from .onnx_engines import make_onnx_engine
-    from ..runtime import engine_threads
     export.preset = preset
     lt = long_term or getattr(preset.track, "long_term", False)
     missing = missing_graph(export, preset, lt)

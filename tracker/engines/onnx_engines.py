@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import Engine
-from .preprocess import NumpyInput
 from .exported import ExportError
+from .preprocess import NumpyInput
 
 
 class OnnxEngine(Engine):

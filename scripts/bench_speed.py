@@ -38,8 +38,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tracker import build_tracker  # noqa: E402
-from tracker.models import build_model, save_checkpoint  # noqa: E402
 from tracker.config.presets import get_preset, list_presets  # noqa: E402
+from tracker.models import build_model, save_checkpoint  # noqa: E402
 
 SEQ = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "sequences" / "car1"
 

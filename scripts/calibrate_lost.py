@@ -35,9 +35,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tracker import build_tracker  # noqa: E402
-from tracker.runtime import configure_process  # noqa: E402
 from tracker.bench.datasets import load_dataset  # noqa: E402
 from tracker.bench.metrics import iou  # noqa: E402
+from tracker.runtime import configure_process  # noqa: E402
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "sequences"
 RUN_EVERY, RUN_LENGTH, MARGIN = 15, 10, 0.15

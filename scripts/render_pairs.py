@@ -81,8 +81,8 @@ def main(argv=None) -> int:
     try:
         import torch
 
-        from tracker.models import build_model
         from tracker.build import resolve_preset
+        from tracker.models import build_model
         from tracker.training.augment import CropAugment
         from tracker.training.pairs import PairConfig, PairDataset
         from tracker.training.sources import build_mix, parse_source_spec

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from tracker.config.presets import AnchorFreeParams, HeadSpec, ModelSpec, NeckSpec, Preset, PYSOT_INPUT, get_preset
+from tracker.config.presets import PYSOT_INPUT, AnchorFreeParams, HeadSpec, ModelSpec, NeckSpec, Preset, get_preset
 from tracker.training.losses import anchor_free_loss, giou_ltrb
 from tracker.training.targets import anchor_free_targets, grid_positions
 
@@ -105,8 +105,8 @@ class FakeEngine:
 
 
 def test_tracker_decodes_points_and_distances():
-    from tracker.trackers.anchor_free import AnchorFreeTracker
     from tracker.geometry import score_grid
+    from tracker.trackers.anchor_free import AnchorFreeTracker
     preset = get_preset("anchorfree_effnet_lite0").replace_track(window_influence=0.0, penalty_k=0.0, lr=1.0)
     # peak two cells right and one up of the grid's centre cell; distances give a 40 x 60 box whose
     # centre is 5 px right and 10 px down of the point

@@ -16,13 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tracker.trackers.base import Tracker, TrackResult
-from tracker.cli import batch as cli
-from tracker.batch.manifest import (ManifestError, load_items, parse_shard, read_manifest, scan_folder,
-                                    select_shard)
+from tracker.batch.manifest import ManifestError, load_items, parse_shard, read_manifest, scan_folder, select_shard
 from tracker.batch.progress import Progress
 from tracker.batch.runner import BatchOptions, process_item, run_batch
+from tracker.cli import batch as cli
 from tracker.errors import UserError
+from tracker.trackers.base import Tracker, TrackResult
 
 FRAMES = 12  # frames per item: enough to exercise tracking, few enough to keep the file fast
 TIMING_COLUMNS = {"fps", "wall_fps", "seconds"}

@@ -233,8 +233,9 @@ def run_cli(*argv, env=None, **kw):
 
 
 def test_ray_flags_are_checked_before_anything_starts(clips, tmp_path, monkeypatch):
-    from tracker.cli import batch as cli
     import argparse
+
+    from tracker.cli import batch as cli
     from tracker.errors import UserError
     p = argparse.ArgumentParser()
     cli.add_arguments(p)

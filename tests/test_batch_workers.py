@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from tracker.trackers.base import Tracker, TrackResult
 from tracker.batch.manifest import read_manifest
 from tracker.batch.runner import BatchOptions, run_batch
+from tracker.trackers.base import Tracker, TrackResult
 
 
 def write_manifest(path, rows):

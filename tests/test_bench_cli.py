@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from tracker import Tracker, TrackResult
-from tracker.cli.bench import main
 from tracker.bench.datasets import Sequence
 from tracker.bench.runner import parse_tracker_spec, track_supervised
+from tracker.cli.bench import main
 
 
 def _bench(tmp_path, shared_dir, *extra, seqs="car1,person9", frames=35, plots=False):
@@ -350,6 +350,7 @@ def test_split_file_jitter_runs_size_error_and_lost_flags_in_the_report(tmp_path
     """A split file gathers sequences of two folders; --jitter adds runs from jittered first boxes whose AUC
     spread is reported; size error and the lost-flag columns come from the same runs."""
     import json
+
     from tracker.cli.bench import main
     _square_sequence(tmp_path / "a", "s1")
     _square_sequence(tmp_path / "b", "s2", absent=(8, 9))

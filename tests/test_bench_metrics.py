@@ -6,7 +6,6 @@ import pytest
 
 from tracker.bench import metrics as M
 
-
 # ------------------------------------------------------------------ IoU and centre errors
 
 def test_iou_of_half_shifted_squares_is_25_over_175():

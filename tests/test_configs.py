@@ -6,10 +6,10 @@ import sys
 import pytest
 import yaml
 
-from tracker.errors import UserError
+from tracker.build import resolve_preset
 from tracker.config.presets import get_preset, list_presets
 from tracker.config.pysot import load_pysot_config
-from tracker.build import resolve_preset
+from tracker.errors import UserError
 
 R50_YAML = {
     "META_ARC": "siamrpn_r50_l234_dwxcorr",

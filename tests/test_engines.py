@@ -143,10 +143,10 @@ def test_a_damaged_or_foreign_export_is_refused_in_one_line(small_export, tmp_pa
 
 
 def test_an_unexportable_layer_is_named_in_one_line(tmp_path, capsys):
+    from tracker.config.presets import get_preset
     from tracker.engines.exported import ExportError
     from tracker.export.onnx import export_model
     from tracker.models import build_model
-    from tracker.config.presets import get_preset
 
     class Histogram(torch.nn.Module):          # aten::histc has no ONNX counterpart
         def forward(self, x):
@@ -162,9 +162,9 @@ def test_an_unexportable_layer_is_named_in_one_line(tmp_path, capsys):
 
 
 def test_int8_is_opt_in_calibrated_and_tracks(small_export, shared_dir, tmp_path, capsys):
+    from tracker.build import load_model, resolve_preset
     from tracker.engines.exported import read_export
     from tracker.export.onnx import export_model
-    from tracker.build import load_model, resolve_preset
     fixture = shared_dir / "parity" / "pysot_alex_upxcorr_w025"
     preset = resolve_preset(str(fixture / "config.yaml"))
     model, _ = load_model(preset, fixture / "weights.pth")

@@ -22,9 +22,9 @@ import pytest
 from PyQt6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
 from PyQt6.QtGui import QDropEvent
 
-from tracker.trackers.base import Tracker, TrackResult
 from tracker.gui.models import ModelChoice
 from tracker.gui.window import MainWindow
+from tracker.trackers.base import Tracker, TrackResult
 
 REPO = Path(__file__).resolve().parent.parent
 WAIT = 180_000          # ms: the longest any condition is waited for before the test fails
@@ -365,8 +365,8 @@ def test_threads_are_set_before_the_window_builds_a_tracker(monkeypatch, clip, t
     import torch
 
     from tracker import runtime
-    from tracker.errors import UserError
     from tracker.cli import gui as cli
+    from tracker.errors import UserError
     from tracker.gui import app
     events = []
     monkeypatch.setattr(torch, "set_num_threads", lambda n: events.append(("threads", n)))

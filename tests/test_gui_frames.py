@@ -11,11 +11,11 @@ import time
 import numpy as np
 import pytest
 
-from tracker.trackers.base import Tracker, TrackResult
 from tracker.gui.frames import LatestSlot, RateMeter
 from tracker.gui.pipeline import CaptureThread, Playback
 from tracker.gui.session import TrackSession
 from tracker.io.sinks import format_box
+from tracker.trackers.base import Tracker, TrackResult
 
 WAIT_S = 120.0    # how long a condition is waited for before the test fails (never how long things take)
 
@@ -184,8 +184,8 @@ def test_model_selector_offers_presets_with_weights_then_opencv_baselines(monkey
 
 def test_model_selector_starts_with_the_default_model():
     # the window opens with the first entry: the shipped default, as `siamtrack track` uses
-    from tracker.gui import models
     from tracker.config.presets import DEFAULT_PRESET, list_presets
+    from tracker.gui import models
     names = [c.name for c in models.model_choices()]
     assert names[0] == DEFAULT_PRESET
     shipped = [p.name for p in list_presets() if p.weights_available]

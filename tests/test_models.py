@@ -10,9 +10,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from tracker.config.presets import get_preset
 from tracker.models import build_model, load_into
 from tracker.models.checkpoint import CheckpointError
-from tracker.config.presets import get_preset
 
 torch.manual_seed(0)
 
@@ -227,8 +227,8 @@ HEADS = ["siamfc", "upchannel", "depthwise", "multi"]
 @pytest.mark.parametrize("backbone,kw", BACKBONE_CASES, ids=lambda v: str(v))
 def test_any_head_on_any_backbone_has_consistent_shapes(backbone, kw):
     """Every head works on every backbone; output sizes follow from the backbone's feature sizes."""
-    from tracker.config.presets import HeadSpec, ModelSpec, NeckSpec, Preset, SiamFCParams, SiamRPNParams, PYSOT_INPUT
     from backbones import build_backbone
+    from tracker.config.presets import PYSOT_INPUT, HeadSpec, ModelSpec, NeckSpec, Preset, SiamFCParams, SiamRPNParams
     bb = build_backbone(backbone, **kw)
     levels = len(bb.out_channels)
     for head in HEADS:
@@ -278,6 +278,7 @@ def test_reads_pysot_snapshots_with_module_prefix_and_own_format(tmp_path):
 
 def test_a_pickle_that_is_not_weights_only_is_refused(tmp_path):
     import pickle
+
     from tracker.models import read_checkpoint
 
     class Evil:
@@ -427,6 +428,7 @@ def test_a_graph_candidate_that_fails_leaves_the_others(monkeypatch):
 
 def test_warm_up_builds_the_graphs_and_leaves_nothing_behind(shared_dir):
     import cv2
+
     from tracker.build import build_siamese_tracker
     seq = shared_dir / "data/sequences/BMX3"
     frames = [cv2.imread(str(p)) for p in sorted((seq / "img").iterdir())[:8]]

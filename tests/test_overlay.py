@@ -3,8 +3,8 @@ the frame, whatever the frame's size and wherever the box is."""
 import numpy as np
 import pytest
 
-from tracker.trackers.base import TrackResult
 from tracker.io.sinks import LABEL_FONT, draw_result, label_position
+from tracker.trackers.base import TrackResult
 
 
 def _label_pixels_outside(w, h, box, text_label):

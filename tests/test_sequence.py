@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from tracker import UserError, build_tracker
-from tracker.trackers.base import NotInitializedError, Tracker, TrackerError, TrackResult
 from tracker.io.sources import SourceError
 from tracker.sequence import FrameResult, TrackRun, fps_from_times
+from tracker.trackers.base import NotInitializedError, Tracker, TrackerError, TrackResult
 
 
 class Drift(Tracker):

@@ -8,8 +8,8 @@ import torch
 
 from tracker import TrackResult, build_tracker
 from tracker.cli import main
-from tracker.models import build_model, save_checkpoint
 from tracker.config.presets import get_preset
+from tracker.models import build_model, save_checkpoint
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from tracker.models import build_model
 from tracker.config.presets import get_preset
+from tracker.models import build_model
 from tracker.training.losses import siamese_loss
 from tracker.training.pairs import collate
 from tracker.training.trainer import ModelGeometry, TrainConfig, make_targets, probe_score_size

@@ -7,10 +7,24 @@ import numpy as np
 import pytest
 
 from tracker.geometry import polygon_to_box
-from tracker.training.data import (DataError, parse_box_lines, read_coco_json, read_image,
-                                   read_sequences, read_yolo, track_box)
-from tracker.training.sources import (SelfSupervisedParams, SourceSpec, TrackSource, VideoSource, build_mix,
-                                      parse_source_spec, similarity_pair)
+from tracker.training.data import (
+    DataError,
+    parse_box_lines,
+    read_coco_json,
+    read_image,
+    read_sequences,
+    read_yolo,
+    track_box,
+)
+from tracker.training.sources import (
+    SelfSupervisedParams,
+    SourceSpec,
+    TrackSource,
+    VideoSource,
+    build_mix,
+    parse_source_spec,
+    similarity_pair,
+)
 
 
 def write_sequence(folder, boxes, size=48, gt_name="groundtruth_rect.txt", img_sub="img", sep=","):
@@ -163,6 +177,7 @@ def test_masks_and_csv_stills_are_read(tmp_path):
     """A sequence with a mask folder gets per-frame masks; a boxes CSV of stills gets one-frame tracks with
     their masks; the search frame's mask comes with a sampled pair."""
     import cv2
+
     from tracker.training.data import read_boxes_csv, read_sequences
     from tracker.training.sources import TrackSource
     seq = tmp_path / "seqs" / "s1"

@@ -199,8 +199,8 @@ def test_distributed_two_processes_on_cpu(data, tmp_path):
 
 
 def test_model_input_conversion_matches_the_trackers():
-    from tracker.models import preprocess
     from tracker.config.presets import get_preset
+    from tracker.models import preprocess
     from tracker.training.trainer import to_input
     crops = np.random.default_rng(0).integers(0, 255, (2, 15, 15, 3), dtype=np.uint8)
     for name in ("siamfc_alexnet", "siamrpn_alex_dwxcorr", "siamrpn_effnet_lite0"):   # RGB, BGR, ImageNet mean/std

@@ -6,11 +6,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from tracker.training.augment import CropAugment
+from tracker.training.data import Track
 from tracker.training.metric import METRIC_LOSSES, metric_loss, search_embedding, template_embedding
 from tracker.training.pairs import PairConfig, PairDataset, add_distractor, identity
-from tracker.training.augment import CropAugment
 from tracker.training.sources import SourceMix, TrackSource
-from tracker.training.data import Track
 
 
 def unit(*rows):
@@ -110,8 +110,8 @@ def test_pairs_carry_identities_and_distractors_come_from_the_same_category(tmp_
 def test_training_with_a_metric_loss_and_distractors(tmp_path, shared_dir, monkeypatch):
     """Two steps of a real training run with --metric-loss triplet and --distractor: the metric term is
     computed on every step and finite, and the run writes its checkpoint and records the options."""
-    from tracker.cli import main
     import tracker.training.metric as metric
+    from tracker.cli import main
     seen = []
     real = metric.metric_loss
 
@@ -136,6 +136,7 @@ def test_sources_of_one_folder_name_get_distinct_names(tmp_path):
     """Two training folders both called 'sequences' (the shared data's sequences/ and train/sequences/) are
     two sources with two names, so track keys (identities, negatives, distractors) never mix them up."""
     import cv2
+
     from tracker.training.sources import SourceSpec, build_mix
     for root, n in ((tmp_path / "a" / "sequences", 1), (tmp_path / "b" / "sequences", 3)):
         for i in range(n):

@@ -7,8 +7,8 @@ import shutil
 import numpy as np
 import pytest
 
-from tracker.models.checkpoint import CheckpointError, read_checkpoint, sha256_file
 from tracker.config.presets import WEIGHTS_DIR, get_preset, list_presets
+from tracker.models.checkpoint import CheckpointError, read_checkpoint, sha256_file
 
 SHIPPED = [p.name for p in list_presets() if p.weights_available]
 # one preset per shipped file for the (slower) tracking check; presets sharing a file differ only in

@@ -250,7 +250,7 @@ class EfficientNetLite0(Backbone):
         path = Path(path) if path is not None else imagenet_weights_path()
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # unreadable or not a plain tensor pickle
+        except Exception as exc:  # noqa: BLE001 - unreadable or not a plain tensor pickle: torch raises many types
             raise BackboneError(f"EfficientNet-Lite0 weights: {unreadable_checkpoint(path, exc)}") from None
         own = self.state_dict()
         n_blocks = len(self._blocks)

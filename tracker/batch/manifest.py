@@ -107,6 +107,16 @@ def read_manifest(path: str | Path) -> list[BatchItem]:
     return items
 
 
+def _cell(row: list[str], c: int | None) -> str:
+    """Column `c` of a CSV row, stripped; "" for a missing column."""
+    return row[c].strip() if c is not None and c < len(row) else ""
+
+
+def _first(keys: dict, names):
+    """The value of the first of `names` in a JSONL object's lower-cased `keys`, else None."""
+    return next((keys[n] for n in names if n in keys), None)
+
+
 def _read_csv(path: Path, text: str) -> list[BatchItem]:
     lines = text.splitlines()
     # Comments and blank lines are allowed before the header; keep physical line numbers for messages.
@@ -142,22 +152,21 @@ def _read_csv(path: Path, text: str) -> list[BatchItem]:
         if not row or all(not c.strip() for c in row) or row[0].lstrip().startswith("#"):
             continue
         where = f"{path}:{line}"
-        cell = lambda c: row[c].strip() if c is not None and c < len(row) else ""  # noqa: E731
-        video = cell(vcol)
+        video = _cell(row, vcol)
         if not video:
             raise ManifestError(f"{where}: no video path in this row")
         error = None
         box = None
         try:
-            box = parse_box_text(cell(bcol)) if bcol is not None else check_box([cell(c) for c in xywh])
+            box = parse_box_text(_cell(row, bcol)) if bcol is not None else check_box([_cell(row, c) for c in xywh])
         except ValueError as exc:
             error = f"{where}: {exc}"
         start_frame = 0
         try:
-            start_frame = parse_start(cell(scol))
+            start_frame = parse_start(_cell(row, scol))
         except ValueError as exc:
             error = error or f"{where}: {exc}"
-        given = cell(icol)
+        given = _cell(row, icol)
         item_id = _check_given_id(given, where) if given else None
         items.append(_make_item(path, video, item_id, box, start_frame, where, error))
     if not items:
@@ -180,14 +189,13 @@ def _read_jsonl(path: Path, text: str) -> list[BatchItem]:
             raise ManifestError(f"{where}: each line must be a JSON object like "
                                 '{"video": "clip.mp4", "box": [x, y, w, h]}')
         keys = {k.lower(): v for k, v in obj.items()}
-        get = lambda names: next((keys[n] for n in names if n in keys), None)  # noqa: E731
-        video = get(VIDEO_KEYS)
+        video = _first(keys, VIDEO_KEYS)
         if not isinstance(video, str) or not video.strip():
             raise ManifestError(f"{where}: no \"video\" path in this line")
         error = None
         box = None
         try:
-            raw = get(BOX_KEYS)
+            raw = _first(keys, BOX_KEYS)
             if raw is None and all(k in keys for k in ("x", "y", "w", "h")):
                 raw = [keys["x"], keys["y"], keys["w"], keys["h"]]
             if isinstance(raw, str):
@@ -198,10 +206,10 @@ def _read_jsonl(path: Path, text: str) -> list[BatchItem]:
             error = f"{where}: {exc}"
         start_frame = 0
         try:
-            start_frame = parse_start(get(START_KEYS))
+            start_frame = parse_start(_first(keys, START_KEYS))
         except ValueError as exc:
             error = error or f"{where}: {exc}"
-        given = get(ID_KEYS)
+        given = _first(keys, ID_KEYS)
         item_id = _check_given_id(str(given), where) if given not in (None, "") else None
         items.append(_make_item(path, video.strip(), item_id, box, start_frame, where, error))
     if not items:

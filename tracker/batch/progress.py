@@ -60,7 +60,8 @@ class Progress:
                 skipped = summary.get("frames_skipped") or 0
                 extra = (f", {lost} lost" if lost else "") + (f", {skipped} undecodable" if skipped else "")
                 fps_text = f"{fps:.1f} fps" if fps else "- fps"
-                self._write(f"  ok     [{self.completed}/{self.total}] {item_id}: {summary.get('frames')} frames, {fps_text}{extra}")
+                self._write(f"  ok     [{self.completed}/{self.total}] {item_id}: {summary.get('frames')} frames, "
+                            f"{fps_text}{extra}")
             else:
                 self._write(f"  FAILED [{self.completed}/{self.total}] {item_id}: {summary.get('error')}")
 

@@ -502,7 +502,7 @@ class _Scheduler:
         for slot in busy:
             try:
                 slot.actor.stop.remote()
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 - the actor is already gone
                 pass
         pending = {s.track_ref: s for s in busy}
         while pending:

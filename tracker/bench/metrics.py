@@ -236,6 +236,11 @@ def is_convex(poly) -> bool:
     return bool(cross.size == 0 or np.all(cross > 0) or np.all(cross < 0))
 
 
+def _side(a, ex, ey, pt):
+    """> 0 inside: `pt` left of the edge from `a` along (ex, ey) of a counter-clockwise clip polygon."""
+    return ex * (pt[1] - a[1]) - ey * (pt[0] - a[0])
+
+
 def clip_polygon(subject, clip) -> np.ndarray:
     """Sutherland-Hodgman: the part of `subject` (any simple polygon) inside the convex polygon `clip`."""
     out = [tuple(v) for v in np.asarray(subject, dtype=np.float64).reshape(-1, 2)]
@@ -247,15 +252,11 @@ def clip_polygon(subject, clip) -> np.ndarray:
             break
         a, b = c[i], c[(i + 1) % len(c)]
         ex, ey = b[0] - a[0], b[1] - a[1]
-
-        def side(pt):  # > 0 inside (left of a->b for a counter-clockwise clip polygon)
-            return ex * (pt[1] - a[1]) - ey * (pt[0] - a[0])
-
         inp, out = out, []
         prev = inp[-1]
-        s_prev = side(prev)
+        s_prev = _side(a, ex, ey, prev)
         for cur in inp:
-            s_cur = side(cur)
+            s_cur = _side(a, ex, ey, cur)
             if s_cur >= 0:
                 if s_prev < 0:
                     t = s_prev / (s_prev - s_cur)

@@ -32,7 +32,7 @@ def _curve_plot(path, series, thresholds, title, xlabel, ylabel, xlim, legend_lo
     plt = _plt()
     styles = styles or _styles([lab for lab, _, _ in series])
     fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=110)
-    for i, (label, score, curve) in enumerate(series):
+    for label, score, curve in series:
         colour, style = styles[label]
         ax.plot(thresholds, curve, style, color=colour, linewidth=1.8,
                 label=f"[{score:.3f}] {label}")
@@ -90,7 +90,7 @@ def make_plots(report_dir, ranked_scores, protocol: str, meta: dict) -> dict:
         fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=110)
         year = int(meta.get("vot_year") or 2018)
         low, high = M.EAO_INTERVALS.get(year, M.EAO_INTERVALS[2018])
-        for i, t in enumerate(ranked_scores):
+        for t in ranked_scores:
             curve = t.curves.get("expected_overlap")
             if not curve:
                 continue

@@ -2,6 +2,7 @@
 (re-initialised 5 frames after each failure), resumable, optionally in a process pool."""
 from __future__ import annotations
 
+import functools
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -243,7 +244,7 @@ def _worker_job(job: Job, results_dir: str, dataset: str, protocol: str) -> JobO
         return _execute(tracker, job, layout)
     except UserError as exc:
         return JobOutcome(job.label, job.seq.name, 0, float("nan"), str(exc))
-    except Exception as exc:  # a crash in one sequence must not lose the others
+    except Exception as exc:  # noqa: BLE001 - a crash in one sequence must not lose the others
         return JobOutcome(job.label, job.seq.name, 0, float("nan"),
                           f"{exc.__class__.__name__}: {exc}\n{traceback.format_exc(limit=3)}")
 
@@ -279,7 +280,7 @@ def run_jobs(jobs, layout: ResultsLayout, workers: int = 1, device: str = "cpu",
                 tracker = trackers.get(job.spec)
                 if tracker is None:
                     tracker = trackers[job.spec] = build_from_spec(job.spec, device, xcorr)
-                out = _execute(tracker, job, layout, on_frame=lambda: progress.advance(1, info))
+                out = _execute(tracker, job, layout, on_frame=functools.partial(progress.advance, 1, info))
             except UserError as exc:
                 if debug:
                     raise
@@ -299,7 +300,7 @@ def run_jobs(jobs, layout: ResultsLayout, workers: int = 1, device: str = "cpu",
             job = futures[fut]
             try:
                 out = fut.result()
-            except Exception as exc:  # a worker died (out of memory, killed)
+            except Exception as exc:  # noqa: BLE001 - a worker died (out of memory, killed)
                 out = JobOutcome(job.label, job.seq.name, 0, float("nan"), f"worker failed: {exc}")
             progress.advance(len(job.seq), f"{job.label}/{job.seq.name}")
             report(out)

@@ -76,7 +76,8 @@ def int_at_least(minimum: int, note: str = ""):
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
         if v < minimum:
-            raise argparse.ArgumentTypeError(f"must be {minimum}{note} or more" if note else f"must be at least {minimum}")
+            raise argparse.ArgumentTypeError(f"must be {minimum}{note} or more" if note
+                                             else f"must be at least {minimum}")
         return v
     return parse
 

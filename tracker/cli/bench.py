@@ -108,7 +108,8 @@ def run(args) -> int:
     dataset_name = safe_label(args.dataset_name or (given.stem if given.is_file() else given.name))
     layout = ResultsLayout(args.results, dataset_name, protocol)
     layout.bases = {s.name: s.gt_base for s in seqs}
-    report_dir = Path(args.report_dir) if args.report_dir else Path(args.results).resolve().parent / "reports" / dataset_name
+    report_dir = (Path(args.report_dir) if args.report_dir
+                  else Path(args.results).resolve().parent / "reports" / dataset_name)
     from ..io.sinks import check_output_folder
     check_output_folder(args.results, "--results")
     check_output_folder(report_dir, "--report-dir")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 
 
@@ -85,7 +86,7 @@ def run(args) -> int:
     from ..engines import set_default_engine
     set_default_engine(args.engine)  # every model the window builds runs on it
     try:
-        import PyQt6.QtWidgets  # noqa: F401
+        importlib.import_module("PyQt6.QtWidgets")
     except ImportError as exc:
         raise UserError(f"the GUI needs PyQt6, which cannot be imported ({exc}): pip install 'siamtrack[gui]'") \
             from None

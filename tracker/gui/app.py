@@ -130,7 +130,10 @@ def run_headless(args, init) -> int:
     pipeline.playback.realtime = False
     pipeline.playback.limit = args.frames - 1
     deadline = time.monotonic() + args.timeout
-    left = lambda: max(0.0, deadline - time.monotonic())  # noqa: E731
+
+    def left() -> float:
+        return max(0.0, deadline - time.monotonic())
+
     problems: list[str] = []
     try:
         if not win.open_path(args.source):
@@ -147,9 +150,12 @@ def run_headless(args, init) -> int:
             if not win.errors:
                 win.play()
                 target = args.frames - 1
-                done = lambda: (win.latest is not None and win.latest.index >= target  # noqa: E731
-                                and (win.latest.tracking or not win.tracking)) \
-                    or pipeline.at_end or bool(win.errors)
+
+                def done() -> bool:
+                    return (win.latest is not None and win.latest.index >= target
+                            and (win.latest.tracking or not win.tracking)) \
+                        or pipeline.at_end or bool(win.errors)
+
                 if not wait_until(app, done, left()):
                     problems.append(f"timed out after {args.timeout:g} s at frame "
                                     f"{win.latest.index + 1 if win.latest else 0} of {args.frames}")

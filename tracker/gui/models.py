@@ -39,7 +39,7 @@ def list_all_presets() -> list:
         return []
     try:
         return list(list_presets())
-    except Exception:  # a broken preset registry must not keep the window from opening
+    except Exception:  # noqa: BLE001 - a broken preset registry must not keep the window from opening
         return []
 
 
@@ -58,7 +58,7 @@ def opencv_names() -> list[str]:
             names = [n if str(n).startswith("opencv:") else f"opencv:{n}" for n in names]
             if names:
                 return names
-        except Exception:
+        except Exception:  # noqa: BLE001 - an OpenCV build without this list: the fallback names
             pass
     return list(OPENCV_FALLBACK)
 
@@ -109,7 +109,7 @@ def available_devices() -> list[str]:
         if torch.cuda.is_available():
             n = torch.cuda.device_count()
             devices += ["cuda"] if n == 1 else [f"cuda:{i}" for i in range(n)]
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - a broken CUDA install: the CPU is still offered
         pass
     return devices
 

@@ -118,7 +118,7 @@ class CaptureThread(threading.Thread):
                     except StopIteration:
                         self.slot.finish(("error", f"camera {spec} stopped delivering frames (disconnected?)"))
                         return
-                    except Exception as exc:  # noqa: BLE001
+                    except Exception as exc:  # noqa: BLE001 - shown to the user
                         self.slot.finish(("error", f"camera {spec}: {exc}"))
                         return
                 else:
@@ -133,7 +133,7 @@ class CaptureThread(threading.Thread):
                 else:
                     self.slot.finish(("end", None))
                 return
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001 - shown to the user, whatever its type
                 self.slot.finish(("error", f"{spec}: cannot read frame: {exc}"))
                 return
             if not self.is_camera and self.playback.pace and fps > 0 and not self.playback.paused:
@@ -273,7 +273,7 @@ class Pipeline(QThread):
                 return
             try:
                 getattr(self, f"_cmd_{cmd[0]}")(*cmd[1:])
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001 - shown; the thread goes on
                 self.error.emit(str(exc))
 
     def _cmd_source(self, source, paused: bool) -> None:
@@ -281,7 +281,7 @@ class Pipeline(QThread):
         if self.source is not None and self.source is not source:
             try:
                 self.source.close()
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 - closing the old source is best effort
                 pass
         self._finalise_recording("source changed")
         self.session.reset()
@@ -326,7 +326,7 @@ class Pipeline(QThread):
         self._stop_capture()
         try:
             self.source.close()
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - closing the old source is best effort
             pass
         self.source = open_source(self.source.spec, start=index)
         self._start_capture(paused, show_first)
@@ -341,7 +341,7 @@ class Pipeline(QThread):
             return
         try:
             result = self.session.start(tracker, frame, box, index or 0)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - a model that cannot start tracking: say so, keep the app
             self.session.stop()
             self.trackingChanged.emit(False)
             self.error.emit(f"cannot start tracking: {exc}")
@@ -417,7 +417,7 @@ class Pipeline(QThread):
             return self._tracker_cache
         try:
             tracker = self.tracker_factory(self.model, self.device, self.xcorr)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - a model that cannot be built: say so, keep the app
             text = str(exc)
             prefix = f"model {self.model.display}"
             self.error.emit(text if text.startswith(("model ", self.model.name)) else f"{prefix}: {text}")
@@ -462,7 +462,7 @@ class Pipeline(QThread):
             try:
                 self.sink.write(draw_result(frame, result, None, trail))
                 self._last_recorded = index
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001 - a failing recording stops the recording, not tracking
                 self._finalise_recording(f"cannot write the recording: {exc}")
                 self.error.emit(f"recording stopped: {exc}")
         shown = np.ascontiguousarray(frame)
@@ -488,7 +488,7 @@ class Pipeline(QThread):
         try:
             sink.close()
             note = f"recording saved: {sink.path} ({sink.frames} frames)"
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - reported to the user; the app goes on
             note = f"recording {sink.path} could not be finalised: {exc}"
         if why:
             note += f" ({why})"
@@ -504,6 +504,6 @@ class Pipeline(QThread):
         if self.source is not None:
             try:
                 self.source.close()
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 - closing the source at shutdown is best effort
                 pass
             self.source = None

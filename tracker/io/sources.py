@@ -117,7 +117,8 @@ class CaptureSource(FrameSource):
             ok = self.cap.grab()
             if not ok:
                 # End of stream for a file (or a broken tail); a camera that stopped delivering.
-                if self.frame_count is not None and index < self.frame_count and failures < self.MAX_CONSECUTIVE_FAILURES:
+                if (self.frame_count is not None and index < self.frame_count
+                        and failures < self.MAX_CONSECUTIVE_FAILURES):
                     failures += 1
                     self._skip(index, "frame could not be read")
                     index += 1

@@ -43,7 +43,7 @@ def read_checkpoint(path: str | os.PathLike, expected_sha256: str | None = None)
                               f"(file damaged or replaced)")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # pickle errors, truncated zips, non-weights content
+    except Exception as exc:  # noqa: BLE001 - pickle errors, truncated zips, non-weights content
         raise CheckpointError(unreadable_checkpoint(path, exc)) from None
     meta: dict = {}
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
@@ -85,7 +85,7 @@ def guess_preset(file_state: dict) -> tuple[str | None, float]:
         try:
             with torch.device("meta"):
                 model = build_model(preset)
-        except Exception:
+        except Exception:  # noqa: BLE001 - a preset that cannot be built here cannot be the match
             continue
         ms = {k: tuple(v.shape) for k, v in model.state_dict().items()}
         keys = set(ms) | set(file_state)

@@ -148,7 +148,7 @@ class MultiRPN(Head):
         loc = [o[1] for o in outs]
         if self.weighted:
             wc, wl = F.softmax(self.cls_weight, 0), F.softmax(self.loc_weight, 0)
-            return (sum(c * wc[i] for i, c in enumerate(cls)), sum(l * wl[i] for i, l in enumerate(loc)))
+            return (sum(c * wc[i] for i, c in enumerate(cls)), sum(lc * wl[i] for i, lc in enumerate(loc)))
         return sum(cls) / len(cls), sum(loc) / len(loc)
 
 

@@ -31,6 +31,7 @@ class AnchorFreeTracker(SiamRPNTracker):
         ltrb = np.nan_to_num(loc.reshape(4, -1).astype(np.float64), nan=1.0, posinf=1e4, neginf=1.0)
         np.clip(ltrb, 0.0, 1e4, out=ltrb)
         (px, py), window = self._grid(S)
-        l, t, r, b = ltrb
-        pred = np.stack([px + (r - l) / 2, py + (b - t) / 2, np.maximum(l + r, 1.0), np.maximum(t + b, 1.0)])
+        left, top, right, bottom = ltrb
+        pred = np.stack([px + (right - left) / 2, py + (bottom - top) / 2,
+                         np.maximum(left + right, 1.0), np.maximum(top + bottom, 1.0)])
         return score, pred, logit, window

@@ -220,7 +220,7 @@ class OpenCVTracker(Tracker):
                 s = float(get_score())
                 if math.isfinite(s) and s >= 0:
                     score = s
-            except Exception:  # a score is a bonus; never fail a frame for it
+            except Exception:  # noqa: BLE001 - a score is a bonus; never fail a frame for it
                 pass
         return TrackResult(box, score, False)
 

@@ -112,7 +112,7 @@ def load_training_checkpoint(path) -> dict:
         raise TrainCheckpointError(f"{path}: checkpoint not found")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - pickle errors, truncated zips, non-weights content
         from ..models.checkpoint import unreadable_checkpoint
         raise TrainCheckpointError(unreadable_checkpoint(path, exc)) from None
     if not isinstance(ckpt, dict) or "training" not in ckpt or "state_dict" not in ckpt:

@@ -36,7 +36,7 @@ class MetricsLog:
             try:
                 from torch.utils.tensorboard import SummaryWriter
                 self.tb = SummaryWriter(str(self.path.parent / "tensorboard"))
-            except Exception:  # tensorboard not installed: CSV only
+            except Exception:  # noqa: BLE001 - tensorboard missing or broken (it raises many types): CSV only
                 self.tb = None
 
     def write(self, **row) -> None:

@@ -20,7 +20,8 @@ OPTIONS = {
     "epochs": int, "steps_per_epoch": int, "batch_size": int, "workers": int, "lr": float, "end_lr": float,
     "warmup_epochs": float, "warmup_lr": float, "momentum": float, "weight_decay": float, "clip": float,
     "freeze_epochs": int, "backbone_lr_mult": float, "train_layers": str, "cls_weight": float,
-    "loc_weight": float, "radius": float, "neg": float, "gray": float, "paste": float, "distractor": float, "metric_loss": str, "metric_weight": float,
+    "loc_weight": float, "radius": float, "neg": float, "gray": float, "paste": float, "distractor": float,
+    "metric_loss": str, "metric_weight": float,
     "metric_margin": float, "shift": float, "scale": float,
     "blur": float, "color": float, "flip": float, "template_shift": float, "template_scale": float,
     "search_size": int, "device": str, "amp": bool, "seed": int, "init": str, "pretrained": bool,
@@ -34,7 +35,8 @@ PRETRAINED_BACKBONES = ("efficientnet_lite0",)
 def family_defaults(preset) -> dict:
     """Numbers from the references: siamfc-pytorch (SiamFC) and pysot (SiamRPN / SiamRPN++)."""
     d = {"epochs": 20, "steps_per_epoch": 500, "batch_size": 16, "workers": 2, "momentum": 0.9, "clip": 10.0,
-         "cls_weight": 1.0, "loc_weight": 1.2, "radius": 16.0, "neg": 0.2, "gray": 0.0, "paste": 0.0, "distractor": 0.0, "metric_loss": "none",
+         "cls_weight": 1.0, "loc_weight": 1.2, "radius": 16.0, "neg": 0.2, "gray": 0.0, "paste": 0.0, "distractor": 0.0,
+         "metric_loss": "none",
          "metric_weight": 0.1, "metric_margin": 0.5, "shift": 64.0,
          "scale": 0.18, "blur": 0.2, "color": 1.0, "flip": 0.0, "template_shift": 4.0, "template_scale": 0.05,
          "search_size": 255, "device": "auto", "amp": True, "seed": 0, "pretrained": True, "save_every": 0,

@@ -74,7 +74,7 @@ def set_backbone_trainable(model: nn.Module, trainable: bool, layers: list[str] 
         return 0
     n = 0
     for name, p in bb.named_parameters():
-        on = trainable and (not layers or any(name == l or name.startswith(l + ".") for l in layers))
+        on = trainable and (not layers or any(name == ly or name.startswith(ly + ".") for ly in layers))
         p.requires_grad_(on)
         n += int(on)
     return n

@@ -138,7 +138,8 @@ def anchor_free_targets(box_corners, score_size: int, stride: float, crop_size: 
         inner[np.unravel_index(np.argmin((px - cx) ** 2 + (py - cy) ** 2), inner.shape)] = True
     label[inner] = 1
     ltrb[:] = np.stack([px - x1, py - y1, x2 - px, y2 - py]).astype(np.float32)
-    l, t, r, b = (np.clip(v, 1e-3, None) for v in ltrb)
-    ctr = np.sqrt(np.minimum(l, r) / np.maximum(l, r) * np.minimum(t, b) / np.maximum(t, b))
+    left, top, right, bottom = (np.clip(v, 1e-3, None) for v in ltrb)
+    ctr = np.sqrt(np.minimum(left, right) / np.maximum(left, right)
+                  * np.minimum(top, bottom) / np.maximum(top, bottom))
     cls_target[inner] = np.maximum(ctr[inner], 0.25)
     return label, cls_target, ltrb

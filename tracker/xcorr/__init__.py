@@ -104,7 +104,7 @@ def check_backend(name, device="cpu") -> None:
     try:
         from numba import cuda
         ok = cuda.is_available()
-    except Exception as exc:  # numba.cuda can fail in many driver/toolkit-specific ways
+    except Exception as exc:  # noqa: BLE001 - numba.cuda can fail in many driver/toolkit-specific ways
         raise UserError(f"xcorr backend 'cuda': numba.cuda cannot be used ({exc}); use --xcorr torch") from None
     if not ok:
         raise UserError("xcorr backend 'cuda': numba.cuda finds no usable CUDA driver/device "
@@ -112,7 +112,7 @@ def check_backend(name, device="cpu") -> None:
     try:
         from numba.cuda.cudadrv import nvvm
         have_nvvm = nvvm.is_available()
-    except Exception:  # pragma: no cover - numba-cuda variants without this module compile differently
+    except Exception:  # noqa: BLE001 # pragma: no cover - numba-cuda variants without this module compile differently
         have_nvvm = True
     if not have_nvvm:
         raise UserError("xcorr backend 'cuda': numba cannot find libNVVM (part of the CUDA toolkit) to compile "

@@ -26,6 +26,7 @@ interleaved run and prints each row's ratio, NanoTrack's ms over the row's (>= 1
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import sys
 import tempfile
@@ -37,9 +38,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tracker import build_tracker  # noqa: E402
-from tracker.config.presets import get_preset, list_presets  # noqa: E402
-from tracker.models import build_model, save_checkpoint  # noqa: E402
+from tracker import build_tracker
+from tracker.config.presets import get_preset, list_presets
+from tracker.models import build_model, save_checkpoint
 
 SEQ = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "sequences" / "car1"
 
@@ -120,8 +121,9 @@ def conv_floor_ms(calls, runs: int = 5) -> float:
             best = _best_onednn_s(_Conv(w, stride, padding, dilation, groups).eval(), x, runs, warm=2)
             with torch.no_grad():
                 # the plain ATen call, for shapes where oneDNN's blocked layout loses (depthwise, tiny maps)
-                best = min(best, min(_timed(lambda t: F.conv2d(t, w, None, stride, padding, dilation, groups), x)
-                                     for _ in range(runs)))
+                conv = functools.partial(F.conv2d, weight=w, bias=None, stride=stride, padding=padding,
+                                         dilation=dilation, groups=groups)
+                best = min(best, min(_timed(conv, x) for _ in range(runs)))
             cache[key] = best
         total += cache[key]
     return total * 1000

@@ -19,6 +19,7 @@ Usage: python scripts/bench_xcorr.py [--runs 50] [--warmup 5] [--backends torch,
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import sys
 import time
@@ -26,10 +27,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import torch  # noqa: E402
+import torch
 
-from tracker.errors import UserError  # noqa: E402
-from tracker.xcorr import BACKENDS, check_backend, xcorr_depthwise, xcorr_plain  # noqa: E402
+from tracker.errors import UserError
+from tracker.xcorr import BACKENDS, check_backend, xcorr_depthwise, xcorr_plain
 
 CASES = [
     ("siamfc_alexnet, 3 scales (255)", "plain", (3, 256, 22, 22), (1, 1, 256, 6, 6)),
@@ -109,7 +110,7 @@ def main(argv=None) -> int:
             x, k = x_cpu.to(device), k_cpu.to(device)
             sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
             with torch.no_grad():
-                ms = time_call(lambda: f(x, k, backend=backend), args.runs, args.warmup, sync)
+                ms = time_call(functools.partial(f, x, k, backend=backend), args.runs, args.warmup, sync)
             cells.append(f"{ms:.3f}")
         print(f"| {name} | {op} | {'x'.join(map(str, xs))} | {'x'.join(map(str, ks))} | " + " | ".join(cells) + " |")
     missing = {label: why for label, why in available.items() if why}

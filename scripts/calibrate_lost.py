@@ -34,10 +34,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tracker import build_tracker  # noqa: E402
-from tracker.bench.datasets import load_dataset  # noqa: E402
-from tracker.bench.metrics import iou  # noqa: E402
-from tracker.runtime import configure_process  # noqa: E402
+from tracker import build_tracker
+from tracker.bench.datasets import load_dataset
+from tracker.bench.metrics import iou
+from tracker.runtime import configure_process
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "sequences"
 RUN_EVERY, RUN_LENGTH, MARGIN = 15, 10, 0.15
@@ -137,7 +137,8 @@ def main(argv=None) -> int:
                   f"5th pct {np.percentile(v, 5):.3f}  95th pct {np.percentile(v, 95):.3f}")
     tracked = signals["tracked"]
     lo, hi = np.percentile(np.concatenate(list(v for v in signals.values() if len(v))), [1, 99])
-    grid = sorted(set(np.round(np.linspace(lo, hi, 25), 3)) | ({args.threshold} if args.threshold is not None else set()))
+    given = {args.threshold} if args.threshold is not None else set()
+    grid = sorted(set(np.round(np.linspace(lo, hi, 25), 3)) | given)
     print("\n| threshold | tracked (false alarms) | vanish | out of view | distractor |\n|---|---|---|---|---|")
     for t in grid:
         r = rates(signals, t)

@@ -3,8 +3,8 @@
 
 Everything comes from scikit-image's sample photographs (``skimage.data``; see skimage's licence notes:
 the photographs used here are public domain or CC0 / freely licensed as listed in skimage/data/README):
-a world canvas is tiled from several photographs, a target (the cat's face from ``chelsea``, which is not in the mosaic, with a
-feathered elliptical edge) and a distractor (the astronaut's face) move over it on smooth paths, the
+a world canvas is tiled from several photographs, a target (the cat's face from ``chelsea``, which is not in the
+mosaic, with a feathered elliptical edge) and a distractor (the astronaut's face) move over it on smooth paths, the
 target slowly grows and shrinks, and a virtual camera pans after the target with lag and zooms in and out.
 The camera is a pure scale + translation, so the target's box in each frame is exact (no rotation).
 

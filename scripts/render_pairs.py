@@ -18,7 +18,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tracker.errors import UserError  # noqa: E402
+from tracker.errors import UserError
 
 
 def draw_pair(sample: dict, family: str, targets) -> np.ndarray:

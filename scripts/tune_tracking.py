@@ -22,10 +22,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tracker import build_tracker  # noqa: E402
-from tracker.bench.datasets import load_dataset  # noqa: E402
-from tracker.bench.metrics import box_size_error, otb_scores  # noqa: E402
-from tracker.runtime import configure_process  # noqa: E402
+from tracker import build_tracker
+from tracker.bench.datasets import load_dataset
+from tracker.bench.metrics import box_size_error, otb_scores
+from tracker.runtime import configure_process
 
 
 def parse_grid(items: list[str]) -> dict[str, list[float]]:

@@ -16,10 +16,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tracker.config.presets import get_preset  # noqa: E402
-from tracker.errors import UserError  # noqa: E402
-from tracker.models import build_model, save_checkpoint  # noqa: E402
-from tracker.models.checkpoint import read_checkpoint  # noqa: E402
+from tracker.config.presets import get_preset
+from tracker.errors import UserError
+from tracker.models import build_model, save_checkpoint
+from tracker.models.checkpoint import read_checkpoint
 
 
 def warm_start(preset_name: str, source: str, seed: int = 0):

@@ -221,7 +221,8 @@ def test_alexnet_legacy_width_rounding_follows_pysot(width_mult):
 
 
 def test_parity_checkpoints_load_into_backbones(shared_dir):
-    cases = [("siamfc_alexnet", "alexnet_siamfc", {}), ("pysot_alex_dwxcorr_w05", "alexnet_legacy", {"width_mult": 0.5}),
+    cases = [("siamfc_alexnet", "alexnet_siamfc", {}),
+             ("pysot_alex_dwxcorr_w05", "alexnet_legacy", {"width_mult": 0.5}),
              ("pysot_alex_upxcorr_w025", "alexnet_legacy", {"width_mult": 0.25})]
     for folder, name, kw in cases:
         state = torch.load(shared_dir / "parity" / folder / "weights.pth", map_location="cpu", weights_only=True)
@@ -238,7 +239,9 @@ R50_LAYERS = [(64, 3), (128, 4), (256, 6), (512, 3)]  # planes, blocks for layer
 
 
 def r50_state_dict(gen):
-    conv = lambda *a: conv_tensors(gen, *a, bias=False, dtype=torch.float32)[0]  # noqa: E731 (23M weights)
+    def conv(*a):  # float32: 23M weights
+        return conv_tensors(gen, *a, bias=False, dtype=torch.float32)[0]
+
     sd = {"conv1.weight": conv(64, 3, 7)}
     add_bn(sd, "bn1", gen, 64)
     inplanes = 64
@@ -373,7 +376,7 @@ def lite0_reference(x, sd):
     x = F.relu6(bn_ref(tf_same_conv(x, sd["_conv_stem.weight"], 2), sd, "_bn0", eps))
     maps, b = [], 0
     cin = 32
-    for repeats, k, stride, expand, cout in LITE0_STAGES:
+    for repeats, _k, stride, expand, cout in LITE0_STAGES:
         for i in range(repeats):
             p = f"_blocks.{b}"
             s = stride if i == 0 else 1

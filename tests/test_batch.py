@@ -260,7 +260,8 @@ def test_shards_together_equal_the_unsharded_batch(tmp_path, videos):
     for r in expected:
         ref = (tmp_path / "all" / f"{r['item_id']}.boxes.txt").read_text()
         assert (tmp_path / "one_dir" / f"{r['item_id']}.boxes.txt").read_text() == ref
-        shard_dir = next(tmp_path / f"s{i}" for i in range(n) if (tmp_path / f"s{i}" / f"{r['item_id']}.boxes.txt").exists())
+        shard_dir = next(tmp_path / f"s{i}" for i in range(n)
+                         if (tmp_path / f"s{i}" / f"{r['item_id']}.boxes.txt").exists())
         assert (shard_dir / f"{r['item_id']}.boxes.txt").read_text() == ref
 
 

@@ -14,7 +14,8 @@ from tracker.cli.bench import main
 
 
 def _bench(tmp_path, shared_dir, *extra, seqs="car1,person9", frames=35, plots=False):
-    argv = ["--no-plots"] * (not plots) + [str(shared_dir / "data" / "sequences"), "--results", str(tmp_path / "results"),
+    argv = ["--no-plots"] * (not plots) + [
+            str(shared_dir / "data" / "sequences"), "--results", str(tmp_path / "results"),
             "--report-dir", str(tmp_path / "report"), "--quiet", "--sequences", seqs,
             "--max-frames", str(frames), *extra]
     return main(argv)
@@ -312,7 +313,8 @@ def test_report_only_ranks_published_results_with_attribute_tables(tmp_path):
         (res / "Oracle" / f"{name}.txt").write_text((d / "groundtruth_rect.txt").read_text())
         x, y, w, h = boxes[0]
         half = [x, y, w, h / 2]  # IoU exactly 0.5 with the ground truth
-        (res / "Half" / f"{name}.txt").write_text("\n".join([",".join(map(str, boxes[0]))] + [",".join(map(str, half))] * 2))
+        (res / "Half" / f"{name}.txt").write_text(
+            "\n".join([",".join(map(str, boxes[0]))] + [",".join(map(str, half))] * 2))
     argv = [str(root), "--report-only", "--results", str(tmp_path / "results"), "--report-dir",
             str(tmp_path / "report"), "--quiet", "--no-plots"]
     assert main(argv) == 0

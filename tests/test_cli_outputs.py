@@ -189,7 +189,8 @@ def test_gui_checks_its_outputs_before_opening_a_window(frames, tmp_path):
                  "--save-video", str(tmp_path / "rec.xyz"))
     assert r.returncode == 2
     _one_error_line(r.stderr, "--save-video")
-    r = _run_cli("gui", str(frames), "--frames", "2", "--screenshot", str(tmp_path / "s.png"), "--output", str(tmp_path))
+    r = _run_cli("gui", str(frames), "--frames", "2", "--screenshot", str(tmp_path / "s.png"),
+                 "--output", str(tmp_path))
     assert r.returncode == 2
     _one_error_line(r.stderr, "is a folder")
     assert not (tmp_path / "s.png").exists()

@@ -68,16 +68,17 @@ def test_an_export_tracks_on_its_own_without_torch(shared_dir, tmp_path):
     assert main(["export", "--config", spec, "--weights", str(weights), "--out-dir", str(out)]) == 0
     side = json.loads((out / "siamtrack.json").read_text())
     import onnx
-    for name, sha in side["files"].items():
+    for name in side["files"]:
         model = onnx.load(str(out / name))
         onnx.checker.check_model(model, full_check=True)
         assert model.opset_import[0].version >= 17
     from tracker.models.checkpoint import sha256_file
     assert side["weights_sha256"] == sha256_file(weights)
     # the same boxes as the torch model's, from the folder alone, in a process where torch cannot be imported
+    paths = [str(p) for p in sorted((shared_dir / "data/sequences/BMX3/img").iterdir())[:12]]
     script = (f"import sys, json, cv2\nsys.modules['torch'] = None\nfrom tracker import build_tracker\n"
               f"t = build_tracker({str(out)!r}, engine='onnxruntime')\n"
-              f"frames = [cv2.imread(p) for p in {[str(p) for p in sorted((shared_dir / 'data/sequences/BMX3/img').iterdir())[:12]]!r}]\n"
+              f"frames = [cv2.imread(p) for p in {paths!r}]\n"
               f"t.init(frames[0], {[float(v) for v in expected[0]]!r})\n"
               f"print(json.dumps([list(t.update(f).box) for f in frames[1:]]))\n")
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
@@ -209,7 +210,8 @@ def test_the_engines_choice_is_remembered_and_a_named_engine_always_honoured(sha
 @pytest.mark.parametrize("engine,threads", [("auto", (1, 2)), ("torch", (1, 1))])
 def test_two_runs_of_the_default_give_identical_boxes(shared_dir, engine, threads):
     frames = _frames(shared_dir, "BMX3", 16)
-    box = [float(v) for v in (shared_dir / "data/sequences/BMX3/groundtruth_rect.txt").read_text().split()[0].split(",")]
+    gt = (shared_dir / "data/sequences/BMX3/groundtruth_rect.txt").read_text()
+    box = [float(v) for v in gt.split()[0].split(",")]
     from tracker.runtime import configure_threads
     runs = []
     for n in threads:

@@ -135,7 +135,7 @@ def test_mouse_selected_box_follows_the_moving_patch_and_is_exported_and_recorde
     assert win.export_boxes(out) == N_FRAMES
     lines = out.read_text().splitlines()
     assert len(lines) == N_FRAMES
-    assert np.allclose([tuple(map(float, l.split(","))) for l in lines], boxes, atol=1e-3)
+    assert np.allclose([tuple(map(float, ln.split(","))) for ln in lines], boxes, atol=1e-3)
 
     win.stop_recording()
     qtbot.waitUntil(lambda: win.recording_path is None, timeout=WAIT)
@@ -591,7 +591,10 @@ def test_choosing_a_model_warms_it_up_before_the_user_draws_a_box(qtbot, make_wi
     open_clip(qtbot, win, clip)
     with qtbot.waitSignal(win.pipeline.modelReady, timeout=WAIT):
         win.select_model(ModelChoice("some_preset"))
-    mine = lambda: [(kind, box) for model, kind, box in log if model == "some_preset"]  # noqa: E731
+
+    def mine():
+        return [(kind, box) for model, kind, box in log if model == "some_preset"]
+
     assert [kind for kind, _ in mine()] == ["init", "update"]          # the warm-up, on a synthetic frame
     box = truth(0)
     win.init_tracking(box)

@@ -154,7 +154,7 @@ def test_session_exports_the_initial_box_then_one_line_per_tracked_frame(tmp_pat
     assert n == 6 and len(lines) == 6
     assert lines[0] == format_box((10, 20, 15.5, 12)) == "10,20,15.5,12"
     assert lines[-1] == "20,25,15.5,12"       # 5 frames of (+2, +1)
-    assert [tuple(map(float, l.split(","))) for l in lines] == s.boxes
+    assert [tuple(map(float, ln.split(","))) for ln in lines] == s.boxes
     assert len(s.trail) == 4 and s.trail[-1] == (20 + 7.75, 25 + 6.0)
     # a re-initialisation starts a new run: its export starts with the new initial box
     s.start(Drift(), frame, (1, 2, 3, 4), index=20)

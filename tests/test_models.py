@@ -116,9 +116,11 @@ PYSOT_KEYS = {
                              r"rpn_head\.(cls|loc)\.(conv_kernel|conv_search)\.[01]\.",
                              r"rpn_head\.(cls|loc)\.head\.(0|1|3)\."],
     "siamrpn_alex_upxcorr": [r"rpn_head\.template_cls_conv\.weight", r"rpn_head\.loc_adjust\.bias"],
-    "siamrpn_r50_l234_dwxcorr": [r"backbone\.layer4\.0\.downsample\.0\.weight", r"neck\.downsample[234]\.downsample\.[01]\.",
+    "siamrpn_r50_l234_dwxcorr": [r"backbone\.layer4\.0\.downsample\.0\.weight",
+                                 r"neck\.downsample[234]\.downsample\.[01]\.",
                                  r"rpn_head\.rpn[234]\.(cls|loc)\.", r"rpn_head\.cls_weight", r"rpn_head\.loc_weight"],
-    "siamrpn_r50_l234_dwxcorr_otb": [r"neck\.downsample4\.downsample\.1\.running_var", r"rpn_head\.rpn4\.loc\.head\.3\.bias"],
+    "siamrpn_r50_l234_dwxcorr_otb": [r"neck\.downsample4\.downsample\.1\.running_var",
+                                     r"rpn_head\.rpn4\.loc\.head\.3\.bias"],
     "siamfc_alexnet": [r"backbone\.conv5\.0\.bias", r"backbone\.conv1\.1\.num_batches_tracked"],
 }
 
@@ -184,13 +186,13 @@ def test_siamrpn_r50_neck_and_fusion_match_functional_reference(name, weighted):
         for i, lvl in enumerate((2, 3, 4)):
             za = ref_adjust(sd, f"neck.downsample{lvl}", zf[i])
             xa = ref_adjust(sd, f"neck.downsample{lvl}", xf[i])
-            c, l = ref_depthwise_rpn(sd, f"rpn_head.rpn{lvl}", za, xa)
+            c, lc = ref_depthwise_rpn(sd, f"rpn_head.rpn{lvl}", za, xa)
             cls.append(c)
-            loc.append(l)
+            loc.append(lc)
         if weighted:
             wc, wl = F.softmax(sd["rpn_head.cls_weight"], 0), F.softmax(sd["rpn_head.loc_weight"], 0)
             cls_ref = sum(w * c for w, c in zip(wc, cls))
-            loc_ref = sum(w * l for w, l in zip(wl, loc))
+            loc_ref = sum(w * lc for w, lc in zip(wl, loc))
         else:
             cls_ref, loc_ref = sum(cls) / 3, sum(loc) / 3
     assert zf[0].shape[-1] == 15 and xf[0].shape[-1] == 31
@@ -234,7 +236,8 @@ def test_any_head_on_any_backbone_has_consistent_shapes(backbone, kw):
     for head in HEADS:
         if head in ("siamfc", "upchannel", "depthwise") and levels > 1:
             continue
-        neck = NeckSpec([64] * levels, resize_to_first=len(set(bb.strides)) > 1) if backbone != "alexnet_siamfc" else None
+        neck = (NeckSpec([64] * levels, resize_to_first=len(set(bb.strides)) > 1)
+                if backbone != "alexnet_siamfc" else None)
         family = "siamfc" if head == "siamfc" else "siamrpn"
         params = SiamFCParams() if family == "siamfc" else SiamRPNParams()
         preset = Preset(f"{backbone}-{head}", family, ModelSpec(backbone, dict(kw), neck, HeadSpec(head)),

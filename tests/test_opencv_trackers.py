@@ -10,7 +10,8 @@ from tracker.trackers.opencv import OpenCVTracker, build_opencv_tracker, resolve
 def _frames(shared_dir, name="car1", n=12):
     seq = shared_dir / "data" / "sequences" / name
     files = sorted((seq / "img").glob("*.jpg"))[:n]
-    gt = [tuple(float(v) for v in line.split(",")) for line in (seq / "groundtruth_rect.txt").read_text().splitlines()[:n]]
+    lines = (seq / "groundtruth_rect.txt").read_text().splitlines()[:n]
+    gt = [tuple(float(v) for v in line.split(",")) for line in lines]
     return [cv2.imread(str(f)) for f in files], gt
 
 

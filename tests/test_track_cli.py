@@ -27,8 +27,8 @@ def test_track_writes_boxes_video_and_scores(shared_dir, parity, tmp_path, capsy
     lines = out.read_text().splitlines()
     assert len(lines) == 6
     assert [float(v) for v in lines[0].split(",")] == [294.0, 58.5, 74.5, 101.0]  # line 1 = the initial box
-    expected = [[float(v) for v in l.split(",")] for l in (parity / "boxes.txt").read_text().split()[:6]]
-    got = [[float(v) for v in l.split(",")] for l in lines]
+    expected = [[float(v) for v in ln.split(",")] for ln in (parity / "boxes.txt").read_text().split()[:6]]
+    got = [[float(v) for v in ln.split(",")] for ln in lines]
     assert np.abs(np.array(got) - np.array(expected)).max() < 0.5
     cap = cv2.VideoCapture(str(video))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 6

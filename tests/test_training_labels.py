@@ -33,7 +33,7 @@ def test_anchor_equal_to_the_target_is_positive_and_regresses_to_zero():
 def test_assignment_follows_iou_thresholds_and_counts():
     t = rpn()
     rng = np.random.default_rng(1)
-    for k in range(20):
+    for _ in range(20):
         cx, cy = rng.uniform(60, 195, 2)
         w, h = rng.uniform(30, 140, 2)
         box = corners_of(cx, cy, w, h)

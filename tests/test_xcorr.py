@@ -326,7 +326,8 @@ def _check_cuda_case(op, x, k, y, dtype):
 
 
 def test_cuda_backend_in_simulator(tmp_path):
-    cases = [(op, xs, ks, "float32") for op, xs, ks in CUDA_CASES] + [("plain", (1, 3, 4, 5), (1, 2, 3, 2, 2), "float64")]
+    cases = ([(op, xs, ks, "float32") for op, xs, ks in CUDA_CASES]
+             + [("plain", (1, 3, 4, 5), (1, 2, 3, 2, 2), "float64")])
     out = tmp_path / "sim.npz"
     env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1",
            "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
@@ -336,7 +337,7 @@ def test_cuda_backend_in_simulator(tmp_path):
     data = np.load(out)
     assert not data["numba_imported_early"], "import tracker / tracker.xcorr must not import numba"
     assert "works on CPU tensors only" in str(data["device_msg"])
-    for n, (op, xs, ks, dt) in enumerate(cases):
+    for n, (op, _xs, _ks, dt) in enumerate(cases):
         _check_cuda_case(op, data[f"x{n}"], data[f"k{n}"], data[f"y{n}"], np.dtype(dt))
 
 

@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parent.parent
 # The tests run the library as the siamtrack commands do: with their process settings (TF32 off, so the CUDA
 # parity runs compare full float32; freed memory kept). Building a tracker leaves these alone
 # (test_runtime.test_building_a_tracker_leaves_the_process_alone checks that in a fresh process).
-from tracker.runtime import configure_process  # noqa: E402
+from tracker.runtime import configure_process  # noqa: E402 - imported once the environment above is set
 
 configure_process()
 

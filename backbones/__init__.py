@@ -11,6 +11,7 @@ Every backbone's module names equal the reference checkpoints' key names after `
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 
 from .alexnet import AlexNet, AlexNetLegacy, AlexNetSiamFC
 from .base import Backbone
@@ -18,7 +19,7 @@ from .efficientnet_lite import EfficientNetLite0, efficientnet_lite0
 from .errors import BackboneError
 from .resnet_atrous import ResNetAtrous, resnet18, resnet34, resnet50
 
-BACKBONES = {
+BACKBONES: dict[str, Callable[..., Backbone]] = {
     "alexnet_siamfc": AlexNetSiamFC,
     "alexnet_legacy": AlexNetLegacy,
     "alexnet": AlexNet,

@@ -12,7 +12,7 @@ BGR_0_255 = {"channel_order": "BGR", "scale": 1.0, "mean": [0.0, 0.0, 0.0], "std
 RGB_0_255 = {"channel_order": "RGB", "scale": 1.0, "mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0]}
 
 
-def _alexnet_size(n: int) -> int:
+def _alexnet_size(n: int) -> list[int]:
     """Map size shared by all three variants: conv11/2, pool3/2, conv5, pool3/2, conv3 x3 (no padding)."""
     n = conv_out(n, 11, 2)
     n = conv_out(n, 3, 2)

@@ -63,7 +63,7 @@ class PaddedConv2d(nn.Conv2d):
         super().__init__(cin, cout, kernel, stride=stride, padding=0 if self.dynamic else pad,
                          dilation=dilation, groups=groups, bias=False)
 
-    def same_pads(self, height: int, width: int) -> tuple[int, int, int, int]:
+    def same_pads(self, height: int, width: int) -> tuple[int, ...]:
         """TensorFlow 'SAME' padding of a (height, width) input: (top, bottom, left, right), the extra
         pixel (if the total is odd) at the bottom/right."""
         pads = []
@@ -88,7 +88,7 @@ class PaddedConv2d(nn.Conv2d):
     def out_size(self, size: int) -> int:
         if self.dynamic:
             return same_out(size, self.stride[0])
-        return conv_out(size, self.kernel_size[0], self.stride[0], self.padding[0], self.dilation[0])
+        return conv_out(size, self.kernel_size[0], self.stride[0], int(self.padding[0]), self.dilation[0])
 
 
 def _bn(c):
@@ -236,6 +236,7 @@ class EfficientNetLite0(Backbone):
         start = 0
         for end in self.stage_ends:
             for block in self._blocks[start:end]:
+                assert isinstance(block, MBConvBlock)
                 n = block._depthwise_conv.out_size(n)
             start = end
             sizes.append(n)

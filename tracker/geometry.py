@@ -138,7 +138,7 @@ def polygon_to_box(region) -> tuple[float, float, float, float]:
     for training labels and benchmark scores."""
     r = np.asarray(region, dtype=np.float64).ravel()
     if r.size == 4:
-        return tuple(float(v) for v in r)
+        return float(r[0]), float(r[1]), float(r[2]), float(r[3])
     if not np.isfinite(r).all():
         return (math.nan,) * 4
     p = r.reshape(-1, 2)

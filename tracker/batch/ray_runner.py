@@ -30,6 +30,7 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..errors import UserError
 from .manifest import BatchItem
@@ -100,7 +101,7 @@ def longest_first(items: list[BatchItem], opts: BatchOptions) -> list[BatchItem]
     from concurrent.futures import ThreadPoolExecutor
     with ThreadPoolExecutor(max_workers=8) as ex:
         lengths = list(ex.map(lambda it: item_frames(it, opts), items))
-    order = sorted(range(len(items)), key=lambda k: (-(math.inf if lengths[k] is None else lengths[k]), k))
+    order = sorted(range(len(items)), key=lambda k: (-(math.inf if (n := lengths[k]) is None else n), k))
     return [items[k] for k in order]
 
 
@@ -135,7 +136,7 @@ class BatchWorker:
         self.stop_event = threading.Event()
         self.cond = threading.Condition()
         self.events: list = []
-        self.current = None
+        self.current: str | None = None
         self.attempt = 0
         self.frames = 0
         self.error = None
@@ -200,8 +201,8 @@ def connect(ray, ropts: RayOptions) -> None:
     already connected (a library user's ray.init) keeps its connection."""
     if ray.is_initialized():
         return
-    kwargs = dict(include_dashboard=False, log_to_driver=False, configure_logging=True,
-                  logging_level=logging.ERROR)
+    kwargs: dict[str, object] = dict(include_dashboard=False, log_to_driver=False, configure_logging=True,
+                                     logging_level=logging.ERROR)
     if ropts.address and ropts.address != "local":
         _probe(ropts.address)
         kwargs["address"] = ropts.address
@@ -308,7 +309,7 @@ def pool_size(ray, ropts: RayOptions, n_items: int, note=None) -> int:
 
 @dataclass
 class _Slot:
-    actor: object
+    actor: Any                  # a Ray actor handle (its methods are called as .remote())
     ready: bool = False
     item: BatchItem | None = None
     track_ref: object = None
@@ -462,6 +463,7 @@ class _Scheduler:
 
     def on_track(self, ref, slot: _Slot) -> None:
         it, slot.item = slot.item, None
+        assert it is not None  # a track reply comes from a slot that was given an item
         if slot.poll_ref is not None:
             self.refs.pop(slot.poll_ref, None)
             slot.poll_ref = None
@@ -513,6 +515,7 @@ class _Scheduler:
             for ref in done:
                 slot = pending.pop(ref)
                 it, slot.item = slot.item, None
+                assert it is not None  # pending holds the busy slots
                 try:
                     s = self.ray.get(ref)
                 except self.ray.exceptions.RayError:

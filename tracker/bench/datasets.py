@@ -351,8 +351,8 @@ def read_split(path: Path, fmt: str = "auto", gt_base: str | int | None = None) 
         raise DatasetError(f"{path}: a split file lists dataset folders, one per line; none found")
     if len(set(fmts)) > 1:
         raise DatasetError(f"{path}: its folders have different formats ({', '.join(sorted(set(fmts)))})")
-    names = [q.name for q in seqs]
-    dup = sorted({n for n in names if names.count(n) > 1})
+    seq_names = [q.name for q in seqs]
+    dup = sorted({n for n in seq_names if seq_names.count(n) > 1})
     if dup:
         raise DatasetError(f"{path}: sequence name(s) {', '.join(dup)} appear twice")
     return fmts[0], seqs

@@ -40,8 +40,8 @@ def parse_tracker_spec(text: str, default_weights: str | None = None, opencv_dir
     if "=" in text:
         text, label = text.rsplit("=", 1)
         label = label.strip() or None
-    name, _, weights = text.partition("@")
-    name, weights = name.strip(), (weights.strip() or None)
+    name, _, weights_text = text.partition("@")
+    name, weights = name.strip(), (weights_text.strip() or None)
     if not name:
         raise UserError(f"--tracker '{text}': no tracker name")
     overrides: tuple = ()

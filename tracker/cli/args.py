@@ -112,7 +112,7 @@ def parse_init_box(text: str) -> tuple[float, float, float, float]:
         values = ()
     if len(values) != 4:
         raise ValueError(f"expected X,Y,W,H (four numbers), got {text!r}")
-    return values  # type: ignore[return-value]
+    return values
 
 
 def box_arg(text: str) -> tuple[float, float, float, float]:

@@ -47,7 +47,7 @@ def parse_box(text: str) -> tuple[float, float, float, float]:
         raise UserError(f"--init {text!r}: expected four numbers X,Y,W,H") from None
     if values[2] <= 0 or values[3] <= 0:
         raise UserError(f"--init {text!r}: width and height must be positive")
-    return values  # type: ignore[return-value]
+    return values
 
 
 def run(args) -> int:

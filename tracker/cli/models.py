@@ -11,7 +11,7 @@ def run(args) -> int:
 
     from ..config.presets import DEFAULT_PRESET, list_presets
 
-    rows = []
+    rows: list[dict] = []
     for pr in list_presets():
         rows.append({"name": pr.name, "family": pr.family, "backbone": pr.backbone, "head": pr.model.head.type,
                      "input": pr.input.describe(), "checkpoint": pr.checkpoint_format,

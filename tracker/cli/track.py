@@ -109,6 +109,7 @@ def run(args) -> int:
             if writer:
                 writer.write(r.box)
             if args.save_video and not r.skipped:
+                assert r.frame is not None  # a tracked (not skipped) result carries its frame
                 if video is None:
                     video = VideoSink(args.save_video, source.fps or 25.0, (r.frame.shape[1], r.frame.shape[0]))
                 video.write(draw_result(r.frame, r, tracker.name))

@@ -171,7 +171,7 @@ class Preset:
         if unknown:
             raise PresetError(f"preset {self.name}: unknown tracking parameter(s) {', '.join(unknown)}; "
                               f"known: {', '.join(sorted(names))}")
-        typed = {}
+        typed: dict[str, Any] = {}
         for key, value in overrides.items():
             current = getattr(self.track, key)
             try:
@@ -199,7 +199,11 @@ class Preset:
         model = d["model"]
         neck = NeckSpec(**model["neck"]) if model.get("neck") else None
         ms = ModelSpec(model["backbone"], model.get("backbone_kwargs", {}), neck, HeadSpec(**model["head"]))
-        params_cls = {"siamfc": SiamFCParams, "anchor_free": AnchorFreeParams}.get(d["family"], SiamRPNParams)
+        params_cls: type[SiamRPNParams | SiamFCParams | AnchorFreeParams] = SiamRPNParams
+        if d["family"] == "siamfc":
+            params_cls = SiamFCParams
+        elif d["family"] == "anchor_free":
+            params_cls = AnchorFreeParams
         track = d["track"]
         for k in ("anchor_ratios", "anchor_scales"):
             if k in track:

@@ -116,7 +116,8 @@ def load_pysot_config(path: str | os.PathLike, cfg=None) -> Preset:
     ttype = track.get("TYPE", "SiamRPNTracker")
     if ttype not in ("SiamRPNTracker", "SiamRPNLTTracker"):
         raise ConfigError(f"{source}: TRACK.TYPE {ttype!r} is not supported (SiamRPNTracker, SiamRPNLTTracker)")
-    params = SiamRPNParams(anchor_stride=int(anchor.get("STRIDE", 8)), anchor_ratios=ratios, anchor_scales=scales)
+    params = SiamRPNParams(anchor_stride=int(anchor.get("STRIDE", 8)), anchor_ratios=ratios, anchor_scales=scales,
+                           long_term=ttype == "SiamRPNLTTracker")
     for key, field_name in TRACK_KEYS.items():
         if field_name and key in track:
             setattr(params, field_name, type(getattr(params, field_name))(track[key]))
@@ -126,7 +127,6 @@ def load_pysot_config(path: str | os.PathLike, cfg=None) -> Preset:
                     model=ModelSpec(BACKBONES[bb_type], bb_kwargs, neck, head),
                     track=params, input=PYSOT_INPUT, checkpoint_format="pysot",
                     description=f"from pysot config {path.name}")
-    preset.track.long_term = ttype == "SiamRPNLTTracker"
     _check_channels(preset, neck_in, head_in, source)
     return preset
 

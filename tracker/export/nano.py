@@ -127,10 +127,10 @@ def _check_with_opencv(out: Path, backbone: nn.Module, neckhead: nn.Module) -> N
     head = cv2.dnn.readNet(str(out / "neckhead.onnx"))
     head.setInput(feats[0].numpy(), "input1")
     head.setInput(feats[1].numpy(), "input2")
-    got = head.forward(["output1", "output2"])
+    outs = head.forward(["output1", "output2"])
     with torch.no_grad():
-        want = neckhead(*feats)
-    for g, w, name in zip(got, want, ("output1", "output2")):
+        wants = neckhead(*feats)
+    for g, w, name in zip(outs, wants, ("output1", "output2")):
         _close(g, w.numpy(), f"neckhead.onnx {name}")
 
 

@@ -66,12 +66,13 @@ def opencv_names() -> list[str]:
 def model_choices() -> list[ModelChoice]:
     """Presets whose weights are present, the project's default model first (it is what the window
     starts with, as `siamtrack track` does), then the OpenCV baselines."""
+    default: str | None
     try:
-        from ..config.presets import DEFAULT_PRESET
+        from ..config.presets import DEFAULT_PRESET as default
     except ImportError:
-        DEFAULT_PRESET = None
+        default = None
     presets = sorted((p for p in list_all_presets() if _weights_available(p)),
-                     key=lambda p: p.name != DEFAULT_PRESET)          # stable: the rest keep their order
+                     key=lambda p: p.name != default)          # stable: the rest keep their order
     choices = [ModelChoice(p.name, label=f"{p.name}  ({p.family}, {p.backbone})") for p in presets]
     choices += [ModelChoice(n) for n in opencv_names()]
     return choices

@@ -467,7 +467,8 @@ class Pipeline(QThread):
                 self.error.emit(f"recording stopped: {exc}")
         shown = np.ascontiguousarray(frame)
         h, w = shown.shape[:2]
-        image = QImage(shown.data, w, h, shown.strides[0], QImage.Format.Format_BGR888).copy()
+        # the stubs say bytes; PyQt takes any buffer (the array's memory, copied at once)
+        image = QImage(shown.data, w, h, shown.strides[0], QImage.Format.Format_BGR888).copy()  # type: ignore[call-overload]
         packet = FramePacket(
             index=index, frame=frame, image=image, result=result, trail=trail, tracking=self.session.active,
             processed=self.processed, dropped=self.slot.dropped,

@@ -36,7 +36,8 @@ class TrackSession:
     def start(self, tracker, frame: np.ndarray, box: Sequence[float], index: int = 0) -> TrackResult:
         """Initialise `tracker` on `frame` with `box`; raises what tracker.init raises (bad box...)."""
         tracker.init(frame, box)
-        box = tuple(float(v) for v in box)
+        x, y, w, h = (float(v) for v in box)  # four values: init accepted them
+        box = (x, y, w, h)
         self.tracker = tracker
         self.result = TrackResult(box, 1.0, False)
         self.start_index = self.last_index = index

@@ -102,7 +102,7 @@ class VideoWidget(QWidget):
         if event.button() != Qt.MouseButton.LeftButton or self._image is None:
             return super().mousePressEvent(event)
         p = self.widget_to_image(event.position())
-        w, h = self.image_size
+        w, h = self.image_size or (0, 0)  # there is an image (checked above)
         if not (0 <= p.x() <= w and 0 <= p.y() <= h):
             return  # pressed on the letterbox border
         self._anchor = self._cursor = p

@@ -68,7 +68,7 @@ def check_box(values) -> tuple[float, float, float, float]:
         out.append(f)
     if out[2] <= 0 or out[3] <= 0:
         raise ValueError(f"box {_show(out)} has zero or negative size")
-    return tuple(out)  # type: ignore[return-value]
+    return out[0], out[1], out[2], out[3]
 
 
 def _show(values) -> str:

@@ -166,12 +166,15 @@ class VideoSink:
         fourcc = VIDEO_FOURCC[ext]
         self.tmp = self.path.with_name(f".{self.path.stem}.partial{ext}")
         self.size = size
-        self.writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*fourcc), float(fps or 25.0), size)
+        self.writer: cv2.VideoWriter | None = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter.fourcc(*fourcc),
+                                                              float(fps or 25.0), size)
         if not self.writer.isOpened():
             raise OutputError(f"{self.path}: cannot open a video writer")
         self.frames = 0
 
     def write(self, frame: np.ndarray) -> None:
+        if self.writer is None:
+            raise ValueError(f"{self.path}: write to a closed video")  # as a closed file says
         if (frame.shape[1], frame.shape[0]) != self.size:
             frame = cv2.resize(frame, self.size)
         self.writer.write(frame)

@@ -182,6 +182,7 @@ class AnchorFreeHead(Head):
         self.cls_out = nn.Conv2d(hidden, 1, 3, padding=1)
         self.loc_out = nn.Conv2d(hidden, 4, 3, padding=1)
         nn.init.normal_(self.cls_out.weight, std=0.01)
+        assert self.cls_out.bias is not None and self.loc_out.bias is not None
         nn.init.constant_(self.cls_out.bias, -2.0)        # start near "background everywhere" (score 0.12)
         nn.init.normal_(self.loc_out.weight, std=0.01)
         nn.init.zeros_(self.loc_out.bias)                 # start at one stride from the point on every side

@@ -92,16 +92,16 @@ def resolve_model_files(kind: str, model_dir=None, **given) -> dict[str, str]:
     for key, (names, patterns) in spec.items():
         if key in out:
             continue
-        p = None
+        found = None
         if model_dir is not None:
             # a backbone file must not be taken for the head ("*head*" never matches "backbone", but be safe)
-            p = _find_in_dir(Path(model_dir).expanduser(), names, patterns,
-                             exclude=found_names | {str(Path(v).name) for v in out.values()})
-        if p is None:
+            found = _find_in_dir(Path(model_dir).expanduser(), names, patterns,
+                                 exclude=found_names | {str(Path(v).name) for v in out.values()})
+        if found is None:
             where = f" in {model_dir}" if model_dir is not None else ""
             missing.append(f"{key} (e.g. {names[0]}{where})")
         else:
-            out[key] = str(p)
+            out[key] = str(found)
     if missing:
         flags = ", ".join(f"{k}=PATH" for k in spec)
         raise TrackerError(f"opencv:{kind} needs its ONNX model files; missing: {'; '.join(missing)}. "
@@ -116,6 +116,7 @@ def _cv2():
 
 
 def _make_factory(kind: str, files: dict[str, str] | None):
+    files = files or {}  # the DNN trackers' model files (the others take none)
     cv2 = _cv2()
     if kind == "csrt":
         return cv2.TrackerCSRT.create
@@ -165,7 +166,7 @@ class OpenCVTracker(Tracker):
         self.files = files or {}
         self._factory = factory
         self._cv = None
-        self._box = None
+        self._box: tuple[float, float, float, float] | None = None
         # Built once here so that a bad model file fails at construction, not at the first frame.
         self._cv = self._new()
 
@@ -197,7 +198,8 @@ class OpenCVTracker(Tracker):
             raise TrackerError(f"{self.name}: OpenCV refused the initial box {rect}: "
                                f"{str(exc).strip().splitlines()[-1]}") from None
         self._tracker = cv
-        self._box = tuple(float(v) for v in rect)
+        x, y, w, h = (float(v) for v in rect)
+        self._box = (x, y, w, h)
 
     def _update(self, frame) -> TrackResult:
         if self._box is None:

@@ -18,15 +18,17 @@ from .base import Tracker, TrackResult
 class SiamFCTracker(Tracker):
     def __init__(self, preset: Preset, engine):
         self.preset = preset
-        self.p: SiamFCParams = preset.track
+        if not isinstance(preset.track, SiamFCParams):
+            raise TypeError(f"{preset.name}: a SiamFC tracker takes SiamFCParams, not {type(preset.track).__name__}")
+        self.p = preset.track
         self.engine = engine                 # runs the network's two branches (tracker.engines)
         self.model = engine.model            # the torch module, where the engine has one
         self.name = preset.name
         p = self.p
         n = p.scale_num
         self.scale_factors = p.scale_step ** np.linspace(-(n // 2), n // 2, n)
-        self.upscale_sz = None
-        self.window = None
+        self.upscale_sz: int | None = None   # the upsampled response's size and its cosine window, from the
+        self.window: np.ndarray | None = None  # first response (set by _responses)
 
     def _init(self, frame, box):
         p = self.p
@@ -65,6 +67,7 @@ class SiamFCTracker(Tracker):
         scale_id = int(np.argmax(peaks))
         peak = float(peaks[scale_id])
 
+        assert self.window is not None and self.upscale_sz is not None  # set by _responses
         response = responses[scale_id]
         response -= response.min()
         response /= response.sum() + 1e-16

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..config.presets import Preset, SiamRPNParams
+from ..config.presets import Preset, SiamFCParams, SiamRPNParams
 from ..geometry import anchor_boxes, context_size, decode_deltas, hanning_window, subwindow
 from .base import Tracker, TrackResult
 
@@ -25,7 +25,9 @@ def _padded_size(w, h):
 class SiamRPNTracker(Tracker):
     def __init__(self, preset: Preset, engine, long_term: bool = False):
         self.preset = preset
-        self.p: SiamRPNParams = preset.track
+        if isinstance(preset.track, SiamFCParams):
+            raise TypeError(f"{preset.name}: a SiamRPN tracker does not take SiamFCParams")
+        self.p = preset.track
         self.engine = engine                 # runs the network's two branches (tracker.engines)
         self.model = engine.model            # the torch module, where the engine has one
         self.long_term = long_term or self.p.long_term
@@ -37,6 +39,7 @@ class SiamRPNTracker(Tracker):
         g = self._grids.get(score_size)
         if g is None:
             p = self.p
+            assert isinstance(p, SiamRPNParams)  # the anchor-free tracker has its own grid
             anchors = anchor_boxes(p.anchor_stride, p.anchor_ratios, p.anchor_scales, score_size)
             k = len(anchors) // (score_size * score_size)
             window = np.tile(hanning_window(score_size).flatten(), k)

@@ -31,8 +31,10 @@ class TrainCheckpointError(UserError):
 
 def capture_rng() -> dict:
     version, mt, gauss = random.getstate()
-    keys, pos, has_gauss, cached = np.random.get_state()[1:]
-    d = {"python": {"version": int(version), "state": [int(v) for v in mt]},
+    state = np.random.get_state()
+    assert isinstance(state, tuple)  # the legacy form (the default)
+    keys, pos, has_gauss, cached = state[1:]
+    d: dict = {"python": {"version": int(version), "state": [int(v) for v in mt]},
          "numpy": {"keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)), "pos": int(pos),
                    "has_gauss": int(has_gauss), "cached": float(cached)},
          "torch": torch.get_rng_state()}

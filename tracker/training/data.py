@@ -211,7 +211,7 @@ def read_coco_json(json_path: str | os.PathLike, image_root: str | os.PathLike |
         if w < min_size or h < min_size:
             continue
         path = next((r / fname for r in roots if (r / fname).is_file()), roots[0] / fname)
-        tracks.append(Track(f"{Path(fname).stem}#{ann.get('id', k)}", [str(path)], [[x, y, w, h]]))
+        tracks.append(Track(f"{Path(fname).stem}#{ann.get('id', k)}", [str(path)], np.array([[x, y, w, h]])))
     return tracks
 
 
@@ -252,7 +252,8 @@ def read_yolo(root: str | os.PathLike, min_size: float = 4.0) -> list[Track]:
                 raise DataError(f"{label}:{lineno}: expected 'class cx cy w h', got {len(vals)} values")
             if not (0 <= cx <= 1 and 0 <= cy <= 1 and 0 < w <= 1.0001 and 0 < h <= 1.0001):
                 raise DataError(f"{label}:{lineno}: box values must be normalised to 0..1")
-            t = Track(f"{img.stem}#{lineno}", [str(img)], [[cx - w / 2, cy - h / 2, w, h]], normalized=True)
+            t = Track(f"{img.stem}#{lineno}", [str(img)], np.array([[cx - w / 2, cy - h / 2, w, h]]),
+                      normalized=True)
             t.min_size = min_size  # type: ignore[attr-defined]
             tracks.append(t)
     if not tracks:
@@ -288,7 +289,7 @@ def read_boxes_csv(csv_path: str | os.PathLike, min_size: float = 4.0,
             if box[2] < min_size or box[3] < min_size:
                 continue
             img = root / row["image"]
-            tracks.append(Track(f"{img.stem}#{lineno}", [str(img)], [box],
+            tracks.append(Track(f"{img.stem}#{lineno}", [str(img)], np.array([box]),
                                 masks=[masks.get(img.stem)] if masks else None,
                                 category=(row.get("class") or None)))
     if not tracks:

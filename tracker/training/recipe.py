@@ -187,7 +187,7 @@ def write_recipe(path: Path, preset_name: str, d: dict, specs, val) -> None:
     import yaml
 
     from ..io.sinks import atomic_write_text
-    rec = {"preset": preset_name}
+    rec: dict = {"preset": preset_name}
     rec.update({k: d[k] for k in OPTIONS if k in d and d[k] is not None})
     rec["sources"] = [s.to_dict() for s in specs]
     rec["val"] = list(val)

@@ -170,14 +170,11 @@ def _dispatch(op: str, x: torch.Tensor, kernel: torch.Tensor, backend: str, kern
     _check_common(f"xcorr_{op}", x, kernel, kernel_ndim, backend)
     _ensure_backend(backend, x.device)
     if backend == "torch":
-        from . import _torch as impl
+        module = "_torch"
     else:
         _check_inference(backend, x, kernel)
-        if backend == "numba":
-            from . import _numba_cpu as impl
-        else:
-            from . import _numba_cuda as impl
-    return getattr(impl, op)(x, kernel)
+        module = "_numba_cpu" if backend == "numba" else "_numba_cuda"
+    return getattr(importlib.import_module(f"{__name__}.{module}"), op)(x, kernel)
 
 
 def xcorr_plain(x: torch.Tensor, kernel: torch.Tensor, backend: str = "torch") -> torch.Tensor:

@@ -113,7 +113,7 @@ def _make_kernels(np_dtype):
     return plain_kernel, depthwise_kernel, pixelwise_kernel
 
 
-_KERNELS = {}
+_KERNELS: dict = {}
 
 
 def _kernels(dtype: torch.dtype):

@@ -15,6 +15,7 @@ tracker.engines.choice). This package imports neither torch nor an engine's runt
 from __future__ import annotations
 
 import importlib.util
+from typing import Any
 
 import numpy as np
 
@@ -32,7 +33,7 @@ class Engine:
     """The interface the Siamese trackers use; see the module docstring."""
 
     name = "engine"
-    model = None          # the torch module, where there is one (the torch engine)
+    model: Any = None     # the torch module, where there is one (the torch engine)
 
     def template(self, crop: np.ndarray):
         raise NotImplementedError

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config.presets import Preset
+from ..config.presets import Preset, SiamFCParams
 from ..errors import UserError
 
 SIDECAR = "siamtrack.json"

@@ -25,9 +25,11 @@ class NumpyInput:
         f = np.ascontiguousarray(crops.transpose(0, 3, 1, 2), dtype=np.float32)
         if self.scale != 1.0:
             f *= np.float32(self.scale)
-        if self.mean is not None:
+        if self.mean is not None or self.std is not None:  # InputConvention allows either alone
             for c in range(3):
                 plane = f[:, c]
-                plane -= self.mean[c]
-                plane /= self.std[c]
+                if self.mean is not None:
+                    plane -= self.mean[c]
+                if self.std is not None:
+                    plane /= self.std[c]
         return f

@@ -313,6 +313,20 @@ def test_input_adapter_cpu_path_equals_the_formula(name):
     assert torch.equal(InputAdapter(conv, torch.device("cpu"))(crops[0]), x[:1])
 
 
+@pytest.mark.parametrize("mean, std", [((1.0, 2.0, 3.0), None), (None, (2.0, 4.0, 8.0))])
+def test_cpu_input_takes_a_mean_or_a_std_alone(mean, std):
+    # InputConvention allows either alone (mean 0, std 1 for the other), as the OpenCV-nano export reads it
+    import numpy as np
+
+    from tracker.config.presets import InputConvention
+    from tracker.engines.preprocess import NumpyInput
+    crops = np.random.default_rng(0).integers(0, 256, (2, 5, 7, 3), dtype=np.uint8)
+    got = NumpyInput(InputConvention(mean=mean, std=std))(crops)
+    want = crops.transpose(0, 3, 1, 2).astype(np.float32)
+    want = (want - np.float32(mean or 0.0).reshape(-1, 1, 1)) / np.float32(std or 1.0).reshape(-1, 1, 1)
+    assert np.array_equal(got, want)
+
+
 def with_random_bn_stats(model):
     """Non-trivial BatchNorm statistics, so that folding them into the convolutions matters."""
     for m in model.modules():

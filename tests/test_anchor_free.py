@@ -126,6 +126,7 @@ def test_tracker_decodes_points_and_distances():
     assert r.score == pytest.approx(score, rel=1e-6)
 
 
+@pytest.mark.slow
 def test_training_steps_reduce_the_loss_on_one_batch():
     """A few optimiser steps on one fixed batch of real-looking pairs lower the anchor-free loss (the
     gradients reach the head and the neck)."""

@@ -91,6 +91,7 @@ def test_bad_used_layers_are_rejected():
 # --------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", sorted(BACKBONES))
+@pytest.mark.slow
 def test_output_shapes_match_description(name):
     # Built on the meta device: PyTorch's own shape inference runs every layer without the arithmetic,
     # so all sizes of all backbones stay cheap; numerical forwards are checked further down.
@@ -150,6 +151,7 @@ def siamfc_reference(x, sd):
     return x
 
 
+@pytest.mark.slow
 def test_alexnet_siamfc_matches_reference_forward():
     gen = torch.Generator().manual_seed(1)
     sd = siamfc_state_dict(gen)
@@ -203,6 +205,7 @@ def pysot_alex_reference(x, sd, conv_names, bn_names):
 
 @pytest.mark.parametrize("name,legacy", [("alexnet_legacy", True), ("alexnet", False)])
 @pytest.mark.parametrize("width_mult", [1.0, 0.5])
+@pytest.mark.slow
 def test_pysot_alexnet_matches_reference_forward(name, legacy, width_mult):
     gen = torch.Generator().manual_seed(2)
     sd, conv_names, bn_names = pysot_alex_state_dict(gen, width_mult, legacy)

@@ -469,6 +469,7 @@ def test_nanotrack_runs_with_its_model_folder_and_without_it_says_which_flag(tmp
     assert read_csv(out / "summary.csv")[0]["status"] == "ok" and len(boxes_of(out, "vtest")) == 5
 
 
+@pytest.mark.slow
 def test_one_tracker_per_process_reinitialised_per_item_gives_each_item_its_own_result(tmp_path, videos,
                                                                                        monkeypatch):
     # the model is loaded and its graphs built once per process; init must leave nothing of the last item

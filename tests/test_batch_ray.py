@@ -107,6 +107,7 @@ OK_ITEMS = ("vtest", "mega", "one", "car1")
 
 
 @needs_ray
+@pytest.mark.slow
 def test_two_ray_actors_write_byte_identical_boxes_a_corrupt_video_fails_alone_and_a_rerun_redoes_nothing(
         local_ray, clips, reference, tmp_path):
     items = read_manifest(clips)
@@ -139,6 +140,7 @@ def test_two_ray_actors_write_byte_identical_boxes_a_corrupt_video_fails_alone_a
 
 
 @needs_ray
+@pytest.mark.slow
 def test_an_actor_killed_mid_item_has_its_item_retried_on_another(local_ray, clips, reference, tmp_path,
                                                                   monkeypatch):
     from tracker.batch.ray_runner import TEST_HOOK_ENV
@@ -189,6 +191,7 @@ def test_items_go_out_longest_first_and_the_driver_shows_progress(local_ray, cli
 
 
 @needs_ray
+@pytest.mark.slow
 def test_workers_that_cannot_build_the_tracker_stop_the_batch_with_the_reason(local_ray, clips, tmp_path):
     import functools
 
@@ -266,6 +269,7 @@ def _sigint_default():
 
 @needs_ray
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
+@pytest.mark.slow
 def test_real_command_on_ray_stops_on_ctrl_c_with_130_and_the_rerun_completes_the_rest(clips, tmp_path):
     """The installed command with --ray (its own local Ray instance): one item is held at its 5th frame
     (the test hook), the others finish; Ctrl-C to the whole process group, as a terminal sends it,
@@ -337,6 +341,7 @@ def sigint_held(pid: int) -> bool:
 
 @needs_ray
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
+@pytest.mark.slow
 def test_ctrl_c_while_ray_starts_leaves_no_ray_process_behind(clips, tmp_path):
     """Ctrl-C to the process group while the local Ray instance is starting: exit 130 and every process
     of the group (Ray's servers and agents included) ends with the command."""

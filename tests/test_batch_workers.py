@@ -147,6 +147,7 @@ class DyingTracker(Tracker):
         return TrackResult(self.box, 1.0, False)
 
 
+@pytest.mark.slow
 def test_a_worker_that_dies_fails_its_item_only(tmp_path, shared_dir):
     d = shared_dir / "data" / "videos"
     m = write_manifest(tmp_path / "m.csv", [(d / "Megamind.avi", 250, 150, 100, 120, "killer"),

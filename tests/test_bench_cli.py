@@ -48,6 +48,7 @@ def _independent_scores(result_file, gt_file, n):
     return sum(success) / 21, sum(1 for e in errs if e <= 20) / len(errs)
 
 
+@pytest.mark.slow
 def test_kcf_scores_agree_with_an_independent_per_frame_computation(tmp_path, shared_dir):
     assert _bench(tmp_path, shared_dir, "--tracker", "opencv:kcf", plots=True) == 0
     rep = _report(tmp_path)
@@ -151,6 +152,7 @@ def test_workers_give_the_same_results_as_one_process(tmp_path, shared_dir, thre
         assert a == b
 
 
+@pytest.mark.slow
 def test_vot_protocol_writes_codes_and_reports_eao(tmp_path, shared_dir):
     assert _bench(tmp_path, shared_dir, "--tracker", "opencv:kcf", "--protocol", "vot", frames=60, plots=True) == 0
     rep = _report(tmp_path)
@@ -224,6 +226,7 @@ def test_user_errors_exit_2_with_one_line(tmp_path, shared_dir, capsys):
     assert "groundtruth.txt:1: expected 4 or 8 numbers, got 3" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_our_siamese_tracker_through_bench_reproduces_the_pysot_parity_run(tmp_path, shared_dir, monkeypatch):
     # a pysot YAML config plus weights as --tracker; the bench must feed frames and the initial box exactly
     # as the parity run did (first files of img/ in name order, BGR, line 1 of the ground truth)

@@ -50,6 +50,7 @@ def _case(shared_dir, case):
 
 @pytest.mark.parametrize("engine", ["onnxruntime", "openvino"])
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.slow
 def test_each_engine_tracks_as_torch_does_on_the_parity_fixtures(shared_dir, case, engine):
     _needs(engine)
     spec, weights, frames, expected = _case(shared_dir, case)
@@ -61,6 +62,7 @@ def test_each_engine_tracks_as_torch_does_on_the_parity_fixtures(shared_dir, cas
     assert np.abs(got - expected).max() < 0.5               # and so the reference's boxes too
 
 
+@pytest.mark.slow
 def test_an_export_tracks_on_its_own_without_torch(shared_dir, tmp_path):
     _needs("onnxruntime")
     spec, weights, frames, expected = _case(shared_dir, CASES[1])
@@ -108,6 +110,7 @@ def _refused(capsys, folder, *words):
     assert rc == 2 and len(msg.splitlines()) == 1 and all(w in msg for w in words), msg
 
 
+@pytest.mark.slow
 def test_a_damaged_or_foreign_export_is_refused_in_one_line(small_export, tmp_path, capsys):
     bad = tmp_path / "damaged"
     shutil.copytree(small_export, bad)
@@ -143,6 +146,7 @@ def test_a_damaged_or_foreign_export_is_refused_in_one_line(small_export, tmp_pa
     _refused(capsys, foreign, "template.onnx", "cannot load it")
 
 
+@pytest.mark.slow
 def test_an_unexportable_layer_is_named_in_one_line(tmp_path, capsys):
     from tracker.config.presets import get_preset
     from tracker.engines.exported import ExportError
@@ -162,6 +166,7 @@ def test_an_unexportable_layer_is_named_in_one_line(tmp_path, capsys):
     assert "backbone.conv5.1 (Histogram)" in msg and "histc" in msg and len(msg.splitlines()) == 1, msg
 
 
+@pytest.mark.slow
 def test_int8_is_opt_in_calibrated_and_tracks(small_export, shared_dir, tmp_path, capsys):
     from tracker.build import load_model, resolve_preset
     from tracker.engines.exported import read_export
@@ -188,6 +193,7 @@ def test_int8_is_opt_in_calibrated_and_tracks(small_export, shared_dir, tmp_path
     assert "int8 is not offered for siamrpn_alex_upxcorr" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_the_engines_choice_is_remembered_and_a_named_engine_always_honoured(shared_dir, tmp_path, monkeypatch):
     _needs("openvino")
     from tracker.engines import choice
@@ -208,6 +214,7 @@ def test_the_engines_choice_is_remembered_and_a_named_engine_always_honoured(sha
 # the default (auto: an ONNX engine on the CPU) gives the same numbers on any thread count; torch's eager
 # convolutions (the template branch) do not, so the torch engine is compared at one thread count
 @pytest.mark.parametrize("engine,threads", [("auto", (1, 2)), ("torch", (1, 1))])
+@pytest.mark.slow
 def test_two_runs_of_the_default_give_identical_boxes(shared_dir, engine, threads):
     frames = _frames(shared_dir, "BMX3", 16)
     gt = (shared_dir / "data/sequences/BMX3/groundtruth_rect.txt").read_text()
@@ -234,6 +241,7 @@ def test_engine_and_option_conflicts_are_one_line_errors(tmp_path, small_export)
         build_tracker(str(small_export), instance_size=303)
 
 
+@pytest.mark.slow
 def test_a_cached_export_an_engine_cannot_load_is_made_again(shared_dir, tmp_path, monkeypatch):
     """A cached export whose files match their sidecar but which the engine refuses (an export left by an older
     exporter) is removed and exported afresh, once, instead of failing every later run."""

@@ -19,6 +19,7 @@ def weights():
     return get_preset("anchorfree_effnet_lite0").weights_path
 
 
+@pytest.mark.slow
 def test_cv2_tracker_nano_runs_our_export_as_our_tracker_does(weights, shared_dir, tmp_path):
     if not hasattr(cv2, "TrackerNano_create"):
         pytest.skip("this OpenCV has no TrackerNano (4.7+)")
@@ -48,6 +49,7 @@ def test_cv2_tracker_nano_runs_our_export_as_our_tracker_does(weights, shared_di
     assert np.abs(got[0][0] - got[0][1]).max() < 2.0, got[0]
 
 
+@pytest.mark.slow
 def test_cv2_tracker_nano_follows_the_shipped_model_as_ours_does(shared_dir, tmp_path):
     """The shipped (trained) anchor-free file exported for OpenCV: cv2.TrackerNano on our two files follows the
     same track as our tracker over a real sequence (OpenCV's integer boxes and fixed tracking values keep them

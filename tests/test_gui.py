@@ -331,6 +331,7 @@ def run_cli(*args, timeout=WAIT_S * 3):
                           timeout=timeout, env=env, cwd=REPO)
 
 
+@pytest.mark.slow
 def test_smoke_mode_runs_the_window_and_saves_a_screenshot(clip, tmp_path):
     shot, boxes = tmp_path / "shot.png", tmp_path / "boxes.txt"
     x, y, w, h = truth(0)
@@ -504,6 +505,7 @@ def test_the_window_stays_responsive_while_a_model_loads_and_tracks_slowly(qtbot
     timer.stop()
 
 
+@pytest.mark.slow
 def test_terminating_the_app_keeps_the_recording_and_the_boxes(clip, tmp_path):
     """`siamtrack gui --record --export` killed with SIGTERM (or Ctrl-C) mid-run: both files are complete."""
     import signal

@@ -174,6 +174,7 @@ def test_siamrpn_alex_upxcorr_matches_functional_reference():
 
 
 @pytest.mark.parametrize("name,weighted", [("siamrpn_r50_l234_dwxcorr", True), ("siamrpn_r50_l234_dwxcorr_otb", False)])
+@pytest.mark.slow
 def test_siamrpn_r50_neck_and_fusion_match_functional_reference(name, weighted):
     """The ResNet-50 backbone is checked against its own functional reference in test_backbones; here
     its maps feed an independent neck + MultiRPN computation."""
@@ -443,6 +444,7 @@ def test_a_graph_candidate_that_fails_leaves_the_others(monkeypatch):
     assert all(isinstance(g, torch.jit.ScriptModule) for g in branch.graphs.values())
 
 
+@pytest.mark.slow
 def test_warm_up_builds_the_graphs_and_leaves_nothing_behind(shared_dir):
     import cv2
 

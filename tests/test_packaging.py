@@ -12,6 +12,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from tracker import __version__
 from tracker.config.presets import WEIGHTS_DIR, list_presets
 
@@ -25,6 +27,7 @@ def test_one_version_number():
     assert __version__.count(".") == 2
 
 
+@pytest.mark.slow
 def test_wheel_holds_weights_and_demo(tmp_path):
     # built from a copy of what setup.py packs, so that the build leaves nothing in the checkout
     src, out = tmp_path / "src", tmp_path / "dist"

@@ -112,6 +112,7 @@ def _faults_per_update(env_extra: dict) -> float:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+@pytest.mark.slow
 def test_a_tracker_keeps_freed_memory_so_updates_do_not_page_fault():
     """runtime.configure_process raises glibc's mmap/trim thresholds (runtime.keep_freed_memory): steady-state
     updates then reuse the heap. With glibc's fixed 128 kB threshold (what the environment variable sets,
@@ -141,6 +142,7 @@ print(json.dumps({"tf32": (torch.backends.cudnn.allow_tf32, torch.backends.cuda.
 """
 
 
+@pytest.mark.slow
 def test_building_a_tracker_leaves_the_process_alone():
     """A library build changes no process-wide state (TF32, glibc's malloc); configure_process does, and
     the commands call it."""

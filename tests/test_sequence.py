@@ -143,6 +143,7 @@ def test_track_result_conveniences():
     assert TrackResult((1, 2, 3, 4), 0.1, True).as_opencv() == (False, (1, 2, 3, 4))
 
 
+@pytest.mark.slow
 def test_the_runner_gives_exactly_the_boxes_of_a_hand_written_loop(shared_dir):
     """The frame loop every command uses changes nothing about what a tracker computes (parity fixture)."""
     fixture = shared_dir / "parity" / "siamfc_alexnet"

@@ -96,6 +96,7 @@ def test_no_nan_box_ever(parity, shared_dir):
     assert all(math.isfinite(v) for v in r.box) and math.isfinite(r.score)
 
 
+@pytest.mark.slow
 def test_long_term_mode_widens_the_search_when_unsure(shared_dir, tmp_path):
     preset = get_preset("siamrpn_alex_dwxcorr")
     torch.manual_seed(0)

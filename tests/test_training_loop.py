@@ -180,6 +180,7 @@ with open(f"{out}/result_rank{info['rank']}.json", "w") as f:
 """
 
 
+@pytest.mark.slow
 def test_distributed_two_processes_on_cpu(data, tmp_path):
     script = tmp_path / "ddp_run.py"
     script.write_text(textwrap.dedent(DDP_SCRIPT))
@@ -267,6 +268,7 @@ print(json.dumps(losses))
 """
 
 
+@pytest.mark.slow
 def test_dataloader_workers_do_not_change_what_is_learned(data, tmp_path):
     # In a fresh interpreter: DataLoader workers are forked, and a fork of a process in which other tests
     # have started ONNX Runtime / OpenVINO thread pools can crash (seen: segfault, exit 139).

@@ -48,6 +48,7 @@ def test_shipped_file_matches_recorded_sha256_and_size(name):
 
 
 @pytest.mark.parametrize("name", ONE_PER_FILE)
+@pytest.mark.slow
 def test_shipped_weights_load_strictly_and_track(name, shared_dir):
     import cv2
 

@@ -325,6 +325,7 @@ def _check_cuda_case(op, x, k, y, dtype):
     assert rel_err(y, ref) < (TOL if dtype == np.float32 else 1e-12)
 
 
+@pytest.mark.slow
 def test_cuda_backend_in_simulator(tmp_path):
     cases = ([(op, xs, ks, "float32") for op, xs, ks in CUDA_CASES]
              + [("plain", (1, 3, 4, 5), (1, 2, 3, 2, 2), "float64")])

@@ -131,8 +131,8 @@ class MBConvBlock(nn.Module):
         """relu6(bn(expand(x))) zero-padded by `pads` (top, bottom, left, right), without copying the
         expanded map: the narrow input is padded instead, and the border of the expanded result, where the
         1x1 convolution saw those zeros (and gave relu6(bias), not 0), is set back to zero in place. Equal
-        to padding the expanded map; inference only (the in-place write would break autograd), measured
-        about 1 ms a frame faster at 255 (F.pad zero-fills and copies the 96x129x129 map)."""
+        to padding the expanded map; inference only (the in-place write would break autograd), and faster:
+        F.pad zero-fills and copies the 96x129x129 map (measured: docs/speed.md, "Implementation choices")."""
         top, bottom, left, right = pads
         x = F.relu6(self._bn0(self._expand_conv(F.pad(x, (left, right, top, bottom)))), inplace=True)
         h, w = x.shape[-2:]

@@ -1,8 +1,8 @@
 """CPU thread policy for inference.
 
 torch defaults to one thread per core. On a machine whose cores are already busy (another tracker, a
-training run, a benchmark), its OpenMP threads spin-wait on each other: measured here on 2 cores at load
-4-5, siamrpn_effnet_lite0 took 150 ms/frame with 2 threads and 41 ms with 1. So unless told otherwise we
+training run, a benchmark), its OpenMP threads spin-wait on each other, and a frame takes several times
+longer than on fewer threads (measured: docs/speed.md, "Implementation choices"). So unless told otherwise we
 use only the cores that are free at start-up (at least one), and commands running several worker
 processes (bench, batch) split those free cores among the workers.
 """
@@ -117,9 +117,9 @@ def keep_freed_memory() -> bool:
     """Let glibc's malloc keep freed memory for reuse instead of handing it back to the kernel.
 
     By default glibc serves every large block (a 128x128x96 float activation is 6 MB) with its own mmap and
-    returns it on free, so each inference frame touches fresh pages: measured on this 2-core VM, 3,200-4,600
-    minor page faults per search-branch call of siamrpn_effnet_lite0_fast, 22-27 ms a call instead of
-    15-18 ms with the memory kept (scripts/bench_speed.py, README "Speed"). Raising the mmap and trim
+    returns it on free, so each inference frame touches fresh pages: thousands of minor page faults per
+    search-branch call, which then takes about half as long again as with the memory kept (measured:
+    docs/speed.md, "Implementation choices"). Raising the mmap and trim
     thresholds makes the blocks come from the heap, which keeps its peak size (the model's working set, some
     tens of MB). Process-wide and idempotent; a no-op (False) where the C library has no mallopt, or where
     the user set glibc's own MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ (their choice stands)."""

@@ -96,8 +96,8 @@ def item_frames(item: BatchItem, opts: BatchOptions) -> int | None:
 
 def longest_first(items: list[BatchItem], opts: BatchOptions) -> list[BatchItem]:
     """Items by frames to track, most first; unknown lengths first (they may be long), ties in input order.
-    Each container is opened for its frame count (about 5 ms a video here; more on a network filesystem,
-    so several at a time)."""
+    Each container is opened for its frame count (milliseconds a video on a local disk, more on a network
+    filesystem, so several at a time)."""
     from concurrent.futures import ThreadPoolExecutor
     with ThreadPoolExecutor(max_workers=8) as ex:
         lengths = list(ex.map(lambda it: item_frames(it, opts), items))

@@ -106,7 +106,7 @@ def augmented_crop(img: np.ndarray, box, out_size: int, exemplar_size: int, cont
     if gray:
         img = to_gray(img)
     if pad is None:
-        pad = cv2.mean(img)[:3]                 # per-channel mean colour (numpy's mean is 20x slower)
+        pad = cv2.mean(img)[:3]                 # per-channel mean colour (numpy's mean is much slower)
     crop = affine_crop(img, wc, scale, out_size, pad)
     c = (out_size - 1) / 2
     tcx = (cx - wc[0]) * scale[0] + c

@@ -9,7 +9,8 @@ scripts/bench_xcorr.py's output):
 - The accumulators cover the output rows as one flat span at the *search* width W (the W - Wo extra
   columns per row are computed and dropped), so each kernel tap is one long contiguous multiply-add
   over a 1-D slice of the search plane, which LLVM vectorises. Looping row by row over Wo = 17..25
-  columns instead left most of the work in scalar loop remainders and was 3-8x slower.
+  columns instead left most of the work in scalar loop remainders and was several times slower
+  (docs/speed.md, "Implementation choices").
 - im2col + BLAS matmul was measured too and lost clearly for these shapes (building the 9216 x 289
   column matrix of the SiamFC case costs more than the direct loops, and the K = 1 product is a
   matrix-vector product), so it is not used.

@@ -9,9 +9,9 @@ def plain(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     B, C, H, W = x.shape
     Bk, K, _, h, w = kernel.shape
     if K == 1 and x.device.type == "cpu":
-        # SiamFC: a single output plane. oneDNN's conv with one output channel is slow on the CPU
-        # (~10 ms for 3x256x22x22 * 256x6x6 on one thread); a depthwise conv summed over channels is the
-        # same sum in a different order and ~10x faster.
+        # SiamFC: a single output plane. oneDNN's conv with one output channel is slow on the CPU; a
+        # depthwise conv summed over channels is the same sum in a different order and an order of
+        # magnitude faster (measured: docs/speed.md, "Implementation choices").
         return depthwise(x, kernel[:, 0]).sum(1, keepdim=True)
     if Bk == 1:
         # one template for the whole batch: an ordinary conv with K output channels

@@ -9,7 +9,7 @@ import numpy as np
 class NumpyInput:
     """BGR uint8 crops (N, H, W, 3) or (H, W, 3) → float32 (N, 3, H, W): channel order, then
     (pixel * scale - mean) / std, per the preset's InputConvention. One channel plane at a time (NumPy's
-    broadcasting over a last axis of 3 is slow): 0.3-0.4 ms for a 255x255 crop."""
+    broadcasting over a last axis of 3 is slow; measured: docs/speed.md, "Implementation choices")."""
 
     def __init__(self, conv):
         self.flip = conv.channel_order.upper() == "RGB"

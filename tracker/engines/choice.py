@@ -3,7 +3,7 @@ once per machine and model and remembered, so that every later run computes exac
 
 Timing alone is not reproducible: the candidates give results that differ by about 1e-6, and which one
 times fastest changes from run to run on a busy machine; a flipped near-tie in the tracker's argmax then
-sends a track elsewhere (two runs of the default over 18 sequences gave mean AUC 0.540 and 0.542). The
+sends a track elsewhere, which moves a benchmark's mean AUC (docs/speed.md, "Determinism"). The
 first run measures and writes its choice to `choices.json` in the cache folder ($SIAMTRACK_CACHE, else
 $XDG_CACHE_HOME/siamtrack, else ~/.cache/siamtrack); later runs on the same machine read it. Delete the file
 to measure again (after a hardware or library change the key differs anyway).

@@ -3,13 +3,12 @@ and the refusal of another preset's checkpoint. test_training_loop.py covers who
 import numpy as np
 import pytest
 import torch
+from test_training_loop import config, make_sequences
 
 from tracker.errors import UserError
 from tracker.training.pairs import collate
 from tracker.training.tiny import TinySiamese, tiny_preset
 from tracker.training.trainer import Trainer, loss_step
-
-from test_training_loop import config, make_sequences
 
 
 @pytest.fixture(scope="module")

@@ -19,10 +19,10 @@ import signal
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from ..errors import UserError
 from .manifest import BatchItem
@@ -91,7 +91,7 @@ class ItemPaths:
     video: Path
 
     @classmethod
-    def of(cls, out_dir, item_id: str) -> "ItemPaths":
+    def of(cls, out_dir, item_id: str) -> ItemPaths:
         d = Path(out_dir)
         return cls(d / f"{item_id}{BOXES_SUFFIX}", d / f"{item_id}{SUMMARY_SUFFIX}", d / f"{item_id}{VIDEO_SUFFIX}")
 
@@ -148,8 +148,9 @@ _CACHED: dict = {}   # this process's tracker, kept from item to item: key, trac
 
 def make_tracker(opts: BatchOptions, warm: bool = True):
     """The tracker for `opts`. One per process, initialised afresh for each item (init resets all of a
-    tracker's state), so the model is loaded and its optimised graphs built once, not per video: those took
-    3-4 s per item, which made a 30-frame clip's rate 8-10 fps instead of 60. With `warm` it is warmed up
+    tracker's state), so the model is loaded and its optimised graphs built once, not per video: building
+    them per item took seconds and made a short clip's rate a fraction of the tracking rate (docs/speed.md,
+    "Implementation choices"). With `warm` it is warmed up
     (Tracker.warm_up) the first time, so the first video's fps is a tracking rate too; the command line's
     up-front check builds it without, as its worker processes (or the thread count set afterwards) would
     make that warm-up wasted. The key includes the weights file's size and time, so a file replaced between
@@ -419,7 +420,8 @@ def cpu_count() -> int:
 
 def _worker_init(threads: int, stop, queue, uses_torch: bool) -> None:
     """Runs first in every spawned worker: the parent alone decides when to stop (it sets `stop`), and
-    the thread pools are sized (tracker.runtime: free cores / workers, or --threads) before any tracker (or torch's thread pool) exists."""
+    the thread pools are sized (tracker.runtime: free cores / workers, or --threads) before any tracker (or torch's
+    thread pool) exists."""
     # Ctrl-C reaches the whole process group and schedulers send SIGTERM to every process of a job: the
     # workers ignore both and stop when the parent sets `stop`, so no item is cut mid-write.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -557,6 +559,7 @@ def _run_pool(todo, opts, workers, results, progress) -> bool:
 
 def _one_pool(ctx, items, opts, workers, stop, queue, started, attempts, results, progress):
     from concurrent.futures.process import BrokenProcessPool
+
     from ..runtime import threads_per_worker
     threads = threads_per_worker(workers, opts.threads)
     ex = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
@@ -603,7 +606,7 @@ def _one_pool(ctx, items, opts, workers, stop, queue, started, attempts, results
                 break
             except KeyboardInterrupt:
                 continue
-        for fut, it in pending.items():
+        for fut in pending:
             if not fut.cancelled() and fut.exception() is None:
                 _record(fut.result(), results, progress)
         return [], True
@@ -663,6 +666,7 @@ def write_summary_csv(path, summaries: list[dict]) -> None:
     """One row per item, sorted by item id (so a merged sharded batch equals the unsharded one)."""
     import csv
     import io
+
     from ..io.sinks import atomic_write_text
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=SUMMARY_COLUMNS, lineterminator="\n")

@@ -6,13 +6,32 @@ from pathlib import Path
 
 from PyQt6.QtCore import QSettings, Qt, QTimer
 from PyQt6.QtGui import QAction, QColor, QKeySequence, QPalette
-from PyQt6.QtWidgets import (QCheckBox, QComboBox, QDialog, QFileDialog, QHBoxLayout, QInputDialog, QLabel,
-                             QMainWindow, QPushButton, QStyle, QToolBar, QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QMainWindow,
+    QPushButton,
+    QStyle,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
 
 from .dialogs import RESOLUTIONS, CameraDialog, HelpDialog
 from .frames import RateMeter
-from .models import (ModelChoice, available_devices, available_xcorr_backends, choice_for_file,
-                     list_all_presets, model_choices)
+from .models import (
+    ModelChoice,
+    available_devices,
+    available_xcorr_backends,
+    choice_for_file,
+    list_all_presets,
+    model_choices,
+)
 from .pipeline import FramePacket, Pipeline
 from .video_widget import VideoWidget
 
@@ -334,7 +353,7 @@ class MainWindow(QMainWindow):
             if resolution and "x" in resolution and hasattr(source, "request_size"):
                 w, h = (int(v) for v in resolution.split("x"))
                 source.request_size(w, h)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - a camera that cannot open is shown to the user
             self.show_error(f"camera {index}: {exc}")
             return False
         self.set_source(source, f"camera {index}", paused=False)
@@ -587,7 +606,7 @@ class MainWindow(QMainWindow):
         """Write the current run's boxes (initial box first, then one per tracked frame). Returns the count."""
         try:
             n = self.pipeline.session.export(path)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - shown to the user; the run's boxes stay in the window
             self.show_error(f"{path}: cannot export boxes: {exc}")
             return 0
         dropped = self.pipeline.dropped

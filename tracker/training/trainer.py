@@ -19,12 +19,26 @@ import numpy as np
 import torch
 
 from ..errors import UserError
-from .checkpoint import (capture_rng, link_or_copy, load_training_checkpoint, plain, restore_rng,
-                         save_training_checkpoint, unwrap)
+from .checkpoint import (
+    capture_rng,
+    link_or_copy,
+    load_training_checkpoint,
+    plain,
+    restore_rng,
+    save_training_checkpoint,
+    unwrap,
+)
 from .losses import siamese_loss
 from .metrics_log import MetricsLog
-from .pairs import (AnchorFreeTargetMaker, PairConfig, PairDataset, RPNTargetMaker, SiamFCTargetMaker,
-                    StepBatchSampler, collate)
+from .pairs import (
+    AnchorFreeTargetMaker,
+    PairConfig,
+    PairDataset,
+    RPNTargetMaker,
+    SiamFCTargetMaker,
+    StepBatchSampler,
+    collate,
+)
 from .schedule import LRSchedule, param_groups, set_backbone_trainable, set_frozen_bn_eval
 from .sources import SourceSpec, build_mix
 from .targets import RPNRule, RPNTargets
@@ -270,8 +284,8 @@ def _barrier(info: DistInfo) -> None:
 # ------------------------------------------------------------------------------------------ train
 
 def build_preset_model(cfg: TrainConfig):
-    from ..models import build_model, load_into, read_checkpoint
     from ..build import resolve_preset
+    from ..models import build_model, load_into, read_checkpoint
     preset = resolve_preset(cfg.preset)
     model = build_model(preset, pretrained_backbone=cfg.pretrained_backbone)
     if cfg.init:

@@ -23,9 +23,14 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import UserError
 from .manifest import BatchItem
+
+if TYPE_CHECKING:
+    from ..io.sinks import VideoSink
+    from ..sequence import FrameResult
 
 SCHEMA = "siamtrack.batch.item/1"
 SUMMARY_SUFFIX = ".summary.json"
@@ -228,8 +233,8 @@ class ItemTrack:
         self.boxes: list[tuple[float, float, float, float]] = []
         self.scores: list[float] = []
         self.lost: list[int] = []
-        self.last = None                 # the last frame actually tracked (not skipped)
-        self.sink = None
+        self.last: FrameResult | None = None  # the last frame actually tracked (not skipped)
+        self.sink: VideoSink | None = None
 
     def add(self, r) -> None:
         self.boxes.append(r.box)
@@ -253,7 +258,8 @@ class ItemTrack:
     def check_decoding(self, max_frames: int | None) -> None:
         """An ItemFailure when the video stopped decoding before its announced end (STOPPED_DECODING_RUN
         unreadable frames after the last good one) rather than reaching it or `max_frames`."""
-        reached_limit = bool(max_frames) and len(self.boxes) >= max_frames
+        assert self.last is not None  # the start frame is tracked (the run raises when no frame can be read)
+        reached_limit = bool(max_frames and len(self.boxes) >= max_frames)
         tail = [s for s in self.src.skipped if s > self.last.index]
         if not reached_limit and len(tail) >= STOPPED_DECODING_RUN:
             raise ItemFailure(f"{self.item.video}: frames stopped decoding after frame {self.last.index} "

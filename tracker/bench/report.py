@@ -92,7 +92,8 @@ def _read_result(layout: ResultsLayout, label: str, seq, reader, truncated, ts: 
 def _jitter_aucs(layout: ResultsLayout, label: str, seq) -> list[float]:
     """AUCs of the jittered runs of `label` on `seq` that are complete (runs 1, 2, ... until one is missing)."""
     from .runner import jitter_label
-    aucs, run = [], 1
+    aucs: list[float] = []
+    run = 1
     while True:
         sub = jitter_label(label, run)
         if layout.line_count(sub, seq.name) != len(seq):
@@ -103,7 +104,8 @@ def _jitter_aucs(layout: ResultsLayout, label: str, seq) -> list[float]:
 
 def score_otb(layout: ResultsLayout, label: str, seqs, truncated=False, warn=_warn) -> TrackerScores:
     ts = TrackerScores(label)
-    times_all, curves = [], {"success": [], "precision": [], "norm_precision": []}
+    times_all: list = []
+    curves: dict[str, list] = {"success": [], "precision": [], "norm_precision": []}
     lost_counts = {"tracked": 0, "tracked_flagged": 0, "absent": 0, "absent_flagged": 0}
     have_lost = False
     for seq in seqs:
@@ -218,7 +220,8 @@ def score_vot(layout: ResultsLayout, label: str, seqs, truncated=False, year=201
                 run.tags = dict(run.tags or {}, empty=(stack.sum(axis=0) == 0).astype(float))
             for t in tags + ["empty"]:
                 te, _ = M.eao(runs, interval=interval, tag=t)
-                n_frames = int(sum(np.sum(np.asarray(run.tags.get(t, []))[:len(run.trajectory)] > 0) for run in runs))
+                n_frames = sum(int(np.sum(np.asarray((run.tags or {}).get(t, []))[:len(run.trajectory)] > 0))
+                               for run in runs)
                 ts.attributes[t] = {"eao": te, "frames": n_frames}
     return ts
 

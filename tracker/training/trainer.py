@@ -14,6 +14,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -128,10 +129,10 @@ def to_input(crops: torch.Tensor, conv, device) -> torch.Tensor:
     t = t.permute(0, 3, 1, 2).float()
     if conv.scale != 1.0:
         t = t * conv.scale
-    if conv.mean is not None:
-        mean = torch.tensor(conv.mean, device=t.device).view(1, 3, 1, 1)
-        std = torch.tensor(conv.std, device=t.device).view(1, 3, 1, 1)
-        t = (t - mean) / std
+    if conv.mean is not None:  # InputConvention allows a mean or a std alone
+        t = t - torch.tensor(conv.mean, device=t.device).view(1, 3, 1, 1)
+    if conv.std is not None:
+        t = t / torch.tensor(conv.std, device=t.device).view(1, 3, 1, 1)
     return t.contiguous()
 
 
@@ -377,7 +378,8 @@ class Trainer:
         self.last_path: Path | None = None
         self.metrics: MetricsLog | None = None
         self.t_start = time.perf_counter()
-        self._ddp, self._ddp_frozen = None, None
+        self._ddp: torch.nn.Module | None = None
+        self._ddp_frozen: bool | None = None
 
     def _describe(self) -> None:
         geom, info, mix = self.geom, self.info, self.dataset.mix
@@ -470,7 +472,8 @@ class Trainer:
         sampler = StepBatchSampler(self.epoch, cfg.steps_per_epoch, cfg.batch_size, info.rank, info.world,
                                    start=self.step_in_epoch)
         return torch.utils.data.DataLoader(
-            self.dataset, batch_sampler=sampler, num_workers=cfg.workers, collate_fn=collate,
+            cast(torch.utils.data.Dataset, self.dataset),  # a map-style dataset: len() and [index]
+            batch_sampler=sampler, num_workers=cfg.workers, collate_fn=collate,
             pin_memory=info.device.type == "cuda", worker_init_fn=_worker_init if cfg.workers else None)
 
     def run_epoch(self) -> None:

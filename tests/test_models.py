@@ -322,10 +322,15 @@ def test_cpu_input_takes_a_mean_or_a_std_alone(mean, std):
     from tracker.config.presets import InputConvention
     from tracker.engines.preprocess import NumpyInput
     crops = np.random.default_rng(0).integers(0, 256, (2, 5, 7, 3), dtype=np.uint8)
-    got = NumpyInput(InputConvention(mean=mean, std=std))(crops)
+    from tracker.models.siamese import InputAdapter
+    conv = InputConvention(mean=mean, std=std)
+    got = NumpyInput(conv)(crops)
     want = crops.transpose(0, 3, 1, 2).astype(np.float32)
     want = (want - np.float32(mean or 0.0).reshape(-1, 1, 1)) / np.float32(std or 1.0).reshape(-1, 1, 1)
     assert np.array_equal(got, want)
+    # the torch path (the GPU's; float64 takes it on the CPU too)
+    t = InputAdapter(conv, torch.device("cpu"), dtype=torch.float64)(crops)
+    assert np.allclose(t.numpy(), want, rtol=0, atol=1e-5)
 
 
 def with_random_bn_stats(model):

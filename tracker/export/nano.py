@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -23,6 +24,9 @@ from torch import nn
 
 from ..config.presets import Preset
 from ..engines.exported import ExportError, file_sha256
+
+if TYPE_CHECKING:
+    from ..models.siamese import SiameseModel
 
 OPENCV_VALUES = {"window_influence": 0.455, "lr": 0.37, "penalty_k": 0.055, "context_amount": 0.5,
                  "exemplar_size": 127, "instance_size": 255}
@@ -76,7 +80,7 @@ def check_nano_compatible(preset: Preset) -> None:
         raise ExportError(f"--format opencv-nano: {preset.name} cannot run in cv2.TrackerNano ({why})")
 
 
-def export_opencv_nano(preset: Preset, model: nn.Module, out_dir, weights_sha256: str | None = None) -> list[str]:
+def export_opencv_nano(preset: Preset, model: SiameseModel, out_dir, weights_sha256: str | None = None) -> list[str]:
     """Writes backbone.onnx and neckhead.onnx (and opencv_nano.json, what they are) to `out_dir`, checked with
     onnx.checker and, through OpenCV's DNN module at both crop sizes, against torch. Returns notes to print."""
     from .onnx import _export_graph, prepare_export

@@ -18,13 +18,17 @@ import re
 import tempfile
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from ..config.presets import Preset, SiamFCParams
 from ..engines.exported import FORMAT, SIDECAR, VERSION, ExportError, file_sha256, read_export
-from ..config.presets import Preset
+
+if TYPE_CHECKING:
+    from ..models.siamese import SiameseModel
 
 OPSET = 18
 # torch and an ONNX engine agree within a few 1e-6 on these graphs in float32; a difference above this
@@ -162,7 +166,7 @@ def find_unexportable(module: nn.Module, args: tuple) -> tuple[str, str]:
 def _export_graph(wrapper: nn.Module, args: tuple, path: Path, inputs, outputs, what: str, model: nn.Module):
     try:
         _onnx_export(wrapper, args, path, inputs, outputs)
-    except Exception as exc:  # noqa: BLE001 - any exporter failure becomes one line naming the layer
+    except Exception as exc:  # any exporter failure becomes one line naming the layer (re-raised)
         layer, why = find_unexportable(wrapper, args)
         layer = layer.removeprefix("model.").removeprefix("model") or "(the whole model)"
         raise ExportError(f"cannot export the {what}: layer {layer} ({_layer_type(model, layer)}) "
@@ -185,7 +189,9 @@ def search_shapes(preset: Preset, long_term: bool = False) -> list[tuple[int, in
     """(size, batch) of each search graph the tracking values use."""
     p = preset.track
     if preset.family == "siamfc":
+        assert isinstance(p, SiamFCParams)
         return [(p.instance_size, p.scale_num)]
+    assert not isinstance(p, SiamFCParams)
     sizes = [(p.instance_size, 1)]
     if (long_term or p.long_term) and p.lost_instance_size != p.instance_size:
         sizes.append((p.lost_instance_size, 1))
@@ -196,7 +202,7 @@ def _max_error(a: list[np.ndarray], b: list[np.ndarray]) -> float:
     return max(float(np.abs(x - y).max() / max(1e-6, float(np.abs(y).max()))) for x, y in zip(a, b))
 
 
-def prepare_export(model: nn.Module, out_dir) -> tuple[Path, nn.Module]:
+def prepare_export(model: SiameseModel, out_dir) -> tuple[Path, SiameseModel]:
     """The output folder (made) and `model` ready to export: eval mode, on the CPU, its eager modules (an
     optimised TorchScript graph cannot be exported and holds its own weights), torch correlation."""
     out = Path(out_dir)
@@ -207,7 +213,7 @@ def prepare_export(model: nn.Module, out_dir) -> tuple[Path, nn.Module]:
     return out, model
 
 
-def export_model(preset: Preset, model: nn.Module, out_dir, weights_sha256: str | None = None,
+def export_model(preset: Preset, model: SiameseModel, out_dir, weights_sha256: str | None = None,
                  long_term: bool = False, int8: bool = False, calibration=None, calibration_frames: int = 96):
     """Writes the export of `model` (the preset's network, eval mode, CPU) to `out_dir`; returns its
     tracker.engines.exported.Export (read back and verified)."""
@@ -220,6 +226,7 @@ def export_model(preset: Preset, model: nn.Module, out_dir, weights_sha256: str 
     k_names = [f"k{i}" for i in range(len(kernel))]
     t_path = out / "template.onnx"
     _export_graph(_Template(model).eval(), (z,), t_path, ["z"], k_names, "template branch", model)
+    graphs: dict[str, Any]
     graphs = {"template": {"file": t_path.name, "inputs": ["z"], "outputs": k_names,
                            "shapes": {"z": list(z.shape), **{n: list(k.shape) for n, k in zip(k_names, kernel)}},
                            "size": p.exemplar_size, "batch": 1, "precision": "float32"},
@@ -245,6 +252,7 @@ def export_model(preset: Preset, model: nn.Module, out_dir, weights_sha256: str 
                                  "size": size, "batch": batch, "precision": "float32"})
     _check_against_torch(checks, graphs)
     files = [t_path.name] + [g["file"] for g in graphs["search"]]
+    sidecar: dict[str, Any]
     sidecar = {"format": FORMAT, "version": VERSION, "precision": "float32", "opset": OPSET,
                "exported_by": {"siamtrack": _version(), "torch": torch.__version__},
                "weights_sha256": weights_sha256,

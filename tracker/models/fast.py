@@ -9,7 +9,7 @@ If tracing fails for a module, the eager module is used: never wrong, only slowe
 
 Which candidate runs is chosen once per machine and model and remembered (tracker.engines.choice), not
 re-timed in every run: the candidates' results differ by about 1e-6, and a choice that flips between runs
-changed whole trajectories (mean AUC 0.540 vs 0.542 over 18 sequences). The plain frozen NCHW graph is not
+changed whole trajectories (docs/speed.md, "Determinism"). The plain frozen NCHW graph is not
 a candidate: its results change with the thread count (measured here: up to 5e-6 between 1 and 2 threads
 for the default's search branch), and the thread count follows the free cores; the oneDNN blocked-layout and
 channels-last graphs gave bit-identical results on 1, 2 and 3 threads.
@@ -18,10 +18,15 @@ from __future__ import annotations
 
 import copy
 import warnings
+from typing import TYPE_CHECKING, TypeGuard
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+if TYPE_CHECKING:
+    from .heads import Head
+    from .siamese import SiameseModel
 
 
 class ChannelsLast(nn.Module):
@@ -30,7 +35,8 @@ class ChannelsLast(nn.Module):
 
     def __init__(self, module: nn.Module):
         super().__init__()
-        self.module = module.to(memory_format=torch.channels_last)
+        # torch's stubs omit Module.to(memory_format=), which torch has
+        self.module = module.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
     def forward(self, *xs):
         return self.module(*(x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x for x in xs))
@@ -73,8 +79,8 @@ def fold_batchnorms(module: nn.Module, example: tuple) -> nn.Module:
 
 class PointwiseAsMatmul(nn.Module):
     """A 1x1, stride-1, ungrouped convolution computed, on a channels-last input, as one matrix product of
-    the (pixels x channels) view by the weights: the same sums, without copies, and 1.0-1.7x faster than
-    oneDNN's convolution for Lite0's 1x1 shapes on this CPU (672->112 at 16x16: 0.34 against 0.59 ms)."""
+    the (pixels x channels) view by the weights: the same sums, without copies, and faster than oneDNN's
+    convolution for Lite0's 1x1 shapes (measured: docs/speed.md, "Implementation choices")."""
 
     def __init__(self, conv: nn.Conv2d):
         super().__init__()
@@ -88,7 +94,7 @@ class PointwiseAsMatmul(nn.Module):
         return self.conv(x)
 
     @staticmethod
-    def applies_to(m: nn.Module) -> bool:
+    def applies_to(m: nn.Module) -> TypeGuard[nn.Conv2d]:
         # a 1x1 kernel needs no padding, so 'same', 'valid' and (0, 0) are all none; `dynamic` is
         # PaddedConv2d's own padding (stride 2 only, so never set here, but checked rather than assumed)
         return (isinstance(m, nn.Conv2d) and not getattr(m, "dynamic", False) and m.kernel_size == (1, 1)
@@ -124,11 +130,11 @@ class ShapeSpecialised:
             # optimize_for_inference rewrites the graph it is given in place, hence one trace per candidate
             makers = {"onednn": lambda: torch.jit.optimize_for_inference(frozen())}
             if xs[0].device.type == "cpu":
-                # oneDNN's blocked layouts win for dense convolutions (AlexNet, ResNet: 1.2-1.6x) but lose for
-                # depthwise ones (EfficientNet-Lite0's backbone); channels-last (NHWC) tensors run those
-                # faster, the more so with BatchNorms folded and the 1x1 convolutions as matrix products
-                # (Lite0-fast search branch, interleaved, 2 threads: 24.0 ms against 28.6 ms NCHW, then 5-8%
-                # less). So on the CPU both are tried on this shape and the faster is kept.
+                # oneDNN's blocked layouts win for dense convolutions (AlexNet, ResNet) but lose for depthwise
+                # ones (EfficientNet-Lite0's backbone); channels-last (NHWC) tensors run those faster, the more
+                # so with BatchNorms folded and the 1x1 convolutions as matrix products (measured:
+                # docs/speed.md, "Implementation choices"). So on the CPU both are tried on this shape and the
+                # faster is kept.
                 makers["nhwc"] = lambda: frozen(lambda: ChannelsLast(pointwise_as_matmul(
                     fold_batchnorms(self.module, example))).eval())
             graphs = {}
@@ -165,7 +171,7 @@ class SearchBranch(nn.Module):
     """The search crop's whole template-independent path (backbone → neck → the head's search convs) as
     one module, so it is traced, and its BatchNorms folded, as a whole."""
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: SiameseModel):
         super().__init__()
         self.model = model
 
@@ -197,7 +203,7 @@ class CorrelateBranch(nn.Module):
     as a module of flat tensors, so it is traced and its BatchNorms folded like the search branch. The
     nesting of `prepared` and of the search features is fixed per model and recorded at construction."""
 
-    def __init__(self, head: nn.Module, spec):
+    def __init__(self, head: Head, spec):
         super().__init__()
         self.head = head
         self.spec = spec
@@ -211,7 +217,7 @@ class FastCorrelate:
     """`correlate(prepared, sf)` through a ShapeSpecialised CorrelateBranch (torch xcorr backend only:
     the Numba backends are called from Python and cannot be traced)."""
 
-    def __init__(self, head: nn.Module):
+    def __init__(self, head: Head):
         self.head = head
         self.graphs: dict = {}
 

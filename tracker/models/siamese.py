@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from backbones import BackboneError, build_backbone
+from backbones.base import Backbone
 
 from ..config.presets import InputConvention, Preset, PresetError
 from ..errors import UserError
@@ -33,10 +34,10 @@ class FastPath:
 
 
 class SiameseModel(nn.Module):
-    def __init__(self, backbone: nn.Module, neck: nn.Module | None, head: Head, family: str):
+    def __init__(self, backbone: Backbone, neck: nn.Module | None, head: Head, family: str):
         super().__init__()
         self.family = family
-        self.backbone = backbone
+        self.backbone: Backbone = backbone
         self.neck = neck
         # pysot stores RPN heads under `rpn_head`; the SiamFC and anchor-free heads go under `head`.
         self._head_name = "rpn_head" if family == "siamrpn" else "head"
@@ -121,7 +122,8 @@ def build_head(preset: Preset, in_channels: list[int]) -> Head:
         return SiamFCHead(spec.out_scale)
     if t == "upchannel":
         if len(in_channels) != 1:
-            raise PresetError(f"preset {preset.name}: the UP-channel head takes one feature level, got {len(in_channels)}")
+            raise PresetError(f"preset {preset.name}: the UP-channel head takes one feature level, "
+                              f"got {len(in_channels)}")
         return UPChannelRPN(spec.anchor_num, in_channels[0])
     if t == "depthwise":
         if len(in_channels) != 1:
@@ -190,11 +192,13 @@ class InputAdapter:
         t = t.permute(0, 3, 1, 2).to(self.dtype)
         if self.scale != 1.0:
             t = t * self.scale
-        if self.mean is not None:
-            t = (t - self.mean) / self.std
+        if self.mean is not None:  # InputConvention allows a mean or a std alone
+            t = t - self.mean
+        if self.std is not None:
+            t = t / self.std
         return t.contiguous()
 
     def _cpu(self, crops: np.ndarray) -> torch.Tensor:
         """The same float32 arithmetic in OpenCV/NumPy on the CPU (tracker.engines.preprocess, shared with the
-        ONNX engines): 0.3-0.4 ms instead of 1.3-2.2 ms for a 255x255 crop."""
+        ONNX engines): several times faster than through torch (docs/speed.md, "Implementation choices")."""
         return torch.from_numpy(self._numpy(crops))

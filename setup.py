@@ -10,13 +10,16 @@ from setuptools import find_packages, setup
 
 PACKAGES = find_packages(include=["tracker", "tracker.*", "backbones", "backbones.*"])
 # one data folder per shipped export (as the demo's: setuptools wants each folder of package data named)
-EXPORTS = sorted(
-    f"tracker._weights.onnx.{d.name}" for d in (Path(__file__).resolve().parent / "weights" / "onnx").glob("*") if d.is_dir()
-)
+ONNX_DIR = Path(__file__).resolve().parent / "weights" / "onnx"
+EXPORTS = sorted(f"tracker._weights.onnx.{d.name}" for d in ONNX_DIR.glob("*") if d.is_dir())
 
 setup(
     packages=PACKAGES + ["tracker._weights", "tracker._weights.demo", "tracker._weights.onnx"] + EXPORTS,
     package_dir={"tracker._weights": "weights"},
-    package_data={"tracker": ["py.typed"], "tracker._weights": ["*.pth", "README.md"],
-                  "tracker._weights.demo": ["*.mp4", "*.txt"], **{name: ["*.onnx", "siamtrack.json"] for name in EXPORTS}},
+    package_data={
+        "tracker": ["py.typed"],
+        "tracker._weights": ["*.pth", "README.md"],
+        "tracker._weights.demo": ["*.mp4", "*.txt"],
+        **{name: ["*.onnx", "siamtrack.json"] for name in EXPORTS},
+    },
 )

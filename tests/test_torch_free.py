@@ -18,9 +18,9 @@ import pytest
 
 from tracker import build_tracker
 from tracker.cli import main
+from tracker.config.presets import DEFAULT_PRESET, WEIGHTS_DIR, get_preset
 from tracker.engines.exported import read_export
 from tracker.engines.shipped import shipped_export_dir
-from tracker.config.presets import DEFAULT_PRESET, WEIGHTS_DIR, get_preset
 
 REPO = Path(__file__).resolve().parent.parent
 # a process in which torch (and the exporter's onnx / onnxscript) cannot be imported: the inference-only
@@ -57,7 +57,8 @@ def test_the_shipped_export_is_the_shipped_default_model():
     assert export.precision == "float32" and export.template.size == preset.track.exemplar_size
     assert [(g.size, g.batch) for g in export.search] == [(preset.track.instance_size, 1)]
     for key in ("family", "model", "input"):
-        assert json.dumps(export.preset.to_dict()[key], sort_keys=True) == json.dumps(preset.to_dict()[key], sort_keys=True)
+        ours, theirs = export.preset.to_dict()[key], preset.to_dict()[key]
+        assert json.dumps(ours, sort_keys=True) == json.dumps(theirs, sort_keys=True)
     import onnx
     size = 0
     for name in [export.template.path.name] + [g.path.name for g in export.search]:
@@ -132,7 +133,8 @@ def test_without_torch_the_light_commands_and_the_api_work(tmp_path):
               "import cv2\nfrom tracker import build_tracker\n"
               f"cap = cv2.VideoCapture({str(WEIGHTS_DIR / 'demo' / 'demo.mp4')!r})\n"
               "frames = [cap.read()[1] for _ in range(5)]\n"
-              f"box = [float(v) for v in open({str(WEIGHTS_DIR / 'demo' / 'groundtruth.txt')!r}).readline().split(',')]\n"
+              f"gt = open({str(WEIGHTS_DIR / 'demo' / 'groundtruth.txt')!r})\n"
+              "box = [float(v) for v in gt.readline().split(',')]\n"
               "t = build_tracker('default')\nt.init(frames[0], box)\n"
               "print(t.engine.name, [round(v, 1) for v in t.update(frames[1]).box])\n")
     env = dict(os.environ, PYTHONPATH=str(REPO), SIAMTRACK_CACHE=str(tmp_path / "cache"))

@@ -33,7 +33,7 @@ def build_tracker(preset_or_config, weights=None, device="cpu", xcorr="torch", e
                             f"(drop --device / --xcorr)")
         from .engines.exported import build_exported_tracker
         return build_exported_tracker(preset_or_config, engine=engine, **overrides)
-    from .engines.shipped import build_shipped_tracker      # a shipped ONNX export; without torch, the only way
+    from .engines.shipped import build_shipped_tracker  # a shipped ONNX export; without torch, the only way
     tracker = build_shipped_tracker(resolve_preset(preset_or_config), weights, device, xcorr, engine, **overrides)
     if tracker is not None:
         return tracker

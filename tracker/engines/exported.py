@@ -141,9 +141,10 @@ def missing_graph(export: Export, preset: Preset, long_term: bool = False) -> st
     if export.template.size != p.exemplar_size:
         return (f"the template graph takes {export.template.size} px, the tracking values ask for exemplar_size "
                 f"{p.exemplar_size}")
-    shapes = [(p.instance_size, p.scale_num)] if preset.family == "siamfc" else [(p.instance_size, 1)]
-    if preset.family != "siamfc" and long_term:
-        shapes.append((p.lost_instance_size, 1))
+    if isinstance(p, SiamFCParams):
+        shapes = [(p.instance_size, p.scale_num)]
+    else:
+        shapes = [(p.instance_size, 1)] + ([(p.lost_instance_size, 1)] if long_term else [])
     for size, batch in shapes:
         if not any(g.size == size and g.batch == batch for g in export.search):
             have = ", ".join(f"{g.size} px x{g.batch}" for g in export.search)

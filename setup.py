@@ -4,6 +4,7 @@ ONNX exports (weights/onnx/PRESET/, tracker.engines.shipped) and the demo clip.
 They live in the repository's `weights/` (where training and the model card keep them); in a wheel or a
 non-editable install they become the data folder `tracker/_weights/` (see tracker.config.presets.WEIGHTS_DIR).
 """
+
 from pathlib import Path
 
 from setuptools import find_packages, setup

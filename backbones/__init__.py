@@ -8,6 +8,7 @@
 Every backbone's module names equal the reference checkpoints' key names after ``backbone.``
 (siamfc-pytorch, pysot, the EfficientNet-Lite0 ImageNet file), so their state_dicts load unchanged.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -30,8 +31,13 @@ BACKBONES: dict[str, Callable[..., Backbone]] = {
 }
 
 # pysot's BACKBONE.TYPE names for the same constructors (so a pysot YAML can name them directly).
-PYSOT_NAMES = {"alexnetlegacy": "alexnet_legacy", "alexnet": "alexnet", "resnet18": "resnet18",
-               "resnet34": "resnet34", "resnet50": "resnet50"}
+PYSOT_NAMES = {
+    "alexnetlegacy": "alexnet_legacy",
+    "alexnet": "alexnet",
+    "resnet18": "resnet18",
+    "resnet34": "resnet34",
+    "resnet50": "resnet50",
+}
 
 
 def accepted_kwargs(name: str) -> list:
@@ -50,10 +56,23 @@ def build_backbone(name: str, **kwargs) -> Backbone:
     accepted = accepted_kwargs(name)
     unknown = sorted(k for k in kwargs if k not in accepted)
     if unknown:
-        raise TypeError(f"backbone {name!r} does not accept {', '.join(map(repr, unknown))}; "
-                        f"accepted: {', '.join(accepted) if accepted else 'no arguments'}")
+        raise TypeError(
+            f"backbone {name!r} does not accept {', '.join(map(repr, unknown))}; "
+            f"accepted: {', '.join(accepted) if accepted else 'no arguments'}"
+        )
     return BACKBONES[name](**kwargs)
 
 
-__all__ = ["BACKBONES", "PYSOT_NAMES", "Backbone", "BackboneError", "build_backbone", "accepted_kwargs", "AlexNet",
-           "AlexNetLegacy", "AlexNetSiamFC", "ResNetAtrous", "EfficientNetLite0"]
+__all__ = [
+    "BACKBONES",
+    "PYSOT_NAMES",
+    "Backbone",
+    "BackboneError",
+    "build_backbone",
+    "accepted_kwargs",
+    "AlexNet",
+    "AlexNetLegacy",
+    "AlexNetSiamFC",
+    "ResNetAtrous",
+    "EfficientNetLite0",
+]

@@ -1,4 +1,5 @@
 """AlexNet variants used by SiamFC (siamfc-pytorch) and SiamRPN (pysot)."""
+
 from __future__ import annotations
 
 import torch.nn as nn
@@ -53,8 +54,9 @@ class AlexNetSiamFC(Backbone):
             return nn.BatchNorm2d(c, eps=1e-6, momentum=0.05)
 
         self.conv1 = nn.Sequential(nn.Conv2d(3, 96, 11, 2), bn(96), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2))
-        self.conv2 = nn.Sequential(nn.Conv2d(96, 256, 5, 1, groups=2), bn(256), nn.ReLU(inplace=True),
-                                   nn.MaxPool2d(3, 2))
+        self.conv2 = nn.Sequential(
+            nn.Conv2d(96, 256, 5, 1, groups=2), bn(256), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2)
+        )
         self.conv3 = nn.Sequential(nn.Conv2d(256, 384, 3, 1), bn(384), nn.ReLU(inplace=True))
         self.conv4 = nn.Sequential(nn.Conv2d(384, 384, 3, 1, groups=2), bn(384), nn.ReLU(inplace=True))
         self.conv5 = nn.Sequential(nn.Conv2d(384, 256, 3, 1, groups=2))
@@ -92,13 +94,22 @@ class AlexNetLegacy(Backbone):
         c = _scaled_channels(width_mult)
         self.width_mult = float(width_mult)
         self.features = nn.Sequential(
-            nn.Conv2d(c[0], c[1], kernel_size=11, stride=2), nn.BatchNorm2d(c[1]),
-            nn.MaxPool2d(kernel_size=3, stride=2), nn.ReLU(inplace=True),
-            nn.Conv2d(c[1], c[2], kernel_size=5), nn.BatchNorm2d(c[2]),
-            nn.MaxPool2d(kernel_size=3, stride=2), nn.ReLU(inplace=True),
-            nn.Conv2d(c[2], c[3], kernel_size=3), nn.BatchNorm2d(c[3]), nn.ReLU(inplace=True),
-            nn.Conv2d(c[3], c[4], kernel_size=3), nn.BatchNorm2d(c[4]), nn.ReLU(inplace=True),
-            nn.Conv2d(c[4], c[5], kernel_size=3), nn.BatchNorm2d(c[5]),
+            nn.Conv2d(c[0], c[1], kernel_size=11, stride=2),
+            nn.BatchNorm2d(c[1]),
+            nn.MaxPool2d(kernel_size=3, stride=2),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(c[1], c[2], kernel_size=5),
+            nn.BatchNorm2d(c[2]),
+            nn.MaxPool2d(kernel_size=3, stride=2),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(c[2], c[3], kernel_size=3),
+            nn.BatchNorm2d(c[3]),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(c[3], c[4], kernel_size=3),
+            nn.BatchNorm2d(c[4]),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(c[4], c[5], kernel_size=3),
+            nn.BatchNorm2d(c[5]),
         )
         self.out_channels = [c[5]]
         self.strides = [8]
@@ -128,14 +139,20 @@ class AlexNet(Backbone):
         super().__init__()
         c = _scaled_channels(width_mult)
         self.width_mult = float(width_mult)
-        self.layer1 = nn.Sequential(nn.Conv2d(c[0], c[1], kernel_size=11, stride=2), nn.BatchNorm2d(c[1]),
-                                    nn.MaxPool2d(kernel_size=3, stride=2), nn.ReLU(inplace=True))
-        self.layer2 = nn.Sequential(nn.Conv2d(c[1], c[2], kernel_size=5), nn.BatchNorm2d(c[2]),
-                                    nn.MaxPool2d(kernel_size=3, stride=2), nn.ReLU(inplace=True))
-        self.layer3 = nn.Sequential(nn.Conv2d(c[2], c[3], kernel_size=3), nn.BatchNorm2d(c[3]),
-                                    nn.ReLU(inplace=True))
-        self.layer4 = nn.Sequential(nn.Conv2d(c[3], c[4], kernel_size=3), nn.BatchNorm2d(c[4]),
-                                    nn.ReLU(inplace=True))
+        self.layer1 = nn.Sequential(
+            nn.Conv2d(c[0], c[1], kernel_size=11, stride=2),
+            nn.BatchNorm2d(c[1]),
+            nn.MaxPool2d(kernel_size=3, stride=2),
+            nn.ReLU(inplace=True),
+        )
+        self.layer2 = nn.Sequential(
+            nn.Conv2d(c[1], c[2], kernel_size=5),
+            nn.BatchNorm2d(c[2]),
+            nn.MaxPool2d(kernel_size=3, stride=2),
+            nn.ReLU(inplace=True),
+        )
+        self.layer3 = nn.Sequential(nn.Conv2d(c[2], c[3], kernel_size=3), nn.BatchNorm2d(c[3]), nn.ReLU(inplace=True))
+        self.layer4 = nn.Sequential(nn.Conv2d(c[3], c[4], kernel_size=3), nn.BatchNorm2d(c[4]), nn.ReLU(inplace=True))
         self.layer5 = nn.Sequential(nn.Conv2d(c[4], c[5], kernel_size=3), nn.BatchNorm2d(c[5]))
         self.out_channels = [c[5]]
         self.strides = [8]

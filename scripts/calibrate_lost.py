@@ -22,6 +22,7 @@ threshold whose false-alarm rate stays within --max-false-alarms. Use different 
     python scripts/calibrate_lost.py --model siamrpn_effnet_lite0 --threshold 0.4 \\
         --sequences ball1,boat1,car16_1,person12_1,truck4_2,wakeboard7,Human3
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,7 +62,7 @@ def wipe(frame: np.ndarray, box, how: str) -> np.ndarray | None:
     for dx, dy in ((1.6 * bw, 0), (-1.6 * bw, 0), (0, 1.6 * bh), (0, -1.6 * bh)):
         sx, sy = int(x0 + dx), int(y0 + dy)
         if 0 <= sx and sx + bw <= W and 0 <= sy and sy + bh <= H:
-            out[y0:y1, x0:x1] = frame[sy:sy + bh, sx:sx + bw]
+            out[y0:y1, x0:x1] = frame[sy : sy + bh, sx : sx + bw]
             return out
     return None
 
@@ -79,9 +80,10 @@ def record(model: str, weights: str | None, seq) -> dict[str, list[float]]:
     for i in range(1, len(frames)):
         if i % RUN_EVERY == 0 and on_target:
             how = "patch" if (i // RUN_EVERY) % 2 else "blur"
-            probe = copy.copy(tracker)      # shares the model; the state arrays and lists are copied
-            probe.__dict__.update({k: copy.deepcopy(v) for k, v in tracker.__dict__.items()
-                                   if isinstance(v, (np.ndarray, list))})
+            probe = copy.copy(tracker)  # shares the model; the state arrays and lists are copied
+            probe.__dict__.update(
+                {k: copy.deepcopy(v) for k, v in tracker.__dict__.items() if isinstance(v, (np.ndarray, list))}
+            )
             for j in range(i, min(i + RUN_LENGTH, len(frames))):
                 wiped = None if np.isnan(gt[j]).any() else wipe(frames[j], gt[j], how)
                 if wiped is None:
@@ -93,7 +95,7 @@ def record(model: str, weights: str | None, seq) -> dict[str, list[float]]:
         if np.isnan(gt[i]).any():
             out["out_of_view"].append(tracker.lost_signal)
             continue
-        o = float(iou(np.array([r.box]), gt[i:i + 1])[0])
+        o = float(iou(np.array([r.box]), gt[i : i + 1])[0])
         if o == 0:
             out["distractor"].append(tracker.lost_signal)
         elif o > 0.3:
@@ -108,19 +110,25 @@ def rates(signals: dict[str, np.ndarray], t: float) -> dict[str, float]:
 
 def summary(signals: dict[str, np.ndarray], t: float) -> str:
     r = rates(signals, t)
-    return (f"flags {r['tracked']:.1%} of tracked frames, {r['vanish']:.0%} of vanish frames, "
-            f"{r['out_of_view']:.0%} out of view, {r['distractor']:.0%} on a distractor")
+    return (
+        f"flags {r['tracked']:.1%} of tracked frames, {r['vanish']:.0%} of vanish frames, "
+        f"{r['out_of_view']:.0%} out of view, {r['distractor']:.0%} on a distractor"
+    )
 
 
 def main(argv=None) -> int:
-    configure_process()   # as the siamtrack commands run: freed memory kept, TF32 off
+    configure_process()  # as the siamtrack commands run: freed memory kept, TF32 off
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", required=True)
     ap.add_argument("--weights")
     ap.add_argument("--data", default=str(DATA))
     ap.add_argument("--sequences", help="comma-separated names (default: all)")
-    ap.add_argument("--max-false-alarms", type=float, default=0.02,
-                    help="largest share of tracked frames the suggested threshold may flag (default 0.02)")
+    ap.add_argument(
+        "--max-false-alarms",
+        type=float,
+        default=0.02,
+        help="largest share of tracked frames the suggested threshold may flag (default 0.02)",
+    )
     ap.add_argument("--threshold", type=float, help="report this threshold too (to check one calibrated elsewhere)")
     args = ap.parse_args(argv)
     _, seqs = load_dataset(args.data, "auto", args.sequences.split(",") if args.sequences else None)
@@ -133,8 +141,10 @@ def main(argv=None) -> int:
     signals = {k: np.asarray(v, dtype=float) for k, v in pooled.items()}
     for k, v in signals.items():
         if len(v):
-            print(f"lost_signal when {k:12s} n={len(v):5d}  median {np.median(v):.3f}  "
-                  f"5th pct {np.percentile(v, 5):.3f}  95th pct {np.percentile(v, 95):.3f}")
+            print(
+                f"lost_signal when {k:12s} n={len(v):5d}  median {np.median(v):.3f}  "
+                f"5th pct {np.percentile(v, 5):.3f}  95th pct {np.percentile(v, 95):.3f}"
+            )
     tracked = signals["tracked"]
     lo, hi = np.percentile(np.concatenate(list(v for v in signals.values() if len(v))), [1, 99])
     given = {args.threshold} if args.threshold is not None else set()

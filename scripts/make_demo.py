@@ -13,6 +13,7 @@ depend on it. The output is deterministic (no randomness). Usage:
 
     python scripts/make_demo.py [--out weights/demo] [--frames 120] [--size 400x300]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,14 +38,27 @@ def rgb2bgr(img: np.ndarray) -> np.ndarray:
 def world_canvas():
     """A 1080x1560 mosaic of sample photographs (BGR)."""
     from skimage import data
-    tiles = [data.coffee(), data.rocket(), data.astronaut(), data.hubble_deep_field(), data.stereo_motorcycle()[0],
-             data.immunohistochemistry()]
+
+    tiles = [
+        data.coffee(),
+        data.rocket(),
+        data.astronaut(),
+        data.hubble_deep_field(),
+        data.stereo_motorcycle()[0],
+        data.immunohistochemistry(),
+    ]
     H, W = 1080, 1560
     canvas = np.zeros((H, W, 3), np.uint8)
-    cells = [(0, 0, 540, 520), (0, 520, 540, 520), (0, 1040, 540, 520),
-             (540, 0, 540, 520), (540, 520, 540, 520), (540, 1040, 540, 520)]
+    cells = [
+        (0, 0, 540, 520),
+        (0, 520, 540, 520),
+        (0, 1040, 540, 520),
+        (540, 0, 540, 520),
+        (540, 520, 540, 520),
+        (540, 1040, 540, 520),
+    ]
     for img, (y, x, h, w) in zip(tiles, cells):
-        canvas[y:y + h, x:x + w] = cv2.resize(rgb2bgr(img), (w, h), interpolation=cv2.INTER_AREA)
+        canvas[y : y + h, x : x + w] = cv2.resize(rgb2bgr(img), (w, h), interpolation=cv2.INTER_AREA)
     return canvas
 
 
@@ -52,7 +66,7 @@ def sprite(img_rgb, box, width):
     """A BGR patch cut from a sample photograph, resized to `width` pixels wide, and an elliptical alpha
     mask with a feathered edge."""
     x, y, w, h = box
-    patch = rgb2bgr(img_rgb)[y:y + h, x:x + w]
+    patch = rgb2bgr(img_rgb)[y : y + h, x : x + w]
     h, w = int(round(h * width / w)), width
     patch = cv2.resize(patch, (w, h), interpolation=cv2.INTER_AREA)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -69,16 +83,17 @@ def paste(canvas, patch, alpha, cx, cy, scale):
     p = cv2.resize(patch, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
     a = cv2.resize(alpha, (w, h), interpolation=cv2.INTER_LINEAR)[..., None]
     x0, y0 = int(round(cx - w / 2)), int(round(cy - h / 2))
-    roi = canvas[y0:y0 + h, x0:x0 + w].astype(np.float32)
-    canvas[y0:y0 + h, x0:x0 + w] = (a * p + (1 - a) * roi + 0.5).astype(np.uint8)
+    roi = canvas[y0 : y0 + h, x0 : x0 + w].astype(np.float32)
+    canvas[y0 : y0 + h, x0 : x0 + w] = (a * p + (1 - a) * roi + 0.5).astype(np.uint8)
     return float(x0), float(y0), float(w), float(h)
 
 
 def generate(out_dir: Path, frames: int, size: tuple[int, int], fps: float = 25.0) -> tuple[Path, Path]:
     from skimage import data
+
     world = world_canvas()
     H, W = world.shape[:2]
-    cat, cat_a = sprite(data.chelsea(), (60, 0, 340, 300), 130)         # the cat's face
+    cat, cat_a = sprite(data.chelsea(), (60, 0, 340, 300), 130)  # the cat's face
     astro, astro_a = sprite(data.astronaut(), (150, 20, 130, 150), 110)  # distractor: the astronaut's face
     out_w, out_h = size
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,7 @@ carry list), then `SHARED_PACK=.gpu bash scripts/train_gpu.sh` links it as ../sh
 - still/ unchanged; Megamind.avi and oneperson.mp4 unchanged; vtest.avi as every third frame at 3/4 size;
 - the parity fixture pysot_alex_dwxcorr_w05.
 """
+
 from __future__ import annotations
 
 import argparse

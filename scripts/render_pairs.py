@@ -7,6 +7,7 @@ spatially aware shift.
     python scripts/render_pairs.py siamrpn_alex_dwxcorr --data sequences=../shared/data/sequences \
         --data yolo=../shared/data/still/coco8 --data video=../shared/data/videos -n 12 -o pairs.png
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,11 +55,13 @@ def draw_pair(sample: dict, family: str, targets) -> np.ndarray:
     cv2.drawMarker(x, (c, c), (255, 255, 255), cv2.MARKER_CROSS, 12, 1)
     h = max(z.shape[0], x.shape[0]) + 18
     tile = np.full((h, z.shape[1] + x.shape[1] + 6, 3), 40, np.uint8)
-    tile[:z.shape[0], :z.shape[1]] = z
-    tile[:x.shape[0], z.shape[1] + 6:] = x
+    tile[: z.shape[0], : z.shape[1]] = z
+    tile[: x.shape[0], z.shape[1] + 6 :] = x
     npos = int((sample["label"] > 0).sum())
-    text = (f"{'NEG ' if neg else ''}shift {sample['shift'][0]:+.0f},{sample['shift'][1]:+.0f} "
-            f"scale {sample['jitter'][0]:.2f},{sample['jitter'][1]:.2f} pos {npos}")
+    text = (
+        f"{'NEG ' if neg else ''}shift {sample['shift'][0]:+.0f},{sample['shift'][1]:+.0f} "
+        f"scale {sample['jitter'][0]:.2f},{sample['jitter'][1]:.2f} pos {npos}"
+    )
     cv2.putText(tile, text, (4, h - 5), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
     return tile
 
@@ -92,8 +95,14 @@ def main(argv=None) -> int:
         geom = ModelGeometry(preset)
         with torch.no_grad():
             model = build_model(preset)
-        pairs = PairConfig(exemplar_size=geom.exemplar_size, search_size=args.search_size, context=geom.context,
-                           neg=args.neg, paste=args.paste, search=CropAugment.search_default(args.shift))
+        pairs = PairConfig(
+            exemplar_size=geom.exemplar_size,
+            search_size=args.search_size,
+            context=geom.context,
+            neg=args.neg,
+            paste=args.paste,
+            search=CropAugment.search_default(args.shift),
+        )
         cfg = TrainConfig(preset=preset.name, pairs=pairs)
         s = probe_score_size(model, geom, args.search_size, torch.device("cpu"))
         targets = make_targets(geom, s, cfg)
@@ -109,7 +118,7 @@ def main(argv=None) -> int:
     grid = np.full((rows * (th + 4), cols * (tw + 4), 3), 20, np.uint8)
     for k, t in enumerate(tiles):
         r, c = divmod(k, cols)
-        grid[r * (th + 4):r * (th + 4) + th, c * (tw + 4):c * (tw + 4) + tw] = t
+        grid[r * (th + 4) : r * (th + 4) + th, c * (tw + 4) : c * (tw + 4) + tw] = t
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(out), grid):

@@ -9,6 +9,7 @@ one tracking pass per setting. Ranked by AUC; the current values are marked.
     python scripts/tune_tracking.py --model anchorfree_effnet_lite0 --weights runs/af/checkpoint_e012.pth \\
         --split scripts/splits/train7.txt --grid penalty_k=0.055,0.1,0.15 window_influence=0.35,0.455 lr=0.2,0.37
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,14 +44,18 @@ def run(tracker, frames, box0) -> np.ndarray:
 
 
 def main() -> int:
-    configure_process()   # as the siamtrack commands run: freed memory kept, TF32 off
+    configure_process()  # as the siamtrack commands run: freed memory kept, TF32 off
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", required=True)
     ap.add_argument("--weights")
-    ap.add_argument("--split", default="scripts/splits/train7.txt",
-                    help="a dataset folder or split file (default: the seven training sequences)")
-    ap.add_argument("--grid", nargs="+", required=True, metavar="NAME=V1,V2",
-                    help="tracking values to try (every combination)")
+    ap.add_argument(
+        "--split",
+        default="scripts/splits/train7.txt",
+        help="a dataset folder or split file (default: the seven training sequences)",
+    )
+    ap.add_argument(
+        "--grid", nargs="+", required=True, metavar="NAME=V1,V2", help="tracking values to try (every combination)"
+    )
     ap.add_argument("--engine", default="torch")
     args = ap.parse_args()
 
@@ -81,8 +86,13 @@ def main() -> int:
     print("|" + "---|" * (len(names) + 4))
     for auc, p20, size, combo, aucs in sorted(rows, key=lambda r: -r[0]):
         mark = " (current)" if np.allclose(combo, current) else ""
-        print("| " + " | ".join(f"{v:g}" for v in combo) + f" | {auc:.3f}{mark} | {p20:.3f} | {size:.3f} | "
-              + " ".join(f"{a:.2f}" for a in aucs) + " |")
+        print(
+            "| "
+            + " | ".join(f"{v:g}" for v in combo)
+            + f" | {auc:.3f}{mark} | {p20:.3f} | {size:.3f} | "
+            + " ".join(f"{a:.2f}" for a in aucs)
+            + " |"
+        )
     return 0
 
 

@@ -6,6 +6,7 @@ one). Prints what was copied and what was not; the result is for `siamtrack trai
     python scripts/warm_start.py --preset siamrpn_effnet_lite0_fast --source weights/siamrpn_effnet_lite0.pth \
         --out runs/lite0_fast_init.pth
 """
+
 from __future__ import annotations
 
 import argparse

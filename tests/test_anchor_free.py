@@ -1,4 +1,5 @@
 """The anchor-free head: targets, losses, the head on every backbone, decoding in the tracker, training steps."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,7 +12,7 @@ from tracker.training.targets import anchor_free_targets, grid_positions
 
 
 def test_targets_follow_the_ellipses_and_the_edges():
-    box = (100.0, 110.0, 180.0, 150.0)                        # 80 x 40, centre (140, 130)
+    box = (100.0, 110.0, 180.0, 150.0)  # 80 x 40, centre (140, 130)
     label, ctr, ltrb = anchor_free_targets(box, 16, 16, 255)
     pos = grid_positions(16, 16, 255)
     px, py = np.meshgrid(pos, pos)
@@ -29,7 +30,7 @@ def test_a_target_smaller_than_the_stride_still_has_one_positive():
     assert (label == 1).sum() == 1
     i, j = np.argwhere(label == 1)[0]
     pos = grid_positions(16, 16, 255)
-    assert abs(pos[j] - 128) <= 8 and abs(pos[i] - 128.5) <= 8        # the point nearest the centre
+    assert abs(pos[j] - 128) <= 8 and abs(pos[i] - 128.5) <= 8  # the point nearest the centre
 
 
 def test_a_negative_pair_has_only_negatives():
@@ -63,8 +64,12 @@ def test_loss_prefers_the_right_box_and_the_right_score():
     assert loc.grad.abs().sum() > 0 and cls.grad.abs().sum() > 0
 
 
-BACKBONES = [("alexnet_legacy", {}), ("alexnet", {}), ("resnet50", {"used_layers": [2, 3, 4]}),
-             ("efficientnet_lite0", {"pretrained": False, "used_layers": [4, 5], "output_stride": 16})]
+BACKBONES = [
+    ("alexnet_legacy", {}),
+    ("alexnet", {}),
+    ("resnet50", {"used_layers": [2, 3, 4]}),
+    ("efficientnet_lite0", {"pretrained": False, "used_layers": [4, 5], "output_stride": 16}),
+]
 
 
 @pytest.mark.parametrize("backbone,kw", BACKBONES, ids=lambda v: str(v))
@@ -72,12 +77,18 @@ def test_the_head_works_on_any_backbone(backbone, kw):
     """The score map keeps the search feature map's size (pixel-wise correlation, padded towers)."""
     from backbones import build_backbone
     from tracker.models import build_model
+
     bb = build_backbone(backbone, **kw)
     levels = len(bb.out_channels)
     neck = NeckSpec([32] * levels, center_size=6, template_only=True) if backbone != "alexnet_legacy" else None
-    preset = Preset("af", "anchor_free", ModelSpec(backbone, dict(kw), neck,
-                                                    HeadSpec("anchor_free", hidden=32, template_size=6)),
-                    AnchorFreeParams(), PYSOT_INPUT, "siamtrack")
+    preset = Preset(
+        "af",
+        "anchor_free",
+        ModelSpec(backbone, dict(kw), neck, HeadSpec("anchor_free", hidden=32, template_size=6)),
+        AnchorFreeParams(),
+        PYSOT_INPUT,
+        "siamtrack",
+    )
     with torch.device("meta"):
         model = build_model(preset).eval()
         with torch.no_grad():
@@ -88,6 +99,7 @@ def test_the_head_works_on_any_backbone(backbone, kw):
 
 class FakeEngine:
     """Hands the tracker a score map with one peak and fixed (l, t, r, b) distances."""
+
     model = None
     name = "fake"
 
@@ -107,6 +119,7 @@ class FakeEngine:
 def test_tracker_decodes_points_and_distances():
     from tracker.geometry import score_grid
     from tracker.trackers.anchor_free import AnchorFreeTracker
+
     preset = get_preset("anchorfree_effnet_lite0").replace_track(window_influence=0.0, penalty_k=0.0, lr=1.0)
     # peak two cells right and one up of the grid's centre cell; distances give a 40 x 60 box whose
     # centre is 5 px right and 10 px down of the point
@@ -116,7 +129,7 @@ def test_tracker_decodes_points_and_distances():
     cx0, cy0 = 300 + 63 / 2, 200 + 63 / 2
     r = tr.update(frame)
     off = score_grid(16, 16)
-    scale = 127 / np.sqrt((64 + 64) * (64 + 64))   # exemplar / context size of a 64 x 64 box
+    scale = 127 / np.sqrt((64 + 64) * (64 + 64))  # exemplar / context size of a 64 x 64 box
     cx = cx0 + (off[10] + 5) / scale
     cy = cy0 + (off[7] + 10) / scale
     score = 1 / (1 + np.exp(-5.0))
@@ -132,6 +145,7 @@ def test_training_steps_reduce_the_loss_on_one_batch():
     gradients reach the head and the neck)."""
     from tracker.models import build_model
     from tracker.training.pairs import AnchorFreeTargetMaker
+
     torch.manual_seed(0)
     preset = get_preset("anchorfree_effnet_lite0")
     model = build_model(preset).train()
@@ -145,6 +159,7 @@ def test_training_steps_reduce_the_loss_on_one_batch():
     params = [p for n, p in model.named_parameters() if not n.startswith("backbone")]
     opt = torch.optim.SGD(params, lr=0.01, momentum=0.9)
     from tracker.training.losses import siamese_loss
+
     losses = []
     for _ in range(6):
         out = model(z, x)

@@ -6,6 +6,7 @@ fed with the very tensors of a state_dict built here under the reference key nam
 state_dict strictly checks the names and shapes; the forward comparison checks order, strides, padding,
 dilation, groups and BatchNorm eps.
 """
+
 import math
 
 import numpy as np
@@ -65,6 +66,7 @@ def pixels(gen, size, batch=2):
 # Registry
 # --------------------------------------------------------------------------------------------------
 
+
 def test_unknown_backbone_is_a_backbone_error_listing_the_names():
     with pytest.raises(BackboneError) as err:
         build_backbone("vgg16")
@@ -89,6 +91,7 @@ def test_bad_used_layers_are_rejected():
 # --------------------------------------------------------------------------------------------------
 # Shapes: every backbone at the four network input sizes agrees with its own description
 # --------------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", sorted(BACKBONES))
 @pytest.mark.slow
@@ -127,8 +130,13 @@ def test_published_map_sizes():
 # --------------------------------------------------------------------------------------------------
 
 # (module, in, out, kernel, groups, has BN)
-SIAMFC_LAYERS = [("conv1", 3, 96, 11, 1, True), ("conv2", 96, 256, 5, 2, True), ("conv3", 256, 384, 3, 1, True),
-                 ("conv4", 384, 384, 3, 2, True), ("conv5", 384, 256, 3, 2, False)]
+SIAMFC_LAYERS = [
+    ("conv1", 3, 96, 11, 1, True),
+    ("conv2", 96, 256, 5, 2, True),
+    ("conv3", 256, 384, 3, 1, True),
+    ("conv4", 384, 384, 3, 2, True),
+    ("conv5", 384, 256, 3, 2, False),
+]
 
 
 def siamfc_state_dict(gen):
@@ -173,6 +181,7 @@ def test_alexnet_siamfc_checkpoint_keys_are_exactly_the_reference_ones():
 # pysot AlexNetLegacy and AlexNet
 # --------------------------------------------------------------------------------------------------
 
+
 def pysot_alex_channels(width_mult):
     return [3] + [int(c * width_mult) for c in (96, 256, 384, 384, 256)]
 
@@ -180,10 +189,16 @@ def pysot_alex_channels(width_mult):
 def pysot_alex_state_dict(gen, width_mult, legacy=True):
     c = pysot_alex_channels(width_mult)
     kernels = [11, 5, 3, 3, 3]
-    conv_names = ["features.0", "features.4", "features.8", "features.11", "features.14"] if legacy else \
-        [f"layer{i}.0" for i in range(1, 6)]
-    bn_names = ["features.1", "features.5", "features.9", "features.12", "features.15"] if legacy else \
-        [f"layer{i}.1" for i in range(1, 6)]
+    conv_names = (
+        ["features.0", "features.4", "features.8", "features.11", "features.14"]
+        if legacy
+        else [f"layer{i}.0" for i in range(1, 6)]
+    )
+    bn_names = (
+        ["features.1", "features.5", "features.9", "features.12", "features.15"]
+        if legacy
+        else [f"layer{i}.1" for i in range(1, 6)]
+    )
     sd = {}
     for i in range(5):
         sd[f"{conv_names[i]}.weight"], sd[f"{conv_names[i]}.bias"] = conv_tensors(gen, c[i + 1], c[i], kernels[i])
@@ -224,14 +239,16 @@ def test_alexnet_legacy_width_rounding_follows_pysot(width_mult):
 
 
 def test_parity_checkpoints_load_into_backbones(shared_dir):
-    cases = [("siamfc_alexnet", "alexnet_siamfc", {}),
-             ("pysot_alex_dwxcorr_w05", "alexnet_legacy", {"width_mult": 0.5}),
-             ("pysot_alex_upxcorr_w025", "alexnet_legacy", {"width_mult": 0.25})]
+    cases = [
+        ("siamfc_alexnet", "alexnet_siamfc", {}),
+        ("pysot_alex_dwxcorr_w05", "alexnet_legacy", {"width_mult": 0.5}),
+        ("pysot_alex_upxcorr_w025", "alexnet_legacy", {"width_mult": 0.25}),
+    ]
     for folder, name, kw in cases:
         state = torch.load(shared_dir / "parity" / folder / "weights.pth", map_location="cpu", weights_only=True)
         bb = build_backbone(name, **kw)
         prefix = bb.checkpoint_prefix
-        bb.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}, strict=True)
+        bb.load_state_dict({k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}, strict=True)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -298,8 +315,9 @@ def test_resnet50_matches_reference_forward():
     sd = r50_state_dict(gen)
     with torch.device("meta"):  # no random init: every tensor comes from sd
         model = build_backbone("resnet50", used_layers=[2, 3, 4])
-    model.load_state_dict({k: (v.float() if v.is_floating_point() else v) for k, v in sd.items()},
-                          strict=True, assign=True)  # strict: the reference key names and shapes
+    model.load_state_dict(
+        {k: (v.float() if v.is_floating_point() else v) for k, v in sd.items()}, strict=True, assign=True
+    )  # strict: the reference key names and shapes
     x = pixels(gen, 47, batch=1)  # 47 -> 21 -> 11 -> 5x5 at layers 2-4: small, every layer exercised
     # Random BN statistics would blow activations up over 50 layers: set them to this input's statistics
     # (one training-mode pass with a cumulative average), then take the tensors back under the same names.
@@ -345,6 +363,7 @@ LITE0_STAGES = [(1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 
 @pytest.fixture(scope="module")
 def imagenet_state():
     from backbones.efficientnet_lite import imagenet_weights_path
+
     state = torch.load(imagenet_weights_path(), map_location="cpu", weights_only=True)
     return {k: (v.double() if v.is_floating_point() else v) for k, v in state.items()}
 
@@ -370,7 +389,7 @@ def tf_same_depthwise(x, w, stride):
     span = (n_out - 1) * stride + 1
     for i in range(k):
         for j in range(k):
-            out += w[:, 0, i, j].view(1, -1, 1, 1) * x[:, :, i:i + span:stride, j:j + span:stride]
+            out += w[:, 0, i, j].view(1, -1, 1, 1) * x[:, :, i : i + span : stride, j : j + span : stride]
     return out
 
 
@@ -447,6 +466,7 @@ def test_efficientnet_lite0_recognises_a_zebra(shared_dir, imagenet_state):
     """The backbone + the file's own classifier name COCO image 34 (a zebra) as ImageNet class 340 (zebra):
     the weights, block layout, padding and input convention are the ones the network was trained with."""
     import cv2
+
     img = cv2.imread(str(shared_dir / "data" / "still" / "coco8" / "images" / "train" / "000000000034.jpg"))
     assert img is not None
     bb = build_backbone("efficientnet_lite0", used_layers=[7]).eval()
@@ -454,15 +474,25 @@ def test_efficientnet_lite0_recognises_a_zebra(shared_dir, imagenet_state):
     assert conv["channel_order"] == "RGB"
     h, w = img.shape[:2]
     c = min(h, w)
-    img = img[(h - c) // 2:(h - c) // 2 + c, (w - c) // 2:(w - c) // 2 + c, ::-1]
+    img = img[(h - c) // 2 : (h - c) // 2 + c, (w - c) // 2 : (w - c) // 2 + c, ::-1]
     img = cv2.resize(np.ascontiguousarray(img), (224, 224), interpolation=cv2.INTER_AREA).astype(np.float32)
     img = (img * conv["scale"] - np.array(conv["mean"], np.float32)) / np.array(conv["std"], np.float32)
     x = torch.from_numpy(img).permute(2, 0, 1)[None].contiguous()
     sd = {k: v.float() for k, v in imagenet_state.items() if v.is_floating_point()}
     with torch.no_grad():
         f = bb(x)[0]
-        f = F.relu6(F.batch_norm(F.conv2d(f, sd["_conv_head.weight"]), sd["_bn1.running_mean"], sd["_bn1.running_var"],
-                                 sd["_bn1.weight"], sd["_bn1.bias"], False, 0.0, 1e-3))
+        f = F.relu6(
+            F.batch_norm(
+                F.conv2d(f, sd["_conv_head.weight"]),
+                sd["_bn1.running_mean"],
+                sd["_bn1.running_var"],
+                sd["_bn1.weight"],
+                sd["_bn1.bias"],
+                False,
+                0.0,
+                1e-3,
+            )
+        )
         probs = F.linear(f.mean((2, 3)), sd["_fc.weight"], sd["_fc.bias"]).softmax(1)[0]
     assert int(probs.argmax()) == 340 and float(probs[340]) > 0.5
 
@@ -497,8 +527,11 @@ def test_backbones_import_nothing_of_tracker():
     """Dependencies point one way: tracker uses backbones, never the reverse."""
     import subprocess
     import sys
-    code = ("import sys, backbones, backbones.efficientnet_lite, backbones.errors\n"
-            "print(sorted(m for m in sys.modules if m == 'tracker' or m.startswith('tracker.')))")
+
+    code = (
+        "import sys, backbones, backbones.efficientnet_lite, backbones.errors\n"
+        "print(sorted(m for m in sys.modules if m == 'tracker' or m.startswith('tracker.')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -512,14 +545,26 @@ def test_a_bad_backbone_is_one_clear_line_from_the_cli(tmp_path, capsys):
     from tracker.config.presets import Preset, get_preset
     from tracker.errors import UserError
     from tracker.models import build_model
+
     d = get_preset("siamfc_alexnet").to_dict()
     d["model"]["backbone"] = "vgg16"
     (tmp_path / "p.yaml").write_text(yaml.safe_dump(d))
     torch.save({"x": torch.zeros(1)}, tmp_path / "w.pth")
     with pytest.raises(UserError, match="unknown backbone 'vgg16'"):
         build_model(Preset.from_dict(d))
-    rc = main(["track", "--demo", "--quiet", "--config", str(tmp_path / "p.yaml"),
-               "--weights", str(tmp_path / "w.pth"), "--save-video", str(tmp_path / "v.mp4")])
+    rc = main(
+        [
+            "track",
+            "--demo",
+            "--quiet",
+            "--config",
+            str(tmp_path / "p.yaml"),
+            "--weights",
+            str(tmp_path / "w.pth"),
+            "--save-video",
+            str(tmp_path / "v.mp4"),
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and "unknown backbone 'vgg16'" in err, err
 

@@ -4,6 +4,7 @@ shards equal to the unsharded batch, merge, and Ctrl-C leaving only complete fil
 Real clips from ../shared/data/videos (first few frames only) tracked with OpenCV's KCF, which is
 deterministic, so two runs over the same item must write identical boxes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -79,15 +80,18 @@ def no_temporaries(out: Path) -> bool:
 
 # ------------------------------------------------------------------------------------------ manifests
 
+
 def test_csv_manifest_resolves_relative_paths_and_keeps_bad_values_per_item(tmp_path):
     (tmp_path / "clips").mkdir()
     m = tmp_path / "clips" / "m.csv"
-    m.write_text("# a comment before the header\n"
-                 "id,video,box,start\n"
-                 'a,a.mp4,"10,20,30,40",\n'
-                 "b,/abs/b.avi,1 2 3 4,7\n"
-                 'c,c.mp4,"1,2,zero,4",\n'
-                 'd,d.mp4,"1,2,3,4",-1\n')
+    m.write_text(
+        "# a comment before the header\n"
+        "id,video,box,start\n"
+        'a,a.mp4,"10,20,30,40",\n'
+        "b,/abs/b.avi,1 2 3 4,7\n"
+        'c,c.mp4,"1,2,zero,4",\n'
+        'd,d.mp4,"1,2,3,4",-1\n'
+    )
     items = read_manifest(m)
     assert [it.item_id for it in items] == ["a", "b", "c", "d"]
     a, b, c, d = items
@@ -101,9 +105,11 @@ def test_csv_manifest_resolves_relative_paths_and_keeps_bad_values_per_item(tmp_
 
 def test_jsonl_manifest_and_whole_manifest_errors_name_the_line(tmp_path):
     m = tmp_path / "m.jsonl"
-    m.write_text('{"video": "x.mp4", "box": [1, 2, 3, 4], "start": 2}\n'
-                 "\n"
-                 '{"video": "y.mp4", "x": 5, "y": 6, "w": 7, "h": 8, "id": "why"}\n')
+    m.write_text(
+        '{"video": "x.mp4", "box": [1, 2, 3, 4], "start": 2}\n'
+        "\n"
+        '{"video": "y.mp4", "x": 5, "y": 6, "w": 7, "h": 8, "id": "why"}\n'
+    )
     x, y = read_manifest(m)
     assert (x.item_id, x.box, x.start) == ("x", (1, 2, 3, 4), 2)
     assert (y.item_id, y.box, y.start) == ("why", (5, 6, 7, 8), 0)
@@ -149,7 +155,7 @@ def test_shards_partition_the_items_deterministically():
         assert all(p for p in parts)
     # By id, an item's shard does not depend on the manifest's order (or on this machine).
     rev = list(reversed(items))
-    assert ({it.item_id for it in select_shard(rev, 1, 4)} == {it.item_id for it in select_shard(items, 1, 4)})
+    assert {it.item_id for it in select_shard(rev, 1, 4)} == {it.item_id for it in select_shard(items, 1, 4)}
     assert parse_shard("2/5") == (2, 5)
     for bad in ("5/5", "1/0", "a/b", "1"):
         with pytest.raises(UserError):
@@ -158,6 +164,7 @@ def test_shards_partition_the_items_deterministically():
 
 def read_manifest_text(text: str):
     import tempfile
+
     with tempfile.TemporaryDirectory() as d:
         p = Path(d) / "m.csv"
         p.write_text(text)
@@ -166,17 +173,21 @@ def read_manifest_text(text: str):
 
 # --------------------------------------------------------------------------------- the acceptance run
 
+
 def test_batch_finishes_good_items_reports_bad_ones_resumes_and_force_redoes(tmp_path, videos, capsys):
     corrupt = tmp_path / "corrupt.mp4"
     corrupt.write_bytes(np.random.default_rng(0).integers(0, 256, 20000, dtype=np.uint8).tobytes())
-    m = write_manifest(tmp_path / "m.csv", [
-        (videos["vtest"], 100, 100, 50, 80, "", "vtest"),
-        (videos["mega"], 250, 150, 100, 120, 0, "mega"),
-        (videos["one"], 200, 100, 60, 150, 5, "one"),
-        ("corrupt.mp4", 10, 10, 20, 20, "", "corrupt"),
-        (videos["mega"], 10, 10, 0, 20, "", "zero_box"),
-        (videos["one"], 5000, 10, 20, 20, "", "outside"),
-    ])
+    m = write_manifest(
+        tmp_path / "m.csv",
+        [
+            (videos["vtest"], 100, 100, 50, 80, "", "vtest"),
+            (videos["mega"], 250, 150, 100, 120, 0, "mega"),
+            (videos["one"], 200, 100, 60, 150, 5, "one"),
+            ("corrupt.mp4", 10, 10, 20, 20, "", "corrupt"),
+            (videos["mega"], 10, 10, 0, 20, "", "zero_box"),
+            (videos["one"], 5000, 10, 20, 20, "", "outside"),
+        ],
+    )
     out = tmp_path / "out"
     assert batch(m, "-o", out, "--model", "opencv:kcf", "--max-frames", FRAMES) == 1
     rows = {r["item_id"]: r for r in read_csv(out / "summary.csv")}
@@ -184,7 +195,7 @@ def test_batch_finishes_good_items_reports_bad_ones_resumes_and_force_redoes(tmp
     for good, box in (("vtest", [100, 100, 50, 80]), ("mega", [250, 150, 100, 120]), ("one", [200, 100, 60, 150])):
         assert rows[good]["status"] == "ok" and rows[good]["frames"] == str(FRAMES)
         b = boxes_of(out, good)
-        assert len(b) == FRAMES and b[0] == box   # one line per frame, the first is the initial box
+        assert len(b) == FRAMES and b[0] == box  # one line per frame, the first is the initial box
         s = json.loads((out / f"{good}.summary.json").read_text())
         assert s["status"] == "ok" and s["frames"] == FRAMES and s["fps"] > 0 and s["error"] is None
         assert s["start_frame"] == (5 if good == "one" else 0)
@@ -204,8 +215,10 @@ def test_batch_finishes_good_items_reports_bad_ones_resumes_and_force_redoes(tmp
     after = {g: (stamp(out / f"{g}.boxes.txt"), stamp(out / f"{g}.summary.json")) for g in ("vtest", "mega", "one")}
     assert after == before
     assert "3 of 6 items already finished" in capsys.readouterr().err
-    assert stable_rows(out / "summary.csv") == [{k: v for k, v in r.items() if k not in TIMING_COLUMNS}
-                                                for r in sorted(rows.values(), key=lambda r: r["item_id"])]
+    assert stable_rows(out / "summary.csv") == [
+        {k: v for k, v in r.items() if k not in TIMING_COLUMNS}
+        for r in sorted(rows.values(), key=lambda r: r["item_id"])
+    ]
 
     # --force redoes them (new files), with the same result (KCF is deterministic).
     old_boxes = {g: (out / f"{g}.boxes.txt").read_text() for g in ("vtest", "mega", "one")}
@@ -233,10 +246,13 @@ def test_video_that_stops_decoding_fails_instead_of_passing_as_complete(tmp_path
 
 # ---------------------------------------------------------------------------------------- shards
 
+
 def test_shards_together_equal_the_unsharded_batch(tmp_path, videos):
-    rows = [(videos[k], *box, start, f"{k}{start}") for k, box in
-            (("vtest", (100, 100, 50, 80)), ("mega", (250, 150, 100, 120)), ("one", (200, 100, 60, 150)))
-            for start in (0, 20)]
+    rows = [
+        (videos[k], *box, start, f"{k}{start}")
+        for k, box in (("vtest", (100, 100, 50, 80)), ("mega", (250, 150, 100, 120)), ("one", (200, 100, 60, 150)))
+        for start in (0, 20)
+    ]
     m = write_manifest(tmp_path / "m.csv", rows)
     n = 6
     common = ["--model", "opencv:kcf", "--max-frames", 6, "--quiet"]
@@ -247,8 +263,9 @@ def test_shards_together_equal_the_unsharded_batch(tmp_path, videos):
     # ... and n shards into n folders, merged.
     for i in range(n):
         assert batch(m, "-o", tmp_path / f"s{i}", "--shard", f"{i}/{n}", "--shard-by", "index", *common) == 0
-    assert batch("--merge", *(tmp_path / f"s{i}" for i in range(n)), "--output", tmp_path / "merged.csv",
-                 "--quiet") == 0
+    assert (
+        batch("--merge", *(tmp_path / f"s{i}" for i in range(n)), "--output", tmp_path / "merged.csv", "--quiet") == 0
+    )
     assert batch("--merge", tmp_path / "one_dir", "--output", tmp_path / "merged1.csv", "--quiet") == 0
 
     expected = stable_rows(tmp_path / "all" / "summary.csv")
@@ -260,15 +277,21 @@ def test_shards_together_equal_the_unsharded_batch(tmp_path, videos):
     for r in expected:
         ref = (tmp_path / "all" / f"{r['item_id']}.boxes.txt").read_text()
         assert (tmp_path / "one_dir" / f"{r['item_id']}.boxes.txt").read_text() == ref
-        shard_dir = next(tmp_path / f"s{i}" for i in range(n)
-                         if (tmp_path / f"s{i}" / f"{r['item_id']}.boxes.txt").exists())
+        shard_dir = next(
+            tmp_path / f"s{i}" for i in range(n) if (tmp_path / f"s{i}" / f"{r['item_id']}.boxes.txt").exists()
+        )
         assert (shard_dir / f"{r['item_id']}.boxes.txt").read_text() == ref
 
 
 def test_merge_reports_missing_and_failed_items(tmp_path, videos):
-    m = write_manifest(tmp_path / "m.csv", [(videos["mega"], 250, 150, 100, 120, 0, "a"),
-                                            (videos["mega"], 250, 150, 0, 120, 0, "bad"),
-                                            (videos["one"], 200, 100, 60, 150, 0, "c")])
+    m = write_manifest(
+        tmp_path / "m.csv",
+        [
+            (videos["mega"], 250, 150, 100, 120, 0, "a"),
+            (videos["mega"], 250, 150, 0, 120, 0, "bad"),
+            (videos["one"], 200, 100, 60, 150, 0, "c"),
+        ],
+    )
     common = ["--model", "opencv:kcf", "--max-frames", 4, "--quiet", "--shard-by", "index"]
     assert batch(m, "-o", tmp_path / "s0", "--shard", "0/2", *common) == 0  # a, c
     # shard 1 has not run: merging with the manifest reports its item as missing
@@ -285,6 +308,7 @@ def test_merge_reports_missing_and_failed_items(tmp_path, videos):
 
 
 # ---------------------------------------------------------------------------------- interruption
+
 
 class StepTracker(Tracker):
     """Moves the box one pixel right per frame; optionally raises KeyboardInterrupt (Ctrl-C) at frame k."""
@@ -305,9 +329,14 @@ class StepTracker(Tracker):
 
 
 def test_ctrl_c_mid_item_leaves_only_complete_files_and_the_rerun_completes(tmp_path, videos, monkeypatch):
-    m = write_manifest(tmp_path / "m.csv", [(videos["mega"], 250, 150, 100, 120, 0, "first"),
-                                            (videos["one"], 200, 100, 60, 150, 0, "second"),
-                                            (videos["vtest"], 100, 100, 50, 80, 0, "third")])
+    m = write_manifest(
+        tmp_path / "m.csv",
+        [
+            (videos["mega"], 250, 150, 100, 120, 0, "first"),
+            (videos["one"], 200, 100, 60, 150, 0, "second"),
+            (videos["vtest"], 100, 100, 50, 80, 0, "third"),
+        ],
+    )
     out = tmp_path / "out"
     items = read_manifest(m)
     opts = BatchOptions(out_dir=str(out), model="opencv:kcf", max_frames=FRAMES, save_video=True)
@@ -316,6 +345,7 @@ def test_ctrl_c_mid_item_leaves_only_complete_files_and_the_rerun_completes(tmp_
 
     # Ctrl-C five frames into "second", through the command line: exit 130, nothing partial left.
     import tracker.batch.runner as runner
+
     monkeypatch.setattr(runner, "make_tracker", lambda opts, warm=True: StepTracker(interrupt_after=5))
     assert batch(m, "-o", out, "--model", "opencv:kcf", "--max-frames", FRAMES, "--save-video", "--quiet") == 130
     names = sorted(p.name for p in out.iterdir())
@@ -347,6 +377,7 @@ def test_interrupted_redo_of_a_finished_item_never_leaves_new_boxes_with_the_old
 
 # ------------------------------------------------------------------------------- frames and output
 
+
 class FakeSource:
     """Frames 0..9 where 3 and 4 fail to decode (reported through `skipped`, as the real sources do)."""
 
@@ -366,6 +397,7 @@ class FakeSource:
 
 def test_undecodable_frames_keep_one_line_per_frame(tmp_path, monkeypatch):
     import tracker.io.sources as sources
+
     monkeypatch.setattr(sources, "open_source", FakeSource)
     m = tmp_path / "m.jsonl"
     m.write_text('{"video": "fake.avi", "box": [10, 10, 8, 8], "id": "f"}\n')
@@ -414,12 +446,14 @@ def test_threads_follow_the_free_cores_unless_given(tmp_path, videos, monkeypatc
 
     from tracker import runtime
     from tracker.batch import runner
+
     monkeypatch.setattr(runtime, "free_cores", lambda: 2)
     calls, real = [], runtime.threads_per_worker
 
     def spy(workers=1, requested=None):
         calls.append((workers, requested, real(workers, requested)))
         return calls[-1][2]
+
     monkeypatch.setattr(runtime, "threads_per_worker", spy)
     torch_threads = []
     monkeypatch.setattr(torch, "set_num_threads", torch_threads.append)
@@ -428,7 +462,7 @@ def test_threads_follow_the_free_cores_unless_given(tmp_path, videos, monkeypatc
     m = write_manifest(tmp_path / "m.csv", [(videos["vtest"], 100, 100, 50, 80, "", "vtest")])
     assert batch(m, "-o", tmp_path / "a", "--model", "opencv:kcf", "--max-frames", 2, "--quiet") == 0
     assert batch(m, "-o", tmp_path / "b", "--model", "opencv:kcf", "--max-frames", 2, "--threads", 3, "--quiet") == 0
-    assert calls[0] == (1, None, 2) and calls[-1] == (1, 3, 3)   # one process: all free cores, or N
+    assert calls[0] == (1, None, 2) and calls[-1] == (1, 3, 3)  # one process: all free cores, or N
     assert torch_threads == [2, 3]
     with pytest.raises(SystemExit):
         batch(m, "-o", tmp_path / "c", "--threads", 0)
@@ -445,17 +479,25 @@ class CrashOnWideBoxTracker(StepTracker):
 
 
 def test_a_tracker_exception_fails_only_its_item_with_a_traceback(tmp_path, videos):
-    m = write_manifest(tmp_path / "m.csv", [(videos["mega"], 250, 150, 100, 120, 0, "wide"),
-                                            (videos["one"], 200, 100, 60, 150, 0, "narrow")])
+    m = write_manifest(
+        tmp_path / "m.csv",
+        [(videos["mega"], 250, 150, 100, 120, 0, "wide"), (videos["one"], 200, 100, 60, 150, 0, "narrow")],
+    )
     out = tmp_path / "out"
-    res = run_batch(read_manifest(m), BatchOptions(out_dir=str(out), tracker_factory=CrashOnWideBoxTracker,
-                                                   max_frames=6, save_video=True))
+    res = run_batch(
+        read_manifest(m),
+        BatchOptions(out_dir=str(out), tracker_factory=CrashOnWideBoxTracker, max_frames=6, save_video=True),
+    )
     wide, narrow = res.summaries
     assert wide["status"] == "failed" and "RuntimeError: index out of range" in wide["error"]
     assert "Megamind.avi" in wide["error"] and "_update" in wide["traceback"]
     assert narrow["status"] == "ok" and len(boxes_of(out, "narrow")) == 6
-    assert sorted(p.name for p in out.iterdir()) == ["narrow.annotated.mp4", "narrow.boxes.txt",
-                                                     "narrow.summary.json", "wide.summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "narrow.annotated.mp4",
+        "narrow.boxes.txt",
+        "narrow.summary.json",
+        "wide.summary.json",
+    ]
 
 
 def test_nanotrack_runs_with_its_model_folder_and_without_it_says_which_flag(tmp_path, videos, shared_dir, capsys):
@@ -463,26 +505,33 @@ def test_nanotrack_runs_with_its_model_folder_and_without_it_says_which_flag(tmp
     out = tmp_path / "out"
     assert batch(m, "-o", out, "--model", "opencv:nano", "--max-frames", 5, "--quiet") == 2
     assert "--nano-dir FOLDER" in capsys.readouterr().err
-    assert not out.exists() or not any(out.iterdir())    # failed before any item
-    assert batch(m, "-o", out, "--model", "opencv:nano", "--nano-dir", shared_dir / "peers", "--max-frames", 5,
-                 "--quiet") == 0
+    assert not out.exists() or not any(out.iterdir())  # failed before any item
+    assert (
+        batch(m, "-o", out, "--model", "opencv:nano", "--nano-dir", shared_dir / "peers", "--max-frames", 5, "--quiet")
+        == 0
+    )
     assert read_csv(out / "summary.csv")[0]["status"] == "ok" and len(boxes_of(out, "vtest")) == 5
 
 
 @pytest.mark.slow
-def test_one_tracker_per_process_reinitialised_per_item_gives_each_item_its_own_result(tmp_path, videos,
-                                                                                       monkeypatch):
+def test_one_tracker_per_process_reinitialised_per_item_gives_each_item_its_own_result(tmp_path, videos, monkeypatch):
     # the model is loaded and its graphs built once per process; init must leave nothing of the last item
     from tracker.batch import runner
-    monkeypatch.setattr(runner, "_CACHED", {})           # not a tracker an earlier test left in this process
+
+    monkeypatch.setattr(runner, "_CACHED", {})  # not a tracker an earlier test left in this process
     opts = BatchOptions(out_dir=str(tmp_path / "o"), model="siamrpn_effnet_lite0_fast", engine="torch")
-    built = runner.make_tracker(opts, warm=False)        # the command line's up-front check: no graphs yet
+    built = runner.make_tracker(opts, warm=False)  # the command line's up-front check: no graphs yet
     assert not built.model.fast_path.search.graphs
-    assert runner.make_tracker(opts) is built and built.model.fast_path.search.graphs   # the first item warms it
+    assert runner.make_tracker(opts) is built and built.model.fast_path.search.graphs  # the first item warms it
     assert runner.make_tracker(opts) is runner.make_tracker(opts)
-    m = write_manifest(tmp_path / "m.csv", [(videos["vtest"], 100, 100, 50, 80, 0, "first"),
-                                            (videos["mega"], 250, 150, 100, 120, 0, "other"),
-                                            (videos["vtest"], 100, 100, 50, 80, 0, "again")])
+    m = write_manifest(
+        tmp_path / "m.csv",
+        [
+            (videos["vtest"], 100, 100, 50, 80, 0, "first"),
+            (videos["mega"], 250, 150, 100, 120, 0, "other"),
+            (videos["vtest"], 100, 100, 50, 80, 0, "again"),
+        ],
+    )
     out = tmp_path / "out"
     assert batch(m, "-o", out, "--model", "siamrpn_effnet_lite0_fast", "--max-frames", 8, "--quiet") == 0
     assert boxes_of(out, "first") == boxes_of(out, "again") and boxes_of(out, "first") != boxes_of(out, "other")

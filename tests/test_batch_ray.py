@@ -6,6 +6,7 @@ Real clips from ../shared/data (videos and an image-folder sequence) tracked wit
 is deterministic. The tests that start Ray are skipped, saying why, when Ray is not installed
 (pip install "siamtrack[ray]"); CI installs it.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -24,7 +25,7 @@ from tracker.batch.progress import Progress
 from tracker.batch.runner import BatchOptions, run_batch
 
 REPO = Path(__file__).resolve().parent.parent
-NO_RAY = "Ray is not installed (pip install \"siamtrack[ray]\")"
+NO_RAY = 'Ray is not installed (pip install "siamtrack[ray]")'
 FRAMES = 40
 
 
@@ -46,9 +47,16 @@ def local_ray():
     import logging
 
     import ray
+
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
-             object_store_memory=100 * 1024 * 1024, logging_level=logging.ERROR)
+    ray.init(
+        address="local",
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        object_store_memory=100 * 1024 * 1024,
+        logging_level=logging.ERROR,
+    )
     yield ray
     ray.shutdown()
 
@@ -65,13 +73,16 @@ def clips(shared_dir, tmp_path_factory):
     v = shared_dir / "data" / "videos"
     corrupt = d / "corrupt.mp4"
     corrupt.write_bytes(np.random.default_rng(1).integers(0, 256, 30000, dtype=np.uint8).tobytes())
-    return write_manifest(d / "m.csv", [
-        (v / "vtest.avi", 100, 100, 50, 80, 0, "vtest"),
-        (v / "Megamind.avi", 250, 150, 100, 120, 0, "mega"),
-        (v / "oneperson.mp4", 200, 100, 60, 150, 5, "one"),
-        (shared_dir / "data" / "sequences" / "car1" / "img", 243.05, 165.16, 115.9, 112.68, 0, "car1"),
-        (corrupt, 10, 10, 20, 20, 0, "corrupt"),
-    ])
+    return write_manifest(
+        d / "m.csv",
+        [
+            (v / "vtest.avi", 100, 100, 50, 80, 0, "vtest"),
+            (v / "Megamind.avi", 250, 150, 100, 120, 0, "mega"),
+            (v / "oneperson.mp4", 200, 100, 60, 150, 5, "one"),
+            (shared_dir / "data" / "sequences" / "car1" / "img", 243.05, 165.16, 115.9, 112.68, 0, "car1"),
+            (corrupt, 10, 10, 20, 20, 0, "corrupt"),
+        ],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -80,19 +91,28 @@ def reference(clips, tmp_path_factory):
     out = tmp_path_factory.mktemp("local")
     res = run_batch(read_manifest(clips), BatchOptions(out_dir=str(out), model="opencv:kcf", max_frames=FRAMES))
     assert {s["item_id"]: s["status"] for s in res.summaries} == {
-        "vtest": "ok", "mega": "ok", "one": "ok", "car1": "ok", "corrupt": "failed"}
+        "vtest": "ok",
+        "mega": "ok",
+        "one": "ok",
+        "car1": "ok",
+        "corrupt": "failed",
+    }
     return out
 
 
 def ray_opts(**kw):
     from tracker.batch.ray_runner import RayOptions
+
     return RayOptions(**kw)
 
 
 def stable_rows(summaries) -> list[dict]:
     from tracker.batch.runner import summary_row
-    return sorted(({k: v for k, v in summary_row(s).items() if k not in ("fps", "wall_fps", "seconds")}
-                   for s in summaries), key=lambda r: r["item_id"])
+
+    return sorted(
+        ({k: v for k, v in summary_row(s).items() if k not in ("fps", "wall_fps", "seconds")} for s in summaries),
+        key=lambda r: r["item_id"],
+    )
 
 
 def stamps(out: Path) -> dict:
@@ -109,18 +129,19 @@ OK_ITEMS = ("vtest", "mega", "one", "car1")
 @needs_ray
 @pytest.mark.slow
 def test_two_ray_actors_write_byte_identical_boxes_a_corrupt_video_fails_alone_and_a_rerun_redoes_nothing(
-        local_ray, clips, reference, tmp_path):
+    local_ray, clips, reference, tmp_path
+):
     items = read_manifest(clips)
     out = tmp_path / "ray"
     opts = BatchOptions(out_dir=str(out), model="opencv:kcf", max_frames=FRAMES)
-    res = run_batch(items, opts, ray=ray_opts())    # as many actors as the 2 CPUs hold: 2
+    res = run_batch(items, opts, ray=ray_opts())  # as many actors as the 2 CPUs hold: 2
     status = {s["item_id"]: s["status"] for s in res.summaries}
     assert status == {"vtest": "ok", "mega": "ok", "one": "ok", "car1": "ok", "corrupt": "failed"}
     for i in OK_ITEMS:
         assert (out / f"{i}.boxes.txt").read_bytes() == (reference / f"{i}.boxes.txt").read_bytes()
     bad = next(s for s in res.summaries if s["item_id"] == "corrupt")
     assert "corrupt.mp4" in bad["error"] and not (out / "corrupt.boxes.txt").exists()
-    assert all(s["pid"] != os.getpid() for s in res.summaries)            # tracked in the actors
+    assert all(s["pid"] != os.getpid() for s in res.summaries)  # tracked in the actors
     assert {s["attempts"] for s in res.summaries} == {1}
     assert no_temporaries(out)
     # ... and the summary CSV's rows are the local runner's (but for timings and the folder's name)
@@ -135,20 +156,24 @@ def test_two_ray_actors_write_byte_identical_boxes_a_corrupt_video_fails_alone_a
     # Without the failing item nothing is left to do: Ray is not even asked.
     good = [it for it in items if it.item_id != "corrupt"]
     import tracker.batch.ray_runner as rr
+
     assert run_batch(good, opts, ray=rr.RayOptions(address="unreachable.invalid:1")).processed == 0
     assert {k: v for k, v in stamps(out).items() if not k.startswith("corrupt")} == before
 
 
 @needs_ray
 @pytest.mark.slow
-def test_an_actor_killed_mid_item_has_its_item_retried_on_another(local_ray, clips, reference, tmp_path,
-                                                                  monkeypatch):
+def test_an_actor_killed_mid_item_has_its_item_retried_on_another(local_ray, clips, reference, tmp_path, monkeypatch):
     from tracker.batch.ray_runner import TEST_HOOK_ENV
+
     items = [it for it in read_manifest(clips) if it.item_id in ("mega", "one")]
-    monkeypatch.setenv(TEST_HOOK_ENV, "exit:mega:5")   # the actor tracking "mega" exits at its 5th frame
+    monkeypatch.setenv(TEST_HOOK_ENV, "exit:mega:5")  # the actor tracking "mega" exits at its 5th frame
     out = tmp_path / "retried"
-    res = run_batch(items, BatchOptions(out_dir=str(out), model="opencv:kcf", max_frames=FRAMES,
-                                        save_video=True), ray=ray_opts(workers=2))
+    res = run_batch(
+        items,
+        BatchOptions(out_dir=str(out), model="opencv:kcf", max_frames=FRAMES, save_video=True),
+        ray=ray_opts(workers=2),
+    )
     by_id = {s["item_id"]: s for s in res.summaries}
     assert by_id["mega"]["status"] == "ok" and by_id["mega"]["attempts"] == 2
     assert by_id["one"]["status"] == "ok" and by_id["one"]["attempts"] == 1
@@ -160,25 +185,33 @@ def test_an_actor_killed_mid_item_has_its_item_retried_on_another(local_ray, cli
     # With no retries left the item is reported failed, and nothing of it stays (the half-written
     # annotated video included).
     out0 = tmp_path / "no_retry"
-    res = run_batch(items, BatchOptions(out_dir=str(out0), model="opencv:kcf", max_frames=FRAMES,
-                                        save_video=True), ray=ray_opts(workers=2, max_retries=0))
+    res = run_batch(
+        items,
+        BatchOptions(out_dir=str(out0), model="opencv:kcf", max_frames=FRAMES, save_video=True),
+        ray=ray_opts(workers=2, max_retries=0),
+    )
     by_id = {s["item_id"]: s for s in res.summaries}
     assert by_id["mega"]["status"] == "failed" and "Ray worker died" in by_id["mega"]["error"]
     assert by_id["one"]["status"] == "ok"
-    assert sorted(p.name for p in out0.iterdir()) == ["mega.summary.json", "one.annotated.mp4", "one.boxes.txt",
-                                                      "one.summary.json"]
+    assert sorted(p.name for p in out0.iterdir()) == [
+        "mega.summary.json",
+        "one.annotated.mp4",
+        "one.boxes.txt",
+        "one.summary.json",
+    ]
 
 
 @needs_ray
 def test_items_go_out_longest_first_and_the_driver_shows_progress(local_ray, clips, tmp_path):
     from tracker.batch.ray_runner import longest_first
+
     items = [it for it in read_manifest(clips) if it.item_id != "corrupt"]
     opts = BatchOptions(out_dir=str(tmp_path / "o"), model="opencv:kcf", max_frames=300)
     # frames to track: vtest 795 -> 300 (capped), one 443 - 5 = 438 -> 300, mega 270, car1 252
     assert [it.item_id for it in longest_first(items, opts)] == ["vtest", "one", "mega", "car1"]
     opts.max_frames = None
     assert [it.item_id for it in longest_first(items, opts)] == ["vtest", "one", "mega", "car1"]
-    short = [it for it in items if it.item_id in ("mega", "car1")][::-1]   # car1 first in the input
+    short = [it for it in items if it.item_id in ("mega", "car1")][::-1]  # car1 first in the input
     opts.max_frames = 30
     buf = _Tty()
     progress = Progress(stream=buf, bar=True)
@@ -197,11 +230,12 @@ def test_workers_that_cannot_build_the_tracker_stop_the_batch_with_the_reason(lo
 
     from tracker import build_tracker
     from tracker.errors import UserError
+
     items = [it for it in read_manifest(clips) if it.item_id in ("mega", "one")]
     opts = BatchOptions(out_dir=str(tmp_path / "o"), tracker_factory=functools.partial(build_tracker, "nosuchmodel"))
     with pytest.raises(UserError, match=r"the Ray workers could not start: unknown model preset 'nosuchmodel'"):
         run_batch(items, opts, ray=ray_opts(workers=2))
-    assert not list((tmp_path / "o").iterdir())   # no item was attempted
+    assert not list((tmp_path / "o").iterdir())  # no item was attempted
 
 
 class _Tty:
@@ -223,17 +257,26 @@ class _Tty:
 
 def test_longest_first_puts_unknown_lengths_first_and_input_errors_last(clips):
     from tracker.batch.ray_runner import longest_first
+
     items = read_manifest(clips)
     opts = BatchOptions(out_dir="unused", model="opencv:kcf")
     order = [it.item_id for it in longest_first(items, opts)]
-    assert order == ["corrupt", "vtest", "one", "mega", "car1"]   # corrupt: no frame count, maybe long
+    assert order == ["corrupt", "vtest", "one", "mega", "car1"]  # corrupt: no frame count, maybe long
 
 
 # ------------------------------------------------------------------------------------- command line
 
+
 def run_cli(*argv, env=None, **kw):
-    return subprocess.run([sys.executable, "-m", "tracker.cli", "batch", *map(str, argv)], cwd=REPO,
-                          capture_output=True, text=True, env=env, timeout=kw.pop("timeout", 120), **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "tracker.cli", "batch", *map(str, argv)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=kw.pop("timeout", 120),
+        **kw,
+    )
 
 
 def test_ray_flags_are_checked_before_anything_starts(clips, tmp_path, monkeypatch):
@@ -241,13 +284,15 @@ def test_ray_flags_are_checked_before_anything_starts(clips, tmp_path, monkeypat
 
     from tracker.cli import batch as cli
     from tracker.errors import UserError
+
     p = argparse.ArgumentParser()
     cli.add_arguments(p)
 
     def run(*argv):
         return cli.run(p.parse_args([str(a) for a in argv]))
+
     out = tmp_path / "o"
-    monkeypatch.setitem(sys.modules, "ray", None)      # as without the extra
+    monkeypatch.setitem(sys.modules, "ray", None)  # as without the extra
     with pytest.raises(UserError, match=r'--ray needs Ray: pip install "siamtrack\[ray\]"'):
         run(clips, "-o", out, "--ray")
     monkeypatch.undo()
@@ -275,15 +320,34 @@ def test_real_command_on_ray_stops_on_ctrl_c_with_130_and_the_rerun_completes_th
     (the test hook), the others finish; Ctrl-C to the whole process group, as a terminal sends it,
     ends it with 130 leaving only complete files. Nothing but the batch's own lines reaches the terminal."""
     from tracker.batch.ray_runner import TEST_HOOK_ENV
+
     out = tmp_path / "out"
-    args = [clips, "-o", out, "--model", "opencv:kcf", "--max-frames", 60, "--save-video", "--ray",
-            "--cpus-per-worker", 1]
+    args = [
+        clips,
+        "-o",
+        out,
+        "--model",
+        "opencv:kcf",
+        "--max-frames",
+        60,
+        "--save-video",
+        "--ray",
+        "--cpus-per-worker",
+        1,
+    ]
     env = dict(os.environ, **{TEST_HOOK_ENV: "hold:vtest:5"})
-    proc = subprocess.Popen([sys.executable, "-m", "tracker.cli", "batch", *map(str, args)], cwd=REPO, env=env,
-                            start_new_session=True, preexec_fn=_sigint_default, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tracker.cli", "batch", *map(str, args)],
+        cwd=REPO,
+        env=env,
+        start_new_session=True,
+        preexec_fn=_sigint_default,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
-        deadline = time.time() + 120   # a backstop only: the wait is for the files
+        deadline = time.time() + 120  # a backstop only: the wait is for the files
         while not all((out / f"{i}.summary.json").exists() for i in ("mega", "one", "car1", "corrupt")):
             assert proc.poll() is None and time.time() < deadline, proc.communicate()
             time.sleep(0.1)
@@ -301,12 +365,12 @@ def test_real_command_on_ray_stops_on_ctrl_c_with_130_and_the_rerun_completes_th
     assert all(ln.startswith(("  ok ", "  FAILED ", "batch")) for ln in err.splitlines()), err
     assert "interrupted" in err
     names = sorted(p.name for p in out.iterdir())
-    assert not [n for n in names if n.startswith(".")], names    # the half-written video was removed
+    assert not [n for n in names if n.startswith(".")], names  # the half-written video was removed
     assert not [n for n in names if n.startswith("vtest")], names
     kept = {n: (out / n).stat().st_mtime_ns for n in names if not n.startswith("corrupt")}
 
-    done = run_cli(*args[:-3])   # the rerun, here in one process: the same results and resume
-    assert done.returncode == 1, done.stderr   # the corrupt video fails again
+    done = run_cli(*args[:-3])  # the rerun, here in one process: the same results and resume
+    assert done.returncode == 1, done.stderr  # the corrupt video fails again
     assert "3 of 5 items already finished" in done.stderr
     assert {n: (out / n).stat().st_mtime_ns for n in kept} == kept
     assert len((out / "vtest.boxes.txt").read_text().splitlines()) == 60
@@ -323,7 +387,7 @@ def group_members(pgid: int) -> dict[int, str]:
             cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2:].split()   # after "pid (comm) ": state ppid pgrp ...
+        fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) ": state ppid pgrp ...
         if fields[0] != "Z" and int(fields[2]) == pgid:
             found[int(d.name)] = cmd
     return found
@@ -346,11 +410,17 @@ def test_ctrl_c_while_ray_starts_leaves_no_ray_process_behind(clips, tmp_path):
     """Ctrl-C to the process group while the local Ray instance is starting: exit 130 and every process
     of the group (Ray's servers and agents included) ends with the command."""
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "tracker.cli", "batch", str(clips), "-o", str(out), "--model",
-                             "opencv:kcf", "--ray"], cwd=REPO, start_new_session=True, preexec_fn=_sigint_default,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tracker.cli", "batch", str(clips), "-o", str(out), "--model", "opencv:kcf", "--ray"],
+        cwd=REPO,
+        start_new_session=True,
+        preexec_fn=_sigint_default,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
-        deadline = time.time() + 120   # a backstop only: the wait is for Ray's node agents
+        deadline = time.time() + 120  # a backstop only: the wait is for Ray's node agents
         while not any("agent" in c for c in group_members(proc.pid).values()):
             assert proc.poll() is None and time.time() < deadline, proc.communicate()
             time.sleep(0.05)

@@ -1,5 +1,6 @@
 """`siamtrack batch --workers N`: spawned worker processes give the same results as one process, divide
 the free cores among themselves, and stop cleanly on Ctrl-C (only complete files remain)."""
+
 from __future__ import annotations
 
 import functools
@@ -21,13 +22,19 @@ def write_manifest(path, rows):
 
 def manifest(tmp_path, shared_dir):
     d = shared_dir / "data" / "videos"
-    return write_manifest(tmp_path / "m.csv", [(d / "vtest.avi", 100, 100, 50, 80, "vtest"),
-                                               (d / "Megamind.avi", 250, 150, 100, 120, "mega"),
-                                               (d / "oneperson.mp4", 200, 100, 60, 150, "one")])
+    return write_manifest(
+        tmp_path / "m.csv",
+        [
+            (d / "vtest.avi", 100, 100, 50, 80, "vtest"),
+            (d / "Megamind.avi", 250, 150, 100, 120, "mega"),
+            (d / "oneperson.mp4", 200, 100, 60, 150, "one"),
+        ],
+    )
 
 
 def test_two_workers_match_one_process_and_split_the_cores(tmp_path, shared_dir, monkeypatch):
     from tracker import runtime
+
     monkeypatch.setattr(runtime, "free_cores", lambda: 4)  # the parent decides; the workers get 4 // 2
     items = read_manifest(manifest(tmp_path, shared_dir))
     one = run_batch(items, BatchOptions(out_dir=str(tmp_path / "w1"), model="opencv:kcf", max_frames=10))
@@ -36,7 +43,7 @@ def test_two_workers_match_one_process_and_split_the_cores(tmp_path, shared_dir,
     for it in items:
         name = f"{it.item_id}.boxes.txt"
         assert (tmp_path / "w2" / name).read_text() == (tmp_path / "w1" / name).read_text()
-    assert all(s["pid"] != os.getpid() for s in two.summaries)        # tracked in the workers
+    assert all(s["pid"] != os.getpid() for s in two.summaries)  # tracked in the workers
     assert all(s["pid"] == os.getpid() for s in one.summaries)
     assert {s["threads"] for s in two.summaries} == {2}
 
@@ -114,12 +121,32 @@ def test_real_command_with_workers_exits_130_on_ctrl_c_leaving_no_partial_file(t
     import subprocess
     import sys
     from pathlib import Path
+
     repo = Path(__file__).resolve().parent.parent
     m = manifest(tmp_path, shared_dir)
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "tracker.cli", "batch", str(m), "-o", str(out), "--model",
-                             "opencv:kcf", "--workers", "2", "--save-video"], cwd=repo, start_new_session=True,
-                            preexec_fn=_sigint_default, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tracker.cli",
+            "batch",
+            str(m),
+            "-o",
+            str(out),
+            "--model",
+            "opencv:kcf",
+            "--workers",
+            "2",
+            "--save-video",
+        ],
+        cwd=repo,
+        start_new_session=True,
+        preexec_fn=_sigint_default,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 20
     while time.time() < deadline and not (out.is_dir() and any(p.suffix == ".mp4" for p in out.iterdir())):
         time.sleep(0.1)  # wait until a worker is writing an annotated video (a half-written file exists)
@@ -150,12 +177,18 @@ class DyingTracker(Tracker):
 @pytest.mark.slow
 def test_a_worker_that_dies_fails_its_item_only(tmp_path, shared_dir):
     d = shared_dir / "data" / "videos"
-    m = write_manifest(tmp_path / "m.csv", [(d / "Megamind.avi", 250, 150, 100, 120, "killer"),
-                                            (d / "oneperson.mp4", 200, 100, 60, 150, "a"),
-                                            (d / "Megamind.avi", 20, 10, 60, 50, "b")])
+    m = write_manifest(
+        tmp_path / "m.csv",
+        [
+            (d / "Megamind.avi", 250, 150, 100, 120, "killer"),
+            (d / "oneperson.mp4", 200, 100, 60, 150, "a"),
+            (d / "Megamind.avi", 20, 10, 60, 50, "b"),
+        ],
+    )
     items = read_manifest(m)
-    res = run_batch(items, BatchOptions(out_dir=str(tmp_path / "o"), tracker_factory=DyingTracker, max_frames=3),
-                    workers=2)
+    res = run_batch(
+        items, BatchOptions(out_dir=str(tmp_path / "o"), tracker_factory=DyingTracker, max_frames=3), workers=2
+    )
     status = {s["item_id"]: s["status"] for s in res.summaries}
     assert status == {"killer": "failed", "a": "ok", "b": "ok"}
     assert "worker process died" in res.summaries[0]["error"]

@@ -1,5 +1,6 @@
 """`siamtrack bench` end to end on real frames: raw results, resume, dropped-in results, VOT supervised
 runs, and scores that agree with an independent per-frame computation."""
+
 import json
 import math
 
@@ -15,9 +16,18 @@ from tracker.cli.bench import main
 
 def _bench(tmp_path, shared_dir, *extra, seqs="car1,person9", frames=35, plots=False):
     argv = ["--no-plots"] * (not plots) + [
-            str(shared_dir / "data" / "sequences"), "--results", str(tmp_path / "results"),
-            "--report-dir", str(tmp_path / "report"), "--quiet", "--sequences", seqs,
-            "--max-frames", str(frames), *extra]
+        str(shared_dir / "data" / "sequences"),
+        "--results",
+        str(tmp_path / "results"),
+        "--report-dir",
+        str(tmp_path / "report"),
+        "--quiet",
+        "--sequences",
+        seqs,
+        "--max-frames",
+        str(frames),
+        *extra,
+    ]
     return main(argv)
 
 
@@ -84,9 +94,20 @@ def test_rerun_skips_finished_sequences_and_force_redoes_them(tmp_path, shared_d
     result = tmp_path / "results" / "sequences" / "opencv-kcf" / "car1.txt"
     before = result.stat().st_mtime_ns
     capsys.readouterr()
-    argv = [str(shared_dir / "data" / "sequences"), "--results", str(tmp_path / "results"), "--report-dir",
-            str(tmp_path / "report"), "--sequences", "car1", "--max-frames", "10", "--tracker", "opencv:kcf",
-            "--no-plots"]
+    argv = [
+        str(shared_dir / "data" / "sequences"),
+        "--results",
+        str(tmp_path / "results"),
+        "--report-dir",
+        str(tmp_path / "report"),
+        "--sequences",
+        "car1",
+        "--max-frames",
+        "10",
+        "--tracker",
+        "opencv:kcf",
+        "--no-plots",
+    ]
     assert main(argv) == 0
     assert "1 tracker/sequence result(s) already in" in capsys.readouterr().err
     assert result.stat().st_mtime_ns == before
@@ -114,13 +135,14 @@ def test_dropped_in_results_are_ranked_beside_ours(tmp_path, shared_dir):
     assert set(rep["ranking"]) == {"Oracle", "opencv-kcf"}
     # IoU 1 beats every threshold but t = 1
     assert rep["trackers"]["Oracle"]["summary"]["auc"] == pytest.approx(20 / 21)
-    assert rep["trackers"]["Oracle"]["summary"]["fps"] is None   # no timing files: no speed claimed
+    assert rep["trackers"]["Oracle"]["summary"]["fps"] is None  # no timing files: no speed claimed
 
 
 @pytest.fixture
 def thread_calls(monkeypatch):
     """Records each (workers, requested) -> threads decision of tracker.runtime's policy, with 2 free cores."""
     from tracker import runtime
+
     monkeypatch.setattr(runtime, "free_cores", lambda: 2)
     calls, real = [], runtime.threads_per_worker
 
@@ -128,24 +150,23 @@ def thread_calls(monkeypatch):
         n = real(workers, requested)
         calls.append((workers, requested, n))
         return n
+
     monkeypatch.setattr(runtime, "threads_per_worker", spy)
     return calls
 
 
 def test_threads_follow_the_free_cores_unless_given(tmp_path, shared_dir, thread_calls, capsys):
     assert _bench(tmp_path / "a", shared_dir, "--tracker", "opencv:csrt", seqs="car1", frames=2) == 0
-    assert _bench(tmp_path / "b", shared_dir, "--tracker", "opencv:csrt", "--threads", "3", seqs="car1",
-                  frames=2) == 0
+    assert _bench(tmp_path / "b", shared_dir, "--tracker", "opencv:csrt", "--threads", "3", seqs="car1", frames=2) == 0
     assert thread_calls == [(1, None, 2), (1, 3, 3)]
-    assert _bench(tmp_path / "c", shared_dir, "--tracker", "opencv:csrt", "--threads", "0", seqs="car1",
-                  frames=2) == 2
+    assert _bench(tmp_path / "c", shared_dir, "--tracker", "opencv:csrt", "--threads", "0", seqs="car1", frames=2) == 2
     assert "--threads must be at least 1" in capsys.readouterr().err
 
 
 def test_workers_give_the_same_results_as_one_process(tmp_path, shared_dir, thread_calls):
     assert _bench(tmp_path / "one", shared_dir, "--tracker", "opencv:kcf", frames=15) == 0
     assert _bench(tmp_path / "two", shared_dir, "--tracker", "opencv:kcf", "--workers", "2", frames=15) == 0
-    assert thread_calls[-1] == (2, None, 1)      # two workers share the two free cores
+    assert thread_calls[-1] == (2, None, 1)  # two workers share the two free cores
     for name in ("car1", "person9"):
         a = (tmp_path / "one" / "results" / "sequences" / "opencv-kcf" / f"{name}.txt").read_text()
         b = (tmp_path / "two" / "results" / "sequences" / "opencv-kcf" / f"{name}.txt").read_text()
@@ -166,9 +187,9 @@ def test_vot_protocol_writes_codes_and_reports_eao(tmp_path, shared_dir):
         for i, line in enumerate(lines):
             if line == "2":  # a failure: four skipped frames, then a re-initialisation
                 total_failures += 1
-                assert lines[i + 1:i + 5] == ["0"] * 4 or i + 5 > 59
+                assert lines[i + 1 : i + 5] == ["0"] * 4 or i + 5 > 59
                 # re-initialised at the first frame from i + 5 on that has ground truth (person9 has NaN runs)
-                after = [x for x in lines[i + 5:] if x != "0"]
+                after = [x for x in lines[i + 5 :] if x != "0"]
                 assert not after or after[0] == "1"
     assert s["failures"] == total_failures
     assert s["robustness"] == pytest.approx(100 * total_failures / 120)
@@ -231,12 +252,13 @@ def test_our_siamese_tracker_through_bench_reproduces_the_pysot_parity_run(tmp_p
     # a pysot YAML config plus weights as --tracker; the bench must feed frames and the initial box exactly
     # as the parity run did (first files of img/ in name order, BGR, line 1 of the ground truth)
     import torch
+
     torch_threads = []
     monkeypatch.setattr(torch, "set_num_threads", torch_threads.append)
     par = shared_dir / "parity" / "pysot_alex_upxcorr_w025"
     spec = f"{par / 'config.yaml'}@{par / 'weights.pth'}=up025"
     assert _bench(tmp_path, shared_dir, "--tracker", spec, "--threads", "1", seqs="boat1", frames=4) == 0
-    assert torch_threads == [1]                  # --threads reaches torch (a torch tracker, in this process)
+    assert torch_threads == [1]  # --threads reaches torch (a torch tracker, in this process)
     ours = np.loadtxt(tmp_path / "results" / "sequences" / "up025" / "boat1.txt", delimiter=",")
     ref = np.loadtxt(par / "boxes.txt", delimiter=",")[:4]
     np.testing.assert_allclose(ours, ref, atol=1e-2)
@@ -259,9 +281,18 @@ def test_got10k_layout_and_scores_end_to_end(tmp_path, shared_dir):
     (root / "list.txt").write_text("GOT-10k_Val_000001\n")
     (seq / "groundtruth.txt").write_text("".join(",".join(f"{v:g}" for v in b) + "\n" for b in gt))
     (seq / "absence.label").write_text("0\n" * 12)
-    (seq / "cover.label").write_text("8\n" * 5 + "0\n" + "8\n" * 6)   # frame 6 fully covered: not scored
-    argv = [str(root), "--tracker", "opencv:kcf", "--results", str(tmp_path / "results"),
-            "--report-dir", str(tmp_path / "report"), "--quiet", "--no-plots"]
+    (seq / "cover.label").write_text("8\n" * 5 + "0\n" + "8\n" * 6)  # frame 6 fully covered: not scored
+    argv = [
+        str(root),
+        "--tracker",
+        "opencv:kcf",
+        "--results",
+        str(tmp_path / "results"),
+        "--report-dir",
+        str(tmp_path / "report"),
+        "--quiet",
+        "--no-plots",
+    ]
     assert main(argv) == 0
     out = tmp_path / "results" / "GOT-10k_val" / "opencv-kcf" / "GOT-10k_Val_000001" / "GOT-10k_Val_000001_001.txt"
     pred = [[float(v) for v in line.split(",")] for line in _lines(out)]
@@ -285,11 +316,21 @@ def test_vot_layout_with_polygons_end_to_end(tmp_path, shared_dir):
     gt = _linked_sequence(seq, shared_dir, 10, image_dir="color")
     (root / "list.txt").write_text("car\n")
     # axis-aligned 8-value polygons of the boxes
-    (seq / "groundtruth.txt").write_text("".join(
-        f"{x},{y},{x + w},{y},{x + w},{y + h},{x},{y + h}\n" for x, y, w, h in gt))
+    (seq / "groundtruth.txt").write_text(
+        "".join(f"{x},{y},{x + w},{y},{x + w},{y + h},{x},{y + h}\n" for x, y, w, h in gt)
+    )
     (seq / "occlusion.tag").write_text("0\n" * 5 + "1\n" * 5)
-    argv = [str(root), "--tracker", "opencv:kcf", "--results", str(tmp_path / "results"),
-            "--report-dir", str(tmp_path / "report"), "--quiet", "--no-plots"]
+    argv = [
+        str(root),
+        "--tracker",
+        "opencv:kcf",
+        "--results",
+        str(tmp_path / "results"),
+        "--report-dir",
+        str(tmp_path / "report"),
+        "--quiet",
+        "--no-plots",
+    ]
     assert main(argv) == 0
     rep = _report(tmp_path)
     assert rep["protocol"] == "vot"
@@ -307,7 +348,7 @@ def test_report_only_ranks_published_results_with_attribute_tables(tmp_path):
         d = root / name
         (d / "img").mkdir(parents=True)
         for i in range(3):
-            (d / "img" / f"{i + 1:04d}.jpg").write_bytes(b"")   # scoring never opens the frames
+            (d / "img" / f"{i + 1:04d}.jpg").write_bytes(b"")  # scoring never opens the frames
         (d / "groundtruth_rect.txt").write_text("".join(",".join(map(str, b)) + "\n" for b in boxes))
         (d / "attributes.txt").write_text(attrs + "\n")
         res = tmp_path / "results" / "ds"
@@ -317,9 +358,18 @@ def test_report_only_ranks_published_results_with_attribute_tables(tmp_path):
         x, y, w, h = boxes[0]
         half = [x, y, w, h / 2]  # IoU exactly 0.5 with the ground truth
         (res / "Half" / f"{name}.txt").write_text(
-            "\n".join([",".join(map(str, boxes[0]))] + [",".join(map(str, half))] * 2))
-    argv = [str(root), "--report-only", "--results", str(tmp_path / "results"), "--report-dir",
-            str(tmp_path / "report"), "--quiet", "--no-plots"]
+            "\n".join([",".join(map(str, boxes[0]))] + [",".join(map(str, half))] * 2)
+        )
+    argv = [
+        str(root),
+        "--report-only",
+        "--results",
+        str(tmp_path / "results"),
+        "--report-dir",
+        str(tmp_path / "report"),
+        "--quiet",
+        "--no-plots",
+    ]
     assert main(argv) == 0
     rep = _report(tmp_path)
     assert rep["ranking"] == ["Oracle", "Half"]
@@ -335,6 +385,7 @@ def test_report_only_ranks_published_results_with_attribute_tables(tmp_path):
 def _square_sequence(root, name, n=12, absent=()):
     """A bright square moving right on grey, OTB layout, 0-based boxes (origin.json marks them so)."""
     import cv2
+
     d = root / name
     (d / "img").mkdir(parents=True)
     lines = []
@@ -344,7 +395,7 @@ def _square_sequence(root, name, n=12, absent=()):
         if i in absent:
             lines.append("NaN,NaN,NaN,NaN")
         else:
-            img[40:70, x:x + 30] = (40, 200, 230)
+            img[40:70, x : x + 30] = (40, 200, 230)
             lines.append(f"{x},40,30,30")
         cv2.imwrite(str(d / "img" / f"{i + 1:04d}.jpg"), img)
     (d / "groundtruth_rect.txt").write_text("\n".join(lines) + "\n")
@@ -357,6 +408,7 @@ def test_split_file_jitter_runs_size_error_and_lost_flags_in_the_report(tmp_path
     import json
 
     from tracker.cli.bench import main
+
     _square_sequence(tmp_path / "a", "s1")
     _square_sequence(tmp_path / "b", "s2", absent=(8, 9))
     _square_sequence(tmp_path / "b", "s3")

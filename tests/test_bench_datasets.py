@@ -1,4 +1,5 @@
 """Dataset readers: OTB (with the OTB-2015 quirks), VOT, GOT-10k, generic; clear errors for bad files."""
+
 import math
 
 import numpy as np
@@ -26,8 +27,8 @@ def test_otb_delimiters_nan_and_zero_size_lines(tmp_path):
     fmt, seqs = load_dataset(tmp_path)
     assert fmt == "otb"
     mixed, zero = {s.name: s for s in seqs}["Mixed"], {s.name: s for s in seqs}["Zero"]
-    np.testing.assert_array_equal(mixed.gt[:3], [[0, 1, 3, 4]] * 3)   # OTB's 1-based boxes, 0-based here
-    assert np.isnan(mixed.gt[3]).all()          # left out of the scores
+    np.testing.assert_array_equal(mixed.gt[:3], [[0, 1, 3, 4]] * 3)  # OTB's 1-based boxes, 0-based here
+    assert np.isnan(mixed.gt[3]).all()  # left out of the scores
     assert np.isnan(zero.gt[1]).all()
 
 
@@ -92,9 +93,9 @@ def test_vot_polygons_tags_and_colour_folder(tmp_path):
     rot = tmp_path / "rot"
     _images(rot / "color", [f"{i:08d}.jpg" for i in range(1, 4)])
     (rot / "groundtruth.txt").write_text("20,10,30,20,20,30,10,20\n" * 3)
-    (rot / "occlusion.tag").write_text("0\n1\n")          # shorter than the sequence: padded with 0
+    (rot / "occlusion.tag").write_text("0\n1\n")  # shorter than the sequence: padded with 0
     rect = tmp_path / "rect"
-    _images(rect, ["00000001.jpg", "00000002.jpg"])       # VOT2016 style: images beside the ground truth
+    _images(rect, ["00000001.jpg", "00000002.jpg"])  # VOT2016 style: images beside the ground truth
     (rect / "groundtruth.txt").write_text("1,2,3,4\n5,6,7,8\n")
     fmt, seqs = load_dataset(tmp_path)
     assert fmt == "vot"
@@ -132,7 +133,7 @@ def test_got10k_absence_and_cover_leave_frames_out(tmp_path):
     fmt, (s,) = load_dataset(tmp_path)
     assert fmt == "got10k"
     assert np.isnan(s.gt[1]).all() and np.isnan(s.gt[2]).all()  # absent, fully covered
-    assert s.gt[3].tolist() == [3, 3, 5, 5]      # GOT-10k's boxes are 1-based
+    assert s.gt[3].tolist() == [3, 3, 5, 5]  # GOT-10k's boxes are 1-based
 
 
 def test_got10k_test_split_with_only_the_first_box(tmp_path):
@@ -168,6 +169,7 @@ def test_box_origin_per_format_and_override(tmp_path):
     """OTB and GOT-10k files are 1-based, VOT and other layouts 0-based, a folder with origin.json (the
     project's shared data) 0-based; --gt-base overrides. Sequences come back 0-based and say their origin."""
     from tracker.io.boxes import box_file_base, gt_base_for
+
     otb = tmp_path / "otb"
     _otb_seq(otb, "A", 2, ["11,21,5,6"] * 2)
     (s,) = load_dataset(otb)[1]
@@ -180,7 +182,7 @@ def test_box_origin_per_format_and_override(tmp_path):
     assert gt_base_for("vot", tmp_path / "x.txt") == 0 and gt_base_for("generic", tmp_path / "x.txt") == 0
     assert gt_base_for("got10k", tmp_path / "x.txt") == 1 and gt_base_for("got10k", tmp_path / "x", "0") == 0
     assert box_file_base(tmp_path / "groundtruth_rect.txt") == 1 and box_file_base(tmp_path / "gt.txt") == 0
-    assert box_file_base(otb / "A" / "groundtruth_rect.txt") == 0     # beside origin.json
+    assert box_file_base(otb / "A" / "groundtruth_rect.txt") == 0  # beside origin.json
 
 
 def test_shared_sequences_are_read_as_documented_zero_based(shared_dir):
@@ -197,6 +199,7 @@ def test_results_files_keep_the_dataset_convention(tmp_path):
     """Trackers work in 0-based pixels; a 1-based dataset's results files are 1-based like its ground truth
     (and published raw results), and read back 0-based."""
     from tracker.bench.results import ResultsLayout
+
     layout = ResultsLayout(tmp_path, "otb", "otb")
     layout.bases = {"A": 1}
     layout.write("t", "A", [(10, 20, 5, 6), (11.5, 20, 5, 6)], [0.0, 0.01])

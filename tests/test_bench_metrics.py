@@ -1,4 +1,5 @@
 """Benchmark metrics against cases computed by hand."""
+
 import math
 
 import numpy as np
@@ -7,6 +8,7 @@ import pytest
 from tracker.bench import metrics as M
 
 # ------------------------------------------------------------------ IoU and centre errors
+
 
 def test_iou_of_half_shifted_squares_is_25_over_175():
     # two 10x10 squares offset by (5, 5): intersection 5x5 = 25, union 100 + 100 - 25 = 175
@@ -20,8 +22,7 @@ def test_iou_identical_disjoint_and_contained():
 
 
 def test_iou_invalid_ground_truth_is_nan_and_bad_prediction_is_zero():
-    out = M.iou([[0, 0, 10, 10], [np.nan, 0, 1, 1], [0, 0, 5, 5]],
-                [[np.nan] * 4, [0, 0, 10, 10], [0, 0, 0, 10]])
+    out = M.iou([[0, 0, 10, 10], [np.nan, 0, 1, 1], [0, 0, 5, 5]], [[np.nan] * 4, [0, 0, 10, 10], [0, 0, 0, 10]])
     assert math.isnan(out[0]) and out[1] == 0.0 and math.isnan(out[2])
 
 
@@ -48,6 +49,7 @@ def test_centre_error_and_normalised_error():
 
 # ------------------------------------------------------------------ OTB curves
 
+
 def test_success_curve_counts_strictly_greater_and_leaves_nan_frames_out():
     ious = [1.0, 0.5, 0.0, 0.26, np.nan]
     curve = M.success_curve(ious)
@@ -56,7 +58,7 @@ def test_success_curve_counts_strictly_greater_and_leaves_nan_frames_out():
     assert len(curve) == 21
     assert curve[0] == pytest.approx(3 / 4)
     assert curve[5] == pytest.approx(3 / 4)
-    assert curve[6] == pytest.approx(2 / 4)   # t = 0.30: 1.0 and 0.5
+    assert curve[6] == pytest.approx(2 / 4)  # t = 0.30: 1.0 and 0.5
     assert curve[10] == pytest.approx(1 / 4)
     assert curve[20] == 0.0
 
@@ -81,6 +83,7 @@ def test_otb_scores_of_a_perfect_track():
 
 
 # ------------------------------------------------------------------ polygons
+
 
 def test_polygon_overlap_of_rectangles_matches_box_iou():
     assert M.polygon_overlap([0, 0, 10, 10], [5, 5, 10, 10]) == pytest.approx(25 / 175)
@@ -179,10 +182,11 @@ def test_eao_intervals_are_the_vot_years():
 
 # ------------------------------------------------------------------ GOT-10k and speed
 
+
 def test_got10k_ao_and_success_rates():
     s = M.got10k_scores([0.9, 0.6, 0.5, 0.1, np.nan])
     assert s["ao"] == pytest.approx(0.525)
-    assert s["sr50"] == pytest.approx(0.5)    # 0.5 is not > 0.5
+    assert s["sr50"] == pytest.approx(0.5)  # 0.5 is not > 0.5
     assert s["sr75"] == pytest.approx(0.25)
 
 
@@ -195,16 +199,15 @@ def test_box_size_error_is_log2_of_the_linear_size_ratio():
     pred = np.array([[0, 0, 20, 20], [0, 0, 10, 10], [0, 0, 5, 5], [0, 0, 10, 10]])
     np.testing.assert_allclose(M.size_errors(pred, gt)[:3], [1.0, 0.0, 1.0])
     assert math.isnan(M.size_errors(pred, gt)[3])
-    assert M.box_size_error(pred, gt) == 1.0                # median of 1, 0, 1 (the NaN frame left out)
+    assert M.box_size_error(pred, gt) == 1.0  # median of 1, 0, 1 (the NaN frame left out)
     # aspect does not count, area does: 40 x 10 has the area of 20 x 20
     assert M.box_size_error(np.array([[0, 0, 40, 10]]), np.array([[0, 0, 10, 10]])) == 1.0
 
 
 def test_lost_flag_counts_split_tracked_and_absent_frames():
     gt = np.array([[0, 0, 10, 10]] * 4 + [[np.nan] * 4] * 2)
-    pred = np.array([[0, 0, 10, 10], [0, 0, 10, 10], [0, 0, 10, 10], [50, 50, 10, 10], [0, 0, 10, 10],
-                     [0, 0, 10, 10]])
-    lost = [1, 1, 0, 1, 1, 0]                                 # frame 0 (initialisation) is not counted
+    pred = np.array([[0, 0, 10, 10], [0, 0, 10, 10], [0, 0, 10, 10], [50, 50, 10, 10], [0, 0, 10, 10], [0, 0, 10, 10]])
+    lost = [1, 1, 0, 1, 1, 0]  # frame 0 (initialisation) is not counted
     c = M.lost_flag_counts(lost, pred, gt)
     assert c == {"tracked": 2, "tracked_flagged": 1, "absent": 2, "absent_flagged": 1}
 

@@ -1,5 +1,6 @@
 """scripts/bench_speed.py's accounting: the multiply-adds it counts per update() and the per-convolution
 floor it times (the numbers behind the README's speed table)."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -21,6 +22,7 @@ def _bench():
 def test_counted_gmacs_match_the_recorded_convolutions():
     bench = _bench()
     from tracker import build_tracker
+
     frame = np.random.default_rng(0).integers(0, 255, (240, 320, 3), dtype=np.uint8)
     t = build_tracker("siamfc_alexnet", engine="torch")
     t.init(frame, (140, 100, 40, 30))
@@ -29,10 +31,12 @@ def test_counted_gmacs_match_the_recorded_convolutions():
     # five AlexNet convolutions on the three-scale batch, then the xcorr: one grouped conv
     assert len(calls) == 6
     assert tuple(calls[0][0].shape[:2]) == (3, 3)
-    macs = sum(torch.nn.functional.conv2d(x, w, None, s, p, d, g).numel() * w.shape[1] * w.shape[2] * w.shape[3]
-               for x, w, s, p, d, g in calls)
+    macs = sum(
+        torch.nn.functional.conv2d(x, w, None, s, p, d, g).numel() * w.shape[1] * w.shape[2] * w.shape[3]
+        for x, w, s, p, d, g in calls
+    )
     assert abs(gmac - macs / 1e9) < 1e-9
-    assert 7.5 < gmac < 9.0          # 3 x 2.7 GMAC for the backbone at 255 px, plus the xcorr
+    assert 7.5 < gmac < 9.0  # 3 x 2.7 GMAC for the backbone at 255 px, plus the xcorr
 
 
 def test_conv_floor_times_each_distinct_convolution_once(monkeypatch):
@@ -43,6 +47,7 @@ def test_conv_floor_times_each_distinct_convolution_once(monkeypatch):
         timed.append(tuple(x.shape))
         fn(x)
         return 0.001
+
     monkeypatch.setattr(bench, "_timed", fake_timed)
     x, w = torch.randn(1, 4, 9, 9), torch.randn(8, 4, 3, 3)
     call = (x, w, 1, 1, 1, 1)

@@ -1,4 +1,5 @@
 """One box parser (tracker.io.boxes) and one IoU (tracker.geometry): every entry point follows the same rules."""
+
 import argparse
 import math
 
@@ -32,7 +33,7 @@ def test_box_text_is_checked_once(tmp_path):
         parse_box("1,2,nan,4")
     with pytest.raises(argparse.ArgumentTypeError, match=r"expected X,Y,W,H \(four numbers\), got '1,2,3'"):
         box_arg("1,2,3")
-    assert box_arg("-1,-2.5,3,4") == (-1.0, -2.5, 3.0, 4.0)   # --init: whether it fits is the tracker's check
+    assert box_arg("-1,-2.5,3,4") == (-1.0, -2.5, 3.0, 4.0)  # --init: whether it fits is the tracker's check
 
 
 def test_nan_marks_a_missing_target_and_trailing_blank_lines_are_ignored(tmp_path):
@@ -76,9 +77,9 @@ def test_a_lone_box_file_is_read_0_based_by_its_format(tmp_path):
     otb.write_text("11,21,5,6\n")
     other = tmp_path / "gt.txt"
     other.write_text("11,21,5,6\n")
-    assert read_box_file(otb) == [[10.0, 20.0, 5.0, 6.0]]          # OTB: 1-based
-    assert read_box_file(other) == [[11.0, 21.0, 5.0, 6.0]]        # anything else: 0-based
-    assert read_box_file(otb, "0") == [[11.0, 21.0, 5.0, 6.0]]     # --gt-base overrides
+    assert read_box_file(otb) == [[10.0, 20.0, 5.0, 6.0]]  # OTB: 1-based
+    assert read_box_file(other) == [[11.0, 21.0, 5.0, 6.0]]  # anything else: 0-based
+    assert read_box_file(otb, "0") == [[11.0, 21.0, 5.0, 6.0]]  # --gt-base overrides
     (tmp_path / "empty.txt").write_text("\n")
     with pytest.raises(BoxFileError, match="no boxes in the file"):
         read_box_file(tmp_path / "empty.txt")
@@ -91,8 +92,8 @@ def test_one_iou_for_training_and_bench():
     corners = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1)
     other_c = np.concatenate([other[:, :2], other[:, :2] + other[:, 2:]], axis=1)
     np.testing.assert_allclose(iou_xywh(xywh, other), iou_corners(corners, other_c), atol=1e-12)
-    np.testing.assert_array_equal(iou(xywh, other), iou_xywh(xywh, other))     # bench scores: this IoU
-    assert training_iou is iou_corners                                          # training targets: this one
+    np.testing.assert_array_equal(iou(xywh, other), iou_xywh(xywh, other))  # bench scores: this IoU
+    assert training_iou is iou_corners  # training targets: this one
     assert iou_corners(corners, tuple(corners[0]))[0] == 1.0
     assert iou_xywh([[0, 0, 10, 10]], [5, 5, 10, 10])[0] == pytest.approx(25 / 175)
-    assert iou_xywh([[0, 0, 0, 0]], [0, 0, 0, 0])[0] == 0.0                    # empty union: 0
+    assert iou_xywh([[0, 0, 0, 0]], [0, 0, 0, 0])[0] == 0.0  # empty union: 0

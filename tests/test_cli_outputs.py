@@ -1,5 +1,6 @@
 """What a new user hits first: output paths checked before any work, library chatter kept off the terminal,
 one clear line for a damaged checkpoint, negative boxes, the demo's output place, --version."""
+
 from __future__ import annotations
 
 import os
@@ -23,7 +24,7 @@ def frames(tmp_path):
     folder.mkdir()
     for i in range(6):
         img = np.full((96, 128, 3), 40, np.uint8)
-        img[30:60, 20 + 3 * i:50 + 3 * i] = (30, 200, 240)
+        img[30:60, 20 + 3 * i : 50 + 3 * i] = (30, 200, 240)
         cv2.imwrite(str(folder / f"{i:04d}.png"), img)
     return folder
 
@@ -41,13 +42,16 @@ def _one_error_line(err: str, needle: str) -> None:
     assert "error:" in lines[0] and needle in lines[0], err
 
 
-@pytest.mark.parametrize("extra,needle", [
-    (["--save-video", "{tmp}/out.xyz"], "--save-video {tmp}/out.xyz: unsupported video extension '.xyz'"),
-    (["--save-video", "{tmp}/out"], "give the video a file extension"),
-    (["--output", "{tmp}"], "--output {tmp}: is a folder"),
-    (["--output", "{frames}/0000.png/boxes.txt"], "0000.png is a file, not a folder"),
-    (["--groundtruth", "{tmp}/gt.txt", "--output", "{tmp}/gt.txt"], "--output {tmp}/gt.txt: is one of the inputs"),
-])
+@pytest.mark.parametrize(
+    "extra,needle",
+    [
+        (["--save-video", "{tmp}/out.xyz"], "--save-video {tmp}/out.xyz: unsupported video extension '.xyz'"),
+        (["--save-video", "{tmp}/out"], "give the video a file extension"),
+        (["--output", "{tmp}"], "--output {tmp}: is a folder"),
+        (["--output", "{frames}/0000.png/boxes.txt"], "0000.png is a file, not a folder"),
+        (["--groundtruth", "{tmp}/gt.txt", "--output", "{tmp}/gt.txt"], "--output {tmp}/gt.txt: is one of the inputs"),
+    ],
+)
 def test_output_paths_are_checked_before_any_work(frames, tmp_path, capsys, extra, needle):
     # an unknown model would fail later: the output check must come first
     extra = [a.format(tmp=tmp_path, frames=frames) for a in extra]
@@ -56,7 +60,7 @@ def test_output_paths_are_checked_before_any_work(frames, tmp_path, capsys, extr
     rc = main(["track", str(frames), "--init", "20,30,30,30", "--model", "no_such_model", "--quiet", *extra])
     assert rc == 2
     _one_error_line(capsys.readouterr().err, needle.format(tmp=tmp_path, frames=frames))
-    assert sorted(p.name for p in frames.iterdir()) == before     # nothing written, nothing lost
+    assert sorted(p.name for p in frames.iterdir()) == before  # nothing written, nothing lost
 
 
 def test_unreadable_output_folder(frames, tmp_path, capsys):
@@ -81,9 +85,10 @@ def test_negative_box_parses_and_is_judged_by_the_tracker(frames, capsys):
 
 def test_negative_values_join_their_option_only():
     from tracker.cli.args import join_negative_values as join
+
     assert join(["track", "v.mp4", "--init", "-1,-2.5,3,4"]) == ["track", "v.mp4", "--init=-1,-2.5,3,4"]
     assert join(["--init", "-1, 2, 3, 4", "--quiet"]) == ["--init=-1, 2, 3, 4", "--quiet"]
-    assert join(["--max-frames", "-3"]) == ["--max-frames", "-3"]        # argparse handles a single number
+    assert join(["--max-frames", "-3"]) == ["--max-frames", "-3"]  # argparse handles a single number
     assert join(["--", "--init", "-1,2,3,4"]) == ["--", "--init", "-1,2,3,4"]
 
 
@@ -92,8 +97,14 @@ def _run_cli(*argv, cwd=None, env=None):
     full_env.pop("OPENCV_LOG_LEVEL", None)
     full_env.pop("OPENCV_FFMPEG_LOGLEVEL", None)
     full_env["QT_QPA_PLATFORM"] = "offscreen"
-    return subprocess.run([sys.executable, "-m", "tracker.cli", *argv], cwd=cwd or REPO, env=full_env,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "tracker.cli", *argv],
+        cwd=cwd or REPO,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def test_text_file_named_mp4_gives_our_line_only_in_track(text_as_mp4):
@@ -115,7 +126,7 @@ def test_text_file_named_mp4_gives_our_line_only_in_batch(text_as_mp4, tmp_path)
     (tmp_path / "clip.txt").write_text("1,1,5,5\n")
     out = tmp_path / "out"
     r = _run_cli("batch", str(tmp_path), "-o", str(out), "--model", "opencv:kcf", "--quiet")
-    assert r.returncode == 1              # the item failed, the run did not
+    assert r.returncode == 1  # the item failed, the run did not
     assert "moov atom" not in r.stderr and "[mov" not in r.stderr and "WARN" not in r.stderr
     summary = (out / "summary.csv").read_text()
     assert "cannot open video" in summary
@@ -128,10 +139,13 @@ def test_camera_probe_is_silent():
     _one_error_line(r.stderr, "7: cannot open camera")
 
 
-@pytest.mark.parametrize("content,needle", [
-    (os.urandom(4096), "not a checkpoint (corrupt or not a torch file)"),
-    (b"just some text\n", "not a checkpoint (corrupt or not a torch file)"),
-])
+@pytest.mark.parametrize(
+    "content,needle",
+    [
+        (os.urandom(4096), "not a checkpoint (corrupt or not a torch file)"),
+        (b"just some text\n", "not a checkpoint (corrupt or not a torch file)"),
+    ],
+)
 def test_corrupt_checkpoint_is_one_line_without_unsafe_advice(frames, tmp_path, capsys, content, needle):
     bad = tmp_path / "model.pth"
     bad.write_bytes(content)
@@ -147,6 +161,7 @@ def test_pickled_objects_are_refused_without_unsafe_advice(tmp_path):
     from torch import nn
 
     from tracker.models.checkpoint import CheckpointError, read_checkpoint
+
     path = tmp_path / "whole_model.pth"
     torch.save(nn.Linear(2, 2), path)
     with pytest.raises(CheckpointError) as info:
@@ -157,6 +172,7 @@ def test_pickled_objects_are_refused_without_unsafe_advice(tmp_path):
 
 def test_demo_writes_to_the_temporary_folder_not_the_current_one(tmp_path, monkeypatch, capsys):
     import tempfile
+
     cwd, tmp = tmp_path / "cwd", tmp_path / "tmp"
     cwd.mkdir()
     tmp.mkdir()
@@ -177,6 +193,7 @@ def test_demo_writes_to_the_temporary_folder_not_the_current_one(tmp_path, monke
 def test_version_and_default_alias(capsys):
     from tracker import __version__
     from tracker.config.presets import DEFAULT_PRESET, get_preset
+
     with pytest.raises(SystemExit) as info:
         main(["--version"])
     assert info.value.code == 0
@@ -185,12 +202,21 @@ def test_version_and_default_alias(capsys):
 
 
 def test_gui_checks_its_outputs_before_opening_a_window(frames, tmp_path):
-    r = _run_cli("gui", str(frames), "--frames", "2", "--screenshot", str(tmp_path / "s.png"),
-                 "--save-video", str(tmp_path / "rec.xyz"))
+    r = _run_cli(
+        "gui",
+        str(frames),
+        "--frames",
+        "2",
+        "--screenshot",
+        str(tmp_path / "s.png"),
+        "--save-video",
+        str(tmp_path / "rec.xyz"),
+    )
     assert r.returncode == 2
     _one_error_line(r.stderr, "--save-video")
-    r = _run_cli("gui", str(frames), "--frames", "2", "--screenshot", str(tmp_path / "s.png"),
-                 "--output", str(tmp_path))
+    r = _run_cli(
+        "gui", str(frames), "--frames", "2", "--screenshot", str(tmp_path / "s.png"), "--output", str(tmp_path)
+    )
     assert r.returncode == 2
     _one_error_line(r.stderr, "is a folder")
     assert not (tmp_path / "s.png").exists()
@@ -204,7 +230,7 @@ def clip_folder(tmp_path):
     w = cv2.VideoWriter(str(folder / "a.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (128, 96))
     for i in range(8):
         img = np.full((96, 128, 3), 40, np.uint8)
-        img[30:60, 20 + 3 * i:50 + 3 * i] = (30, 200, 240)
+        img[30:60, 20 + 3 * i : 50 + 3 * i] = (30, 200, 240)
         w.write(img)
     w.release()
     (folder / "a.txt").write_text("20,30,30,30\n")
@@ -213,6 +239,7 @@ def clip_folder(tmp_path):
 
 def test_batch_force_without_save_video_removes_the_old_video(clip_folder, tmp_path, capsys):
     import json
+
     out = tmp_path / "out"
     base = ["batch", str(clip_folder), "-o", str(out), "--model", "opencv:kcf", "--quiet"]
     assert main(base + ["--save-video"]) == 0
@@ -224,8 +251,22 @@ def test_batch_force_without_save_video_removes_the_old_video(clip_folder, tmp_p
 
 def test_batch_summary_flag_and_the_old_spelling(clip_folder, tmp_path, capsys):
     out = tmp_path / "out"
-    assert main(["batch", str(clip_folder), "-o", str(out), "--model", "opencv:kcf", "--quiet",
-                 "--summary", str(tmp_path / "s.csv")]) == 0
+    assert (
+        main(
+            [
+                "batch",
+                str(clip_folder),
+                "-o",
+                str(out),
+                "--model",
+                "opencv:kcf",
+                "--quiet",
+                "--summary",
+                str(tmp_path / "s.csv"),
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "s.csv").read_text().count("\n") == 2
     assert capsys.readouterr().err == ""
     assert main(["batch", "--merge", str(out), "--output", str(tmp_path / "m.csv"), "--quiet"]) == 0
@@ -234,10 +275,13 @@ def test_batch_summary_flag_and_the_old_spelling(clip_folder, tmp_path, capsys):
     assert (tmp_path / "m.csv").is_file()
 
 
-@pytest.mark.parametrize("extra,needle", [
-    (["-o", "{clips}/a.avi"], "exists and is not a folder"),
-    (["-o", "{tmp}/out", "--summary", "{tmp}"], "--summary {tmp}: is a folder"),
-])
+@pytest.mark.parametrize(
+    "extra,needle",
+    [
+        (["-o", "{clips}/a.avi"], "exists and is not a folder"),
+        (["-o", "{tmp}/out", "--summary", "{tmp}"], "--summary {tmp}: is a folder"),
+    ],
+)
 def test_batch_outputs_checked_before_any_work(clip_folder, tmp_path, capsys, extra, needle):
     extra = [a.format(tmp=tmp_path, clips=clip_folder) for a in extra]
     rc = main(["batch", str(clip_folder), "--model", "no_such_model", "--quiet", *extra])
@@ -245,18 +289,33 @@ def test_batch_outputs_checked_before_any_work(clip_folder, tmp_path, capsys, ex
     _one_error_line(capsys.readouterr().err, needle.format(tmp=tmp_path))
 
 
-@pytest.mark.parametrize("name,flag,first", [
-    ("groundtruth_rect.txt", [], "20,30,30,30"),              # OTB's file: 1-based
-    ("groundtruth_rect.txt", ["--gt-base", "0"], "21,31,30,30"),
-    ("gt.txt", [], "21,31,30,30"),                            # any other file: 0-based (siamtrack's rule)
-    ("gt.txt", ["--gt-base", "1"], "20,30,30,30"),
-])
+@pytest.mark.parametrize(
+    "name,flag,first",
+    [
+        ("groundtruth_rect.txt", [], "20,30,30,30"),  # OTB's file: 1-based
+        ("groundtruth_rect.txt", ["--gt-base", "0"], "21,31,30,30"),
+        ("gt.txt", [], "21,31,30,30"),  # any other file: 0-based (siamtrack's rule)
+        ("gt.txt", ["--gt-base", "1"], "20,30,30,30"),
+    ],
+)
 def test_track_reads_ground_truth_with_its_origin(frames, tmp_path, capsys, name, flag, first):
     gt = tmp_path / name
     gt.write_text("".join(f"{21 + 3 * i},31,30,30\n" for i in range(6)))
     out = tmp_path / "boxes.txt"
-    rc = main(["track", str(frames), "--groundtruth", str(gt), "--output", str(out), "--model", "opencv:csrt",
-               "--quiet", *flag])
+    rc = main(
+        [
+            "track",
+            str(frames),
+            "--groundtruth",
+            str(gt),
+            "--output",
+            str(out),
+            "--model",
+            "opencv:csrt",
+            "--quiet",
+            *flag,
+        ]
+    )
     assert rc == 0
     assert out.read_text().splitlines()[0] == first
     assert "AUC" in capsys.readouterr().out
@@ -264,6 +323,7 @@ def test_track_reads_ground_truth_with_its_origin(frames, tmp_path, capsys, name
 
 def test_train_flags_one_meaning_and_old_spellings(capsys):
     from tracker.cli import build_parser
+
     p = build_parser()
     a = p.parse_args(["train", "p", "--init-weights", "w.pth", "--data-workers", "2", "--quiet", "--out-dir", "o"])
     assert (a.init, a.workers, a.no_progress, a.out) == ("w.pth", 2, True, "o")
@@ -271,13 +331,20 @@ def test_train_flags_one_meaning_and_old_spellings(capsys):
     a = p.parse_args(["train", "p", "--init", "w.pth", "--workers", "3", "--no-progress", "--out", "o"])
     assert (a.init, a.workers, a.no_progress, a.out) == ("w.pth", 3, True, "o")
     notes = capsys.readouterr().err.splitlines()
-    assert notes == [f"siamtrack: note: {old} is deprecated, use {new} ({old} goes in 0.3)" for old, new in
-                     [("--init", "--init-weights"), ("--workers", "--data-workers"), ("--no-progress", "--quiet"),
-                      ("--out", "--out-dir")]]
+    assert notes == [
+        f"siamtrack: note: {old} is deprecated, use {new} ({old} goes in 0.3)"
+        for old, new in [
+            ("--init", "--init-weights"),
+            ("--workers", "--data-workers"),
+            ("--no-progress", "--quiet"),
+            ("--out", "--out-dir"),
+        ]
+    ]
 
 
 def test_gui_source_positional_and_old_spellings(capsys):
     from tracker.cli import build_parser
+
     p = build_parser()
     a = p.parse_args(["gui", "clip.mp4", "--output", "b.txt", "--save-video", "r.mp4", "--init", "1,2,3,4"])
     assert (a.source, a.export, a.record) == ("clip.mp4", "b.txt", "r.mp4")
@@ -289,6 +356,7 @@ def test_gui_source_positional_and_old_spellings(capsys):
 
 def test_workers_zero_means_one_per_core_in_batch_and_bench():
     from tracker.cli import build_parser
+
     p = build_parser()
     assert p.parse_args(["batch", "m.csv", "-o", "x", "--workers", "0"]).workers == 0
     assert p.parse_args(["bench", "d", "--workers", "0"]).workers == 0
@@ -298,6 +366,7 @@ def test_workers_zero_means_one_per_core_in_batch_and_bench():
 
 def test_export_writes_to_out_dir_checked_first(tmp_path, capsys):
     from tracker.cli import build_parser
+
     assert build_parser().parse_args(["export", "--out-dir", "d"]).out == "d"
     (tmp_path / "f").write_text("x")
     rc = main(["export", "no_such_model", "--out-dir", str(tmp_path / "f")])

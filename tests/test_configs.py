@@ -1,4 +1,5 @@
 """Presets and pysot configs: what is honoured, and what fails with a message naming the key."""
+
 import json
 import subprocess
 import sys
@@ -14,13 +15,24 @@ from tracker.errors import UserError
 R50_YAML = {
     "META_ARC": "siamrpn_r50_l234_dwxcorr",
     "BACKBONE": {"TYPE": "resnet50", "KWARGS": {"used_layers": [2, 3, 4]}},
-    "ADJUST": {"ADJUST": True, "TYPE": "AdjustAllLayer",
-               "KWARGS": {"in_channels": [512, 1024, 2048], "out_channels": [256, 256, 256]}},
+    "ADJUST": {
+        "ADJUST": True,
+        "TYPE": "AdjustAllLayer",
+        "KWARGS": {"in_channels": [512, 1024, 2048], "out_channels": [256, 256, 256]},
+    },
     "RPN": {"TYPE": "MultiRPN", "KWARGS": {"anchor_num": 5, "in_channels": [256, 256, 256], "weighted": True}},
     "MASK": {"MASK": False},
     "ANCHOR": {"STRIDE": 8, "RATIOS": [0.33, 0.5, 1, 2, 3], "SCALES": [8], "ANCHOR_NUM": 5},
-    "TRACK": {"TYPE": "SiamRPNTracker", "PENALTY_K": 0.05, "WINDOW_INFLUENCE": 0.42, "LR": 0.38,
-              "EXEMPLAR_SIZE": 127, "INSTANCE_SIZE": 255, "BASE_SIZE": 8, "CONTEXT_AMOUNT": 0.5},
+    "TRACK": {
+        "TYPE": "SiamRPNTracker",
+        "PENALTY_K": 0.05,
+        "WINDOW_INFLUENCE": 0.42,
+        "LR": 0.38,
+        "EXEMPLAR_SIZE": 127,
+        "INSTANCE_SIZE": 255,
+        "BASE_SIZE": 8,
+        "CONTEXT_AMOUNT": 0.5,
+    },
 }
 
 
@@ -47,13 +59,16 @@ def test_parity_configs_translate(shared_dir):
     assert up.model.head.type == "upchannel" and up.track.instance_size == 271 and up.track.lr == 0.295
 
 
-@pytest.mark.parametrize("section,key,value,needle", [
-    ("MASK", "MASK", True, "MASK.MASK"),
-    ("TRACK", "TYPE", "SiamMaskTracker", "TRACK.TYPE"),
-    ("BACKBONE", "TYPE", "mobilenetv2", "BACKBONE.TYPE"),
-    ("RPN", "TYPE", "BANHead", "RPN.TYPE"),
-    ("TRACK", "MYSTERY", 1, "TRACK.MYSTERY"),
-])
+@pytest.mark.parametrize(
+    "section,key,value,needle",
+    [
+        ("MASK", "MASK", True, "MASK.MASK"),
+        ("TRACK", "TYPE", "SiamMaskTracker", "TRACK.TYPE"),
+        ("BACKBONE", "TYPE", "mobilenetv2", "BACKBONE.TYPE"),
+        ("RPN", "TYPE", "BANHead", "RPN.TYPE"),
+        ("TRACK", "MYSTERY", 1, "TRACK.MYSTERY"),
+    ],
+)
 def test_unsupported_keys_fail_naming_the_key(tmp_path, section, key, value, needle):
     cfg = json.loads(json.dumps(R50_YAML))
     cfg[section][key] = value
@@ -103,8 +118,10 @@ def test_models_command_lists_every_preset():
 
 def test_track_param_overrides_are_typed_and_checked():
     from tracker.cli.track import parse_params
-    preset = get_preset("siamfc_alexnet").replace_track(**parse_params(["scale_num=5", "clamp_search=true",
-                                                                        "window_influence=0.2"]))
+
+    preset = get_preset("siamfc_alexnet").replace_track(
+        **parse_params(["scale_num=5", "clamp_search=true", "window_influence=0.2"])
+    )
     assert preset.track.scale_num == 5 and preset.track.clamp_search is True and preset.track.window_influence == 0.2
     with pytest.raises(UserError, match="clamp_search must be a bool"):
         get_preset("siamfc_alexnet").replace_track(clamp_search="maybe")

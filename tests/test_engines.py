@@ -1,6 +1,7 @@
 """Engines and export: each engine tracks as torch does, an export tracks on its own (without torch), the
 choices that timing makes are fixed per machine and model, and anything damaged or foreign is refused in one
 line."""
+
 from __future__ import annotations
 
 import json
@@ -19,9 +20,11 @@ from tracker import UserError, build_tracker
 from tracker.cli import main
 
 # folder in ../shared/parity, how the model is named, sequence (as tests/test_parity.py)
-CASES = [("siamfc_alexnet", "siamfc_alexnet", "car1"),
-         ("pysot_alex_dwxcorr_w05", "config.yaml", "BMX3"),
-         ("pysot_alex_upxcorr_w025", "config.yaml", "boat1")]
+CASES = [
+    ("siamfc_alexnet", "siamfc_alexnet", "car1"),
+    ("pysot_alex_dwxcorr_w05", "config.yaml", "BMX3"),
+    ("pysot_alex_upxcorr_w025", "config.yaml", "boat1"),
+]
 
 
 def _needs(engine: str):
@@ -59,7 +62,7 @@ def test_each_engine_tracks_as_torch_does_on_the_parity_fixtures(shared_dir, cas
     ours = _track(build_tracker(spec, weights=weights, engine="torch"), frames, expected[0])
     got = _track(theirs, frames, expected[0])
     assert np.abs(got - ours).max() < 0.01, np.abs(got - ours).max(axis=1)
-    assert np.abs(got - expected).max() < 0.5               # and so the reference's boxes too
+    assert np.abs(got - expected).max() < 0.5  # and so the reference's boxes too
 
 
 @pytest.mark.slow
@@ -70,19 +73,23 @@ def test_an_export_tracks_on_its_own_without_torch(shared_dir, tmp_path):
     assert main(["export", "--config", spec, "--weights", str(weights), "--out-dir", str(out)]) == 0
     side = json.loads((out / "siamtrack.json").read_text())
     import onnx
+
     for name in side["files"]:
         model = onnx.load(str(out / name))
         onnx.checker.check_model(model, full_check=True)
         assert model.opset_import[0].version >= 17
     from tracker.models.checkpoint import sha256_file
+
     assert side["weights_sha256"] == sha256_file(weights)
     # the same boxes as the torch model's, from the folder alone, in a process where torch cannot be imported
     paths = [str(p) for p in sorted((shared_dir / "data/sequences/BMX3/img").iterdir())[:12]]
-    script = (f"import sys, json, cv2\nsys.modules['torch'] = None\nfrom tracker import build_tracker\n"
-              f"t = build_tracker({str(out)!r}, engine='onnxruntime')\n"
-              f"frames = [cv2.imread(p) for p in {paths!r}]\n"
-              f"t.init(frames[0], {[float(v) for v in expected[0]]!r})\n"
-              f"print(json.dumps([list(t.update(f).box) for f in frames[1:]]))\n")
+    script = (
+        f"import sys, json, cv2\nsys.modules['torch'] = None\nfrom tracker import build_tracker\n"
+        f"t = build_tracker({str(out)!r}, engine='onnxruntime')\n"
+        f"frames = [cv2.imread(p) for p in {paths!r}]\n"
+        f"t.init(frames[0], {[float(v) for v in expected[0]]!r})\n"
+        f"print(json.dumps([list(t.update(f).box) for f in frames[1:]]))\n"
+    )
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
@@ -131,11 +138,16 @@ def test_a_damaged_or_foreign_export_is_refused_in_one_line(small_export, tmp_pa
     # another graph put in place of the template, its sha256 updated: its inputs give it away
     import onnx
     from onnx import TensorProto, helper
-    graph = helper.make_graph([helper.make_node("Identity", ["a"], ["b"])], "other",
-                              [helper.make_tensor_value_info("a", TensorProto.FLOAT, [1, 3, 127, 127])],
-                              [helper.make_tensor_value_info("b", TensorProto.FLOAT, [1, 3, 127, 127])])
+
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["a"], ["b"])],
+        "other",
+        [helper.make_tensor_value_info("a", TensorProto.FLOAT, [1, 3, 127, 127])],
+        [helper.make_tensor_value_info("b", TensorProto.FLOAT, [1, 3, 127, 127])],
+    )
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), str(foreign / "template.onnx"))
     from tracker.engines.exported import file_sha256
+
     side["files"]["template.onnx"] = file_sha256(foreign / "template.onnx")
     (foreign / "siamtrack.json").write_text(json.dumps(side))
     _refused(capsys, foreign, "template.onnx", "foreign or altered graph")
@@ -153,7 +165,7 @@ def test_an_unexportable_layer_is_named_in_one_line(tmp_path, capsys):
     from tracker.export.onnx import export_model
     from tracker.models import build_model
 
-    class Histogram(torch.nn.Module):          # aten::histc has no ONNX counterpart
+    class Histogram(torch.nn.Module):  # aten::histc has no ONNX counterpart
         def forward(self, x):
             return x + torch.histc(x, bins=4).sum() * 0
 
@@ -171,6 +183,7 @@ def test_int8_is_opt_in_calibrated_and_tracks(small_export, shared_dir, tmp_path
     from tracker.build import load_model, resolve_preset
     from tracker.engines.exported import read_export
     from tracker.export.onnx import export_model
+
     fixture = shared_dir / "parity" / "pysot_alex_upxcorr_w025"
     preset = resolve_preset(str(fixture / "config.yaml"))
     model, _ = load_model(preset, fixture / "weights.pth")
@@ -178,6 +191,7 @@ def test_int8_is_opt_in_calibrated_and_tracks(small_export, shared_dir, tmp_path
     export = export_model(preset, model, tmp_path / "int8", None, int8=True, calibration=calib, calibration_frames=6)
     assert export.precision == "int8" and [g.precision for g in export.search] == ["int8"]
     import onnx
+
     ops = {n.op_type for n in onnx.load(str(export.search[0].path)).graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops
     assert read_export(tmp_path / "int8").template.precision == "float32"
@@ -188,8 +202,12 @@ def test_int8_is_opt_in_calibrated_and_tracks(small_export, shared_dir, tmp_path
     capsys.readouterr()
     assert main(["export", "siamrpn_alex_upxcorr", "--out-dir", str(tmp_path / "x"), "--int8"]) == 2
     assert "--int8 needs --calibration" in capsys.readouterr().err
-    assert main(["export", "siamrpn_alex_upxcorr", "--out-dir", str(tmp_path / "y"), "--int8",
-                 "--calibration", str(calib)]) == 2
+    assert (
+        main(
+            ["export", "siamrpn_alex_upxcorr", "--out-dir", str(tmp_path / "y"), "--int8", "--calibration", str(calib)]
+        )
+        == 2
+    )
     assert "int8 is not offered for siamrpn_alex_upxcorr" in capsys.readouterr().err
 
 
@@ -197,16 +215,17 @@ def test_int8_is_opt_in_calibrated_and_tracks(small_export, shared_dir, tmp_path
 def test_the_engines_choice_is_remembered_and_a_named_engine_always_honoured(shared_dir, tmp_path, monkeypatch):
     _needs("openvino")
     from tracker.engines import choice
+
     monkeypatch.setenv("SIAMTRACK_CACHE", str(tmp_path / "cache"))
     spec, weights, frames, expected = _case(shared_dir, CASES[2])
-    first = build_tracker(spec, weights=weights)                 # auto: measures, remembers
+    first = build_tracker(spec, weights=weights)  # auto: measures, remembers
     data = json.loads((tmp_path / "cache" / choice.CHOICES).read_text())
     key = next(k for k in data if k.startswith("engine:"))
     assert data[key] == first.engine.name
     other = {"onnxruntime": "openvino", "openvino": "onnxruntime"}[first.engine.name]
     data[key] = other
     (tmp_path / "cache" / choice.CHOICES).write_text(json.dumps(data))
-    assert build_tracker(spec, weights=weights).engine.name == other          # read back, not measured again
+    assert build_tracker(spec, weights=weights).engine.name == other  # read back, not measured again
     assert build_tracker(spec, weights=weights, engine=first.engine.name).engine.name == first.engine.name
     assert build_tracker(spec, weights=weights, engine="torch").engine.name == "torch"
 
@@ -220,6 +239,7 @@ def test_two_runs_of_the_default_give_identical_boxes(shared_dir, engine, thread
     gt = (shared_dir / "data/sequences/BMX3/groundtruth_rect.txt").read_text()
     box = [float(v) for v in gt.split()[0].split(",")]
     from tracker.runtime import configure_threads
+
     runs = []
     for n in threads:
         configure_threads(n)
@@ -247,6 +267,7 @@ def test_a_cached_export_an_engine_cannot_load_is_made_again(shared_dir, tmp_pat
     exporter) is removed and exported afresh, once, instead of failing every later run."""
     _needs("onnxruntime")
     from tracker.engines.exported import SIDECAR, file_sha256
+
     monkeypatch.setenv("SIAMTRACK_CACHE", str(tmp_path / "cache"))
     spec, weights, frames, expected = _case(shared_dir, CASES[2])
     build_tracker(spec, weights=weights, engine="onnxruntime")
@@ -255,7 +276,7 @@ def test_a_cached_export_an_engine_cannot_load_is_made_again(shared_dir, tmp_pat
     good = bad.read_bytes()
     bad.write_bytes(b"not an onnx graph")
     side = json.loads((folder / SIDECAR).read_text())
-    side["files"]["template.onnx"] = file_sha256(bad)          # consistent sidecar: only the engine can tell
+    side["files"]["template.onnx"] = file_sha256(bad)  # consistent sidecar: only the engine can tell
     (folder / SIDECAR).write_text(json.dumps(side))
     tracker = build_tracker(spec, weights=weights, engine="onnxruntime")
     assert bad.read_bytes() == good and tracker.engine.name == "onnxruntime"

@@ -1,4 +1,5 @@
 """`siamtrack export --format opencv-nano`: an anchor-free model as the file pair cv2.TrackerNano runs."""
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,21 @@ def test_cv2_tracker_nano_runs_our_export_as_our_tracker_does(weights, shared_di
     if not hasattr(cv2, "TrackerNano_create"):
         pytest.skip("this OpenCV has no TrackerNano (4.7+)")
     out = tmp_path / "nano"
-    assert main(["export", "anchorfree_effnet_lite0", "--weights", str(weights), "--format", "opencv-nano",
-                 "--out-dir", str(out)]) == 0       # the export itself checks both files through cv2.dnn
+    assert (
+        main(
+            [
+                "export",
+                "anchorfree_effnet_lite0",
+                "--weights",
+                str(weights),
+                "--format",
+                "opencv-nano",
+                "--out-dir",
+                str(out),
+            ]
+        )
+        == 0
+    )  # the export itself checks both files through cv2.dnn
     info = json.loads((out / "opencv_nano.json").read_text())
     assert info["format"] == "opencv-nano" and set(info["files"]) == {"backbone.onnx", "neckhead.onnx"}
     params = cv2.TrackerNano_Params()
@@ -71,6 +85,7 @@ def test_cv2_tracker_nano_follows_the_shipped_model_as_ours_does(shared_dir, tmp
         iw = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
         ih = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
         return iw * ih / (a[2] * a[3] + b[2] * b[3] - iw * ih)
+
     ours.init(frames[0], gt[0])
     theirs.init(frames[0], tuple(int(round(v)) for v in gt[0]))
     between, vs_gt = [], []

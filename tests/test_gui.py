@@ -9,6 +9,7 @@ Every test waits on conditions (qtbot.waitUntil, signals, events), never on how 
 timeouts below are only how long to wait before calling a hang a failure, generous so that a machine busy
 with other work (a training run on both cores) passes as an idle one does.
 """
+
 import os
 import subprocess
 import sys
@@ -27,7 +28,7 @@ from tracker.gui.window import MainWindow
 from tracker.trackers.base import Tracker, TrackResult
 
 REPO = Path(__file__).resolve().parent.parent
-WAIT = 180_000          # ms: the longest any condition is waited for before the test fails
+WAIT = 180_000  # ms: the longest any condition is waited for before the test fails
 WAIT_S = WAIT / 1000
 N_FRAMES = 30
 PATCH = 40
@@ -45,17 +46,19 @@ def clip(tmp_path_factory):
     """MJPG .avi: smooth random background, high-contrast random patch at truth(t)."""
     rng = np.random.default_rng(7)
     w, h = SIZE
-    bg = cv2.resize(rng.integers(40, 200, (h // 8, w // 8, 3), dtype=np.uint8), (w, h),
-                    interpolation=cv2.INTER_CUBIC)
-    patch = cv2.resize(rng.integers(0, 256, (PATCH // 4, PATCH // 4, 3), dtype=np.uint8), (PATCH, PATCH),
-                       interpolation=cv2.INTER_NEAREST)
+    bg = cv2.resize(rng.integers(40, 200, (h // 8, w // 8, 3), dtype=np.uint8), (w, h), interpolation=cv2.INTER_CUBIC)
+    patch = cv2.resize(
+        rng.integers(0, 256, (PATCH // 4, PATCH // 4, 3), dtype=np.uint8),
+        (PATCH, PATCH),
+        interpolation=cv2.INTER_NEAREST,
+    )
     path = tmp_path_factory.mktemp("clip") / "moving_patch.avi"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (w, h))
     assert writer.isOpened()
     for t in range(N_FRAMES):
         frame = bg.copy()
         x, y, _, _ = (int(v) for v in truth(t))
-        frame[y:y + PATCH, x:x + PATCH] = patch
+        frame[y : y + PATCH, x : x + PATCH] = patch
         writer.write(frame)
     writer.release()
     return path
@@ -72,7 +75,7 @@ def make_window(qtbot, tmp_path):
         win.resize(900, 650)
         win.show()
         qtbot.waitExposed(win)
-        win.pipeline.playback.pace = False     # run the file as fast as the tracker goes
+        win.pipeline.playback.pace = False  # run the file as fast as the tracker goes
         windows.append(win)
         return win
 
@@ -103,8 +106,7 @@ def centre(box):
     return box[0] + box[2] / 2, box[1] + box[3] / 2
 
 
-def test_mouse_selected_box_follows_the_moving_patch_and_is_exported_and_recorded(qtbot, make_window, clip,
-                                                                               tmp_path):
+def test_mouse_selected_box_follows_the_moving_patch_and_is_exported_and_recorded(qtbot, make_window, clip, tmp_path):
     win = make_window()
     win.select_model(ModelChoice("opencv:csrt"))
     open_clip(qtbot, win, clip)
@@ -119,12 +121,12 @@ def test_mouse_selected_box_follows_the_moving_patch_and_is_exported_and_recorde
     scale = win.video.image_to_widget(1, 0).x() - win.video.image_to_widget(0, 0).x()
     assert np.allclose(win.last_box, truth(0), atol=1.0 / scale + 1e-6)
 
-    qtbot.keyClick(win.video, Qt.Key.Key_Space)            # play
+    qtbot.keyClick(win.video, Qt.Key.Key_Space)  # play
     qtbot.waitUntil(lambda: win.latest.index == N_FRAMES - 1 and win.pipeline.at_end, timeout=WAIT)
     assert win.errors == []
 
     boxes = win.pipeline.session.boxes
-    assert len(boxes) == N_FRAMES                           # initial box + one per following frame
+    assert len(boxes) == N_FRAMES  # initial box + one per following frame
     for t, box in enumerate(boxes):
         cx, cy = centre(box)
         tx, ty = centre(truth(t))
@@ -140,7 +142,7 @@ def test_mouse_selected_box_follows_the_moving_patch_and_is_exported_and_recorde
     win.stop_recording()
     qtbot.waitUntil(lambda: win.recording_path is None, timeout=WAIT)
     cap = cv2.VideoCapture(str(tmp_path / "rec.avi"))
-    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == N_FRAMES   # the init frame (with its box) + every tracked one
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == N_FRAMES  # the init frame (with its box) + every tracked one
     ok, last = None, None
     while True:
         ok, f = cap.read()
@@ -150,7 +152,7 @@ def test_mouse_selected_box_follows_the_moving_patch_and_is_exported_and_recorde
     cap.release()
     # the overlay is in the recording: the tracker's green box edge at the last position
     x, y, w, h = (int(round(v)) for v in boxes[-1])
-    edge = last[y + h // 4: y + 3 * h // 4, max(0, x - 1): x + 2]
+    edge = last[y + h // 4 : y + 3 * h // 4, max(0, x - 1) : x + 2]
     assert (edge[..., 1] > 180).any() and (edge[..., 1].astype(int) - edge[..., 2] > 100).any()
 
 
@@ -200,7 +202,7 @@ def test_model_failure_is_shown_and_the_recording_so_far_stays_valid(qtbot, make
     # the window shows frames through a latest-frame handover polled by the UI: wait for the last one
     qtbot.waitUntil(lambda: win.latest.index == N_FRAMES - 1, timeout=WAIT)
     assert not win.latest.tracking
-    win.close()                                  # closing finalises the recording
+    win.close()  # closing finalises the recording
     cap = cv2.VideoCapture(str(rec))
     assert cap.isOpened()
     frames = 0
@@ -212,6 +214,7 @@ def test_model_failure_is_shown_and_the_recording_so_far_stays_valid(qtbot, make
 
 class VanishingCamera:
     """A camera that delivers frames until `unplug` is set, then disappears (its stream just stops)."""
+
     is_camera = True
     spec = "0"
     fps = 30.0
@@ -252,7 +255,7 @@ def test_camera_that_disappears_shows_a_message_and_finalises_the_recording(qtbo
     n = 0
     while cap.read()[0]:
         n += 1
-    assert recorded - 1 <= n <= win.latest.processed      # every frame seen while recording is in the file
+    assert recorded - 1 <= n <= win.latest.processed  # every frame seen while recording is in the file
 
 
 class SlowTracker(Tracker):
@@ -267,7 +270,7 @@ class SlowTracker(Tracker):
 class LiveCamera(VanishingCamera):
     def __iter__(self):
         for i in range(self.n):
-            time.sleep(1 / 200)                # 200 fps camera, tracker does ~30
+            time.sleep(1 / 200)  # 200 fps camera, tracker does ~30
             yield i, np.full((120, 160, 3), 90, np.uint8)
 
 
@@ -278,10 +281,10 @@ def test_a_tracker_slower_than_the_camera_drops_frames_and_the_window_says_so(qt
     win.init_tracking((40, 30, 50, 40))
     qtbot.waitUntil(lambda: win.latest.tracking and win.latest.dropped > 50, timeout=WAIT)
     p = win.latest
-    assert p.index + 1 > p.processed + 40    # frames skipped between the ones tracked: no queue
+    assert p.index + 1 > p.processed + 40  # frames skipped between the ones tracked: no queue
     win._update_stats(p)
     assert win.dropped_label.text().startswith(f"dropped {p.dropped}")
-    assert p.track_fps < 40                   # the slow tracker's ~30 fps is what is reported
+    assert p.track_fps < 40  # the slow tracker's ~30 fps is what is reported
 
 
 def test_broken_file_is_reported_in_the_window(qtbot, make_window, tmp_path):
@@ -299,8 +302,9 @@ def test_settings_recent_files_and_drop_persist(qtbot, make_window, clip, tmp_pa
     win = make_window(settings_path=ini)
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(clip))])
-    drop = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
-                      Qt.KeyboardModifier.NoModifier)
+    drop = QDropEvent(
+        QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier
+    )
     win.dropEvent(drop)
     qtbot.waitUntil(lambda: win.shown is not None, timeout=WAIT)
     win.select_model(ModelChoice("opencv:kcf"))
@@ -327,23 +331,44 @@ def test_help_lists_the_keyboard_shortcuts(qtbot, make_window):
 
 def run_cli(*args, timeout=WAIT_S * 3):
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(REPO))
-    return subprocess.run([sys.executable, "-m", "tracker.cli", "gui", *args], capture_output=True, text=True,
-                          timeout=timeout, env=env, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, "-m", "tracker.cli", "gui", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=REPO,
+    )
 
 
 @pytest.mark.slow
 def test_smoke_mode_runs_the_window_and_saves_a_screenshot(clip, tmp_path):
     shot, boxes = tmp_path / "shot.png", tmp_path / "boxes.txt"
     x, y, w, h = truth(0)
-    r = run_cli("--source", str(clip), "--init", f"{x:g},{y:g},{w:g},{h:g}", "--frames", "12",
-                "--model", "opencv:csrt", "--screenshot", str(shot), "--export", str(boxes),
-                "--settings", str(tmp_path / "s.ini"), "--threads", "1")
+    r = run_cli(
+        "--source",
+        str(clip),
+        "--init",
+        f"{x:g},{y:g},{w:g},{h:g}",
+        "--frames",
+        "12",
+        "--model",
+        "opencv:csrt",
+        "--screenshot",
+        str(shot),
+        "--export",
+        str(boxes),
+        "--settings",
+        str(tmp_path / "s.ini"),
+        "--threads",
+        "1",
+    )
     assert r.returncode == 0, r.stderr
     assert "frame 12: tracked" in r.stdout
     img = cv2.imread(str(shot))
-    assert img is not None and img.shape[1] >= 900 and img.shape[0] >= 600   # the whole window
+    assert img is not None and img.shape[1] >= 900 and img.shape[0] >= 600  # the whole window
     green = (img[..., 1] > 200) & (img[..., 0] < 80) & (img[..., 2] < 80)
-    assert green.sum() > 50                    # the box overlay (and the TRACKING badge) are on screen
+    assert green.sum() > 50  # the box overlay (and the TRACKING badge) are on screen
     lines = boxes.read_text().splitlines()
     assert len(lines) == 12 and lines[0] == f"{x:g},{y:g},{w:g},{h:g}"
     cx, cy = centre(tuple(map(float, lines[-1].split(","))))
@@ -369,6 +394,7 @@ def test_threads_are_set_before_the_window_builds_a_tracker(monkeypatch, clip, t
     from tracker.cli import gui as cli
     from tracker.errors import UserError
     from tracker.gui import app
+
     events = []
     monkeypatch.setattr(torch, "set_num_threads", lambda n: events.append(("threads", n)))
     monkeypatch.setattr(runtime, "free_cores", lambda: 2)
@@ -419,24 +445,24 @@ def test_reinit_while_a_file_plays_tracks_on_from_the_frame_the_box_was_drawn_on
     win = make_window()
     win.select_model(ModelChoice("opencv:kcf"))
     open_clip(qtbot, win, clip)
-    win.pipeline.playback.pace = True                    # play at the clip's 25 fps, like a user sees it
-    win.init_tracking((5, 5, 30, 30))                    # first a wrong box: tracking background
+    win.pipeline.playback.pace = True  # play at the clip's 25 fps, like a user sees it
+    win.init_tracking((5, 5, 30, 30))  # first a wrong box: tracking background
     qtbot.waitUntil(lambda: win.tracking, timeout=WAIT)
     win.play()
     qtbot.waitUntil(lambda: win.shown.index >= 6, timeout=WAIT)
     # the user draws a new box on the frame on screen while the file plays
     k0 = win.shown.index
     qtbot.mousePress(win.video, Qt.MouseButton.LeftButton, pos=win.video.image_to_widget(*truth(k0)[:2]).toPoint())
-    k = win.shown.index                                  # the display holds this frame during the drag
+    k = win.shown.index  # the display holds this frame during the drag
     assert k - k0 <= 1 and win.pipeline.paused
     end = win.video.image_to_widget(truth(k)[0] + PATCH, truth(k)[1] + PATCH).toPoint()
     qtbot.mouseMove(win.video, pos=end)
-    qtbot.wait(100)                                      # the file is paused: the frame does not change
+    qtbot.wait(100)  # the file is paused: the frame does not change
     assert win.shown.index == k and win.pipeline.paused
     qtbot.mouseRelease(win.video, Qt.MouseButton.LeftButton, pos=end)
-    qtbot.waitUntil(lambda: win.pipeline.at_end, timeout=WAIT)   # playback resumed by itself
+    qtbot.waitUntil(lambda: win.pipeline.at_end, timeout=WAIT)  # playback resumed by itself
     boxes = win.pipeline.session.boxes
-    assert len(boxes) == N_FRAMES - k                    # the new run: initial box on k, then k+1 ... end
+    assert len(boxes) == N_FRAMES - k  # the new run: initial box on k, then k+1 ... end
     for i, box in enumerate(boxes):
         cx, cy = centre(box)
         tx, ty = centre(truth(k + i))
@@ -477,10 +503,14 @@ class GatedModel(Tracker):
 
 def test_the_window_stays_responsive_while_a_model_loads_and_tracks_slowly(qtbot, make_window, clip):
     from PyQt6.QtCore import QTimer
+
     gates = {k: threading.Event() for k in ("loading", "loaded", "updating", "updated")}
     # the window's start-up model is built normally; the one chosen below is the gated one
-    win = make_window(tracker_factory=lambda choice, device, xcorr: (
-        GatedModel(gates) if choice.name == "slow_preset" else FixedBox((0, 0, 10, 10))))
+    win = make_window(
+        tracker_factory=lambda choice, device, xcorr: (
+            GatedModel(gates) if choice.name == "slow_preset" else FixedBox((0, 0, 10, 10))
+        )
+    )
     open_clip(qtbot, win, clip)
     ticks = []
     timer = QTimer()
@@ -489,19 +519,18 @@ def test_the_window_stays_responsive_while_a_model_loads_and_tracks_slowly(qtbot
 
     def ui_keeps_running():
         n = len(ticks)
-        qtbot.waitUntil(lambda: len(ticks) >= n + 5, timeout=WAIT)   # the UI thread runs its timers
+        qtbot.waitUntil(lambda: len(ticks) >= n + 5, timeout=WAIT)  # the UI thread runs its timers
 
-    win.select_model(ModelChoice("slow_preset"))       # not an OpenCV name: built at once, off the UI thread
+    win.select_model(ModelChoice("slow_preset"))  # not an OpenCV name: built at once, off the UI thread
     qtbot.waitUntil(gates["loading"].is_set, timeout=WAIT)
-    ui_keeps_running()                                 # ... while the model is still loading
+    ui_keeps_running()  # ... while the model is still loading
     gates["loaded"].set()
-    qtbot.waitUntil(gates["updating"].is_set, timeout=WAIT)   # the warm-up's update
-    ui_keeps_running()                                 # ... and while it is running
+    qtbot.waitUntil(gates["updating"].is_set, timeout=WAIT)  # the warm-up's update
+    ui_keeps_running()  # ... and while it is running
     gates["updated"].set()
     win.init_tracking(truth(0))
     win.play()
-    qtbot.waitUntil(lambda: win.latest is not None and win.latest.tracking and win.latest.index >= 4,
-                    timeout=WAIT)
+    qtbot.waitUntil(lambda: win.latest is not None and win.latest.tracking and win.latest.index >= 4, timeout=WAIT)
     timer.stop()
 
 
@@ -509,15 +538,37 @@ def test_the_window_stays_responsive_while_a_model_loads_and_tracks_slowly(qtbot
 def test_terminating_the_app_keeps_the_recording_and_the_boxes(clip, tmp_path):
     """`siamtrack gui --record --export` killed with SIGTERM (or Ctrl-C) mid-run: both files are complete."""
     import signal
+
     rec, boxes = tmp_path / "live.avi", tmp_path / "live.txt"
     x, y, w, h = truth(0)
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(REPO))
-    proc = subprocess.Popen([sys.executable, "-m", "tracker.cli", "gui", "--source", str(clip), "--model", "opencv:kcf",
-                             "--init", f"{x:g},{y:g},{w:g},{h:g}", "--record", str(rec), "--export", str(boxes),
-                             "--settings", str(tmp_path / "s.ini")],
-                            env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tracker.cli",
+            "gui",
+            "--source",
+            str(clip),
+            "--model",
+            "opencv:kcf",
+            "--init",
+            f"{x:g},{y:g},{w:g},{h:g}",
+            "--record",
+            str(rec),
+            "--export",
+            str(boxes),
+            "--settings",
+            str(tmp_path / "s.ini"),
+        ],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     partial = tmp_path / ".live.partial.avi"
-    deadline = time.monotonic() + WAIT_S * 2      # start-up (torch, Qt) on a busy machine: give up only on a hang
+    deadline = time.monotonic() + WAIT_S * 2  # start-up (torch, Qt) on a busy machine: give up only on a hang
     while not (partial.exists() and partial.stat().st_size > 20000) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert partial.exists(), "the recording never started"
@@ -532,7 +583,7 @@ def test_terminating_the_app_keeps_the_recording_and_the_boxes(clip, tmp_path):
         n += 1
     lines = boxes.read_text().splitlines()
     assert lines[0] == f"{x:g},{y:g},{w:g},{h:g}"
-    assert n >= 2 and len(lines) == n           # one recorded frame per box: the init frame and each tracked one
+    assert n >= 2 and len(lines) == n  # one recorded frame per box: the init frame and each tracked one
 
 
 def test_arrow_keys_step_forward_and_back_through_the_clip(qtbot, make_window, clip):
@@ -564,9 +615,11 @@ def test_status_bar_names_the_model_briefly_and_leaves_room_for_messages(qtbot, 
     assert win.model_label.text() == "siamrpn_effnet_lite0_fast | cpu | torch"
     assert win.model_label.toolTip().startswith("model: siamrpn_effnet_lite0_fast")
     win.statusBar().showMessage("tracking from frame 0: box 294,58,74,101")
-    permanent = sum(w.sizeHint().width() for w in (win.state_label, win.frame_label, win.fps_label,
-                                                    win.dropped_label, win.model_label))
-    assert win.width() - permanent > 250        # pixels left for the message at the window's 900 px
+    permanent = sum(
+        w.sizeHint().width()
+        for w in (win.state_label, win.frame_label, win.fps_label, win.dropped_label, win.model_label)
+    )
+    assert win.width() - permanent > 250  # pixels left for the message at the window's 900 px
 
 
 class FirstUseRecorder(Tracker):
@@ -597,11 +650,11 @@ def test_choosing_a_model_warms_it_up_before_the_user_draws_a_box(qtbot, make_wi
     def mine():
         return [(kind, box) for model, kind, box in log if model == "some_preset"]
 
-    assert [kind for kind, _ in mine()] == ["init", "update"]          # the warm-up, on a synthetic frame
+    assert [kind for kind, _ in mine()] == ["init", "update"]  # the warm-up, on a synthetic frame
     box = truth(0)
     win.init_tracking(box)
     qtbot.waitUntil(lambda: len(mine()) >= 3, timeout=WAIT)
-    assert mine()[2] == ("init", tuple(float(v) for v in box))        # the user's box starts afresh
+    assert mine()[2] == ("init", tuple(float(v) for v in box))  # the user's box starts afresh
 
 
 class FixedBox(Tracker):
@@ -639,10 +692,12 @@ def _green_run(img, y, x0, x1):
     return best
 
 
-def test_small_video_overlay_is_drawn_at_screen_resolution_with_the_label_inside(qtbot, make_window, small_clip,
-                                                                                 tmp_path):
+def test_small_video_overlay_is_drawn_at_screen_resolution_with_the_label_inside(
+    qtbot, make_window, small_clip, tmp_path
+):
     from PyQt6.QtCore import QRectF
-    box = (100.0, 0.0, 28.0, 30.0)                     # touches the top and right edges of the 128x96 frame
+
+    box = (100.0, 0.0, 28.0, 30.0)  # touches the top and right edges of the 128x96 frame
     win = make_window(tracker_factory=lambda choice, device, xcorr: FixedBox(box))
     open_clip(qtbot, win, small_clip)
     rec = tmp_path / "small_rec.avi"
@@ -653,7 +708,7 @@ def test_small_video_overlay_is_drawn_at_screen_resolution_with_the_label_inside
     win.step_forward()
     qtbot.waitUntil(lambda: win.shown.index == 1 and win.shown.result is not None, timeout=WAIT)
     scale, ox, oy = win.video._layout()
-    assert scale > 4                                   # the frame is shown several times larger
+    assert scale > 4  # the frame is shown several times larger
     shot = win.video.grab().toImage()
     shot.save(str(tmp_path / "small_overlay.png"))
     # the box's left edge is a 2-px line on screen, not the frame's 2-px line scaled up (~2 * scale px)
@@ -668,7 +723,7 @@ def test_small_video_overlay_is_drawn_at_screen_resolution_with_the_label_inside
     cap = cv2.VideoCapture(str(rec))
     ok, first = cap.read()
     cap.release()
-    assert ok and first.shape[:2] == (96, 128)        # the recording stays at the source size
+    assert ok and first.shape[:2] == (96, 128)  # the recording stays at the source size
 
 
 def test_closing_while_a_model_loads_waits_for_it_and_drops_what_was_queued(qtbot, make_window, clip):
@@ -679,7 +734,7 @@ def test_closing_while_a_model_loads_waits_for_it_and_drops_what_was_queued(qtbo
 
     def factory(choice, device, xcorr):
         built.append(choice.name)
-        if choice.name == "siamfc_alexnet":     # the slow one; the window's start-up model loads at once
+        if choice.name == "siamfc_alexnet":  # the slow one; the window's start-up model loads at once
             entered.set()
             release.wait(WAIT_S)
         return FirstUseRecorder([], choice.name)
@@ -688,7 +743,7 @@ def test_closing_while_a_model_loads_waits_for_it_and_drops_what_was_queued(qtbo
     open_clip(qtbot, win, clip)
     win.select_model(ModelChoice("siamfc_alexnet"))
     assert entered.wait(WAIT_S)
-    win.select_model(ModelChoice("siamrpn_alex_dwxcorr"))   # queued behind the load
+    win.select_model(ModelChoice("siamrpn_alex_dwxcorr"))  # queued behind the load
 
     def release_once_closing():
         win.pipeline._quit.wait(WAIT_S)

@@ -1,5 +1,6 @@
 """The camera resolution asked for through the source (CaptureSource.request_size) rather than through
 its cv2.VideoCapture."""
+
 import cv2
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ def video(tmp_path):
 
 class ModeCapture:
     """A cv2.VideoCapture stand-in for a camera with two modes: a request gets the nearest one."""
+
     MODES = [(640, 480), (1280, 720)]
 
     def __init__(self):
@@ -85,11 +87,15 @@ def test_open_camera_asks_the_source_for_the_resolution(qtbot, tmp_path, monkeyp
 
     from tracker.gui.window import MainWindow
     from tracker.io import sources
+
     cam = FakeCamera()
     monkeypatch.setattr(sources, "open_source", lambda spec, start=0: cam)
     # a stand-in tracker: no model is loaded (a process that exits while one loads can abort)
-    win = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), persist=False,
-                     tracker_factory=lambda choice, device, xcorr: StubTracker())
+    win = MainWindow(
+        settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
+        persist=False,
+        tracker_factory=lambda choice, device, xcorr: StubTracker(),
+    )
     qtbot.addWidget(win)
     try:
         assert win.open_camera(0, "1280x720")
@@ -97,6 +103,6 @@ def test_open_camera_asks_the_source_for_the_resolution(qtbot, tmp_path, monkeyp
         qtbot.waitUntil(lambda: win.shown is not None, timeout=60_000)
         assert win.shown.frame.shape[:2] == (720, 1280)
         assert win.is_camera and win.source_label == "camera 0"
-        assert win.open_camera(0, "camera default") and cam.requested == [(1280, 720)]   # no request
+        assert win.open_camera(0, "camera default") and cam.requested == [(1280, 720)]  # no request
     finally:
         win.close()

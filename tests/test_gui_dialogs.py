@@ -3,6 +3,7 @@
 
 def test_dialogs_live_in_their_own_module(qtbot):
     from tracker.gui import dialogs, window
+
     assert window.HelpDialog is dialogs.HelpDialog and window.CameraDialog is dialogs.CameraDialog
     help_ = dialogs.HelpDialog([("F1", "Keyboard shortcuts"), ("S", "Select target")])
     qtbot.addWidget(help_)

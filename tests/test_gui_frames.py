@@ -5,6 +5,7 @@ replaced by the next one (latest frame wins) and counted as dropped, while a fil
 over every frame. The boxes the GUI exports use the `siamtrack track` format: the initial box, then one
 line per tracked frame.
 """
+
 import threading
 import time
 
@@ -17,14 +18,14 @@ from tracker.gui.session import TrackSession
 from tracker.io.sinks import format_box
 from tracker.trackers.base import Tracker, TrackResult
 
-WAIT_S = 120.0    # how long a condition is waited for before the test fails (never how long things take)
+WAIT_S = 120.0  # how long a condition is waited for before the test fails (never how long things take)
 
 
 def test_unconsumed_frames_are_replaced_and_counted_as_dropped():
     slot = LatestSlot()
     for i in range(5):
         assert slot.put(i)
-    assert slot.dropped == 4                  # 0..3 were replaced before anyone took them
+    assert slot.dropped == 4  # 0..3 were replaced before anyone took them
     assert slot.get(timeout=0.1) == ("frame", 4)
     assert slot.get(timeout=0.01) == (None, None)
 
@@ -33,7 +34,7 @@ def test_end_marker_is_never_dropped_and_comes_after_the_last_frame():
     slot = LatestSlot()
     slot.put("a")
     slot.finish(("end", None))
-    slot.put("b")                             # replaces "a"; the marker stays
+    slot.put("b")  # replaces "a"; the marker stays
     assert slot.get(timeout=0.1) == ("frame", "b")
     assert slot.get(timeout=0.1) == ("final", ("end", None))
 
@@ -48,7 +49,7 @@ def test_blocking_put_hands_over_every_frame_in_order():
             if kind == "final" or kind is None:
                 return
             got.append(item)
-            time.sleep(0.002)                 # slower than the producer
+            time.sleep(0.002)  # slower than the producer
 
     t = threading.Thread(target=consume)
     t.start()
@@ -62,6 +63,7 @@ def test_blocking_put_hands_over_every_frame_in_order():
 
 class FakeCamera:
     """Delivers frames at its own pace (like a camera) whatever the consumer does."""
+
     is_camera = True
     spec = "fake-camera"
     fps = None
@@ -69,7 +71,7 @@ class FakeCamera:
     def __init__(self, n, period=0.002):
         self.n, self.period = n, period
         self.skipped = []
-        self.produced = 0                     # frames started (frame produced - 1 is being handed over)
+        self.produced = 0  # frames started (frame produced - 1 is being handed over)
 
     def __iter__(self):
         for i in range(self.n):
@@ -102,10 +104,10 @@ def test_camera_capture_with_a_slow_consumer_drops_old_frames_and_keeps_the_newe
             while camera.produced < min(item[0] + 5, camera.n) and time.monotonic() < deadline:
                 time.sleep(0.001)
     cap.join(WAIT_S)
-    assert final[0] == "error" and "stopped delivering" in final[1]   # a camera's stream never just ends
-    assert slot.dropped > 20                  # most frames were dropped rather than queued
+    assert final[0] == "error" and "stopped delivering" in final[1]  # a camera's stream never just ends
+    assert slot.dropped > 20  # most frames were dropped rather than queued
     assert len(received) + slot.dropped == 60  # every frame was either tracked or counted as dropped
-    assert received == sorted(received) and received[-1] == 59        # always the newest, in order
+    assert received == sorted(received) and received[-1] == 59  # always the newest, in order
 
 
 def test_playback_limit_pauses_after_the_requested_frame_and_steps_one_at_a_time():
@@ -124,10 +126,10 @@ def test_rate_meter_counts_events_per_second_in_its_window():
     meter = RateMeter(window_s=1.0, clock=lambda: now[0])
     for _ in range(11):
         meter.tick()
-        now[0] += 0.05                        # 20 events per second
+        now[0] += 0.05  # 20 events per second
     now[0] -= 0.05
     assert meter.rate == pytest.approx(20.0)
-    now[0] += 5.0                             # nothing for a while: the rate falls to 0
+    now[0] += 5.0  # nothing for a while: the rate falls to 0
     assert meter.rate == 0.0
 
 
@@ -153,7 +155,7 @@ def test_session_exports_the_initial_box_then_one_line_per_tracked_frame(tmp_pat
     lines = (tmp_path / "boxes.txt").read_text().splitlines()
     assert n == 6 and len(lines) == 6
     assert lines[0] == format_box((10, 20, 15.5, 12)) == "10,20,15.5,12"
-    assert lines[-1] == "20,25,15.5,12"       # 5 frames of (+2, +1)
+    assert lines[-1] == "20,25,15.5,12"  # 5 frames of (+2, +1)
     assert [tuple(map(float, ln.split(","))) for ln in lines] == s.boxes
     assert len(s.trail) == 4 and s.trail[-1] == (20 + 7.75, 25 + 6.0)
     # a re-initialisation starts a new run: its export starts with the new initial box
@@ -163,6 +165,7 @@ def test_session_exports_the_initial_box_then_one_line_per_tracked_frame(tmp_pat
 
 def test_session_refuses_to_export_nothing(tmp_path):
     from tracker.errors import UserError
+
     with pytest.raises(UserError, match="nothing to export"):
         TrackSession().export(tmp_path / "b.txt")
     assert not (tmp_path / "b.txt").exists()
@@ -174,8 +177,10 @@ def test_model_selector_offers_presets_with_weights_then_opencv_baselines(monkey
     import tracker.config.presets
     from tracker.gui import models
 
-    fake = [types.SimpleNamespace(name="with_weights", family="siamrpn", backbone="alexnet", weights_available=True),
-            types.SimpleNamespace(name="no_weights", family="siamfc", backbone="alexnet", weights_available=False)]
+    fake = [
+        types.SimpleNamespace(name="with_weights", family="siamrpn", backbone="alexnet", weights_available=True),
+        types.SimpleNamespace(name="no_weights", family="siamfc", backbone="alexnet", weights_available=False),
+    ]
     monkeypatch.setattr(tracker.config.presets, "list_presets", lambda: fake)
     names = [c.name for c in models.model_choices()]
     assert names[0] == "with_weights" and "no_weights" not in names
@@ -186,6 +191,7 @@ def test_model_selector_starts_with_the_default_model():
     # the window opens with the first entry: the shipped default, as `siamtrack track` uses
     from tracker.config.presets import DEFAULT_PRESET, list_presets
     from tracker.gui import models
+
     names = [c.name for c in models.model_choices()]
     assert names[0] == DEFAULT_PRESET
     shipped = [p.name for p in list_presets() if p.weights_available]
@@ -194,6 +200,7 @@ def test_model_selector_starts_with_the_default_model():
 
 def test_model_from_disk_pairs_configs_and_checkpoints(tmp_path):
     from tracker.gui.models import choice_for_file
+
     d = tmp_path / "siamrpn_alex_dwxcorr"
     d.mkdir()
     (d / "config.yaml").write_text("META_ARC: x\n")
@@ -212,6 +219,8 @@ def test_model_from_disk_pairs_configs_and_checkpoints(tmp_path):
 
 def test_a_remembered_model_matches_its_listed_entry_whatever_its_label():
     from tracker.gui.models import ModelChoice
-    assert ModelChoice("siamrpn_alex_dwxcorr", label="siamrpn_alex_dwxcorr  (siamrpn, alexnet)") == \
-        ModelChoice("siamrpn_alex_dwxcorr")
+
+    assert ModelChoice("siamrpn_alex_dwxcorr", label="siamrpn_alex_dwxcorr  (siamrpn, alexnet)") == ModelChoice(
+        "siamrpn_alex_dwxcorr"
+    )
     assert ModelChoice("siamrpn_alex_dwxcorr", "a.pth") != ModelChoice("siamrpn_alex_dwxcorr")

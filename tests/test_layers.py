@@ -1,4 +1,5 @@
 """The folders are the layers (docs/architecture.md): imports point down, argument parsing lives in tracker.cli."""
+
 from __future__ import annotations
 
 import ast
@@ -6,8 +7,20 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 # the library below the applications: it imports none of them (nor the command line)
-CORE = ("trackers", "engines", "models", "xcorr", "config", "io", "geometry", "sequence", "runtime", "progress",
-        "errors", "build")
+CORE = (
+    "trackers",
+    "engines",
+    "models",
+    "xcorr",
+    "config",
+    "io",
+    "geometry",
+    "sequence",
+    "runtime",
+    "progress",
+    "errors",
+    "build",
+)
 APPLICATIONS = ("cli", "batch", "bench", "gui", "training")
 
 
@@ -36,8 +49,9 @@ def _modules(folder: str):
 
 
 def test_only_the_command_line_parses_arguments():
-    offenders = [str(p.relative_to(REPO)) for p in _modules("tracker")
-                 if "argparse" in _imports(p) and p.parent.name != "cli"]
+    offenders = [
+        str(p.relative_to(REPO)) for p in _modules("tracker") if "argparse" in _imports(p) and p.parent.name != "cli"
+    ]
     assert offenders == []
 
 
@@ -56,13 +70,21 @@ def test_the_library_imports_no_application():
 
 
 def test_nothing_but_entry_points_imports_the_command_line():
-    offenders = [str(p.relative_to(REPO)) for p in _modules("tracker")
-                 if p.parent.name != "cli" and p.name != "__main__.py"
-                 and any(n == "tracker.cli" or n.startswith("tracker.cli.") for n in _imports(p))]
+    offenders = [
+        str(p.relative_to(REPO))
+        for p in _modules("tracker")
+        if p.parent.name != "cli"
+        and p.name != "__main__.py"
+        and any(n == "tracker.cli" or n.startswith("tracker.cli.") for n in _imports(p))
+    ]
     assert offenders == []
 
 
 def test_backbones_import_nothing_of_tracker_statically():
-    offenders = [f"{p.name}: {n}" for p in _modules("backbones") for n in _imports(p)
-                 if n == "tracker" or n.startswith("tracker.")]
+    offenders = [
+        f"{p.name}: {n}"
+        for p in _modules("backbones")
+        for n in _imports(p)
+        if n == "tracker" or n.startswith("tracker.")
+    ]
     assert offenders == []

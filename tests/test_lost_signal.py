@@ -1,4 +1,5 @@
 """The RPN trackers' lost rule: the logit margin relative to the target's first updates."""
+
 from __future__ import annotations
 
 import math
@@ -16,18 +17,18 @@ def _rule(threshold=0.4, ref_frames=5):
 
 def test_margin_is_measured_against_the_median_of_the_first_updates():
     t = _rule()
-    for m in (6.0, 8.0, 7.0, 100.0, 5.0):       # the reference is their median, 7
+    for m in (6.0, 8.0, 7.0, 100.0, 5.0):  # the reference is their median, 7
         t._lost_signal(m)
     assert t.ref_margins == [6.0, 8.0, 7.0, 100.0, 5.0]
     assert math.isclose(t._lost_signal(3.5), 0.5)
     assert math.isclose(t._lost_signal(-7.0), -1.0)
-    assert len(t.ref_margins) == 5               # later frames do not move the reference
+    assert len(t.ref_margins) == 5  # later frames do not move the reference
 
 
 def test_a_weak_start_is_measured_against_a_margin_of_one():
     t = _rule()
     t._lost_signal(0.2)
-    assert math.isclose(t._lost_signal(0.3), 0.3)       # reference max(median 0.25, 1) = 1
+    assert math.isclose(t._lost_signal(0.3), 0.3)  # reference max(median 0.25, 1) = 1
 
 
 def test_a_non_finite_margin_counts_as_lost():

@@ -4,6 +4,7 @@ Each reference network is rewritten here as plain functional code (F.conv2d, F.b
 layer order and formulas in REFERENCE.md, reading the same state_dict tensors; our modules must agree
 within 1e-4 relative. The state_dicts are built in the tests with the reference key names.
 """
+
 import re
 
 import pytest
@@ -37,8 +38,9 @@ def randomise(model, seed=0):
 
 
 def bn(x, sd, p, eps=1e-5):
-    return F.batch_norm(x, sd[p + ".running_mean"], sd[p + ".running_var"], sd[p + ".weight"], sd[p + ".bias"],
-                        False, 0.0, eps)
+    return F.batch_norm(
+        x, sd[p + ".running_mean"], sd[p + ".running_var"], sd[p + ".weight"], sd[p + ".bias"], False, 0.0, eps
+    )
 
 
 def conv(x, sd, p, **kw):
@@ -67,11 +69,11 @@ def ref_alexnet_legacy(sd, x):
 
 def ref_xcorr(x, z):
     """Per-sample correlation, sample by sample."""
-    return torch.cat([F.conv2d(x[i:i + 1], z[i:i + 1] if z.size(0) > 1 else z) for i in range(x.size(0))])
+    return torch.cat([F.conv2d(x[i : i + 1], z[i : i + 1] if z.size(0) > 1 else z) for i in range(x.size(0))])
 
 
 def ref_dw_xcorr(x, k):
-    return torch.cat([F.conv2d(x[i:i + 1], k[i].unsqueeze(1), groups=x.size(1)) for i in range(x.size(0))])
+    return torch.cat([F.conv2d(x[i : i + 1], k[i].unsqueeze(1), groups=x.size(1)) for i in range(x.size(0))])
 
 
 def ref_depthwise_rpn(sd, p, z, x):
@@ -93,8 +95,8 @@ def ref_upchannel_rpn(sd, z, x, k):
     lk = conv(z, sd, p + "template_loc_conv")
     cs = conv(x, sd, p + "search_cls_conv")
     ls = conv(x, sd, p + "search_loc_conv")
-    cls = torch.cat([F.conv2d(cs[i:i + 1], ck[i].view(2 * k, c, ck.size(2), ck.size(3))) for i in range(x.size(0))])
-    loc = torch.cat([F.conv2d(ls[i:i + 1], lk[i].view(4 * k, c, lk.size(2), lk.size(3))) for i in range(x.size(0))])
+    cls = torch.cat([F.conv2d(cs[i : i + 1], ck[i].view(2 * k, c, ck.size(2), ck.size(3))) for i in range(x.size(0))])
+    loc = torch.cat([F.conv2d(ls[i : i + 1], lk[i].view(4 * k, c, lk.size(2), lk.size(3))) for i in range(x.size(0))])
     return cls, conv(loc, sd, p + "loc_adjust")
 
 
@@ -102,7 +104,7 @@ def ref_adjust(sd, p, f):
     f = bn(conv(f, sd, p + ".downsample.0"), sd, p + ".downsample.1")
     if f.size(3) < 20:
         left = (f.size(3) - 7) // 2
-        f = f[:, :, left:left + 7, left:left + 7]
+        f = f[:, :, left : left + 7, left : left + 7]
     return f
 
 
@@ -112,15 +114,23 @@ def close(a, b, tol=1e-4):
 
 
 PYSOT_KEYS = {
-    "siamrpn_alex_dwxcorr": [r"backbone\.features\.(0|4|8|11|14)\.(weight|bias)",
-                             r"rpn_head\.(cls|loc)\.(conv_kernel|conv_search)\.[01]\.",
-                             r"rpn_head\.(cls|loc)\.head\.(0|1|3)\."],
+    "siamrpn_alex_dwxcorr": [
+        r"backbone\.features\.(0|4|8|11|14)\.(weight|bias)",
+        r"rpn_head\.(cls|loc)\.(conv_kernel|conv_search)\.[01]\.",
+        r"rpn_head\.(cls|loc)\.head\.(0|1|3)\.",
+    ],
     "siamrpn_alex_upxcorr": [r"rpn_head\.template_cls_conv\.weight", r"rpn_head\.loc_adjust\.bias"],
-    "siamrpn_r50_l234_dwxcorr": [r"backbone\.layer4\.0\.downsample\.0\.weight",
-                                 r"neck\.downsample[234]\.downsample\.[01]\.",
-                                 r"rpn_head\.rpn[234]\.(cls|loc)\.", r"rpn_head\.cls_weight", r"rpn_head\.loc_weight"],
-    "siamrpn_r50_l234_dwxcorr_otb": [r"neck\.downsample4\.downsample\.1\.running_var",
-                                     r"rpn_head\.rpn4\.loc\.head\.3\.bias"],
+    "siamrpn_r50_l234_dwxcorr": [
+        r"backbone\.layer4\.0\.downsample\.0\.weight",
+        r"neck\.downsample[234]\.downsample\.[01]\.",
+        r"rpn_head\.rpn[234]\.(cls|loc)\.",
+        r"rpn_head\.cls_weight",
+        r"rpn_head\.loc_weight",
+    ],
+    "siamrpn_r50_l234_dwxcorr_otb": [
+        r"neck\.downsample4\.downsample\.1\.running_var",
+        r"rpn_head\.rpn4\.loc\.head\.3\.bias",
+    ],
     "siamfc_alexnet": [r"backbone\.conv5\.0\.bias", r"backbone\.conv1\.1\.num_batches_tracked"],
 }
 
@@ -221,9 +231,14 @@ def test_strict_loading_rejects_a_wrong_shape():
         load_into(build_model(preset), state, "x.pth", preset.name)
 
 
-BACKBONE_CASES = [("alexnet_siamfc", {}), ("alexnet_legacy", {}), ("alexnet", {}),
-                  ("resnet50", {"used_layers": [3]}), ("resnet50", {"used_layers": [2, 3, 4]}),
-                  ("efficientnet_lite0", {"pretrained": False})]
+BACKBONE_CASES = [
+    ("alexnet_siamfc", {}),
+    ("alexnet_legacy", {}),
+    ("alexnet", {}),
+    ("resnet50", {"used_layers": [3]}),
+    ("resnet50", {"used_layers": [2, 3, 4]}),
+    ("efficientnet_lite0", {"pretrained": False}),
+]
 HEADS = ["siamfc", "upchannel", "depthwise", "multi"]
 
 
@@ -232,17 +247,25 @@ def test_any_head_on_any_backbone_has_consistent_shapes(backbone, kw):
     """Every head works on every backbone; output sizes follow from the backbone's feature sizes."""
     from backbones import build_backbone
     from tracker.config.presets import PYSOT_INPUT, HeadSpec, ModelSpec, NeckSpec, Preset, SiamFCParams, SiamRPNParams
+
     bb = build_backbone(backbone, **kw)
     levels = len(bb.out_channels)
     for head in HEADS:
         if head in ("siamfc", "upchannel", "depthwise") and levels > 1:
             continue
-        neck = (NeckSpec([64] * levels, resize_to_first=len(set(bb.strides)) > 1)
-                if backbone != "alexnet_siamfc" else None)
+        neck = (
+            NeckSpec([64] * levels, resize_to_first=len(set(bb.strides)) > 1) if backbone != "alexnet_siamfc" else None
+        )
         family = "siamfc" if head == "siamfc" else "siamrpn"
         params = SiamFCParams() if family == "siamfc" else SiamRPNParams()
-        preset = Preset(f"{backbone}-{head}", family, ModelSpec(backbone, dict(kw), neck, HeadSpec(head)),
-                        params, PYSOT_INPUT, "siamtrack")
+        preset = Preset(
+            f"{backbone}-{head}",
+            family,
+            ModelSpec(backbone, dict(kw), neck, HeadSpec(head)),
+            params,
+            PYSOT_INPUT,
+            "siamtrack",
+        )
         with torch.device("meta"):  # shapes only: no memory, no arithmetic
             model = build_model(preset).eval()
             z = torch.empty(1, 3, 127, 127)
@@ -263,12 +286,19 @@ def test_reads_pysot_snapshots_with_module_prefix_and_own_format(tmp_path):
     """A pysot training snapshot ({epoch, state_dict with 'module.' keys, optimizer}) and the project's own
     format load into the same model with the same tensors as the bare state_dict."""
     from tracker.models import read_checkpoint, save_checkpoint
+
     preset = get_preset("siamrpn_alex_dwxcorr")
     model = build_model(preset)
     sd = randomise(model, 3)
     snap = tmp_path / "checkpoint_e20.pth"
-    torch.save({"epoch": 20, "state_dict": {"module." + k: v for k, v in sd.items()},
-                "optimizer": {"state": {}, "param_groups": [{"lr": 0.01}]}}, snap)
+    torch.save(
+        {
+            "epoch": 20,
+            "state_dict": {"module." + k: v for k, v in sd.items()},
+            "optimizer": {"state": {}, "param_groups": [{"lr": 0.01}]},
+        },
+        snap,
+    )
     state, meta = read_checkpoint(snap)
     assert meta == {} and set(state) == set(sd)
     assert all(torch.equal(state[k], sd[k]) for k in sd)
@@ -288,6 +318,7 @@ def test_a_pickle_that_is_not_weights_only_is_refused(tmp_path):
     class Evil:
         def __reduce__(self):
             return (print, ("pwned",))
+
     path = tmp_path / "evil.pth"
     torch.save({"state_dict": Evil()}, path, pickle_module=pickle)
     with pytest.raises(CheckpointError, match="holds pickled Python objects"):
@@ -300,6 +331,7 @@ def test_input_adapter_cpu_path_equals_the_formula(name):
     import numpy as np
 
     from tracker.models.siamese import InputAdapter
+
     conv = get_preset(name).input
     crops = np.random.default_rng(0).integers(0, 256, (2, 31, 29, 3), dtype=np.uint8)
     got = InputAdapter(conv, torch.device("cpu"))(crops)
@@ -321,8 +353,10 @@ def test_cpu_input_takes_a_mean_or_a_std_alone(mean, std):
 
     from tracker.config.presets import InputConvention
     from tracker.engines.preprocess import NumpyInput
+
     crops = np.random.default_rng(0).integers(0, 256, (2, 5, 7, 3), dtype=np.uint8)
     from tracker.models.siamese import InputAdapter
+
     conv = InputConvention(mean=mean, std=std)
     got = NumpyInput(conv)(crops)
     want = crops.transpose(0, 3, 1, 2).astype(np.float32)
@@ -342,8 +376,9 @@ def with_random_bn_stats(model):
     return model
 
 
-@pytest.mark.parametrize("name", ["siamrpn_alex_upxcorr", "siamrpn_effnet_lite0", "siamrpn_effnet_lite0_fast",
-                                  "siamfc_alexnet"])
+@pytest.mark.parametrize(
+    "name", ["siamrpn_alex_upxcorr", "siamrpn_effnet_lite0", "siamrpn_effnet_lite0_fast", "siamfc_alexnet"]
+)
 def test_fast_inference_computes_what_the_eager_model_does(name):
     # the traced, BN-folded search branch and correlation graphs are an optimisation, not another model
     torch.manual_seed(0)
@@ -355,7 +390,7 @@ def test_fast_inference_computes_what_the_eager_model_does(name):
         prepared = model.template(z)
         eager = model.track(x, prepared)
         model.enable_fast_inference()
-        for _ in range(2):               # the first call builds the graphs, the second uses them
+        for _ in range(2):  # the first call builds the graphs, the second uses them
             fast = model.track(x, prepared)
     for key in ("cls", "loc"):
         if eager[key] is None:
@@ -373,6 +408,7 @@ def test_fast_inference_computes_what_the_eager_model_does(name):
 
 def test_neck_crops_by_size_as_pysot_or_the_template_only():
     from tracker.models.necks import AdjustAllLayer
+
     small, large = torch.randn(1, 8, 8, 8), torch.randn(1, 8, 16, 16)
     pysot = AdjustAllLayer([8], [4], center_size=6).eval()
     # pysot's rule goes by size: any map narrower than 20 is cut to its centre, template or not
@@ -397,6 +433,7 @@ def test_every_cpu_graph_candidate_computes_what_the_eager_model_does():
     # ShapeSpecialised keeps whichever graph was fastest on this machine when first measured, so each candidate
     # (oneDNN blocked layout, channels-last) must be right, not only the one a test run picks
     from tracker.models import fast as fast_mod
+
     torch.manual_seed(0)
     model = with_random_bn_stats(build_model(get_preset("siamrpn_effnet_lite0_fast")).eval())
     branch = fast_mod.SearchBranch(model).eval()
@@ -417,11 +454,18 @@ def test_every_cpu_graph_candidate_computes_what_the_eager_model_does():
 
 def test_fold_batchnorms_folds_only_batchnorms_fed_by_a_convolution():
     from tracker.models.fast import PointwiseAsMatmul, fold_batchnorms, pointwise_as_matmul
+
     torch.manual_seed(0)
-    net = with_random_bn_stats(torch.nn.Sequential(
-        torch.nn.Conv2d(3, 8, 3), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
-        torch.nn.BatchNorm2d(8),                       # fed by the ReLU: must stay
-        torch.nn.Conv2d(8, 6, 1, bias=True), torch.nn.BatchNorm2d(6)).eval())
+    net = with_random_bn_stats(
+        torch.nn.Sequential(
+            torch.nn.Conv2d(3, 8, 3),
+            torch.nn.BatchNorm2d(8),
+            torch.nn.ReLU(),
+            torch.nn.BatchNorm2d(8),  # fed by the ReLU: must stay
+            torch.nn.Conv2d(8, 6, 1, bias=True),
+            torch.nn.BatchNorm2d(6),
+        ).eval()
+    )
     x = torch.randn(2, 3, 12, 12)
     folded = fold_batchnorms(net, (x,))
     kinds = [type(m).__name__ for m in folded]
@@ -432,7 +476,7 @@ def test_fold_batchnorms_folds_only_batchnorms_fed_by_a_convolution():
         assert torch.allclose(folded(x), ref, atol=1e-5)
         pointwise_as_matmul(folded)
         assert isinstance(folded[4], PointwiseAsMatmul) and isinstance(folded[0], torch.nn.Conv2d)
-        assert torch.allclose(folded(x), ref, atol=1e-5)                                          # NCHW input
+        assert torch.allclose(folded(x), ref, atol=1e-5)  # NCHW input
         assert torch.allclose(folded(x.contiguous(memory_format=torch.channels_last)), ref, atol=1e-5)  # matmul
 
 
@@ -441,6 +485,7 @@ def test_a_graph_candidate_that_fails_leaves_the_others(monkeypatch):
 
     def broken(module):
         raise RuntimeError("cannot rewrite this module")
+
     monkeypatch.setattr(fast_mod, "pointwise_as_matmul", broken)
     model = build_model(get_preset("siamrpn_effnet_lite0_fast")).eval()
     branch = fast_mod.ShapeSpecialised(fast_mod.SearchBranch(model).eval())
@@ -454,6 +499,7 @@ def test_warm_up_builds_the_graphs_and_leaves_nothing_behind(shared_dir):
     import cv2
 
     from tracker.build import build_siamese_tracker
+
     seq = shared_dir / "data/sequences/BMX3"
     frames = [cv2.imread(str(p)) for p in sorted((seq / "img").iterdir())[:8]]
     box = [float(v) for v in (seq / "groundtruth_rect.txt").read_text().split()[0].split(",")]
@@ -461,11 +507,12 @@ def test_warm_up_builds_the_graphs_and_leaves_nothing_behind(shared_dir):
     def track(tracker):
         tracker.init(frames[0], box)
         return [tracker.update(f).box for f in frames[1:]]
+
     warm = build_siamese_tracker("siamrpn_effnet_lite0_fast", engine="torch")
     assert not warm.model.fast_path.search.graphs
     warm.warm_up()
     shapes = [key[0][0] for key in warm.model.fast_path.search.graphs]
-    assert shapes == [(1, 3, 255, 255)]              # the search crop's graph exists before any real frame
+    assert shapes == [(1, 3, 255, 255)]  # the search crop's graph exists before any real frame
     # the same boxes as a fresh tracker's, bit for bit: the graph candidate is chosen once per machine and model
     assert track(warm) == track(build_siamese_tracker("siamrpn_effnet_lite0_fast", engine="torch"))
 
@@ -485,7 +532,7 @@ def test_the_fast_path_is_a_named_part_of_the_model_outside_its_state():
     with torch.no_grad():
         prepared = model.template(z)
         quick = model.track(x, prepared)
-        assert fast.search.graphs                       # the fast path ran
+        assert fast.search.graphs  # the fast path ran
         model.fast_path = None
         eager = model.track(x, prepared)
     for k in ("cls", "loc"):
@@ -494,13 +541,14 @@ def test_the_fast_path_is_a_named_part_of_the_model_outside_its_state():
         model.fast_path = "fast"
     siamfc = build_model(get_preset("siamfc_alexnet")).eval()
     siamfc.enable_fast_inference()
-    assert siamfc.fast_path.correlate is None           # SiamFC's correlation is one conv
+    assert siamfc.fast_path.correlate is None  # SiamFC's correlation is one conv
 
 
 def test_fast_correlate_flattens_nested_features_and_rebuilds_them_exactly():
     """The correlation graph takes flat tensors; the nesting of the heads' features is kept in a hashable spec
     (no private torch API) and rebuilt exactly, tuples as tuples and lists as lists."""
     from tracker.models.fast import flatten, unflatten
+
     a, b, c = torch.zeros(1), torch.ones(2), torch.full((3,), 2.0)
     tree = ([a, (b,)], c)
     leaves: list = []

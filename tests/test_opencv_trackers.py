@@ -1,4 +1,5 @@
 """OpenCV baselines behind the common Tracker interface."""
+
 import cv2
 import numpy as np
 import pytest
@@ -48,8 +49,9 @@ def test_nano_from_the_model_folder_tracks_and_reports_its_score(shared_dir):
 
 def test_nano_with_explicit_files(shared_dir):
     peers = shared_dir / "peers"
-    t = build_opencv_tracker("opencv:nano", backbone=peers / "nanotrack_v2_backbone.onnx",
-                             neckhead=peers / "nanotrack_v2_head.onnx")
+    t = build_opencv_tracker(
+        "opencv:nano", backbone=peers / "nanotrack_v2_backbone.onnx", neckhead=peers / "nanotrack_v2_head.onnx"
+    )
     assert isinstance(t, OpenCVTracker)
 
 
@@ -69,8 +71,10 @@ def test_model_dir_lookup_by_usual_names(tmp_path):
         (tmp_path / n).write_bytes(b"")
     files = resolve_model_files("dasiamrpn", model_dir=tmp_path)
     assert {k: v.split("/")[-1] for k, v in files.items()} == {
-        "model": "dasiamrpn_model.onnx", "kernel_cls1": "dasiamrpn_kernel_cls1.onnx",
-        "kernel_r1": "dasiamrpn_kernel_r1.onnx"}
+        "model": "dasiamrpn_model.onnx",
+        "kernel_cls1": "dasiamrpn_kernel_cls1.onnx",
+        "kernel_r1": "dasiamrpn_kernel_r1.onnx",
+    }
 
 
 def test_unreadable_model_file_is_a_user_error(tmp_path, shared_dir):
@@ -105,7 +109,7 @@ def test_not_ok_maps_to_lost_with_the_last_good_box():
     t = OpenCVTracker("kcf", lambda: fake)
     frame = np.zeros((60, 80, 3), np.uint8)
     t.init(frame, (10.4, 10.0, 20.0, 20.0))
-    assert fake.rect == (10, 10, 20, 20)   # OpenCV gets an integer rectangle
+    assert fake.rect == (10, 10, 20, 20)  # OpenCV gets an integer rectangle
     assert t.update(frame) == TrackResult((12.0, 10.0, 20.0, 20.0), 1.0, False)
     assert t.update(frame) == TrackResult((12.0, 10.0, 20.0, 20.0), 0.0, True)
     assert t.update(frame) == TrackResult((14.0, 10.0, 20.0, 20.0), 1.0, False)

@@ -1,5 +1,6 @@
 """The wheel a user installs carries the shipped weights and the demo clip (package data tracker/_weights),
 with the checksums the presets record; one version number."""
+
 from __future__ import annotations
 
 import configparser
@@ -36,8 +37,12 @@ def test_wheel_holds_weights_and_demo(tmp_path):
         shutil.copytree(REPO / d, src / d, ignore=ignore)
     for f in ("setup.py", "setup.cfg", "pyproject.toml", "MANIFEST.in", "README.md"):
         shutil.copy2(REPO / f, src / f)
-    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-                        "-w", str(out), str(src)], capture_output=True, text=True, timeout=900)
+    r = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(out), str(src)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert r.returncode == 0, r.stderr
     (wheel,) = out.glob("siamtrack-*.whl")
     assert wheel.name.startswith(f"siamtrack-{__version__}-")
@@ -65,8 +70,11 @@ def test_wheel_holds_weights_and_demo(tmp_path):
 
 
 def _requirements(text: str) -> set[str]:
-    return {re.split(r"[<>=!~;\[ ]", line.strip())[0].lower() for line in text.splitlines()
-            if line.strip() and not line.strip().startswith("#")}
+    return {
+        re.split(r"[<>=!~;\[ ]", line.strip())[0].lower()
+        for line in text.splitlines()
+        if line.strip() and not line.strip().startswith("#")
+    }
 
 
 def test_torch_is_an_extra_and_the_core_install_tracks_without_it():
@@ -80,6 +88,6 @@ def test_torch_is_an_extra_and_the_core_install_tracks_without_it():
     assert extras["torch"] == {"torch", "onnx", "onnxscript"}
     for name in ("train", "all", "test"):
         assert extras["torch"] <= extras[name], name
-    assert "torch" in extras["numba"]                     # --xcorr numba/cuda are the torch engine's
-    for name in ("gui", "bench", "openvino", "ray"):     # these work with the shipped export alone
+    assert "torch" in extras["numba"]  # --xcorr numba/cuda are the torch engine's
+    for name in ("gui", "bench", "openvino", "ray"):  # these work with the shipped export alone
         assert "torch" not in extras[name], name

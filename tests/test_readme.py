@@ -1,5 +1,6 @@
 """The README's models table agrees with the presets (`siamtrack models`): names, input convention, weights,
 the default. The table is the one place where the models are listed for users."""
+
 from __future__ import annotations
 
 import re

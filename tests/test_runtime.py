@@ -1,5 +1,6 @@
 """The CPU thread policy (tracker.runtime): the cores free at start-up, split among worker processes,
 unless --threads says otherwise; never fewer than one thread."""
+
 import os
 import sys
 
@@ -8,17 +9,20 @@ import pytest
 from tracker import runtime
 
 
-@pytest.mark.parametrize("free, workers, requested, expected", [
-    (2, 1, None, 2),     # one process: every free core
-    (2, 2, None, 1),     # two workers share two free cores
-    (5, 2, None, 2),     # the remainder is left idle rather than oversubscribed
-    (1, 3, None, 1),     # more workers than free cores: still one thread each
-    (2, 0, None, 2),     # a nonsensical worker count counts as one
-    (2, 2, 3, 3),        # --threads N: N per worker, whatever is free
-    (1, 1, 4, 4),
-    (2, 2, 0, 1),        # 0 / negative: not a request, the default policy applies
-    (6, 3, -1, 2),
-])
+@pytest.mark.parametrize(
+    "free, workers, requested, expected",
+    [
+        (2, 1, None, 2),  # one process: every free core
+        (2, 2, None, 1),  # two workers share two free cores
+        (5, 2, None, 2),  # the remainder is left idle rather than oversubscribed
+        (1, 3, None, 1),  # more workers than free cores: still one thread each
+        (2, 0, None, 2),  # a nonsensical worker count counts as one
+        (2, 2, 3, 3),  # --threads N: N per worker, whatever is free
+        (1, 1, 4, 4),
+        (2, 2, 0, 1),  # 0 / negative: not a request, the default policy applies
+        (6, 3, -1, 2),
+    ],
+)
 def test_threads_per_worker_arithmetic(monkeypatch, free, workers, requested, expected):
     monkeypatch.setattr(runtime, "free_cores", lambda: free)
     assert runtime.threads_per_worker(workers, requested) == expected
@@ -27,25 +31,26 @@ def test_threads_per_worker_arithmetic(monkeypatch, free, workers, requested, ex
 def test_free_cores_subtracts_the_busy_cores_and_stays_within_the_usable_cores(monkeypatch):
     monkeypatch.setattr(runtime, "usable_cores", lambda: 4)
     monkeypatch.setattr(runtime, "busy_cores", lambda: 1.4)
-    assert runtime.free_cores() == 3          # 4 - 1.4, rounded
+    assert runtime.free_cores() == 3  # 4 - 1.4, rounded
     monkeypatch.setattr(runtime, "busy_cores", lambda: 9.0)
-    assert runtime.free_cores() == 1          # all busy: still one
+    assert runtime.free_cores() == 1  # all busy: still one
     monkeypatch.setattr(runtime, "busy_cores", lambda: 0.0)
     assert runtime.free_cores() == 4
 
 
 def test_busy_cores_is_the_non_idle_share_now_not_the_lagging_load_average(monkeypatch):
-    samples = iter([(1000, 4000), (1150, 4200)])   # (idle, total) ticks: 150 of 200 idle since the first
+    samples = iter([(1000, 4000), (1150, 4200)])  # (idle, total) ticks: 150 of 200 idle since the first
     monkeypatch.setattr(runtime, "_cpu_times", lambda: next(samples))
     monkeypatch.setattr(runtime.time, "sleep", lambda s: None)
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     monkeypatch.setattr(os, "getloadavg", lambda: (3.0, 0.0, 0.0))
-    assert runtime.busy_cores() == pytest.approx(0.5)      # a quarter of two cores busy, whatever the load
+    assert runtime.busy_cores() == pytest.approx(0.5)  # a quarter of two cores busy, whatever the load
 
 
 def test_busy_cores_falls_back_to_the_load_average_without_proc_stat(monkeypatch):
     def missing():
         raise FileNotFoundError("/proc/stat")
+
     monkeypatch.setattr(runtime, "_cpu_times", missing)
     monkeypatch.setattr(os, "getloadavg", lambda: (1.25, 0.0, 0.0))
     assert runtime.busy_cores() == 1.25
@@ -54,13 +59,14 @@ def test_busy_cores_falls_back_to_the_load_average_without_proc_stat(monkeypatch
 @pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="Linux /proc")
 def test_cpu_times_reads_this_machines_counters():
     idle0, total0 = runtime._cpu_times()
-    sum(i * i for i in range(200_000))          # some CPU time passes
+    sum(i * i for i in range(200_000))  # some CPU time passes
     idle1, total1 = runtime._cpu_times()
     assert 0 <= idle0 <= total0 and total1 >= total0 and idle1 >= idle0
 
 
 def test_configure_threads_sets_torch_to_the_policy(monkeypatch):
     import torch
+
     seen = []
     monkeypatch.setattr(torch, "set_num_threads", seen.append)
     monkeypatch.setattr(runtime, "free_cores", lambda: 2)
@@ -72,6 +78,7 @@ def test_configure_threads_sets_torch_to_the_policy(monkeypatch):
 def test_configure_worker_threads_sizes_every_pool(monkeypatch):
     import cv2
     import torch
+
     torch_seen, cv_seen = [], []
     monkeypatch.setattr(torch, "set_num_threads", torch_seen.append)
     monkeypatch.setattr(cv2, "setNumThreads", cv_seen.append)
@@ -104,10 +111,17 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 5)
 
 def _faults_per_update(env_extra: dict) -> float:
     import subprocess
+
     env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
     env.update(env_extra, OMP_NUM_THREADS="1")
-    out = subprocess.run([sys.executable, "-c", FAULTS_SCRIPT], env=env, capture_output=True, text=True,
-                         check=True, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = subprocess.run(
+        [sys.executable, "-c", FAULTS_SCRIPT],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
     return float(out.stdout.strip().splitlines()[-1])
 
 
@@ -148,10 +162,16 @@ def test_building_a_tracker_leaves_the_process_alone():
     the commands call it."""
     import json
     import subprocess
+
     env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
-    out = subprocess.run([sys.executable, "-c", BUILD_ONLY_SCRIPT], env=dict(env, OMP_NUM_THREADS="1"),
-                         capture_output=True, text=True, check=True,
-                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__)))).stdout.splitlines()
+    out = subprocess.run(
+        [sys.executable, "-c", BUILD_ONLY_SCRIPT],
+        env=dict(env, OMP_NUM_THREADS="1"),
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    ).stdout.splitlines()
     built, configured = json.loads(out[-2]), json.loads(out[-1])
     assert built["after"] == built["before"] and built["heap"] is None
     assert configured["tf32"] == [False, False]
@@ -162,12 +182,12 @@ def test_the_commands_configure_the_process(monkeypatch, capsys):
     """track configures the process before it builds a torch model; an OpenCV tracker needs none of it."""
     from tracker.cli import main
     from tracker.config.presets import WEIGHTS_DIR
+
     calls = []
     monkeypatch.setattr(runtime, "configure_process", lambda: calls.append(1))
     demo = str(WEIGHTS_DIR / "demo" / "demo.mp4")
     gt = str(WEIGHTS_DIR / "demo" / "groundtruth.txt")
     assert main(["track", demo, "--groundtruth", gt, "--model", "opencv:kcf", "--max-frames", "2", "--quiet"]) == 0
     assert calls == []
-    assert main(["track", demo, "--groundtruth", gt, "--model", "siamfc_alexnet", "--max-frames", "2",
-                 "--quiet"]) == 0
+    assert main(["track", demo, "--groundtruth", gt, "--model", "siamfc_alexnet", "--max-frames", "2", "--quiet"]) == 0
     assert calls == [1]

@@ -1,5 +1,6 @@
 """The frame-loop API: `tracker.track(source, box)` and what every runner (track, batch, bench, validation)
 builds on: one result per frame, skipped frames filled in, one fps rule."""
+
 from pathlib import Path
 
 import cv2
@@ -14,6 +15,7 @@ from tracker.trackers.base import NotInitializedError, Tracker, TrackerError, Tr
 
 class Drift(Tracker):
     """Moves the box one pixel right per update; the score is the frame's first pixel / 255; lost below 0.5."""
+
     name = "drift"
 
     def _init(self, frame, box):
@@ -38,7 +40,7 @@ def test_iterable_of_frames_gives_one_result_per_frame_with_index_time_and_the_f
     assert [r.box[0] for r in results] == [10.0 + i for i in range(8)]
     assert all(isinstance(r, FrameResult) and isinstance(r, TrackResult) for r in results)
     assert all(r.frame is not None and r.seconds > 0 for r in results)
-    assert [r.lost for r in results] == [False] * 7 + [True]    # frame 7 is 115/255 < 0.5
+    assert [r.lost for r in results] == [False] * 7 + [True]  # frame 7 is 115/255 < 0.5
     assert run.frames == 8 and run.lost == 1 and run.skipped == [] and run.total == 8
     assert len(run.update_times) == 7
     assert run.fps == pytest.approx(1.0 / np.median(run.update_times))
@@ -49,12 +51,13 @@ def test_fps_rule_is_one_over_the_median_update_time():
     assert fps_from_times([0.01, 0.02, 0.5, 0.0, float("nan")]) == pytest.approx(50.0)
     assert np.isnan(fps_from_times([]))
     from tracker.bench.metrics import fps_from_times as bench_rule
+
     assert bench_rule is fps_from_times
 
 
 def test_image_folder_with_an_undecodable_frame_repeats_the_previous_box(tmp_path):
     for i, f in enumerate(frames(6)):
-        name = tmp_path / f"f_{i + 1}.png"          # unpadded: natural order f_1 .. f_6
+        name = tmp_path / f"f_{i + 1}.png"  # unpadded: natural order f_1 .. f_6
         cv2.imwrite(str(name), f)
     (tmp_path / "f_3.png").write_bytes(b"not a png")
     run = Drift().track(tmp_path, (5, 5, 10, 10))
@@ -63,7 +66,7 @@ def test_image_folder_with_an_undecodable_frame_repeats_the_previous_box(tmp_pat
     skipped = results[2]
     assert skipped.skipped and skipped.frame is None and skipped.seconds == 0.0
     assert skipped.box == results[1].box and skipped.score == results[1].score
-    assert [r.box[0] for r in results] == [5, 6, 6, 7, 8, 9]      # the tracker never saw frame 2
+    assert [r.box[0] for r in results] == [5, 6, 6, 7, 8, 9]  # the tracker never saw frame 2
     assert run.skipped == [2] and run.source.skipped == [2] and len(run.update_times) == 4
 
 
@@ -87,7 +90,7 @@ def test_video_file_start_and_closing(tmp_path):
     assert run.total == 6
     results = list(run)
     assert [r.index for r in results] == list(range(4, 10)) and results[0].initial
-    assert not run.source.cap.isOpened()              # the run opened the video, so it closed it
+    assert not run.source.cap.isOpened()  # the run opened the video, so it closed it
     with Drift().track(path, (20, 10, 20, 20)) as run:
         for _ in run:
             break
@@ -96,11 +99,13 @@ def test_video_file_start_and_closing(tmp_path):
 
 def test_a_camera_index_opens_a_camera(monkeypatch):
     import tracker.sequence as S
+
     opened = []
 
     def fake_open(spec, start=0):
         opened.append((spec, start))
         return S._IterableSource(frames(2))
+
     monkeypatch.setattr(S, "open_source", fake_open)
     assert len(list(Drift().track(0, (1, 1, 5, 5)))) == 2 and opened == [(0, 0)]
 
@@ -163,10 +168,18 @@ def test_the_public_api_is_typed_and_ships_its_marker():
     import inspect
 
     import tracker
+
     repo = Path(__file__).resolve().parent.parent
-    assert (repo / "tracker" / "py.typed").is_file()               # PEP 561 marker, package data in setup.py
-    for fn in (tracker.build_tracker, Tracker.init, Tracker.update, Tracker.track, TrackResult.as_opencv,
-               TrackRun.__init__, fps_from_times):
+    assert (repo / "tracker" / "py.typed").is_file()  # PEP 561 marker, package data in setup.py
+    for fn in (
+        tracker.build_tracker,
+        Tracker.init,
+        Tracker.update,
+        Tracker.track,
+        TrackResult.as_opencv,
+        TrackRun.__init__,
+        fps_from_times,
+    ):
         sig = inspect.signature(fn)
         assert sig.return_annotation is not inspect.Signature.empty, fn
         untyped = [p.name for p in sig.parameters.values() if p.name != "self" and p.annotation is p.empty]
@@ -176,13 +189,14 @@ def test_the_public_api_is_typed_and_ships_its_marker():
 
 def test_results_carry_the_lost_signal_the_lost_flag_is_decided_on(shared_dir):
     from tracker.config.presets import get_preset
+
     img_dir = shared_dir / "data" / "sequences" / "car1" / "img"
     fixture = shared_dir / "parity" / "siamfc_alexnet"
     init = [float(v) for v in (fixture / "boxes.txt").read_text().split()[0].split(",")]
     t = build_tracker("siamfc_alexnet", weights=fixture / "weights.pth")
     threshold = get_preset("siamfc_alexnet").track.lost_threshold
     results = list(t.track(img_dir, init, max_frames=6))
-    assert results[0].lost_signal == 1.0                   # relative to the first frame: 1 at the start
+    assert results[0].lost_signal == 1.0  # relative to the first frame: 1 at the start
     for r in results[1:]:
         assert isinstance(r.lost_signal, float) and r.lost == (r.lost_signal < threshold)
     assert TrackResult((1, 2, 3, 4), 0.5, False, 0.9) == TrackResult((1, 2, 3, 4), 0.5, False)  # not in equality

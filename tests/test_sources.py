@@ -1,4 +1,5 @@
 """Image folders: one listing (natural order, one extension list) for tracking, bench and training."""
+
 import cv2
 import numpy as np
 
@@ -11,17 +12,18 @@ def _folder(tmp_path):
     d = tmp_path / "img"
     d.mkdir()
     for i, name in enumerate(NAMES):
-        img = np.full((8, 10, 3), i * 40, np.uint8)        # frame i has colour value i * 40
+        img = np.full((8, 10, 3), i * 40, np.uint8)  # frame i has colour value i * 40
         ok, buf = cv2.imencode(".png", img)
-        (d / name).write_bytes(buf.tobytes())             # PNG bytes under every name: lossless
+        (d / name).write_bytes(buf.tobytes())  # PNG bytes under every name: lossless
     (d / "notes.txt").write_text("not an image")
-    (d / "sub_3.png").mkdir()                             # a folder named like an image is not one
+    (d / "sub_3.png").mkdir()  # a folder named like an image is not one
     return d
 
 
 def test_unpadded_frame_numbers_are_read_in_numeric_order_everywhere(tmp_path):
     from tracker.bench import datasets
     from tracker.training import data
+
     d = _folder(tmp_path)
     assert [p.name for p in list_images(d)] == NAMES
     assert [p.name for p in datasets.list_images(d)] == NAMES
@@ -34,6 +36,7 @@ def test_unpadded_frame_numbers_are_read_in_numeric_order_everywhere(tmp_path):
 def test_one_extension_list():
     from tracker.bench import datasets
     from tracker.training import data
+
     assert datasets.IMAGE_EXTS is IMAGE_EXTS and data.IMAGE_EXTS is IMAGE_EXTS
     assert {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"} <= set(IMAGE_EXTS)
 

@@ -2,6 +2,7 @@
 (weights/onnx/PRESET, tracker.engines.shipped) and tracks through ONNX Runtime; whatever needs torch says so in
 one line. The shipped export must be the shipped weights' (a retrained default without a new export fails
 here), and with torch the `auto` engine uses it instead of exporting into the cache."""
+
 from __future__ import annotations
 
 import json
@@ -25,22 +26,30 @@ from tracker.engines.shipped import shipped_export_dir
 REPO = Path(__file__).resolve().parent.parent
 # a process in which torch (and the exporter's onnx / onnxscript) cannot be imported: the inference-only
 # install as far as the code can tell; a module left importable by mistake would show as an ImportError
-NO_TORCH = ("import sys\n"
-            "for m in ('torch', 'onnx', 'onnxscript', 'torchvision', 'numba'):\n"
-            "    sys.modules[m] = None\n"
-            "import tracker.config.presets\n"
-            "if len(sys.argv) > 1 and sys.argv[1].startswith('--weights-dir='):\n"
-            "    from pathlib import Path\n"
-            "    tracker.config.presets.WEIGHTS_DIR = Path(sys.argv.pop(1).split('=', 1)[1])\n"
-            "from tracker.cli import main\n"
-            "sys.exit(main(sys.argv[1:]))\n")
+NO_TORCH = (
+    "import sys\n"
+    "for m in ('torch', 'onnx', 'onnxscript', 'torchvision', 'numba'):\n"
+    "    sys.modules[m] = None\n"
+    "import tracker.config.presets\n"
+    "if len(sys.argv) > 1 and sys.argv[1].startswith('--weights-dir='):\n"
+    "    from pathlib import Path\n"
+    "    tracker.config.presets.WEIGHTS_DIR = Path(sys.argv.pop(1).split('=', 1)[1])\n"
+    "from tracker.cli import main\n"
+    "sys.exit(main(sys.argv[1:]))\n"
+)
 
 
 def _no_torch(tmp_path, *args, weights_dir=None):
     env = dict(os.environ, PYTHONPATH=str(REPO), SIAMTRACK_CACHE=str(tmp_path / "cache"), TMPDIR=str(tmp_path))
     pre = [f"--weights-dir={weights_dir}"] if weights_dir else []
-    return subprocess.run([sys.executable, "-c", NO_TORCH, *pre, *args], capture_output=True, text=True, env=env,
-                          timeout=300, cwd=tmp_path)
+    return subprocess.run(
+        [sys.executable, "-c", NO_TORCH, *pre, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        cwd=tmp_path,
+    )
 
 
 def _auc(text: str) -> float:
@@ -49,10 +58,11 @@ def _auc(text: str) -> float:
 
 def test_the_shipped_export_is_the_shipped_default_model():
     from tracker.models.checkpoint import sha256_file
+
     preset = get_preset(DEFAULT_PRESET)
     folder = shipped_export_dir(preset)
     assert folder == WEIGHTS_DIR / "onnx" / DEFAULT_PRESET
-    export = read_export(folder)                                  # every file against the sidecar's sha256
+    export = read_export(folder)  # every file against the sidecar's sha256
     assert export.weights_sha256 == sha256_file(preset.weights_path) == preset.weights_sha256
     assert export.precision == "float32" and export.template.size == preset.track.exemplar_size
     assert [(g.size, g.batch) for g in export.search] == [(preset.track.instance_size, 1)]
@@ -60,11 +70,12 @@ def test_the_shipped_export_is_the_shipped_default_model():
         ours, theirs = export.preset.to_dict()[key], preset.to_dict()[key]
         assert json.dumps(ours, sort_keys=True) == json.dumps(theirs, sort_keys=True)
     import onnx
+
     size = 0
     for name in [export.template.path.name] + [g.path.name for g in export.search]:
         onnx.checker.check_model(str(folder / name), full_check=True)
         size += (folder / name).stat().st_size
-    assert size < 10e6                                            # what the wheel carries for it (~7.3 MB)
+    assert size < 10e6  # what the wheel carries for it (~7.3 MB)
 
 
 @pytest.mark.parametrize("engine", ["onnxruntime", "openvino"])
@@ -91,13 +102,16 @@ def test_with_torch_auto_uses_the_shipped_export_and_exports_nothing(tmp_path, m
     assert tracker.engine.export.root == shipped_export_dir(get_preset(DEFAULT_PRESET))
     assert not (tmp_path / "cache" / "exports").exists()
     # what the shipped export lacks (here the long-term search size) is exported into the cache as before
-    assert build_tracker(DEFAULT_PRESET, engine="onnxruntime", long_term=True).engine.export.root.parent == \
-        tmp_path / "cache" / "exports"
+    assert (
+        build_tracker(DEFAULT_PRESET, engine="onnxruntime", long_term=True).engine.export.root.parent
+        == tmp_path / "cache" / "exports"
+    )
     assert build_tracker(DEFAULT_PRESET, engine="torch").engine.name == "torch"
 
 
 def test_with_torch_a_damaged_shipped_export_falls_back_to_exporting_the_weights(tmp_path, monkeypatch):
     import tracker.config.presets
+
     weights = tmp_path / "weights"
     shutil.copytree(WEIGHTS_DIR, weights, ignore=shutil.ignore_patterns("demo"))
     bad = weights / "onnx" / DEFAULT_PRESET / "search_255.onnx"
@@ -109,8 +123,9 @@ def test_with_torch_a_damaged_shipped_export_falls_back_to_exporting_the_weights
     t = build_tracker(DEFAULT_PRESET, engine="onnxruntime")
     assert t.engine.export.root.parent == tmp_path / "cache" / "exports"
     from tracker.engines.auto import forget_export
+
     forget_export(read_export(shipped_export_dir(get_preset(DEFAULT_PRESET)), verify=False))
-    assert bad.is_file()                                          # package data is never removed
+    assert bad.is_file()  # package data is never removed
 
 
 def test_without_torch_the_demo_tracks_as_with_torch(tmp_path, capsys):
@@ -121,7 +136,7 @@ def test_without_torch_the_demo_tracks_as_with_torch(tmp_path, capsys):
     assert main(["track", "--demo", "--quiet", "--engine", "torch", "--save-video", str(tmp_path / "t.mp4")]) == 0
     with_torch = _auc(capsys.readouterr().out)
     without = _auc(run.stdout)
-    assert without > 0.6                     # the README's demo line: AUC 0.711
+    assert without > 0.6  # the README's demo line: AUC 0.711
     assert abs(without - with_torch) <= 0.005, (without, with_torch)
 
 
@@ -129,14 +144,16 @@ def test_without_torch_the_light_commands_and_the_api_work(tmp_path):
     for args in (["--help"], ["--version"], ["models"], ["track", "--help"], ["train", "--help"]):
         run = _no_torch(tmp_path, *args)
         assert run.returncode == 0 and run.stderr == "", (args, run.stderr[-2000:])
-    script = ("import sys\nfor m in ('torch', 'onnx', 'onnxscript'):\n    sys.modules[m] = None\n"
-              "import cv2\nfrom tracker import build_tracker\n"
-              f"cap = cv2.VideoCapture({str(WEIGHTS_DIR / 'demo' / 'demo.mp4')!r})\n"
-              "frames = [cap.read()[1] for _ in range(5)]\n"
-              f"gt = open({str(WEIGHTS_DIR / 'demo' / 'groundtruth.txt')!r})\n"
-              "box = [float(v) for v in gt.readline().split(',')]\n"
-              "t = build_tracker('default')\nt.init(frames[0], box)\n"
-              "print(t.engine.name, [round(v, 1) for v in t.update(frames[1]).box])\n")
+    script = (
+        "import sys\nfor m in ('torch', 'onnx', 'onnxscript'):\n    sys.modules[m] = None\n"
+        "import cv2\nfrom tracker import build_tracker\n"
+        f"cap = cv2.VideoCapture({str(WEIGHTS_DIR / 'demo' / 'demo.mp4')!r})\n"
+        "frames = [cap.read()[1] for _ in range(5)]\n"
+        f"gt = open({str(WEIGHTS_DIR / 'demo' / 'groundtruth.txt')!r})\n"
+        "box = [float(v) for v in gt.readline().split(',')]\n"
+        "t = build_tracker('default')\nt.init(frames[0], box)\n"
+        "print(t.engine.name, [round(v, 1) for v in t.update(frames[1]).box])\n"
+    )
     env = dict(os.environ, PYTHONPATH=str(REPO), SIAMTRACK_CACHE=str(tmp_path / "cache"))
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
@@ -152,11 +169,26 @@ def test_without_torch_batch_and_bench_run_the_default(tmp_path, shared_dir):
     assert run.returncode == 0, run.stderr[-2000:]
     assert "siamrpn_effnet_lite0_fast" in (tmp_path / "out" / "summary.csv").read_text()
     assert len((tmp_path / "out" / "clip.boxes.txt").read_text().splitlines()) == 10
-    run = _no_torch(tmp_path, "bench", str(shared_dir / "data" / "sequences"), "--sequences", "BMX3", "-t", "default",
-                    "--max-frames", "10", "--results", str(tmp_path / "res"), "--report-dir", str(tmp_path / "rep"),
-                    "--no-plots", "--quiet")
+    run = _no_torch(
+        tmp_path,
+        "bench",
+        str(shared_dir / "data" / "sequences"),
+        "--sequences",
+        "BMX3",
+        "-t",
+        "default",
+        "--max-frames",
+        "10",
+        "--results",
+        str(tmp_path / "res"),
+        "--report-dir",
+        str(tmp_path / "rep"),
+        "--no-plots",
+        "--quiet",
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     assert "| default |" in run.stdout and "1/1" in run.stdout, run.stdout[-2000:]
+
 
 # what needs torch, and the words its one line must hold
 NEEDS_TORCH = [
@@ -192,5 +224,6 @@ def test_without_torch_a_damaged_shipped_export_is_refused_in_one_line(tmp_path)
 def test_without_torch_an_export_folder_with_engine_torch_is_refused_as_with_torch(tmp_path):
     folder = shipped_export_dir(get_preset(DEFAULT_PRESET))
     run = _no_torch(tmp_path, "track", "--demo", "--model", str(folder), "--engine", "torch")
-    assert run.returncode == 2 and run.stderr.strip().endswith("an export runs on an ONNX engine (--engine onnxruntime "
-                                                               "or openvino), not torch"), run.stderr
+    assert run.returncode == 2 and run.stderr.strip().endswith(
+        "an export runs on an ONNX engine (--engine onnxruntime or openvino), not torch"
+    ), run.stderr

@@ -1,4 +1,5 @@
 """`siamtrack track`: outputs in the community format, annotated video, and one-line errors."""
+
 import math
 
 import cv2
@@ -20,9 +21,25 @@ def parity(shared_dir):
 def test_track_writes_boxes_video_and_scores(shared_dir, parity, tmp_path, capsys):
     seq = shared_dir / "data/sequences/BMX3"
     out, video = tmp_path / "boxes.txt", tmp_path / "out.avi"
-    rc = main(["track", str(seq / "img"), "--config", str(parity / "config.yaml"), "--weights",
-               str(parity / "weights.pth"), "--groundtruth", str(seq / "groundtruth_rect.txt"),
-               "--output", str(out), "--save-video", str(video), "--max-frames", "6", "--quiet"])
+    rc = main(
+        [
+            "track",
+            str(seq / "img"),
+            "--config",
+            str(parity / "config.yaml"),
+            "--weights",
+            str(parity / "weights.pth"),
+            "--groundtruth",
+            str(seq / "groundtruth_rect.txt"),
+            "--output",
+            str(out),
+            "--save-video",
+            str(video),
+            "--max-frames",
+            "6",
+            "--quiet",
+        ]
+    )
     assert rc == 0
     lines = out.read_text().splitlines()
     assert len(lines) == 6
@@ -37,19 +54,28 @@ def test_track_writes_boxes_video_and_scores(shared_dir, parity, tmp_path, capsy
     assert final.startswith("frames 6") and "AUC" in final and "lost" in final
 
 
-@pytest.mark.parametrize("argv,needle", [
-    (["/no/such/video.mp4", "--init", "1,1,5,5", "--model", "opencv:kcf"], "no such file"),
-    (["{seq}", "--init", "10,10,0,5", "--model", "opencv:kcf"], "zero or negative size"),
-    (["{seq}", "--init", "5000,10,20,20", "--model", "opencv:kcf"], "outside"),
-    (["{seq}", "--init", "10,10,20,20", "--model", "siamrpn_alex_upxcorr", "--weights", "{parity}/weights.pth"],
-     "no registered preset matches it"),
-    (["{seq}", "--init", "10,10,20,20", "--model", "siamfc_alexnet", "--weights", "{parity}/config.yaml"],
-     "not a checkpoint (corrupt or not a torch file)"),
-    (["{seq}", "--init", "10,10,20,20", "--model", "nope"], "unknown model preset"),
-    (["{seq}", "--init", "10,10,20,20", "--model", "opencv:nano"], "--nano-dir FOLDER"),
-    (["{seq}", "--init", "10,10,20,20", "--model", "opencv:nano", "--nano-dir", "/no/such/folder"],
-     "model folder /no/such/folder does not exist"),
-])
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["/no/such/video.mp4", "--init", "1,1,5,5", "--model", "opencv:kcf"], "no such file"),
+        (["{seq}", "--init", "10,10,0,5", "--model", "opencv:kcf"], "zero or negative size"),
+        (["{seq}", "--init", "5000,10,20,20", "--model", "opencv:kcf"], "outside"),
+        (
+            ["{seq}", "--init", "10,10,20,20", "--model", "siamrpn_alex_upxcorr", "--weights", "{parity}/weights.pth"],
+            "no registered preset matches it",
+        ),
+        (
+            ["{seq}", "--init", "10,10,20,20", "--model", "siamfc_alexnet", "--weights", "{parity}/config.yaml"],
+            "not a checkpoint (corrupt or not a torch file)",
+        ),
+        (["{seq}", "--init", "10,10,20,20", "--model", "nope"], "unknown model preset"),
+        (["{seq}", "--init", "10,10,20,20", "--model", "opencv:nano"], "--nano-dir FOLDER"),
+        (
+            ["{seq}", "--init", "10,10,20,20", "--model", "opencv:nano", "--nano-dir", "/no/such/folder"],
+            "model folder /no/such/folder does not exist",
+        ),
+    ],
+)
 def test_errors_are_one_clear_line_and_exit_2(shared_dir, parity, capsys, argv, needle):
     seq = str(shared_dir / "data/sequences/BMX3/img")
     argv = [a.format(seq=seq, parity=parity) for a in argv]
@@ -63,8 +89,20 @@ def test_errors_are_one_clear_line_and_exit_2(shared_dir, parity, capsys, argv, 
 def test_cuda_request_without_cuda_is_a_clear_error(shared_dir, parity, capsys):
     if torch.cuda.is_available():
         pytest.fail("this check needs a machine without CUDA; run the GPU tests instead")
-    rc = main(["track", str(shared_dir / "data/sequences/BMX3/img"), "--init", "10,10,20,20", "--config",
-               str(parity / "config.yaml"), "--weights", str(parity / "weights.pth"), "--device", "cuda"])
+    rc = main(
+        [
+            "track",
+            str(shared_dir / "data/sequences/BMX3/img"),
+            "--init",
+            "10,10,20,20",
+            "--config",
+            str(parity / "config.yaml"),
+            "--weights",
+            str(parity / "weights.pth"),
+            "--device",
+            "cuda",
+        ]
+    )
     assert rc == 2 and "CUDA is not available" in capsys.readouterr().err
 
 
@@ -75,10 +113,11 @@ def test_undecodable_frame_is_reported_and_skipped(shared_dir, tmp_path, capsys)
     for i, p in enumerate(src):
         (folder / f"{i:03d}.jpg").write_bytes(p.read_bytes() if i != 2 else b"not a jpeg")
     out = tmp_path / "b.txt"
-    rc = main(["track", str(folder), "--init", "294,58.5,74.5,101", "--model", "opencv:kcf", "--output", str(out),
-               "--quiet"])
+    rc = main(
+        ["track", str(folder), "--init", "294,58.5,74.5,101", "--model", "opencv:kcf", "--output", str(out), "--quiet"]
+    )
     assert rc == 0
-    assert len(out.read_text().splitlines()) == 5            # one line per frame, the bad one included
+    assert len(out.read_text().splitlines()) == 5  # one line per frame, the bad one included
     captured = capsys.readouterr()
     assert "frame 2 skipped" in captured.err and "skipped 1" in captured.out
 
@@ -118,6 +157,19 @@ def test_long_term_mode_widens_the_search_when_unsure(shared_dir, tmp_path):
 
 def test_nanotrack_from_the_command_line_with_its_folder(shared_dir, tmp_path, capsys):
     seq = shared_dir / "data/sequences/BMX3"
-    rc = main(["track", str(seq / "img"), "--groundtruth", str(seq / "groundtruth_rect.txt"), "--model",
-               "opencv:nano", "--opencv-models", str(shared_dir / "peers"), "--max-frames", "10", "--quiet"])
+    rc = main(
+        [
+            "track",
+            str(seq / "img"),
+            "--groundtruth",
+            str(seq / "groundtruth_rect.txt"),
+            "--model",
+            "opencv:nano",
+            "--opencv-models",
+            str(shared_dir / "peers"),
+            "--max-frames",
+            "10",
+            "--quiet",
+        ]
+    )
     assert rc == 0 and capsys.readouterr().out.strip().splitlines()[-1].startswith("frames 10 ")

@@ -3,6 +3,7 @@
 No GPU here, so the same code path runs under the CPU's autocast (bfloat16): every convolution, the
 correlation of each head and the losses see half-precision tensors exactly as on a GPU. (The first GPU run
 failed on this: the depthwise correlation refused float16 inputs.)"""
+
 from __future__ import annotations
 
 import dataclasses
@@ -40,13 +41,14 @@ def step_inputs(name, device, search, size=48.0):
     return model, geom, z, x, tgt
 
 
-@pytest.mark.parametrize("name", ["siamfc_alexnet", "siamrpn_alex_dwxcorr", "siamrpn_alex_upxcorr",
-                                  "siamrpn_effnet_lite0"])
+@pytest.mark.parametrize(
+    "name", ["siamfc_alexnet", "siamrpn_alex_dwxcorr", "siamrpn_alex_upxcorr", "siamrpn_effnet_lite0"]
+)
 def test_training_step_under_autocast_gives_finite_loss_and_gradients(name):
-    model, geom, z, x, tgt = step_inputs(name, "cpu", 167)      # small crops: bf16 on this CPU is slow
+    model, geom, z, x, tgt = step_inputs(name, "cpu", 167)  # small crops: bf16 on this CPU is slow
     with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
         out = model(z, x)
-    assert out["cls"].dtype == torch.bfloat16            # autocast really ran the network in half precision
+    assert out["cls"].dtype == torch.bfloat16  # autocast really ran the network in half precision
     losses = siamese_loss(out, tgt, geom.family)
     assert torch.isfinite(losses["loss"]) and losses["loss"].dtype == torch.float32
     losses["loss"].backward()

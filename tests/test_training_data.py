@@ -1,5 +1,6 @@
 """Training data: readers for sequences (OTB / VOT / GOT-10k), stills (COCO JSON, YOLO), unlabeled video,
 and the source mix (weights, frame ranges, held-out validation sequences)."""
+
 import json
 
 import cv2
@@ -52,7 +53,7 @@ def test_bad_ground_truth_line_names_file_and_line(tmp_path):
     with pytest.raises(DataError, match=r"groundtruth_rect.txt:2"):
         read_sequences(tmp_path)
     (tmp_path / "s" / "groundtruth_rect.txt").write_text("1,2,3\n")
-    with pytest.raises(DataError, match=r":1: expected 4 or 8 numbers, got 3"):   # tracker.io.boxes' wording
+    with pytest.raises(DataError, match=r":1: expected 4 or 8 numbers, got 3"):  # tracker.io.boxes' wording
         parse_box_lines(tmp_path / "s" / "groundtruth_rect.txt")
 
 
@@ -82,10 +83,14 @@ def test_got10k_layout_list_and_absence(tmp_path):
 
 def test_coco_json_skips_crowd_and_tiny_boxes(tmp_path):
     cv2.imwrite(str(tmp_path / "a.jpg"), np.zeros((40, 60, 3), np.uint8))
-    data = {"images": [{"id": 7, "file_name": "a.jpg", "width": 60, "height": 40}],
-            "annotations": [{"id": 1, "image_id": 7, "bbox": [1, 2, 20, 10], "iscrowd": 0},
-                            {"id": 2, "image_id": 7, "bbox": [1, 2, 20, 10], "iscrowd": 1},
-                            {"id": 3, "image_id": 7, "bbox": [1, 2, 2, 10], "iscrowd": 0}]}
+    data = {
+        "images": [{"id": 7, "file_name": "a.jpg", "width": 60, "height": 40}],
+        "annotations": [
+            {"id": 1, "image_id": 7, "bbox": [1, 2, 20, 10], "iscrowd": 0},
+            {"id": 2, "image_id": 7, "bbox": [1, 2, 20, 10], "iscrowd": 1},
+            {"id": 3, "image_id": 7, "bbox": [1, 2, 2, 10], "iscrowd": 0},
+        ],
+    }
     (tmp_path / "ann.json").write_text(json.dumps(data))
     tracks = read_coco_json(tmp_path / "ann.json")
     assert len(tracks) == 1 and tracks[0].boxes.tolist() == [[1, 2, 20, 10]]
@@ -119,15 +124,17 @@ def test_frame_range_limits_the_template_search_distance(tmp_path):
 def test_mix_weights_and_validation_hold_out(tmp_path):
     for s in ("a", "b", "val1"):
         write_sequence(tmp_path / s, [[4, 4, 10, 10]] * 3)
-    mix = build_mix([parse_source_spec(f"sequences={tmp_path},weight=3"),
-                     parse_source_spec(f"otb={tmp_path / 'a'},weight=1")], ["val1"])
+    mix = build_mix(
+        [parse_source_spec(f"sequences={tmp_path},weight=3"), parse_source_spec(f"otb={tmp_path / 'a'},weight=1")],
+        ["val1"],
+    )
     assert [t.name for t in mix.validation] == ["val1"]
     assert np.allclose(mix.probs, [0.75, 0.25])
     picks = [mix.pick(np.random.default_rng(i)) for i in range(2000)]
     assert abs(np.mean(np.array(picks) == 0) - 0.75) < 0.04
     keys = {mix.sample_pair(np.random.default_rng(i))[4] for i in range(100)}
     names = {mix.sources[0].tracks[k[1]].name for k in keys if k[0] == mix.sources[0].name}
-    assert names == {"a", "b"}                                  # val1 never sampled
+    assert names == {"a", "b"}  # val1 never sampled
     with pytest.raises(DataError, match="not found.*nosuch"):
         build_mix([SourceSpec("sequences", str(tmp_path))], ["nosuch"])
 
@@ -135,15 +142,19 @@ def test_mix_weights_and_validation_hold_out(tmp_path):
 def test_source_spec_parsing_errors():
     s = parse_source_spec("yolo=/x/y,weight=0.5,range=7,min_size=3")
     assert (s.kind, s.path, s.weight, s.frame_range, s.min_size) == ("yolo", "/x/y", 0.5, 7, 3.0)
-    for bad, msg in [("nokind", "KIND=PATH"), ("foo=/x", "unknown kind"), ("yolo=/x,weight=abc", "valid float"),
-                     ("yolo=/x,colour=1", "unknown option")]:
+    for bad, msg in [
+        ("nokind", "KIND=PATH"),
+        ("foo=/x", "unknown kind"),
+        ("yolo=/x,weight=abc", "valid float"),
+        ("yolo=/x,colour=1", "unknown option"),
+    ]:
         with pytest.raises(DataError, match=msg):
             parse_source_spec(bad)
 
 
 def test_self_supervised_pair_box_follows_the_known_transform():
     img = np.full((120, 160, 3), 60, np.uint8)
-    cv2.circle(img, (70, 50), 6, (255, 255, 255), -1)       # a blob at the box centre
+    cv2.circle(img, (70, 50), 6, (255, 255, 255), -1)  # a blob at the box centre
     box = np.array([70 - 9.5, 50 - 9.5, 20, 20])
     p = SelfSupervisedParams(rotation=10, scale=0.15, translate=0.3, brightness=0, contrast=0)
     for seed in range(5):
@@ -155,9 +166,9 @@ def test_self_supervised_pair_box_follows_the_known_transform():
 
 
 def test_video_source_reads_frames_and_makes_pairs(shared_dir):
-    path = shared_dir / "data" / "videos" / "Megamind.avi"            # 720x528, 270 frames
+    path = shared_dir / "data" / "videos" / "Megamind.avi"  # 720x528, 270 frames
     src = VideoSource("v", str(path), frames_per_video=5)
-    assert len(src.frames[0]) == 5 and src.frames[0][0].shape == (469, 640, 3)   # long side fitted to 640
+    assert len(src.frames[0]) == 5 and src.frames[0][0].shape == (469, 640, 3)  # long side fitted to 640
     img_z, bz, img_x, bx, key, _ = src.sample_pair(np.random.default_rng(3))
     assert img_z.shape == img_x.shape == (469, 640, 3)
     assert 0 <= bz[0] and bz[0] + bz[2] <= 640 and bz[2] > 0 and bx[2] > 0
@@ -174,22 +185,24 @@ def test_video_source_reads_frames_and_makes_pairs(shared_dir):
 
 def test_masks_and_csv_stills_are_read(tmp_path):
     from pathlib import Path
+
     """A sequence with a mask folder gets per-frame masks; a boxes CSV of stills gets one-frame tracks with
     their masks; the search frame's mask comes with a sampled pair."""
     import cv2
 
     from tracker.training.data import read_boxes_csv, read_sequences
     from tracker.training.sources import TrackSource
+
     seq = tmp_path / "seqs" / "s1"
     (seq / "img").mkdir(parents=True)
     mroot = tmp_path / "masks"
     (mroot / "s1").mkdir(parents=True)
     for i in range(1, 4):
         img = np.zeros((40, 60, 3), np.uint8)
-        img[10:20, 10 + i:30 + i] = 200
+        img[10:20, 10 + i : 30 + i] = 200
         cv2.imwrite(str(seq / "img" / f"{i:05d}.jpg"), img)
         m = np.zeros((40, 60), np.uint8)
-        m[10:20, 10 + i:30 + i] = 255
+        m[10:20, 10 + i : 30 + i] = 255
         cv2.imwrite(str(mroot / "s1" / f"{i:05d}.png"), m)
     (seq / "groundtruth_rect.txt").write_text("".join(f"{10 + i},10,20,10\n" for i in range(1, 4)))
     tracks = read_sequences(tmp_path / "seqs", mroot)

@@ -1,6 +1,7 @@
 """Training targets and losses: RPN anchor assignment (IoU > 0.6 positive, < 0.3 negative, at most 16
 positives of 64), regression targets that decode back to the target, SiamFC labels within the positive
 radius of the (shifted) target, and the losses against hand computations."""
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -23,7 +24,7 @@ def corners_of(cx, cy, w, h):
 def test_anchor_equal_to_the_target_is_positive_and_regresses_to_zero():
     t = rpn()
     c = (CROP - 1) / 2
-    box = corners_of(c, c, 64, 64)          # exactly the ratio-1 anchor at the centre cell
+    box = corners_of(c, c, 64, 64)  # exactly the ratio-1 anchor at the centre cell
     label, delta, weight = t(box, False, np.random.default_rng(0))
     assert label.shape == (5, S, S) and delta.shape == (4, 5, S, S)
     assert label[2, S // 2, S // 2] == 1
@@ -38,7 +39,7 @@ def test_assignment_follows_iou_thresholds_and_counts():
         w, h = rng.uniform(30, 140, 2)
         box = corners_of(cx, cy, w, h)
         label, delta, weight = t(box, False, rng)
-        iou = iou_corners(t.corners, box).reshape(5, S, S)    # independent of the label code path
+        iou = iou_corners(t.corners, box).reshape(5, S, S)  # independent of the label code path
         pos, neg = label == 1, label == 0
         assert (iou[pos] > 0.6).all() and (iou[neg] < 0.3).all()
         assert pos.sum() == min(16, (iou > 0.6).sum())
@@ -67,7 +68,7 @@ def test_large_target_keeps_exactly_sixteen_positives():
 def test_negative_pair_has_negatives_around_the_distractor_only():
     t = rpn()
     c = (CROP - 1) / 2
-    box = corners_of(c + 40, c - 24, 50, 50)      # distractor 5 cells right, 3 cells up
+    box = corners_of(c + 40, c - 24, 50, 50)  # distractor 5 cells right, 3 cells up
     label, _, weight = t(box, True, np.random.default_rng(0))
     assert (label == 1).sum() == 0 and (label == 0).sum() == 16 and weight.sum() == 0
     _, ys, xs = np.nonzero(label == 0)
@@ -110,15 +111,16 @@ def test_rpn_losses_match_hand_computation():
     label[1, 1, 0, 2] = 0
     delta = torch.randn(b, 4, k, s, s)
     weight = (label == 1).float()
-    logp = F.log_softmax(cls.view(b, 2, k, s, s), dim=1)    # class-major channels [2][k]
+    logp = F.log_softmax(cls.view(b, 2, k, s, s), dim=1)  # class-major channels [2][k]
     pos = -(logp[0, 1, 1, 2, 3] + logp[1, 1, 0, 0, 0]) / 2
     neg = -(logp[0, 0, 2, 1, 1] + logp[1, 0, 2, 3, 3] + logp[1, 0, 1, 0, 2]) / 3
     assert torch.allclose(rpn_cls_loss(cls, label), 0.5 * pos + 0.5 * neg, atol=1e-6)
-    l1 = ((loc.view(b, 4, k, s, s)[0, :, 1, 2, 3] - delta[0, :, 1, 2, 3]).abs().sum()
-          + (loc.view(b, 4, k, s, s)[1, :, 0, 0, 0] - delta[1, :, 0, 0, 0]).abs().sum()) / b
+    l1 = (
+        (loc.view(b, 4, k, s, s)[0, :, 1, 2, 3] - delta[0, :, 1, 2, 3]).abs().sum()
+        + (loc.view(b, 4, k, s, s)[1, :, 0, 0, 0] - delta[1, :, 0, 0, 0]).abs().sum()
+    ) / b
     assert torch.allclose(rpn_loc_loss(loc, delta, weight), l1, atol=1e-5)
-    total = siamese_loss({"cls": cls, "loc": loc}, {"label": label, "delta": delta, "delta_weight": weight},
-                         "siamrpn")
+    total = siamese_loss({"cls": cls, "loc": loc}, {"label": label, "delta": delta, "delta_weight": weight}, "siamrpn")
     assert torch.allclose(total["loss"], 1.0 * total["cls"] + 1.2 * total["loc"])
 
 

@@ -1,6 +1,7 @@
 """The training loop on a tiny model: exact resume (mid-epoch and at an epoch boundary), backbone freezing,
 the learning-rate schedule, the checkpoint format (weights_only, readable by the model loader), the metrics
 log, command-line errors, and a 2-process DistributedDataParallel run under torchrun (gloo, CPU)."""
+
 import os
 import subprocess
 import sys
@@ -34,7 +35,7 @@ def make_sequences(root: Path, n_seq=3, n_frames=5, size=80):
         for f in range(n_frames):
             img = rng.integers(70, 130, (size, size, 3), dtype=np.uint8)
             x, y, w, h = 20 + 4 * f + 3 * s, 25 + 2 * f, 14 + 2 * s, 12
-            img[y:y + h, x:x + w] = colour
+            img[y : y + h, x : x + w] = colour
             cv2.imwrite(str(d / f"{f:04d}.png"), img)
             lines.append(f"{x},{y},{w},{h}")
         (root / f"seq{s}" / "groundtruth_rect.txt").write_text("\n".join(lines) + "\n")
@@ -47,16 +48,28 @@ def data(tmp_path_factory):
 
 
 def config(data, out, family="siamrpn", **kw):
-    base = dict(preset=f"tiny_{family}", sources=[SourceSpec("sequences", str(data))], out=str(out), epochs=2,
-                steps_per_epoch=3, batch_size=3, workers=0, lr=0.01, end_lr=0.001,
-                pairs=PairConfig(exemplar_size=EXEMPLAR, search_size=SEARCH, neg=0.2), radius=6.0, val_every=0,
-                log_every=1, progress=False)
+    base = dict(
+        preset=f"tiny_{family}",
+        sources=[SourceSpec("sequences", str(data))],
+        out=str(out),
+        epochs=2,
+        steps_per_epoch=3,
+        batch_size=3,
+        workers=0,
+        lr=0.01,
+        end_lr=0.001,
+        pairs=PairConfig(exemplar_size=EXEMPLAR, search_size=SEARCH, neg=0.2),
+        radius=6.0,
+        val_every=0,
+        log_every=1,
+        progress=False,
+    )
     base.update(kw)
     return TrainConfig(**base)
 
 
 def run(cfg, family="siamrpn", resume=None, seed=0):
-    torch.manual_seed(seed)       # a different init: resume must overwrite it completely
+    torch.manual_seed(seed)  # a different init: resume must overwrite it completely
     return train(cfg, resume=resume, model=TinySiamese(family), preset=tiny_preset(family), log=lambda *a: None)
 
 
@@ -74,25 +87,27 @@ def test_resume_reproduces_the_uninterrupted_losses(data, tmp_path, family):
     assert [h["step"] for h in rest["history"]] == [5, 6]
     assert [h["loss"] for h in rest["history"]] == losses[4:]
     rows = [r for r in read_metrics(tmp_path / "part" / "metrics.csv") if r["kind"] == "train"]
-    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4, 5, 6]                    # one run, no duplicates
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4, 5, 6]  # one run, no duplicates
     sa = torch.load(tmp_path / "full" / "checkpoint_e002.pth", weights_only=True)["state_dict"]
     sb = torch.load(tmp_path / "part" / "checkpoint_e002.pth", weights_only=True)["state_dict"]
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
-    assert not list((tmp_path / "part").glob("checkpoint_e*_s*.pth"))               # superseded, removed
+    assert not list((tmp_path / "part").glob("checkpoint_e*_s*.pth"))  # superseded, removed
     if family == "siamfc":
         return
     # from the epoch-1 checkpoint of the full run
-    again = run(config(data, tmp_path / "full", family), family, resume=str(tmp_path / "full" / "checkpoint_e001.pth"),
-                seed=7)
+    again = run(
+        config(data, tmp_path / "full", family), family, resume=str(tmp_path / "full" / "checkpoint_e001.pth"), seed=7
+    )
     assert [h["loss"] for h in again["history"]] == losses[3:]
 
 
 def test_checkpoint_format_is_plain_and_loads_weights_only(data, tmp_path, monkeypatch):
     from tracker import runtime
+
     kept = []
     monkeypatch.setattr(runtime, "keep_freed_memory", lambda: kept.append(1) or True)
     res = run(config(data, tmp_path / "o", epochs=1))
-    assert kept == []    # the library's train() leaves the process alone (the CLI calls configure_process)
+    assert kept == []  # the library's train() leaves the process alone (the CLI calls configure_process)
     ckpt = torch.load(res["checkpoint"], weights_only=True)
     assert set(ckpt) == {"state_dict", "meta", "training"}
     meta = ckpt["meta"]
@@ -106,12 +121,14 @@ def test_checkpoint_format_is_plain_and_loads_weights_only(data, tmp_path, monke
         if isinstance(o, list):
             return all(plain(v) for v in o)
         return isinstance(o, (str, int, float, bool))
+
     assert plain(meta)
     assert all(isinstance(v, torch.Tensor) for v in ckpt["state_dict"].values())
     out = export_weights(res["checkpoint"], tmp_path / "w.pth", half=True)
     w = torch.load(out, weights_only=True)
     assert set(w) == {"state_dict", "meta"} and w["state_dict"]["backbone.0.weight"].dtype == torch.float16
     from tracker.models.checkpoint import read_checkpoint
+
     state, m = read_checkpoint(out)
     assert m["preset"] == "tiny_siamrpn" and "cls.weight" in state
 
@@ -130,8 +147,13 @@ def test_frozen_backbone_then_unfrozen_at_lower_lr(data, tmp_path):
     ckpt = torch.load(tmp_path / "f" / "checkpoint_e001.pth", weights_only=True)
     groups = {g["name"]: g for g in ckpt["training"]["optimizer"]["param_groups"]}
     assert groups["backbone"]["lr_mult"] == 0.1
-    res = train(config(data, tmp_path / "f", epochs=2, freeze_epochs=1, backbone_lr_mult=0.1), model=model,
-                preset=tiny_preset(), resume=str(tmp_path / "f" / "checkpoint_e001.pth"), log=lambda *a: None)
+    res = train(
+        config(data, tmp_path / "f", epochs=2, freeze_epochs=1, backbone_lr_mult=0.1),
+        model=model,
+        preset=tiny_preset(),
+        resume=str(tmp_path / "f" / "checkpoint_e001.pth"),
+        log=lambda *a: None,
+    )
     assert res["steps"] == 6
     assert not torch.equal(before["backbone.0.weight"], model.state_dict()["backbone.0.weight"])
     assert not torch.equal(before["backbone.1.running_mean"], model.state_dict()["backbone.1.running_mean"])
@@ -142,7 +164,7 @@ def test_schedule_warms_up_then_decays_logarithmically():
     assert np.isclose(s.lr_at(0), 0.001)
     assert np.isclose(s.lr_at(50), 0.005)
     assert np.isclose(s.lr_at(200), 0.0005)
-    assert np.isclose(s.lr_at(125), np.sqrt(0.005 * 0.0005))       # geometric midpoint of the decay
+    assert np.isclose(s.lr_at(125), np.sqrt(0.005 * 0.0005))  # geometric midpoint of the decay
     lrs = [s.lr_at(i) for i in range(201)]
     assert all(a <= b for a, b in zip(lrs[:50], lrs[1:51])) and all(a >= b for a, b in zip(lrs[50:], lrs[51:]))
 
@@ -185,11 +207,21 @@ def test_distributed_two_processes_on_cpu(data, tmp_path):
     script = tmp_path / "ddp_run.py"
     script.write_text(textwrap.dedent(DDP_SCRIPT))
     env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           str(script), str(data), str(tmp_path / "out")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        str(script),
+        str(data),
+        str(tmp_path / "out"),
+    ]
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr[-3000:]
     import json
+
     results = [json.loads((tmp_path / "out" / f"result_rank{r}.json").read_text()) for r in (0, 1)]
     assert [r["rank"] for r in results] == [0, 1] and results[0]["world"] == 2
     # each rank sampled its own pairs, yet gradients were averaged: identical weights on both ranks
@@ -203,8 +235,9 @@ def test_model_input_conversion_matches_the_trackers():
     from tracker.config.presets import get_preset
     from tracker.models import preprocess
     from tracker.training.trainer import to_input
+
     crops = np.random.default_rng(0).integers(0, 255, (2, 15, 15, 3), dtype=np.uint8)
-    for name in ("siamfc_alexnet", "siamrpn_alex_dwxcorr", "siamrpn_effnet_lite0"):   # RGB, BGR, ImageNet mean/std
+    for name in ("siamfc_alexnet", "siamrpn_alex_dwxcorr", "siamrpn_effnet_lite0"):  # RGB, BGR, ImageNet mean/std
         p = get_preset(name)
         assert torch.allclose(to_input(torch.from_numpy(crops), p.input, "cpu"), preprocess(crops, p), atol=1e-5)
 
@@ -213,10 +246,12 @@ def test_validation_scores_a_perfect_and_a_frozen_tracker(data):
     from tracker.trackers.base import TrackResult
     from tracker.training.data import read_sequences
     from tracker.training.validate import run_ope
+
     tracks = read_sequences(data)
 
     class Oracle:
         """Returns the ground truth of the next frame (knows the track)."""
+
         def __init__(self, t):
             self.t, self.i = t, 0
 
@@ -233,7 +268,7 @@ def test_validation_scores_a_perfect_and_a_frozen_tracker(data):
 
     it = iter(tracks)
     perfect = run_ope(lambda: Oracle(next(it)), tracks)
-    assert np.isclose(perfect["auc"], 1.0 - 1 / 21) and perfect["precision"] == 1.0   # IoU 1 > all t < 1
+    assert np.isclose(perfect["auc"], 1.0 - 1 / 21) and perfect["precision"] == 1.0  # IoU 1 > all t < 1
     assert perfect["frames"] == sum(len(t) for t in tracks)
     frozen = run_ope(lambda: Frozen(None), tracks, max_frames=3)
     assert frozen["auc"] < perfect["auc"] and frozen["frames"] == 3 * len(tracks)
@@ -243,13 +278,16 @@ def test_validation_scores_a_perfect_and_a_frozen_tracker(data):
 def test_shipped_recipes_parse_and_round_trip(recipe, tmp_path):
     from tracker.cli import build_parser
     from tracker.training.recipe import config_from_args
-    args = build_parser().parse_args(["train", "--recipe", str(recipe), "--out", str(tmp_path / "o"),
-                                      "--batch-size", "3"])
+
+    args = build_parser().parse_args(
+        ["train", "--recipe", str(recipe), "--out", str(tmp_path / "o"), "--batch-size", "3"]
+    )
     cfg, resume = config_from_args(args)
     import yaml
+
     raw = yaml.safe_load(recipe.read_text())
-    assert resume is None and cfg.preset == raw["preset"] and cfg.batch_size == 3       # the command line wins
-    assert recipe.stem.startswith(raw["preset"])                                       # named after its preset
+    assert resume is None and cfg.preset == raw["preset"] and cfg.batch_size == 3  # the command line wins
+    assert recipe.stem.startswith(raw["preset"])  # named after its preset
     assert cfg.val == ["car1", "BMX3", "person11", "Human3"] and len(cfg.sources) == len(raw["sources"])
     # the effective recipe written beside the run reproduces the same configuration
     again, _ = config_from_args(build_parser().parse_args(["train", "--recipe", str(tmp_path / "o" / "recipe.yaml")]))
@@ -273,10 +311,16 @@ def test_dataloader_workers_do_not_change_what_is_learned(data, tmp_path):
     # In a fresh interpreter: DataLoader workers are forked, and a fork of a process in which other tests
     # have started ONNX Runtime / OpenVINO thread pools can crash (seen: segfault, exit 139).
     import json
+
     here = Path(__file__).resolve().parent
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(here.parent), os.environ.get("PYTHONPATH", "")])}
-    res = subprocess.run([sys.executable, "-c", _WORKERS_SCRIPT, str(here), str(data), str(tmp_path)],
-                         capture_output=True, text=True, env=env, timeout=900)
+    res = subprocess.run(
+        [sys.executable, "-c", _WORKERS_SCRIPT, str(here), str(data), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     a, b = json.loads(res.stdout.strip().splitlines()[-1])
     assert len(a) == 2 and a == b
@@ -296,6 +340,7 @@ def test_gpu_amp_training_uses_float16_and_the_grad_scaler(data, tmp_path):
     # cover autocast in bfloat16 only. Losses stay finite, the scaler's state is saved with the checkpoint,
     # and a resumed run takes it up again.
     from tracker.training.checkpoint import load_training_checkpoint
+
     cfg = config(data, tmp_path / "amp", device="cuda", amp=True)
     torch.manual_seed(0)
     model = TinySiamese("siamrpn")

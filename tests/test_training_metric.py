@@ -1,4 +1,5 @@
 """Metric-learning losses on the Siamese embeddings, distractor-aware pairs, and a training step with both."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -53,7 +54,7 @@ def test_semi_hard_skips_negatives_nearer_than_the_positive():
 
 def test_quadruplet_adds_the_negative_pair_term():
     za = unit([1, 0, 0])
-    xs = unit([0.6, 0.8, 0], [0, 1, 0], [0, 0.9, 0.1])     # the two negatives nearly coincide
+    xs = unit([0.6, 0.8, 0], [0, 1, 0], [0, 0.9, 0.1])  # the two negatives nearly coincide
     ids = torch.tensor([1, 2, 3])
     trip = metric_loss("triplet", za, xs, torch.tensor([1]), ids)
     quad = metric_loss("quadruplet", za, xs, torch.tensor([1]), ids)
@@ -62,7 +63,7 @@ def test_quadruplet_adds_the_negative_pair_term():
 
 def test_embeddings_sample_the_box_centre_cell():
     xf = [torch.zeros(1, 2, 5, 5)]
-    xf[0][0, 0, 1, 3] = 1.0                 # cell (row 1, col 3)
+    xf[0][0, 0, 1, 3] = 1.0  # cell (row 1, col 3)
     # cell i sits at (crop-1)/2 + (i - 2) * stride with crop 65, stride 16: col 3 -> 48, row 1 -> 16
     e = search_embedding(xf, torch.tensor([[48.0, 16.0]]), 65, 16.0)
     assert torch.allclose(e, torch.tensor([[1.0, 0.0]]))
@@ -79,13 +80,14 @@ def test_distractor_is_pasted_beside_the_target_never_over_it():
     placed = 0
     for _ in range(20):
         out = add_distractor(img, box, other, (30, 20, 40, 40), rng)
-        assert (out[80:120, 130:170] == 50).all()             # the target's box is untouched
+        assert (out[80:120, 130:170] == 50).all()  # the target's box is untouched
         placed += int((out > 200).any())
     assert placed >= 15
 
 
 def test_pairs_carry_identities_and_distractors_come_from_the_same_category(tmp_path):
     import cv2
+
     tracks = []
     for i, cat in enumerate(["cat", "cat", "dog"]):
         img = np.full((160, 200, 3), 30 + 60 * i, np.uint8)
@@ -97,7 +99,7 @@ def test_pairs_carry_identities_and_distractors_come_from_the_same_category(tmp_
     mix = SourceMix([src])
     for k in range(10):
         img, box, key, mask = mix.sample_distractor(np.random.default_rng(k), ("stills", 0))
-        assert key == ("stills", 1)                            # the other cat, never itself or the dog
+        assert key == ("stills", 1)  # the other cat, never itself or the dog
     still = CropAugment(shift=0.0, scale=0.0, blur=0.0, color=0.0, flip=0.0)
     ds = PairDataset(mix, PairConfig(neg=0.5, distractor=1.0, template=still, search=still), None, seed=0)
     samples = [ds.sample(0, i) for i in range(12)]
@@ -112,6 +114,7 @@ def test_training_with_a_metric_loss_and_distractors(tmp_path, shared_dir, monke
     computed on every step and finite, and the run writes its checkpoint and records the options."""
     import tracker.training.metric as metric
     from tracker.cli import main
+
     seen = []
     real = metric.metric_loss
 
@@ -119,15 +122,45 @@ def test_training_with_a_metric_loss_and_distractors(tmp_path, shared_dir, monke
         v = real(kind, *a, **kw)
         seen.append((kind, float(v.detach())))
         return v
+
     monkeypatch.setattr(metric, "metric_loss", spy)
     out = tmp_path / "run"
-    rc = main(["train", "siamrpn_alex_dwxcorr", "--data", f"sequences={shared_dir / 'data' / 'sequences'},range=20",
-               "--val", "car1", "--val-every", "0", "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "4",
-               "--data-workers", "0", "--no-pretrained", "--metric-loss", "triplet", "--metric-weight", "0.5",
-               "--distractor", "0.5", "--out-dir", str(out), "--quiet", "--device", "cpu"])
+    rc = main(
+        [
+            "train",
+            "siamrpn_alex_dwxcorr",
+            "--data",
+            f"sequences={shared_dir / 'data' / 'sequences'},range=20",
+            "--val",
+            "car1",
+            "--val-every",
+            "0",
+            "--epochs",
+            "1",
+            "--steps-per-epoch",
+            "2",
+            "--batch-size",
+            "4",
+            "--data-workers",
+            "0",
+            "--no-pretrained",
+            "--metric-loss",
+            "triplet",
+            "--metric-weight",
+            "0.5",
+            "--distractor",
+            "0.5",
+            "--out-dir",
+            str(out),
+            "--quiet",
+            "--device",
+            "cpu",
+        ]
+    )
     assert rc == 0 and (out / "checkpoint_e001.pth").is_file()
     assert len(seen) == 2 and all(k == "triplet" and np.isfinite(v) for k, v in seen)
     import yaml
+
     rec = yaml.safe_load((out / "recipe.yaml").read_text())
     assert rec["metric_loss"] == "triplet" and rec["distractor"] == 0.5
 
@@ -138,14 +171,19 @@ def test_sources_of_one_folder_name_get_distinct_names(tmp_path):
     import cv2
 
     from tracker.training.sources import SourceSpec, build_mix
+
     for root, n in ((tmp_path / "a" / "sequences", 1), (tmp_path / "b" / "sequences", 3)):
         for i in range(n):
             d = root / f"s{i}" / "img"
             d.mkdir(parents=True)
             cv2.imwrite(str(d / "0001.jpg"), np.zeros((40, 40, 3), np.uint8))
             (d.parent / "groundtruth_rect.txt").write_text("5,5,10,10\n")
-    mix = build_mix([SourceSpec("sequences", str(tmp_path / "a" / "sequences")),
-                     SourceSpec("sequences", str(tmp_path / "b" / "sequences"))])
+    mix = build_mix(
+        [
+            SourceSpec("sequences", str(tmp_path / "a" / "sequences")),
+            SourceSpec("sequences", str(tmp_path / "b" / "sequences")),
+        ]
+    )
     names = [s.name for s in mix.sources]
     assert len(set(names)) == 2
     img, box, key, mask = mix.sample_distractor(np.random.default_rng(0), (names[1], 2))

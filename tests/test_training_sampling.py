@@ -1,6 +1,7 @@
 """Pair sampling and augmentation: the crop geometry is the tracker's, the spatially aware shift is uniform
 in ±SHIFT and moves the target (and its box) by exactly -shift/scale, flips and grays do what they say, and
 a sample is a pure function of (seed, epoch, index)."""
+
 import cv2
 import numpy as np
 
@@ -13,7 +14,7 @@ from tracker.training.sources import SourceMix
 def square_image(box, size=(240, 320)):
     img = np.zeros((*size, 3), np.uint8)
     x, y, w, h = box
-    img[y:y + h, x:x + w] = 255
+    img[y : y + h, x : x + w] = 255
     return img
 
 
@@ -56,26 +57,28 @@ def test_shift_distribution_is_uniform_within_the_limit():
     img = square_image((60, 40, 20, 20), (100, 140))
     aug = CropAugment(shift=64)
     rng = np.random.default_rng(1)
-    offsets = np.array([augmented_crop(img, (60, 40, 20, 20), 127, 127, 0.5, aug, rng, pad=(0, 0, 0))[1]
-                        for _ in range(1200)])
+    offsets = np.array(
+        [augmented_crop(img, (60, 40, 20, 20), 127, 127, 0.5, aug, rng, pad=(0, 0, 0))[1] for _ in range(1200)]
+    )
     centres = (offsets[:, :2] + offsets[:, 2:]) / 2 - 63
     assert np.abs(centres).max() <= 64 + 1e-3
-    assert np.abs(centres).max() > 62                          # the whole range is used
+    assert np.abs(centres).max() > 62  # the whole range is used
     for axis in range(2):
         v = centres[:, axis]
         assert abs(v.mean()) < 3.0
-        assert abs(v.std() - 64 / np.sqrt(3)) < 2.0             # uniform on [-64, 64]
+        assert abs(v.std() - 64 / np.sqrt(3)) < 2.0  # uniform on [-64, 64]
         hist, _ = np.histogram(v, bins=8, range=(-64, 64))
         assert hist.min() > 0.75 * len(v) / 8 and hist.max() < 1.25 * len(v) / 8
-    assert abs(np.corrcoef(centres.T)[0, 1]) < 0.1              # axes independent
+    assert abs(np.corrcoef(centres.T)[0, 1]) < 0.1  # axes independent
 
 
 def test_gray_pair_and_flip():
     box = (140, 100, 60, 30)
     img = square_image(box)
-    img[..., 2] = 200                                          # coloured background
-    crop, corners, info = augmented_crop(img, box, 127, 127, 0.5, CropAugment(flip=1.0), np.random.default_rng(0),
-                                         gray=True)
+    img[..., 2] = 200  # coloured background
+    crop, corners, info = augmented_crop(
+        img, box, 127, 127, 0.5, CropAugment(flip=1.0), np.random.default_rng(0), gray=True
+    )
     assert info["gray"] and info["flip"]
     assert (crop[..., 0] == crop[..., 1]).all() and (crop[..., 1] == crop[..., 2]).all()
     assert np.allclose(bright_extent(crop), corners, atol=1.5)
@@ -83,12 +86,15 @@ def test_gray_pair_and_flip():
 
 class StillSource:
     """In-memory stills: track i is a bright square at a known place (fast, no files)."""
+
     name = "mem"
     weight = 1.0
 
     def __init__(self, n=6):
-        self.items = [(square_image((60 + 10 * i, 50, 30, 30), (160, 200)), np.array([60 + 10 * i, 50, 30, 30.]))
-                      for i in range(n)]
+        self.items = [
+            (square_image((60 + 10 * i, 50, 30, 30), (160, 200)), np.array([60 + 10 * i, 50, 30, 30.0]))
+            for i in range(n)
+        ]
 
     def __len__(self):
         return len(self.items)

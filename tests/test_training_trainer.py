@@ -1,5 +1,6 @@
 """The trainer's parts on a tiny model: the loss step, one epoch, saving, resuming (position and weights)
 and the refusal of another preset's checkpoint. test_training_loop.py covers whole runs through train()."""
+
 import numpy as np
 import pytest
 import torch
@@ -55,7 +56,7 @@ def test_max_steps_stops_mid_epoch_with_a_checkpoint(data, tmp_path):
 def test_resume_restores_position_and_weights(data, tmp_path):
     a = trainer(config(data, tmp_path / "o", max_steps=2))
     a.run_epoch()
-    b = trainer(config(data, tmp_path / "o"), seed=123)          # other initial weights
+    b = trainer(config(data, tmp_path / "o"), seed=123)  # other initial weights
     b.resume(str(a.last_path))
     assert (b.epoch, b.step_in_epoch, b.global_step) == (0, 2, 2)
     sa, sb = a.model.state_dict(), b.model.state_dict()

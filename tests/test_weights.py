@@ -1,5 +1,6 @@
 """The weights and the demo clip shipped in weights/: checksums, strict loading, a short real track, and
 rejection of a damaged copy."""
+
 from __future__ import annotations
 
 import shutil
@@ -20,8 +21,13 @@ ONE_PER_FILE = list({p.weights: p.name for p in reversed(list_presets()) if p.we
 TRACK_SEQUENCE = "person11"
 TRACK_FRAMES = 20
 # measured (19 frames): 0.798, 0.738, 0.883, 0.789 (lite0_fast, fourth session's file)
-MIN_MEAN_IOU = {"siamrpn_effnet_lite0": 0.65, "siamrpn_alex_dwxcorr": 0.6, "siamfc_alexnet": 0.7,
-                "siamrpn_effnet_lite0_fast": 0.65, "anchorfree_effnet_lite0": 0.6}
+MIN_MEAN_IOU = {
+    "siamrpn_effnet_lite0": 0.65,
+    "siamrpn_alex_dwxcorr": 0.6,
+    "siamfc_alexnet": 0.7,
+    "siamrpn_effnet_lite0_fast": 0.65,
+    "anchorfree_effnet_lite0": 0.6,
+}
 # anchorfree_effnet_lite0 (sixth session's stage-3 file): 0.722
 
 
@@ -36,6 +42,7 @@ def _iou(a, b):
 
 def test_default_preset_ships_weights():
     from tracker.config.presets import DEFAULT_PRESET
+
     assert DEFAULT_PRESET in SHIPPED and "siamrpn_effnet_lite0" in SHIPPED
 
 
@@ -56,15 +63,16 @@ def test_shipped_weights_load_strictly_and_track(name, shared_dir):
     from tracker.build import load_model
 
     preset = get_preset(name)
-    model, meta = load_model(preset)                   # strict load, sha256 checked
+    model, meta = load_model(preset)  # strict load, sha256 checked
     # the file was trained for this preset or for one sharing its file (siamfc_alexnet_5scale)
     assert meta.get("preset") in {p.name for p in list_presets() if p.weights == preset.weights}
     seq = shared_dir / "data" / "sequences" / TRACK_SEQUENCE
     files = sorted((seq / "img").iterdir())[:TRACK_FRAMES]
     gt = [[float(v) for v in line.split(",")] for line in (seq / "groundtruth_rect.txt").read_text().split()]
     import torch
+
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)        # on a busy 2-core machine, 2 threads are many times slower
+    torch.set_num_threads(1)  # on a busy 2-core machine, 2 threads are many times slower
     try:
         tracker = build_tracker(name)
         tracker.init(cv2.imread(str(files[0])), tuple(gt[0]))
@@ -135,9 +143,15 @@ def test_demo_clip_and_ground_truth():
 
 # (siamrpn_effnet_lite0_fast is left out on Human3: with the walker blurred away it still finds something at
 # 0.33 of its starting margin, above its 0.07; its flag catches 33-61% of wiped targets, see the README)
-@pytest.mark.parametrize("model, sequence", [
-    (m, s) for m in ("siamfc_alexnet", "siamrpn_effnet_lite0", "siamrpn_alex_dwxcorr", "siamrpn_effnet_lite0_fast")
-    for s in ("person11", "Human3") if (m, s) != ("siamrpn_effnet_lite0_fast", "Human3")])
+@pytest.mark.parametrize(
+    "model, sequence",
+    [
+        (m, s)
+        for m in ("siamfc_alexnet", "siamrpn_effnet_lite0", "siamrpn_alex_dwxcorr", "siamrpn_effnet_lite0_fast")
+        for s in ("person11", "Human3")
+        if (m, s) != ("siamrpn_effnet_lite0_fast", "Human3")
+    ],
+)
 def test_lost_flag_follows_the_target_leaving(model, sequence, shared_dir):
     # The shipped models' lost flags (calibrated with scripts/calibrate_lost.py: SiamFC's peak below 0.27 of
     # the first peak, SiamRPN's logit margin below 0.4 (Lite0), 0.07 (Lite0-fast) or 0 (AlexNet) of its first
@@ -146,6 +160,7 @@ def test_lost_flag_follows_the_target_leaving(model, sequence, shared_dir):
     import cv2
 
     from tracker import build_tracker
+
     seq = shared_dir / "data" / "sequences" / sequence
     frame = cv2.imread(str(sorted((seq / "img").iterdir())[0]))
     box = [float(v) for v in (seq / "groundtruth_rect.txt").read_text().split()[0].split(",")]
@@ -156,7 +171,7 @@ def test_lost_flag_follows_the_target_leaving(model, sequence, shared_dir):
     m = max(w, h)
     gone = frame.copy()
     region = (slice(max(0, y - m), y + h + m), slice(max(0, x - m), x + w + m))
-    gone[region] = cv2.GaussianBlur(frame, (0, 0), 25)[region]       # the target and its surroundings blurred away
+    gone[region] = cv2.GaussianBlur(frame, (0, 0), 25)[region]  # the target and its surroundings blurred away
     results = [tracker.update(gone) for _ in range(3)]
     assert all(r.lost for r in results), [tracker.lost_signal for r in results]
     # and it comes back with the target

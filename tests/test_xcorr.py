@@ -4,6 +4,7 @@ Reference: a float64 numpy loop over the kernel taps (i, j), each tap adding
 kernel[..., i, j] * x[..., i:i+Ho, j:j+Wo] summed over channels - the definition of correlation,
 written without conv2d.
 """
+
 import json
 import os
 import subprocess
@@ -33,7 +34,7 @@ def ref_plain(x, k):
     out = np.zeros((B, K, Ho, Wo))
     for i in range(h):
         for j in range(w):
-            out += np.einsum("bkc,bcyx->bkyx", k[:, :, :, i, j], x[:, :, i:i + Ho, j:j + Wo])
+            out += np.einsum("bkc,bcyx->bkyx", k[:, :, :, i, j], x[:, :, i : i + Ho, j : j + Wo])
     return out
 
 
@@ -47,7 +48,7 @@ def ref_depthwise(x, k):
     out = np.zeros((B, C, Ho, Wo))
     for i in range(h):
         for j in range(w):
-            out += k[:, :, i, j, None, None] * x[:, :, i:i + Ho, j:j + Wo]
+            out += k[:, :, i, j, None, None] * x[:, :, i : i + Ho, j : j + Wo]
     return out
 
 
@@ -80,19 +81,19 @@ def rand(shape, seed, dtype=torch.float32):
 
 # (name, x shape, kernel shape) at full size, as the heads use them
 PLAIN_SHAPES = [
-    ("siamfc_3scales_broadcast", (3, 256, 22, 22), (1, 1, 256, 6, 6)),      # SiamFC AlexNet at 255
+    ("siamfc_3scales_broadcast", (3, 256, 22, 22), (1, 1, 256, 6, 6)),  # SiamFC AlexNet at 255
     ("siamfc_per_sample", (3, 256, 22, 22), (3, 1, 256, 6, 6)),
-    ("upchannel_cls_271", (1, 256, 22, 22), (1, 10, 256, 4, 4)),            # UP-channel at 271, k = 5
+    ("upchannel_cls_271", (1, 256, 22, 22), (1, 10, 256, 4, 4)),  # UP-channel at 271, k = 5
     ("upchannel_loc_271", (1, 256, 22, 22), (1, 20, 256, 4, 4)),
     ("upchannel_loc_255_batch2", (2, 256, 20, 20), (2, 20, 256, 4, 4)),
     ("upchannel_cls_255_broadcast", (2, 256, 20, 20), (1, 10, 256, 4, 4)),
 ]
 DW_SHAPES = [
-    ("r50_batch2", (2, 256, 29, 29), (2, 256, 5, 5)),                        # SiamRPN++ R50 neck
-    ("alex_287_broadcast", (3, 256, 24, 24), (1, 256, 4, 4)),               # alex_dwxcorr at 287
+    ("r50_batch2", (2, 256, 29, 29), (2, 256, 5, 5)),  # SiamRPN++ R50 neck
+    ("alex_287_broadcast", (3, 256, 24, 24), (1, 256, 4, 4)),  # alex_dwxcorr at 287
 ]
 PW_SHAPES = [
-    ("lite0_fast_255", (1, 64, 16, 16), (1, 64, 6, 6)),                     # anchor-free head, 2 levels each
+    ("lite0_fast_255", (1, 64, 16, 16), (1, 64, 6, 6)),  # anchor-free head, 2 levels each
     ("batch3_broadcast", (3, 64, 16, 16), (1, 64, 6, 6)),
     ("per_sample_odd", (2, 17, 9, 7), (2, 17, 3, 4)),
 ]
@@ -148,7 +149,7 @@ def test_depthwise_matches_reference(backend, name, xs, ks):
 def test_float64_odd_shapes_and_noncontiguous(backend):
     # float64 in -> float64 out and exact to float64 precision; non-square kernels; K not a multiple of 4;
     # a non-contiguous search tensor (a transposed view)
-    x = rand((2, 7, 11, 9), 5, torch.float64).transpose(2, 3)          # (2, 7, 9, 11), non-contiguous
+    x = rand((2, 7, 11, 9), 5, torch.float64).transpose(2, 3)  # (2, 7, 9, 11), non-contiguous
     assert not x.is_contiguous()
     k = rand((2, 6, 7, 3, 2), 6, torch.float64)
     out = xcorr_plain(x, k, backend=backend)
@@ -178,13 +179,16 @@ def test_torch_backend_is_differentiable():
     def tap_plain(x, k):
         h, w = k.shape[-2:]
         Ho, Wo = x.shape[2] - h + 1, x.shape[3] - w + 1
-        return sum(torch.einsum("bkc,bcyx->bkyx", k[:, :, :, i, j], x[:, :, i:i + Ho, j:j + Wo])
-                   for i in range(h) for j in range(w))
+        return sum(
+            torch.einsum("bkc,bcyx->bkyx", k[:, :, :, i, j], x[:, :, i : i + Ho, j : j + Wo])
+            for i in range(h)
+            for j in range(w)
+        )
 
     def tap_dw(x, k):
         h, w = k.shape[-2:]
         Ho, Wo = x.shape[2] - h + 1, x.shape[3] - w + 1
-        return sum(k[:, :, i, j, None, None] * x[:, :, i:i + Ho, j:j + Wo] for i in range(h) for j in range(w))
+        return sum(k[:, :, i, j, None, None] * x[:, :, i : i + Ho, j : j + Wo] for i in range(h) for j in range(w))
 
     for op, ref, kern in ((xcorr_plain, tap_plain, k), (xcorr_plain, tap_plain, k1), (xcorr_depthwise, tap_dw, kd)):
         grads = []
@@ -264,6 +268,7 @@ def test_cuda_without_nvvm_message(monkeypatch):
     # a GPU and a driver, but no CUDA toolkit for numba to compile with
     from numba import cuda
     from numba.cuda.cudadrv import nvvm
+
     monkeypatch.setattr(xc, "cuda_simulator_enabled", lambda: False)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(cuda, "is_available", lambda: True)
@@ -283,8 +288,8 @@ def test_numba_missing_message(monkeypatch):
 # ---- and the same cases on a real GPU when there is one
 
 CUDA_CASES = [  # small: the simulator runs every GPU thread as a Python thread
-    ("plain", (2, 20, 6, 7), (2, 3, 20, 3, 2)),     # C = 20 > 16: two channel chunks summed
-    ("plain", (3, 5, 6, 6), (1, 1, 5, 3, 3)),       # SiamFC-like: one template over 3 scales
+    ("plain", (2, 20, 6, 7), (2, 3, 20, 3, 2)),  # C = 20 > 16: two channel chunks summed
+    ("plain", (3, 5, 6, 6), (1, 1, 5, 3, 3)),  # SiamFC-like: one template over 3 scales
     ("depthwise", (2, 6, 7, 6), (2, 6, 3, 2)),
     ("depthwise", (3, 4, 5, 5), (1, 4, 3, 3)),
     ("pixelwise", (2, 6, 5, 4), (2, 6, 2, 3)),
@@ -327,13 +332,23 @@ def _check_cuda_case(op, x, k, y, dtype):
 
 @pytest.mark.slow
 def test_cuda_backend_in_simulator(tmp_path):
-    cases = ([(op, xs, ks, "float32") for op, xs, ks in CUDA_CASES]
-             + [("plain", (1, 3, 4, 5), (1, 2, 3, 2, 2), "float64")])
+    cases = [(op, xs, ks, "float32") for op, xs, ks in CUDA_CASES] + [
+        ("plain", (1, 3, 4, 5), (1, 2, 3, 2, 2), "float64")
+    ]
     out = tmp_path / "sim.npz"
-    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1",
-           "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    res = subprocess.run([sys.executable, "-c", SIM_SCRIPT, json.dumps(cases), str(out)], capture_output=True,
-                         text=True, timeout=300, env=env, cwd=REPO)
+    env = {
+        **os.environ,
+        "NUMBA_ENABLE_CUDASIM": "1",
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+    }
+    res = subprocess.run(
+        [sys.executable, "-c", SIM_SCRIPT, json.dumps(cases), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=REPO,
+    )
     assert res.returncode == 0, res.stdout + res.stderr
     data = np.load(out)
     assert not data["numba_imported_early"], "import tracker / tracker.xcorr must not import numba"
@@ -356,8 +371,13 @@ def test_cuda_backend_on_gpu():
             with torch.no_grad():
                 y = f(x, k, backend="cuda")
             assert y.device == x.device
-            _check_cuda_case(op, x.cpu().numpy(), k.cpu().numpy(), y.cpu().numpy(),
-                             np.float32 if dtype == torch.float32 else np.float64)
+            _check_cuda_case(
+                op,
+                x.cpu().numpy(),
+                k.cpu().numpy(),
+                y.cpu().numpy(),
+                np.float32 if dtype == torch.float32 else np.float64,
+            )
     with pytest.raises(UserError, match="needs CUDA tensors|needs the model on a CUDA device"):
         xcorr_plain(rand((1, 2, 4, 4), 1), rand((1, 1, 2, 2, 2), 2), backend="cuda")
 
@@ -372,12 +392,13 @@ def test_cuda_kernel_that_cannot_compile_is_one_clear_error():
         def __getitem__(self, config):
             def launch(*args):
                 raise AttributeError("module 'numpy' has no attribute 'row_stack'")
+
             return launch
 
     with pytest.raises(UserError, match=r"could not compile its kernel \(AttributeError: .*row_stack.*--xcorr torch"):
         _numba_cuda._run_kernel(Uncompiled(), (1, 32, 0), ())
 
-    class Compiled(Uncompiled):   # once compiled, a failure is a launch error and is not renamed
+    class Compiled(Uncompiled):  # once compiled, a failure is a launch error and is not renamed
         overloads = {("float32",): object()}
 
     with pytest.raises(AttributeError):

@@ -1,4 +1,5 @@
 """siamtrack: Siamese single-object trackers (SiamFC, SiamRPN, SiamRPN++) and the tools around them."""
+
 import os as _os
 
 # Library chatter stays off the user's terminal: OpenCV's log (e.g. the camera probe's warnings) and FFmpeg's
@@ -19,14 +20,19 @@ if TYPE_CHECKING:
 __version__ = "0.2.0"
 
 
-def build_tracker(preset_or_config: Union[str, "_os.PathLike[str]", "Preset"],
-                  weights: Union[str, "_os.PathLike[str]", None] = None, device: str = "cpu",
-                  xcorr: str = "torch", **overrides: Any) -> Tracker:
+def build_tracker(
+    preset_or_config: Union[str, "_os.PathLike[str]", "Preset"],
+    weights: Union[str, "_os.PathLike[str]", None] = None,
+    device: str = "cpu",
+    xcorr: str = "torch",
+    **overrides: Any,
+) -> Tracker:
     """Build any tracker by name: a preset (`siamrpn_alex_dwxcorr`), a pysot YAML path, a preset object, a
     folder written by `siamtrack export` (runs without torch), or an OpenCV baseline (`opencv:csrt`,
     `opencv:kcf`, `opencv:mil`, `opencv:nano`, ...). `engine=` (auto, torch, onnxruntime, openvino) chooses
     what runs a Siamese model's network (tracker.engines); tracking values go in as keywords."""
     from .build import build_tracker as _build
+
     return _build(preset_or_config, weights=weights, device=device, xcorr=xcorr, **overrides)
 
 
@@ -34,9 +40,19 @@ def __getattr__(name: str) -> Any:
     # the frame-loop types, imported on first use (tracker.sequence brings in OpenCV)
     if name in ("FrameResult", "TrackRun", "fps_from_times"):
         from . import sequence
+
         return getattr(sequence, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["Tracker", "TrackerError", "TrackResult", "UserError", "NotInitializedError", "build_tracker",
-           "FrameResult", "TrackRun", "fps_from_times"]
+__all__ = [
+    "Tracker",
+    "TrackerError",
+    "TrackResult",
+    "UserError",
+    "NotInitializedError",
+    "build_tracker",
+    "FrameResult",
+    "TrackRun",
+    "fps_from_times",
+]

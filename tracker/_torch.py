@@ -2,6 +2,7 @@
 default model through its shipped ONNX export (tracker.engines.shipped) and any folder written by
 `siamtrack export`; whatever runs a network in PyTorch (other presets, checkpoint files, --engine torch,
 --device cuda, --xcorr numba/cuda, training, export) needs the `torch` extra and says so in one line."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -39,5 +40,8 @@ def require_torch(what: str, extra: str = "torch") -> None:
 def is_torch_import_error(exc: BaseException) -> bool:
     """An ImportError for torch (or one of its modules) where torch is not installed, e.g. from code that
     imports it at the top: the CLI's last guard, so that such a path still ends in one line."""
-    return (isinstance(exc, ImportError) and (getattr(exc, "name", None) or "").split(".")[0] == "torch"
-            and not torch_installed())
+    return (
+        isinstance(exc, ImportError)
+        and (getattr(exc, "name", None) or "").split(".")[0] == "torch"
+        and not torch_installed()
+    )

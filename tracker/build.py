@@ -2,6 +2,7 @@
 baseline) and `build_siamese_tracker` (preset or pysot YAML + checkpoint → a ready SiamFC / SiamRPN /
 anchor-free tracker on an engine), with the steps they share (`resolve_preset`, `resolve_device`,
 `load_model`). Building changes no process-wide state; see `tracker.runtime.configure_process`."""
+
 from __future__ import annotations
 
 import os
@@ -23,22 +24,29 @@ def build_tracker(preset_or_config, weights=None, device="cpu", xcorr="torch", e
         if engine not in (None, "auto"):
             raise UserError(f"--engine {engine} applies to the Siamese models, not {preset_or_config}")
         from .trackers.opencv import build_opencv_tracker
+
         return build_opencv_tracker(preset_or_config, **overrides)
     from .engines.exported import is_export
+
     if is_export(preset_or_config):
         if weights is not None:
             raise UserError(f"{preset_or_config} is an export: its weights are in its graphs (drop --weights)")
         if str(device or "cpu") != "cpu" or xcorr != "torch":
-            raise UserError(f"{preset_or_config} is an export: it runs on the CPU with its own correlation "
-                            f"(drop --device / --xcorr)")
+            raise UserError(
+                f"{preset_or_config} is an export: it runs on the CPU with its own correlation "
+                f"(drop --device / --xcorr)"
+            )
         from .engines.exported import build_exported_tracker
+
         return build_exported_tracker(preset_or_config, engine=engine, **overrides)
     from .engines.shipped import build_shipped_tracker  # a shipped ONNX export; without torch, the only way
+
     tracker = build_shipped_tracker(resolve_preset(preset_or_config), weights, device, xcorr, engine, **overrides)
     if tracker is not None:
         return tracker
-    return build_siamese_tracker(preset_or_config, weights=weights, device=device, xcorr=xcorr, engine=engine,
-                                 **overrides)
+    return build_siamese_tracker(
+        preset_or_config, weights=weights, device=device, xcorr=xcorr, engine=engine, **overrides
+    )
 
 
 def resolve_preset(preset_or_config) -> Preset:
@@ -48,6 +56,7 @@ def resolve_preset(preset_or_config) -> Preset:
     spec = str(preset_or_config)
     if spec.endswith((".yaml", ".yml")) or os.sep in spec:
         from .config.pysot import load_pysot_config, read_yaml
+
         data = read_yaml(spec)
         if isinstance(data, dict) and "family" in data and "model" in data:
             return Preset.from_dict(data)
@@ -61,8 +70,10 @@ def resolve_device(device) -> torch.device:
     name = str(device or "cpu")
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise UserError(f"--device {name}: CUDA is not available on this machine (torch {torch.__version__}, "
-                            f"built {'with' if torch.version.cuda else 'without'} CUDA)")
+            raise UserError(
+                f"--device {name}: CUDA is not available on this machine (torch {torch.__version__}, "
+                f"built {'with' if torch.version.cuda else 'without'} CUDA)"
+            )
     elif name != "cpu":
         raise UserError(f"unknown device {name!r} (cpu or cuda)")
     return torch.device(name)
@@ -73,11 +84,14 @@ def load_model(preset: Preset, weights=None, device="cpu"):
     import torch
 
     from .models import build_model, load_into, read_checkpoint
+
     dev = resolve_device(device)
     if weights is None:
         if not preset.weights_available:
-            raise UserError(f"model {preset.name} has no shipped weights in this install; "
-                            f"pass --weights FILE (a pysot / siamfc-pytorch / siamtrack checkpoint)")
+            raise UserError(
+                f"model {preset.name} has no shipped weights in this install; "
+                f"pass --weights FILE (a pysot / siamfc-pytorch / siamtrack checkpoint)"
+            )
         weights, expected = preset.weights_path, preset.weights_sha256
     else:
         expected = None
@@ -89,8 +103,9 @@ def load_model(preset: Preset, weights=None, device="cpu"):
     return model.to(dev).eval(), meta
 
 
-def build_siamese_tracker(preset_or_config, weights=None, device="cpu", xcorr="torch", long_term=False,
-                          fast=True, engine=None, **overrides):
+def build_siamese_tracker(
+    preset_or_config, weights=None, device="cpu", xcorr="torch", long_term=False, fast=True, engine=None, **overrides
+):
     """A SiamFC / SiamRPN / anchor-free tracker for a preset (name, object or YAML) with its weights (the
     shipped file unless `weights` is given), its network run by `engine` (auto: the faster one here) on
     `device`; `fast` uses the model's CPU fast path (SiameseModel.fast_path) with the torch engine; tracking
@@ -110,16 +125,20 @@ def build_siamese_tracker(preset_or_config, weights=None, device="cpu", xcorr="t
         if dev.type != "cpu":
             raise UserError(f"engine '{engine}' runs on the CPU here; with --device {dev} use --engine torch")
         if xcorr != "torch":
-            raise UserError(f"--xcorr {xcorr} chooses the torch engine's correlation; engine '{engine}' runs the "
-                            f"exported graph's own (leave --xcorr at torch, or use --engine torch)")
+            raise UserError(
+                f"--xcorr {xcorr} chooses the torch engine's correlation; engine '{engine}' runs the "
+                f"exported graph's own (leave --xcorr at torch, or use --engine torch)"
+            )
     check_backend(xcorr, dev)
     model, _meta = load_model(preset, weights, dev)
     if engine == "auto":
         from .engines.auto import choose_engine
+
         engine = choose_engine(preset, model, weights, dev, xcorr, long_term, fast)
     if engine in ONNX_ENGINES:
         from .engines.auto import exported_for, forget_export
         from .engines.exported import ExportError, tracker_on_export
+
         export = exported_for(preset, model, weights, long_term)
         try:
             return tracker_on_export(export, preset, engine, long_term)

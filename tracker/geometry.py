@@ -7,6 +7,7 @@ depends on the pixels it sees:
 - `crop_resize` — siamfc-pytorch's: corners rounded from c - (size-1)/2, padded with cv2.copyMakeBorder
   using the mean colour, then cv2.resize (bilinear).
 """
+
 from __future__ import annotations
 
 import math
@@ -158,8 +159,9 @@ def polygon_to_box(region) -> tuple[float, float, float, float]:
 def _overlap(ax1, ay1, ax2, ay2, area_a, bx1, by1, bx2, by2, area_b) -> np.ndarray:
     """The one IoU rule: intersection over union from corners and areas; no overlap counts 0, an empty union
     gives 0, and the result lies in [0, 1]."""
-    inter = np.maximum(np.minimum(ax2, bx2) - np.maximum(ax1, bx1), 0) * \
-        np.maximum(np.minimum(ay2, by2) - np.maximum(ay1, by1), 0)
+    inter = np.maximum(np.minimum(ax2, bx2) - np.maximum(ax1, bx1), 0) * np.maximum(
+        np.minimum(ay2, by2) - np.maximum(ay1, by1), 0
+    )
     union = area_a + area_b - inter
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
@@ -180,8 +182,18 @@ def iou_corners(a, b) -> np.ndarray:
     with x2 < x1 (or y2 < y1) has no area. The core of every IoU here (training targets, benchmark scores)."""
     ax1, ay1, ax2, ay2 = _columns(a)
     bx1, by1, bx2, by2 = _columns(b)
-    return _overlap(ax1, ay1, ax2, ay2, np.maximum(ax2 - ax1, 0) * np.maximum(ay2 - ay1, 0),
-                    bx1, by1, bx2, by2, np.maximum(bx2 - bx1, 0) * np.maximum(by2 - by1, 0))
+    return _overlap(
+        ax1,
+        ay1,
+        ax2,
+        ay2,
+        np.maximum(ax2 - ax1, 0) * np.maximum(ay2 - ay1, 0),
+        bx1,
+        by1,
+        bx2,
+        by2,
+        np.maximum(bx2 - bx1, 0) * np.maximum(by2 - by1, 0),
+    )
 
 
 def iou_xywh(a, b) -> np.ndarray:

@@ -1,4 +1,5 @@
 """A tiny progress bar on stderr: redrawn in place on a terminal, one line per finished item otherwise."""
+
 from __future__ import annotations
 
 import sys

@@ -6,6 +6,7 @@ longer than on fewer threads (measured: docs/speed.md, "Implementation choices")
 use only the cores that are free at start-up (at least one), and commands running several worker
 processes (bench, batch) split those free cores among the workers.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -84,7 +85,7 @@ def configure_threads(requested: int | None = None) -> int:
     n = _configured_threads = threads_per_worker(1, requested)
     try:
         import torch
-    except ImportError:          # the inference-only install (an exported model on ONNX Runtime)
+    except ImportError:  # the inference-only install (an exported model on ONNX Runtime)
         return n
     torch.set_num_threads(n)
     return n
@@ -108,6 +109,7 @@ def configure_worker_threads(threads: int, uses_torch: bool) -> None:
         configure_process()
     try:
         import cv2
+
         cv2.setNumThreads(threads)
     except Exception:  # noqa: BLE001 - OpenCV's threading is an optimisation only
         pass
@@ -128,7 +130,8 @@ def keep_freed_memory() -> bool:
         return _heap_kept
     _heap_kept = False
     if not sys.platform.startswith("linux") or any(
-            v in os.environ for v in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")):
+        v in os.environ for v in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
+    ):
         return False
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")

@@ -16,6 +16,7 @@ every later frame is one `update()`. A frame the source could not decode still g
 (`fps_from_times`): the initialisation is left out, and the median keeps the first update (which builds a
 model's optimised graphs: a second or more) and other hiccups from dominating a short clip.
 """
+
 from __future__ import annotations
 
 import math
@@ -49,6 +50,7 @@ class FrameResult(TrackResult):
     not decode this frame; box, score and lost repeat the previous frame's and `frame` is None. `frame` is
     the decoded image itself: keeping every result of a long video (`list(run)`) keeps every frame too, so
     keep `r.box` (or drop `r.frame`) when collecting results."""
+
     index: int = 0
     seconds: float = 0.0
     initial: bool = False
@@ -76,17 +78,22 @@ def _as_source(source: FrameInput, start: int) -> tuple[FrameSource, bool]:
         # an open source (or one shaped like it): yields (index, frame) pairs and lists what it skipped
         source = cast(FrameSource, source)
         if start:
-            raise TrackerError("start= applies to a path, camera or iterable; an open FrameSource starts "
-                               "where it was opened")
+            raise TrackerError(
+                "start= applies to a path, camera or iterable; an open FrameSource starts where it was opened"
+            )
         return source, False
     if isinstance(source, (str, int, os.PathLike)) and not isinstance(source, bool):
         return open_source(source, start=start), True
     if isinstance(source, np.ndarray) and source.ndim == 3:
-        raise TrackerError("track() takes a sequence of frames (a video, a folder, a camera, a list of "
-                           "frames), not a single frame: use init() and update() for one frame at a time")
+        raise TrackerError(
+            "track() takes a sequence of frames (a video, a folder, a camera, a list of "
+            "frames), not a single frame: use init() and update() for one frame at a time"
+        )
     if isinstance(source, (bytes, bytearray)) or not isinstance(source, Iterable):
-        raise TrackerError(f"cannot track {type(source).__name__!s}: give a video file, an image folder, a "
-                           f"camera index or an iterable of BGR uint8 frames")
+        raise TrackerError(
+            f"cannot track {type(source).__name__!s}: give a video file, an image folder, a "
+            f"camera index or an iterable of BGR uint8 frames"
+        )
     return _IterableSource(source, start), True
 
 
@@ -106,8 +113,15 @@ class TrackRun:
     source is closed when the iteration ends, breaks or fails, or on `close()` (or leaving a `with` block),
     unless it was an open `FrameSource` given by the caller."""
 
-    def __init__(self, tracker: Tracker, source: FrameInput, box: Sequence[float], *, start: int = 0,
-                 max_frames: int | None = None) -> None:
+    def __init__(
+        self,
+        tracker: Tracker,
+        source: FrameInput,
+        box: Sequence[float],
+        *,
+        start: int = 0,
+        max_frames: int | None = None,
+    ) -> None:
         if max_frames is not None and max_frames < 1:
             raise TrackerError(f"max_frames must be at least 1, got {max_frames}")
         if start < 0:
@@ -116,10 +130,10 @@ class TrackRun:
         self.box = _box(box)
         self.max_frames = max_frames
         self.source, self._owns_source = _as_source(source, start)
-        self.start = int(getattr(self.source, "start", start) or 0)   # an open FrameSource's own start
-        self.frames = 0                     # results yielded so far (skipped frames included)
-        self.lost = 0                       # tracked frames reported lost
-        self.skipped: list[int] = []        # indices of frames the source could not decode (filled in)
+        self.start = int(getattr(self.source, "start", start) or 0)  # an open FrameSource's own start
+        self.frames = 0  # results yielded so far (skipped frames included)
+        self.lost = 0  # tracked frames reported lost
+        self.skipped: list[int] = []  # indices of frames the source could not decode (filled in)
         self.update_times: list[float] = []  # seconds of each update() call
         self.last: FrameResult | None = None
         self._started = False
@@ -152,15 +166,24 @@ class TrackRun:
                 if prev is None:
                     t0 = time.perf_counter()
                     tracker.init(frame, self.box)
-                    result = FrameResult(self.box, 1.0, False, tracker_lost_signal(tracker), index=index,
-                                         seconds=time.perf_counter() - t0, initial=True, frame=frame)
+                    result = FrameResult(
+                        self.box,
+                        1.0,
+                        False,
+                        tracker_lost_signal(tracker),
+                        index=index,
+                        seconds=time.perf_counter() - t0,
+                        initial=True,
+                        frame=frame,
+                    )
                 else:
                     for missing in range(prev.index + 1, index):
                         if self.frames >= limit:
                             return
                         self.skipped.append(missing)
-                        yield self._emit(FrameResult(prev.box, prev.score, prev.lost, prev.lost_signal,
-                                                     index=missing, skipped=True))
+                        yield self._emit(
+                            FrameResult(prev.box, prev.score, prev.lost, prev.lost_signal, index=missing, skipped=True)
+                        )
                     if self.frames >= limit:
                         return
                     t0 = time.perf_counter()
@@ -168,8 +191,9 @@ class TrackRun:
                     dt = time.perf_counter() - t0
                     self.update_times.append(dt)
                     self.lost += int(r.lost)
-                    result = FrameResult(_box(r.box), float(r.score), bool(r.lost), r.lost_signal,
-                                         index=index, seconds=dt, frame=frame)
+                    result = FrameResult(
+                        _box(r.box), float(r.score), bool(r.lost), r.lost_signal, index=index, seconds=dt, frame=frame
+                    )
                 prev = result
                 yield self._emit(result)
                 if self.frames >= limit:

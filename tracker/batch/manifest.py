@@ -8,6 +8,7 @@ with one id) is a `UserError` naming the file and line. A problem with one item'
 not four numbers, a negative start frame) does not stop the batch: the item carries the error and is
 reported as failed, while the others are tracked.
 """
+
 from __future__ import annotations
 
 import csv
@@ -41,12 +42,12 @@ class ManifestError(UserError):
 @dataclass(frozen=True)
 class BatchItem:
     item_id: str
-    video: str                  # as written in the manifest (or the file name in folder mode)
-    path: str                   # resolved absolute path
+    video: str  # as written in the manifest (or the file name in folder mode)
+    path: str  # resolved absolute path
     box: tuple[float, float, float, float] | None
     start: int = 0
-    origin: str = ""            # "manifest.csv:4" — where the item was defined
-    error: str | None = None    # an item-level input error: the item fails without being opened
+    origin: str = ""  # "manifest.csv:4" — where the item was defined
+    error: str | None = None  # an item-level input error: the item fails without being opened
     extra: dict = field(default_factory=dict, compare=False)
 
     def fingerprint(self) -> dict:
@@ -55,6 +56,7 @@ class BatchItem:
 
 
 # ---------------------------------------------------------------------------------------------- values
+
 
 def parse_start(value) -> int:
     if value is None or (isinstance(value, str) and not value.strip()):
@@ -79,12 +81,14 @@ def safe_id(text: str) -> str:
 def _check_given_id(item_id: str, where: str) -> str:
     item_id = item_id.strip()
     if not _SAFE_ID.match(item_id) or item_id in (".", ".."):
-        raise ManifestError(f"{where}: item id {item_id!r} must be letters, digits, '.', '_', '+' or '-' "
-                            "(it names the output files)")
+        raise ManifestError(
+            f"{where}: item id {item_id!r} must be letters, digits, '.', '_', '+' or '-' (it names the output files)"
+        )
     return item_id
 
 
 # ------------------------------------------------------------------------------------------- manifest
+
 
 def read_manifest(path: str | Path) -> list[BatchItem]:
     """Read a CSV (with header) or JSON-lines manifest. Relative video paths are resolved against the
@@ -137,13 +141,17 @@ def _read_csv(path: Path, text: str) -> list[BatchItem]:
 
     vcol = col(VIDEO_KEYS)
     if vcol is None:
-        raise ManifestError(f"{where}: the header needs a video column (one of {', '.join(VIDEO_KEYS)}); "
-                            f"got {', '.join(header) or 'nothing'}")
+        raise ManifestError(
+            f"{where}: the header needs a video column (one of {', '.join(VIDEO_KEYS)}); "
+            f"got {', '.join(header) or 'nothing'}"
+        )
     xywh = [col((k,)) for k in ("x", "y", "w", "h")]
     bcol = col(BOX_KEYS)
     if bcol is None and any(c is None for c in xywh):
-        raise ManifestError(f"{where}: the header needs the initial box as columns x,y,w,h "
-                            f"(or one 'box' column); got {', '.join(header)}")
+        raise ManifestError(
+            f"{where}: the header needs the initial box as columns x,y,w,h "
+            f"(or one 'box' column); got {', '.join(header)}"
+        )
     icol, scol = col(ID_KEYS), col(START_KEYS)
 
     items = []
@@ -186,12 +194,13 @@ def _read_jsonl(path: Path, text: str) -> list[BatchItem]:
         except json.JSONDecodeError as exc:
             raise ManifestError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
         if not isinstance(obj, dict):
-            raise ManifestError(f"{where}: each line must be a JSON object like "
-                                '{"video": "clip.mp4", "box": [x, y, w, h]}')
+            raise ManifestError(
+                f'{where}: each line must be a JSON object like {{"video": "clip.mp4", "box": [x, y, w, h]}}'
+            )
         keys = {k.lower(): v for k, v in obj.items()}
         video = _first(keys, VIDEO_KEYS)
         if not isinstance(video, str) or not video.strip():
-            raise ManifestError(f"{where}: no \"video\" path in this line")
+            raise ManifestError(f'{where}: no "video" path in this line')
         error = None
         box = None
         try:
@@ -232,19 +241,23 @@ def _check_unique(items: list[BatchItem]) -> None:
     for it in items:
         key = it.item_id.lower()
         if key in seen:
-            raise ManifestError(f"{it.origin}: item id {it.item_id!r} is already used at {seen[key].origin} "
-                                "(give each item a distinct id column)")
+            raise ManifestError(
+                f"{it.origin}: item id {it.item_id!r} is already used at {seen[key].origin} "
+                "(give each item a distinct id column)"
+            )
         seen[key] = it
 
 
 # --------------------------------------------------------------------------------------------- folder
 
+
 def scan_folder(folder: str | Path) -> list[BatchItem]:
     """Every video in `folder` (not recursive), each with a sidecar `STEM.txt` or `STEM.box` holding
     `x,y,w,h` on its first non-empty line. A video without a readable sidecar becomes a failed item."""
     folder = Path(folder)
-    videos = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_EXTS
-                    and not p.name.startswith("."))
+    videos = sorted(
+        p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_EXTS and not p.name.startswith(".")
+    )
     if not videos:
         raise ManifestError(f"{folder}: no video files here (looked for {', '.join(sorted(VIDEO_EXTS))})")
     items = []
@@ -266,8 +279,9 @@ def scan_folder(folder: str | Path) -> list[BatchItem]:
                 error = f"{side}: cannot read the box file ({exc})"
             except ValueError as exc:
                 error = f"{where}: {exc}"
-        items.append(BatchItem(item_id=item_id, video=v.name, path=str(v.resolve()), box=box, start=0,
-                               origin=where, error=error))
+        items.append(
+            BatchItem(item_id=item_id, video=v.name, path=str(v.resolve()), box=box, start=0, origin=where, error=error)
+        )
     _check_unique_folder(items)
     return items
 
@@ -277,8 +291,10 @@ def _check_unique_folder(items: list[BatchItem]) -> None:
     for it in items:
         key = it.item_id.lower()
         if key in seen:
-            raise ManifestError(f"{it.path} and {seen[key].path} would both be item {it.item_id!r}; "
-                                "rename one, or use a manifest with an id column")
+            raise ManifestError(
+                f"{it.path} and {seen[key].path} would both be item {it.item_id!r}; "
+                "rename one, or use a manifest with an id column"
+            )
         seen[key] = it
 
 
@@ -291,8 +307,9 @@ def load_items(source: str | Path) -> list[BatchItem]:
 
 # --------------------------------------------------------------------------------------------- shards
 
+
 def parse_shard(text: str) -> tuple[int, int]:
-    """"i/n" with 0 <= i < n (0-based, like a Kubernetes completion index or `SLURM_ARRAY_TASK_ID`
+    """ "i/n" with 0 <= i < n (0-based, like a Kubernetes completion index or `SLURM_ARRAY_TASK_ID`
     for an array 0-(n-1))."""
     m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text or "")
     if not m:

@@ -1,5 +1,6 @@
 """The batch's progress on stderr: one line per finished item (with its fps) and, on a terminal, an
 overall bar redrawn in place showing the items in flight. Stdlib only; safe to call from a listener thread."""
+
 from __future__ import annotations
 
 import sys
@@ -60,8 +61,10 @@ class Progress:
                 skipped = summary.get("frames_skipped") or 0
                 extra = (f", {lost} lost" if lost else "") + (f", {skipped} undecodable" if skipped else "")
                 fps_text = f"{fps:.1f} fps" if fps else "- fps"
-                self._write(f"  ok     [{self.completed}/{self.total}] {item_id}: {summary.get('frames')} frames, "
-                            f"{fps_text}{extra}")
+                self._write(
+                    f"  ok     [{self.completed}/{self.total}] {item_id}: {summary.get('frames')} frames, "
+                    f"{fps_text}{extra}"
+                )
             else:
                 self._write(f"  FAILED [{self.completed}/{self.total}] {item_id}: {summary.get('error')}")
 
@@ -82,9 +85,11 @@ class Progress:
                 el = time.perf_counter() - self.t0
                 state = "interrupted" if interrupted else "done"
                 rate = f", {self.frames / el:.1f} frames/s overall" if el > 0 and self.frames else ""
-                self._write(f"batch {state}: {self.ok} ok, {self.failed} failed, "
-                            f"{self.total - self.completed} not done, {self.resumed} already finished; "
-                            f"{el:.1f} s{rate}")
+                self._write(
+                    f"batch {state}: {self.ok} ok, {self.failed} failed, "
+                    f"{self.total - self.completed} not done, {self.resumed} already finished; "
+                    f"{el:.1f} s{rate}"
+                )
             self.stream.flush()
 
     # -- drawing
@@ -94,8 +99,12 @@ class Progress:
         bar = "#" * filled + "-" * (self.width - filled)
         el = time.perf_counter() - self.t0
         frames = self.frames + sum(a.get("done") or 0 for a in self.active.values())
-        parts = [f"[{bar}] {self.completed}/{self.total} items", f"{self.failed} failed" if self.failed else "",
-                 f"{el:.0f}s", f"{frames / el:.1f} frames/s" if el > 0 and frames else ""]
+        parts = [
+            f"[{bar}] {self.completed}/{self.total} items",
+            f"{self.failed} failed" if self.failed else "",
+            f"{el:.0f}s",
+            f"{frames / el:.1f} frames/s" if el > 0 and frames else "",
+        ]
         for item_id, a in list(self.active.items())[:3]:
             tot = a.get("total")
             fps = a.get("fps")

@@ -17,6 +17,7 @@ Every actor writes the results itself, so the output folder must be a path that 
 
 `ray` is an optional dependency (pip install "siamtrack[ray]"), imported only here.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -51,16 +52,16 @@ from .runner import (
 # Ctrl-C).
 TEST_HOOK_ENV = "SIAMTRACK_BATCH_TEST_HOOK"
 
-POLL_S = 0.5   # how long an actor's progress call waits for news
+POLL_S = 0.5  # how long an actor's progress call waits for news
 
 
 @dataclass
 class RayOptions:
-    address: str | None = None   # a cluster ("auto", "HOST:PORT", "ray://HOST:10001"); None: a local instance
-    workers: int | None = None   # actors; None: as many as the cluster's CPUs (and GPUs) hold
+    address: str | None = None  # a cluster ("auto", "HOST:PORT", "ray://HOST:10001"); None: a local instance
+    workers: int | None = None  # actors; None: as many as the cluster's CPUs (and GPUs) hold
     cpus_per_worker: float = 1.0
     gpus_per_worker: float = 0.0
-    max_retries: int = 2         # times an item whose actor died is tried again
+    max_retries: int = 2  # times an item whose actor died is tried again
     # Extra ray.init arguments for a local instance (tests: num_cpus=2).
     init_args: dict = field(default_factory=dict)
 
@@ -75,11 +76,13 @@ def import_ray():
 
 # ------------------------------------------------------------------------------------------- scheduling
 
+
 def item_frames(item: BatchItem, opts: BatchOptions) -> int | None:
     """Frames the item will track, from the container's frame count (None when the container does not say)."""
     if item.error:
-        return 0   # fails without opening anything
+        return 0  # fails without opening anything
     from ..io.sources import open_source
+
     try:
         src = open_source(item.path)
     except Exception:  # noqa: BLE001 - unreadable here: the actor reports it; schedule it early
@@ -99,6 +102,7 @@ def longest_first(items: list[BatchItem], opts: BatchOptions) -> list[BatchItem]
     Each container is opened for its frame count (milliseconds a video on a local disk, more on a network
     filesystem, so several at a time)."""
     from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(max_workers=8) as ex:
         lengths = list(ex.map(lambda it: item_frames(it, opts), items))
     order = sorted(range(len(items)), key=lambda k: (-(math.inf if (n := lengths[k]) is None else n), k))
@@ -117,6 +121,7 @@ def parse_test_hook(text: str | None):
 
 # ----------------------------------------------------------------------------------------------- actor
 
+
 class BatchWorker:
     """One Ray actor: a tracker built and warmed up once, then runner.process_item for each item it is given.
     Threaded (max_concurrency 3): `track` runs while `poll` hands over progress and `stop` sets the flag
@@ -129,8 +134,9 @@ class BatchWorker:
         except ValueError:  # not the main thread
             pass
         if cwd and os.path.isdir(cwd):
-            os.chdir(cwd)   # relative --weights / --config as the driver meant them
+            os.chdir(cwd)  # relative --weights / --config as the driver meant them
         from ..runtime import configure_worker_threads
+
         configure_worker_threads(threads, uses_torch(opts))
         self.opts, self.threads, self.hook = opts, threads, hook
         self.stop_event = threading.Event()
@@ -141,7 +147,7 @@ class BatchWorker:
         self.frames = 0
         self.error = None
         try:
-            tracker = make_tracker(opts)   # the model and its optimised graphs, once per actor
+            tracker = make_tracker(opts)  # the model and its optimised graphs, once per actor
         except Exception as exc:  # noqa: BLE001 - reported by ready() in one line (Ray's text is a traceback)
             self.error = str(exc).strip() if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"
             return
@@ -154,12 +160,13 @@ class BatchWorker:
 
         def update(frame):
             self.frames += 1
-            if self.current == item_id and self.frames + 1 >= k:   # the init frame is frame 1
+            if self.current == item_id and self.frames + 1 >= k:  # the init frame is frame 1
                 if kind == "exit" and self.attempt == 0:
                     os._exit(17)
                 if kind == "hold":
                     self.stop_event.wait()
             return real(frame)
+
         tracker.update = update
 
     def ready(self) -> dict:
@@ -196,18 +203,20 @@ class BatchWorker:
 
 # ---------------------------------------------------------------------------------------------- driver
 
+
 def connect(ray, ropts: RayOptions) -> None:
     """Join the cluster, or start a local instance (the caller shuts it down at the end). A process
     already connected (a library user's ray.init) keeps its connection."""
     if ray.is_initialized():
         return
-    kwargs: dict[str, object] = dict(include_dashboard=False, log_to_driver=False, configure_logging=True,
-                                     logging_level=logging.ERROR)
+    kwargs: dict[str, object] = dict(
+        include_dashboard=False, log_to_driver=False, configure_logging=True, logging_level=logging.ERROR
+    )
     if ropts.address and ropts.address != "local":
         _probe(ropts.address)
         kwargs["address"] = ropts.address
     else:
-        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")   # no prompt, no report from a local instance
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no prompt, no report from a local instance
         kwargs.update(address="local", object_store_memory=128 * 1024 * 1024)  # results are small dicts
         kwargs.update(ropts.init_args)
     # Ray installs its own SIGINT/SIGTERM handlers in the driver; ours (Ctrl-C and a scheduler's SIGTERM
@@ -218,12 +227,14 @@ def connect(ray, ropts: RayOptions) -> None:
         with _signals_held(), _native_stderr_to(log):
             ray.init(**kwargs)
     except ConnectionError as exc:
-        raise UserError(f"--ray {ropts.address}: cannot connect to the Ray cluster ({_cause(exc)}; "
-                        f"Ray's messages: {log})") from None
+        raise UserError(
+            f"--ray {ropts.address}: cannot connect to the Ray cluster ({_cause(exc)}; Ray's messages: {log})"
+        ) from None
     except Exception as exc:  # noqa: BLE001 - Ray's start-up errors are many types; say it in one line
         where = f"the Ray cluster at {ropts.address}" if kwargs.get("address") != "local" else "a local Ray instance"
-        raise UserError(f"cannot start or join {where}: {type(exc).__name__}: {_cause(exc)} "
-                        f"(Ray's messages: {log})") from None
+        raise UserError(
+            f"cannot start or join {where}: {type(exc).__name__}: {_cause(exc)} (Ray's messages: {log})"
+        ) from None
     finally:
         for s, h in saved.items():
             try:
@@ -259,7 +270,7 @@ def _native_stderr_to(path: Path):
         saved = os.dup(2)
         with open(path, "ab") as f:
             os.dup2(f.fileno(), 2)
-    except OSError:   # no file descriptor 2 to redirect, or the file cannot be written: leave it
+    except OSError:  # no file descriptor 2 to redirect, or the file cannot be written: leave it
         yield
         return
     try:
@@ -273,10 +284,11 @@ def _native_stderr_to(path: Path):
 def _probe(address: str) -> None:
     """A HOST:PORT address where nothing listens fails now, in one line (Ray itself retries for minutes)."""
     import socket
-    text = address[len("ray://"):] if address.startswith("ray://") else address
+
+    text = address[len("ray://") :] if address.startswith("ray://") else address
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit() or not host:
-        return   # "auto" and other forms: Ray resolves them
+        return  # "auto" and other forms: Ray resolves them
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
     except OSError as exc:
@@ -292,24 +304,28 @@ def pool_size(ray, ropts: RayOptions, n_items: int, note=None) -> int:
     if ropts.gpus_per_worker > 0:
         fit = min(fit, int(gpus // ropts.gpus_per_worker + 1e-9))
     if fit == 0:
-        raise UserError(f"the Ray cluster has {cpus:g} CPUs and {gpus:g} GPUs; one worker needs "
-                        f"{ropts.cpus_per_worker:g} CPUs and {ropts.gpus_per_worker:g} GPUs "
-                        "(--cpus-per-worker / --gpus-per-worker)")
+        raise UserError(
+            f"the Ray cluster has {cpus:g} CPUs and {gpus:g} GPUs; one worker needs "
+            f"{ropts.cpus_per_worker:g} CPUs and {ropts.gpus_per_worker:g} GPUs "
+            "(--cpus-per-worker / --gpus-per-worker)"
+        )
     n = ropts.workers or fit
     if n > fit:
         if note:
-            note(f"batch: the Ray cluster has room for {fit} workers of {ropts.cpus_per_worker:g} CPUs"
-                 + (f" and {ropts.gpus_per_worker:g} GPUs" if ropts.gpus_per_worker else "")
-                 + f" ({n} asked)")
+            note(
+                f"batch: the Ray cluster has room for {fit} workers of {ropts.cpus_per_worker:g} CPUs"
+                + (f" and {ropts.gpus_per_worker:g} GPUs" if ropts.gpus_per_worker else "")
+                + f" ({n} asked)"
+            )
         n = fit
-    if n is math.inf:   # no CPU or GPU asked per worker: one per item
+    if n is math.inf:  # no CPU or GPU asked per worker: one per item
         n = n_items
     return max(1, min(int(n), n_items))
 
 
 @dataclass
 class _Slot:
-    actor: Any                  # a Ray actor handle (its methods are called as .remote())
+    actor: Any  # a Ray actor handle (its methods are called as .remote())
     ready: bool = False
     item: BatchItem | None = None
     track_ref: object = None
@@ -333,7 +349,7 @@ def run_on_ray(todo: list[BatchItem], opts: BatchOptions, ropts: RayOptions, res
             restore = _quiet_ray_errors()
         return _Scheduler(ray, queue, opts, ropts, results, progress, hook).run()
     except KeyboardInterrupt:
-        return True   # before any item was sent (the scheduler handles a Ctrl-C once items run)
+        return True  # before any item was sent (the scheduler handles a Ctrl-C once items run)
     finally:
         if not was_connected and ray.is_initialized():
             ray.shutdown()
@@ -358,10 +374,12 @@ def _quiet_ray_errors():
     def to_log(data, ignore_prefix=False):
         for line in data.get("lines", []):
             log.debug("%s: %s", data.get("pid"), line)
+
     ray_worker.print_to_stdstream = to_log
 
     def restore():
         ray_worker.print_to_stdstream = real
+
     return restore
 
 
@@ -371,12 +389,16 @@ class _Scheduler:
         self.results, self.progress, self.hook = results, progress, hook
         self.attempts: dict[str, int] = {}
         self.slots: list[_Slot] = []
-        self.refs: dict = {}          # object ref -> (kind, slot)
+        self.refs: dict = {}  # object ref -> (kind, slot)
         self.start_errors: list[str] = []
         self.threads = opts.threads or max(1, int(ropts.cpus_per_worker))
         self.actor_cls = ray.remote(BatchWorker).options(
-            num_cpus=ropts.cpus_per_worker, num_gpus=ropts.gpus_per_worker, max_concurrency=3,
-            max_restarts=0, max_task_retries=0)
+            num_cpus=ropts.cpus_per_worker,
+            num_gpus=ropts.gpus_per_worker,
+            max_concurrency=3,
+            max_restarts=0,
+            max_task_retries=0,
+        )
 
     def note(self, text: str) -> None:
         if self.progress is not None:
@@ -406,8 +428,10 @@ class _Scheduler:
             while self.queue or any(s.item for s in self.slots):
                 self.dispatch()
                 if not self.slots:
-                    raise UserError("the Ray workers could not start: " + (self.start_errors[-1] if
-                                    self.start_errors else "no worker left"))
+                    raise UserError(
+                        "the Ray workers could not start: "
+                        + (self.start_errors[-1] if self.start_errors else "no worker left")
+                    )
                 done, _ = self.ray.wait(list(self.refs), num_returns=1, timeout=1.0)
                 for ref in done:
                     if ref in self.refs:
@@ -450,7 +474,7 @@ class _Scheduler:
         try:
             events = self.ray.get(ref)
         except self.ray.exceptions.RayError:
-            return   # the actor died: its track call says so
+            return  # the actor died: its track call says so
         slot.poll_ref = None
         if slot.item is None:
             return
@@ -473,7 +497,7 @@ class _Scheduler:
             self.drop(slot)
             self.actor_died(it, _cause(exc))
             return
-        except self.ray.exceptions.RayError as exc:   # e.g. the item or its result could not be sent
+        except self.ray.exceptions.RayError as exc:  # e.g. the item or its result could not be sent
             s = _failed_from_parent(it, self.opts, f"{it.video}: Ray worker error: {_cause(exc)}")
         if s is not None:
             self.record(s)
@@ -482,15 +506,20 @@ class _Scheduler:
         n = self.attempts[it.item_id] = self.attempts.get(it.item_id, 0) + 1
         _clean_temps(ItemPaths.of(self.opts.out_dir, it.item_id))
         if n > self.ropts.max_retries:
-            self.record(_failed_from_parent(
-                it, self.opts, f"{it.video}: the Ray worker died while tracking this item, "
-                f"{n} time{'s' if n > 1 else ''} ({why})"))
+            self.record(
+                _failed_from_parent(
+                    it,
+                    self.opts,
+                    f"{it.video}: the Ray worker died while tracking this item, {n} time{'s' if n > 1 else ''} ({why})",
+                )
+            )
         else:
-            self.note(f"  retry  {it.item_id}: its Ray worker died ({why}); try {n + 1} of "
-                      f"{self.ropts.max_retries + 1}")
+            self.note(
+                f"  retry  {it.item_id}: its Ray worker died ({why}); try {n + 1} of {self.ropts.max_retries + 1}"
+            )
             self.queue.insert(0, it)
         if self.queue:
-            self.spawn()   # a fresh actor (Ray places it where there is room)
+            self.spawn()  # a fresh actor (Ray places it where there is room)
 
     def record(self, s: dict) -> None:
         self.results[s["item_id"]] = s
@@ -522,14 +551,14 @@ class _Scheduler:
                     _clean_temps(ItemPaths.of(self.opts.out_dir, it.item_id))
                     continue
                 if s is not None:
-                    self.record(s)   # it finished before it saw the stop
+                    self.record(s)  # it finished before it saw the stop
 
 
 def _cause(exc: BaseException) -> str:
     """Ray's error text in one line (the first line says what happened; the rest is Ray's context)."""
     text = str(exc).strip()
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    for ln in lines:   # the creation task's own exception, when there is one
+    for ln in lines:  # the creation task's own exception, when there is one
         if ln.startswith(("tracker.errors.", "UserError", "ImportError", "ModuleNotFoundError")):
             return ln
     return (lines[0] if lines else type(exc).__name__)[:300]

@@ -10,6 +10,7 @@ Every file is written under a temporary name and renamed, so an interrupted or k
 files or none. A finished item's old summary is removed just before its new boxes are written, so a run
 cut between the two renames leaves the item unfinished (redone next time) rather than mixing results.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,9 +42,24 @@ VIDEO_SUFFIX = ".annotated.mp4"
 # end) has stopped decoding: the item fails instead of passing off a truncated track as complete.
 STOPPED_DECODING_RUN = 25
 
-SUMMARY_COLUMNS = ["item_id", "status", "video", "start_frame", "init_box", "frames", "frames_lost",
-                   "frames_skipped", "mean_score", "fps", "wall_fps", "seconds", "boxes_file", "video_file",
-                   "model", "error"]
+SUMMARY_COLUMNS = [
+    "item_id",
+    "status",
+    "video",
+    "start_frame",
+    "init_box",
+    "frames",
+    "frames_lost",
+    "frames_skipped",
+    "mean_score",
+    "fps",
+    "wall_fps",
+    "seconds",
+    "boxes_file",
+    "video_file",
+    "model",
+    "error",
+]
 
 
 class ItemFailure(Exception):
@@ -62,7 +78,7 @@ class BatchOptions:
     config: str | None = None
     device: str = "cpu"
     xcorr: str = "torch"
-    engine: str = "auto"        # what runs the network (tracker.engines)
+    engine: str = "auto"  # what runs the network (tracker.engines)
     max_frames: int | None = None
     save_video: bool = False
     force: bool = False
@@ -102,6 +118,7 @@ class ItemPaths:
 
 
 # ------------------------------------------------------------------------------------------ resume
+
 
 def read_summary(path: Path) -> dict | None:
     try:
@@ -148,7 +165,7 @@ def _unlink(path: Path) -> None:
 
 # ------------------------------------------------------------------------------------------ one item
 
-_CACHED: dict = {}   # this process's tracker, kept from item to item: key, tracker, warmed
+_CACHED: dict = {}  # this process's tracker, kept from item to item: key, tracker, warmed
 
 
 def make_tracker(opts: BatchOptions, warm: bool = True):
@@ -168,13 +185,20 @@ def make_tracker(opts: BatchOptions, warm: bool = True):
             st = os.stat(opts.weights)
             stamp = (st.st_size, st.st_mtime_ns)
         except OSError:
-            pass   # build_tracker reports the missing file
+            pass  # build_tracker reports the missing file
     key = (opts.config or opts.model, opts.weights, stamp, opts.device, opts.xcorr, opts.engine, opts.model_dir)
     if _CACHED.get("key") != key:
         from .. import build_tracker
+
         extra = {"model_dir": opts.model_dir} if opts.model_dir else {}
-        tracker = build_tracker(opts.config or opts.model, weights=opts.weights, device=opts.device,
-                                xcorr=opts.xcorr, engine=opts.engine, **extra)
+        tracker = build_tracker(
+            opts.config or opts.model,
+            weights=opts.weights,
+            device=opts.device,
+            xcorr=opts.xcorr,
+            engine=opts.engine,
+            **extra,
+        )
         _CACHED.update(key=key, tracker=tracker, warmed=False)
     if warm and not _CACHED["warmed"]:
         _CACHED["tracker"].warm_up()
@@ -191,28 +215,48 @@ def _rate(fps: float, digits: int | None = None) -> float | None:
 
 def _fmt_box(box) -> str:
     from ..io.sinks import format_box
+
     return format_box(box)
 
 
 def new_summary(item: BatchItem, opts: BatchOptions) -> dict:
     """An item's summary before it is tracked: status "failed" until the tracking is published."""
     return {
-        "schema": SCHEMA, "item_id": item.item_id, "status": "failed", "error": None,
-        "video": item.video, "video_path": item.path, "origin": item.origin,
-        "start_frame": item.start, "init_box": list(item.box) if item.box else None,
-        "frames": 0, "frames_lost": 0, "lost_indices": [], "frames_skipped": 0, "skipped_indices": [],
-        "mean_score": None, "fps": None, "wall_fps": None, "seconds": None,
-        "boxes_file": None, "video_file": None,
-        "model": opts.model_label, "device": opts.device, "xcorr": opts.xcorr,
-        "inputs": opts.fingerprint(item), "host": _host(), "pid": os.getpid(),
+        "schema": SCHEMA,
+        "item_id": item.item_id,
+        "status": "failed",
+        "error": None,
+        "video": item.video,
+        "video_path": item.path,
+        "origin": item.origin,
+        "start_frame": item.start,
+        "init_box": list(item.box) if item.box else None,
+        "frames": 0,
+        "frames_lost": 0,
+        "lost_indices": [],
+        "frames_skipped": 0,
+        "skipped_indices": [],
+        "mean_score": None,
+        "fps": None,
+        "wall_fps": None,
+        "seconds": None,
+        "boxes_file": None,
+        "video_file": None,
+        "model": opts.model_label,
+        "device": opts.device,
+        "xcorr": opts.xcorr,
+        "inputs": opts.fingerprint(item),
+        "host": _host(),
+        "pid": os.getpid(),
     }
 
 
 def frames_to_track(item: BatchItem, src, max_frames: int | None) -> int | None:
     """How many frames the item will track (None: unknown); an ItemFailure when it starts past the end."""
     if src.frame_count is not None and item.start >= src.frame_count:
-        raise ItemFailure(f"{item.video}: start frame {item.start} is past the end "
-                          f"(the video has {src.frame_count} frames)")
+        raise ItemFailure(
+            f"{item.video}: start frame {item.start} is past the end (the video has {src.frame_count} frames)"
+        )
     total = (src.frame_count - item.start) if src.frame_count else None
     if max_frames:
         total = min(total, max_frames) if total else max_frames
@@ -250,6 +294,7 @@ class ItemTrack:
 
     def _write_frame(self, r) -> None:
         from ..io.sinks import VideoSink, draw_result
+
         if self.sink is None:
             h, w = r.frame.shape[:2]
             self.sink = VideoSink(self.paths.video, self.src.fps or 25.0, (w, h))
@@ -262,8 +307,10 @@ class ItemTrack:
         reached_limit = bool(max_frames and len(self.boxes) >= max_frames)
         tail = [s for s in self.src.skipped if s > self.last.index]
         if not reached_limit and len(tail) >= STOPPED_DECODING_RUN:
-            raise ItemFailure(f"{self.item.video}: frames stopped decoding after frame {self.last.index} "
-                              f"({len(tail)} frames in a row could not be read)")
+            raise ItemFailure(
+                f"{self.item.video}: frames stopped decoding after frame {self.last.index} "
+                f"({len(tail)} frames in a row could not be read)"
+            )
 
     def finish_video(self) -> str | None:
         """Close the annotated video under its final name; its file name, or None without one."""
@@ -279,14 +326,20 @@ class ItemTrack:
             self.sink = None
 
 
-def track_item(tracker, track: ItemTrack, opts: BatchOptions, total: int | None, report: Callable | None = None,
-               stop: threading.Event | None = None):
+def track_item(
+    tracker,
+    track: ItemTrack,
+    opts: BatchOptions,
+    total: int | None,
+    report: Callable | None = None,
+    stop: threading.Event | None = None,
+):
     """Run `tracker` over the item's frames (tracker.sequence's frame loop) into `track`, reporting progress
     every 0.25 s; returns the finished run (its fps and skipped frames)."""
     item = track.item
     last_report = time.perf_counter()
     run = tracker.track(track.src, item.box, max_frames=opts.max_frames or None)
-    for r in run:                            # TrackerError (a box outside the frame) from the first
+    for r in run:  # TrackerError (a box outside the frame) from the first
         if r.initial and r.index != item.start:
             raise ItemFailure(f"{item.video}: frame {item.start} (the start frame) could not be decoded")
         _check_stop(stop)
@@ -304,6 +357,7 @@ def publish_item(track: ItemTrack, run, summary: dict, t_item: float) -> dict:
     """Write the item's boxes, video and (last) its "ok" summary. The old summary goes first: the item is
     unfinished until the new one lands."""
     from ..io.sinks import atomic_write_text, write_boxes_atomic
+
     paths, boxes = track.paths, track.boxes
     _unlink(paths.summary)
     write_boxes_atomic(paths.boxes, boxes)
@@ -313,22 +367,29 @@ def publish_item(track: ItemTrack, run, summary: dict, t_item: float) -> dict:
     wall = time.perf_counter() - t_item
     scores = track.scores
     summary.update(
-        status="ok", frames=len(boxes), frames_lost=len(track.lost), lost_indices=track.lost,
-        frames_skipped=len(run.skipped), skipped_indices=run.skipped,
+        status="ok",
+        frames=len(boxes),
+        frames_lost=len(track.lost),
+        lost_indices=track.lost,
+        frames_skipped=len(run.skipped),
+        skipped_indices=run.skipped,
         mean_score=round(sum(scores) / len(scores), 6) if scores else None,
         fps=_rate(run.fps, 3),
         wall_fps=round(len(boxes) / wall, 3) if wall > 0 else None,
-        seconds=round(wall, 3), boxes_file=paths.boxes.name,
+        seconds=round(wall, 3),
+        boxes_file=paths.boxes.name,
     )
     atomic_write_text(paths.summary, dump_summary(summary))
     return summary
 
 
-def record_failure(exc: Exception, item: BatchItem, paths: ItemPaths, summary: dict, t_item: float,
-                   track: ItemTrack | None = None) -> dict:
+def record_failure(
+    exc: Exception, item: BatchItem, paths: ItemPaths, summary: dict, t_item: float, track: ItemTrack | None = None
+) -> dict:
     """Drop the item's half-written video and write the summary of its failure with `exc` (called while
     handling it: a traceback is kept for errors other than ItemFailure / UserError)."""
     from ..io.sinks import atomic_write_text
+
     summary["error"] = _describe(exc, item)
     if not isinstance(exc, (ItemFailure, UserError)):
         summary["traceback"] = traceback.format_exc(limit=8)
@@ -339,8 +400,9 @@ def record_failure(exc: Exception, item: BatchItem, paths: ItemPaths, summary: d
     return summary
 
 
-def process_item(item: BatchItem, opts: BatchOptions, report: Callable | None = None,
-                 stop: threading.Event | None = None) -> dict:
+def process_item(
+    item: BatchItem, opts: BatchOptions, report: Callable | None = None, stop: threading.Event | None = None
+) -> dict:
     """Track one item and write its files. Returns its summary (status "ok" or "failed"); a failure of
     the item is recorded, never raised. Ctrl-C (or `stop`) raises after removing temporary files."""
     from ..io.sources import open_source
@@ -350,7 +412,7 @@ def process_item(item: BatchItem, opts: BatchOptions, report: Callable | None = 
     paths = ItemPaths.of(out_dir, item.item_id)
     _clean_temps(paths)
     if not opts.save_video:
-        _unlink(paths.video)    # a previous run's video (--force without --save-video): the summary says none
+        _unlink(paths.video)  # a previous run's video (--force without --save-video): the summary says none
     summary = new_summary(item, opts)
     t_item = time.perf_counter()
     src = track = None
@@ -409,6 +471,7 @@ def _host() -> str:
         return os.uname().nodename
     except AttributeError:  # pragma: no cover - Windows
         import platform
+
         return platform.node()
 
 
@@ -433,6 +496,7 @@ def _worker_init(threads: int, stop, queue, uses_torch: bool) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     from ..runtime import configure_worker_threads
+
     configure_worker_threads(threads, uses_torch)
     _WORKER.update(stop=stop, queue=queue, threads=threads)
 
@@ -458,11 +522,12 @@ def uses_torch(opts: BatchOptions) -> bool:
 
 # ------------------------------------------------------------------------------------------- batch
 
+
 @dataclass
 class BatchResult:
-    summaries: list[dict]       # one per item of this run, in manifest order (finished ones included)
-    processed: int              # items tracked (or attempted) in this run
-    skipped: int                # items already finished, not redone
+    summaries: list[dict]  # one per item of this run, in manifest order (finished ones included)
+    processed: int  # items tracked (or attempted) in this run
+    skipped: int  # items already finished, not redone
     interrupted: bool = False
 
     @property
@@ -470,8 +535,7 @@ class BatchResult:
         return [s for s in self.summaries if s.get("status") != "ok"]
 
 
-def run_batch(items: list[BatchItem], opts: BatchOptions, workers: int = 1, progress=None,
-              ray=None) -> BatchResult:
+def run_batch(items: list[BatchItem], opts: BatchOptions, workers: int = 1, progress=None, ray=None) -> BatchResult:
     """Track every unfinished item. Raises nothing for a failing item; on Ctrl-C returns with
     interrupted=True after every worker has cleaned up (only complete files remain). With `ray` (a
     ray_runner.RayOptions) the items run on Ray actors instead of here or in local worker processes:
@@ -494,6 +558,7 @@ def run_batch(items: list[BatchItem], opts: BatchOptions, workers: int = 1, prog
     if ray is not None:
         if todo:
             from .ray_runner import run_on_ray
+
             interrupted = run_on_ray(todo, opts, ray, results, progress)
     elif opts.device.startswith("cuda") or workers <= 1 or len(todo) <= 1:
         interrupted = _run_here(todo, opts, results, progress)
@@ -502,12 +567,14 @@ def run_batch(items: list[BatchItem], opts: BatchOptions, workers: int = 1, prog
     if progress:
         progress.end(interrupted)
     summaries = [results.get(it.item_id) or done.get(it.item_id) for it in items]
-    return BatchResult([s for s in summaries if s is not None], processed=len(results), skipped=len(done),
-                       interrupted=interrupted)
+    return BatchResult(
+        [s for s in summaries if s is not None], processed=len(results), skipped=len(done), interrupted=interrupted
+    )
 
 
 def _run_here(todo, opts, results, progress) -> bool:
     from ..runtime import configure_threads, threads_per_worker
+
     threads = threads_per_worker(1, opts.threads)
     if todo and uses_torch(opts):
         configure_threads(threads)
@@ -528,6 +595,7 @@ def _run_pool(todo, opts, workers, results, progress) -> bool:
     decoder) breaks the pool: the items it may have been running are retried one at a time, so the
     culprit alone is recorded as failed, and the others go on in a fresh pool."""
     import multiprocessing as mp
+
     ctx = mp.get_context("spawn")
     stop = ctx.Event()
     queue = ctx.Queue()
@@ -542,8 +610,11 @@ def _run_pool(todo, opts, workers, results, progress) -> bool:
             pools_left -= 1
             if pools_left < 0:
                 for it in remaining:
-                    _record(_failed_from_parent(it, opts, f"{it.video}: not tracked: the worker processes kept "
-                                                "dying"), results, progress)
+                    _record(
+                        _failed_from_parent(it, opts, f"{it.video}: not tracked: the worker processes kept dying"),
+                        results,
+                        progress,
+                    )
                 break
             suspects = [it for it in remaining if attempts.get(it.item_id)]
             batch = suspects[:1] if suspects else remaining
@@ -554,8 +625,7 @@ def _run_pool(todo, opts, workers, results, progress) -> bool:
             done_now = {it.item_id for it in batch} - {it.item_id for it in requeue}
             remaining = [it for it in remaining if it.item_id not in done_now]
             if requeue and not done_now and not any(attempts.get(it.item_id) for it in requeue):
-                raise UserError("the worker processes could not start (see the error above); "
-                                "try --workers 1")
+                raise UserError("the worker processes could not start (see the error above); try --workers 1")
         return False
     finally:
         queue.put(None)
@@ -567,9 +637,11 @@ def _one_pool(ctx, items, opts, workers, stop, queue, started, attempts, results
     from concurrent.futures.process import BrokenProcessPool
 
     from ..runtime import threads_per_worker
+
     threads = threads_per_worker(workers, opts.threads)
-    ex = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
-                             initargs=(threads, stop, queue, uses_torch(opts)))
+    ex = ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=_worker_init, initargs=(threads, stop, queue, uses_torch(opts))
+    )
     pending: dict = {}
     requeue: list[BatchItem] = []
     broken = False
@@ -588,8 +660,12 @@ def _one_pool(ctx, items, opts, workers, stop, queue, started, attempts, results
                     if it.item_id in started and it.item_id not in results:
                         attempts[it.item_id] = attempts.get(it.item_id, 0) + 1
                         if attempts[it.item_id] >= 2:
-                            s = _failed_from_parent(it, opts, f"{it.video}: the worker process died while "
-                                                    "tracking this item (killed, out of memory, or a crash)")
+                            s = _failed_from_parent(
+                                it,
+                                opts,
+                                f"{it.video}: the worker process died while "
+                                "tracking this item (killed, out of memory, or a crash)",
+                            )
                             _record(s, results, progress)
                             continue
                         started.discard(it.item_id)
@@ -628,10 +704,22 @@ def _record(s: dict, results: dict, progress) -> None:
 
 def _failed_from_parent(item: BatchItem, opts: BatchOptions, error: str) -> dict:
     from ..io.sinks import atomic_write_text
-    s = {"schema": SCHEMA, "item_id": item.item_id, "status": "failed", "error": error, "video": item.video,
-         "video_path": item.path, "origin": item.origin, "start_frame": item.start,
-         "init_box": list(item.box) if item.box else None, "frames": 0, "model": opts.model_label,
-         "inputs": opts.fingerprint(item), "host": _host()}
+
+    s = {
+        "schema": SCHEMA,
+        "item_id": item.item_id,
+        "status": "failed",
+        "error": error,
+        "video": item.video,
+        "video_path": item.path,
+        "origin": item.origin,
+        "start_frame": item.start,
+        "init_box": list(item.box) if item.box else None,
+        "frames": 0,
+        "model": opts.model_label,
+        "inputs": opts.fingerprint(item),
+        "host": _host(),
+    }
     atomic_write_text(ItemPaths.of(opts.out_dir, item.item_id).summary, dump_summary(s))
     return s
 
@@ -653,18 +741,29 @@ def _listen(queue, progress, started: set) -> None:
 
 # ------------------------------------------------------------------------------------------ summary
 
+
 def summary_row(s: dict) -> dict:
     def num(v, nd):
         return "" if v is None else f"{v:.{nd}f}"
+
     box = s.get("init_box")
     return {
-        "item_id": s.get("item_id", ""), "status": s.get("status", ""), "video": s.get("video", ""),
-        "start_frame": s.get("start_frame", ""), "init_box": _fmt_box(box) if box else "",
-        "frames": s.get("frames", ""), "frames_lost": s.get("frames_lost", ""),
-        "frames_skipped": s.get("frames_skipped", ""), "mean_score": num(s.get("mean_score"), 4),
-        "fps": num(s.get("fps"), 1), "wall_fps": num(s.get("wall_fps"), 1), "seconds": num(s.get("seconds"), 2),
-        "boxes_file": s.get("boxes_file") or "", "video_file": s.get("video_file") or "",
-        "model": s.get("model", ""), "error": (s.get("error") or "").replace("\n", " "),
+        "item_id": s.get("item_id", ""),
+        "status": s.get("status", ""),
+        "video": s.get("video", ""),
+        "start_frame": s.get("start_frame", ""),
+        "init_box": _fmt_box(box) if box else "",
+        "frames": s.get("frames", ""),
+        "frames_lost": s.get("frames_lost", ""),
+        "frames_skipped": s.get("frames_skipped", ""),
+        "mean_score": num(s.get("mean_score"), 4),
+        "fps": num(s.get("fps"), 1),
+        "wall_fps": num(s.get("wall_fps"), 1),
+        "seconds": num(s.get("seconds"), 2),
+        "boxes_file": s.get("boxes_file") or "",
+        "video_file": s.get("video_file") or "",
+        "model": s.get("model", ""),
+        "error": (s.get("error") or "").replace("\n", " "),
     }
 
 
@@ -674,6 +773,7 @@ def write_summary_csv(path, summaries: list[dict]) -> None:
     import io
 
     from ..io.sinks import atomic_write_text
+
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=SUMMARY_COLUMNS, lineterminator="\n")
     w.writeheader()
@@ -701,8 +801,10 @@ def collect_summaries(dirs) -> list[dict]:
                 if other_f.resolve() == f.resolve():
                     continue
                 if (s["status"] == "ok") == (other["status"] == "ok"):
-                    raise UserError(f"item {key!r} appears in both {other_f} and {f}; merge folders of "
-                                    "different shards, or remove one")
+                    raise UserError(
+                        f"item {key!r} appears in both {other_f} and {f}; merge folders of "
+                        "different shards, or remove one"
+                    )
                 if s["status"] != "ok":
                     continue
             found[key] = (f, s)

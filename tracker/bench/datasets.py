@@ -5,6 +5,7 @@ for frames the scores leave out), the ground-truth regions as given (VOT polygon
 sequence attributes where the dataset has them. Anything malformed raises `DatasetError` naming the file
 and line.
 """
+
 from __future__ import annotations
 
 import re
@@ -22,8 +23,15 @@ FORMATS = ("otb", "vot", "got10k", "generic")
 # OTB-2015: sequences evaluated on a frame range of the image folder (1-based, inclusive), from the
 # benchmark's own configuration. Tiger1's first 5 frames are dropped from both images and ground truth.
 OTB_FRAME_RANGES = {
-    "david": (300, 770), "blurcar1": (247, 988), "blurcar3": (3, 359), "blurcar4": (18, 397),
-    "tiger1": (6, 354), "football1": (1, 74), "freeman3": (1, 460), "freeman4": (1, 283), "diving": (1, 215),
+    "david": (300, 770),
+    "blurcar1": (247, 988),
+    "blurcar3": (3, 359),
+    "blurcar4": (18, 397),
+    "tiger1": (6, 354),
+    "football1": (1, 74),
+    "freeman3": (1, 460),
+    "freeman4": (1, 283),
+    "diving": (1, 215),
 }
 
 # Files the generic reader accepts as a sequence's box file, in order of preference.
@@ -39,14 +47,14 @@ class DatasetError(UserError):
 class Sequence:
     name: str
     frames: list[Path]
-    gt: np.ndarray                       # (N, 4) x, y, w, h; NaN rows are left out of the scores
+    gt: np.ndarray  # (N, 4) x, y, w, h; NaN rows are left out of the scores
     gt_file: Path
-    regions: list | None = None          # VOT: per-frame region as given (4 or 8 values)
-    tags: dict[str, np.ndarray] = field(default_factory=dict)   # per-frame 0/1 attributes
-    attributes: tuple[str, ...] = ()     # sequence-level attributes
-    cover: np.ndarray | None = None      # GOT-10k visible ratio class per frame (0 = fully occluded)
+    regions: list | None = None  # VOT: per-frame region as given (4 or 8 values)
+    tags: dict[str, np.ndarray] = field(default_factory=dict)  # per-frame 0/1 attributes
+    attributes: tuple[str, ...] = ()  # sequence-level attributes
+    cover: np.ndarray | None = None  # GOT-10k visible ratio class per frame (0 = fully occluded)
     _size: tuple[int, int] | None = None
-    gt_base: int = 0                     # the box file's origin (1: OTB, GOT-10k); gt/regions here are 0-based
+    gt_base: int = 0  # the box file's origin (1: OTB, GOT-10k); gt/regions here are 0-based
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -56,6 +64,7 @@ class Sequence:
         """(W, H) of the frames, read from the first image."""
         if self._size is None:
             import cv2
+
             img = cv2.imread(str(self.frames[0]), cv2.IMREAD_UNCHANGED)
             if img is None:
                 raise DatasetError(f"{self.frames[0]}: cannot read the image")
@@ -69,10 +78,18 @@ class Sequence:
         if not max_frames or max_frames >= len(self.frames):
             return self
         n = max_frames
-        return Sequence(self.name, self.frames[:n], self.gt[:n], self.gt_file,
-                        None if self.regions is None else self.regions[:n],
-                        {k: v[:n] for k, v in self.tags.items()}, self.attributes,
-                        None if self.cover is None else self.cover[:n], self._size, self.gt_base)
+        return Sequence(
+            self.name,
+            self.frames[:n],
+            self.gt[:n],
+            self.gt_file,
+            None if self.regions is None else self.regions[:n],
+            {k: v[:n] for k, v in self.tags.items()},
+            self.attributes,
+            None if self.cover is None else self.cover[:n],
+            self._size,
+            self.gt_base,
+        )
 
     def all_attributes(self) -> set[str]:
         """Sequence attributes plus every per-frame tag that occurs at least once."""
@@ -104,6 +121,7 @@ def to_zero_based(seq: Sequence, base: int) -> Sequence:
 
 
 # ------------------------------------------------------------------------------------- parsing
+
 
 def parse_box_file(path: Path, counts=(4,)) -> list[list[float]]:
     """One region per line (tracker.io.boxes.read_box_rows), raw rows; an empty file is an error. Raises
@@ -141,11 +159,13 @@ def _check_counts(name, frames, n_gt, gt_file, image_dir):
     if not frames:
         raise DatasetError(f"{image_dir}: no images ({'/'.join(IMAGE_EXTS)}) for sequence {name}")
     if len(frames) != n_gt:
-        raise DatasetError(f"{gt_file}: {n_gt} boxes but {len(frames)} images in {image_dir} "
-                           f"(one box per frame expected)")
+        raise DatasetError(
+            f"{gt_file}: {n_gt} boxes but {len(frames)} images in {image_dir} (one box per frame expected)"
+        )
 
 
 # ------------------------------------------------------------------------------------- OTB
+
 
 def _otb_gt_files(seq_dir: Path) -> list[Path]:
     main = seq_dir / "groundtruth_rect.txt"
@@ -165,9 +185,9 @@ def _otb_select_range(name, frames, rows, rng, gt_file):
         if len(picked) == n:
             frames = picked
         elif len(frames) >= e:
-            frames = frames[s - 1:e]
+            frames = frames[s - 1 : e]
     if len(rows) != n and len(rows) >= e:
-        rows = rows[s - 1:e]
+        rows = rows[s - 1 : e]
     return frames, rows
 
 
@@ -212,6 +232,7 @@ def _read_sequence_attributes(seq_dir: Path) -> tuple[str, ...]:
 
 # ------------------------------------------------------------------------------------- VOT
 
+
 def _read_list(root: Path) -> list[str]:
     lst = root / "list.txt"
     names = [ln.strip() for ln in lst.read_text().splitlines() if ln.strip()]
@@ -239,12 +260,22 @@ def read_vot(root: Path) -> list[Sequence]:
         for tf in sorted(list(d.glob("*.tag")) + list(d.glob("*.label")), key=_natural_key):
             tags[tf.stem] = _read_tag_file(tf, len(frames))
         regions = [np.asarray(r, dtype=np.float64) for r in rows]
-        seqs.append(Sequence(name, frames, boxes_from_rows(rows), gt_file, regions=regions, tags=tags,
-                             attributes=_read_sequence_attributes(d)))
+        seqs.append(
+            Sequence(
+                name,
+                frames,
+                boxes_from_rows(rows),
+                gt_file,
+                regions=regions,
+                tags=tags,
+                attributes=_read_sequence_attributes(d),
+            )
+        )
     return seqs
 
 
 # ------------------------------------------------------------------------------------- GOT-10k
+
 
 def read_got10k(root: Path) -> list[Sequence]:
     root = Path(root)
@@ -279,6 +310,7 @@ def read_got10k(root: Path) -> list[Sequence]:
 
 # ------------------------------------------------------------------------------------- generic
 
+
 def _generic_box_file(d: Path) -> Path | None:
     for n in BOX_FILE_NAMES:
         if (d / n).is_file():
@@ -303,14 +335,23 @@ def read_generic(root: Path) -> list[Sequence]:
         rows = parse_box_file(box_file, counts=(4, 8))
         _check_counts(d.name, frames, len(rows), box_file, img_dir)
         regions = [np.asarray(r, dtype=np.float64) for r in rows] if any(len(r) == 8 for r in rows) else None
-        seqs.append(Sequence(d.name, frames, boxes_from_rows(rows), box_file, regions=regions,
-                             attributes=_read_sequence_attributes(d)))
+        seqs.append(
+            Sequence(
+                d.name,
+                frames,
+                boxes_from_rows(rows),
+                box_file,
+                regions=regions,
+                attributes=_read_sequence_attributes(d),
+            )
+        )
     if not seqs:
         raise DatasetError(f"{root}: no sequences (sub-folders with images and a box file)")
     return seqs
 
 
 # ------------------------------------------------------------------------------------- entry point
+
 
 def detect_format(root: Path) -> str:
     root = Path(root)
@@ -358,8 +399,9 @@ def read_split(path: Path, fmt: str = "auto", gt_base: str | int | None = None) 
     return fmts[0], seqs
 
 
-def load_dataset(root, fmt: str = "auto", sequences: list[str] | None = None,
-                 gt_base: str | int | None = None) -> tuple[str, list[Sequence]]:
+def load_dataset(
+    root, fmt: str = "auto", sequences: list[str] | None = None, gt_base: str | int | None = None
+) -> tuple[str, list[Sequence]]:
     """(format, sequences) of the dataset at `root`; `sequences` keeps only those names (in that order).
     Ground truth is returned 0-based: each box file's origin follows `gt_base_for` (`gt_base` overrides).
     `root` may also be a split file (`read_split`): a .txt listing dataset folders."""
@@ -388,7 +430,8 @@ def load_dataset(root, fmt: str = "auto", sequences: list[str] | None = None,
             s = by_name.get(n) or by_lower.get(n.lower())
             (picked.append(s) if s is not None else unknown.append(n))
         if unknown:
-            raise DatasetError(f"{root}: no sequence named {', '.join(unknown)} "
-                               f"(have: {', '.join(s.name for s in seqs)})")
+            raise DatasetError(
+                f"{root}: no sequence named {', '.join(unknown)} (have: {', '.join(s.name for s in seqs)})"
+            )
         seqs = picked
     return fmt, seqs

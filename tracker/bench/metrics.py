@@ -11,6 +11,7 @@ Conventions (as the community toolkits use them):
   codes 1 = (re)initialised, 2 = failure, 0 = skipped; accuracy ignores 10 frames from each
   (re)initialisation; robustness = failures per 100 frames; EAO as pysot's `EAOBenchmark` computes it.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -35,6 +36,7 @@ VOT_INIT, VOT_FAILURE, VOT_SKIP = 1, 2, 0
 
 
 # --------------------------------------------------------------------------------------- boxes
+
 
 def as_boxes(a) -> np.ndarray:
     a = np.asarray(a, dtype=np.float64)
@@ -112,6 +114,7 @@ def normalised_centre_error(pred, gt) -> np.ndarray:
 
 # --------------------------------------------------------------------------------------- OTB
 
+
 def success_curve(ious, thresholds=OTB_IOU_THRESHOLDS) -> np.ndarray:
     """Fraction of scored frames with IoU > t, for each threshold t (NaN frames are left out)."""
     v = np.asarray(ious, dtype=np.float64)
@@ -137,10 +140,10 @@ def auc(curve) -> float:
 
 @dataclass
 class OTBScores:
-    success: np.ndarray          # over OTB_IOU_THRESHOLDS
-    precision: np.ndarray        # over PRECISION_THRESHOLDS
-    norm_precision: np.ndarray   # over NORM_PRECISION_THRESHOLDS
-    frames: int                  # frames scored
+    success: np.ndarray  # over OTB_IOU_THRESHOLDS
+    precision: np.ndarray  # over PRECISION_THRESHOLDS
+    norm_precision: np.ndarray  # over NORM_PRECISION_THRESHOLDS
+    frames: int  # frames scored
 
     @property
     def auc(self) -> float:
@@ -185,14 +188,19 @@ def lost_flag_counts(lost, pred, gt, tracked_iou: float = 0.5) -> dict:
     absent = ~(np.isfinite(gt).all(axis=1) & (gt[:, 2] > 0) & (gt[:, 3] > 0))
     with np.errstate(invalid="ignore"):
         tracked = ~absent & (np.nan_to_num(iou(pred, gt), nan=0.0) >= tracked_iou)
-    return {"tracked": int(tracked.sum()), "tracked_flagged": int((tracked & lost).sum()),
-            "absent": int(absent.sum()), "absent_flagged": int((absent & lost).sum())}
+    return {
+        "tracked": int(tracked.sum()),
+        "tracked_flagged": int((tracked & lost).sum()),
+        "absent": int(absent.sum()),
+        "absent_flagged": int((absent & lost).sum()),
+    }
 
 
 def jitter_box(box, run: int, key: str, px: float = 2.0) -> tuple[float, float, float, float]:
     """The initial box of jittered run `run` (1, 2, ...) of sequence `key`: each of x, y, w, h moved by a
     uniform offset in [-px, px], the same for the same (run, key) on every machine (w, h kept >= 1)."""
     import zlib
+
     rng = np.random.default_rng([int(run), zlib.crc32(key.encode("utf-8"))])
     d = rng.uniform(-px, px, 4)
     x, y, w, h = (float(v) for v in box)
@@ -203,12 +211,16 @@ def otb_scores(pred, gt) -> OTBScores:
     """One-pass scores of one sequence (pred and gt aligned frame by frame)."""
     pred, gt = as_boxes(pred), as_boxes(gt)
     ious = iou(pred, gt)
-    return OTBScores(success_curve(ious), precision_curve(centre_error(pred, gt)),
-                     precision_curve(normalised_centre_error(pred, gt), NORM_PRECISION_THRESHOLDS),
-                     int(np.count_nonzero(~np.isnan(ious))))
+    return OTBScores(
+        success_curve(ious),
+        precision_curve(centre_error(pred, gt)),
+        precision_curve(normalised_centre_error(pred, gt), NORM_PRECISION_THRESHOLDS),
+        int(np.count_nonzero(~np.isnan(ious))),
+    )
 
 
 # --------------------------------------------------------------------------------------- polygons
+
 
 def to_polygon(region) -> np.ndarray:
     """A region as a (K, 2) polygon: 4 values are an (x, y, w, h) rectangle, 2K values are corners."""
@@ -272,6 +284,7 @@ def clip_polygon(subject, clip) -> np.ndarray:
 def _raster_intersection(p, q, samples=400) -> float:
     """Area of the intersection of two non-convex polygons by point sampling (a rare fallback)."""
     from matplotlib.path import Path as MplPath
+
     lo = np.minimum(p.min(axis=0), q.min(axis=0))
     hi = np.maximum(p.max(axis=0), q.max(axis=0))
     step = (hi - lo) / samples
@@ -309,6 +322,7 @@ def polygon_overlap(a, b, bound=None) -> float:
 
 # --------------------------------------------------------------------------------------- VOT
 
+
 def is_code(entry) -> bool:
     return np.ndim(entry) == 0 or len(entry) == 1
 
@@ -330,7 +344,7 @@ def vot_overlaps(trajectory, gt_regions, bound=None, burnin=0) -> np.ndarray:
     if burnin > 0:
         for i in range(n):
             if is_code(trajectory[i]) and code_of(trajectory[i]) == VOT_INIT:
-                hidden[i:i + burnin] = True
+                hidden[i : i + burnin] = True
     for i in range(n):
         e = trajectory[i]
         if hidden[i] or is_code(e):
@@ -345,10 +359,11 @@ def vot_overlaps(trajectory, gt_regions, bound=None, burnin=0) -> np.ndarray:
 @dataclass
 class VOTSequenceResult:
     """What the VOT metrics need of one sequence and one tracker run."""
-    trajectory: list             # per frame: a code (int) or a region (4 or 8 floats)
-    gt_regions: Sequence         # per frame: 4 or 8 floats
-    size: tuple[int, int]        # (W, H)
-    tags: dict | None = None     # tag name -> per-frame 0/1 array
+
+    trajectory: list  # per frame: a code (int) or a region (4 or 8 floats)
+    gt_regions: Sequence  # per frame: 4 or 8 floats
+    size: tuple[int, int]  # (W, H)
+    tags: dict | None = None  # tag name -> per-frame 0/1 array
 
 
 def vot_accuracy_robustness(runs: Sequence[VOTSequenceResult], burnin=10):
@@ -405,7 +420,7 @@ def eao_fragments(runs: Sequence[VOTSequenceResult], skipping=5, tag="all"):
         src = (r.tags or {}).get(tag)
         if src is not None:
             src = np.asarray(src, dtype=np.float64)[:n]
-            t[:len(src)] = src
+            t[: len(src)] = src
         return t
 
     for r, ov, fails in zip(runs, all_ov, all_fail):
@@ -417,13 +432,13 @@ def eao_fragments(runs: Sequence[VOTSequenceResult], skipping=5, tag="all"):
                 row = np.full(max_len, np.nan)
                 if k < len(points) - 1:
                     stop = points[k + 1]
-                    seg = np.nan_to_num(ov[start:stop + 1], nan=0.0)
+                    seg = np.nan_to_num(ov[start : stop + 1], nan=0.0)
                     row[:] = 0.0
-                    row[:len(seg)] = seg
-                    w = tv[start:stop + 1].sum() / (stop - start + 1)
+                    row[: len(seg)] = seg
+                    w = tv[start : stop + 1].sum() / (stop - start + 1)
                 else:
                     seg = np.nan_to_num(ov[start:], nan=0.0)
-                    row[:len(seg)] = seg
+                    row[: len(seg)] = seg
                     w = tv[start:n].sum() / (n - start + 1e-16)
                 rows.append(row)
                 weights.append(w)
@@ -441,19 +456,28 @@ def eao(runs: Sequence[VOTSequenceResult], interval=(100, 356), skipping=5, tag=
     fragments, weights = eao_fragments(runs, skipping=skipping, tag=tag)
     curve = expected_overlap_curve(fragments, weights)
     low, high = interval
-    sel = curve[low - 1:high]
+    sel = curve[low - 1 : high]
     sel = sel[~np.isnan(sel)]
     return (float(sel.mean()) if sel.size else float("nan")), curve
 
 
 # --------------------------------------------------------------------------------------- GOT-10k
 
+
 def got10k_scores(ious) -> dict:
     """AO (mean IoU over all scored frames), SR@0.5 and SR@0.75 (fraction with IoU > t), success curve."""
     v = np.asarray(ious, dtype=np.float64)
     v = v[~np.isnan(v)]
     if v.size == 0:
-        return {"ao": float("nan"), "sr50": float("nan"), "sr75": float("nan"),
-                "curve": np.full(len(GOT_IOU_THRESHOLDS), np.nan)}
-    return {"ao": float(v.mean()), "sr50": float((v > 0.5).mean()), "sr75": float((v > 0.75).mean()),
-            "curve": (v[:, None] > GOT_IOU_THRESHOLDS[None, :]).mean(axis=0)}
+        return {
+            "ao": float("nan"),
+            "sr50": float("nan"),
+            "sr75": float("nan"),
+            "curve": np.full(len(GOT_IOU_THRESHOLDS), np.nan),
+        }
+    return {
+        "ao": float(v.mean()),
+        "sr50": float((v > 0.5).mean()),
+        "sr75": float((v > 0.75).mean()),
+        "curve": (v[:, None] > GOT_IOU_THRESHOLDS[None, :]).mean(axis=0),
+    }

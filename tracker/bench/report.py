@@ -1,5 +1,6 @@
 """Scoring the raw results in a results folder (ours and any dropped in) and writing the report: one table
 (markdown, CSV, JSON), per-sequence and per-attribute tables, and OTB-style success / precision plots."""
+
 from __future__ import annotations
 
 import csv
@@ -21,12 +22,12 @@ from .results import ResultsError, ResultsLayout
 @dataclass
 class TrackerScores:
     label: str
-    sequences: list = field(default_factory=list)       # names scored
-    missing: list = field(default_factory=list)         # (name, why)
-    per_sequence: dict = field(default_factory=dict)    # name -> {metric: value}
-    summary: dict = field(default_factory=dict)         # metric -> value
-    curves: dict = field(default_factory=dict)          # curve name -> list
-    attributes: dict = field(default_factory=dict)      # attribute -> {metric: value, "sequences": n}
+    sequences: list = field(default_factory=list)  # names scored
+    missing: list = field(default_factory=list)  # (name, why)
+    per_sequence: dict = field(default_factory=dict)  # name -> {metric: value}
+    summary: dict = field(default_factory=dict)  # metric -> value
+    curves: dict = field(default_factory=dict)  # curve name -> list
+    attributes: dict = field(default_factory=dict)  # attribute -> {metric: value, "sequences": n}
 
 
 def _warn(msg: str, stream=None):
@@ -62,7 +63,7 @@ def _update_times(times, rows=None):
     keep = np.ones(len(t), dtype=bool)
     keep[:1] = False
     if rows is not None:
-        for i, r in enumerate(rows[:len(t)]):
+        for i, r in enumerate(rows[: len(t)]):
             if M.is_code(r) and M.code_of(r) != M.VOT_FAILURE:
                 keep[i] = False
     return t[keep]
@@ -92,6 +93,7 @@ def _read_result(layout: ResultsLayout, label: str, seq, reader, truncated, ts: 
 def _jitter_aucs(layout: ResultsLayout, label: str, seq) -> list[float]:
     """AUCs of the jittered runs of `label` on `seq` that are complete (runs 1, 2, ... until one is missing)."""
     from .runner import jitter_label
+
     aucs: list[float] = []
     run = 1
     while True:
@@ -112,7 +114,7 @@ def score_otb(layout: ResultsLayout, label: str, seqs, truncated=False, warn=_wa
         pred = _read_result(layout, label, seq, layout.read_boxes, truncated, ts, warn)
         if pred is None:
             continue
-        pred = pred[:len(seq)]
+        pred = pred[: len(seq)]
         s = M.otb_scores(pred, seq.gt)
         curves["success"].append(s.success)
         curves["precision"].append(s.precision)
@@ -122,15 +124,21 @@ def score_otb(layout: ResultsLayout, label: str, seqs, truncated=False, warn=_wa
         fps, ms = _speed([times]) if times is not None else (float("nan"), float("nan"))
         if times is not None:
             times_all.append(times)
-        row = {"auc": s.auc, "precision20": s.precision20, "norm_precision20": s.norm_precision20,
-               "size_err": M.box_size_error(pred, seq.gt), "frames": s.frames, "fps": fps}
+        row = {
+            "auc": s.auc,
+            "precision20": s.precision20,
+            "norm_precision20": s.norm_precision20,
+            "size_err": M.box_size_error(pred, seq.gt),
+            "frames": s.frames,
+            "fps": fps,
+        }
         lost = layout.read_lost(label, seq.name)
         if lost is not None and len(lost) >= len(seq):
             have_lost = True
-            c = M.lost_flag_counts(lost[:len(seq)], pred, seq.gt)
+            c = M.lost_flag_counts(lost[: len(seq)], pred, seq.gt)
             for k in lost_counts:
                 lost_counts[k] += c[k]
-            row["lost_frames"] = int(lost[1:len(seq)].sum())
+            row["lost_frames"] = int(lost[1 : len(seq)].sum())
         aucs = _jitter_aucs(layout, label, seq) if not truncated else []
         if aucs:
             row["jitter_runs"] = len(aucs)
@@ -144,9 +152,16 @@ def score_otb(layout: ResultsLayout, label: str, seqs, truncated=False, warn=_wa
         def mean(key, names=ts.sequences):
             vals = [ts.per_sequence[n][key] for n in names if key in ts.per_sequence[n]]
             return float(np.nanmean(vals)) if vals and np.isfinite(vals).any() else float("nan")
-        ts.summary = {"auc": mean("auc"), "precision20": mean("precision20"),
-                      "norm_precision20": mean("norm_precision20"), "size_err": mean("size_err"),
-                      "jitter_spread": mean("jitter_spread"), "fps": fps, "ms_per_frame": ms}
+
+        ts.summary = {
+            "auc": mean("auc"),
+            "precision20": mean("precision20"),
+            "norm_precision20": mean("norm_precision20"),
+            "size_err": mean("size_err"),
+            "jitter_spread": mean("jitter_spread"),
+            "fps": fps,
+            "ms_per_frame": ms,
+        }
         if have_lost:
             t, a = lost_counts["tracked"], lost_counts["absent"]
             ts.summary["false_lost"] = lost_counts["tracked_flagged"] / t if t else float("nan")
@@ -156,8 +171,11 @@ def score_otb(layout: ResultsLayout, label: str, seqs, truncated=False, warn=_wa
         attrs = sorted(set().union(*(by_name[n].all_attributes() for n in ts.sequences)))
         for a in attrs:
             names = [n for n in ts.sequences if a in by_name[n].all_attributes()]
-            ts.attributes[a] = {"sequences": len(names), "auc": mean("auc", names),
-                                "precision20": mean("precision20", names)}
+            ts.attributes[a] = {
+                "sequences": len(names),
+                "auc": mean("auc", names),
+                "precision20": mean("precision20", names),
+            }
     return ts
 
 
@@ -168,7 +186,7 @@ def score_got10k(layout: ResultsLayout, label: str, seqs, truncated=False, warn=
         pred = _read_result(layout, label, seq, layout.read_boxes, truncated, ts, warn)
         if pred is None:
             continue
-        ious = M.iou(pred[1:len(seq)], seq.gt[1:], bound=seq.size)
+        ious = M.iou(pred[1 : len(seq)], seq.gt[1:], bound=seq.size)
         if np.all(np.isnan(ious)):
             ts.missing.append((seq.name, "no ground truth after the first frame (test split?)"))
             continue
@@ -178,8 +196,12 @@ def score_got10k(layout: ResultsLayout, label: str, seqs, truncated=False, warn=
             times_all.append(times)
         g = M.got10k_scores(ious)
         ts.sequences.append(seq.name)
-        ts.per_sequence[seq.name] = {"ao": g["ao"], "sr50": g["sr50"], "sr75": g["sr75"],
-                                     "fps": _speed([times])[0] if times is not None else float("nan")}
+        ts.per_sequence[seq.name] = {
+            "ao": g["ao"],
+            "sr50": g["sr50"],
+            "sr75": g["sr75"],
+            "fps": _speed([times])[0] if times is not None else float("nan"),
+        }
     if ts.sequences:
         g = M.got10k_scores(np.concatenate(ious_all))
         fps, ms = _speed(times_all)
@@ -195,7 +217,7 @@ def score_vot(layout: ResultsLayout, label: str, seqs, truncated=False, year=201
         traj = _read_result(layout, label, seq, layout.read_trajectory, truncated, ts, warn)
         if traj is None:
             continue
-        traj = traj[:len(seq)]
+        traj = traj[: len(seq)]
         regions = [seq.region(i) for i in range(len(seq))]
         run = M.VOTSequenceResult(traj, regions, seq.size, seq.tags)
         runs.append(run)
@@ -220,8 +242,9 @@ def score_vot(layout: ResultsLayout, label: str, seqs, truncated=False, year=201
                 run.tags = dict(run.tags or {}, empty=(stack.sum(axis=0) == 0).astype(float))
             for t in tags + ["empty"]:
                 te, _ = M.eao(runs, interval=interval, tag=t)
-                n_frames = sum(int(np.sum(np.asarray((run.tags or {}).get(t, []))[:len(run.trajectory)] > 0))
-                               for run in runs)
+                n_frames = sum(
+                    int(np.sum(np.asarray((run.tags or {}).get(t, []))[: len(run.trajectory)] > 0)) for run in runs
+                )
                 ts.attributes[t] = {"eao": te, "frames": n_frames}
     return ts
 
@@ -229,12 +252,26 @@ def score_vot(layout: ResultsLayout, label: str, seqs, truncated=False, year=201
 # ---------------------------------------------------------------------------------- tables
 
 COLUMNS = {
-    "otb": [("auc", "AUC"), ("precision20", "P@20"), ("norm_precision20", "NP@0.2"), ("size_err", "size err"),
-            ("jitter_spread", "jitter spread"), ("false_lost", "lost@IoU≥.5"), ("absent_flagged", "lost@absent"),
-            ("fps", "fps"), ("ms_per_frame", "ms/frame")],
+    "otb": [
+        ("auc", "AUC"),
+        ("precision20", "P@20"),
+        ("norm_precision20", "NP@0.2"),
+        ("size_err", "size err"),
+        ("jitter_spread", "jitter spread"),
+        ("false_lost", "lost@IoU≥.5"),
+        ("absent_flagged", "lost@absent"),
+        ("fps", "fps"),
+        ("ms_per_frame", "ms/frame"),
+    ],
     "got10k": [("ao", "AO"), ("sr50", "SR@0.5"), ("sr75", "SR@0.75"), ("fps", "fps"), ("ms_per_frame", "ms/frame")],
-    "vot": [("eao", "EAO"), ("accuracy", "A"), ("robustness", "R"), ("failures", "failures"), ("fps", "fps"),
-            ("ms_per_frame", "ms/frame")],
+    "vot": [
+        ("eao", "EAO"),
+        ("accuracy", "A"),
+        ("robustness", "R"),
+        ("failures", "failures"),
+        ("fps", "fps"),
+        ("ms_per_frame", "ms/frame"),
+    ],
 }
 RANK_KEY = {"otb": "auc", "got10k": "ao", "vot": "eao"}
 
@@ -253,9 +290,11 @@ def _fmt(v, key="") -> str:
 
 def ranked(scores: list[TrackerScores], protocol: str) -> list[TrackerScores]:
     key = RANK_KEY[protocol]
+
     def value(s):
         v = float(s.summary.get(key, float("nan")))
         return v if math.isfinite(v) else -math.inf
+
     return sorted((s for s in scores if s.summary), key=value, reverse=True)
 
 
@@ -284,19 +323,38 @@ def write_csv_table(path: Path, order: list[TrackerScores], protocol: str) -> Pa
     w = csv.writer(buf)
     w.writerow(["tracker"] + [k for k, _ in cols] + ["sequences"])
     for s in order:
-        w.writerow([s.label] + [("" if not math.isfinite(float(s.summary.get(k, float("nan")))) else
-                                 f"{float(s.summary[k]):.6g}") for k, _ in cols] + [len(s.sequences)])
+        w.writerow(
+            [s.label]
+            + [
+                ("" if not math.isfinite(float(s.summary.get(k, float("nan")))) else f"{float(s.summary[k]):.6g}")
+                for k, _ in cols
+            ]
+            + [len(s.sequences)]
+        )
     atomic_write_text(path, buf.getvalue())
     return path
 
 
-def write_json_report(path: Path, scores: list[TrackerScores], order: list[TrackerScores], protocol: str,
-                      meta: dict) -> Path:
+def write_json_report(
+    path: Path, scores: list[TrackerScores], order: list[TrackerScores], protocol: str, meta: dict
+) -> Path:
     """report.json: the ranking and everything scored for each tracker (non-finite numbers as null)."""
-    data = {"meta": meta, "protocol": protocol, "ranking": [s.label for s in order],
-            "trackers": {s.label: {"summary": s.summary, "sequences": s.sequences, "missing": s.missing,
-                                   "per_sequence": s.per_sequence, "attributes": s.attributes,
-                                   "curves": s.curves} for s in scores}}
+    data = {
+        "meta": meta,
+        "protocol": protocol,
+        "ranking": [s.label for s in order],
+        "trackers": {
+            s.label: {
+                "summary": s.summary,
+                "sequences": s.sequences,
+                "missing": s.missing,
+                "per_sequence": s.per_sequence,
+                "attributes": s.attributes,
+                "curves": s.curves,
+            }
+            for s in scores
+        },
+    }
     atomic_write_text(path, json.dumps(_json_clean(data), indent=1))
     return path
 
@@ -307,6 +365,7 @@ def write_plots(report_dir: Path, order: list[TrackerScores], protocol: str, met
         if not wanted:
             raise ImportError("--no-plots")
         from . import plots as P
+
         return P.make_plots(report_dir, order, protocol, meta)
     except ImportError as exc:
         if wanted:
@@ -318,15 +377,20 @@ def _md_summary(order: list[TrackerScores], protocol: str, meta: dict, seqs) -> 
     """The report's title, what was run, and the ranked table."""
     n_seq = len(seqs)
     cols = COLUMNS[protocol]
-    md = [f"# Benchmark: {meta.get('dataset')} ({protocol.upper()} protocol)\n\n",
-          f"{n_seq} sequences, {sum(len(s) for s in seqs)} frames"
-          + (f", first {meta['max_frames']} frames of each" if meta.get("max_frames") else "")
-          + (f", EAO interval of VOT{meta.get('vot_year')}" if protocol == "vot" else "") + ".\n\n"]
+    md = [
+        f"# Benchmark: {meta.get('dataset')} ({protocol.upper()} protocol)\n\n",
+        f"{n_seq} sequences, {sum(len(s) for s in seqs)} frames"
+        + (f", first {meta['max_frames']} frames of each" if meta.get("max_frames") else "")
+        + (f", EAO interval of VOT{meta.get('vot_year')}" if protocol == "vot" else "")
+        + ".\n\n",
+    ]
     if (meta.get("workers") or 1) > 1:
         md.append(f"Speeds were measured with {meta['workers']} sequences running in parallel.\n\n")
     headers = ["rank", "tracker"] + [h for _, h in cols] + ["sequences"]
-    rows = [[i + 1, s.label] + [_fmt(s.summary.get(k), k) for k, _ in cols] + [f"{len(s.sequences)}/{n_seq}"]
-            for i, s in enumerate(order)]
+    rows = [
+        [i + 1, s.label] + [_fmt(s.summary.get(k), k) for k, _ in cols] + [f"{len(s.sequences)}/{n_seq}"]
+        for i, s in enumerate(order)
+    ]
     md.append(markdown_table(headers, rows))
     return md
 
@@ -334,26 +398,32 @@ def _md_summary(order: list[TrackerScores], protocol: str, meta: dict, seqs) -> 
 def _md_legend(protocol: str, meta: dict, seqs) -> list[str]:
     """What the columns of the protocol mean (and, for VOT, how far the sequences reach the EAO interval)."""
     if protocol == "otb":
-        return ["\nAUC: mean over sequences of the success curve (IoU > t, t = 0, 0.05 .. 1); P@20: centre error "
-                "<= 20 px; NP@0.2: centre error / target size <= 0.2; size err: mean over sequences of the "
-                "median |log2(sqrt(predicted area / true area))| (0.26 = boxes 20% off in size); jitter "
-                "spread: mean over sequences of max - min AUC of the runs started from a jittered first box "
-                "(--jitter); lost@IoU≥.5: share of the frames tracked with IoU >= 0.5 that the tracker "
-                "flagged lost (false alarms); lost@absent: share of the frames without a target (out of view) "
-                "flagged lost; fps: 1 / median update time (initialisation excluded); frames without ground "
-                "truth are left out of AUC, precision and size.\n"]
+        return [
+            "\nAUC: mean over sequences of the success curve (IoU > t, t = 0, 0.05 .. 1); P@20: centre error "
+            "<= 20 px; NP@0.2: centre error / target size <= 0.2; size err: mean over sequences of the "
+            "median |log2(sqrt(predicted area / true area))| (0.26 = boxes 20% off in size); jitter "
+            "spread: mean over sequences of max - min AUC of the runs started from a jittered first box "
+            "(--jitter); lost@IoU≥.5: share of the frames tracked with IoU >= 0.5 that the tracker "
+            "flagged lost (false alarms); lost@absent: share of the frames without a target (out of view) "
+            "flagged lost; fps: 1 / median update time (initialisation excluded); frames without ground "
+            "truth are left out of AUC, precision and size.\n"
+        ]
     if protocol == "vot":
         low, high = M.EAO_INTERVALS.get(int(meta.get("vot_year") or 2018), M.EAO_INTERVALS[2018])
         longest = max((len(q) for q in seqs), default=0)
-        md = ["\nA: mean overlap (10 frames after each initialisation excluded); R: failures per 100 frames; "
-              f"EAO: expected average overlap over sequence lengths {low}..{high} (pysot's method).\n"]
+        md = [
+            "\nA: mean overlap (10 frames after each initialisation excluded); R: failures per 100 frames; "
+            f"EAO: expected average overlap over sequence lengths {low}..{high} (pysot's method).\n"
+        ]
         if longest < low:
             md.append(f"\nThe longest sequence has {longest} frames, shorter than {low}: no EAO.\n")
         elif longest < high:
             md.append(f"\nThe longest sequence has {longest} frames: EAO averages lengths {low}..{longest} only.\n")
         return md
-    return ["\nAO: mean IoU over all frames after the first (boxes clipped to the image, hidden targets "
-            "left out); SR@t: fraction of frames with IoU > t.\n"]
+    return [
+        "\nAO: mean IoU over all frames after the first (boxes clipped to the image, hidden targets "
+        "left out); SR@t: fraction of frames with IoU > t.\n"
+    ]
 
 
 def _md_per_sequence(order: list[TrackerScores], protocol: str, seqs) -> list[str]:
@@ -420,8 +490,10 @@ def write_report(report_dir, scores: list[TrackerScores], protocol: str, meta: d
     report_dir = Path(report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)
     order = ranked(scores, protocol)
-    files = {"csv": write_csv_table(report_dir / "report.csv", order, protocol),
-             "json": write_json_report(report_dir / "report.json", scores, order, protocol, meta)}
+    files = {
+        "csv": write_csv_table(report_dir / "report.csv", order, protocol),
+        "json": write_json_report(report_dir / "report.json", scores, order, protocol, meta),
+    }
     made = write_plots(report_dir, order, protocol, meta, plots)
     files.update(made)
     md = _md_summary(order, protocol, meta, seqs) + _md_legend(protocol, meta, seqs)

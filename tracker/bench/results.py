@@ -9,6 +9,7 @@
 
 Files are written atomically (temporary name, then rename), so a file that exists is complete.
 """
+
 from __future__ import annotations
 
 import re
@@ -96,6 +97,7 @@ class ResultsLayout:
         """`rows`: boxes, or (VOT) codes and boxes. Times first, boxes last: the box file marks completion."""
         atomic_write_text(self.time_file(label, seq), "".join(f"{t:.6f}\n" for t in times))
         from .datasets import shift_region
+
         base = self.bases.get(seq, 0)
         lines = []
         for r in rows:
@@ -111,6 +113,7 @@ class ResultsLayout:
         """One-pass results as an (N, 4) array; 8-value polygons are turned into boxes."""
         from .datasets import shift_region
         from .metrics import polygon_to_box
+
         base = self.bases.get(seq, 0)
         rows = read_rows(self.box_file(label, seq), allow_codes=False)
         out = np.full((len(rows), 4), np.nan)
@@ -122,6 +125,7 @@ class ResultsLayout:
     def read_trajectory(self, label: str, seq: str) -> list:
         """VOT supervised results: per frame an int code or a float array (4 or 8 values)."""
         from .datasets import shift_region
+
         base = self.bases.get(seq, 0)
         rows = read_rows(self.box_file(label, seq), allow_codes=True)
         return [int(r[0]) if len(r) == 1 else shift_region(r, -base) for r in rows]

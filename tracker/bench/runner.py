@@ -1,5 +1,6 @@
 """Running trackers over a dataset under a protocol: one-pass (OTB, GOT-10k) or VOT supervised
 (re-initialised 5 frames after each failure), resumable, optionally in a process pool."""
+
 from __future__ import annotations
 
 import functools
@@ -22,10 +23,11 @@ VOT_SKIP_FRAMES = 5
 @dataclass(frozen=True)
 class TrackerSpec:
     """A tracker to benchmark: what `tracker.build_tracker` gets, and the folder name of its results."""
+
     name: str
     label: str
     weights: str | None = None
-    overrides: tuple = ()            # (key, value) pairs passed to build_tracker
+    overrides: tuple = ()  # (key, value) pairs passed to build_tracker
 
     @property
     def is_opencv(self) -> bool:
@@ -47,9 +49,12 @@ def parse_tracker_spec(text: str, default_weights: str | None = None, opencv_dir
     overrides: tuple = ()
     if name.lower().startswith("opencv:"):
         if weights:
-            raise UserError(f"--tracker {name}: OpenCV trackers take no weights; give their model folder "
-                            f"with --opencv-models / --nano-dir / --vit-dir / --dasiamrpn-dir")
+            raise UserError(
+                f"--tracker {name}: OpenCV trackers take no weights; give their model folder "
+                f"with --opencv-models / --nano-dir / --vit-dir / --dasiamrpn-dir"
+            )
         from ..trackers.opencv import model_dir_overrides
+
         overrides = tuple(model_dir_overrides(name, opencv_dirs or {}).items())
     else:
         weights = weights or default_weights
@@ -61,6 +66,7 @@ def parse_tracker_spec(text: str, default_weights: str | None = None, opencv_dir
 
 def build_from_spec(spec: TrackerSpec, device: str = "cpu", xcorr: str = "torch"):
     from .. import build_tracker
+
     kwargs = dict(spec.overrides)
     if spec.is_opencv:
         return build_tracker(spec.name, **kwargs)
@@ -69,8 +75,10 @@ def build_from_spec(spec: TrackerSpec, device: str = "cpu", xcorr: str = "torch"
 
 # ---------------------------------------------------------------------------------- one sequence
 
+
 def _read(path: Path):
     import cv2
+
     img = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if img is None:
         raise DatasetError(f"{path}: cannot read the image")
@@ -80,8 +88,9 @@ def _read(path: Path):
 def _first_box(seq: Sequence, i: int = 0):
     b = seq.gt[i]
     if not (np.isfinite(b).all() and b[2] > 0 and b[3] > 0):
-        raise DatasetError(f"{seq.gt_file}:{i + 1}: the first frame's box is missing or empty; "
-                           f"the one-pass protocol starts from it")
+        raise DatasetError(
+            f"{seq.gt_file}:{i + 1}: the first frame's box is missing or empty; the one-pass protocol starts from it"
+        )
     return tuple(float(v) for v in b)
 
 
@@ -118,7 +127,7 @@ def track_supervised(tracker, seq: Sequence, skip: int = VOT_SKIP_FRAMES, on_fra
     while i < n:
         b = seq.gt[i]
         if not (np.isfinite(b).all() and b[2] > 0 and b[3] > 0):
-            skipped()          # nothing to initialise on: try the next frame
+            skipped()  # nothing to initialise on: try the next frame
             i += 1
             continue
         failed_at = None
@@ -141,7 +150,7 @@ def track_supervised(tracker, seq: Sequence, skip: int = VOT_SKIP_FRAMES, on_fra
                 if failed_at is not None:
                     break
         if failed_at is None:
-            break              # tracked to the end
+            break  # tracked to the end
         i = min(failed_at + skip, n)
         for _ in range(failed_at + 1, i):
             skipped()
@@ -162,11 +171,12 @@ def jitter_label(label: str, run: int) -> str:
 
 # ---------------------------------------------------------------------------------- many sequences
 
+
 @dataclass
 class Job:
     spec: TrackerSpec
     seq: Sequence
-    jitter: int = 0          # 0: the protocol's run; k > 0: run k with the initial box jittered
+    jitter: int = 0  # 0: the protocol's run; k > 0: run k with the initial box jittered
     jitter_px: float = 2.0
 
     @property
@@ -190,8 +200,15 @@ class RunSummary:
     failed: list = field(default_factory=list)
 
 
-def plan_jobs(specs, seqs, layout: ResultsLayout, force: bool = False, truncated: bool = False,
-              jitter: int = 0, jitter_px: float = 2.0):
+def plan_jobs(
+    specs,
+    seqs,
+    layout: ResultsLayout,
+    force: bool = False,
+    truncated: bool = False,
+    jitter: int = 0,
+    jitter_px: float = 2.0,
+):
     """(jobs to run, (label, seq) pairs already finished). A result file counts as finished when it has
     one line per frame of the sequence; with `truncated` (--max-frames) a longer file counts too, since its
     first lines are that run (trackers are causal), so a quick check never overwrites a full result."""
@@ -218,7 +235,7 @@ def _execute(tracker, job: Job, layout: ResultsLayout, on_frame=None) -> JobOutc
     box0 = jitter_box(_first_box(job.seq), job.jitter, job.seq.name, job.jitter_px) if job.jitter else None
     rows, times, lost = run_sequence(tracker, job.seq, layout.protocol, on_frame=on_frame, box0=box0)
     if lost is not None:
-        layout.write_lost(job.label, job.seq.name, lost)     # before the box file, which marks completion
+        layout.write_lost(job.label, job.seq.name, lost)  # before the box file, which marks completion
     layout.write(job.label, job.seq.name, rows, times)
     return JobOutcome(job.label, job.seq.name, len(rows), _median_ms(times, rows))
 
@@ -230,6 +247,7 @@ _WORKER_CONF: dict = {}
 
 def _worker_init(threads: int, device: str, xcorr: str, need_torch: bool) -> None:
     from ..runtime import configure_worker_threads
+
     _WORKER_CONF.update(device=device, xcorr=xcorr)
     configure_worker_threads(threads, need_torch)
 
@@ -245,17 +263,31 @@ def _worker_job(job: Job, results_dir: str, dataset: str, protocol: str) -> JobO
     except UserError as exc:
         return JobOutcome(job.label, job.seq.name, 0, float("nan"), str(exc))
     except Exception as exc:  # noqa: BLE001 - a crash in one sequence must not lose the others
-        return JobOutcome(job.label, job.seq.name, 0, float("nan"),
-                          f"{exc.__class__.__name__}: {exc}\n{traceback.format_exc(limit=3)}")
+        return JobOutcome(
+            job.label,
+            job.seq.name,
+            0,
+            float("nan"),
+            f"{exc.__class__.__name__}: {exc}\n{traceback.format_exc(limit=3)}",
+        )
 
 
-def run_jobs(jobs, layout: ResultsLayout, workers: int = 1, device: str = "cpu", xcorr: str = "torch",
-             trackers: dict | None = None, progress: Progress | None = None, debug: bool = False,
-             threads: int | None = None) -> RunSummary:
+def run_jobs(
+    jobs,
+    layout: ResultsLayout,
+    workers: int = 1,
+    device: str = "cpu",
+    xcorr: str = "torch",
+    trackers: dict | None = None,
+    progress: Progress | None = None,
+    debug: bool = False,
+    threads: int | None = None,
+) -> RunSummary:
     """Run the jobs; results are written as each sequence finishes. `trackers` maps spec -> built tracker
     (reused in-process when workers == 1). `threads`: CPU threads per process (--threads); default the
     cores free now, split among the workers (tracker.runtime)."""
     from ..runtime import configure_threads, threads_per_worker
+
     summary = RunSummary()
     need_torch = any(not j.spec.is_opencv for j in jobs)
     progress = progress or Progress(sum(len(j.seq) for j in jobs), "bench", enabled=False)
@@ -291,11 +323,14 @@ def run_jobs(jobs, layout: ResultsLayout, workers: int = 1, device: str = "cpu",
     workers = min(workers, len(jobs))  # idle workers would only take cores from the busy ones
     n_threads = threads_per_worker(workers, threads)
     import multiprocessing as mp
+
     ctx = mp.get_context("spawn")  # torch and OpenCV thread pools do not survive fork()
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
-                             initargs=(n_threads, device, xcorr, need_torch)) as pool:
-        futures = {pool.submit(_worker_job, j, str(layout.root.parent), layout.dataset, layout.protocol): j
-                   for j in jobs}
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=_worker_init, initargs=(n_threads, device, xcorr, need_torch)
+    ) as pool:
+        futures = {
+            pool.submit(_worker_job, j, str(layout.root.parent), layout.dataset, layout.protocol): j for j in jobs
+        }
         for fut in as_completed(futures):
             job = futures[fut]
             try:

@@ -3,6 +3,7 @@
 Each subcommand is a module of this package (`track`, `models`, `export`, `batch`, `bench`, `gui`, `train`)
 with add_arguments(parser) and run(args); `args` holds the flags they share. Only this package parses
 arguments: the library below it takes plain values."""
+
 from __future__ import annotations
 
 import argparse
@@ -23,6 +24,7 @@ COMMANDS = {
 
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
+
     parser = argparse.ArgumentParser(prog="siamtrack", description="Siamese single-object tracking")
     parser.add_argument("--version", action="version", version=f"siamtrack {__version__}")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
@@ -50,14 +52,15 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         # the reader went away (`siamtrack models | head`): stop quietly, as other command-line tools do
         import os
+
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except (UserError, FileNotFoundError, PermissionError, IsADirectoryError, ImportError) as exc:
         from .._torch import is_torch_import_error, torch_missing
+
         if getattr(args, "debug", False) or (isinstance(exc, ImportError) and not is_torch_import_error(exc)):
             raise
-        if isinstance(exc, ImportError):      # a path not guarded by tracker._torch: still one line
+        if isinstance(exc, ImportError):  # a path not guarded by tracker._torch: still one line
             exc = torch_missing(f"siamtrack {args.command} with these options")
         print(f"siamtrack {args.command}: error: {exc}", file=sys.stderr)
         return 2
-

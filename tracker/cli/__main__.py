@@ -1,4 +1,5 @@
 """`python -m tracker.cli ...`: the same as `siamtrack ...`."""
+
 import sys
 
 from . import main

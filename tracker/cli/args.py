@@ -12,6 +12,7 @@ The vocabulary (every command that has the idea uses the same flag for it):
   --quiet             no progress output
 Sources come first, positionally: `siamtrack track SOURCE`, `siamtrack gui [SOURCE]`, `siamtrack batch INPUT`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,8 +36,13 @@ def join_negative_values(argv: list[str]) -> list[str]:
             out.append(tok)
             continue
         prev = out[-1] if out else ""
-        if _NEGATIVE_LIST.match(tok) and prev.startswith("-") and len(prev) > 1 and "=" not in prev \
-                and not _NEGATIVE_LIST.match(prev):
+        if (
+            _NEGATIVE_LIST.match(tok)
+            and prev.startswith("-")
+            and len(prev) > 1
+            and "=" not in prev
+            and not _NEGATIVE_LIST.match(prev)
+        ):
             out[-1] = f"{prev}={tok}"
         else:
             out.append(tok)
@@ -64,36 +70,59 @@ class _Deprecated(argparse.Action):
 
 def add_deprecated(parser, old: str, new: str, dest: str, store_true: bool = False, **kwargs) -> None:
     """Keep the old spelling `old` of the flag `new` (dest `dest`) working, hidden from --help."""
-    parser.add_argument(old, dest=dest, action=_Deprecated, new_flag=new, store_true=store_true,
-                        default=argparse.SUPPRESS, help=argparse.SUPPRESS, **kwargs)
+    parser.add_argument(
+        old,
+        dest=dest,
+        action=_Deprecated,
+        new_flag=new,
+        store_true=store_true,
+        default=argparse.SUPPRESS,
+        help=argparse.SUPPRESS,
+        **kwargs,
+    )
 
 
 def int_at_least(minimum: int, note: str = ""):
     """An argparse type: a whole number >= `minimum` (`note` says what the smallest value means)."""
+
     def parse(text: str) -> int:
         try:
             v = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
         if v < minimum:
-            raise argparse.ArgumentTypeError(f"must be {minimum}{note} or more" if note
-                                             else f"must be at least {minimum}")
+            raise argparse.ArgumentTypeError(
+                f"must be {minimum}{note} or more" if note else f"must be at least {minimum}"
+            )
         return v
+
     return parse
 
 
-workers_arg = int_at_least(0, " (one per core)")     # --workers: 0 means one per core
+workers_arg = int_at_least(0, " (one per core)")  # --workers: 0 means one per core
 
 
 def add_model_dir_arguments(p) -> None:
     """The command-line flags naming the folders of the DNN trackers' ONNX files (track, batch, bench)."""
-    p.add_argument("--opencv-models", default=None, metavar="DIR",
-                   help="folder with the ONNX files of OpenCV's DNN trackers (Nano, Vit, DaSiamRPN)")
-    p.add_argument("--nano-dir", default=None, metavar="DIR",
-                   help="folder with NanoTrack's backbone and neck/head ONNX files (for opencv:nano)")
+    p.add_argument(
+        "--opencv-models",
+        default=None,
+        metavar="DIR",
+        help="folder with the ONNX files of OpenCV's DNN trackers (Nano, Vit, DaSiamRPN)",
+    )
+    p.add_argument(
+        "--nano-dir",
+        default=None,
+        metavar="DIR",
+        help="folder with NanoTrack's backbone and neck/head ONNX files (for opencv:nano)",
+    )
     p.add_argument("--vit-dir", default=None, metavar="DIR", help="folder with the ViT tracker's ONNX (opencv:vit)")
-    p.add_argument("--dasiamrpn-dir", default=None, metavar="DIR",
-                   help="folder with DaSiamRPN's model / kernel_cls1 / kernel_r1 ONNX files (opencv:dasiamrpn)")
+    p.add_argument(
+        "--dasiamrpn-dir",
+        default=None,
+        metavar="DIR",
+        help="folder with DaSiamRPN's model / kernel_cls1 / kernel_r1 ONNX files (opencv:dasiamrpn)",
+    )
 
 
 def model_dirs(args) -> dict[str, str | None]:
@@ -106,6 +135,7 @@ def parse_init_box(text: str) -> tuple[float, float, float, float]:
     """--init X,Y,W,H (track, gui): four numbers, separated as every box text is (tracker.io.boxes: commas,
     spaces, tabs or semicolons); ValueError otherwise. Whether the box fits the frame is the tracker's check."""
     from ..io.boxes import parse_values
+
     try:
         values = tuple(parse_values(text))
     except ValueError:
@@ -130,4 +160,5 @@ def model_uses_torch(model) -> bool:
     if str(model).lower().startswith("opencv:"):
         return False
     from ..engines.exported import is_export
+
     return not is_export(model)

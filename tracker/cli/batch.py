@@ -2,6 +2,7 @@
 
 Argument parsing only (stdlib imports); the work is in tracker.batch.runner.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,57 +35,115 @@ with --ray (pip install "siamtrack[ray]"), every worker writes its items' files 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from .args import add_model_dir_arguments
+
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.epilog = EPILOG
     p.add_argument("input", nargs="?", help="manifest (.csv / .jsonl) or a folder of videos with sidecar box files")
     p.add_argument("-o", "--out-dir", help="output folder for the per-item results (created if needed)")
-    p.add_argument("--summary", dest="output", metavar="CSV",
-                   help="the batch summary CSV (default OUT_DIR/summary.csv, or summary.shard-I-of-N.csv "
-                        "for a shard; with --merge: required)")
+    p.add_argument(
+        "--summary",
+        dest="output",
+        metavar="CSV",
+        help="the batch summary CSV (default OUT_DIR/summary.csv, or summary.shard-I-of-N.csv "
+        "for a shard; with --merge: required)",
+    )
     from .args import add_deprecated
+
     add_deprecated(p, "--output", "--summary", "output", metavar="CSV")
     g = p.add_argument_group("tracker")
-    g.add_argument("--model", default=None,
-                   help="preset name or opencv:NAME (default: the project's default preset)")
+    g.add_argument("--model", default=None, help="preset name or opencv:NAME (default: the project's default preset)")
     g.add_argument("--weights", default=None, help="checkpoint for the model")
     g.add_argument("--config", default=None, help="a pysot-style YAML config instead of --model")
     g.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (on a GPU one process feeds it)")
-    g.add_argument("--engine", default="auto", choices=["auto", "torch", "onnxruntime", "openvino"],
-                   help="what runs the network (default auto: the faster ONNX engine on the CPU, torch on a GPU)")
-    g.add_argument("--xcorr", default="torch", choices=["torch", "numba", "cuda"],
-                   help="cross-correlation backend (default torch)")
+    g.add_argument(
+        "--engine",
+        default="auto",
+        choices=["auto", "torch", "onnxruntime", "openvino"],
+        help="what runs the network (default auto: the faster ONNX engine on the CPU, torch on a GPU)",
+    )
+    g.add_argument(
+        "--xcorr", default="torch", choices=["torch", "numba", "cuda"], help="cross-correlation backend (default torch)"
+    )
     add_model_dir_arguments(g)
     g = p.add_argument_group("what to do")
-    g.add_argument("--max-frames", type=_positive_int, default=None, metavar="N",
-                   help="track at most N frames per item (counting the first)")
+    g.add_argument(
+        "--max-frames",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="track at most N frames per item (counting the first)",
+    )
     g.add_argument("--save-video", action="store_true", help="also write ITEM.annotated.mp4")
     g.add_argument("--force", action="store_true", help="redo items that are already finished")
-    g.add_argument("--workers", type=_workers, default=None, metavar="N",
-                   help="worker processes (0 = one per core); the free cores' threads are split among them. "
-                        "With --ray: Ray workers (default: as many as the cluster holds)")
-    g.add_argument("--threads", type=_positive_int, default=None, metavar="N",
-                   help="CPU threads per process (default: the cores free at start-up divided by the workers)")
-    g.add_argument("--shard", default=None, metavar="I/N",
-                   help="process only shard I of N (0 <= I < N), a deterministic part of the input")
-    g.add_argument("--shard-by", choices=("id", "index"), default="id",
-                   help="split shards by a stable hash of the item id (default) or by manifest position")
+    g.add_argument(
+        "--workers",
+        type=_workers,
+        default=None,
+        metavar="N",
+        help="worker processes (0 = one per core); the free cores' threads are split among them. "
+        "With --ray: Ray workers (default: as many as the cluster holds)",
+    )
+    g.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="CPU threads per process (default: the cores free at start-up divided by the workers)",
+    )
+    g.add_argument(
+        "--shard",
+        default=None,
+        metavar="I/N",
+        help="process only shard I of N (0 <= I < N), a deterministic part of the input",
+    )
+    g.add_argument(
+        "--shard-by",
+        choices=("id", "index"),
+        default="id",
+        help="split shards by a stable hash of the item id (default) or by manifest position",
+    )
     g.add_argument("--dry-run", action="store_true", help="list this run's items and whether they are finished")
     g.add_argument("--quiet", action="store_true", help="no progress output")
     g = p.add_argument_group("on a Ray cluster")
-    g.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
-                   help="run the items on Ray workers, each holding one tracker: on the cluster at ADDRESS "
-                        "(auto, HOST:PORT, ray://HOST:10001), or without ADDRESS on a local Ray instance. "
-                        "The output folder must be reachable by every node (shared filesystem)")
-    g.add_argument("--cpus-per-worker", type=_positive_float, default=1.0, metavar="C",
-                   help="with --ray: CPUs each worker reserves (and its thread count; default 1)")
-    g.add_argument("--gpus-per-worker", type=_non_negative_float, default=0.0, metavar="G",
-                   help="with --ray: GPUs each worker reserves (e.g. 1, or 0.5 to share one); "
-                        "more than 0 tracks on the worker's GPU (--device cuda)")
-    g.add_argument("--retries", type=_non_negative_int, default=2, metavar="N",
-                   help="with --ray: times an item is tried again when its worker dies (default 2)")
-    p.add_argument("--merge", nargs="+", metavar="DIR",
-                   help="build the summary CSV from the item summaries in these output folders (e.g. one "
-                        "per shard); INPUT or --manifest, if given, also reports items with no result")
+    g.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        default=None,
+        metavar="ADDRESS",
+        help="run the items on Ray workers, each holding one tracker: on the cluster at ADDRESS "
+        "(auto, HOST:PORT, ray://HOST:10001), or without ADDRESS on a local Ray instance. "
+        "The output folder must be reachable by every node (shared filesystem)",
+    )
+    g.add_argument(
+        "--cpus-per-worker",
+        type=_positive_float,
+        default=1.0,
+        metavar="C",
+        help="with --ray: CPUs each worker reserves (and its thread count; default 1)",
+    )
+    g.add_argument(
+        "--gpus-per-worker",
+        type=_non_negative_float,
+        default=0.0,
+        metavar="G",
+        help="with --ray: GPUs each worker reserves (e.g. 1, or 0.5 to share one); "
+        "more than 0 tracks on the worker's GPU (--device cuda)",
+    )
+    g.add_argument(
+        "--retries",
+        type=_non_negative_int,
+        default=2,
+        metavar="N",
+        help="with --ray: times an item is tried again when its worker dies (default 2)",
+    )
+    p.add_argument(
+        "--merge",
+        nargs="+",
+        metavar="DIR",
+        help="build the summary CSV from the item summaries in these output folders (e.g. one "
+        "per shard); INPUT or --manifest, if given, also reports items with no result",
+    )
     p.add_argument("--manifest", default=None, help="with --merge: the batch's input, to report missing items")
 
 
@@ -94,6 +153,7 @@ _non_negative_int = int_at_least(0)
 
 def _float(text: str) -> float:
     import math
+
     try:
         v = float(text)
     except ValueError:
@@ -130,6 +190,7 @@ def _workers(text: str) -> int:
 def default_model() -> str:
     try:
         from ..config.presets import DEFAULT_PRESET
+
         return DEFAULT_PRESET
     except Exception:  # noqa: BLE001 - presets not importable yet: fall back to a named preset
         return "siamrpn_alex_dwxcorr"
@@ -144,8 +205,9 @@ def run(args) -> int:
         return _run_merge(args)
     if not args.input:
         if args.ray and args.ray != "local" and Path(args.ray).exists():
-            raise UserError(f"--ray took {args.ray!r} as the cluster address; put INPUT before --ray, "
-                            f"or write --ray=ADDRESS")
+            raise UserError(
+                f"--ray took {args.ray!r} as the cluster address; put INPUT before --ray, or write --ray=ADDRESS"
+            )
         raise UserError("give a manifest or a folder of videos (or --merge DIR...)")
     if not args.out_dir:
         raise UserError("give the output folder with -o/--out-dir")
@@ -174,6 +236,7 @@ def _run_batch(args) -> int:
     if out_dir.exists() and not out_dir.is_dir():
         raise UserError(f"{out_dir}: exists and is not a folder")
     from ..io.sinks import check_output_file, check_output_folder
+
     check_output_folder(out_dir, "-o/--out-dir")
     if args.output:
         check_output_file(args.output, "--summary")
@@ -185,12 +248,20 @@ def _run_batch(args) -> int:
         items = select_shard(items, shard[0], shard[1], by=args.shard_by)
     if args.config and args.model:
         raise UserError("give either --model or --config, not both")
-    opts = BatchOptions(out_dir=str(out_dir), model=args.model or ("" if args.config else default_model()),
-                        weights=args.weights, config=args.config, device=args.device, xcorr=args.xcorr,
-                        engine=args.engine,
-                        max_frames=args.max_frames, save_video=args.save_video, force=args.force,
-                        threads=args.threads,
-                        model_dir=model_dir_overrides(args.model or "", model_dirs(args)).get("model_dir"))
+    opts = BatchOptions(
+        out_dir=str(out_dir),
+        model=args.model or ("" if args.config else default_model()),
+        weights=args.weights,
+        config=args.config,
+        device=args.device,
+        xcorr=args.xcorr,
+        engine=args.engine,
+        max_frames=args.max_frames,
+        save_video=args.save_video,
+        force=args.force,
+        threads=args.threads,
+        model_dir=model_dir_overrides(args.model or "", model_dirs(args)).get("model_dir"),
+    )
     quiet = args.quiet
     ray_opts = _ray_options(args, opts) if args.ray else None
     workers = 1 if args.workers is None else (args.workers or cpu_count())
@@ -198,8 +269,11 @@ def _run_batch(args) -> int:
         if not quiet:
             print("batch: with a GPU one process feeds the device; --workers ignored", file=sys.stderr)
         workers = 1
-    summary_csv = Path(args.output) if args.output else out_dir / (
-        f"summary.shard-{shard[0]}-of-{shard[1]}.csv" if shard and shard[1] > 1 else "summary.csv")
+    summary_csv = (
+        Path(args.output)
+        if args.output
+        else out_dir / (f"summary.shard-{shard[0]}-of-{shard[1]}.csv" if shard and shard[1] > 1 else "summary.csv")
+    )
 
     if args.dry_run:
         where = f" (shard {shard[0]}/{shard[1]}: {len(items)} of {total_items})" if shard else ""
@@ -216,11 +290,12 @@ def _run_batch(args) -> int:
         return 0
 
     # Fail fast, before any item, on what would fail every item: an unknown model, missing weights.
-    needs_tracker = any(not it.error for it in items) and (opts.force or any(
-        finished_summary(it, opts) is None for it in items if not it.error))
+    needs_tracker = any(not it.error for it in items) and (
+        opts.force or any(finished_summary(it, opts) is None for it in items if not it.error)
+    )
     if needs_tracker:
         if model_uses_torch(opts.config or opts.model):
-            configure_process()   # this process; workers: runtime.configure_worker_threads
+            configure_process()  # this process; workers: runtime.configure_worker_threads
         try:
             # builds (and checks) it; the first item warms it up. For --ray on the CPU: the driver may
             # have no GPU, and its tracker is only a check.
@@ -260,23 +335,32 @@ def _ray_options(args, opts):
     """--ray and its flags as a RayOptions; sets opts.device to the worker's GPU when workers get one."""
     from ..batch.ray_runner import RayOptions, import_ray
     from ..errors import UserError
-    import_ray()   # a clear message now when the extra is not installed
+
+    import_ray()  # a clear message now when the extra is not installed
     if args.threads is not None and args.threads > args.cpus_per_worker and not args.quiet:
-        print(f"batch: --threads {args.threads} in workers of {args.cpus_per_worker:g} CPUs "
-              "(--cpus-per-worker) oversubscribes their share", file=sys.stderr)
+        print(
+            f"batch: --threads {args.threads} in workers of {args.cpus_per_worker:g} CPUs "
+            "(--cpus-per-worker) oversubscribes their share",
+            file=sys.stderr,
+        )
     dev = opts.device
     if args.gpus_per_worker > 0:
         if dev == "cpu":
             opts.device = "cuda"
         elif dev not in ("cuda", "cuda:0"):
-            raise UserError(f"--device {dev}: with --ray each worker sees only the GPU Ray gives it; "
-                            "use --device cuda")
+            raise UserError(f"--device {dev}: with --ray each worker sees only the GPU Ray gives it; use --device cuda")
     elif dev.startswith("cuda"):
-        raise UserError(f"--device {dev} with --ray needs --gpus-per-worker (e.g. 1): Ray hides the GPUs "
-                        "from workers that reserve none")
-    return RayOptions(address=None if args.ray == "local" else args.ray, workers=args.workers or None,
-                      cpus_per_worker=args.cpus_per_worker, gpus_per_worker=args.gpus_per_worker,
-                      max_retries=args.retries)
+        raise UserError(
+            f"--device {dev} with --ray needs --gpus-per-worker (e.g. 1): Ray hides the GPUs "
+            "from workers that reserve none"
+        )
+    return RayOptions(
+        address=None if args.ray == "local" else args.ray,
+        workers=args.workers or None,
+        cpus_per_worker=args.cpus_per_worker,
+        gpus_per_worker=args.gpus_per_worker,
+        max_retries=args.retries,
+    )
 
 
 def _raise_interrupt(signum, frame):
@@ -293,6 +377,7 @@ def _run_merge(args) -> int:
     if not args.output:
         raise UserError("--merge needs --summary SUMMARY.csv")
     from ..io.sinks import check_output_file
+
     check_output_file(args.output, "--summary")
     manifest = args.manifest or args.input
     summaries = collect_summaries(args.merge)
@@ -302,16 +387,29 @@ def _run_merge(args) -> int:
         expected = load_items(manifest)
         missing = [it for it in expected if it.item_id not in ids]
         for it in missing:
-            summaries.append({"item_id": it.item_id, "status": "missing", "video": it.video,
-                              "start_frame": it.start, "init_box": list(it.box) if it.box else None,
-                              "error": "no result in the merged folders"})
+            summaries.append(
+                {
+                    "item_id": it.item_id,
+                    "status": "missing",
+                    "video": it.video,
+                    "start_frame": it.start,
+                    "init_box": list(it.box) if it.box else None,
+                    "error": "no result in the merged folders",
+                }
+            )
         extra = ids - {it.item_id for it in expected}
         if extra and not args.quiet:
-            print(f"batch merge: {len(extra)} results are not in {manifest}: {', '.join(sorted(extra)[:5])}"
-                  + (" ..." if len(extra) > 5 else ""), file=sys.stderr)
+            print(
+                f"batch merge: {len(extra)} results are not in {manifest}: {', '.join(sorted(extra)[:5])}"
+                + (" ..." if len(extra) > 5 else ""),
+                file=sys.stderr,
+            )
     write_summary_csv(Path(args.output), summaries)
     failed = [s for s in summaries if s.get("status") == "failed"]
     if not args.quiet:
-        print(f"batch merge: {len(summaries)} items, {len(summaries) - len(failed) - len(missing)} ok, "
-              f"{len(failed)} failed, {len(missing)} missing -> {args.output}", file=sys.stderr)
+        print(
+            f"batch merge: {len(summaries)} items, {len(summaries) - len(failed) - len(missing)} ok, "
+            f"{len(failed)} failed, {len(missing)} missing -> {args.output}",
+            file=sys.stderr,
+        )
     return 1 if failed or missing else 0

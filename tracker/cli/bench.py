@@ -2,6 +2,7 @@
 
 Light module: only argparse and the standard library at import time.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,53 +33,110 @@ example:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from .args import add_model_dir_arguments
+
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.epilog = EPILOG
-    p.add_argument("dataset", metavar="DATASET_DIR",
-                   help="the dataset folder, or a split file (.txt: one dataset folder per line, relative to the "
-                        "file, optionally followed by ': A,B,C' to take only those sequences)")
-    p.add_argument("--protocol", choices=["otb", "vot", "got10k"], default=None,
-                   help="evaluation protocol (default: from the dataset format: vot -> vot, got10k -> got10k, "
-                        "otherwise otb one-pass)")
-    p.add_argument("--gt-base", choices=["auto", "0", "1"], default="auto",
-                   help="where the box files put the first pixel (default auto: 1 for OTB and GOT-10k, 0 for VOT, "
-                        "for other layouts and for sequence folders with an origin.json); results files are "
-                        "written in the same convention, siamtrack's trackers always see 0-based boxes")
-    p.add_argument("--format", dest="fmt", choices=["auto", "otb", "vot", "got10k", "generic"], default="auto",
-                   help="dataset layout (default: auto-detect)")
+    p.add_argument(
+        "dataset",
+        metavar="DATASET_DIR",
+        help="the dataset folder, or a split file (.txt: one dataset folder per line, relative to the "
+        "file, optionally followed by ': A,B,C' to take only those sequences)",
+    )
+    p.add_argument(
+        "--protocol",
+        choices=["otb", "vot", "got10k"],
+        default=None,
+        help="evaluation protocol (default: from the dataset format: vot -> vot, got10k -> got10k, "
+        "otherwise otb one-pass)",
+    )
+    p.add_argument(
+        "--gt-base",
+        choices=["auto", "0", "1"],
+        default="auto",
+        help="where the box files put the first pixel (default auto: 1 for OTB and GOT-10k, 0 for VOT, "
+        "for other layouts and for sequence folders with an origin.json); results files are "
+        "written in the same convention, siamtrack's trackers always see 0-based boxes",
+    )
+    p.add_argument(
+        "--format",
+        dest="fmt",
+        choices=["auto", "otb", "vot", "got10k", "generic"],
+        default="auto",
+        help="dataset layout (default: auto-detect)",
+    )
     p.add_argument("--tracker", "-t", action="append", default=[], metavar="SPEC", help=TRACKER_HELP)
-    p.add_argument("--weights", default=None,
-                   help="checkpoint for every non-OpenCV --tracker given without @WEIGHTS")
-    p.add_argument("--config", action="append", default=[], metavar="YAML",
-                   help="a preset YAML (ours or pysot's) to benchmark like a --tracker, with --weights")
+    p.add_argument("--weights", default=None, help="checkpoint for every non-OpenCV --tracker given without @WEIGHTS")
+    p.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="YAML",
+        help="a preset YAML (ours or pysot's) to benchmark like a --tracker, with --weights",
+    )
     add_model_dir_arguments(p)
     p.add_argument("--results", default="results", metavar="DIR", help="raw results folder (default: results)")
-    p.add_argument("--dataset-name", default=None,
-                   help="name of the dataset's folder under --results (default: the dataset folder's name)")
-    p.add_argument("--report-dir", default=None, metavar="DIR",
-                   help="where the report goes (default: reports/DATASET beside the results folder)")
+    p.add_argument(
+        "--dataset-name",
+        default=None,
+        help="name of the dataset's folder under --results (default: the dataset folder's name)",
+    )
+    p.add_argument(
+        "--report-dir",
+        default=None,
+        metavar="DIR",
+        help="where the report goes (default: reports/DATASET beside the results folder)",
+    )
     p.add_argument("--sequences", default=None, metavar="A,B,...", help="only these sequences")
-    p.add_argument("--max-frames", type=int, default=None, metavar="N",
-                   help="only the first N frames of each sequence (quick checks; scores then differ)")
+    p.add_argument(
+        "--max-frames",
+        type=int,
+        default=None,
+        metavar="N",
+        help="only the first N frames of each sequence (quick checks; scores then differ)",
+    )
     from .args import workers_arg
-    p.add_argument("--workers", type=workers_arg, default=1, metavar="N",
-                   help="sequences run in parallel in N processes, 0 = one per core (each gets free cores/N "
-                        "threads; default 1)")
-    p.add_argument("--threads", type=int, default=None, metavar="N",
-                   help="CPU threads per process (default: the cores free at start-up, split among the workers)")
-    p.add_argument("--jitter", type=int, default=0, metavar="N",
-                   help="OTB: also run each sequence N more times from a first box jittered by up to "
-                        "--jitter-px on each of x, y, w, h (the same jitter on every machine), and report the "
-                        "spread (max - min) of their AUCs (default 0: no extra runs)")
+
+    p.add_argument(
+        "--workers",
+        type=workers_arg,
+        default=1,
+        metavar="N",
+        help="sequences run in parallel in N processes, 0 = one per core (each gets free cores/N threads; default 1)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="CPU threads per process (default: the cores free at start-up, split among the workers)",
+    )
+    p.add_argument(
+        "--jitter",
+        type=int,
+        default=0,
+        metavar="N",
+        help="OTB: also run each sequence N more times from a first box jittered by up to "
+        "--jitter-px on each of x, y, w, h (the same jitter on every machine), and report the "
+        "spread (max - min) of their AUCs (default 0: no extra runs)",
+    )
     p.add_argument("--jitter-px", type=float, default=2.0, metavar="PX", help="jitter size (default 2 px)")
     p.add_argument("--force", action="store_true", help="re-run sequences that already have results")
     p.add_argument("--report-only", action="store_true", help="run nothing; score the results folder")
     p.add_argument("--device", default="cpu", help="torch device for our trackers (default cpu)")
     p.add_argument("--xcorr", default="torch", help="cross-correlation backend for our trackers (default torch)")
-    p.add_argument("--engine", default="auto", choices=["auto", "torch", "onnxruntime", "openvino"],
-                   help="what runs our trackers' networks (default auto: the faster ONNX engine on the CPU)")
-    p.add_argument("--vot-year", type=int, default=2018, choices=[2016, 2017, 2018, 2019],
-                   help="VOT year whose sequence-length interval the EAO uses (default 2018)")
+    p.add_argument(
+        "--engine",
+        default="auto",
+        choices=["auto", "torch", "onnxruntime", "openvino"],
+        help="what runs our trackers' networks (default auto: the faster ONNX engine on the CPU)",
+    )
+    p.add_argument(
+        "--vot-year",
+        type=int,
+        default=2018,
+        choices=[2016, 2017, 2018, 2019],
+        help="VOT year whose sequence-length interval the EAO uses (default 2018)",
+    )
     p.add_argument("--no-plots", action="store_true", help="tables only, no PNG plots")
     p.add_argument("--quiet", action="store_true", help="no progress output")
 
@@ -108,9 +166,11 @@ def run(args) -> int:
     dataset_name = safe_label(args.dataset_name or (given.stem if given.is_file() else given.name))
     layout = ResultsLayout(args.results, dataset_name, protocol)
     layout.bases = {s.name: s.gt_base for s in seqs}
-    report_dir = (Path(args.report_dir) if args.report_dir
-                  else Path(args.results).resolve().parent / "reports" / dataset_name)
+    report_dir = (
+        Path(args.report_dir) if args.report_dir else Path(args.results).resolve().parent / "reports" / dataset_name
+    )
     from ..io.sinks import check_output_folder
+
     check_output_folder(args.results, "--results")
     check_output_folder(report_dir, "--report-dir")
 
@@ -119,48 +179,78 @@ def run(args) -> int:
     specs = [parse_tracker_spec(t, args.weights, opencv_dirs) for t in texts]
     if args.engine != "auto":
         import dataclasses
-        specs = [s if s.is_opencv else dataclasses.replace(s, overrides=s.overrides + (("engine", args.engine),))
-                 for s in specs]
+
+        specs = [
+            s if s.is_opencv else dataclasses.replace(s, overrides=s.overrides + (("engine", args.engine),))
+            for s in specs
+        ]
     labels = [s.label for s in specs]
     dup = {lab for lab in labels if labels.count(lab) > 1}
     if dup:
-        raise UserError(f"two --tracker entries share the results folder {', '.join(sorted(dup))}; "
-                        f"give one a label with NAME...=LABEL")
+        raise UserError(
+            f"two --tracker entries share the results folder {', '.join(sorted(dup))}; "
+            f"give one a label with NAME...=LABEL"
+        )
     if not specs and not args.report_only and not layout.trackers([s.name for s in seqs]):
-        raise UserError("nothing to do: give --tracker (or --report-only with results in the folder "
-                        f"{layout.root})")
+        raise UserError(f"nothing to do: give --tracker (or --report-only with results in the folder {layout.root})")
 
     failed = []
     if specs and not args.report_only:
-        jobs, finished = plan_jobs(specs, seqs, layout, force=args.force, truncated=args.max_frames is not None,
-                                   jitter=args.jitter if protocol == "otb" else 0, jitter_px=args.jitter_px)
+        jobs, finished = plan_jobs(
+            specs,
+            seqs,
+            layout,
+            force=args.force,
+            truncated=args.max_frames is not None,
+            jitter=args.jitter if protocol == "otb" else 0,
+            jitter_px=args.jitter_px,
+        )
         if any(model_uses_torch(s.name) for s in specs):
             from ..runtime import configure_process
-            configure_process()   # this process; workers: runtime.configure_worker_threads
+
+            configure_process()  # this process; workers: runtime.configure_worker_threads
         # Build every tracker once before anything runs: a bad name or missing weights fails now, clearly.
-        built = {spec: build_from_spec(spec, args.device, args.xcorr) for spec in specs
-                 if any(j.spec == spec for j in jobs)}
+        built = {
+            spec: build_from_spec(spec, args.device, args.xcorr) for spec in specs if any(j.spec == spec for j in jobs)
+        }
         if args.workers > 1:
             built = {}  # workers build their own
         total = sum(len(j.seq) for j in jobs)
         progress = Progress(total, "bench", enabled=not args.quiet)
         if finished and not args.quiet:
-            print(f"siamtrack bench: {len(finished)} tracker/sequence result(s) already in {layout.root}, "
-                  f"skipped (--force redoes them)", file=sys.stderr)
-        summary = run_jobs(jobs, layout, workers=args.workers, device=args.device, xcorr=args.xcorr,
-                           trackers=built, progress=progress, debug=getattr(args, "debug", False),
-                           threads=args.threads)
+            print(
+                f"siamtrack bench: {len(finished)} tracker/sequence result(s) already in {layout.root}, "
+                f"skipped (--force redoes them)",
+                file=sys.stderr,
+            )
+        summary = run_jobs(
+            jobs,
+            layout,
+            workers=args.workers,
+            device=args.device,
+            xcorr=args.xcorr,
+            trackers=built,
+            progress=progress,
+            debug=getattr(args, "debug", False),
+            threads=args.threads,
+        )
         progress.close()
         failed = summary.failed
 
     found = layout.trackers([s.name for s in seqs])
     order = labels + [lab for lab in found if lab not in labels]
-    scores = score_all(layout, order, seqs, protocol, truncated=args.max_frames is not None,
-                       vot_year=args.vot_year)
-    meta = {"dataset": dataset_name, "dataset_dir": str(Path(args.dataset).resolve()), "format": fmt,
-            "protocol": protocol, "sequences": [s.name for s in seqs], "max_frames": args.max_frames,
-            "vot_year": args.vot_year if protocol == "vot" else None, "workers": args.workers,
-            "trackers": {s.label: {"name": s.name, "weights": s.weights} for s in specs}}
+    scores = score_all(layout, order, seqs, protocol, truncated=args.max_frames is not None, vot_year=args.vot_year)
+    meta = {
+        "dataset": dataset_name,
+        "dataset_dir": str(Path(args.dataset).resolve()),
+        "format": fmt,
+        "protocol": protocol,
+        "sequences": [s.name for s in seqs],
+        "max_frames": args.max_frames,
+        "vot_year": args.vot_year if protocol == "vot" else None,
+        "workers": args.workers,
+        "trackers": {s.label: {"name": s.name, "weights": s.weights} for s in specs},
+    }
     files = write_report(report_dir, scores, protocol, meta, seqs, plots=not args.no_plots)
     print((report_dir / "report.md").read_text().split("\n## ")[0].rstrip())
     print(f"\nreport: {files['md']}  (csv, json and plots beside it)")
@@ -174,6 +264,7 @@ def run(args) -> int:
 def main(argv=None) -> int:
     """`python -m tracker.cli.bench ...`: the same as `siamtrack bench ...`."""
     from ..errors import UserError
+
     parser = argparse.ArgumentParser(prog="siamtrack bench", description="benchmark trackers")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
     add_arguments(parser)

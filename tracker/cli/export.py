@@ -1,40 +1,70 @@
 """`siamtrack export`: a model as ONNX graphs plus a sidecar, trackable on its own (`--model DIR`)."""
+
 from __future__ import annotations
 
 
 def add_arguments(p):
-    p.add_argument("model", nargs="?", default=None, help="preset name (see `siamtrack models`); default: the "
-                   "shipped default model")
+    p.add_argument(
+        "model",
+        nargs="?",
+        default=None,
+        help="preset name (see `siamtrack models`); default: the shipped default model",
+    )
     p.add_argument("--config", help="a pysot config.yaml (or a siamtrack preset YAML) instead of MODEL")
-    p.add_argument("--weights", help="checkpoint file (pysot, siamfc-pytorch or siamtrack format); default: the "
-                   "preset's shipped weights")
+    p.add_argument(
+        "--weights",
+        help="checkpoint file (pysot, siamfc-pytorch or siamtrack format); default: the preset's shipped weights",
+    )
     p.add_argument("--out-dir", dest="out", metavar="DIR", help="folder to write (created if missing); required")
     from .args import add_deprecated
+
     add_deprecated(p, "--out", "--out-dir", "out", metavar="DIR")
     p.add_argument("--long-term", action="store_true", help="also export the long-term re-detection search graph")
-    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                   help="tracking value stored in the sidecar instead of the preset's; repeatable")
-    p.add_argument("--int8", action="store_true", help="quantize the search graph to int8 (static, calibrated "
-                   "on --calibration); offered for the presets whose accuracy it keeps (weights/README.md)")
-    p.add_argument("--calibration", metavar="DATA", help="folder of sequences with ground truth to calibrate "
-                   "int8 on (any layout `siamtrack bench` reads)")
-    p.add_argument("--calibration-frames", type=int, default=96, metavar="N",
-                   help="search crops to calibrate on (default 96)")
-    p.add_argument("--format", choices=["siamtrack", "opencv-nano"], default="siamtrack",
-                   help="siamtrack (default): template and search graphs plus the sidecar, for --model DIR; "
-                        "opencv-nano: backbone.onnx and neckhead.onnx for OpenCV's cv2.TrackerNano (anchor-free "
-                        "stride-16 models)")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="tracking value stored in the sidecar instead of the preset's; repeatable",
+    )
+    p.add_argument(
+        "--int8",
+        action="store_true",
+        help="quantize the search graph to int8 (static, calibrated "
+        "on --calibration); offered for the presets whose accuracy it keeps (weights/README.md)",
+    )
+    p.add_argument(
+        "--calibration",
+        metavar="DATA",
+        help="folder of sequences with ground truth to calibrate int8 on (any layout `siamtrack bench` reads)",
+    )
+    p.add_argument(
+        "--calibration-frames", type=int, default=96, metavar="N", help="search crops to calibrate on (default 96)"
+    )
+    p.add_argument(
+        "--format",
+        choices=["siamtrack", "opencv-nano"],
+        default="siamtrack",
+        help="siamtrack (default): template and search graphs plus the sidecar, for --model DIR; "
+        "opencv-nano: backbone.onnx and neckhead.onnx for OpenCV's cv2.TrackerNano (anchor-free "
+        "stride-16 models)",
+    )
 
 
 # int8 validation (weights/README.md, "int8"): preset -> validation AUC of int8 minus float32, measured with
 # `siamtrack bench` on the validation split; int8 is offered only within 0.01
-INT8_CHECKED: dict[str, float] = {"siamrpn_effnet_lite0_fast": -0.002, "siamrpn_alex_dwxcorr": -0.001,
-                                   "siamfc_alexnet": +0.004, "siamrpn_effnet_lite0": +0.029}
+INT8_CHECKED: dict[str, float] = {
+    "siamrpn_effnet_lite0_fast": -0.002,
+    "siamrpn_alex_dwxcorr": -0.001,
+    "siamfc_alexnet": +0.004,
+    "siamrpn_effnet_lite0": +0.029,
+}
 INT8_TOLERANCE = 0.01
 
 
 def run(args) -> int:
     from .._torch import require_torch
+
     require_torch("exporting a model")
     from ..config.presets import DEFAULT_PRESET
     from ..errors import UserError
@@ -52,8 +82,10 @@ def run(args) -> int:
     if not getattr(args, "out", None):
         raise UserError("give the folder to write with --out-dir DIR")
     from ..io.sinks import check_output_folder
+
     check_output_folder(args.out, "--out-dir")
     from ..build import load_model, resolve_preset
+
     preset = resolve_preset(spec)
     if args.param:
         preset = preset.replace_track(**parse_params(args.param))
@@ -68,29 +100,45 @@ def run(args) -> int:
         if args.int8 or args.long_term:
             raise UserError("--format opencv-nano takes neither --int8 nor --long-term (cv2.TrackerNano runs float32)")
         from ..export.nano import check_nano_compatible
+
         check_nano_compatible(preset)
     from ..engines.auto import weights_sha256
+
     model, _ = load_model(preset, args.weights, "cpu")
     if args.format == "opencv-nano":
         from pathlib import Path
 
         from ..export.nano import export_opencv_nano
+
         notes = export_opencv_nano(preset, model, args.out, weights_sha256(preset, args.weights))
         for name in ("backbone.onnx", "neckhead.onnx"):
             print(f"{Path(args.out) / name}  float32  {(Path(args.out) / name).stat().st_size / 1e6:.1f} MB")
         for note in notes:
             print(note)
-        print(f"load with: params = cv2.TrackerNano_Params(); params.backbone = '{Path(args.out) / 'backbone.onnx'}'; "
-              f"params.neckhead = '{Path(args.out) / 'neckhead.onnx'}'")
+        print(
+            f"load with: params = cv2.TrackerNano_Params(); params.backbone = '{Path(args.out) / 'backbone.onnx'}'; "
+            f"params.neckhead = '{Path(args.out) / 'neckhead.onnx'}'"
+        )
         return 0
     from ..export.onnx import export_model
-    export = export_model(preset, model, args.out, weights_sha256(preset, args.weights), long_term=args.long_term,
-                          int8=args.int8, calibration=args.calibration, calibration_frames=args.calibration_frames)
+
+    export = export_model(
+        preset,
+        model,
+        args.out,
+        weights_sha256(preset, args.weights),
+        long_term=args.long_term,
+        int8=args.int8,
+        calibration=args.calibration,
+        calibration_frames=args.calibration_frames,
+    )
     for g in [export.template, *export.search]:
         print(f"{g.path}  {g.precision}  {g.path.stat().st_size / 1e6:.1f} MB")
     print(f"{export.root / 'siamtrack.json'}  sidecar")
     if args.int8 and args.weights is not None:
-        print("note: int8 is unvalidated for these weights: compare it with float32 on your data "
-              "(siamtrack bench --model DIR)")
+        print(
+            "note: int8 is unvalidated for these weights: compare it with float32 on your data "
+            "(siamtrack bench --model DIR)"
+        )
     print(f"track with: siamtrack track VIDEO --model {export.root}")
     return 0

@@ -1,4 +1,5 @@
 """`siamtrack gui`: argument parsing only (light imports; Qt is imported inside run)."""
+
 from __future__ import annotations
 
 import argparse
@@ -8,39 +9,57 @@ import os
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from .args import add_deprecated
-    parser.add_argument("source", nargs="?", metavar="SOURCE",
-                        help="video file, image folder or camera index to open at start")
+
+    parser.add_argument(
+        "source", nargs="?", metavar="SOURCE", help="video file, image folder or camera index to open at start"
+    )
     add_deprecated(parser, "--source", "SOURCE (positional)", "source_opt", metavar="SPEC")
-    parser.add_argument("--model", metavar="NAME",
-                        help="preset name, opencv:csrt|kcf|mil..., or a pysot config YAML")
+    parser.add_argument("--model", metavar="NAME", help="preset name, opencv:csrt|kcf|mil..., or a pysot config YAML")
     parser.add_argument("--weights", metavar="PATH", help="checkpoint for --model (default: the preset's own)")
     parser.add_argument("--device", metavar="DEV", help="cpu, cuda, cuda:1 ...")
     parser.add_argument("--xcorr", metavar="BACKEND", help="cross-correlation backend: torch, numba, cuda")
-    parser.add_argument("--engine", choices=["auto", "torch", "onnxruntime", "openvino"], default="auto",
-                        help="what runs the Siamese models' networks (default auto: the faster ONNX engine on the CPU)")
-    parser.add_argument("--threads", type=int, metavar="N",
-                        help="CPU threads for the model (default: the cores free at start-up)")
+    parser.add_argument(
+        "--engine",
+        choices=["auto", "torch", "onnxruntime", "openvino"],
+        default="auto",
+        help="what runs the Siamese models' networks (default auto: the faster ONNX engine on the CPU)",
+    )
+    parser.add_argument(
+        "--threads", type=int, metavar="N", help="CPU threads for the model (default: the cores free at start-up)"
+    )
     parser.add_argument("--init", metavar="X,Y,W,H", help="start tracking this box on the first frame")
     parser.add_argument("--trail", action="store_true", help="draw the target's trail")
-    parser.add_argument("--settings", metavar="INI",
-                        help="settings file to use instead of the user's (also $SIAMTRACK_GUI_SETTINGS)")
+    parser.add_argument(
+        "--settings", metavar="INI", help="settings file to use instead of the user's (also $SIAMTRACK_GUI_SETTINGS)"
+    )
     smoke = parser.add_argument_group(
-        "headless smoke mode", "run the real window offscreen for N frames, save a screenshot of it and exit")
+        "headless smoke mode", "run the real window offscreen for N frames, save a screenshot of it and exit"
+    )
     smoke.add_argument("--frames", type=int, metavar="N", help="frames to run (with --screenshot)")
     smoke.add_argument("--screenshot", metavar="PNG", help="save the whole window here and exit")
-    parser.add_argument("--save-video", dest="record", metavar="VIDEO",
-                        help="record the annotated video from the start (.mp4 or .avi); finalised on exit")
-    parser.add_argument("--output", dest="export", metavar="TXT",
-                        help="write the boxes (x,y,w,h per frame, the initial box first) on exit")
+    parser.add_argument(
+        "--save-video",
+        dest="record",
+        metavar="VIDEO",
+        help="record the annotated video from the start (.mp4 or .avi); finalised on exit",
+    )
+    parser.add_argument(
+        "--output",
+        dest="export",
+        metavar="TXT",
+        help="write the boxes (x,y,w,h per frame, the initial box first) on exit",
+    )
     add_deprecated(parser, "--record", "--save-video", "record", metavar="VIDEO")
     add_deprecated(parser, "--export", "--output", "export", metavar="TXT")
-    smoke.add_argument("--timeout", type=float, default=300.0, metavar="S",
-                       help="give up after this many seconds (default 300)")
+    smoke.add_argument(
+        "--timeout", type=float, default=300.0, metavar="S", help="give up after this many seconds (default 300)"
+    )
 
 
 def parse_box(text: str) -> tuple[float, float, float, float]:
     from ..errors import UserError
     from .args import parse_init_box
+
     try:
         values = parse_init_box(text)
     except ValueError:
@@ -52,6 +71,7 @@ def parse_box(text: str) -> tuple[float, float, float, float]:
 
 def run(args) -> int:
     from ..errors import UserError
+
     old_source = getattr(args, "source_opt", None)
     if old_source is not None:
         if args.source is not None:
@@ -69,6 +89,7 @@ def run(args) -> int:
         raise UserError("--init needs a SOURCE (the box is drawn on its first frame)")
     # output paths are checked before the window opens or a model loads
     from ..io.sinks import check_output_file, check_video_output
+
     if args.export:
         check_output_file(args.export, "--output")
     if args.record:
@@ -79,18 +100,23 @@ def run(args) -> int:
     # a file or folder that cannot be read fails here, in one line, before a window (and its threads) exists
     if args.source is not None and not (str(args.source).isdigit() and not os.path.exists(args.source)):
         from ..io.sources import open_source
+
         open_source(args.source).close()
     from ..runtime import configure_process, configure_threads
+
     configure_threads(args.threads)  # before any tracker exists (tracker.runtime explains the default)
-    configure_process()              # freed memory kept, TF32 off, for whichever model the window loads
+    configure_process()  # freed memory kept, TF32 off, for whichever model the window loads
     from ..engines import set_default_engine
+
     set_default_engine(args.engine)  # every model the window builds runs on it
     try:
         importlib.import_module("PyQt6.QtWidgets")
     except ImportError as exc:
-        raise UserError(f"the GUI needs PyQt6, which cannot be imported ({exc}): pip install 'siamtrack[gui]'") \
-            from None
+        raise UserError(
+            f"the GUI needs PyQt6, which cannot be imported ({exc}): pip install 'siamtrack[gui]'"
+        ) from None
     from ..gui.app import run_headless, run_interactive
+
     if headless:
         return run_headless(args, init)
     return run_interactive(args, init)

@@ -1,4 +1,5 @@
 """`siamtrack models`: the presets, their family, backbone, input convention and weights."""
+
 from __future__ import annotations
 
 
@@ -13,10 +14,19 @@ def run(args) -> int:
 
     rows: list[dict] = []
     for pr in list_presets():
-        rows.append({"name": pr.name, "family": pr.family, "backbone": pr.backbone, "head": pr.model.head.type,
-                     "input": pr.input.describe(), "checkpoint": pr.checkpoint_format,
-                     "weights": "shipped" if pr.weights_available else "--weights FILE",
-                     "default": pr.name == DEFAULT_PRESET, "description": pr.description})
+        rows.append(
+            {
+                "name": pr.name,
+                "family": pr.family,
+                "backbone": pr.backbone,
+                "head": pr.model.head.type,
+                "input": pr.input.describe(),
+                "checkpoint": pr.checkpoint_format,
+                "weights": "shipped" if pr.weights_available else "--weights FILE",
+                "default": pr.name == DEFAULT_PRESET,
+                "description": pr.description,
+            }
+        )
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -26,7 +36,9 @@ def run(args) -> int:
     for r in rows:
         vals = dict(r, name=r["name"] + (" *" if r["default"] else ""))
         print("  ".join(str(vals[c]).ljust(widths[c]) for c in cols))
-    print("\n* the default model (also `--model default`). Input: the model's channel order and pixel scaling "
-          "(p = pixel value 0..255).\nOpenCV baselines: opencv:csrt, opencv:kcf, opencv:mil, opencv:nano, "
-          "opencv:vit, opencv:dasiamrpn (see `siamtrack track --help`).")
+    print(
+        "\n* the default model (also `--model default`). Input: the model's channel order and pixel scaling "
+        "(p = pixel value 0..255).\nOpenCV baselines: opencv:csrt, opencv:kcf, opencv:mil, opencv:nano, "
+        "opencv:vit, opencv:dasiamrpn (see `siamtrack track --help`)."
+    )
     return 0

@@ -1,4 +1,5 @@
 """`siamtrack track`: one target through one source (video file, image folder, camera index)."""
+
 from __future__ import annotations
 
 
@@ -7,6 +8,7 @@ def parse_params(items: list[str]) -> dict:
     import yaml
 
     from ..errors import UserError
+
     out = {}
     for item in items:
         name, sep, value = item.partition("=")
@@ -18,33 +20,61 @@ def parse_params(items: list[str]) -> dict:
 
 def add_arguments(p):
     from .args import add_model_dir_arguments, box_arg
+
     p.add_argument("source", nargs="?", help="video file, folder of images (sorted by name), or camera index")
-    p.add_argument("--demo", action="store_true", help="track the shipped demo clip with its ground truth and "
-                   "write the annotated video to the temporary folder (siamtrack-demo/demo_tracked.mp4 there; the "
-                   "path is printed) or to --save-video FILE")
-    p.add_argument("--model", default=None, help="preset name (see `siamtrack models`) or opencv:csrt|kcf|mil|nano...; "
-                   "default: the shipped default model")
+    p.add_argument(
+        "--demo",
+        action="store_true",
+        help="track the shipped demo clip with its ground truth and "
+        "write the annotated video to the temporary folder (siamtrack-demo/demo_tracked.mp4 there; the "
+        "path is printed) or to --save-video FILE",
+    )
+    p.add_argument(
+        "--model",
+        default=None,
+        help="preset name (see `siamtrack models`) or opencv:csrt|kcf|mil|nano...; default: the shipped default model",
+    )
     p.add_argument("--config", help="a pysot config.yaml (or a siamtrack preset YAML) instead of --model")
     p.add_argument("--weights", help="checkpoint file (pysot, siamfc-pytorch or siamtrack format)")
-    p.add_argument("--init", type=box_arg, metavar="X,Y,W,H", help="initial box X,Y,W,H (0-based pixels); "
-                   "default: the first line of --groundtruth")
-    p.add_argument("--gt-base", choices=["auto", "0", "1"], default="auto",
-                   help="where --groundtruth puts the first pixel (default auto: 1 for OTB's groundtruth_rect*.txt, "
-                        "0 for other files and beside an origin.json); boxes are read 0-based from it")
-    p.add_argument("--groundtruth", help="ground-truth boxes file: the first box initialises, and the "
-                   "success AUC and precision@20 are printed at the end")
+    p.add_argument(
+        "--init",
+        type=box_arg,
+        metavar="X,Y,W,H",
+        help="initial box X,Y,W,H (0-based pixels); default: the first line of --groundtruth",
+    )
+    p.add_argument(
+        "--gt-base",
+        choices=["auto", "0", "1"],
+        default="auto",
+        help="where --groundtruth puts the first pixel (default auto: 1 for OTB's groundtruth_rect*.txt, "
+        "0 for other files and beside an origin.json); boxes are read 0-based from it",
+    )
+    p.add_argument(
+        "--groundtruth",
+        help="ground-truth boxes file: the first box initialises, and the "
+        "success AUC and precision@20 are printed at the end",
+    )
     p.add_argument("--output", help="write one x,y,w,h line per frame (line 1 = the initial box)")
     p.add_argument("--save-video", help="write the annotated video (.mp4: mp4v, .avi: MJPG)")
     p.add_argument("--max-frames", type=int, help="stop after N frames (the initial frame included)")
     p.add_argument("--start", type=int, default=0, help="first frame index (default 0)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--xcorr", default="torch", choices=["torch", "numba", "cuda"], help="cross-correlation backend")
-    p.add_argument("--engine", default="auto", choices=["auto", "torch", "onnxruntime", "openvino"],
-                   help="what runs the network (default auto: the faster ONNX engine on the CPU, torch on a GPU)")
+    p.add_argument(
+        "--engine",
+        default="auto",
+        choices=["auto", "torch", "onnxruntime", "openvino"],
+        help="what runs the network (default auto: the faster ONNX engine on the CPU, torch on a GPU)",
+    )
     p.add_argument("--long-term", action="store_true", help="re-detect with an enlarged search when unsure (SiamRPN)")
-    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                   help="override a tracking hyper-parameter of the preset, e.g. --param window_influence=0.3 "
-                        "or --param clamp_search=true (SiamFC's original search-size clamp); repeatable")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a tracking hyper-parameter of the preset, e.g. --param window_influence=0.3 "
+        "or --param clamp_search=true (SiamFC's original search-size clamp); repeatable",
+    )
     add_model_dir_arguments(p)
     p.add_argument("--threads", type=int, help="CPU threads for the model (default: the cores free at start-up)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -61,6 +91,7 @@ def run(args) -> int:
 
     if args.demo:
         from ..config.presets import WEIGHTS_DIR
+
         if args.source is not None:
             raise UserError("--demo tracks the shipped demo clip: give either --demo or a SOURCE")
         args.source = str(WEIGHTS_DIR / "demo" / "demo.mp4")
@@ -73,7 +104,8 @@ def run(args) -> int:
     gt = None
     if args.groundtruth:
         from ..io.boxes import read_box_file
-        gt = read_box_file(args.groundtruth, args.gt_base)     # 0-based, whatever the file's origin
+
+        gt = read_box_file(args.groundtruth, args.gt_base)  # 0-based, whatever the file's origin
     init = args.init
     if init is None:
         if gt is None:
@@ -86,26 +118,35 @@ def run(args) -> int:
     source = open_source(args.source, start=args.start)
     from ..runtime import configure_process, configure_threads
     from .args import model_uses_torch
+
     configure_threads(args.threads)
     if model_uses_torch(model):
-        configure_process()   # freed memory kept, TF32 off: what the builder leaves to the application
+        configure_process()  # freed memory kept, TF32 off: what the builder leaves to the application
     if model.startswith("opencv:"):
         from ..trackers.opencv import model_dir_overrides
         from .args import model_dirs
+
         tracker = build_tracker(model, **model_dir_overrides(model, model_dirs(args)))
     else:
-        tracker = build_tracker(model, weights=args.weights, device=args.device, xcorr=args.xcorr, engine=args.engine,
-                                long_term=args.long_term, **parse_params(args.param))
+        tracker = build_tracker(
+            model,
+            weights=args.weights,
+            device=args.device,
+            xcorr=args.xcorr,
+            engine=args.engine,
+            long_term=args.long_term,
+            **parse_params(args.param),
+        )
 
     source.on_skip = lambda i, why: print(f"\nwarning: frame {i} skipped: {why}", file=sys.stderr)
     writer = BoxWriter(args.output) if args.output else None
     video = None
-    run = tracker.track(source, init, max_frames=args.max_frames)   # tracker.sequence: the one frame loop
+    run = tracker.track(source, init, max_frames=args.max_frames)  # tracker.sequence: the one frame loop
     progress = Progress(run.total or 0, "track", enabled=not args.quiet)
     boxes = []
     try:
         for r in run:
-            boxes.append(r.box)       # a frame the source skipped repeats the previous box: line n is frame n
+            boxes.append(r.box)  # a frame the source skipped repeats the previous box: line n is frame n
             if writer:
                 writer.write(r.box)
             if args.save_video and not r.skipped:
@@ -126,6 +167,7 @@ def run(args) -> int:
         line += f"  skipped {len(source.skipped)}"
     if gt is not None:
         from ..bench.metrics import otb_scores
+
         n = min(len(boxes), len(gt))
         scores = otb_scores(boxes[:n], gt[:n])
         line += f"  AUC {scores.auc:.3f}  P@20 {scores.precision20:.3f}"
@@ -140,6 +182,7 @@ def demo_video_path():
     current one (the user did not ask for a file there)."""
     import tempfile
     from pathlib import Path
+
     return Path(tempfile.gettempdir()) / "siamtrack-demo" / "demo_tracked.mp4"
 
 
@@ -150,6 +193,7 @@ def check_outputs(args) -> None:
 
     from ..errors import UserError
     from ..io.sinks import check_output_file, check_video_output
+
     outputs = []
     if args.output:
         outputs.append(("--output", check_output_file(args.output, "--output")))

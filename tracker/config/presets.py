@@ -3,6 +3,7 @@
 A preset is plain data (dataclasses). Numbers that define a model live here, once. Presets can be
 written to and read from YAML; a pysot experiment YAML is translated by `tracker.config.pysot`.
 """
+
 from __future__ import annotations
 
 import copy
@@ -15,7 +16,7 @@ from ..errors import UserError
 
 # The shipped weights and demo clip: the package's data folder in a wheel or non-editable install
 # (setup.py maps the repository's weights/ there), the repository's weights/ in a checkout or editable install.
-_PACKAGE = Path(__file__).resolve().parent.parent          # tracker/
+_PACKAGE = Path(__file__).resolve().parent.parent  # tracker/
 _PACKAGE_WEIGHTS = _PACKAGE / "_weights"
 WEIGHTS_DIR = _PACKAGE_WEIGHTS if _PACKAGE_WEIGHTS.is_dir() else _PACKAGE.parent / "weights"
 
@@ -27,9 +28,10 @@ class PresetError(UserError):
 @dataclass
 class InputConvention:
     """How a model expects its crops: channel order, then value = (pixel * scale - mean) / std."""
-    channel_order: str = "BGR"          # "BGR" or "RGB"
-    scale: float = 1.0                  # 1.0 for 0..255 inputs, 1/255 for 0..1
-    mean: tuple[float, float, float] | None = None   # per channel, in the model's channel order
+
+    channel_order: str = "BGR"  # "BGR" or "RGB"
+    scale: float = 1.0  # 1.0 for 0..255 inputs, 1/255 for 0..1
+    mean: tuple[float, float, float] | None = None  # per channel, in the model's channel order
     std: tuple[float, float, float] | None = None
 
     def describe(self) -> str:
@@ -42,6 +44,7 @@ class InputConvention:
         def one(values, default):
             values = tuple(values) if values is not None else (default,) * 3
             return f"{values[0]:g}" if len(set(values)) == 1 else "(" + ",".join(f"{v:g}" for v in values) + ")"
+
         return f"{self.channel_order} ({p}-{one(self.mean, 0.0)})/{one(self.std, 1.0)}"
 
 
@@ -50,22 +53,23 @@ class NeckSpec:
     """AdjustAllLayer: 1x1 conv + BN per level to `out_channels`; template maps narrower than 20 keep the
     centre `center_size` cells. `resize_to_first` upsamples every level to the first level's size (for
     backbones whose levels have different strides)."""
+
     out_channels: list[int]
     center_size: int = 7
     resize_to_first: bool = False
-    template_only: bool = False         # crop the template's maps only, whatever the search map's size
+    template_only: bool = False  # crop the template's maps only, whatever the search map's size
 
 
 @dataclass
 class HeadSpec:
-    type: str                            # "siamfc" | "upchannel" | "depthwise" | "multi" | "anchor_free"
+    type: str  # "siamfc" | "upchannel" | "depthwise" | "multi" | "anchor_free"
     anchor_num: int = 5
-    out_scale: float = 0.001             # siamfc
-    weighted: bool = False               # multi
-    hidden: int | None = None            # depthwise hidden channels (pysot: = in_channels); anchor_free tower width
-    stride: int = 16                     # anchor_free: score-map stride in search-crop pixels
-    template_size: int = 6               # anchor_free: side of the template feature map (cells correlated)
-    tower: int = 2                       # anchor_free: depthwise-separable blocks in each of the two towers
+    out_scale: float = 0.001  # siamfc
+    weighted: bool = False  # multi
+    hidden: int | None = None  # depthwise hidden channels (pysot: = in_channels); anchor_free tower width
+    stride: int = 16  # anchor_free: score-map stride in search-crop pixels
+    template_size: int = 6  # anchor_free: side of the template feature map (cells correlated)
+    tower: int = 2  # anchor_free: depthwise-separable blocks in each of the two towers
 
 
 @dataclass
@@ -81,6 +85,7 @@ class SearchParams:
     """Tracking values shared by the search-region trackers (SiamRPN / SiamRPN++ and the anchor-free head):
     crop sizes and context, the scale/ratio penalty, the cosine window, the size update rate, pysot's
     long-term re-detection and our lost flag."""
+
     exemplar_size: int = 127
     instance_size: int = 255
     context_amount: float = 0.5
@@ -115,6 +120,7 @@ class SiamRPNParams(SearchParams):
 class AnchorFreeParams(SearchParams):
     """The anchor-free head's values. Defaults: the fixed ones OpenCV's TrackerNano uses (penalty_k 0.055,
     window 0.455, lr 0.37). The score map's stride in search-crop pixels is the head's (HeadSpec.stride)."""
+
     penalty_k: float = 0.055
     window_influence: float = 0.455
     lr: float = 0.37
@@ -132,7 +138,7 @@ class SiamFCParams:
     window_influence: float = 0.176
     response_up: int = 16
     total_stride: int = 8
-    clamp_search: bool = False           # the original MATLAB clamp of s_x to [0.2, 5] x initial
+    clamp_search: bool = False  # the original MATLAB clamp of s_x to [0.2, 5] x initial
     # lost when the response peak falls below this fraction of the first frame's peak (see tracker/trackers/siamfc.py).
     # Measured with scripts/calibrate_lost.py on the shipped weights over all eleven shared sequences: flags
     # 0.1% of tracked frames, 39% of the frames where the target was wiped out, all 12 out-of-view frames.
@@ -142,13 +148,13 @@ class SiamFCParams:
 @dataclass
 class Preset:
     name: str
-    family: str                          # "siamfc" | "siamrpn" | "anchor_free"
+    family: str  # "siamfc" | "siamrpn" | "anchor_free"
     model: ModelSpec
     track: SiamRPNParams | SiamFCParams | AnchorFreeParams
     input: InputConvention
-    checkpoint_format: str               # "pysot" | "siamfc" | "siamtrack"
+    checkpoint_format: str  # "pysot" | "siamfc" | "siamtrack"
     description: str = ""
-    weights: str | None = None           # file name in weights/ shipped with the project
+    weights: str | None = None  # file name in weights/ shipped with the project
     weights_sha256: str | None = None
 
     @property
@@ -169,8 +175,10 @@ class Preset:
         names = {f.name for f in dataclasses.fields(self.track)}
         unknown = sorted(set(overrides) - names)
         if unknown:
-            raise PresetError(f"preset {self.name}: unknown tracking parameter(s) {', '.join(unknown)}; "
-                              f"known: {', '.join(sorted(names))}")
+            raise PresetError(
+                f"preset {self.name}: unknown tracking parameter(s) {', '.join(unknown)}; "
+                f"known: {', '.join(sorted(names))}"
+            )
         typed: dict[str, Any] = {}
         for key, value in overrides.items():
             current = getattr(self.track, key)
@@ -184,8 +192,9 @@ class Preset:
                 else:
                     typed[key] = type(current)(value)
             except (TypeError, ValueError):
-                raise PresetError(f"preset {self.name}: {key} must be a {type(current).__name__}, "
-                                  f"got {value!r}") from None
+                raise PresetError(
+                    f"preset {self.name}: {key} must be a {type(current).__name__}, got {value!r}"
+                ) from None
         new = copy.deepcopy(self)
         new.track = dataclasses.replace(new.track, **typed)
         return new
@@ -212,10 +221,17 @@ class Preset:
         for k in ("mean", "std"):
             if inp.get(k) is not None:
                 inp[k] = tuple(inp[k])
-        return Preset(name=d["name"], family=d["family"], model=ms, track=params_cls(**track),
-                      input=InputConvention(**inp), checkpoint_format=d["checkpoint_format"],
-                      description=d.get("description", ""), weights=d.get("weights"),
-                      weights_sha256=d.get("weights_sha256"))
+        return Preset(
+            name=d["name"],
+            family=d["family"],
+            model=ms,
+            track=params_cls(**track),
+            input=InputConvention(**inp),
+            checkpoint_format=d["checkpoint_format"],
+            description=d.get("description", ""),
+            weights=d.get("weights"),
+            weights_sha256=d.get("weights_sha256"),
+        )
 
 
 PYSOT_INPUT = InputConvention("BGR", 1.0)
@@ -232,83 +248,152 @@ def _register(p: Preset) -> None:
     _PRESETS[p.name] = p
 
 
-_register(Preset(
-    "siamfc_alexnet", "siamfc",
-    ModelSpec("alexnet_siamfc", head=HeadSpec("siamfc", out_scale=0.001)),
-    SiamFCParams(), SIAMFC_INPUT, "siamfc",
-    "SiamFC (siamfc-pytorch AlexNetV1), 3 scales",
-    weights="siamfc_alexnet.pth",
-    weights_sha256="2e5efd6aefdbf01589ffedd8109651f7fae83dca8932afbcd3e55a48fbb404c4"))
-_register(Preset(
-    "siamfc_alexnet_5scale", "siamfc",
-    ModelSpec("alexnet_siamfc", head=HeadSpec("siamfc", out_scale=0.001)),
-    SiamFCParams(scale_num=5, scale_step=1.0255, scale_penalty=0.962, scale_lr=0.34, window_influence=0.168),
-    SIAMFC_INPUT, "siamfc", "SiamFC with the 5-scale search (same weights as siamfc_alexnet)",
-    weights="siamfc_alexnet.pth",
-    weights_sha256="2e5efd6aefdbf01589ffedd8109651f7fae83dca8932afbcd3e55a48fbb404c4"))
-_register(Preset(
-    "siamrpn_alex_upxcorr", "siamrpn",
-    ModelSpec("alexnet_legacy", head=HeadSpec("upchannel")),
-    SiamRPNParams(instance_size=271, base_size=0, penalty_k=0.055, window_influence=0.42, lr=0.295),
-    PYSOT_INPUT, "pysot", "original SiamRPN (UP-channel) with DaSiamRPN tracking values"))
-_register(Preset(
-    "siamrpn_alex_dwxcorr", "siamrpn",
-    ModelSpec("alexnet_legacy", head=HeadSpec("depthwise")),
-    # lost_threshold 0 (the chosen anchor more likely background than target): calibrated for the shipped
-    # from-scratch file, whose margins swing more while tracking than the default model's (README, lost flag)
-    SiamRPNParams(instance_size=287, base_size=0, penalty_k=0.16, window_influence=0.40, lr=0.30,
-                  lost_threshold=0.0),
-    PYSOT_INPUT, "pysot", "pysot siamrpn_alex_dwxcorr (AlexNetLegacy + DepthwiseRPN)",
-    weights="siamrpn_alex_dwxcorr.pth",
-    weights_sha256="72b17362fc863a2db4be2019d8f096528ddf72161a47728dd8b885d53a83a8b7"))
-_register(Preset(
-    "siamrpn_r50_l234_dwxcorr", "siamrpn",
-    ModelSpec("resnet50", {"used_layers": [2, 3, 4]}, R50_NECK, HeadSpec("multi", weighted=True)),
-    SiamRPNParams(instance_size=255, base_size=8, penalty_k=0.05, window_influence=0.42, lr=0.38),
-    PYSOT_INPUT, "pysot", "SiamRPN++ ResNet-50 layers 2-4, weighted fusion (pysot VOT config)"))
-_register(Preset(
-    "siamrpn_r50_l234_dwxcorr_otb", "siamrpn",
-    ModelSpec("resnet50", {"used_layers": [2, 3, 4]}, R50_NECK, HeadSpec("multi", weighted=False)),
-    SiamRPNParams(instance_size=255, base_size=8, penalty_k=0.24, window_influence=0.50, lr=0.25),
-    PYSOT_INPUT, "pysot", "SiamRPN++ ResNet-50 layers 2-4, mean fusion (pysot OTB config)"))
-_register(Preset(
-    "siamrpn_effnet_lite0", "siamrpn",
-    ModelSpec("efficientnet_lite0", {"output_stride": 16},
-              NeckSpec(out_channels=[64, 64], resize_to_first=True),
-              HeadSpec("multi", weighted=True, hidden=64)),
-    SiamRPNParams(instance_size=255, base_size=8, penalty_k=0.1, window_influence=0.35, lr=0.3),
-    LITE_INPUT, "siamtrack",
-    "the project's own, stride 8: SiamRPN++-style depthwise heads on ImageNet EfficientNet-Lite0 stages 3 and 5",
-    weights="siamrpn_effnet_lite0.pth",
-    weights_sha256="08cb99daece27b9c566a156f46d67f52c3fbfd51635e72dd710095071eaa2072"))
+_register(
+    Preset(
+        "siamfc_alexnet",
+        "siamfc",
+        ModelSpec("alexnet_siamfc", head=HeadSpec("siamfc", out_scale=0.001)),
+        SiamFCParams(),
+        SIAMFC_INPUT,
+        "siamfc",
+        "SiamFC (siamfc-pytorch AlexNetV1), 3 scales",
+        weights="siamfc_alexnet.pth",
+        weights_sha256="2e5efd6aefdbf01589ffedd8109651f7fae83dca8932afbcd3e55a48fbb404c4",
+    )
+)
+_register(
+    Preset(
+        "siamfc_alexnet_5scale",
+        "siamfc",
+        ModelSpec("alexnet_siamfc", head=HeadSpec("siamfc", out_scale=0.001)),
+        SiamFCParams(scale_num=5, scale_step=1.0255, scale_penalty=0.962, scale_lr=0.34, window_influence=0.168),
+        SIAMFC_INPUT,
+        "siamfc",
+        "SiamFC with the 5-scale search (same weights as siamfc_alexnet)",
+        weights="siamfc_alexnet.pth",
+        weights_sha256="2e5efd6aefdbf01589ffedd8109651f7fae83dca8932afbcd3e55a48fbb404c4",
+    )
+)
+_register(
+    Preset(
+        "siamrpn_alex_upxcorr",
+        "siamrpn",
+        ModelSpec("alexnet_legacy", head=HeadSpec("upchannel")),
+        SiamRPNParams(instance_size=271, base_size=0, penalty_k=0.055, window_influence=0.42, lr=0.295),
+        PYSOT_INPUT,
+        "pysot",
+        "original SiamRPN (UP-channel) with DaSiamRPN tracking values",
+    )
+)
+_register(
+    Preset(
+        "siamrpn_alex_dwxcorr",
+        "siamrpn",
+        ModelSpec("alexnet_legacy", head=HeadSpec("depthwise")),
+        # lost_threshold 0 (the chosen anchor more likely background than target): calibrated for the shipped
+        # from-scratch file, whose margins swing more while tracking than the default model's (README, lost flag)
+        SiamRPNParams(
+            instance_size=287, base_size=0, penalty_k=0.16, window_influence=0.40, lr=0.30, lost_threshold=0.0
+        ),
+        PYSOT_INPUT,
+        "pysot",
+        "pysot siamrpn_alex_dwxcorr (AlexNetLegacy + DepthwiseRPN)",
+        weights="siamrpn_alex_dwxcorr.pth",
+        weights_sha256="72b17362fc863a2db4be2019d8f096528ddf72161a47728dd8b885d53a83a8b7",
+    )
+)
+_register(
+    Preset(
+        "siamrpn_r50_l234_dwxcorr",
+        "siamrpn",
+        ModelSpec("resnet50", {"used_layers": [2, 3, 4]}, R50_NECK, HeadSpec("multi", weighted=True)),
+        SiamRPNParams(instance_size=255, base_size=8, penalty_k=0.05, window_influence=0.42, lr=0.38),
+        PYSOT_INPUT,
+        "pysot",
+        "SiamRPN++ ResNet-50 layers 2-4, weighted fusion (pysot VOT config)",
+    )
+)
+_register(
+    Preset(
+        "siamrpn_r50_l234_dwxcorr_otb",
+        "siamrpn",
+        ModelSpec("resnet50", {"used_layers": [2, 3, 4]}, R50_NECK, HeadSpec("multi", weighted=False)),
+        SiamRPNParams(instance_size=255, base_size=8, penalty_k=0.24, window_influence=0.50, lr=0.25),
+        PYSOT_INPUT,
+        "pysot",
+        "SiamRPN++ ResNet-50 layers 2-4, mean fusion (pysot OTB config)",
+    )
+)
+_register(
+    Preset(
+        "siamrpn_effnet_lite0",
+        "siamrpn",
+        ModelSpec(
+            "efficientnet_lite0",
+            {"output_stride": 16},
+            NeckSpec(out_channels=[64, 64], resize_to_first=True),
+            HeadSpec("multi", weighted=True, hidden=64),
+        ),
+        SiamRPNParams(instance_size=255, base_size=8, penalty_k=0.1, window_influence=0.35, lr=0.3),
+        LITE_INPUT,
+        "siamtrack",
+        "the project's own, stride 8: SiamRPN++-style depthwise heads on ImageNet EfficientNet-Lite0 stages 3 and 5",
+        weights="siamrpn_effnet_lite0.pth",
+        weights_sha256="08cb99daece27b9c566a156f46d67f52c3fbfd51635e72dd710095071eaa2072",
+    )
+)
 
-_register(Preset(
-    "siamrpn_effnet_lite0_fast", "siamrpn",
-    ModelSpec("efficientnet_lite0", {"used_layers": [4, 5], "output_stride": 16},
-              NeckSpec(out_channels=[64, 64], center_size=6, template_only=True),
-              HeadSpec("multi", weighted=True, hidden=64)),
-    # lost_threshold calibrated on person9, car1, BMX3, person11 (README, "The lost flag")
-    SiamRPNParams(instance_size=255, base_size=8, anchor_stride=16, anchor_scales=(4,),
-                  penalty_k=0.1, window_influence=0.35, lr=0.3, lost_threshold=0.07),
-    LITE_INPUT, "siamtrack",
-    "the project's own (the default): SiamRPN++-style depthwise heads on ImageNet EfficientNet-Lite0 stages 4 "
-    "and 5, both stride 16",
-    weights="siamrpn_effnet_lite0_fast.pth",
-    weights_sha256="cd0ec2794ac4b8db4fd5c67f846b7086f789da4e3fbce0aa151c52022d228e38"))
+_register(
+    Preset(
+        "siamrpn_effnet_lite0_fast",
+        "siamrpn",
+        ModelSpec(
+            "efficientnet_lite0",
+            {"used_layers": [4, 5], "output_stride": 16},
+            NeckSpec(out_channels=[64, 64], center_size=6, template_only=True),
+            HeadSpec("multi", weighted=True, hidden=64),
+        ),
+        # lost_threshold calibrated on person9, car1, BMX3, person11 (README, "The lost flag")
+        SiamRPNParams(
+            instance_size=255,
+            base_size=8,
+            anchor_stride=16,
+            anchor_scales=(4,),
+            penalty_k=0.1,
+            window_influence=0.35,
+            lr=0.3,
+            lost_threshold=0.07,
+        ),
+        LITE_INPUT,
+        "siamtrack",
+        "the project's own (the default): SiamRPN++-style depthwise heads on ImageNet EfficientNet-Lite0 stages 4 "
+        "and 5, both stride 16",
+        weights="siamrpn_effnet_lite0_fast.pth",
+        weights_sha256="cd0ec2794ac4b8db4fd5c67f846b7086f789da4e3fbce0aa151c52022d228e38",
+    )
+)
 
-_register(Preset(
-    "anchorfree_effnet_lite0", "anchor_free",
-    ModelSpec("efficientnet_lite0", {"used_layers": [4, 5], "output_stride": 16},
-              NeckSpec(out_channels=[64, 64], center_size=6, template_only=True),
-              HeadSpec("anchor_free", hidden=64, stride=16, template_size=6, tower=2)),
-    # lost_threshold from scripts/calibrate_lost.py on the seven training sequences (model card)
-    AnchorFreeParams(instance_size=255, lost_threshold=0.28),
-    LITE_INPUT, "siamtrack",
-    "the project's anchor-free model (experimental, below the default on the validation split): pixel-wise "
-    "correlation and (l, t, r, b) regression on ImageNet EfficientNet-Lite0 stages 4 and 5 (stride 16, 16x16 "
-    "score map at 255 px)",
-    weights="anchorfree_effnet_lite0.pth",
-    weights_sha256="2a9308e2823cc9f15c7bb48c341db63571467fb9960ec603c7d5d38fbe1b419c"))
+_register(
+    Preset(
+        "anchorfree_effnet_lite0",
+        "anchor_free",
+        ModelSpec(
+            "efficientnet_lite0",
+            {"used_layers": [4, 5], "output_stride": 16},
+            NeckSpec(out_channels=[64, 64], center_size=6, template_only=True),
+            HeadSpec("anchor_free", hidden=64, stride=16, template_size=6, tower=2),
+        ),
+        # lost_threshold from scripts/calibrate_lost.py on the seven training sequences (model card)
+        AnchorFreeParams(instance_size=255, lost_threshold=0.28),
+        LITE_INPUT,
+        "siamtrack",
+        "the project's anchor-free model (experimental, below the default on the validation split): pixel-wise "
+        "correlation and (l, t, r, b) regression on ImageNet EfficientNet-Lite0 stages 4 and 5 (stride 16, 16x16 "
+        "score map at 255 px)",
+        weights="anchorfree_effnet_lite0.pth",
+        weights_sha256="2a9308e2823cc9f15c7bb48c341db63571467fb9960ec603c7d5d38fbe1b419c",
+    )
+)
 
 DEFAULT_PRESET = "siamrpn_effnet_lite0_fast"
 # `--model default` (and get_preset("default")) names whichever preset is the default.
@@ -325,5 +410,6 @@ def get_preset(name: str) -> Preset:
     try:
         return copy.deepcopy(_PRESETS[name])
     except KeyError:
-        raise PresetError(f"unknown model preset {name!r}; available: {', '.join(_PRESETS)} "
-                          f"({DEFAULT_ALIAS!r} = {DEFAULT_PRESET})") from None
+        raise PresetError(
+            f"unknown model preset {name!r}; available: {', '.join(_PRESETS)} ({DEFAULT_ALIAS!r} = {DEFAULT_PRESET})"
+        ) from None

@@ -4,6 +4,7 @@ BACKBONE, ADJUST, RPN, ANCHOR and TRACK are honoured; anything we cannot honour 
 an unsupported backbone or tracker type, an unknown key in those sections) fails naming the key.
 Defaults are pysot's own (pysot/core/config.py).
 """
+
 from __future__ import annotations
 
 import os
@@ -13,13 +14,28 @@ import yaml
 
 from .presets import PYSOT_INPUT, HeadSpec, ModelSpec, NeckSpec, Preset, PresetError, SiamRPNParams
 
-BACKBONES = {"alexnetlegacy": "alexnet_legacy", "alexnet": "alexnet", "resnet50": "resnet50",
-             "resnet18": "resnet18", "resnet34": "resnet34"}
-TRACK_KEYS = {"TYPE": None, "PENALTY_K": "penalty_k", "WINDOW_INFLUENCE": "window_influence", "LR": "lr",
-              "EXEMPLAR_SIZE": "exemplar_size", "INSTANCE_SIZE": "instance_size", "BASE_SIZE": "base_size",
-              "CONTEXT_AMOUNT": "context_amount", "LOST_INSTANCE_SIZE": "lost_instance_size",
-              "CONFIDENCE_LOW": "confidence_low", "CONFIDENCE_HIGH": "confidence_high",
-              "MASK_THERSHOLD": None, "MASK_OUTPUT_SIZE": None}
+BACKBONES = {
+    "alexnetlegacy": "alexnet_legacy",
+    "alexnet": "alexnet",
+    "resnet50": "resnet50",
+    "resnet18": "resnet18",
+    "resnet34": "resnet34",
+}
+TRACK_KEYS = {
+    "TYPE": None,
+    "PENALTY_K": "penalty_k",
+    "WINDOW_INFLUENCE": "window_influence",
+    "LR": "lr",
+    "EXEMPLAR_SIZE": "exemplar_size",
+    "INSTANCE_SIZE": "instance_size",
+    "BASE_SIZE": "base_size",
+    "CONTEXT_AMOUNT": "context_amount",
+    "LOST_INSTANCE_SIZE": "lost_instance_size",
+    "CONFIDENCE_LOW": "confidence_low",
+    "CONFIDENCE_HIGH": "confidence_high",
+    "MASK_THERSHOLD": None,
+    "MASK_OUTPUT_SIZE": None,
+}
 IGNORED_SECTIONS = {"META_ARC", "CUDA", "TRAIN", "DATASET", "BACKBONE_TRAIN"}
 
 
@@ -95,8 +111,9 @@ def load_pysot_config(path: str | os.PathLike, cfg=None) -> Preset:
     scales = tuple(anchor.get("SCALES", (8,)))
     anchor_num = int(rkw.get("anchor_num", anchor.get("ANCHOR_NUM", 5)))
     if anchor_num != len(ratios) * len(scales):
-        raise ConfigError(f"{source}: RPN.KWARGS.anchor_num {anchor_num} but ANCHOR gives "
-                          f"{len(ratios)} ratios x {len(scales)} scales")
+        raise ConfigError(
+            f"{source}: RPN.KWARGS.anchor_num {anchor_num} but ANCHOR gives {len(ratios)} ratios x {len(scales)} scales"
+        )
     if rpn_type == "DepthwiseRPN":
         head = HeadSpec("depthwise", anchor_num=anchor_num, hidden=rkw.get("out_channels"))
         head_in = [rkw.get("in_channels", 256)]
@@ -116,17 +133,26 @@ def load_pysot_config(path: str | os.PathLike, cfg=None) -> Preset:
     ttype = track.get("TYPE", "SiamRPNTracker")
     if ttype not in ("SiamRPNTracker", "SiamRPNLTTracker"):
         raise ConfigError(f"{source}: TRACK.TYPE {ttype!r} is not supported (SiamRPNTracker, SiamRPNLTTracker)")
-    params = SiamRPNParams(anchor_stride=int(anchor.get("STRIDE", 8)), anchor_ratios=ratios, anchor_scales=scales,
-                           long_term=ttype == "SiamRPNLTTracker")
+    params = SiamRPNParams(
+        anchor_stride=int(anchor.get("STRIDE", 8)),
+        anchor_ratios=ratios,
+        anchor_scales=scales,
+        long_term=ttype == "SiamRPNLTTracker",
+    )
     for key, field_name in TRACK_KEYS.items():
         if field_name and key in track:
             setattr(params, field_name, type(getattr(params, field_name))(track[key]))
 
     name = str(cfg.get("META_ARC") or path.stem)
-    preset = Preset(name=name, family="siamrpn",
-                    model=ModelSpec(BACKBONES[bb_type], bb_kwargs, neck, head),
-                    track=params, input=PYSOT_INPUT, checkpoint_format="pysot",
-                    description=f"from pysot config {path.name}")
+    preset = Preset(
+        name=name,
+        family="siamrpn",
+        model=ModelSpec(BACKBONES[bb_type], bb_kwargs, neck, head),
+        track=params,
+        input=PYSOT_INPUT,
+        checkpoint_format="pysot",
+        description=f"from pysot config {path.name}",
+    )
     _check_channels(preset, neck_in, head_in, source)
     return preset
 
@@ -136,12 +162,14 @@ def _check_channels(preset: Preset, neck_in, head_in, source: str) -> None:
     import torch
 
     from ..models.siamese import build_model
+
     with torch.device("meta"):
         model = build_model(preset)
     bb_out = list(model.backbone.out_channels)
     if neck_in is not None and list(neck_in) != bb_out:
-        raise ConfigError(f"{source}: ADJUST.KWARGS.in_channels {neck_in} but backbone "
-                          f"{preset.model.backbone} gives {bb_out}")
+        raise ConfigError(
+            f"{source}: ADJUST.KWARGS.in_channels {neck_in} but backbone {preset.model.backbone} gives {bb_out}"
+        )
     feat = list(preset.model.neck.out_channels) if preset.model.neck else bb_out
     if [int(c) for c in head_in] != feat:
         raise ConfigError(f"{source}: RPN input channels {head_in} but the features have {feat} channels")

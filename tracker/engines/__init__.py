@@ -12,6 +12,7 @@ Engines: `torch` (the model in PyTorch, with the CPU fast path), `onnxruntime` a
 exported ONNX graphs of tracker.export), and `auto`, which picks one per machine and model (see
 tracker.engines.choice). This package imports neither torch nor an engine's runtime until one is used.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -24,16 +25,18 @@ from ..errors import UserError
 ENGINES = ("auto", "torch", "onnxruntime", "openvino")
 ONNX_ENGINES = ("onnxruntime", "openvino")
 # the package each engine imports, and how to get it
-_PACKAGES = {"torch": ("torch", "pip install torch"),
-             "onnxruntime": ("onnxruntime", "pip install onnxruntime"),
-             "openvino": ("openvino", "pip install 'siamtrack[openvino]'")}
+_PACKAGES = {
+    "torch": ("torch", "pip install torch"),
+    "onnxruntime": ("onnxruntime", "pip install onnxruntime"),
+    "openvino": ("openvino", "pip install 'siamtrack[openvino]'"),
+}
 
 
 class Engine:
     """The interface the Siamese trackers use; see the module docstring."""
 
     name = "engine"
-    model: Any = None     # the torch module, where there is one (the torch engine)
+    model: Any = None  # the torch module, where there is one (the torch engine)
 
     def template(self, crop: np.ndarray):
         raise NotImplementedError
@@ -64,6 +67,7 @@ def check_engine(engine: str | None) -> str:
         raise UserError(f"unknown engine {engine!r} ({', '.join(ENGINES)})")
     if name == "torch" and not installed(name):
         from .._torch import torch_missing
+
         raise torch_missing("--engine torch")
     if name != "auto" and not installed(name):
         package, how = _PACKAGES[name]

@@ -4,6 +4,7 @@ An ONNX engine runs an export; for a preset the export is made once and kept in 
 (tracker.engines.choice.cache_dir()/exports), keyed by the architecture, input convention, graph shapes,
 checkpoint sha256 and torch version, so later runs load it directly.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -21,6 +22,7 @@ def weights_sha256(preset, weights) -> str:
     if weights is None:
         return preset.weights_sha256
     from ..models.checkpoint import sha256_file
+
     return sha256_file(weights)
 
 
@@ -29,8 +31,11 @@ def exporter_fingerprint() -> str:
     cached by another version of siamtrack is never reused: an engine may not load it (seen: an export
     written before the exporter avoided ScatterND nodes, which OpenVINO refuses)."""
     root = Path(__file__).resolve().parent.parent
-    files = [root / "export" / "onnx.py", *sorted((root / "models").glob("*.py")),
-             *sorted((root.parent / "backbones").glob("*.py"))]
+    files = [
+        root / "export" / "onnx.py",
+        *sorted((root / "models").glob("*.py")),
+        *sorted((root.parent / "backbones").glob("*.py")),
+    ]
     h = hashlib.sha256()
     for f in files:
         if f.is_file():
@@ -54,6 +59,7 @@ def export_tools_missing() -> str | None:
 
 def installed_module(name: str) -> bool:
     import importlib.util
+
     try:
         return importlib.util.find_spec(name) is not None
     except (ImportError, ValueError):
@@ -65,22 +71,36 @@ def exported_for(preset, model, weights, long_term: bool = False):
     `model` (made now if missing or damaged)."""
     sha = weights_sha256(preset, weights)
     from .shipped import shipped_export
+
     try:
         shipped, _ = shipped_export(preset, sha, long_term)
-    except ExportError:                 # a damaged shipped file: the cache's own export instead
+    except ExportError:  # a damaged shipped file: the cache's own export instead
         shipped = None
     if shipped is not None:
         return shipped
     missing = export_tools_missing()
-    if missing:                         # torch installed without the `torch` extra (auto then takes torch)
-        raise ExportError(f"exporting {preset.name} for an ONNX engine needs {missing}, which are not installed "
-                          f"(pip install \"siamtrack[torch]\"); or use --engine torch")
+    if missing:  # torch installed without the `torch` extra (auto then takes torch)
+        raise ExportError(
+            f"exporting {preset.name} for an ONNX engine needs {missing}, which are not installed "
+            f'(pip install "siamtrack[torch]"); or use --engine torch'
+        )
     import torch
 
     from ..export.onnx import export_model, search_shapes
+
     spec = preset.to_dict()
-    key = digest([spec["model"], spec["input"], spec["family"], spec["track"]["exemplar_size"],
-                  search_shapes(preset, long_term), sha, torch.__version__, exporter_fingerprint()])
+    key = digest(
+        [
+            spec["model"],
+            spec["input"],
+            spec["family"],
+            spec["track"]["exemplar_size"],
+            search_shapes(preset, long_term),
+            sha,
+            torch.__version__,
+            exporter_fingerprint(),
+        ]
+    )
     folder = cache_dir() / "exports" / f"{preset.name}-{key}"
     if folder.is_dir():
         try:
@@ -92,10 +112,11 @@ def exported_for(preset, model, weights, long_term: bool = False):
     try:
         # a copy: export_model drops the optimised graphs of the model it is given
         import copy
+
         export_model(preset, copy.deepcopy(model).cpu(), tmp, sha, long_term=long_term)
         try:
             os.replace(tmp, folder)
-        except OSError:          # another process finished the same export first: use theirs
+        except OSError:  # another process finished the same export first: use theirs
             pass
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -113,8 +134,9 @@ def choose_engine(preset, model, weights, device, xcorr: str, long_term: bool, f
         return "torch"
     try:
         export = exported_for(preset, model, weights, long_term)
-    except (ExportError, OSError):      # not exportable (or no onnx), or no writable cache folder: torch
+    except (ExportError, OSError):  # not exportable (or no onnx), or no writable cache folder: torch
         return "torch"
     from ..runtime import engine_threads
     from .choice import fastest_engine
+
     return fastest_engine(export, onnx, engine_threads())

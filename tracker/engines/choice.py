@@ -8,6 +8,7 @@ first run measures and writes its choice to `choices.json` in the cache folder (
 $XDG_CACHE_HOME/siamtrack, else ~/.cache/siamtrack); later runs on the same machine read it. Delete the file
 to measure again (after a hardware or library change the key differs anyway).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -40,6 +41,7 @@ def machine() -> str:
     except OSError:
         pass
     from ..runtime import usable_cores
+
     return f"{model}|{usable_cores()} cores|{platform.machine()}"
 
 
@@ -105,6 +107,7 @@ def engine_workload(engine, preset):
     """One tracking step's network work for `engine`: the template branch once, then the search branch
     on the preset's search crops, on fixed synthetic crops. Returns a zero-argument function timing-ready."""
     import numpy as np
+
     p = preset.track
     rng = np.random.default_rng(0)
     z = rng.integers(0, 256, (p.exemplar_size, p.exemplar_size, 3), dtype=np.uint8)
@@ -120,6 +123,13 @@ def fastest_engine(export, names: list[str], threads: int) -> str:
 
     def measure():
         return fastest({n: engine_workload(make_onnx_engine(n, export, threads), export.preset) for n in names})
-    key = ["export", export.weights_sha256, export.template.path.name, export.precision,
-           digest(export.preset.to_dict()["model"]), [g.size for g in export.search]]
+
+    key = [
+        "export",
+        export.weights_sha256,
+        export.template.path.name,
+        export.precision,
+        digest(export.preset.to_dict()["model"]),
+        [g.size for g in export.search],
+    ]
     return cached_choice("engine", key, names, measure)

@@ -5,6 +5,7 @@ the checkpoint's sha256, each graph's inputs, outputs and shapes, and each file'
 Reading one needs no torch: `build_exported_tracker(folder)` tracks with numpy, OpenCV and an ONNX engine.
 Anything that is not an intact export of ours is refused with one line saying what is wrong.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -45,15 +46,17 @@ class Graph:
     path: Path
     inputs: list[str]
     outputs: list[str]
-    shapes: dict                      # input name -> shape (the kernel inputs' shapes included)
-    size: int                         # the crop size the graph takes (exemplar or search size)
+    shapes: dict  # input name -> shape (the kernel inputs' shapes included)
+    size: int  # the crop size the graph takes (exemplar or search size)
     batch: int
-    precision: str                    # "float32" or "int8"
+    precision: str  # "float32" or "int8"
 
     def check_signature(self, inputs: list[str], outputs: list[str]) -> None:
         if sorted(inputs) != sorted(self.inputs) or sorted(outputs) != sorted(self.outputs):
-            raise ExportError(f"{self.path}: its inputs {inputs} / outputs {outputs} are not the "
-                              f"{self.inputs} / {self.outputs} its sidecar names (a foreign or altered graph)")
+            raise ExportError(
+                f"{self.path}: its inputs {inputs} / outputs {outputs} are not the "
+                f"{self.inputs} / {self.outputs} its sidecar names (a foreign or altered graph)"
+            )
 
 
 @dataclass
@@ -70,16 +73,25 @@ class Export:
             if g.size == size and g.batch == batch:
                 return g
         have = ", ".join(f"{g.size} px x{g.batch}" for g in self.search)
-        raise ExportError(f"{self.root}: no search graph for {batch} crop(s) of {size} px (this export has {have}); "
-                          f"export again with the tracking values you want to use")
+        raise ExportError(
+            f"{self.root}: no search graph for {batch} crop(s) of {size} px (this export has {have}); "
+            f"export again with the tracking values you want to use"
+        )
 
 
 def _graph(root: Path, d: dict, files: dict) -> Graph:
     path = root / d["file"]
     if d["file"] not in files:
         raise ExportError(f"{root / SIDECAR}: graph {d['file']} has no sha256 in the sidecar")
-    return Graph(path, list(d["inputs"]), list(d["outputs"]), {k: list(v) for k, v in d["shapes"].items()},
-                 int(d["size"]), int(d["batch"]), str(d.get("precision", "float32")))
+    return Graph(
+        path,
+        list(d["inputs"]),
+        list(d["outputs"]),
+        {k: list(v) for k, v in d["shapes"].items()},
+        int(d["size"]),
+        int(d["batch"]),
+        str(d.get("precision", "float32")),
+    )
 
 
 def read_export(root, verify: bool = True) -> Export:
@@ -95,10 +107,12 @@ def read_export(root, verify: bool = True) -> Export:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ExportError(f"{side}: not valid JSON ({exc}); the sidecar is damaged") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ExportError(f"{side}: not a siamtrack export sidecar (no \"format\": \"{FORMAT}\")")
+        raise ExportError(f'{side}: not a siamtrack export sidecar (no "format": "{FORMAT}")')
     if data.get("version") != VERSION:
-        raise ExportError(f"{side}: export format version {data.get('version')!r}; this siamtrack reads version "
-                          f"{VERSION} (export the model again)")
+        raise ExportError(
+            f"{side}: export format version {data.get('version')!r}; this siamtrack reads version "
+            f"{VERSION} (export the model again)"
+        )
     try:
         preset = Preset.from_dict(data["preset"])
         files = dict(data["files"])
@@ -120,11 +134,13 @@ def read_export(root, verify: bool = True) -> Export:
     return Export(root, preset, template, search, data.get("weights_sha256"), str(data.get("precision", "float32")))
 
 
-def build_exported_tracker(root, engine: str | None = None, long_term: bool = False, threads: int | None = None,
-                           **overrides):
+def build_exported_tracker(
+    root, engine: str | None = None, long_term: bool = False, threads: int | None = None, **overrides
+):
     """A SiamRPN / SiamFC tracker on an export's graphs, run by an ONNX engine (no torch needed)."""
     from . import _default, check_engine
-    name = (engine or _default).lower()                  # torch is refused before check_engine asks for it
+
+    name = (engine or _default).lower()  # torch is refused before check_engine asks for it
     if name != "torch":
         name = check_engine(engine)
     if name == "torch":
@@ -139,8 +155,10 @@ def missing_graph(export: Export, preset: Preset, long_term: bool = False) -> st
     re-detection size), in words; None when it has them all."""
     p = preset.track
     if export.template.size != p.exemplar_size:
-        return (f"the template graph takes {export.template.size} px, the tracking values ask for exemplar_size "
-                f"{p.exemplar_size}")
+        return (
+            f"the template graph takes {export.template.size} px, the tracking values ask for exemplar_size "
+            f"{p.exemplar_size}"
+        )
     if isinstance(p, SiamFCParams):
         shapes = [(p.instance_size, p.scale_num)]
     else:
@@ -152,13 +170,13 @@ def missing_graph(export: Export, preset: Preset, long_term: bool = False) -> st
     return None
 
 
-def tracker_on_export(export: Export, preset: Preset, engine: str, long_term: bool = False,
-                      threads: int | None = None):
+def tracker_on_export(export: Export, preset: Preset, engine: str, long_term: bool = False, threads: int | None = None):
     """A tracker with `preset`'s tracking values on `export`'s graphs, run by ONNX engine `engine` (or the
     fastest installed one for 'auto'); refused in one line when the export lacks a graph they need."""
     from ..runtime import engine_threads
     from . import ONNX_ENGINES, installed
     from .onnx_engines import make_onnx_engine
+
     export.preset = preset
     lt = long_term or getattr(preset.track, "long_term", False)
     missing = missing_graph(export, preset, lt)
@@ -168,15 +186,16 @@ def tracker_on_export(export: Export, preset: Preset, engine: str, long_term: bo
     if engine == "auto":
         usable = [e for e in ONNX_ENGINES if installed(e)]
         if not usable:
-            raise ExportError("an export needs an ONNX engine: pip install onnxruntime "
-                              "(or 'siamtrack[openvino]')")
+            raise ExportError("an export needs an ONNX engine: pip install onnxruntime (or 'siamtrack[openvino]')")
         from .choice import fastest_engine
+
         engine = fastest_engine(export, usable, threads)
     return _tracker(preset, make_onnx_engine(engine, export, threads), lt)
 
 
 def _tracker(preset: Preset, runner, long_term: bool):
     from ..trackers.kinds import siamese_tracker
+
     tracker = siamese_tracker(preset, runner, long_term)
     tracker.xcorr = "onnx"
     tracker.device_name = "cpu"

@@ -6,6 +6,7 @@ command (--threads, or the cores free at start-up), one inter-op thread, and ONN
 spinning off — a spinning pool keeps its cores busy after every run and slows whatever runs next
 (another engine, the GUI, a second tracker) by up to 2x.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -51,6 +52,7 @@ class OnnxRuntimeEngine(OnnxEngine):
 
     def _load(self, graph):
         import onnxruntime as ort
+
         so = ort.SessionOptions()
         so.intra_op_num_threads = self.threads
         so.inter_op_num_threads = 1
@@ -75,17 +77,21 @@ class OpenVinoEngine(OnnxEngine):
 
     def _load(self, graph):
         import openvino as ov
+
         core = ov.Core()
-        config = {"INFERENCE_NUM_THREADS": self.threads, "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY",
-                  # float32 throughout: on CPUs with bf16/fp16 units OpenVINO would otherwise lower precision
-                  "INFERENCE_PRECISION_HINT": "f32"}
+        config = {
+            "INFERENCE_NUM_THREADS": self.threads,
+            "NUM_STREAMS": 1,
+            "PERFORMANCE_HINT": "LATENCY",
+            # float32 throughout: on CPUs with bf16/fp16 units OpenVINO would otherwise lower precision
+            "INFERENCE_PRECISION_HINT": "f32",
+        }
         try:
             model = core.read_model(str(graph.path))
             compiled = core.compile_model(model, "CPU", config)
         except Exception as exc:  # noqa: BLE001 - OpenVINO raises its own exception types
             raise ExportError(f"{graph.path}: OpenVINO cannot load it ({_first_line(exc)})") from None
-        graph.check_signature([i.get_any_name() for i in compiled.inputs],
-                              [o.get_any_name() for o in compiled.outputs])
+        graph.check_signature([i.get_any_name() for i in compiled.inputs], [o.get_any_name() for o in compiled.outputs])
         return compiled.create_infer_request(), [compiled.output(n) for n in graph.outputs]
 
     def _run(self, session, graph, feeds):

@@ -1,5 +1,6 @@
 """Crops → network input, in NumPy/OpenCV only (no torch): the project's one implementation of a model's
 input convention on the CPU, used by the torch engine's CPU path and by the ONNX engines."""
+
 from __future__ import annotations
 
 import cv2

@@ -16,6 +16,7 @@ export matches the shipped .pth and tracks the same boxes as the torch engine, s
 a new export fail the tests. The exporter-fingerprint key of the cache (tracker.engines.auto) does not apply:
 the shipped export is not a cache entry but a tested file of this release.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -29,6 +30,7 @@ def shipped_export_dir(preset) -> Path | None:
     """The folder of `preset`'s shipped export, where it has one."""
     from ..config.presets import WEIGHTS_DIR
     from .exported import is_export
+
     folder = WEIGHTS_DIR / SHIPPED_DIR / preset.name
     return folder if is_export(folder) else None
 
@@ -47,6 +49,7 @@ def shipped_export(preset, weights_sha256: str | None, long_term: bool = False) 
         return None, "it has no shipped ONNX export"
     export = read_export(folder)
     from .choice import digest
+
     if weights_sha256 is None or export.weights_sha256 != weights_sha256:
         return None, "its shipped ONNX export is of other weights"
     if digest(_model(export.preset)) != digest(_model(preset)):
@@ -68,7 +71,7 @@ def build_shipped_tracker(preset, weights=None, device="cpu", xcorr: str = "torc
     options = dict(overrides)
     long_term = bool(options.pop("long_term", False))
     fast = options.pop("fast", True)
-    name = check_engine(engine)                      # without torch, --engine torch is refused here
+    name = check_engine(engine)  # without torch, --engine torch is refused here
 
     def needs_torch(what: str, note: str | None = None) -> None:
         """None (the builder's torch path builds it) where torch is installed; else the one-line error."""
@@ -78,8 +81,10 @@ def build_shipped_tracker(preset, weights=None, device="cpu", xcorr: str = "torc
     if name == "torch":
         return needs_torch("--engine torch")
     if weights is not None:
-        return needs_torch(f"--weights {weights} (loading a checkpoint)",
-                           "or track a folder written by `siamtrack export` with --model DIR")
+        return needs_torch(
+            f"--weights {weights} (loading a checkpoint)",
+            "or track a folder written by `siamtrack export` with --model DIR",
+        )
     if str(device or "cpu") != "cpu":
         return needs_torch(f"--device {device}")
     if xcorr != "torch":
@@ -90,18 +95,26 @@ def build_shipped_tracker(preset, weights=None, device="cpu", xcorr: str = "torc
         preset = preset.replace_track(**options)
     if shipped_export_dir(preset) is None:
         from ..config.presets import DEFAULT_PRESET
-        return needs_torch(f"model {preset.name}", f"without it siamtrack runs the default model ({DEFAULT_PRESET}) "
-                           f"and folders written by `siamtrack export`")
+
+        return needs_torch(
+            f"model {preset.name}",
+            f"without it siamtrack runs the default model ({DEFAULT_PRESET}) and folders written by `siamtrack export`",
+        )
     from .exported import ExportError, tracker_on_export
+
     try:
         export, why = shipped_export(preset, preset.weights_sha256, long_term)
     except ExportError:
-        if have_torch:           # a damaged shipped file: the torch path exports the .pth into the cache
+        if have_torch:  # a damaged shipped file: the torch path exports the .pth into the cache
             return None
-        raise                    # one line: which file fails its sha256 (reinstall)
+        raise  # one line: which file fails its sha256 (reinstall)
     if export is None:
-        return needs_torch(f"model {preset.name} with " + ("--long-term" if long_term else "these tracking values")
-                           if "graph" in why else f"model {preset.name}", why)
+        return needs_torch(
+            f"model {preset.name} with " + ("--long-term" if long_term else "these tracking values")
+            if "graph" in why
+            else f"model {preset.name}",
+            why,
+        )
     if have_torch and name == "auto" and not any(installed(e) for e in ONNX_ENGINES):
-        return None                                  # no ONNX engine: auto takes torch (engines.auto)
+        return None  # no ONNX engine: auto takes torch (engines.auto)
     return tracker_on_export(export, preset, name, long_term)

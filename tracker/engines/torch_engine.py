@@ -1,4 +1,5 @@
 """The torch engine: the model in PyTorch (on the CPU through tracker.models.fast's optimised graphs)."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -12,6 +12,7 @@ included) and the head, and writes the head's one logit per point as the pair (0
 the head's sigmoid score. OpenCV's tracking values are fixed in its code (window 0.455, lr 0.37,
 penalty_k 0.055, context 0.5): the AnchorFreeParams defaults.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,14 @@ from ..engines.exported import ExportError, file_sha256
 if TYPE_CHECKING:
     from ..models.siamese import SiameseModel
 
-OPENCV_VALUES = {"window_influence": 0.455, "lr": 0.37, "penalty_k": 0.055, "context_amount": 0.5,
-                 "exemplar_size": 127, "instance_size": 255}
+OPENCV_VALUES = {
+    "window_influence": 0.455,
+    "lr": 0.37,
+    "penalty_k": 0.055,
+    "context_amount": 0.5,
+    "exemplar_size": 127,
+    "instance_size": 255,
+}
 
 
 class _Backbone(nn.Module):
@@ -37,7 +44,7 @@ class _Backbone(nn.Module):
         super().__init__()
         self.model = model
         conv = preset.input
-        self.bgr = conv.channel_order.upper() == "BGR"       # OpenCV feeds RGB
+        self.bgr = conv.channel_order.upper() == "BGR"  # OpenCV feeds RGB
         self.scale = float(conv.scale)
         mean = conv.mean if conv.mean is not None else (0.0, 0.0, 0.0)
         std = conv.std if conv.std is not None else (1.0, 1.0, 1.0)
@@ -84,6 +91,7 @@ def export_opencv_nano(preset: Preset, model: SiameseModel, out_dir, weights_sha
     """Writes backbone.onnx and neckhead.onnx (and opencv_nano.json, what they are) to `out_dir`, checked with
     onnx.checker and, through OpenCV's DNN module at both crop sizes, against torch. Returns notes to print."""
     from .onnx import _export_graph, prepare_export
+
     check_nano_compatible(preset)
     out, model = prepare_export(model, out_dir)
     backbone = _Backbone(model, preset).eval()
@@ -93,30 +101,41 @@ def export_opencv_nano(preset: Preset, model: SiameseModel, out_dir, weights_sha
     with torch.no_grad():
         fz, fx = backbone(z), backbone(x)
     if tuple(fx.shape[-2:]) != (16, 16):
-        raise ExportError(f"--format opencv-nano: {preset.name}'s search map at 255 px is "
-                          f"{tuple(fx.shape[-2:])}, cv2.TrackerNano needs 16x16")
+        raise ExportError(
+            f"--format opencv-nano: {preset.name}'s search map at 255 px is "
+            f"{tuple(fx.shape[-2:])}, cv2.TrackerNano needs 16x16"
+        )
     neckhead = _NeckHead(model, list(model.backbone.out_channels)).eval()
     _export_graph(backbone, (x,), out / "backbone.onnx", ["input"], ["output"], "backbone", model)
-    _export_graph(neckhead, (fz, fx), out / "neckhead.onnx", ["input1", "input2"], ["output1", "output2"],
-                  "neck and head", model)
+    _export_graph(
+        neckhead, (fz, fx), out / "neckhead.onnx", ["input1", "input2"], ["output1", "output2"], "neck and head", model
+    )
     _check_with_opencv(out, backbone, neckhead)
-    info = {"format": "opencv-nano", "for": "cv2.TrackerNano (OpenCV 4.7+): params.backbone, params.neckhead",
-            "preset": preset.name, "weights_sha256": weights_sha256,
-            "files": {n: file_sha256(out / n) for n in ("backbone.onnx", "neckhead.onnx")},
-            "opencv_tracking_values": OPENCV_VALUES}
+    info = {
+        "format": "opencv-nano",
+        "for": "cv2.TrackerNano (OpenCV 4.7+): params.backbone, params.neckhead",
+        "preset": preset.name,
+        "weights_sha256": weights_sha256,
+        "files": {n: file_sha256(out / n) for n in ("backbone.onnx", "neckhead.onnx")},
+        "opencv_tracking_values": OPENCV_VALUES,
+    }
     (out / "opencv_nano.json").write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
     p = preset.track
     differ = [k for k, v in OPENCV_VALUES.items() if abs(float(getattr(p, k)) - v) > 1e-9]
     notes = []
     if differ:
-        notes.append("note: cv2.TrackerNano uses its own fixed tracking values ("
-                     + ", ".join(f"{k} {OPENCV_VALUES[k]:g} instead of {getattr(p, k):g}" for k in differ) + ")")
+        notes.append(
+            "note: cv2.TrackerNano uses its own fixed tracking values ("
+            + ", ".join(f"{k} {OPENCV_VALUES[k]:g} instead of {getattr(p, k):g}" for k in differ)
+            + ")"
+        )
     return notes
 
 
 def _check_with_opencv(out: Path, backbone: nn.Module, neckhead: nn.Module) -> None:
     """OpenCV's DNN module runs both files as torch does: the backbone at 127 and 255 px."""
     import cv2
+
     gen = torch.Generator().manual_seed(1)
     net = cv2.dnn.readNet(str(out / "backbone.onnx"))
     feats = []
@@ -141,5 +160,7 @@ def _check_with_opencv(out: Path, backbone: nn.Module, neckhead: nn.Module) -> N
 def _close(got: np.ndarray, want: np.ndarray, what: str) -> None:
     err = float(np.abs(got - want).max()) / max(1e-6, float(np.abs(want).max()))
     if got.shape != want.shape or not err <= 1e-4:
-        raise ExportError(f"{what}: OpenCV's DNN module gives {got.shape} differing by {err:.2g} of the range "
-                          f"from torch's {want.shape}; cv2.TrackerNano would not run this model faithfully")
+        raise ExportError(
+            f"{what}: OpenCV's DNN module gives {got.shape} differing by {err:.2g} of the range "
+            f"from torch's {want.shape}; cv2.TrackerNano would not run this model faithfully"
+        )

@@ -8,6 +8,7 @@ feed-forward network that any ONNX runtime can run. Shapes are fixed: one templa
 size, one search graph per search size the tracking values use (SiamFC: batched over its scales; SiamRPN
 with long-term re-detection: the wider re-detection size too).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -54,7 +55,7 @@ def tree_unflatten(leaves: list, spec):
     kind, specs = spec
     out, i = [], 0
     for n, sub in specs:
-        out.append(tree_unflatten(leaves[i:i + n], sub))
+        out.append(tree_unflatten(leaves[i : i + n], sub))
         i += n
     return kind(out)
 
@@ -99,8 +100,18 @@ def _onnx_export(module: nn.Module, args: tuple, path, input_names=None, output_
     # with autograd on, layers take their plain path: inference-only shortcuts such as Lite0's in-place
     # border zeroing (tracker/models, backbones) would become ScatterND nodes, which OpenVINO rejects
     with _quiet(), torch.enable_grad():
-        torch.onnx.export(module, args, str(path), dynamo=True, opset_version=OPSET, input_names=input_names,
-                          output_names=output_names, external_data=False, optimize=True, verbose=False)
+        torch.onnx.export(
+            module,
+            args,
+            str(path),
+            dynamo=True,
+            opset_version=OPSET,
+            input_names=input_names,
+            output_names=output_names,
+            external_data=False,
+            optimize=True,
+            verbose=False,
+        )
 
 
 def _reason(exc: BaseException) -> str:
@@ -109,7 +120,7 @@ def _reason(exc: BaseException) -> str:
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     if "## Exception summary" in lines:
-        rest = lines[lines.index("## Exception summary") + 1:]
+        rest = lines[lines.index("## Exception summary") + 1 :]
         if rest:
             return re.sub(r"^<class '(?:[\w.]+\.)?(\w+)'>: ", r"\1: ", rest[0])[:200]
     return (lines[0] if lines else type(exc).__name__)[:200]
@@ -134,8 +145,11 @@ def find_unexportable(module: nn.Module, args: tuple) -> tuple[str, str]:
     are never called as modules, through their children). A layer whose sub-layers all export alone is itself
     the culprit (its own forward code is)."""
     seen: dict = {}
-    handles = [m.register_forward_hook(lambda m, a, kw, out: seen.setdefault(id(m), (a, kw)) and None,
-                                       with_kwargs=True) for m in module.modules() if m is not module]
+    handles = [
+        m.register_forward_hook(lambda m, a, kw, out: seen.setdefault(id(m), (a, kw)) and None, with_kwargs=True)
+        for m in module.modules()
+        if m is not module
+    ]
     try:
         with torch.no_grad():
             module(*args)
@@ -148,7 +162,7 @@ def find_unexportable(module: nn.Module, args: tuple) -> tuple[str, str]:
     def search(parent: nn.Module, prefix: str):
         for name, child in parent.named_children():
             path = f"{prefix}.{name}" if prefix else name
-            if id(child) not in seen:            # not called as a module: look at what it contains
+            if id(child) not in seen:  # not called as a module: look at what it contains
                 found = search(child, path)
                 if found:
                     return found
@@ -160,6 +174,7 @@ def find_unexportable(module: nn.Module, args: tuple) -> tuple[str, str]:
             except Exception as exc:  # noqa: BLE001 - this layer fails alone: look inside it
                 return search(child, path) or (path, _reason(exc))
         return None
+
     return search(module, "") or (type(module).__name__, "its own forward code (each of its layers exports alone)")
 
 
@@ -169,9 +184,11 @@ def _export_graph(wrapper: nn.Module, args: tuple, path: Path, inputs, outputs, 
     except Exception as exc:  # any exporter failure becomes one line naming the layer (re-raised)
         layer, why = find_unexportable(wrapper, args)
         layer = layer.removeprefix("model.").removeprefix("model") or "(the whole model)"
-        raise ExportError(f"cannot export the {what}: layer {layer} ({_layer_type(model, layer)}) "
-                          f"cannot be exported to ONNX: {why}") from exc
+        raise ExportError(
+            f"cannot export the {what}: layer {layer} ({_layer_type(model, layer)}) cannot be exported to ONNX: {why}"
+        ) from exc
     import onnx
+
     try:
         onnx.checker.check_model(str(path), full_check=True)
     except Exception as exc:  # noqa: BLE001 - onnx's checker raises its own types
@@ -213,8 +230,16 @@ def prepare_export(model: SiameseModel, out_dir) -> tuple[Path, SiameseModel]:
     return out, model
 
 
-def export_model(preset: Preset, model: SiameseModel, out_dir, weights_sha256: str | None = None,
-                 long_term: bool = False, int8: bool = False, calibration=None, calibration_frames: int = 96):
+def export_model(
+    preset: Preset,
+    model: SiameseModel,
+    out_dir,
+    weights_sha256: str | None = None,
+    long_term: bool = False,
+    int8: bool = False,
+    calibration=None,
+    calibration_frames: int = 96,
+):
     """Writes the export of `model` (the preset's network, eval mode, CPU) to `out_dir`; returns its
     tracker.engines.exported.Export (read back and verified)."""
     out, model = prepare_export(model, out_dir)
@@ -227,10 +252,18 @@ def export_model(preset: Preset, model: SiameseModel, out_dir, weights_sha256: s
     t_path = out / "template.onnx"
     _export_graph(_Template(model).eval(), (z,), t_path, ["z"], k_names, "template branch", model)
     graphs: dict[str, Any]
-    graphs = {"template": {"file": t_path.name, "inputs": ["z"], "outputs": k_names,
-                           "shapes": {"z": list(z.shape), **{n: list(k.shape) for n, k in zip(k_names, kernel)}},
-                           "size": p.exemplar_size, "batch": 1, "precision": "float32"},
-              "search": []}
+    graphs = {
+        "template": {
+            "file": t_path.name,
+            "inputs": ["z"],
+            "outputs": k_names,
+            "shapes": {"z": list(z.shape), **{n: list(k.shape) for n, k in zip(k_names, kernel)}},
+            "size": p.exemplar_size,
+            "batch": 1,
+            "precision": "float32",
+        },
+        "search": [],
+    }
     outputs = ["cls"] if preset.family == "siamfc" else ["cls", "loc"]
     # checked on other inputs than the traced examples: an operation the exporter could only evaluate on its
     # example (and so froze into a constant) then shows
@@ -241,28 +274,52 @@ def export_model(preset: Preset, model: SiameseModel, out_dir, weights_sha256: s
     for size, batch in search_shapes(preset, long_term):
         x = torch.rand(batch, 3, size, size, generator=gen)
         path = out / f"search_{size}.onnx"
-        _export_graph(_Search(model, spec).eval(), (x, *kernel), path, ["x", *k_names], outputs,
-                      f"search branch and head ({size} px)", model)
+        _export_graph(
+            _Search(model, spec).eval(),
+            (x, *kernel),
+            path,
+            ["x", *k_names],
+            outputs,
+            f"search branch and head ({size} px)",
+            model,
+        )
         x2 = torch.rand(batch, 3, size, size, generator=gen)
         with torch.no_grad():
             res = model.track(x2, tree_unflatten(list(kernel2), spec))
         checks.append((path, (x2, *kernel2), [res[o].numpy() for o in outputs]))
-        graphs["search"].append({"file": path.name, "inputs": ["x", *k_names], "outputs": outputs,
-                                 "shapes": {"x": list(x.shape), **{n: list(k.shape) for n, k in zip(k_names, kernel)}},
-                                 "size": size, "batch": batch, "precision": "float32"})
+        graphs["search"].append(
+            {
+                "file": path.name,
+                "inputs": ["x", *k_names],
+                "outputs": outputs,
+                "shapes": {"x": list(x.shape), **{n: list(k.shape) for n, k in zip(k_names, kernel)}},
+                "size": size,
+                "batch": batch,
+                "precision": "float32",
+            }
+        )
     _check_against_torch(checks, graphs)
     files = [t_path.name] + [g["file"] for g in graphs["search"]]
     sidecar: dict[str, Any]
-    sidecar = {"format": FORMAT, "version": VERSION, "precision": "float32", "opset": OPSET,
-               "exported_by": {"siamtrack": _version(), "torch": torch.__version__},
-               "weights_sha256": weights_sha256,
-               "input": {"crops": "BGR uint8 crops become float32 NCHW per preset.input: channel order, then "
-                                  "(pixel * scale - mean) / std", **preset.to_dict()["input"]},
-               "preset": {**preset.to_dict(), "weights": None, "weights_sha256": weights_sha256},
-               "graphs": graphs}
+    sidecar = {
+        "format": FORMAT,
+        "version": VERSION,
+        "precision": "float32",
+        "opset": OPSET,
+        "exported_by": {"siamtrack": _version(), "torch": torch.__version__},
+        "weights_sha256": weights_sha256,
+        "input": {
+            "crops": "BGR uint8 crops become float32 NCHW per preset.input: channel order, then "
+            "(pixel * scale - mean) / std",
+            **preset.to_dict()["input"],
+        },
+        "preset": {**preset.to_dict(), "weights": None, "weights_sha256": weights_sha256},
+        "graphs": graphs,
+    }
     _write_sidecar(out, sidecar, files)
     if int8:
         from .quantize import quantize_export
+
         quantize_export(out, sidecar, calibration, calibration_frames)
         _write_sidecar(out, sidecar, [t_path.name] + [g["file"] for g in sidecar["graphs"]["search"]])
     return read_export(out)
@@ -287,10 +344,13 @@ def _check_against_torch(checks, graphs) -> None:
         got = sess.run(None, {n: a.numpy() for n, a in zip(names, args)})
         err = _max_error(got, expected)
         if not err <= MAX_RELATIVE_ERROR:
-            raise ExportError(f"{path.name}: ONNX Runtime's answer differs from torch's by {err:.2g} of the "
-                              f"output's range (allowed {MAX_RELATIVE_ERROR:g}); the export is not faithful")
+            raise ExportError(
+                f"{path.name}: ONNX Runtime's answer differs from torch's by {err:.2g} of the "
+                f"output's range (allowed {MAX_RELATIVE_ERROR:g}); the export is not faithful"
+            )
 
 
 def _version() -> str:
     from .. import __version__
+
     return __version__

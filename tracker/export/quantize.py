@@ -8,6 +8,7 @@ crop and template kernel it feeds the search graph is kept. Weights are quantize
 saturate. The template graph, run once per target, stays float32; so does a long-term re-detection graph
 (the calibration run never re-detects).
 """
+
 from __future__ import annotations
 
 import logging
@@ -25,6 +26,7 @@ def calibration_samples(export, data, frames: int) -> list[dict]:
     """Search-graph feeds ({input name: array}) from tracking the sequences of folder `data` (any layout
     `siamtrack bench` reads) with the float32 export: about `frames` in all, spread over the sequences."""
     from ..bench.datasets import load_dataset
+
     _, sequences = load_dataset(Path(data))
     sequences = [s for s in sequences if len(s) > 1 and np.all(np.isfinite(s.gt[0]))]
     if not sequences:
@@ -40,6 +42,7 @@ def calibration_samples(export, data, frames: int) -> list[dict]:
         if len(samples) < frames:
             samples.append(dict(zip(graph.inputs, [engine.prepare(crops), *kernel])))
         return run_search(crops, kernel)
+
     engine.search = recording
     for seq in sequences:
         if len(samples) >= frames:
@@ -77,8 +80,10 @@ def quantize_export(out: Path, sidecar: dict, calibration, frames: int = 96) -> 
     """Replace the export's search graph at the instance size by its int8 version (in place; the sidecar
     dict is updated, the caller rewrites the file)."""
     if calibration is None:
-        raise UserError("--int8 needs --calibration DATA: a folder of sequences with ground truth (real frames "
-                        "of the kind you will track)")
+        raise UserError(
+            "--int8 needs --calibration DATA: a folder of sequences with ground truth (real frames "
+            "of the kind you will track)"
+        )
     try:
         from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     except ImportError:
@@ -92,20 +97,30 @@ def quantize_export(out: Path, sidecar: dict, calibration, frames: int = 96) -> 
     source = graph.path
     root = logging.getLogger()
     level = root.level
-    root.setLevel(logging.ERROR)      # the quantizer's advice, logged on the root logger
+    root.setLevel(logging.ERROR)  # the quantizer's advice, logged on the root logger
     try:
         try:
             # ONNX Runtime's recommended pre-processing: shape inference and graph optimisation, so that
             # quantization sees fused Conv + activation nodes
             from onnxruntime.quantization.shape_inference import quant_pre_process
+
             quant_pre_process(str(graph.path), str(pre), skip_symbolic_shape=True)
             source = pre
         except Exception:  # noqa: BLE001 - optional: quantize the graph as exported
             source = graph.path
-        quantize_static(str(source), str(tmp), _Reader(samples), quant_format=QuantFormat.QDQ,
-                        per_channel=True, reduce_range=True, activation_type=QuantType.QUInt8,
-                        weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax)
+        quantize_static(
+            str(source),
+            str(tmp),
+            _Reader(samples),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            reduce_range=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            calibrate_method=CalibrationMethod.MinMax,
+        )
         import onnx
+
         onnx.checker.check_model(str(tmp), full_check=True)
     except (UserError, ExportError):
         raise
@@ -120,6 +135,9 @@ def quantize_export(out: Path, sidecar: dict, calibration, frames: int = 96) -> 
         if g["file"] == graph.path.name:
             g["precision"] = "int8"
     sidecar["precision"] = "int8"
-    sidecar["int8"] = {"method": "ONNX Runtime static QDQ, per-channel int8 weights (7-bit range), uint8 "
-                                 "activations, MinMax calibration",
-                       "calibration": str(calibration), "calibration_samples": len(samples)}
+    sidecar["int8"] = {
+        "method": "ONNX Runtime static QDQ, per-channel int8 weights (7-bit range), uint8 "
+        "activations, MinMax calibration",
+        "calibration": str(calibration),
+        "calibration_samples": len(samples),
+    }

@@ -1,4 +1,5 @@
 """`python -m tracker.gui ...`: the same as `siamtrack gui ...`."""
+
 import sys
 
 from ..cli import main

@@ -1,4 +1,5 @@
 """Starting the window: interactively, or headless for N frames with a screenshot (the smoke mode)."""
+
 from __future__ import annotations
 
 import os
@@ -13,6 +14,7 @@ def _application(headless: bool):
     if headless and "QT_QPA_PLATFORM" not in os.environ:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     from PyQt6.QtWidgets import QApplication
+
     if headless:
         _quiet_offscreen_warnings()
     app = QApplication.instance()
@@ -37,6 +39,7 @@ def _quiet_offscreen_warnings() -> None:
 
 def _settings(args):
     from PyQt6.QtCore import QSettings
+
     if getattr(args, "settings", None):
         return QSettings(args.settings, QSettings.Format.IniFormat)
     return None
@@ -44,10 +47,11 @@ def _settings(args):
 
 def _apply_options(win, args) -> None:
     from .models import ModelChoice
+
     if args.device:
         i = win.device_combo.findText(args.device)
         if i < 0:
-            win.device_combo.addItem(args.device)   # let the model say whether it exists
+            win.device_combo.addItem(args.device)  # let the model say whether it exists
             i = win.device_combo.count() - 1
         win.device_combo.setCurrentIndex(i)
     if args.xcorr:
@@ -67,6 +71,7 @@ def _apply_options(win, args) -> None:
 
 def wait_until(app, predicate, timeout: float) -> bool:
     from PyQt6.QtCore import QEventLoop
+
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
@@ -100,14 +105,18 @@ def _close_on_signals(app, win) -> None:
 def run_interactive(args, init) -> int:
     app = _application(False)
     from .window import MainWindow
+
     win = MainWindow(settings=_settings(args))
     _apply_options(win, args)
     win.show()
     _close_on_signals(app, win)
     win.export_on_close = args.export
     if args.source and win.open_path(args.source, paused=init is not None):
-        if (init is not None or args.record) and wait_until(
-                app, lambda: win.latest is not None or bool(win.errors), 30) and win.latest is not None:
+        if (
+            (init is not None or args.record)
+            and wait_until(app, lambda: win.latest is not None or bool(win.errors), 30)
+            and win.latest is not None
+        ):
             if args.record:
                 win.start_recording(args.record)
             if init is not None:
@@ -121,12 +130,13 @@ def run_headless(args, init) -> int:
     frames, save a screenshot of the whole window (and optionally the recording and boxes), exit."""
     app = _application(True)
     from .window import MainWindow
+
     win = MainWindow(settings=_settings(args), persist=False)
     _apply_options(win, args)
     win.resize(1100, 760)
     win.show()
     pipeline = win.pipeline
-    pipeline.playback.pace = False          # as fast as the tracker goes, every frame (no dropping)
+    pipeline.playback.pace = False  # as fast as the tracker goes, every frame (no dropping)
     pipeline.playback.realtime = False
     pipeline.playback.limit = args.frames - 1
     deadline = time.monotonic() + args.timeout
@@ -152,17 +162,24 @@ def run_headless(args, init) -> int:
                 target = args.frames - 1
 
                 def done() -> bool:
-                    return (win.latest is not None and win.latest.index >= target
-                            and (win.latest.tracking or not win.tracking)) \
-                        or pipeline.at_end or bool(win.errors)
+                    return (
+                        (
+                            win.latest is not None
+                            and win.latest.index >= target
+                            and (win.latest.tracking or not win.tracking)
+                        )
+                        or pipeline.at_end
+                        or bool(win.errors)
+                    )
 
                 if not wait_until(app, done, left()):
-                    problems.append(f"timed out after {args.timeout:g} s at frame "
-                                    f"{win.latest.index + 1 if win.latest else 0} of {args.frames}")
+                    problems.append(
+                        f"timed out after {args.timeout:g} s at frame "
+                        f"{win.latest.index + 1 if win.latest else 0} of {args.frames}"
+                    )
                 if pipeline.at_end and win.latest is not None and win.latest.index < target:
-                    print(f"siamtrack gui: {args.source} ended after {win.latest.index + 1} frames",
-                          file=sys.stderr)
-        wait_until(app, lambda: False, 0.3)    # let the last frame and the status bar paint
+                    print(f"siamtrack gui: {args.source} ended after {win.latest.index + 1} frames", file=sys.stderr)
+        wait_until(app, lambda: False, 0.3)  # let the last frame and the status bar paint
         if args.export:
             if win.export_boxes(args.export) == 0 and not win.errors:
                 problems.append("no boxes to export (was --init given?)")
@@ -178,9 +195,11 @@ def run_headless(args, init) -> int:
         if latest is not None:
             state = ("lost" if latest.result and latest.result.lost else "tracked") if latest.tracking else "shown"
             box = ",".join(f"{v:.1f}" for v in latest.result.box) if latest.result else "-"
-            print(f"frame {latest.index + 1}: {state} box {box}; processed {latest.processed}, "
-                  f"dropped {latest.dropped}, track {latest.track_fps:.1f} fps"
-                  + (f"; screenshot {args.screenshot}" if args.screenshot else ""))
+            print(
+                f"frame {latest.index + 1}: {state} box {box}; processed {latest.processed}, "
+                f"dropped {latest.dropped}, track {latest.track_fps:.1f} fps"
+                + (f"; screenshot {args.screenshot}" if args.screenshot else "")
+            )
     finally:
         errors = list(win.errors)
         win.close()

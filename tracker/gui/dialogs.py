@@ -1,4 +1,5 @@
 """The window's dialogs: the keyboard-shortcut table and the camera chooser."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -69,7 +70,7 @@ class CameraDialog(QDialog):
         row.addWidget(probe)
         form.addRow("Device", row)
         self.resolution = QComboBox()
-        self.resolution.setEditable(True)   # any WxH the camera supports
+        self.resolution.setEditable(True)  # any WxH the camera supports
         self.resolution.addItems(RESOLUTIONS)
         self.resolution.setCurrentText(resolution)
         form.addRow("Resolution", self.resolution)
@@ -80,6 +81,7 @@ class CameraDialog(QDialog):
 
     def probe(self) -> None:
         import cv2
+
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
             found = []

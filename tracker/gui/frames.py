@@ -5,6 +5,7 @@ yet (latest frame wins) and the replaced frame is counted as dropped: a slow tra
 so what is shown is always the newest frame. In lossless mode (`block=True`) the producer waits instead,
 so every frame of a file is tracked.
 """
+
 from __future__ import annotations
 
 import threading
@@ -17,7 +18,7 @@ class LatestSlot:
         self._cond = threading.Condition()
         self._item = None
         self._has_item = False
-        self._final = None          # end-of-stream / error marker, delivered after the last frame
+        self._final = None  # end-of-stream / error marker, delivered after the last frame
         self._has_final = False
         self._closed = False
         self.dropped = 0
@@ -127,6 +128,7 @@ class DurationMeter:
     @property
     def rate(self) -> float:
         from ..sequence import fps_from_times
+
         fps = fps_from_times(self._d)
         return fps if fps == fps else 0.0
 

@@ -1,4 +1,5 @@
 """What the model, device and xcorr selectors offer, and how a selection becomes a tracker."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -10,7 +11,8 @@ OPENCV_FALLBACK = ("opencv:csrt", "opencv:kcf", "opencv:mil")
 @dataclass(frozen=True)
 class ModelChoice:
     """A model the user can pick: a preset name, an OpenCV baseline, or a config/checkpoint from disk."""
-    name: str                   # preset name, "opencv:...", or a pysot YAML path
+
+    name: str  # preset name, "opencv:...", or a pysot YAML path
     weights: str | None = None  # checkpoint file (for a preset or a YAML), None = the preset's own
     label: str = field(default="", compare=False)
 
@@ -71,8 +73,9 @@ def model_choices() -> list[ModelChoice]:
         from ..config.presets import DEFAULT_PRESET as default
     except ImportError:
         default = None
-    presets = sorted((p for p in list_all_presets() if _weights_available(p)),
-                     key=lambda p: p.name != default)          # stable: the rest keep their order
+    presets = sorted(
+        (p for p in list_all_presets() if _weights_available(p)), key=lambda p: p.name != default
+    )  # stable: the rest keep their order
     choices = [ModelChoice(p.name, label=f"{p.name}  ({p.family}, {p.backbone})") for p in presets]
     choices += [ModelChoice(n) for n in opencv_names()]
     return choices
@@ -98,6 +101,7 @@ def _gpu_present() -> bool:
     is loaded already. Keeps the window quick to open on CPU-only machines."""
     import glob
     import sys
+
     return "torch" in sys.modules or bool(glob.glob("/dev/nvidia[0-9]*"))
 
 
@@ -107,6 +111,7 @@ def available_devices() -> list[str]:
         return devices
     try:
         import torch
+
         if torch.cuda.is_available():
             n = torch.cuda.device_count()
             devices += ["cuda"] if n == 1 else [f"cuda:{i}" for i in range(n)]
@@ -125,6 +130,7 @@ def available_xcorr_backends() -> list[str]:
 
 def build(choice: ModelChoice, device: str = "cpu", xcorr: str = "torch"):
     from .. import build_tracker
+
     if choice.is_opencv:
         return build_tracker(choice.name)
     return build_tracker(choice.name, weights=choice.weights, device=device, xcorr=xcorr)

@@ -17,6 +17,7 @@ pipeline talks back through Qt signals. Every failure (source gone, broken file,
 error) becomes an `error` signal with a one-line message; the recording is finalised so the file
 written so far stays a valid video.
 """
+
 from __future__ import annotations
 
 import queue
@@ -38,16 +39,16 @@ from .session import TrackSession
 @dataclass
 class FramePacket:
     index: int
-    frame: np.ndarray           # the raw BGR frame (what a new selection initialises on)
-    image: QImage               # the same frame for display (the window paints the overlay over it)
+    frame: np.ndarray  # the raw BGR frame (what a new selection initialises on)
+    image: QImage  # the same frame for display (the window paints the overlay over it)
     result: TrackResult | None
-    trail: tuple[tuple[float, float], ...] | None   # recent box centres when the trail is on
+    trail: tuple[tuple[float, float], ...] | None  # recent box centres when the trail is on
     tracking: bool
-    processed: int              # frames processed since the source was opened
-    dropped: int                # frames replaced before the tracker could take them
-    skipped: int                # frames the source could not decode
-    track_fps: float            # tracker.update speed
-    process_fps: float          # frames through the pipeline per second
+    processed: int  # frames processed since the source was opened
+    dropped: int  # frames replaced before the tracker could take them
+    skipped: int  # frames the source could not decode
+    track_fps: float  # tracker.update speed
+    process_fps: float  # frames through the pipeline per second
     frame_count: int | None
     recording: bool
 
@@ -59,9 +60,9 @@ class Playback:
         self._lock = threading.Lock()
         self.paused = True
         self.steps = 0
-        self.limit: int | None = None     # pause after delivering this frame index (smoke mode)
-        self.realtime = False             # drop frames instead of waiting (always on for cameras)
-        self.pace = True                  # files: do not run faster than the file's frame rate
+        self.limit: int | None = None  # pause after delivering this frame index (smoke mode)
+        self.realtime = False  # drop frames instead of waiting (always on for cameras)
+        self.pace = True  # files: do not run faster than the file's frame rate
 
     def set_paused(self, paused: bool) -> None:
         with self._lock:
@@ -266,7 +267,7 @@ class Pipeline(QThread):
             self._close_everything()
 
     def _drain_commands(self) -> None:
-        while not self._quit.is_set():      # once shutting down, queued commands are dropped
+        while not self._quit.is_set():  # once shutting down, queued commands are dropped
             try:
                 cmd = self._commands.get_nowait()
             except queue.Empty:
@@ -300,7 +301,7 @@ class Pipeline(QThread):
         if paused and not is_camera:
             self.playback.set_paused(True)
             if show_first:
-                self.playback.request_step(1)     # show the first frame
+                self.playback.request_step(1)  # show the first frame
         else:
             self.playback.set_paused(paused)
         self.capture = CaptureThread(self.source, self.slot, self.playback)
@@ -323,6 +324,7 @@ class Pipeline(QThread):
         if count:
             index = min(index, count - 1)
         from ..io.sources import open_source
+
         self._stop_capture()
         try:
             self.source.close()
@@ -346,8 +348,13 @@ class Pipeline(QThread):
             self.trackingChanged.emit(False)
             self.error.emit(f"cannot start tracking: {exc}")
             return
-        behind = (self.current is not None and index is not None and self.current[0] != index
-                  and not getattr(self.source, "is_camera", False) and hasattr(self.source, "spec"))
+        behind = (
+            self.current is not None
+            and index is not None
+            and self.current[0] != index
+            and not getattr(self.source, "is_camera", False)
+            and hasattr(self.source, "spec")
+        )
         self.current = (index or 0, frame)
         self.trackingChanged.emit(True)
         # the recording gets the initial box too, unless this frame is in it already
@@ -395,6 +402,7 @@ class Pipeline(QThread):
 
     def _cmd_record(self, path: str) -> None:
         from ..io.sinks import VideoSink
+
         self._finalise_recording("new recording")
         if self.current is not None:
             size = (self.current[1].shape[1], self.current[1].shape[0])
@@ -457,6 +465,7 @@ class Pipeline(QThread):
 
     def _publish(self, index: int, frame: np.ndarray, result: TrackResult | None, record: bool = True) -> None:
         from ..io.sinks import draw_result
+
         trail = tuple(self.session.trail) if (self.show_trail and result is not None) else None
         if record and self.sink is not None:
             try:
@@ -470,11 +479,20 @@ class Pipeline(QThread):
         # the stubs say bytes; PyQt takes any buffer (the array's memory, copied at once)
         image = QImage(shown.data, w, h, shown.strides[0], QImage.Format.Format_BGR888).copy()  # type: ignore[call-overload]
         packet = FramePacket(
-            index=index, frame=frame, image=image, result=result, trail=trail, tracking=self.session.active,
-            processed=self.processed, dropped=self.slot.dropped,
+            index=index,
+            frame=frame,
+            image=image,
+            result=result,
+            trail=trail,
+            tracking=self.session.active,
+            processed=self.processed,
+            dropped=self.slot.dropped,
             skipped=len(getattr(self.source, "skipped", []) or []),
-            track_fps=self.session.speed.rate, process_fps=self._rate.rate,
-            frame_count=getattr(self.source, "frame_count", None), recording=self.sink is not None)
+            track_fps=self.session.speed.rate,
+            process_fps=self._rate.rate,
+            frame_count=getattr(self.source, "frame_count", None),
+            recording=self.sink is not None,
+        )
         with self._packet_lock:
             self._packet = packet
             notify = not self._packet_pending

@@ -4,6 +4,7 @@ Export format is the one `siamtrack track` writes: one x,y,w,h line per frame, t
 then the tracker's box for every following frame that was tracked. A re-initialisation starts a new
 session (the export always describes one continuous run from its initial box).
 """
+
 from __future__ import annotations
 
 import threading
@@ -82,6 +83,7 @@ class TrackSession:
     def export(self, path) -> int:
         """Write the boxes (atomic); returns the number of lines written."""
         from ..io.sinks import write_boxes_atomic
+
         boxes = self.boxes
         if not boxes:
             raise UserError("nothing to export: no box has been tracked yet")

@@ -8,6 +8,7 @@ kept inside the picture. Recordings draw the same overlay into the frames (track
 Coordinates: the widget works in widget pixels; `widget_to_image` / `image_to_widget` map to and from
 the frame's pixel grid (0-based, x right, y down), which is what trackers receive.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -18,28 +19,28 @@ from PyQt6.QtWidgets import QSizePolicy, QWidget
 
 from ..trackers.base import TrackResult
 
-MIN_BOX = 4.0   # smaller drags (image pixels) are treated as clicks, not selections
-TRACK_COLOUR = QColor(0, 255, 0)       # the colours of tracker.io.sinks.draw_result (there BGR)
+MIN_BOX = 4.0  # smaller drags (image pixels) are treated as clicks, not selections
+TRACK_COLOUR = QColor(0, 255, 0)  # the colours of tracker.io.sinks.draw_result (there BGR)
 LOST_COLOUR = QColor(255, 0, 0)
 TRAIL_COLOUR = QColor(0, 200, 255)
 
 
 class VideoWidget(QWidget):
-    boxSelected = pyqtSignal(float, float, float, float)   # x, y, w, h in image pixels
+    boxSelected = pyqtSignal(float, float, float, float)  # x, y, w, h in image pixels
     selectionStarted = pyqtSignal()
     selectionCancelled = pyqtSignal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self._image: QImage | None = None
-        self._anchor: QPointF | None = None     # drag start, image coordinates
-        self._cursor: QPointF | None = None     # drag end, image coordinates
-        self.select_mode = False                # "S": next drag selects (drags always do; this shows a hint)
-        self.lost = False                       # the tracker says the target is lost: red frame + banner
+        self._anchor: QPointF | None = None  # drag start, image coordinates
+        self._cursor: QPointF | None = None  # drag end, image coordinates
+        self.select_mode = False  # "S": next drag selects (drags always do; this shows a hint)
+        self.lost = False  # the tracker says the target is lost: red frame + banner
         self.hint = "Open a video, an image folder or a camera (File menu), or drop a file here"
         self.result: TrackResult | None = None  # the tracker's box on this frame (image pixels), if tracking
-        self.trail: Sequence[tuple[float, float]] | None = None   # recent box centres, image pixels
-        self.label_rect: QRectF | None = None   # where the score label was last painted (widget pixels)
+        self.trail: Sequence[tuple[float, float]] | None = None  # recent box centres, image pixels
+        self.label_rect: QRectF | None = None  # where the score label was last painted (widget pixels)
         self.setMinimumSize(320, 240)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -47,8 +48,13 @@ class VideoWidget(QWidget):
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
 
     # ---- image and geometry -------------------------------------------------------------------------------
-    def set_image(self, image: QImage, lost: bool = False, result: TrackResult | None = None,
-                  trail: Sequence[tuple[float, float]] | None = None) -> None:
+    def set_image(
+        self,
+        image: QImage,
+        lost: bool = False,
+        result: TrackResult | None = None,
+        trail: Sequence[tuple[float, float]] | None = None,
+    ) -> None:
         """Show `image` (the raw frame) with the tracker's `result` and `trail` painted over it."""
         self._image = image
         self.lost = lost
@@ -171,8 +177,11 @@ class VideoWidget(QWidget):
             painter.drawText(tl + QPointF(2, -4), f"{rect.width():.0f}x{rect.height():.0f}")
         if self.select_mode and rect is None:
             painter.setPen(QColor(255, 220, 0))
-            painter.drawText(QRectF(0, 8, self.width(), 24), Qt.AlignmentFlag.AlignHCenter,
-                             "Drag a box around the target (Esc cancels)")
+            painter.drawText(
+                QRectF(0, 8, self.width(), 24),
+                Qt.AlignmentFlag.AlignHCenter,
+                "Drag a box around the target (Esc cancels)",
+            )
 
     def _paint_overlay(self, painter: QPainter, target: QRectF) -> None:
         """Trail, box and score label in widget pixels: fixed line widths and font size whatever the scale,
@@ -208,9 +217,9 @@ class VideoWidget(QWidget):
         pad = 3.0
         tw, th = fm.horizontalAdvance(text) + 2 * pad, fm.height() + pad
         left = min(max(box.left(), target.left()), target.right() - tw)
-        top = box.top() - th - 1                    # above the box ...
+        top = box.top() - th - 1  # above the box ...
         if top < target.top():
-            top = box.top() + 2                     # ... or just inside it when the box touches the top
+            top = box.top() + 2  # ... or just inside it when the box touches the top
         top = min(max(top, target.top()), target.bottom() - th)
         rect = QRectF(max(left, target.left()), top, min(tw, target.width()), th)
         painter.fillRect(rect, QColor(0, 0, 0, 150))

@@ -1,4 +1,5 @@
 """The main window: sources, playback, box selection, model selection, overlay stats, recording, export."""
+
 from __future__ import annotations
 
 import os
@@ -47,21 +48,20 @@ def settings_from_env() -> QSettings:
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, settings: QSettings | None = None, tracker_factory=None, persist: bool = True,
-                 parent=None):
+    def __init__(self, settings: QSettings | None = None, tracker_factory=None, persist: bool = True, parent=None):
         super().__init__(parent)
         self.settings = settings if settings is not None else settings_from_env()
         self.persist = persist
-        self.errors: list[str] = []              # every error shown, newest last (automation reads it)
+        self.errors: list[str] = []  # every error shown, newest last (automation reads it)
         self.source_label = ""
         self.is_camera = False
         self.tracking = False
         self.recording_path: str | None = None
         self.last_box: tuple[float, float, float, float] | None = None
-        self.shown: FramePacket | None = None    # the packet on screen (a selection initialises on its frame)
-        self.latest: FramePacket | None = None   # the newest packet received
-        self._frozen = False                     # display held still while a box is being drawn
-        self._resume_after_select = False        # a playing file was paused for a selection
+        self.shown: FramePacket | None = None  # the packet on screen (a selection initialises on its frame)
+        self.latest: FramePacket | None = None  # the newest packet received
+        self._frozen = False  # display held still while a box is being drawn
+        self._resume_after_select = False  # a playing file was paused for a selection
         self.display_rate = RateMeter()
         self._help: HelpDialog | None = None
         self.export_on_close: str | None = None  # --export: write the boxes when the window closes
@@ -102,35 +102,79 @@ class MainWindow(QMainWindow):
     def _build_actions(self) -> None:
         sp = QStyle.StandardPixmap
         a = self._action
-        self.act_open = a("&Open video...", "Ctrl+O", self.open_video_dialog, icon=sp.SP_DialogOpenButton,
-                          tip="Open a video file")
-        self.act_open_folder = a("Open image &folder...", "Ctrl+Shift+O", self.open_folder_dialog,
-                                 icon=sp.SP_DirOpenIcon, tip="Open a folder of images")
-        self.act_open_camera = a("Open &camera...", "Ctrl+K", self.open_camera_dialog, icon=sp.SP_ComputerIcon,
-                                 tip="Open a webcam")
+        self.act_open = a(
+            "&Open video...", "Ctrl+O", self.open_video_dialog, icon=sp.SP_DialogOpenButton, tip="Open a video file"
+        )
+        self.act_open_folder = a(
+            "Open image &folder...",
+            "Ctrl+Shift+O",
+            self.open_folder_dialog,
+            icon=sp.SP_DirOpenIcon,
+            tip="Open a folder of images",
+        )
+        self.act_open_camera = a(
+            "Open &camera...", "Ctrl+K", self.open_camera_dialog, icon=sp.SP_ComputerIcon, tip="Open a webcam"
+        )
         self.act_play = a("&Play / pause", "Space", self.toggle_play, icon=sp.SP_MediaPlay, tip="Play or pause")
-        self.act_step = a("Step &forward", "Right", self.step_forward, icon=sp.SP_MediaSeekForward,
-                          tip="Show the next frame")
-        self.act_step_back = a("Step &back", "Left", self.step_back, icon=sp.SP_MediaSeekBackward,
-                               tip="Show the previous frame (not while tracking)")
-        self.act_select = a("&Select target", "S", self.enter_select_mode, icon=sp.SP_ArrowDown,
-                            tip="Draw a box around the target with the mouse")
-        self.act_start = a("S&tart tracking", "Return", self.start_tracking, icon=sp.SP_MediaPlay,
-                           tip="Start tracking the last drawn box (or draw one)")
+        self.act_step = a(
+            "Step &forward", "Right", self.step_forward, icon=sp.SP_MediaSeekForward, tip="Show the next frame"
+        )
+        self.act_step_back = a(
+            "Step &back",
+            "Left",
+            self.step_back,
+            icon=sp.SP_MediaSeekBackward,
+            tip="Show the previous frame (not while tracking)",
+        )
+        self.act_select = a(
+            "&Select target",
+            "S",
+            self.enter_select_mode,
+            icon=sp.SP_ArrowDown,
+            tip="Draw a box around the target with the mouse",
+        )
+        self.act_start = a(
+            "S&tart tracking",
+            "Return",
+            self.start_tracking,
+            icon=sp.SP_MediaPlay,
+            tip="Start tracking the last drawn box (or draw one)",
+        )
         self.act_stop = a("St&op tracking", "X", self.stop_tracking, icon=sp.SP_MediaStop, tip="Stop tracking")
-        self.act_reset = a("&Reset tracking", "R", self.reset_tracking, icon=sp.SP_BrowserReload,
-                           tip="Stop tracking and clear the box, trail and boxes")
+        self.act_reset = a(
+            "&Reset tracking",
+            "R",
+            self.reset_tracking,
+            icon=sp.SP_BrowserReload,
+            tip="Stop tracking and clear the box, trail and boxes",
+        )
         self.act_cancel = a("&Cancel selection", "Escape", self.cancel_selection, tip="Cancel the box selection")
-        self.act_record = a("&Record video...", "Ctrl+R", self.toggle_recording, checkable=True,
-                            icon=sp.SP_DialogSaveButton, tip="Record the annotated video")
-        self.act_export = a("&Export boxes...", "Ctrl+E", self.export_boxes_dialog,
-                            tip="Save the tracked boxes (x,y,w,h per frame)")
-        self.act_model_file = a("Load &model from file...", "Ctrl+M", self.load_model_dialog,
-                                tip="A checkpoint (.pth) or a pysot config (.yaml)")
+        self.act_record = a(
+            "&Record video...",
+            "Ctrl+R",
+            self.toggle_recording,
+            checkable=True,
+            icon=sp.SP_DialogSaveButton,
+            tip="Record the annotated video",
+        )
+        self.act_export = a(
+            "&Export boxes...", "Ctrl+E", self.export_boxes_dialog, tip="Save the tracked boxes (x,y,w,h per frame)"
+        )
+        self.act_model_file = a(
+            "Load &model from file...",
+            "Ctrl+M",
+            self.load_model_dialog,
+            tip="A checkpoint (.pth) or a pysot config (.yaml)",
+        )
         self.act_trail = a("Show &trail", "T", None, checkable=True, tip="Draw the target's recent path")
-        self.act_realtime = a("Real-time &playback (drop frames)", None, None, checkable=True,
-                              tip="Files play at their own speed and frames the tracker cannot keep up with "
-                                  "are dropped (cameras always do this)")
+        self.act_realtime = a(
+            "Real-time &playback (drop frames)",
+            None,
+            None,
+            checkable=True,
+            tip="Files play at their own speed and frames the tracker cannot keep up with "
+            "are dropped (cameras always do this)",
+        )
         self.act_help = a("&Keyboard shortcuts", "F1", self.show_help, icon=sp.SP_DialogHelpButton)
         self.act_quit = a("&Quit", "Ctrl+Q", self.close)
 
@@ -338,8 +382,11 @@ class MainWindow(QMainWindow):
             self.open_path(path)
 
     def open_camera_dialog(self) -> None:
-        dlg = CameraDialog(self, self.settings.value("camera/index", 0, type=int),
-                           self.settings.value("camera/resolution", RESOLUTIONS[0], type=str))
+        dlg = CameraDialog(
+            self,
+            self.settings.value("camera/index", 0, type=int),
+            self.settings.value("camera/resolution", RESOLUTIONS[0], type=str),
+        )
         if dlg.exec() == QDialog.DialogCode.Accepted:
             index, resolution = dlg.selection()
             self._save("camera/index", index)
@@ -348,6 +395,7 @@ class MainWindow(QMainWindow):
 
     def open_camera(self, index: int, resolution: str | None = None) -> bool:
         from ..io.sources import open_source
+
         try:
             source = open_source(int(index))
             if resolution and "x" in resolution and hasattr(source, "request_size"):
@@ -362,6 +410,7 @@ class MainWindow(QMainWindow):
     def open_path(self, spec: str, paused: bool = True) -> bool:
         """Open a video file or image folder (or a camera index given as digits). False + message on error."""
         from ..io.sources import open_source
+
         spec = str(spec)
         if spec.isdigit() and not os.path.exists(spec):
             return self.open_camera(int(spec))
@@ -446,7 +495,7 @@ class MainWindow(QMainWindow):
             return
         if not self.is_camera:
             self.pause()
-        self._frozen = True                  # a live camera holds still while the box is drawn
+        self._frozen = True  # a live camera holds still while the box is drawn
         self.video.select_mode = True
         self.video.update()
         self.video.setFocus()
@@ -459,7 +508,7 @@ class MainWindow(QMainWindow):
     def _on_selection_started(self) -> None:
         self._frozen = True
         if not self.is_camera and not self.pipeline.paused:
-            self.pause()                     # a file waits while the box is drawn, then plays on
+            self.pause()  # a file waits while the box is drawn, then plays on
             self._resume_after_select = True
 
     def _on_selection_cancelled(self) -> None:
@@ -525,8 +574,12 @@ class MainWindow(QMainWindow):
         self.model_combo.blockSignals(False)
 
     def load_model_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Load model", self._last_dir(),
-                                              "Checkpoints and pysot configs (*.pth *.pt *.yaml *.yml);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            "Load model",
+            self._last_dir(),
+            "Checkpoints and pysot configs (*.pth *.pt *.yaml *.yml);;All files (*)",
+        )
         if not path:
             return
         try:
@@ -536,8 +589,9 @@ class MainWindow(QMainWindow):
             if not names:
                 self.show_error(f"{path}: a checkpoint needs a preset, and no presets are available")
                 return
-            name, ok = QInputDialog.getItem(self, "Preset for this checkpoint",
-                                            f"Which preset does {Path(path).name} belong to?", names, 0, False)
+            name, ok = QInputDialog.getItem(
+                self, "Preset for this checkpoint", f"Which preset does {Path(path).name} belong to?", names, 0, False
+            )
             if not ok:
                 return
             choice = choice_for_file(path, name)
@@ -574,9 +628,10 @@ class MainWindow(QMainWindow):
         if self.recording_path is not None:
             self.pipeline.stop_recording()
             return
-        self.act_record.setChecked(False)   # checked again when the recording really starts
-        path, _ = QFileDialog.getSaveFileName(self, "Record annotated video", self._last_dir(),
-                                              "MP4 video (*.mp4);;AVI video (*.avi)")
+        self.act_record.setChecked(False)  # checked again when the recording really starts
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Record annotated video", self._last_dir(), "MP4 video (*.mp4);;AVI video (*.avi)"
+        )
         if path:
             if not Path(path).suffix:
                 path += ".mp4"
@@ -632,15 +687,19 @@ class MainWindow(QMainWindow):
         first = self.latest is None
         self.latest = packet
         if first:
-            self._refresh_controls()             # enable the frame actions at once, not at the next tick
+            self._refresh_controls()  # enable the frame actions at once, not at the next tick
         if not self._frozen:
             self._show(packet)
         self._update_stats(packet)
 
     def _show(self, packet: FramePacket) -> None:
         self.shown = packet
-        self.video.set_image(packet.image, lost=bool(packet.tracking and packet.result and packet.result.lost),
-                             result=packet.result, trail=packet.trail)
+        self.video.set_image(
+            packet.image,
+            lost=bool(packet.tracking and packet.result and packet.result.lost),
+            result=packet.result,
+            trail=packet.trail,
+        )
         self.display_rate.tick()
 
     def _update_stats(self, p: FramePacket) -> None:
@@ -676,8 +735,11 @@ class MainWindow(QMainWindow):
 
     # ---- help ---------------------------------------------------------------------------------------------------
     def shortcut_table(self) -> list[tuple[str, str]]:
-        rows = [(a.shortcut().toString(), a.text().replace("&", "").rstrip(".")) for a in self.actions()
-                if not a.shortcut().isEmpty()]
+        rows = [
+            (a.shortcut().toString(), a.text().replace("&", "").rstrip("."))
+            for a in self.actions()
+            if not a.shortcut().isEmpty()
+        ]
         rows.append(("Mouse drag", "Draw the target box on the video (starts or re-initialises tracking)"))
         rows.append(("Drop a file", "Open a video or image folder"))
         return rows
@@ -694,8 +756,8 @@ class MainWindow(QMainWindow):
         self._save("window/geometry", self.saveGeometry())
         if self.persist:
             self.settings.sync()
-        self.hide()                              # gone at once, while a model still loading finishes
-        self.pipeline.shutdown()                 # finalises the recording
+        self.hide()  # gone at once, while a model still loading finishes
+        self.pipeline.shutdown()  # finalises the recording
         if self.export_on_close and self.pipeline.session.boxes:
             self.export_boxes(self.export_on_close)
         super().closeEvent(event)

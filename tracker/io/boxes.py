@@ -9,6 +9,7 @@
 - a file's first pixel (0 or 1) follows its format as the community's toolkits read it (`gt_base_for`);
   siamtrack's own boxes are 0-based.
 """
+
 from __future__ import annotations
 
 import math

@@ -1,4 +1,5 @@
 """Sinks: results files (atomic), annotated video, and the overlay drawing shared by all of them."""
+
 from __future__ import annotations
 
 import os
@@ -113,8 +114,12 @@ LOST_COLOUR = (0, 0, 255)
 TRACK_COLOUR = (0, 255, 0)
 
 
-def draw_result(frame: np.ndarray, result: TrackResult | None, label: str | None = None,
-                trail: Sequence[tuple[float, float]] | None = None) -> np.ndarray:
+def draw_result(
+    frame: np.ndarray,
+    result: TrackResult | None,
+    label: str | None = None,
+    trail: Sequence[tuple[float, float]] | None = None,
+) -> np.ndarray:
     """Draw the box (green when tracked, red and dashed-looking when lost) and the score on a copy."""
     out = frame.copy()
     if trail and len(trail) > 1:
@@ -137,8 +142,9 @@ LABEL_FONT = cv2.FONT_HERSHEY_SIMPLEX
 LABEL_SCALE = 0.45
 
 
-def label_position(text: str, p1: tuple[int, int], p2: tuple[int, int], width: int, height: int,
-                   margin: int = 2) -> tuple[tuple[int, int], float]:
+def label_position(
+    text: str, p1: tuple[int, int], p2: tuple[int, int], width: int, height: int, margin: int = 2
+) -> tuple[tuple[int, int], float]:
     """(baseline origin, font scale) for a box's label so that the whole text lies inside a width x height
     frame: above the box's top-left corner when there is room, else just inside the box's top edge; moved
     left at the right edge; a smaller font when the text is wider than the frame (small videos)."""
@@ -148,9 +154,9 @@ def label_position(text: str, p1: tuple[int, int], p2: tuple[int, int], width: i
         scale *= max(width - 2 * margin, 1) / tw
         (tw, th), base = cv2.getTextSize(text, LABEL_FONT, scale, 1)
     x = min(max(p1[0], margin), max(width - margin - tw, 0))
-    y = p1[1] - 4                                   # the baseline just above the box
+    y = p1[1] - 4  # the baseline just above the box
     if y - th < margin:
-        y = max(p1[1], 0) + th + 4                  # no room above: inside the box, under its top edge
+        y = max(p1[1], 0) + th + 4  # no room above: inside the box, under its top edge
     y = min(max(y, th + margin), max(height - margin - base, th))
     return (int(x), int(y)), scale
 
@@ -166,8 +172,9 @@ class VideoSink:
         fourcc = VIDEO_FOURCC[ext]
         self.tmp = self.path.with_name(f".{self.path.stem}.partial{ext}")
         self.size = size
-        self.writer: cv2.VideoWriter | None = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter.fourcc(*fourcc),
-                                                              float(fps or 25.0), size)
+        self.writer: cv2.VideoWriter | None = cv2.VideoWriter(
+            str(self.tmp), cv2.VideoWriter.fourcc(*fourcc), float(fps or 25.0), size
+        )
         if not self.writer.isOpened():
             raise OutputError(f"{self.path}: cannot open a video writer")
         self.frames = 0

@@ -3,6 +3,7 @@
 Iterating a source yields (index, frame) with BGR uint8 frames. A frame that fails to decode in the
 middle of a video is reported through `on_skip` and skipped, never yielded as None.
 """
+
 from __future__ import annotations
 
 import os
@@ -33,8 +34,10 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    return sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS and p.is_file()),
-                  key=lambda p: natural_key(p.name))
+    return sorted(
+        (p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS and p.is_file()),
+        key=lambda p: natural_key(p.name),
+    )
 
 
 class SourceError(UserError):
@@ -81,7 +84,7 @@ class ImageFolderSource(FrameSource):
         self.start = start
 
     def __iter__(self):
-        for i, path in enumerate(self.files[self.start:], start=self.start):
+        for i, path in enumerate(self.files[self.start :], start=self.start):
             frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
             if frame is None:
                 self._skip(i, f"{path.name}: cannot decode image")
@@ -117,8 +120,11 @@ class CaptureSource(FrameSource):
             ok = self.cap.grab()
             if not ok:
                 # End of stream for a file (or a broken tail); a camera that stopped delivering.
-                if (self.frame_count is not None and index < self.frame_count
-                        and failures < self.MAX_CONSECUTIVE_FAILURES):
+                if (
+                    self.frame_count is not None
+                    and index < self.frame_count
+                    and failures < self.MAX_CONSECUTIVE_FAILURES
+                ):
                     failures += 1
                     self._skip(index, "frame could not be read")
                     index += 1

@@ -1,4 +1,5 @@
 """Necks, heads, the Siamese model assembly and checkpoint reading."""
+
 from .checkpoint import CheckpointError, load_into, read_checkpoint, save_checkpoint
 from .siamese import InputAdapter, SiameseModel, build_model
 
@@ -6,8 +7,17 @@ from .siamese import InputAdapter, SiameseModel, build_model
 def preprocess(crops, preset, device="cpu"):
     """BGR uint8 crops (N, H, W, 3) → float tensor (N, 3, H, W) in the preset's input convention."""
     import torch
+
     return InputAdapter(preset.input, torch.device(device))(crops)
 
 
-__all__ = ["CheckpointError", "InputAdapter", "SiameseModel", "build_model", "load_into", "preprocess",
-           "read_checkpoint", "save_checkpoint"]
+__all__ = [
+    "CheckpointError",
+    "InputAdapter",
+    "SiameseModel",
+    "build_model",
+    "load_into",
+    "preprocess",
+    "read_checkpoint",
+    "save_checkpoint",
+]

@@ -5,6 +5,7 @@ inside, `module.` prefixes), siamfc-pytorch files, and the project's own format
 A mismatch never loads silently: the error lists missing, unexpected and mis-shaped keys and names the
 preset the file most likely belongs to.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -39,8 +40,9 @@ def read_checkpoint(path: str | os.PathLike, expected_sha256: str | None = None)
     if not path.is_file():
         raise CheckpointError(f"{path}: weights file not found")
     if expected_sha256 and sha256_file(path) != expected_sha256:
-        raise CheckpointError(f"{path}: sha256 does not match the one recorded for this model "
-                              f"(file damaged or replaced)")
+        raise CheckpointError(
+            f"{path}: sha256 does not match the one recorded for this model (file damaged or replaced)"
+        )
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - pickle errors, truncated zips, non-weights content
@@ -56,7 +58,7 @@ def read_checkpoint(path: str | os.PathLike, expected_sha256: str | None = None)
     state = {}
     for k, v in obj.items():
         while k.startswith("module."):
-            k = k[len("module."):]
+            k = k[len("module.") :]
         state[k] = v
     return state, meta
 
@@ -65,8 +67,11 @@ def diff_state(model_state: dict, file_state: dict) -> tuple[list[str], list[str
     """missing, unexpected, mis-shaped (as 'key: file (shape) vs model (shape)')."""
     missing = [k for k in model_state if k not in file_state and not k.endswith("num_batches_tracked")]
     unexpected = [k for k in file_state if k not in model_state]
-    shaped = [f"{k}: file {tuple(file_state[k].shape)} vs model {tuple(model_state[k].shape)}"
-              for k in model_state if k in file_state and tuple(file_state[k].shape) != tuple(model_state[k].shape)]
+    shaped = [
+        f"{k}: file {tuple(file_state[k].shape)} vs model {tuple(model_state[k].shape)}"
+        for k in model_state
+        if k in file_state and tuple(file_state[k].shape) != tuple(model_state[k].shape)
+    ]
     return missing, unexpected, shaped
 
 
@@ -80,6 +85,7 @@ def guess_preset(file_state: dict) -> tuple[str | None, float]:
     device: no memory, no time)."""
     from ..config.presets import list_presets
     from .siamese import build_model
+
     best, best_score = None, 0.0
     for preset in list_presets():
         try:
@@ -120,8 +126,10 @@ def load_into(model: nn.Module, file_state: dict, source: str, preset_name: str)
 
 def save_checkpoint(path: str | os.PathLike, model: nn.Module, meta: dict, half: bool = False) -> str:
     """Write the project's own format atomically; returns the file's sha256."""
-    state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous()
-             for k, v in model.state_dict().items()}
+    state = {
+        k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous()
+        for k, v in model.state_dict().items()
+    }
     meta = dict(meta, version=OWN_FORMAT_VERSION)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

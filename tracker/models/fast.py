@@ -14,6 +14,7 @@ a candidate: its results change with the thread count (measured here: up to 5e-6
 for the default's search branch), and the thread count follows the free cores; the oneDNN blocked-layout and
 channels-last graphs gave bit-identical results on 1, 2 and 3 threads.
 """
+
 from __future__ import annotations
 
 import copy
@@ -50,8 +51,11 @@ def fold_batchnorms(module: nn.Module, example: tuple) -> nn.Module:
     nodes, and the matrix-product 1x1 convolutions below are not."""
     module = copy.deepcopy(module).eval()
     calls = []
-    hooks = [m.register_forward_hook(lambda m, inp, out: calls.append((m, inp[0], out)))
-             for m in module.modules() if isinstance(m, (nn.Conv2d, nn.BatchNorm2d))]
+    hooks = [
+        m.register_forward_hook(lambda m, inp, out: calls.append((m, inp[0], out)))
+        for m in module.modules()
+        if isinstance(m, (nn.Conv2d, nn.BatchNorm2d))
+    ]
     try:
         with torch.no_grad():
             module(*example)
@@ -97,9 +101,16 @@ class PointwiseAsMatmul(nn.Module):
     def applies_to(m: nn.Module) -> TypeGuard[nn.Conv2d]:
         # a 1x1 kernel needs no padding, so 'same', 'valid' and (0, 0) are all none; `dynamic` is
         # PaddedConv2d's own padding (stride 2 only, so never set here, but checked rather than assumed)
-        return (isinstance(m, nn.Conv2d) and not getattr(m, "dynamic", False) and m.kernel_size == (1, 1)
-                and m.stride == (1, 1) and m.groups == 1 and m.dilation == (1, 1)
-                and m.padding in ((0, 0), "same", "valid") and m.padding_mode == "zeros")
+        return (
+            isinstance(m, nn.Conv2d)
+            and not getattr(m, "dynamic", False)
+            and m.kernel_size == (1, 1)
+            and m.stride == (1, 1)
+            and m.groups == 1
+            and m.dilation == (1, 1)
+            and m.padding in ((0, 0), "same", "valid")
+            and m.padding_mode == "zeros"
+        )
 
 
 def pointwise_as_matmul(module: nn.Module) -> nn.Module:
@@ -127,6 +138,7 @@ class ShapeSpecialised:
 
             def frozen(make=lambda: self.module):
                 return torch.jit.freeze(torch.jit.trace(make(), example, check_trace=False))
+
             # optimize_for_inference rewrites the graph it is given in place, hence one trace per candidate
             makers = {"onednn": lambda: torch.jit.optimize_for_inference(frozen())}
             if xs[0].device.type == "cpu":
@@ -135,8 +147,9 @@ class ShapeSpecialised:
                 # so with BatchNorms folded and the 1x1 convolutions as matrix products (measured:
                 # docs/speed.md, "Implementation choices"). So on the CPU both are tried on this shape and the
                 # faster is kept.
-                makers["nhwc"] = lambda: frozen(lambda: ChannelsLast(pointwise_as_matmul(
-                    fold_batchnorms(self.module, example))).eval())
+                makers["nhwc"] = lambda: frozen(
+                    lambda: ChannelsLast(pointwise_as_matmul(fold_batchnorms(self.module, example))).eval()
+                )
             graphs = {}
             for name, make in makers.items():
                 try:
@@ -149,14 +162,25 @@ class ShapeSpecialised:
 
     def _build(self, xs: tuple[torch.Tensor, ...]):
         graphs, example = self.candidates(xs)
-        if not graphs:       # none traced (depends on the module): the eager module, never wrong, only slower
+        if not graphs:  # none traced (depends on the module): the eager module, never wrong, only slower
             return self.module
         from ..engines.choice import cached_choice, fastest
-        key = ["torchscript", repr(self.module), [list(x.shape) for x in xs], str(xs[0].dtype),
-               xs[0].device.type, torch.__version__]
+
+        key = [
+            "torchscript",
+            repr(self.module),
+            [list(x.shape) for x in xs],
+            str(xs[0].dtype),
+            xs[0].device.type,
+            torch.__version__,
+        ]
         with torch.inference_mode(False), torch.no_grad():
-            choice = cached_choice("graph", key, list(graphs), lambda: fastest(
-                {n: (lambda g=g: g(*example)) for n, g in graphs.items()}, budget_s=0.5, max_rounds=5))
+            choice = cached_choice(
+                "graph",
+                key,
+                list(graphs),
+                lambda: fastest({n: (lambda g=g: g(*example)) for n, g in graphs.items()}, budget_s=0.5, max_rounds=5),
+            )
         return graphs[choice]
 
     def __call__(self, *xs: torch.Tensor):

@@ -4,6 +4,7 @@
 Key names follow pysot (rpn_head.*) and siamfc-pytorch (the SiamFC head has no parameters).
 The correlation itself is delegated to tracker.xcorr, so the backend is a runtime choice.
 """
+
 from __future__ import annotations
 
 import torch
@@ -43,7 +44,7 @@ class SiamFCHead(Head):
         self.out_scale = out_scale
 
     def correlate(self, zf, sf):
-        kernel = zf[0].unsqueeze(1)                   # (Bz, 1, C, h, w)
+        kernel = zf[0].unsqueeze(1)  # (Bz, 1, C, h, w)
         return xcorr_plain(sf[0], kernel, self.xcorr_backend) * self.out_scale, None
 
 
@@ -65,8 +66,7 @@ class UPChannelRPN(Head):
         b, c = z.size(0), z.size(1)
         cls_k = self.template_cls_conv(z)
         loc_k = self.template_loc_conv(z)
-        return (cls_k.view(b, -1, c, cls_k.size(2), cls_k.size(3)),
-                loc_k.view(b, -1, c, loc_k.size(2), loc_k.size(3)))
+        return (cls_k.view(b, -1, c, cls_k.size(2), cls_k.size(3)), loc_k.view(b, -1, c, loc_k.size(2), loc_k.size(3)))
 
     def search_features(self, xf):
         return [self.search_cls_conv(xf[0]), self.search_loc_conv(xf[0])]
@@ -81,12 +81,18 @@ class UPChannelRPN(Head):
 class DepthwiseXCorr(nn.Module):
     def __init__(self, in_channels: int, hidden: int, out_channels: int, kernel_size: int = 3):
         super().__init__()
-        self.conv_kernel = nn.Sequential(nn.Conv2d(in_channels, hidden, kernel_size, bias=False),
-                                         nn.BatchNorm2d(hidden), nn.ReLU(inplace=True))
-        self.conv_search = nn.Sequential(nn.Conv2d(in_channels, hidden, kernel_size, bias=False),
-                                         nn.BatchNorm2d(hidden), nn.ReLU(inplace=True))
-        self.head = nn.Sequential(nn.Conv2d(hidden, hidden, 1, bias=False), nn.BatchNorm2d(hidden),
-                                  nn.ReLU(inplace=True), nn.Conv2d(hidden, out_channels, 1))
+        self.conv_kernel = nn.Sequential(
+            nn.Conv2d(in_channels, hidden, kernel_size, bias=False), nn.BatchNorm2d(hidden), nn.ReLU(inplace=True)
+        )
+        self.conv_search = nn.Sequential(
+            nn.Conv2d(in_channels, hidden, kernel_size, bias=False), nn.BatchNorm2d(hidden), nn.ReLU(inplace=True)
+        )
+        self.head = nn.Sequential(
+            nn.Conv2d(hidden, hidden, 1, bias=False),
+            nn.BatchNorm2d(hidden),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(hidden, out_channels, 1),
+        )
 
     def forward(self, kernel, search, backend="torch"):
         return self.head(xcorr_depthwise(self.conv_search(search), self.conv_kernel(kernel), backend))
@@ -110,15 +116,18 @@ class DepthwiseRPN(Head):
 
     def correlate(self, prepared, sf):
         (kc, kl), (sc, sl) = prepared, sf
-        return (self.cls.head(xcorr_depthwise(sc, kc, self.xcorr_backend)),
-                self.loc.head(xcorr_depthwise(sl, kl, self.xcorr_backend)))
+        return (
+            self.cls.head(xcorr_depthwise(sc, kc, self.xcorr_backend)),
+            self.loc.head(xcorr_depthwise(sl, kl, self.xcorr_backend)),
+        )
 
 
 class MultiRPN(Head):
     """One DepthwiseRPN per level (rpn2, rpn3, ...), fused by a softmax over learned weights or averaged."""
 
-    def __init__(self, anchor_num: int, in_channels: list[int], weighted: bool = False,
-                 hidden: list[int] | None = None):
+    def __init__(
+        self, anchor_num: int, in_channels: list[int], weighted: bool = False, hidden: list[int] | None = None
+    ):
         super().__init__()
         self.weighted = weighted
         self.levels = len(in_channels)
@@ -143,7 +152,7 @@ class MultiRPN(Head):
         for i, p in enumerate(prepared):
             rpn = self._rpn(i)
             rpn.xcorr_backend = self.xcorr_backend
-            outs.append(rpn.correlate(p, sf[2 * i:2 * i + 2]))
+            outs.append(rpn.correlate(p, sf[2 * i : 2 * i + 2]))
         cls = [o[0] for o in outs]
         loc = [o[1] for o in outs]
         if self.weighted:
@@ -154,10 +163,14 @@ class MultiRPN(Head):
 
 def separable_block(channels: int) -> nn.Sequential:
     """3x3 depthwise + 1x1 pointwise convolution, each with BatchNorm and ReLU; the map keeps its size."""
-    return nn.Sequential(nn.Conv2d(channels, channels, 3, padding=1, groups=channels, bias=False),
-                         nn.BatchNorm2d(channels), nn.ReLU(inplace=True),
-                         nn.Conv2d(channels, channels, 1, bias=False), nn.BatchNorm2d(channels),
-                         nn.ReLU(inplace=True))
+    return nn.Sequential(
+        nn.Conv2d(channels, channels, 3, padding=1, groups=channels, bias=False),
+        nn.BatchNorm2d(channels),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(channels, channels, 1, bias=False),
+        nn.BatchNorm2d(channels),
+        nn.ReLU(inplace=True),
+    )
 
 
 class AnchorFreeHead(Head):
@@ -168,30 +181,34 @@ class AnchorFreeHead(Head):
     point, and `loc` (B, 4, S, S), the distances (l, t, r, b) in search-crop pixels from the point to the
     box's left, top, right and bottom edges (exp of the regression times the stride, so always > 0)."""
 
-    def __init__(self, in_channels: list[int], hidden: int = 64, stride: int = 16, template_size: int = 6,
-                 tower: int = 2):
+    def __init__(
+        self, in_channels: list[int], hidden: int = 64, stride: int = 16, template_size: int = 6, tower: int = 2
+    ):
         super().__init__()
         self.stride = float(stride)
         self.template_size = int(template_size)
-        cells = self.template_size ** 2
+        cells = self.template_size**2
         fused = len(in_channels) * cells + sum(in_channels)
-        self.fuse = nn.Sequential(nn.Conv2d(fused, hidden, 1, bias=False), nn.BatchNorm2d(hidden),
-                                  nn.ReLU(inplace=True))
+        self.fuse = nn.Sequential(
+            nn.Conv2d(fused, hidden, 1, bias=False), nn.BatchNorm2d(hidden), nn.ReLU(inplace=True)
+        )
         self.cls_tower = nn.Sequential(*[separable_block(hidden) for _ in range(tower)])
         self.loc_tower = nn.Sequential(*[separable_block(hidden) for _ in range(tower)])
         self.cls_out = nn.Conv2d(hidden, 1, 3, padding=1)
         self.loc_out = nn.Conv2d(hidden, 4, 3, padding=1)
         nn.init.normal_(self.cls_out.weight, std=0.01)
         assert self.cls_out.bias is not None and self.loc_out.bias is not None
-        nn.init.constant_(self.cls_out.bias, -2.0)        # start near "background everywhere" (score 0.12)
+        nn.init.constant_(self.cls_out.bias, -2.0)  # start near "background everywhere" (score 0.12)
         nn.init.normal_(self.loc_out.weight, std=0.01)
-        nn.init.zeros_(self.loc_out.bias)                 # start at one stride from the point on every side
+        nn.init.zeros_(self.loc_out.bias)  # start at one stride from the point on every side
 
     def prepare_template(self, zf):
         for z in zf:
             if z.shape[-2:] != (self.template_size, self.template_size):
-                raise ValueError(f"anchor-free head: template map is {tuple(z.shape[-2:])}, the head was built "
-                                 f"for {self.template_size}x{self.template_size} (HeadSpec.template_size)")
+                raise ValueError(
+                    f"anchor-free head: template map is {tuple(z.shape[-2:])}, the head was built "
+                    f"for {self.template_size}x{self.template_size} (HeadSpec.template_size)"
+                )
         return zf
 
     def correlate(self, prepared, sf):

@@ -1,5 +1,6 @@
 """Necks: AdjustLayer / AdjustAllLayer (pysot key layout: neck.downsample{2,3,4}.downsample.{0,1}.*,
 or neck.downsample.downsample.* for a single level)."""
+
 from __future__ import annotations
 
 import torch
@@ -13,11 +14,11 @@ class AdjustLayer(nn.Module):
     is, not its size: the template's map is cropped and the search map never is (a stride-16 backbone's
     16x16 search map would count as a template by size)."""
 
-
     def __init__(self, in_channels: int, out_channels: int, center_size: int = 7, template_only: bool = False):
         super().__init__()
-        self.downsample = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, bias=False),
-                                        nn.BatchNorm2d(out_channels))
+        self.downsample = nn.Sequential(
+            nn.Conv2d(in_channels, out_channels, 1, bias=False), nn.BatchNorm2d(out_channels)
+        )
         self.center_size = center_size
         self.template_only = template_only
 
@@ -27,15 +28,21 @@ class AdjustLayer(nn.Module):
         crop = template if self.template_only else x.size(3) < 20
         if crop and self.center_size < x.size(3):
             left = (x.size(3) - self.center_size) // 2
-            x = x[:, :, left:left + self.center_size, left:left + self.center_size]
+            x = x[:, :, left : left + self.center_size, left : left + self.center_size]
         return x
 
 
 class AdjustAllLayer(nn.Module):
     """One AdjustLayer per level; takes and returns a list of maps."""
 
-    def __init__(self, in_channels: list[int], out_channels: list[int], center_size: int = 7,
-                 resize_to_first: bool = False, template_only: bool = False):
+    def __init__(
+        self,
+        in_channels: list[int],
+        out_channels: list[int],
+        center_size: int = 7,
+        resize_to_first: bool = False,
+        template_only: bool = False,
+    ):
         super().__init__()
         if len(in_channels) != len(out_channels):
             raise ValueError(f"neck: {len(in_channels)} input levels but {len(out_channels)} output widths")
@@ -50,9 +57,10 @@ class AdjustAllLayer(nn.Module):
     def forward(self, features: list[torch.Tensor], template: bool = False) -> list[torch.Tensor]:
         if self.resize_to_first and len(features) > 1:
             size = features[0].shape[-2:]
-            features = [features[0]] + [f if f.shape[-2:] == size else
-                                        F.interpolate(f, size=size, mode="bilinear", align_corners=False)
-                                        for f in features[1:]]
+            features = [features[0]] + [
+                f if f.shape[-2:] == size else F.interpolate(f, size=size, mode="bilinear", align_corners=False)
+                for f in features[1:]
+            ]
         if self.num == 1:
             return [self.downsample(features[0], template)]
         return [getattr(self, f"downsample{i + 2}")(f, template) for i, f in enumerate(features)]

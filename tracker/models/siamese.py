@@ -3,6 +3,7 @@
 Parameter names follow the reference checkpoints: `backbone.*`, `neck.*`, `rpn_head.*` (SiamFC's head has
 no parameters), so pysot and siamfc-pytorch state_dicts load unchanged.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ class FastPath:
     """A SiameseModel's CPU fast path (tracker.models.fast): `search`, the search branch (backbone, neck and
     the head's search convs) as shape-specialised TorchScript graphs, and `correlate`, the head's correlation
     folded likewise (None for SiamFC, whose correlation is one conv)."""
+
     search: ShapeSpecialised
     correlate: FastCorrelate | None = None
 
@@ -42,7 +44,7 @@ class SiameseModel(nn.Module):
         # pysot stores RPN heads under `rpn_head`; the SiamFC and anchor-free heads go under `head`.
         self._head_name = "rpn_head" if family == "siamrpn" else "head"
         self.add_module(self._head_name, head)
-        self._fast_path: FastPath | None = None      # a plain attribute (not a Module): see `fast_path`
+        self._fast_path: FastPath | None = None  # a plain attribute (not a Module): see `fast_path`
 
     @property
     def head_module(self) -> Head:
@@ -72,9 +74,12 @@ class SiameseModel(nn.Module):
     def enable_fast_inference(self) -> None:
         """Use frozen, BN-folded TorchScript graphs for the feature branch (CPU inference only): `fast_path`."""
         from .fast import FastCorrelate, SearchBranch, ShapeSpecialised
+
         # SiamFC's correlation is one conv: nothing to fold
-        self.fast_path = FastPath(ShapeSpecialised(SearchBranch(self).eval()),
-                                  FastCorrelate(self.head_module) if self.family != "siamfc" else None)
+        self.fast_path = FastPath(
+            ShapeSpecialised(SearchBranch(self).eval()),
+            FastCorrelate(self.head_module) if self.family != "siamfc" else None,
+        )
 
     def features(self, images: torch.Tensor, template: bool = False) -> list[torch.Tensor]:
         f = self.backbone(images)
@@ -94,8 +99,13 @@ class SiameseModel(nn.Module):
     def track(self, x: torch.Tensor, prepared) -> dict:
         head = self.head_module
         fast = self.fast_path
-        if (fast is not None and fast.correlate is not None and head.xcorr_backend == "torch" and not self.training
-                and not torch.is_grad_enabled()):
+        if (
+            fast is not None
+            and fast.correlate is not None
+            and head.xcorr_backend == "torch"
+            and not self.training
+            and not torch.is_grad_enabled()
+        ):
             cls, loc = fast.correlate(prepared, self.search_features(x))
         else:
             cls, loc = head.correlate(prepared, self.search_features(x))
@@ -117,26 +127,32 @@ def build_head(preset: Preset, in_channels: list[int]) -> Head:
     t = spec.type
     if t == "siamfc":
         if len(in_channels) != 1:
-            raise PresetError(f"preset {preset.name}: the SiamFC head takes one feature level, the backbone "
-                              f"gives {len(in_channels)} (set its used_layers to one layer)")
+            raise PresetError(
+                f"preset {preset.name}: the SiamFC head takes one feature level, the backbone "
+                f"gives {len(in_channels)} (set its used_layers to one layer)"
+            )
         return SiamFCHead(spec.out_scale)
     if t == "upchannel":
         if len(in_channels) != 1:
-            raise PresetError(f"preset {preset.name}: the UP-channel head takes one feature level, "
-                              f"got {len(in_channels)}")
+            raise PresetError(
+                f"preset {preset.name}: the UP-channel head takes one feature level, got {len(in_channels)}"
+            )
         return UPChannelRPN(spec.anchor_num, in_channels[0])
     if t == "depthwise":
         if len(in_channels) != 1:
-            raise PresetError(f"preset {preset.name}: DepthwiseRPN takes one feature level, got "
-                              f"{len(in_channels)}; use the 'multi' head")
+            raise PresetError(
+                f"preset {preset.name}: DepthwiseRPN takes one feature level, got "
+                f"{len(in_channels)}; use the 'multi' head"
+            )
         return DepthwiseRPN(spec.anchor_num, in_channels[0], spec.hidden or in_channels[0])
     if t == "multi":
         hidden = [spec.hidden] * len(in_channels) if spec.hidden else None
         return MultiRPN(spec.anchor_num, in_channels, spec.weighted, hidden)
     if t == "anchor_free":
         return AnchorFreeHead(in_channels, spec.hidden or 64, spec.stride, spec.template_size, spec.tower)
-    raise PresetError(f"preset {preset.name}: unknown head type {t!r} (siamfc, upchannel, depthwise, multi, "
-                      f"anchor_free)")
+    raise PresetError(
+        f"preset {preset.name}: unknown head type {t!r} (siamfc, upchannel, depthwise, multi, anchor_free)"
+    )
 
 
 def build_model(preset: Preset, pretrained_backbone: bool = False) -> SiameseModel:
@@ -154,8 +170,10 @@ def build_model(preset: Preset, pretrained_backbone: bool = False) -> SiameseMod
     if preset.model.neck is not None:
         n = preset.model.neck
         if len(n.out_channels) != len(channels):
-            raise PresetError(f"preset {preset.name}: neck has {len(n.out_channels)} levels, backbone "
-                              f"{preset.model.backbone} gives {len(channels)}")
+            raise PresetError(
+                f"preset {preset.name}: neck has {len(n.out_channels)} levels, backbone "
+                f"{preset.model.backbone} gives {len(channels)}"
+            )
         neck = AdjustAllLayer(channels, list(n.out_channels), n.center_size, n.resize_to_first, n.template_only)
         channels = list(n.out_channels)
     head = build_head(preset, channels)
@@ -179,6 +197,7 @@ class InputAdapter:
         self.mean = None if conv.mean is None else torch.tensor(conv.mean, dtype=dtype, device=device).view(1, 3, 1, 1)
         self.std = None if conv.std is None else torch.tensor(conv.std, dtype=dtype, device=device).view(1, 3, 1, 1)
         from ..engines.preprocess import NumpyInput
+
         self._numpy = NumpyInput(conv)
 
     def __call__(self, crops: np.ndarray) -> torch.Tensor:

@@ -5,6 +5,7 @@ centre); the head gives its score logit and the distances (l, t, r, b) from it t
 box's edges. A candidate box is then x1 = px - l, x2 = px + r (likewise y), and everything after that — the
 scale/ratio penalty, the cosine window, the size update, the long-term mode and the lost flag — is SiamRPN's.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,7 +19,7 @@ class AnchorFreeTracker(SiamRPNTracker):
         g = self._grids.get(score_size)
         if g is None:
             off = score_grid(score_size, float(self.preset.model.head.stride))
-            px = np.tile(off, score_size)                 # flattened y-major: column offsets repeat per row
+            px = np.tile(off, score_size)  # flattened y-major: column offsets repeat per row
             py = np.repeat(off, score_size)
             g = self._grids[score_size] = (np.stack([px, py]), hanning_window(score_size).flatten())
         return g
@@ -32,6 +33,12 @@ class AnchorFreeTracker(SiamRPNTracker):
         np.clip(ltrb, 0.0, 1e4, out=ltrb)
         (px, py), window = self._grid(S)
         left, top, right, bottom = ltrb
-        pred = np.stack([px + (right - left) / 2, py + (bottom - top) / 2,
-                         np.maximum(left + right, 1.0), np.maximum(top + bottom, 1.0)])
+        pred = np.stack(
+            [
+                px + (right - left) / 2,
+                py + (bottom - top) / 2,
+                np.maximum(left + right, 1.0),
+                np.maximum(top + bottom, 1.0),
+            ]
+        )
         return score, pred, logit, window

@@ -2,6 +2,7 @@
 
 Frames are BGR uint8 arrays as OpenCV returns them; boxes are 0-based pixel (x, y, w, h) floats.
 """
+
 from __future__ import annotations
 
 import math
@@ -27,6 +28,7 @@ class TrackResult:
     trackers: their confidence relative to their confidence on the target's first frames (1 = as sure as at
     the start); `lost` is `lost_signal < the preset's lost_threshold` (docs/lost-flag.md), or the model gave
     no usable box (the box is then the last good one). None for trackers without one (OpenCV's)."""
+
     box: Box
     score: float
     lost: bool
@@ -100,8 +102,9 @@ class Tracker:
 
     def update(self, frame: np.ndarray) -> TrackResult:
         if getattr(self, "_last", None) is None:
-            raise NotInitializedError(f"{self.name}: update() before init(): initialise the tracker with "
-                                      f"init(frame, box) first")
+            raise NotInitializedError(
+                f"{self.name}: update() before init(): initialise the tracker with init(frame, box) first"
+            )
         frame = validate_frame(frame)
         result = self._update(frame)
         if not all(math.isfinite(v) for v in result.box) or not math.isfinite(result.score):
@@ -112,13 +115,15 @@ class Tracker:
         self._last = result
         return result
 
-    def track(self, source: FrameInput, box: Sequence[float], *, start: int = 0,
-              max_frames: int | None = None) -> TrackRun:
+    def track(
+        self, source: FrameInput, box: Sequence[float], *, start: int = 0, max_frames: int | None = None
+    ) -> TrackRun:
         """Track through a whole source: a video file, an image folder, a camera index, an open
         FrameSource or any iterable of BGR uint8 frames. The first frame (from `start`) initialises on
         `box`; iterate the returned `TrackRun` for one `FrameResult` (box, score, lost, index, seconds) per
         frame, at most `max_frames`. See `tracker.sequence`."""
         from ..sequence import TrackRun
+
         return TrackRun(self, source, box, start=start, max_frames=max_frames)
 
     def warm_up(self) -> None:

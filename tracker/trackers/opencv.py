@@ -10,6 +10,7 @@ OpenCV's `update()` returns `(ok, box)`: `lost = not ok`. The score is OpenCV's 
 tracker has one (Nano, Vit, DaSiamRPN: `getTrackingScore()`), otherwise 1.0 / 0.0 from `ok`. Nano and
 DaSiamRPN always report ok, so for them `lost` is never set; the score is the only confidence signal.
 """
+
 from __future__ import annotations
 
 import glob
@@ -22,10 +23,14 @@ from .base import Tracker, TrackerError, TrackResult
 # For each DNN tracker: parameter name -> (file names tried first in model_dir, glob patterns tried next).
 MODEL_FILES: dict[str, dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
     "nano": {
-        "backbone": (("backbone.onnx", "nanotrack_backbone_sim.onnx", "nanotrack_v2_backbone.onnx",
-                      "nanotrack_backbone.onnx"), ("*backbone*.onnx",)),
-        "neckhead": (("neckhead.onnx", "nanotrack_head_sim.onnx", "nanotrack_v2_head.onnx",
-                      "nanotrack_head.onnx"), ("*neckhead*.onnx", "*head*.onnx")),
+        "backbone": (
+            ("backbone.onnx", "nanotrack_backbone_sim.onnx", "nanotrack_v2_backbone.onnx", "nanotrack_backbone.onnx"),
+            ("*backbone*.onnx",),
+        ),
+        "neckhead": (
+            ("neckhead.onnx", "nanotrack_head_sim.onnx", "nanotrack_v2_head.onnx", "nanotrack_head.onnx"),
+            ("*neckhead*.onnx", "*head*.onnx"),
+        ),
     },
     "vit": {
         "net": (("vitTracker.onnx", "object_tracking_vittrack_2023sep.onnx"), ("*vit*.onnx",)),
@@ -95,8 +100,12 @@ def resolve_model_files(kind: str, model_dir=None, **given) -> dict[str, str]:
         found = None
         if model_dir is not None:
             # a backbone file must not be taken for the head ("*head*" never matches "backbone", but be safe)
-            found = _find_in_dir(Path(model_dir).expanduser(), names, patterns,
-                                 exclude=found_names | {str(Path(v).name) for v in out.values()})
+            found = _find_in_dir(
+                Path(model_dir).expanduser(),
+                names,
+                patterns,
+                exclude=found_names | {str(Path(v).name) for v in out.values()},
+            )
         if found is None:
             where = f" in {model_dir}" if model_dir is not None else ""
             missing.append(f"{key} (e.g. {names[0]}{where})")
@@ -104,14 +113,17 @@ def resolve_model_files(kind: str, model_dir=None, **given) -> dict[str, str]:
             out[key] = str(found)
     if missing:
         flags = ", ".join(f"{k}=PATH" for k in spec)
-        raise TrackerError(f"opencv:{kind} needs its ONNX model files; missing: {'; '.join(missing)}. "
-                           f"Give model_dir=FOLDER or {flags} (on the command line: --{kind}-dir FOLDER or "
-                           f"--opencv-models FOLDER)")
+        raise TrackerError(
+            f"opencv:{kind} needs its ONNX model files; missing: {'; '.join(missing)}. "
+            f"Give model_dir=FOLDER or {flags} (on the command line: --{kind}-dir FOLDER or "
+            f"--opencv-models FOLDER)"
+        )
     return out
 
 
 def _cv2():
     import cv2
+
     return cv2
 
 
@@ -125,16 +137,19 @@ def _make_factory(kind: str, files: dict[str, str] | None):
     if kind == "mil":
         return cv2.TrackerMIL.create
     if kind == "nano":
+
         def make():
             p = cv2.TrackerNano_Params()
             p.backbone, p.neckhead = files["backbone"], files["neckhead"]
             return cv2.TrackerNano.create(p)
     elif kind == "vit":
+
         def make():
             p = cv2.TrackerVit_Params()
             p.net = files["net"]
             return cv2.TrackerVit.create(p)
     elif kind == "dasiamrpn":
+
         def make():
             p = cv2.TrackerDaSiamRPN_Params()
             p.model, p.kernel_cls1, p.kernel_r1 = files["model"], files["kernel_cls1"], files["kernel_r1"]
@@ -180,8 +195,10 @@ class OpenCVTracker(Tracker):
             return self._factory()
         except cv2.error as exc:
             detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else exc.__class__.__name__
-            raise TrackerError(f"{self.name}: OpenCV could not load its model files "
-                               f"({', '.join(self.files.values()) or 'none'}): {detail}") from None
+            raise TrackerError(
+                f"{self.name}: OpenCV could not load its model files "
+                f"({', '.join(self.files.values()) or 'none'}): {detail}"
+            ) from None
         finally:
             if logging is not None:
                 logging.setLogLevel(level)
@@ -195,8 +212,9 @@ class OpenCVTracker(Tracker):
         try:
             cv.init(frame, rect)
         except _cv2().error as exc:
-            raise TrackerError(f"{self.name}: OpenCV refused the initial box {rect}: "
-                               f"{str(exc).strip().splitlines()[-1]}") from None
+            raise TrackerError(
+                f"{self.name}: OpenCV refused the initial box {rect}: {str(exc).strip().splitlines()[-1]}"
+            ) from None
         self._tracker = cv
         x, y, w, h = (float(v) for v in rect)
         self._box = (x, y, w, h)

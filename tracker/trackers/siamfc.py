@@ -5,6 +5,7 @@ crop the scales around the centre, correlate with the template, upsample the res
 penalise the non-centre scales, take the scale with the highest peak, normalise its response and mix it
 with a Hanning window, move the centre by the peak's displacement, damp the size change.
 """
+
 from __future__ import annotations
 
 import cv2
@@ -21,13 +22,13 @@ class SiamFCTracker(Tracker):
         if not isinstance(preset.track, SiamFCParams):
             raise TypeError(f"{preset.name}: a SiamFC tracker takes SiamFCParams, not {type(preset.track).__name__}")
         self.p = preset.track
-        self.engine = engine                 # runs the network's two branches (tracker.engines)
-        self.model = engine.model            # the torch module, where the engine has one
+        self.engine = engine  # runs the network's two branches (tracker.engines)
+        self.model = engine.model  # the torch module, where the engine has one
         self.name = preset.name
         p = self.p
         n = p.scale_num
         self.scale_factors = p.scale_step ** np.linspace(-(n // 2), n // 2, n)
-        self.upscale_sz: int | None = None   # the upsampled response's size and its cosine window, from the
+        self.upscale_sz: int | None = None  # the upsampled response's size and its cosine window, from the
         self.window: np.ndarray | None = None  # first response (set by _responses)
 
     def _init(self, frame, box):
@@ -47,22 +48,27 @@ class SiamFCTracker(Tracker):
 
     def _responses(self, frame) -> np.ndarray:
         p = self.p
-        crops = np.stack([crop_resize(frame, self.center, self.x_sz * f, p.instance_size, self.avg_color)
-                          for f in self.scale_factors])
+        crops = np.stack(
+            [
+                crop_resize(frame, self.center, self.x_sz * f, p.instance_size, self.avg_color)
+                for f in self.scale_factors
+            ]
+        )
         responses = self.engine.search(crops, self.kernel)[0][:, 0]
         if self.upscale_sz is None:
             self.upscale_sz = p.response_up * responses.shape[-1]
             win = np.outer(np.hanning(self.upscale_sz), np.hanning(self.upscale_sz))
             self.window = win / win.sum()
-        return np.stack([cv2.resize(r, (self.upscale_sz, self.upscale_sz), interpolation=cv2.INTER_CUBIC)
-                         for r in responses])
+        return np.stack(
+            [cv2.resize(r, (self.upscale_sz, self.upscale_sz), interpolation=cv2.INTER_CUBIC) for r in responses]
+        )
 
     def _update(self, frame):
         p = self.p
         responses = self._responses(frame)
         n = p.scale_num
-        responses[:n // 2] *= p.scale_penalty
-        responses[n // 2 + 1:] *= p.scale_penalty
+        responses[: n // 2] *= p.scale_penalty
+        responses[n // 2 + 1 :] *= p.scale_penalty
         peaks = np.amax(responses, axis=(1, 2))
         scale_id = int(np.argmax(peaks))
         peak = float(peaks[scale_id])

@@ -4,6 +4,7 @@ The state is the target centre and size in frame pixels. Each frame: crop s_x = 
 around the centre, run the search branch against the template prepared at init, decode anchors, apply
 the scale/ratio penalty and the cosine window, move to the best box, smooth the size, clip.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,8 +29,8 @@ class SiamRPNTracker(Tracker):
         if isinstance(preset.track, SiamFCParams):
             raise TypeError(f"{preset.name}: a SiamRPN tracker does not take SiamFCParams")
         self.p = preset.track
-        self.engine = engine                 # runs the network's two branches (tracker.engines)
-        self.model = engine.model            # the torch module, where the engine has one
+        self.engine = engine  # runs the network's two branches (tracker.engines)
+        self.model = engine.model  # the torch module, where the engine has one
         self.long_term = long_term or self.p.long_term
         self.name = preset.name
         self._grids: dict[int, tuple[np.ndarray, np.ndarray]] = {}

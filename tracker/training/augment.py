@@ -12,6 +12,7 @@ by 1 ± scale. Then colour (a random offset along the RGB covariance's principal
 flip, each with its probability. One interpolation from the original image (cv2.warpAffine), padding with
 the image's mean colour.
 """
+
 from __future__ import annotations
 
 import math
@@ -22,18 +23,23 @@ import numpy as np
 
 # Colour noise: offset = RGB_VAR @ N(0, I), the 3x3 matrix pysot uses (principal axes of ImageNet RGB
 # pixel covariance, scaled by sqrt of the eigenvalues); rows are R, G, B.
-RGB_VAR = np.array([[-0.55919361, 0.98062831, -0.41940627],
-                    [1.72091413, 0.19879334, -1.82968581],
-                    [4.64467907, 4.73710203, 4.88324118]], dtype=np.float32)
+RGB_VAR = np.array(
+    [
+        [-0.55919361, 0.98062831, -0.41940627],
+        [1.72091413, 0.19879334, -1.82968581],
+        [4.64467907, 4.73710203, 4.88324118],
+    ],
+    dtype=np.float32,
+)
 
 
 @dataclass
 class CropAugment:
-    shift: float = 0.0     # max window shift, output pixels, uniform in [-shift, shift] per axis
-    scale: float = 0.0     # per-axis window scale factor uniform in [1-scale, 1+scale]
-    blur: float = 0.0      # probability of a random motion/box blur
-    color: float = 0.0     # probability of a colour offset
-    flip: float = 0.0      # probability of a horizontal flip
+    shift: float = 0.0  # max window shift, output pixels, uniform in [-shift, shift] per axis
+    scale: float = 0.0  # per-axis window scale factor uniform in [1-scale, 1+scale]
+    blur: float = 0.0  # probability of a random motion/box blur
+    color: float = 0.0  # probability of a colour offset
+    flip: float = 0.0  # probability of a horizontal flip
 
     @staticmethod
     def template_default() -> CropAugment:
@@ -59,8 +65,14 @@ def affine_crop(img: np.ndarray, center, scale_xy, out_size: int, pad) -> np.nda
     sx, sy = scale_xy
     c = (out_size - 1) / 2
     m = np.array([[sx, 0, c - sx * center[0]], [0, sy, c - sy * center[1]]], dtype=np.float64)
-    return cv2.warpAffine(img, m, (out_size, out_size), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=tuple(float(v) for v in pad))
+    return cv2.warpAffine(
+        img,
+        m,
+        (out_size, out_size),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=tuple(float(v) for v in pad),
+    )
 
 
 def blur_image(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -85,28 +97,37 @@ def to_gray(img: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(g, cv2.COLOR_GRAY2BGR)
 
 
-def augmented_crop(img: np.ndarray, box, out_size: int, exemplar_size: int, context: float,
-                   aug: CropAugment, rng: np.random.Generator, gray: bool = False, pad=None):
+def augmented_crop(
+    img: np.ndarray,
+    box,
+    out_size: int,
+    exemplar_size: int,
+    context: float,
+    aug: CropAugment,
+    rng: np.random.Generator,
+    gray: bool = False,
+    pad=None,
+):
     """Crop `out_size` pixels around `box` (x, y, w, h) at the template scale exemplar/s_z, with the
     augmentations of `aug`. Returns (crop uint8, box_in_crop (x1, y1, x2, y2) corners, info dict).
     In the crop the box's corners are centre ± size/2 (pixel-centre coordinates)."""
     x, y, w, h = (float(v) for v in box)
     cx, cy = target_center(box)
-    base = exemplar_size / context_side(w, h, context)      # output pixels per image pixel
+    base = exemplar_size / context_side(w, h, context)  # output pixels per image pixel
     # draw every random number in a fixed order, whether used or not, so one option never shifts another
     u_scale = rng.uniform(-1, 1, 2)
     u_shift = rng.uniform(-1, 1, 2)
     p_color, p_blur, p_flip = rng.random(3)
     col = color_offset(rng)
-    jitter = 1.0 + u_scale * aug.scale                       # window size factor per axis
-    shift = u_shift * aug.shift                              # window shift, output pixels
-    scale = base / jitter                                    # output pixels per image pixel, per axis
+    jitter = 1.0 + u_scale * aug.scale  # window size factor per axis
+    shift = u_shift * aug.shift  # window shift, output pixels
+    scale = base / jitter  # output pixels per image pixel, per axis
     # window centre, in image pixels: the shift is measured at the unjittered scale (as pysot's pre-crop)
     wc = (cx + shift[0] / base, cy + shift[1] / base)
     if gray:
         img = to_gray(img)
     if pad is None:
-        pad = cv2.mean(img)[:3]                 # per-channel mean colour (numpy's mean is much slower)
+        pad = cv2.mean(img)[:3]  # per-channel mean colour (numpy's mean is much slower)
     crop = affine_crop(img, wc, scale, out_size, pad)
     c = (out_size - 1) / 2
     tcx = (cx - wc[0]) * scale[0] + c
@@ -123,6 +144,12 @@ def augmented_crop(img: np.ndarray, box, out_size: int, exemplar_size: int, cont
         crop = crop[:, ::-1].copy()
         tcx = (out_size - 1) - tcx
     corners = np.array([tcx - tw / 2, tcy - th / 2, tcx + tw / 2, tcy + th / 2], dtype=np.float32)
-    info = {"shift": shift.astype(np.float32), "jitter": jitter.astype(np.float32), "flip": flipped,
-            "blur": blurred, "color": colored, "gray": bool(gray)}
+    info = {
+        "shift": shift.astype(np.float32),
+        "jitter": jitter.astype(np.float32),
+        "flip": flipped,
+        "blur": blurred,
+        "color": colored,
+        "gray": bool(gray),
+    }
     return crop, corners, info

@@ -8,6 +8,7 @@ A training checkpoint is also a weights file: the tracker reads "state_dict" and
 "training". `export_weights` strips the training state (optionally to fp16) for shipping.
 Random states are stored as plain lists / ints / tensors (no numpy objects, no tuples of pickled types).
 """
+
 from __future__ import annotations
 
 import os
@@ -22,6 +23,7 @@ from ..errors import UserError
 
 def _format_version() -> int:
     from ..models.checkpoint import OWN_FORMAT_VERSION  # one definition of the own format
+
     return int(OWN_FORMAT_VERSION)
 
 
@@ -34,10 +36,16 @@ def capture_rng() -> dict:
     state = np.random.get_state()
     assert isinstance(state, tuple)  # the legacy form (the default)
     keys, pos, has_gauss, cached = state[1:]
-    d: dict = {"python": {"version": int(version), "state": [int(v) for v in mt]},
-         "numpy": {"keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)), "pos": int(pos),
-                   "has_gauss": int(has_gauss), "cached": float(cached)},
-         "torch": torch.get_rng_state()}
+    d: dict = {
+        "python": {"version": int(version), "state": [int(v) for v in mt]},
+        "numpy": {
+            "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached": float(cached),
+        },
+        "torch": torch.get_rng_state(),
+    }
     if gauss is not None:
         d["python"]["gauss"] = float(gauss)
     if torch.cuda.is_available() and torch.cuda.is_initialized():
@@ -93,6 +101,7 @@ def atomic_save(obj, path: str | os.PathLike) -> None:
 def link_or_copy(src, dst) -> None:
     """Make `dst` the same file as `src` (a hard link where the file system allows it), atomically."""
     import shutil
+
     dst = Path(dst)
     tmp = dst.with_name(f".{dst.name}.tmp")
     tmp.unlink(missing_ok=True)
@@ -104,8 +113,10 @@ def link_or_copy(src, dst) -> None:
 
 
 def save_training_checkpoint(path, model, meta: dict, training: dict) -> None:
-    atomic_save({"state_dict": model_state(model), "meta": plain(dict(meta, version=_format_version())),
-                 "training": training}, path)
+    atomic_save(
+        {"state_dict": model_state(model), "meta": plain(dict(meta, version=_format_version())), "training": training},
+        path,
+    )
 
 
 def load_training_checkpoint(path) -> dict:
@@ -116,10 +127,12 @@ def load_training_checkpoint(path) -> dict:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - pickle errors, truncated zips, non-weights content
         from ..models.checkpoint import unreadable_checkpoint
+
         raise TrainCheckpointError(unreadable_checkpoint(path, exc)) from None
     if not isinstance(ckpt, dict) or "training" not in ckpt or "state_dict" not in ckpt:
-        raise TrainCheckpointError(f"{path}: a weights file without training state; to start from its "
-                                   f"weights use --init, not --resume")
+        raise TrainCheckpointError(
+            f"{path}: a weights file without training state; to start from its weights use --init, not --resume"
+        )
     return ckpt
 
 

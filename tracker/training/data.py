@@ -5,6 +5,7 @@ Every labelled reader returns `Track`s: a list of image paths and one 0-based (x
 NaN where the target is not visible. A still-image object is a one-frame track. Readers only parse text;
 images are read when a pair is sampled. Bad annotation files raise `DataError` naming the file and line.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,12 +31,13 @@ class DataError(UserError):
 class Track:
     """One target through a list of frames. `boxes` (N, 4) x, y, w, h in pixels, NaN = not visible.
     `normalized` marks YOLO boxes given as fractions of the image size (converted once it is read)."""
+
     name: str
     frames: list[str]
     boxes: np.ndarray
     normalized: bool = False
-    masks: list[str | None] | None = None      # per-frame object mask files (0 / 255 images), where known
-    category: str | None = None                # object class, where the data names it (stills)
+    masks: list[str | None] | None = None  # per-frame object mask files (0 / 255 images), where known
+    category: str | None = None  # object class, where the data names it (stills)
     valid: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self):
@@ -57,6 +59,7 @@ class Track:
 
 # ---------------------------------------------------------------------------------------------- text
 
+
 def parse_box_lines(path: str | os.PathLike) -> np.ndarray:
     """Parse a ground-truth file (tracker.io.boxes' rules): one box per line, 4 values (x, y, w, h) or 8 (a
     VOT polygon, converted to VOT's axis-aligned box). 'NaN' values mark a missing target."""
@@ -77,7 +80,7 @@ def _read_flags(path: Path, n: int) -> np.ndarray | None:
         except ValueError:
             raise DataError(f"{path}:{lineno}: expected an integer, got {line[:40]!r}") from None
     arr = np.zeros(n, dtype=np.int64)
-    arr[:min(n, len(vals))] = vals[:n]
+    arr[: min(n, len(vals))] = vals[:n]
     return arr
 
 
@@ -145,7 +148,7 @@ def read_sequence(folder: str | os.PathLike, mask_root: str | os.PathLike | None
         cover = _read_flags(folder / "cover.label", n)
         if cover is not None:
             boxes[cover == 0] = np.nan
-        suffix = gt.name[len("groundtruth_rect"):-len(".txt")] if gt.name.startswith("groundtruth_rect.") else ""
+        suffix = gt.name[len("groundtruth_rect") : -len(".txt")] if gt.name.startswith("groundtruth_rect.") else ""
         masks = _frame_masks(frames[:n], Path(mask_root) / folder.name) if mask_root and not suffix else None
         tracks.append(Track(folder.name + suffix, frames[:n], boxes, masks=masks))
     return tracks
@@ -181,8 +184,10 @@ def read_sequences(root: str | os.PathLike, mask_root: str | os.PathLike | None 
 
 # ------------------------------------------------------------------------------------------ stills
 
-def read_coco_json(json_path: str | os.PathLike, image_root: str | os.PathLike | None = None,
-                   min_size: float = 4.0) -> list[Track]:
+
+def read_coco_json(
+    json_path: str | os.PathLike, image_root: str | os.PathLike | None = None, min_size: float = 4.0
+) -> list[Track]:
     """COCO detection JSON: each non-crowd annotation with a box at least `min_size` px is a one-frame
     track. Images are looked up under `image_root` (default: the JSON's folder, then its images/)."""
     json_path = Path(json_path)
@@ -229,7 +234,7 @@ def read_yolo(root: str | os.PathLike, min_size: float = 4.0) -> list[Track]:
         candidates = []
         if "images" in parts:
             i = len(parts) - 1 - parts[::-1].index("images")
-            candidates.append(root.joinpath(*parts[:i], "labels", *parts[i + 1:]).with_suffix(".txt"))
+            candidates.append(root.joinpath(*parts[:i], "labels", *parts[i + 1 :]).with_suffix(".txt"))
         candidates.append(img.with_suffix(".txt"))
         label = next((c for c in candidates if c.is_file()), None)
         if label is None:
@@ -252,8 +257,7 @@ def read_yolo(root: str | os.PathLike, min_size: float = 4.0) -> list[Track]:
                 raise DataError(f"{label}:{lineno}: expected 'class cx cy w h', got {len(vals)} values")
             if not (0 <= cx <= 1 and 0 <= cy <= 1 and 0 < w <= 1.0001 and 0 < h <= 1.0001):
                 raise DataError(f"{label}:{lineno}: box values must be normalised to 0..1")
-            t = Track(f"{img.stem}#{lineno}", [str(img)], np.array([[cx - w / 2, cy - h / 2, w, h]]),
-                      normalized=True)
+            t = Track(f"{img.stem}#{lineno}", [str(img)], np.array([[cx - w / 2, cy - h / 2, w, h]]), normalized=True)
             t.min_size = min_size  # type: ignore[attr-defined]
             tracks.append(t)
     if not tracks:
@@ -261,12 +265,14 @@ def read_yolo(root: str | os.PathLike, min_size: float = 4.0) -> list[Track]:
     return tracks
 
 
-def read_boxes_csv(csv_path: str | os.PathLike, min_size: float = 4.0,
-                   mask_dir: str | os.PathLike | None = None) -> list[Track]:
+def read_boxes_csv(
+    csv_path: str | os.PathLike, min_size: float = 4.0, mask_dir: str | os.PathLike | None = None
+) -> list[Track]:
     """A CSV of still images with one box each: header `image,x,y,w,h[,class]`, image paths relative to
     the CSV's folder, 0-based pixel boxes. Each row is a one-frame track; a mask named like the image in
     `mask_dir` (default: `masks/` beside the CSV, when it exists) is attached to it."""
     import csv
+
     csv_path = Path(csv_path)
     if csv_path.is_dir():
         csv_path = csv_path / "boxes.csv"
@@ -289,15 +295,22 @@ def read_boxes_csv(csv_path: str | os.PathLike, min_size: float = 4.0,
             if box[2] < min_size or box[3] < min_size:
                 continue
             img = root / row["image"]
-            tracks.append(Track(f"{img.stem}#{lineno}", [str(img)], np.array([box]),
-                                masks=[masks.get(img.stem)] if masks else None,
-                                category=(row.get("class") or None)))
+            tracks.append(
+                Track(
+                    f"{img.stem}#{lineno}",
+                    [str(img)],
+                    np.array([box]),
+                    masks=[masks.get(img.stem)] if masks else None,
+                    category=(row.get("class") or None),
+                )
+            )
     if not tracks:
         raise DataError(f"{csv_path}: no box of at least {min_size} px")
     return tracks
 
 
 # ------------------------------------------------------------------------------------------ videos
+
 
 def list_videos(path: str | os.PathLike) -> list[str]:
     path = Path(path)
@@ -313,6 +326,7 @@ def list_videos(path: str | os.PathLike) -> list[str]:
 
 def read_image(path: str) -> np.ndarray:
     import cv2
+
     img = cv2.imread(path, cv2.IMREAD_COLOR)
     if img is None:
         raise DataError(f"{path}: cannot read image")
@@ -324,6 +338,7 @@ def read_mask(path: str | None, image_shape) -> np.ndarray | None:
     if path is None:
         return None
     import cv2
+
     m = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
     if m is None:
         raise DataError(f"{path}: cannot read mask")

@@ -12,6 +12,7 @@
 The cls map is (B, 2k, S, S) class-major ([2][k]), loc (B, 4k, S, S) coordinate-major ([4][k]); the
 anchor-free head's cls (B, 1, S, S) and loc (B, 4, S, S) = (l, t, r, b) in crop pixels.
 """
+
 from __future__ import annotations
 
 import torch
@@ -27,10 +28,10 @@ def balanced_logistic_loss(logits: torch.Tensor, labels: torch.Tensor, weights: 
 def rpn_cls_loss(cls: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
     b, c, h, w = cls.shape
     k = c // 2
-    logp = F.log_softmax(cls.float().view(b, 2, k, h, w), dim=1)      # (B, 2, k, S, S)
+    logp = F.log_softmax(cls.float().view(b, 2, k, h, w), dim=1)  # (B, 2, k, S, S)
     pos = label == 1
     neg = label == 0
-    zero = cls.float().sum() * 0.0       # keeps the graph (and DDP's gradient hooks) when a class is empty
+    zero = cls.float().sum() * 0.0  # keeps the graph (and DDP's gradient hooks) when a class is empty
     loss_pos = -logp[:, 1][pos].mean() if pos.any() else zero
     loss_neg = -logp[:, 0][neg].mean() if neg.any() else zero
     return 0.5 * loss_pos + 0.5 * loss_neg
@@ -53,20 +54,22 @@ def giou_ltrb(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     ih = (torch.minimum(py2, ty2) - torch.maximum(py1, ty1)).clamp(min=0)
     inter = iw * ih
     union = (area_p + area_t - inter).clamp(min=1e-6)
-    enclose = ((torch.maximum(px2, tx2) - torch.minimum(px1, tx1)) *
-               (torch.maximum(py2, ty2) - torch.minimum(py1, ty1))).clamp(min=1e-6)
+    enclose = (
+        (torch.maximum(px2, tx2) - torch.minimum(px1, tx1)) * (torch.maximum(py2, ty2) - torch.minimum(py1, ty1))
+    ).clamp(min=1e-6)
     return inter / union - (enclose - union) / enclose
 
 
-def anchor_free_loss(cls: torch.Tensor, loc: torch.Tensor, label: torch.Tensor, cls_target: torch.Tensor,
-                     ltrb: torch.Tensor):
-    logits = cls.float()[:, 0]                               # (B, S, S)
+def anchor_free_loss(
+    cls: torch.Tensor, loc: torch.Tensor, label: torch.Tensor, cls_target: torch.Tensor, ltrb: torch.Tensor
+):
+    logits = cls.float()[:, 0]  # (B, S, S)
     per = F.binary_cross_entropy_with_logits(logits, cls_target.float(), reduction="none")
     pos, neg = label == 1, label == 0
     zero = logits.sum() * 0.0
     cls_loss = 0.5 * (per[pos].mean() if pos.any() else zero) + 0.5 * (per[neg].mean() if neg.any() else zero)
     if pos.any():
-        pred = loc.float().permute(0, 2, 3, 1)[pos]           # (P, 4)
+        pred = loc.float().permute(0, 2, 3, 1)[pos]  # (P, 4)
         tgt = ltrb.float().permute(0, 2, 3, 1)[pos]
         loc_loss = (1.0 - giou_ltrb(pred, tgt)).mean()
     else:
@@ -77,8 +80,7 @@ def anchor_free_loss(cls: torch.Tensor, loc: torch.Tensor, label: torch.Tensor, 
 def siamese_loss(outputs: dict, batch: dict, family: str, cls_weight: float = 1.0, loc_weight: float = 1.2):
     """Loss dict {'loss', 'cls', 'loc'} for a model output dict and a batch of targets."""
     if family == "anchor_free":
-        cls, loc = anchor_free_loss(outputs["cls"], outputs["loc"], batch["label"], batch["cls_target"],
-                                    batch["ltrb"])
+        cls, loc = anchor_free_loss(outputs["cls"], outputs["loc"], batch["label"], batch["cls_target"], batch["ltrb"])
         return {"loss": cls_weight * cls + loc_weight * loc, "cls": cls, "loc": loc}
     if family == "siamfc":
         cls = balanced_logistic_loss(outputs["cls"], batch["label"], batch["label_weight"])

@@ -15,6 +15,7 @@ negatives those of other identities.
 - quadruplet: batch-hard triplet plus max(0, d(a, p) − d(n1, n2) + m/2) with (n1, n2) the closest pair of
   search embeddings of two identities both different from the anchor's.
 """
+
 from __future__ import annotations
 
 import torch
@@ -33,26 +34,28 @@ def search_embedding(xf: list[torch.Tensor], centres: torch.Tensor, crop_size: i
     outs = []
     for x in xf:
         S = x.shape[-1]
-        cell = (centres.float() - (crop_size - 1) / 2) / stride + S // 2          # fractional cell index
-        grid = (2 * cell + 1) / S - 1                                              # align_corners=False
+        cell = (centres.float() - (crop_size - 1) / 2) / stride + S // 2  # fractional cell index
+        grid = (2 * cell + 1) / S - 1  # align_corners=False
         g = grid.view(-1, 1, 1, 2).to(x.dtype)
-        outs.append(F.grid_sample(x.float(), g.float(), mode="bilinear", padding_mode="border",
-                                  align_corners=False).flatten(1))
+        outs.append(
+            F.grid_sample(x.float(), g.float(), mode="bilinear", padding_mode="border", align_corners=False).flatten(1)
+        )
     return F.normalize(torch.cat(outs, dim=1), dim=1)
 
 
 def _distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    return (2 - 2 * (a @ b.t())).clamp(min=1e-12).sqrt()                           # unit vectors
+    return (2 - 2 * (a @ b.t())).clamp(min=1e-12).sqrt()  # unit vectors
 
 
-def metric_loss(kind: str, za: torch.Tensor, xs: torch.Tensor, z_id: torch.Tensor, x_id: torch.Tensor,
-                margin: float = 0.5) -> torch.Tensor:
+def metric_loss(
+    kind: str, za: torch.Tensor, xs: torch.Tensor, z_id: torch.Tensor, x_id: torch.Tensor, margin: float = 0.5
+) -> torch.Tensor:
     """The loss of `kind` for template embeddings `za` (B, D) and search embeddings `xs` (B, D) with
     integer identities `z_id`, `x_id` (B,). Anchors without a positive or a negative in the batch are left
     out; a batch with none left gives 0 (with a graph)."""
     if kind not in METRIC_LOSSES or kind == "none":
         raise ValueError(f"unknown metric loss {kind!r} ({', '.join(METRIC_LOSSES[1:])})")
-    d = _distances(za, xs)                                                         # (B anchors, B search)
+    d = _distances(za, xs)  # (B anchors, B search)
     same = z_id[:, None] == x_id[None, :]
     zero = d.sum() * 0.0
     if kind == "contrastive":

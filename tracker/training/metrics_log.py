@@ -3,6 +3,7 @@
 On resume the CSV keeps the rows up to the resumed step and continues after them, so the file always reads
 as one run.
 """
+
 from __future__ import annotations
 
 import csv
@@ -11,8 +12,20 @@ from pathlib import Path
 
 from ..io.sinks import atomic_write_text
 
-FIELDS = ["kind", "epoch", "step", "lr", "loss", "cls", "loc", "pos_per_pair", "val_auc", "val_precision",
-          "samples_per_s", "elapsed_s"]
+FIELDS = [
+    "kind",
+    "epoch",
+    "step",
+    "lr",
+    "loss",
+    "cls",
+    "loc",
+    "pos_per_pair",
+    "val_auc",
+    "val_precision",
+    "samples_per_s",
+    "elapsed_s",
+]
 
 
 class MetricsLog:
@@ -35,6 +48,7 @@ class MetricsLog:
         if tensorboard:
             try:
                 from torch.utils.tensorboard import SummaryWriter
+
                 self.tb = SummaryWriter(str(self.path.parent / "tensorboard"))
             except Exception:  # noqa: BLE001 - tensorboard missing or broken (it raises many types): CSV only
                 self.tb = None

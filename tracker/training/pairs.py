@@ -4,6 +4,7 @@ A sample is a pure function of (seed, epoch, index): its generator is
 `numpy.random.default_rng([seed, epoch, index])`. Workers, ranks and resumption therefore never change
 what a given step sees, and the sampler's whole state is (epoch, step).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -20,16 +21,23 @@ class PairConfig:
     exemplar_size: int = 127
     search_size: int = 255
     context: float = 0.5
-    neg: float = 0.2                     # probability of a negative pair
-    gray: float = 0.0                    # probability of a grayscale pair (both crops)
-    paste: float = 0.0                   # probability of pasting a positive pair's target onto another image
-    distractor: float = 0.0              # probability of adding a similar object beside a positive pair's target
+    neg: float = 0.2  # probability of a negative pair
+    gray: float = 0.0  # probability of a grayscale pair (both crops)
+    paste: float = 0.0  # probability of pasting a positive pair's target onto another image
+    distractor: float = 0.0  # probability of adding a similar object beside a positive pair's target
     template: CropAugment = field(default_factory=CropAugment.template_default)
     search: CropAugment = field(default_factory=CropAugment.search_default)
 
 
-def paste_target(img: np.ndarray, box, background: np.ndarray, rng: np.random.Generator,
-                 feather: float = 0.12, mask: np.ndarray | None = None, at: tuple[int, int] | None = None):
+def paste_target(
+    img: np.ndarray,
+    box,
+    background: np.ndarray,
+    rng: np.random.Generator,
+    feather: float = 0.12,
+    mask: np.ndarray | None = None,
+    at: tuple[int, int] | None = None,
+):
     """The target of `img` (its box, rounded outwards) pasted into `background` at a uniformly random place
     where it fits whole, its edges blended over `feather` of its size on each side so that a hard border is
     no cue. With an object `mask` (uint8, the image's size, > 127 = object) only the object's own pixels
@@ -59,23 +67,32 @@ def paste_target(img: np.ndarray, box, background: np.ndarray, rng: np.random.Ge
         k = max(1.0, feather * n)
         i = np.arange(n, dtype=np.float32)
         return np.clip(np.minimum(i + 0.5, n - 0.5 - i) / k, 0.0, 1.0)
+
     alpha = None
     if mask is not None:
         m = (mask[y0:y1, x0:x1] > 127).astype(np.float32)
-        if m.sum() >= 0.05 * pw * ph:              # a mask that (nearly) misses the box is not used
+        if m.sum() >= 0.05 * pw * ph:  # a mask that (nearly) misses the box is not used
             k = 2 * max(1, int(round(0.02 * max(pw, ph)))) + 1
             alpha = cv2.GaussianBlur(m, (k, k), 0)[..., None]
     if alpha is None:
         alpha = (ramp(ph)[:, None] * ramp(pw)[None, :])[..., None]
     out = background.copy()
-    region = out[ny:ny + ph, nx:nx + pw].astype(np.float32)
-    out[ny:ny + ph, nx:nx + pw] = np.clip(region + alpha * (img[y0:y1, x0:x1].astype(np.float32) - region) + 0.5,
-                                          0, 255).astype(np.uint8)
+    region = out[ny : ny + ph, nx : nx + pw].astype(np.float32)
+    out[ny : ny + ph, nx : nx + pw] = np.clip(
+        region + alpha * (img[y0:y1, x0:x1].astype(np.float32) - region) + 0.5, 0, 255
+    ).astype(np.uint8)
     return out, np.array([x + nx - x0, y + ny - y0, w, h])
 
 
-def add_distractor(img: np.ndarray, box, other: np.ndarray, other_box, rng: np.random.Generator,
-                   other_mask: np.ndarray | None = None, tries: int = 10):
+def add_distractor(
+    img: np.ndarray,
+    box,
+    other: np.ndarray,
+    other_box,
+    rng: np.random.Generator,
+    other_mask: np.ndarray | None = None,
+    tries: int = 10,
+):
     """`img` with another object (`other` at `other_box`, its mask where known) resized to about the target's
     size and pasted beside the target — within two target sizes of it, never over it — so that the search
     crop holds a similar object that is not the target (DaSiamRPN's distractor-aware training). The target's
@@ -92,8 +109,9 @@ def add_distractor(img: np.ndarray, box, other: np.ndarray, other_box, rng: np.r
     if dw >= W or dh >= H:
         return img
     patch = cv2.resize(other[y0:y1, x0:x1], (dw, dh), interpolation=cv2.INTER_LINEAR)
-    pmask = None if other_mask is None else cv2.resize(other_mask[y0:y1, x0:x1], (dw, dh),
-                                                       interpolation=cv2.INTER_NEAREST)
+    pmask = (
+        None if other_mask is None else cv2.resize(other_mask[y0:y1, x0:x1], (dw, dh), interpolation=cv2.INTER_NEAREST)
+    )
     cx, cy = x + w / 2, y + h / 2
     for _ in range(tries):
         ang = rng.uniform(0, 2 * np.pi)
@@ -102,7 +120,7 @@ def add_distractor(img: np.ndarray, box, other: np.ndarray, other_box, rng: np.r
         if not (0 <= nx <= W - dw and 0 <= ny <= H - dh):
             continue
         if nx < x + w and nx + dw > x and ny < y + h and ny + dh > y:
-            continue                                      # would cover part of the target
+            continue  # would cover part of the target
         out = paste_target(patch, (0.0, 0.0, float(dw), float(dh)), img, rng, mask=pmask, at=(nx, ny))
         if out is not None:
             return out[0]
@@ -112,6 +130,7 @@ def add_distractor(img: np.ndarray, box, other: np.ndarray, other_box, rng: np.r
 def identity(key) -> int:
     """A stable integer for a track key (metric-learning identities)."""
     import zlib
+
     return zlib.crc32(repr(key).encode("utf-8")) & 0x7FFFFFFF
 
 
@@ -170,12 +189,23 @@ class PairDataset:
         if not negative and cfg.distractor > 0 and rng.random() < cfg.distractor:
             d_img, d_box, _, d_mask = self.mix.sample_distractor(rng, key)
             img_x = add_distractor(img_x, box_x, d_img, d_box, rng, d_mask)
-        z, zb, _ = augmented_crop(img_z, box_z, cfg.exemplar_size, cfg.exemplar_size, cfg.context,
-                                  cfg.template, rng, gray)
-        x, xb, xinfo = augmented_crop(img_x, box_x, cfg.search_size, cfg.exemplar_size, cfg.context,
-                                      cfg.search, rng, gray)
-        out = {"z": z, "x": x, "z_box": zb, "x_box": xb, "negative": negative,
-               "shift": xinfo["shift"], "jitter": xinfo["jitter"], "z_id": identity(key), "x_id": identity(x_key)}
+        z, zb, _ = augmented_crop(
+            img_z, box_z, cfg.exemplar_size, cfg.exemplar_size, cfg.context, cfg.template, rng, gray
+        )
+        x, xb, xinfo = augmented_crop(
+            img_x, box_x, cfg.search_size, cfg.exemplar_size, cfg.context, cfg.search, rng, gray
+        )
+        out = {
+            "z": z,
+            "x": x,
+            "z_box": zb,
+            "x_box": xb,
+            "negative": negative,
+            "shift": xinfo["shift"],
+            "jitter": xinfo["jitter"],
+            "z_id": identity(key),
+            "x_id": identity(x_key),
+        }
         if self.targets is not None:
             out.update(self.targets(xb, negative, rng))
         return out
@@ -190,8 +220,14 @@ class StepBatchSampler:
     sample index = (step·world + rank)·batch + i."""
 
     def __init__(self, epoch: int, steps: int, batch_size: int, rank: int = 0, world: int = 1, start: int = 0):
-        self.epoch, self.steps, self.batch, self.rank, self.world, self.start = \
-            epoch, steps, batch_size, rank, world, start
+        self.epoch, self.steps, self.batch, self.rank, self.world, self.start = (
+            epoch,
+            steps,
+            batch_size,
+            rank,
+            world,
+            start,
+        )
 
     def __len__(self) -> int:
         return max(0, self.steps - self.start)
@@ -205,6 +241,7 @@ class StepBatchSampler:
 def collate(samples: list[dict]) -> dict:
     """Stack numpy fields; images stay uint8 NHWC (converted to the model's input on the main side)."""
     import torch
+
     out = {}
     for k in samples[0]:
         vals = [s[k] for s in samples]

@@ -4,6 +4,7 @@ A recipe file is flat YAML with the command-line option names (underscores or da
 `preset`, `sources` (a list of {kind, path, weight, range, images, min_size}) and `val` (names).
 The effective recipe of a run is written to OUT/recipe.yaml, so a run can be repeated with --recipe.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,15 +18,49 @@ from .trainer import TrainConfig
 
 # option name -> type; everything a recipe or the command line may set
 OPTIONS = {
-    "epochs": int, "steps_per_epoch": int, "batch_size": int, "workers": int, "lr": float, "end_lr": float,
-    "warmup_epochs": float, "warmup_lr": float, "momentum": float, "weight_decay": float, "clip": float,
-    "freeze_epochs": int, "backbone_lr_mult": float, "train_layers": str, "cls_weight": float,
-    "loc_weight": float, "radius": float, "neg": float, "gray": float, "paste": float, "distractor": float,
-    "metric_loss": str, "metric_weight": float,
-    "metric_margin": float, "shift": float, "scale": float,
-    "blur": float, "color": float, "flip": float, "template_shift": float, "template_scale": float,
-    "search_size": int, "device": str, "amp": bool, "seed": int, "init": str, "pretrained": bool,
-    "save_every": int, "keep": int, "val_every": int, "val_frames": int, "log_every": int, "max_steps": int,
+    "epochs": int,
+    "steps_per_epoch": int,
+    "batch_size": int,
+    "workers": int,
+    "lr": float,
+    "end_lr": float,
+    "warmup_epochs": float,
+    "warmup_lr": float,
+    "momentum": float,
+    "weight_decay": float,
+    "clip": float,
+    "freeze_epochs": int,
+    "backbone_lr_mult": float,
+    "train_layers": str,
+    "cls_weight": float,
+    "loc_weight": float,
+    "radius": float,
+    "neg": float,
+    "gray": float,
+    "paste": float,
+    "distractor": float,
+    "metric_loss": str,
+    "metric_weight": float,
+    "metric_margin": float,
+    "shift": float,
+    "scale": float,
+    "blur": float,
+    "color": float,
+    "flip": float,
+    "template_shift": float,
+    "template_scale": float,
+    "search_size": int,
+    "device": str,
+    "amp": bool,
+    "seed": int,
+    "init": str,
+    "pretrained": bool,
+    "save_every": int,
+    "keep": int,
+    "val_every": int,
+    "val_frames": int,
+    "log_every": int,
+    "max_steps": int,
     "out": str,
 }
 
@@ -34,13 +69,41 @@ PRETRAINED_BACKBONES = ("efficientnet_lite0",)
 
 def family_defaults(preset) -> dict:
     """Numbers from the references: siamfc-pytorch (SiamFC) and pysot (SiamRPN / SiamRPN++)."""
-    d = {"epochs": 20, "steps_per_epoch": 500, "batch_size": 16, "workers": 2, "momentum": 0.9, "clip": 10.0,
-         "cls_weight": 1.0, "loc_weight": 1.2, "radius": 16.0, "neg": 0.2, "gray": 0.0, "paste": 0.0, "distractor": 0.0,
-         "metric_loss": "none",
-         "metric_weight": 0.1, "metric_margin": 0.5, "shift": 64.0,
-         "scale": 0.18, "blur": 0.2, "color": 1.0, "flip": 0.0, "template_shift": 4.0, "template_scale": 0.05,
-         "search_size": 255, "device": "auto", "amp": True, "seed": 0, "pretrained": True, "save_every": 0,
-         "keep": 0, "val_every": 1, "val_frames": 0, "log_every": 10}
+    d = {
+        "epochs": 20,
+        "steps_per_epoch": 500,
+        "batch_size": 16,
+        "workers": 2,
+        "momentum": 0.9,
+        "clip": 10.0,
+        "cls_weight": 1.0,
+        "loc_weight": 1.2,
+        "radius": 16.0,
+        "neg": 0.2,
+        "gray": 0.0,
+        "paste": 0.0,
+        "distractor": 0.0,
+        "metric_loss": "none",
+        "metric_weight": 0.1,
+        "metric_margin": 0.5,
+        "shift": 64.0,
+        "scale": 0.18,
+        "blur": 0.2,
+        "color": 1.0,
+        "flip": 0.0,
+        "template_shift": 4.0,
+        "template_scale": 0.05,
+        "search_size": 255,
+        "device": "auto",
+        "amp": True,
+        "seed": 0,
+        "pretrained": True,
+        "save_every": 0,
+        "keep": 0,
+        "val_every": 1,
+        "val_frames": 0,
+        "log_every": 10,
+    }
     if preset.family == "siamfc":
         d.update(lr=1e-2, end_lr=1e-5, weight_decay=5e-4, warmup_epochs=0.0, warmup_lr=1e-2)
     else:
@@ -75,6 +138,7 @@ def _coerce(key: str, value, where: str):
 
 def read_recipe(path) -> dict:
     import yaml
+
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: recipe file not found")
@@ -142,13 +206,20 @@ def config_from_args(args):
 
     out = d.get("out") or f"runs/train_{preset.name}"
     pairs = PairConfig(
-        exemplar_size=int(preset.track.exemplar_size), search_size=int(d["search_size"]),
-        context=float(preset.track.context_amount), neg=d["neg"], gray=d["gray"], paste=d["paste"],
+        exemplar_size=int(preset.track.exemplar_size),
+        search_size=int(d["search_size"]),
+        context=float(preset.track.context_amount),
+        neg=d["neg"],
+        gray=d["gray"],
+        paste=d["paste"],
         distractor=d["distractor"],
-        template=CropAugment(shift=d["template_shift"], scale=d["template_scale"], blur=0.0, color=d["color"],
-                             flip=0.0),
-        search=CropAugment(shift=d["shift"], scale=d["scale"], blur=d["blur"], color=d["color"], flip=d["flip"]))
+        template=CropAugment(
+            shift=d["template_shift"], scale=d["template_scale"], blur=0.0, color=d["color"], flip=0.0
+        ),
+        search=CropAugment(shift=d["shift"], scale=d["scale"], blur=d["blur"], color=d["color"], flip=d["flip"]),
+    )
     from .metric import METRIC_LOSSES
+
     if d["metric_loss"] not in METRIC_LOSSES:
         raise UserError(f"train: --metric-loss {d['metric_loss']!r}: choose one of {', '.join(METRIC_LOSSES)}")
     for name in ("neg", "gray", "paste", "distractor", "blur", "color", "flip"):
@@ -158,17 +229,44 @@ def config_from_args(args):
         if d[name] < 1:
             raise UserError(f"train: --{name.replace('_', '-')} must be at least 1")
     cfg = TrainConfig(
-        preset=preset_name, sources=specs, val=val, out=out, epochs=d["epochs"],
-        steps_per_epoch=d["steps_per_epoch"], batch_size=d["batch_size"], workers=d["workers"], lr=d["lr"],
-        end_lr=d["end_lr"], warmup_epochs=d["warmup_epochs"], warmup_lr=d["warmup_lr"], momentum=d["momentum"],
-        weight_decay=d["weight_decay"], clip=d["clip"], freeze_epochs=d["freeze_epochs"],
+        preset=preset_name,
+        sources=specs,
+        val=val,
+        out=out,
+        epochs=d["epochs"],
+        steps_per_epoch=d["steps_per_epoch"],
+        batch_size=d["batch_size"],
+        workers=d["workers"],
+        lr=d["lr"],
+        end_lr=d["end_lr"],
+        warmup_epochs=d["warmup_epochs"],
+        warmup_lr=d["warmup_lr"],
+        momentum=d["momentum"],
+        weight_decay=d["weight_decay"],
+        clip=d["clip"],
+        freeze_epochs=d["freeze_epochs"],
         backbone_lr_mult=d["backbone_lr_mult"],
         train_layers=[s.strip() for s in d["train_layers"].split(",")] if d.get("train_layers") else None,
-        cls_weight=d["cls_weight"], loc_weight=d["loc_weight"], radius=d["radius"], pairs=pairs, seed=d["seed"],
-        metric_loss=d["metric_loss"], metric_weight=d["metric_weight"], metric_margin=d["metric_margin"],
-        device=d["device"], amp=d["amp"], init=d.get("init"), pretrained_backbone=d["pretrained"],
-        save_every=d["save_every"], keep=d["keep"], val_every=d["val_every"], val_frames=d["val_frames"],
-        log_every=d["log_every"], max_steps=d.get("max_steps"), progress=not getattr(args, "no_progress", False))
+        cls_weight=d["cls_weight"],
+        loc_weight=d["loc_weight"],
+        radius=d["radius"],
+        pairs=pairs,
+        seed=d["seed"],
+        metric_loss=d["metric_loss"],
+        metric_weight=d["metric_weight"],
+        metric_margin=d["metric_margin"],
+        device=d["device"],
+        amp=d["amp"],
+        init=d.get("init"),
+        pretrained_backbone=d["pretrained"],
+        save_every=d["save_every"],
+        keep=d["keep"],
+        val_every=d["val_every"],
+        val_frames=d["val_frames"],
+        log_every=d["log_every"],
+        max_steps=d.get("max_steps"),
+        progress=not getattr(args, "no_progress", False),
+    )
 
     resume = getattr(args, "resume", None)
     if resume == "auto":
@@ -187,6 +285,7 @@ def write_recipe(path: Path, preset_name: str, d: dict, specs, val) -> None:
     import yaml
 
     from ..io.sinks import atomic_write_text
+
     rec: dict = {"preset": preset_name}
     rec.update({k: d[k] for k in OPTIONS if k in d and d[k] is not None})
     rec["sources"] = [s.to_dict() for s in specs]

@@ -4,6 +4,7 @@ The schedule is a pure function of the global step: a geometric warm-up from `wa
 `warmup_epochs`, then a log (geometric) decay from `lr` to `end_lr` over the remaining epochs — pysot's
 warm-up + log schedule, and with no warm-up siamfc-pytorch's exponential decay. Its state is the step.
 """
+
 from __future__ import annotations
 
 import math
@@ -23,7 +24,7 @@ class LRSchedule:
     step: int = 0
 
     def lr_at(self, step: int) -> float:
-        e = step / max(1, self.steps_per_epoch)              # fractional epoch
+        e = step / max(1, self.steps_per_epoch)  # fractional epoch
         if self.warmup_epochs > 0 and e < self.warmup_epochs:
             start = self.warmup_lr if self.warmup_lr is not None else self.lr
             return start * (self.lr / start) ** (e / self.warmup_epochs)
@@ -61,8 +62,7 @@ def param_groups(model: nn.Module, backbone_lr_mult: float, weight_decay: float)
     back = [p for p in model.parameters() if id(p) in bb_ids]
     groups = [{"params": head, "lr_mult": 1.0, "weight_decay": weight_decay, "name": "head"}]
     if back:
-        groups.append({"params": back, "lr_mult": backbone_lr_mult, "weight_decay": weight_decay,
-                       "name": "backbone"})
+        groups.append({"params": back, "lr_mult": backbone_lr_mult, "weight_decay": weight_decay, "name": "backbone"})
     return groups
 
 

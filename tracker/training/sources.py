@@ -9,6 +9,7 @@ so that a negative pair can take its search image from a different one.
 `SourceMix` picks a source with probability proportional to its weight. Every draw comes from the
 `numpy.random.Generator` passed in, so a sample is a pure function of its seed.
 """
+
 from __future__ import annotations
 
 import math
@@ -49,14 +50,19 @@ class SourceSpec:
     path: str
     weight: float = 1.0
     frame_range: int = 100
-    images: str | None = None          # COCO image root
-    min_size: float = 4.0              # stills: smaller boxes are skipped
+    images: str | None = None  # COCO image root
+    min_size: float = 4.0  # stills: smaller boxes are skipped
     name: str | None = None
-    masks: str | None = None           # object masks: per-sequence folders (sequences) or a folder (csv)
+    masks: str | None = None  # object masks: per-sequence folders (sequences) or a folder (csv)
 
     def to_dict(self) -> dict:
-        d = {"kind": self.kind, "path": self.path, "weight": float(self.weight),
-             "frame_range": int(self.frame_range), "min_size": float(self.min_size)}
+        d = {
+            "kind": self.kind,
+            "path": self.path,
+            "weight": float(self.weight),
+            "frame_range": int(self.frame_range),
+            "min_size": float(self.min_size),
+        }
         if self.images:
             d["images"] = self.images
         if self.masks:
@@ -66,8 +72,7 @@ class SourceSpec:
         return d
 
 
-_KEYS = {"weight": float, "range": int, "frame_range": int, "images": str, "min_size": float, "name": str,
-         "masks": str}
+_KEYS = {"weight": float, "range": int, "frame_range": int, "images": str, "min_size": float, "name": str, "masks": str}
 
 
 def parse_source_spec(text: str) -> SourceSpec:
@@ -116,13 +121,15 @@ def spec_from_dict(d: dict, where: str = "recipe") -> SourceSpec:
 
 # ------------------------------------------------------------------------------------------ sources
 
+
 class TrackSource:
     """Annotated tracks (sequences or stills). Tracks are drawn uniformly; the template frame uniformly
     among the visible ones, the search frame among visible frames within ±frame_range of it. A pair is
     (template image, box, search image, box, key, search mask or None)."""
 
-    def __init__(self, name: str, tracks: list[Track], weight: float = 1.0, frame_range: int = 100,
-                 min_size: float = 0.0):
+    def __init__(
+        self, name: str, tracks: list[Track], weight: float = 1.0, frame_range: int = 100, min_size: float = 0.0
+    ):
         self.name = name
         self.tracks = [t for t in tracks if t.valid.any()]
         if not self.tracks:
@@ -191,14 +198,14 @@ class TrackSource:
 
 @dataclass
 class SelfSupervisedParams:
-    area: tuple[float, float] = (0.01, 0.12)      # target area as a fraction of the frame
-    aspect: tuple[float, float] = (0.5, 2.0)      # w / h, log-uniform
-    rotation: float = 10.0                        # degrees, uniform ±
-    scale: float = 0.15                           # uniform 1 ± scale
-    translate: float = 0.3                        # fraction of the target size, uniform ±
-    brightness: float = 25.0                      # additive, uniform ±
-    contrast: float = 0.2                         # multiplicative, uniform 1 ±
-    min_texture: float = 12.0                     # std of the region's gray levels; flat regions are redrawn
+    area: tuple[float, float] = (0.01, 0.12)  # target area as a fraction of the frame
+    aspect: tuple[float, float] = (0.5, 2.0)  # w / h, log-uniform
+    rotation: float = 10.0  # degrees, uniform ±
+    scale: float = 0.15  # uniform 1 ± scale
+    translate: float = 0.3  # fraction of the target size, uniform ±
+    brightness: float = 25.0  # additive, uniform ±
+    contrast: float = 0.2  # multiplicative, uniform 1 ±
+    min_texture: float = 12.0  # std of the region's gray levels; flat regions are redrawn
 
 
 def random_region(frame_shape, rng: np.random.Generator, p: SelfSupervisedParams) -> np.ndarray:
@@ -222,12 +229,13 @@ def similarity_pair(frame: np.ndarray, box, rng: np.random.Generator, p: SelfSup
     t = rng.uniform(-p.translate, p.translate, 2) * (box[2], box[3])
     m = cv2.getRotationMatrix2D((float(cx), float(cy)), float(angle), float(s))
     m[:, 2] += t
-    out = cv2.warpAffine(frame, m, (frame.shape[1], frame.shape[0]), flags=cv2.INTER_LINEAR,
-                         borderMode=cv2.BORDER_REFLECT_101)
+    out = cv2.warpAffine(
+        frame, m, (frame.shape[1], frame.shape[0]), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101
+    )
     gain = 1.0 + rng.uniform(-p.contrast, p.contrast)
     bias = rng.uniform(-p.brightness, p.brightness)
     out = np.clip(out.astype(np.float32) * gain + bias, 0, 255).astype(np.uint8)
-    ncx, ncy = cx + t[0], cy + t[1]        # the rotation centre is the box centre: it only translates
+    ncx, ncy = cx + t[0], cy + t[1]  # the rotation centre is the box centre: it only translates
     nw, nh = box[2] * s, box[3] * s
     new_box = np.array([ncx - (nw - 1) / 2, ncy - (nh - 1) / 2, nw, nh])
     params = {"angle": angle, "scale": s, "translate": t, "gain": gain, "bias": bias, "matrix": m}
@@ -243,8 +251,16 @@ class VideoSource:
     once, sequentially, at construction; DataLoader workers share them (fork). With more videos than that
     budget allows, frames are read on demand instead (slower, bounded memory)."""
 
-    def __init__(self, name: str, path: str, weight: float = 1.0, params: SelfSupervisedParams | None = None,
-                 frames_per_video: int = 32, max_frames: int = 256, max_side: int = 640):
+    def __init__(
+        self,
+        name: str,
+        path: str,
+        weight: float = 1.0,
+        params: SelfSupervisedParams | None = None,
+        frames_per_video: int = 32,
+        max_frames: int = 256,
+        max_side: int = 640,
+    ):
         self.name = name
         self.weight = float(weight)
         self.params = params or SelfSupervisedParams()
@@ -324,7 +340,7 @@ class VideoSource:
         for _ in range(8):
             box = random_region(frame.shape, rng, self.params)
             x, y, w, h = (int(round(v)) for v in box)
-            if gray[y:y + h, x:x + w].std() >= self.params.min_texture:
+            if gray[y : y + h, x : x + w].std() >= self.params.min_texture:
                 break
         return frame, box, (self.name, vi, fi)
 
@@ -408,9 +424,11 @@ class SourceMix:
         return out
 
     def describe(self) -> list[str]:
-        return [f"{s.name}: {len(s)} {'videos' if isinstance(s, VideoSource) else 'tracks'}, "
-                f"p={p:.2f}" + (f", range {s.frame_range}" if isinstance(s, TrackSource) else "")
-                for s, p in zip(self.sources, self.probs)]
+        return [
+            f"{s.name}: {len(s)} {'videos' if isinstance(s, VideoSource) else 'tracks'}, "
+            f"p={p:.2f}" + (f", range {s.frame_range}" if isinstance(s, TrackSource) else "")
+            for s, p in zip(self.sources, self.probs)
+        ]
 
 
 def build_mix(specs: list[SourceSpec], val_names=()) -> SourceMix:
@@ -424,7 +442,7 @@ def build_mix(specs: list[SourceSpec], val_names=()) -> SourceMix:
         if src is not None and src.weight > 0:
             sources.append(src)
     seen: dict[str, int] = {}
-    for src in sources:                  # two folders of one name (sequences/ and train/sequences/) stay apart
+    for src in sources:  # two folders of one name (sequences/ and train/sequences/) stay apart
         n = seen[src.name] = seen.get(src.name, 0) + 1
         if n > 1:
             src.name = f"{src.name}#{n}"

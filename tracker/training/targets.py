@@ -17,6 +17,7 @@ relative to the crop centre.
   min(t,b)/max(t,b)) (at least 0.25), its regression target the distances (l, t, r, b) from the point to
   the box's edges (negative where the point lies outside a tiny box). A negative pair: all negative.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -31,8 +32,7 @@ def grid_positions(score_size: int, stride: float, crop_size: int) -> np.ndarray
     return (crop_size - 1) / 2 + score_grid(score_size, stride)
 
 
-def siamfc_labels(box_corners, score_size: int, stride: float, crop_size: int, radius: float,
-                  negative: bool = False):
+def siamfc_labels(box_corners, score_size: int, stride: float, crop_size: int, radius: float, negative: bool = False):
     """Labels (S, S) float32 {0, 1} and balanced weights (S, S) float32 summing to 1."""
     pos = grid_positions(score_size, stride, crop_size)
     x1, y1, x2, y2 = box_corners
@@ -65,17 +65,25 @@ class RPNTargets:
     """Anchor targets for one search crop. `anchors` (k*S*S, 4) as (cx, cy, w, h) relative to the crop
     centre, k-major then y then x (`tracker.geometry.anchor_boxes`)."""
 
-    def __init__(self, anchors: np.ndarray, anchor_num: int, score_size: int, stride: float,
-                 crop_size: int, rule: RPNRule | None = None):
+    def __init__(
+        self,
+        anchors: np.ndarray,
+        anchor_num: int,
+        score_size: int,
+        stride: float,
+        crop_size: int,
+        rule: RPNRule | None = None,
+    ):
         self.k, self.s, self.stride, self.crop_size = anchor_num, score_size, stride, crop_size
         self.rule = rule or RPNRule()
         a = np.asarray(anchors, dtype=np.float64).copy()
         if a.shape != (anchor_num * score_size * score_size, 4):
             raise ValueError(f"anchors {a.shape} do not match k={anchor_num}, S={score_size}")
         a[:, :2] += (crop_size - 1) / 2
-        self.center = a                                          # absolute crop coordinates
-        self.corners = np.stack([a[:, 0] - a[:, 2] / 2, a[:, 1] - a[:, 3] / 2,
-                                 a[:, 0] + a[:, 2] / 2, a[:, 1] + a[:, 3] / 2], axis=1)
+        self.center = a  # absolute crop coordinates
+        self.corners = np.stack(
+            [a[:, 0] - a[:, 2] / 2, a[:, 1] - a[:, 3] / 2, a[:, 0] + a[:, 2] / 2, a[:, 1] + a[:, 3] / 2], axis=1
+        )
 
     def __call__(self, box_corners, negative: bool, rng: np.random.Generator):
         k, s, r = self.k, self.s, self.rule
@@ -87,12 +95,12 @@ class RPNTargets:
         tcx, tcy, tw, th = (x1 + x2) / 2, (y1 + y2) / 2, max(x2 - x1, 1e-3), max(y2 - y1, 1e-3)
         if negative:
             c = s // 2
-            cx = c + int(np.round((tcx - (self.crop_size - 1) / 2) / self.stride))   # nearest cell
+            cx = c + int(np.round((tcx - (self.crop_size - 1) / 2) / self.stride))  # nearest cell
             cy = c + int(np.round((tcy - (self.crop_size - 1) / 2) / self.stride))
             grid = np.zeros((k, s, s), dtype=bool)
-            grid[:, max(0, cy - 3):min(s, cy + 4), max(0, cx - 3):min(s, cx + 4)] = True
+            grid[:, max(0, cy - 3) : min(s, cy + 4), max(0, cx - 3) : min(s, cx + 4)] = True
             cand = np.flatnonzero(grid.reshape(-1))
-            if len(cand) == 0:                       # distractor far outside the map: any cells
+            if len(cand) == 0:  # distractor far outside the map: any cells
                 cand = np.arange(n)
             label[_pick(cand, r.neg_pair_num, rng)] = 0
             return label.reshape(k, s, s), delta.reshape(4, k, s, s), weight.reshape(k, s, s)
@@ -120,7 +128,7 @@ def _pick(idx: np.ndarray, keep: int, rng: np.random.Generator) -> np.ndarray:
 def anchor_free_targets(box_corners, score_size: int, stride: float, crop_size: int, negative: bool = False):
     """(label (S, S) float32 in {-1, 0, 1}, cls_target (S, S) float32, ltrb (4, S, S) float32)."""
     pos = grid_positions(score_size, stride, crop_size)
-    px, py = np.meshgrid(pos, pos)                       # (S, S): px varies along columns
+    px, py = np.meshgrid(pos, pos)  # (S, S): px varies along columns
     S = score_size
     label = np.zeros((S, S), np.float32)
     cls_target = np.zeros((S, S), np.float32)
@@ -132,14 +140,13 @@ def anchor_free_targets(box_corners, score_size: int, stride: float, crop_size: 
     w, h = max(x2 - x1, 1e-3), max(y2 - y1, 1e-3)
     r2 = ((px - cx) / (w / 2)) ** 2 + ((py - cy) / (h / 2)) ** 2
     label[r2 <= 1.0] = -1
-    inner = r2 <= 0.25                                   # semi-axes w/4, h/4
+    inner = r2 <= 0.25  # semi-axes w/4, h/4
     if not inner.any():
         inner = np.zeros_like(inner)
         inner[np.unravel_index(np.argmin((px - cx) ** 2 + (py - cy) ** 2), inner.shape)] = True
     label[inner] = 1
     ltrb[:] = np.stack([px - x1, py - y1, x2 - px, y2 - py]).astype(np.float32)
     left, top, right, bottom = (np.clip(v, 1e-3, None) for v in ltrb)
-    ctr = np.sqrt(np.minimum(left, right) / np.maximum(left, right)
-                  * np.minimum(top, bottom) / np.maximum(top, bottom))
+    ctr = np.sqrt(np.minimum(left, right) / np.maximum(left, right) * np.minimum(top, bottom) / np.maximum(top, bottom))
     cls_target[inner] = np.maximum(ctr[inner], 0.25)
     return label, cls_target, ltrb

@@ -4,6 +4,7 @@ on a CPU, including under torchrun). Not a tracker anyone should use.
 Input 31 (template) / 63 (search) px, stride 4, a 9x9 score map; RPN: 3 anchors (ratios 0.5, 1, 2 at
 16 px); SiamFC: the channel sum of the depthwise correlation.
 """
+
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -18,8 +19,9 @@ class TinySiamese(nn.Module):
     def __init__(self, family: str = "siamrpn", anchors: int = 3):
         super().__init__()
         self.family = family
-        self.backbone = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2), nn.BatchNorm2d(8), nn.ReLU(),
-                                      nn.Conv2d(8, 16, 3, stride=2))
+        self.backbone = nn.Sequential(
+            nn.Conv2d(3, 8, 3, stride=2), nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, 16, 3, stride=2)
+        )
         if family == "siamrpn":
             self.cls = nn.Conv2d(16, 2 * anchors, 1)
             self.loc = nn.Conv2d(16, 4 * anchors, 1)
@@ -37,8 +39,14 @@ class TinySiamese(nn.Module):
 
 
 def tiny_preset(family: str = "siamrpn"):
-    track = SimpleNamespace(exemplar_size=EXEMPLAR, instance_size=SEARCH, context_amount=0.5, anchor_stride=4,
-                            anchor_ratios=(0.5, 1, 2), anchor_scales=(4,), total_stride=4)
-    conv = SimpleNamespace(channel_order="BGR", scale=1 / 255, mean=None, std=None,
-                           describe=lambda: "BGR 0..1")
+    track = SimpleNamespace(
+        exemplar_size=EXEMPLAR,
+        instance_size=SEARCH,
+        context_amount=0.5,
+        anchor_stride=4,
+        anchor_ratios=(0.5, 1, 2),
+        anchor_scales=(4,),
+        total_stride=4,
+    )
+    conv = SimpleNamespace(channel_order="BGR", scale=1 / 255, mean=None, std=None, describe=lambda: "BGR 0..1")
     return SimpleNamespace(name=f"tiny_{family}", family=family, track=track, input=conv)

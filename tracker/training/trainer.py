@@ -6,6 +6,7 @@ function of the step, and a checkpoint carries model, optimiser, schedule, grad 
 of python / numpy / torch (per rank) and the sampler position (epoch, step). A run resumed from step t
 computes, step for step, the losses of the run that was never interrupted.
 """
+
 from __future__ import annotations
 
 import os
@@ -53,7 +54,7 @@ class TrainConfig:
     out: str = "runs/train"
     epochs: int = 20
     steps_per_epoch: int = 500
-    batch_size: int = 16                 # per process
+    batch_size: int = 16  # per process
     workers: int = 2
     lr: float = 0.005
     end_lr: float = 0.0005
@@ -62,28 +63,28 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 1e-4
     clip: float = 10.0
-    freeze_epochs: int = 0               # backbone frozen (BN in eval) for the first epochs
-    backbone_lr_mult: float = 0.1        # backbone lr factor once unfrozen
+    freeze_epochs: int = 0  # backbone frozen (BN in eval) for the first epochs
+    backbone_lr_mult: float = 0.1  # backbone lr factor once unfrozen
     train_layers: list[str] | None = None  # backbone sub-modules unfrozen (None: all)
     cls_weight: float = 1.0
     loc_weight: float = 1.2
-    radius: float = 16.0                 # SiamFC positive radius, search-crop pixels
-    metric_loss: str = "none"            # an embedding loss added to the head's (tracker.training.metric)
+    radius: float = 16.0  # SiamFC positive radius, search-crop pixels
+    metric_loss: str = "none"  # an embedding loss added to the head's (tracker.training.metric)
     metric_weight: float = 0.1
     metric_margin: float = 0.5
     rpn: RPNRule = field(default_factory=RPNRule)
     pairs: PairConfig = field(default_factory=PairConfig)
     seed: int = 0
     device: str = "auto"
-    amp: bool = True                     # mixed precision (CUDA only)
-    init: str | None = None              # weights to start from (any format the model loader reads)
-    pretrained_backbone: bool = True     # ImageNet backbone weights where the preset has them
-    save_every: int = 0                  # extra checkpoint every N steps inside an epoch (0: per epoch only)
-    keep: int = 0                        # keep the last K epoch checkpoints (0: all)
-    val_every: int = 1                   # validate every N epochs when validation sequences exist (0: never)
-    val_frames: int = 0                  # frames per validation sequence (0: all)
+    amp: bool = True  # mixed precision (CUDA only)
+    init: str | None = None  # weights to start from (any format the model loader reads)
+    pretrained_backbone: bool = True  # ImageNet backbone weights where the preset has them
+    save_every: int = 0  # extra checkpoint every N steps inside an epoch (0: per epoch only)
+    keep: int = 0  # keep the last K epoch checkpoints (0: all)
+    val_every: int = 1  # validate every N epochs when validation sequences exist (0: never)
+    val_frames: int = 0  # frames per validation sequence (0: all)
     log_every: int = 10
-    max_steps: int | None = None         # stop (with a checkpoint) after this global step; resume continues
+    max_steps: int | None = None  # stop (with a checkpoint) after this global step; resume continues
     progress: bool = True
 
     def recipe(self) -> dict:
@@ -93,6 +94,7 @@ class TrainConfig:
 
 
 # ----------------------------------------------------------------------------------------- helpers
+
 
 class ModelGeometry:
     """What training needs from a preset: family, crop sizes, context, score-map stride, anchors."""
@@ -160,9 +162,9 @@ def make_targets(geom: ModelGeometry, score_size: int, cfg: TrainConfig):
     if geom.family == "anchor_free":
         return AnchorFreeTargetMaker(score_size, geom.stride, cfg.pairs.search_size)
     from ..geometry import anchor_boxes
+
     anchors = anchor_boxes(int(geom.stride), geom.ratios, geom.scales, score_size)
-    return RPNTargetMaker(RPNTargets(anchors, geom.anchor_num, score_size, geom.stride,
-                                     cfg.pairs.search_size, cfg.rpn))
+    return RPNTargetMaker(RPNTargets(anchors, geom.anchor_num, score_size, geom.stride, cfg.pairs.search_size, cfg.rpn))
 
 
 def build_pair_dataset(cfg: TrainConfig, model, geom: ModelGeometry, device) -> tuple[PairDataset, int]:
@@ -175,6 +177,7 @@ def build_pair_dataset(cfg: TrainConfig, model, geom: ModelGeometry, device) -> 
 def add_metric_loss(losses: dict, outputs: dict, batch: dict, cfg: TrainConfig, geom: ModelGeometry, device) -> dict:
     """`losses` with cfg.metric_loss on the batch's embeddings added to the total (and reported as 'metric')."""
     from .metric import metric_loss, search_embedding, template_embedding
+
     xb = batch["x_box"].to(device).float()
     centres = torch.stack([(xb[:, 0] + xb[:, 2]) / 2, (xb[:, 1] + xb[:, 3]) / 2], dim=1)
     za = template_embedding(outputs["zf"])
@@ -185,7 +188,7 @@ def add_metric_loss(losses: dict, outputs: dict, batch: dict, cfg: TrainConfig, 
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)
-    np.random.seed(seed % (2 ** 32))
+    np.random.seed(seed % (2**32))
     torch.manual_seed(seed)
 
 
@@ -222,6 +225,7 @@ class _Progress:
 
 # ------------------------------------------------------------------------------------ distributed
 
+
 @dataclass
 class DistInfo:
     rank: int = 0
@@ -252,6 +256,7 @@ def init_distributed(device: str) -> DistInfo:
         raise UserError(f"unknown device {device!r} (auto, cpu, cuda)")
     if world > 1:
         import torch.distributed as dist
+
         if not dist.is_initialized():
             dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
     return DistInfo(rank, world, local, dev)
@@ -261,6 +266,7 @@ def _all_mean(values: list[float], info: DistInfo) -> list[float]:
     if info.world == 1:
         return values
     import torch.distributed as dist
+
     t = torch.tensor(values, dtype=torch.float64, device=info.device)
     dist.all_reduce(t)
     return (t / info.world).tolist()
@@ -271,6 +277,7 @@ def _gather_rng(info: DistInfo) -> list:
     if info.world == 1:
         return [state]
     import torch.distributed as dist
+
     out = [None] * info.world
     dist.all_gather_object(out, state)
     return out
@@ -279,14 +286,17 @@ def _gather_rng(info: DistInfo) -> list:
 def _barrier(info: DistInfo) -> None:
     if info.world > 1:
         import torch.distributed as dist
+
         dist.barrier()
 
 
 # ------------------------------------------------------------------------------------------ train
 
+
 def build_preset_model(cfg: TrainConfig):
     from ..build import resolve_preset
     from ..models import build_model, load_into, read_checkpoint
+
     preset = resolve_preset(cfg.preset)
     model = build_model(preset, pretrained_backbone=cfg.pretrained_backbone)
     if cfg.init:
@@ -315,12 +325,18 @@ def loss_step(net, batch: dict, cfg: TrainConfig, geom: ModelGeometry, device, u
 def checkpoint_meta(geom: ModelGeometry, cfg: TrainConfig) -> dict:
     """What every checkpoint of this run says about itself: preset, family, input convention, recipe."""
     conv = geom.input
-    return {"preset": geom.name, "family": geom.family,
-            "input_convention": {"channel_order": str(conv.channel_order), "scale": float(conv.scale),
-                                 "mean": list(conv.mean) if conv.mean is not None else None,
-                                 "std": list(conv.std) if conv.std is not None else None,
-                                 "description": geom.describe_input()},
-            "recipe": cfg.recipe()}
+    return {
+        "preset": geom.name,
+        "family": geom.family,
+        "input_convention": {
+            "channel_order": str(conv.channel_order),
+            "scale": float(conv.scale),
+            "mean": list(conv.mean) if conv.mean is not None else None,
+            "std": list(conv.std) if conv.std is not None else None,
+            "description": geom.describe_input(),
+        },
+        "recipe": cfg.recipe(),
+    }
 
 
 class _LogWindow:
@@ -332,7 +348,7 @@ class _LogWindow:
         self.t0 = time.perf_counter()
 
     def add(self, rec: dict, pos: float) -> None:
-        if rec["finite"]:       # a step whose loss was not finite counts, with nothing added
+        if rec["finite"]:  # a step whose loss was not finite counts, with nothing added
             self.loss, self.cls, self.loc = self.loss + rec["loss"], self.cls + rec["cls"], self.loc + rec["loc"]
         self.pos += pos
         self.n += 1
@@ -366,10 +382,20 @@ class Trainer:
         model.to(info.device)
         self.dataset, self.score_size = build_pair_dataset(cfg, model, self.geom, info.device)
         self._describe()
-        self.optimizer = torch.optim.SGD(param_groups(model, cfg.backbone_lr_mult, cfg.weight_decay), lr=cfg.lr,
-                                         momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-        self.schedule = LRSchedule(cfg.lr, cfg.end_lr, cfg.epochs, cfg.steps_per_epoch, cfg.warmup_epochs,
-                                   cfg.warmup_lr if cfg.warmup_epochs > 0 else None)
+        self.optimizer = torch.optim.SGD(
+            param_groups(model, cfg.backbone_lr_mult, cfg.weight_decay),
+            lr=cfg.lr,
+            momentum=cfg.momentum,
+            weight_decay=cfg.weight_decay,
+        )
+        self.schedule = LRSchedule(
+            cfg.lr,
+            cfg.end_lr,
+            cfg.epochs,
+            cfg.steps_per_epoch,
+            cfg.warmup_epochs,
+            cfg.warmup_lr if cfg.warmup_epochs > 0 else None,
+        )
         self.use_amp = bool(cfg.amp and info.device.type == "cuda")
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
         self.meta = checkpoint_meta(self.geom, cfg)
@@ -383,9 +409,11 @@ class Trainer:
 
     def _describe(self) -> None:
         geom, info, mix = self.geom, self.info, self.dataset.mix
-        self.say(f"training {geom.name} ({geom.family}) on {info.device}"
-                 + (f", {info.world} processes" if info.world > 1 else "")
-                 + f"; score map {self.score_size}x{self.score_size}, input {geom.describe_input()}")
+        self.say(
+            f"training {geom.name} ({geom.family}) on {info.device}"
+            + (f", {info.world} processes" if info.world > 1 else "")
+            + f"; score map {self.score_size}x{self.score_size}, input {geom.describe_input()}"
+        )
         for line in mix.describe():
             self.say(f"  source {line}")
         if mix.validation:
@@ -422,12 +450,16 @@ class Trainer:
             cfg = self.cfg
             done = self.step_in_epoch >= cfg.steps_per_epoch
             ep_next, s_next = (self.epoch + 1, 0) if done else (self.epoch, self.step_in_epoch)
-            training = {"optimizer": self.optimizer.state_dict(), "schedule": self.schedule.state_dict(),
-                        "scaler": self.scaler.state_dict() if self.use_amp else {}, "rng": rng,
-                        "sampler": {"epoch": ep_next, "step": s_next, "seed": cfg.seed}, "step": self.global_step,
-                        "epoch": ep_next}
-            save_training_checkpoint(path, self.model, dict(self.meta, epoch=ep_next, step=self.global_step),
-                                     training)
+            training = {
+                "optimizer": self.optimizer.state_dict(),
+                "schedule": self.schedule.state_dict(),
+                "scaler": self.scaler.state_dict() if self.use_amp else {},
+                "rng": rng,
+                "sampler": {"epoch": ep_next, "step": s_next, "seed": cfg.seed},
+                "step": self.global_step,
+                "epoch": ep_next,
+            }
+            save_training_checkpoint(path, self.model, dict(self.meta, epoch=ep_next, step=self.global_step), training)
             link_or_copy(path, self.out_dir / "last.pth")
         _barrier(self.info)
         self.last_path = path
@@ -439,8 +471,9 @@ class Trainer:
         if resume:
             self.resume(resume)
         if self.info.main:
-            self.metrics = MetricsLog(self.out_dir / "metrics.csv", resume_step=self.global_step if resume else None,
-                                      tensorboard=True)
+            self.metrics = MetricsLog(
+                self.out_dir / "metrics.csv", resume_step=self.global_step if resume else None, tensorboard=True
+            )
         self.t_start = time.perf_counter()
         try:
             while self.epoch < self.cfg.epochs:
@@ -452,8 +485,12 @@ class Trainer:
         finally:
             if self.metrics is not None:
                 self.metrics.close()
-        return {"history": self.history, "checkpoint": str(self.last_path) if self.last_path else None,
-                "steps": self.global_step, "score_size": self.score_size}
+        return {
+            "history": self.history,
+            "checkpoint": str(self.last_path) if self.last_path else None,
+            "steps": self.global_step,
+            "score_size": self.score_size,
+        }
 
     def _network(self):
         """The model set up for this epoch (backbone frozen or not), wrapped for DDP when there are ranks."""
@@ -462,6 +499,7 @@ class Trainer:
         set_backbone_trainable(model, not frozen, None if frozen else cfg.train_layers)
         if info.world > 1 and (self._ddp is None or self._ddp_frozen != frozen):
             from torch.nn.parallel import DistributedDataParallel as DDP
+
             self._ddp = DDP(model, device_ids=[info.device.index] if info.device.type == "cuda" else None)
             self._ddp_frozen = frozen
         return self._ddp if self._ddp is not None else model
@@ -469,12 +507,17 @@ class Trainer:
     def _loader(self):
         """The batches of this rank from the run's position to the end of the epoch."""
         cfg, info = self.cfg, self.info
-        sampler = StepBatchSampler(self.epoch, cfg.steps_per_epoch, cfg.batch_size, info.rank, info.world,
-                                   start=self.step_in_epoch)
+        sampler = StepBatchSampler(
+            self.epoch, cfg.steps_per_epoch, cfg.batch_size, info.rank, info.world, start=self.step_in_epoch
+        )
         return torch.utils.data.DataLoader(
             cast(torch.utils.data.Dataset, self.dataset),  # a map-style dataset: len() and [index]
-            batch_sampler=sampler, num_workers=cfg.workers, collate_fn=collate,
-            pin_memory=info.device.type == "cuda", worker_init_fn=_worker_init if cfg.workers else None)
+            batch_sampler=sampler,
+            num_workers=cfg.workers,
+            collate_fn=collate,
+            pin_memory=info.device.type == "cuda",
+            worker_init_fn=_worker_init if cfg.workers else None,
+        )
 
     def run_epoch(self) -> None:
         """The steps of the current epoch from where the run stands, up to its end or cfg.max_steps, with
@@ -485,8 +528,9 @@ class Trainer:
         net.train()
         set_frozen_bn_eval(self.model)
         trainable = [p for p in self.model.parameters() if p.requires_grad]
-        bar = _Progress(len(loader.batch_sampler), f"epoch {self.epoch + 1}/{cfg.epochs}",
-                        cfg.progress and self.info.main)
+        bar = _Progress(
+            len(loader.batch_sampler), f"epoch {self.epoch + 1}/{cfg.epochs}", cfg.progress and self.info.main
+        )
         window = _LogWindow()
         for batch in loader:
             rec = self.train_step(net, batch, trainable)
@@ -496,7 +540,8 @@ class Trainer:
                 self._log_train(window, rec["lr"])
                 window = _LogWindow()
             if self.step_in_epoch < cfg.steps_per_epoch and (
-                    self.stopped or (cfg.save_every and self.step_in_epoch % cfg.save_every == 0)):
+                self.stopped or (cfg.save_every and self.step_in_epoch % cfg.save_every == 0)
+            ):
                 self.save(self.out_dir / f"checkpoint_e{self.epoch + 1:03d}_s{self.step_in_epoch:06d}.pth")
             if self.stopped:
                 break
@@ -519,8 +564,15 @@ class Trainer:
             self.scaler.update()
         self.global_step += 1
         self.step_in_epoch += 1
-        rec = {"step": self.global_step, "epoch": self.epoch + 1, "lr": lr, "loss": float(loss.detach()),
-               "cls": float(losses["cls"].detach()), "loc": float(losses["loc"].detach()), "finite": finite}
+        rec = {
+            "step": self.global_step,
+            "epoch": self.epoch + 1,
+            "lr": lr,
+            "loss": float(loss.detach()),
+            "cls": float(losses["cls"].detach()),
+            "loc": float(losses["loc"].detach()),
+            "finite": finite,
+        }
         self.history.append(rec)
         return rec
 
@@ -528,10 +580,18 @@ class Trainer:
         vals = _all_mean(window.means(), self.info)
         dt = time.perf_counter() - window.t0
         if self.metrics is not None:
-            self.metrics.write(kind="train", epoch=self.epoch + 1, step=self.global_step, lr=lr, loss=vals[0],
-                               cls=vals[1], loc=vals[2], pos_per_pair=vals[3],
-                               samples_per_s=window.n * self.cfg.batch_size * self.info.world / max(dt, 1e-9),
-                               elapsed_s=time.perf_counter() - self.t_start)
+            self.metrics.write(
+                kind="train",
+                epoch=self.epoch + 1,
+                step=self.global_step,
+                lr=lr,
+                loss=vals[0],
+                cls=vals[1],
+                loc=vals[2],
+                pos_per_pair=vals[3],
+                samples_per_s=window.n * self.cfg.batch_size * self.info.world / max(dt, 1e-9),
+                elapsed_s=time.perf_counter() - self.t_start,
+            )
 
     def end_epoch(self) -> None:
         """The epoch is complete: its checkpoint (older ones pruned), its mean loss, validation when due;
@@ -541,8 +601,10 @@ class Trainer:
         _prune(self.out_dir, cfg.keep, info)
         if info.main:
             ep_losses = [h["loss"] for h in self.history if h["epoch"] == self.epoch + 1 and h["finite"]]
-            self.say(f"epoch {self.epoch + 1}: mean loss {np.mean(ep_losses) if ep_losses else float('nan'):.4f}"
-                     f", checkpoint {self.last_path}")
+            self.say(
+                f"epoch {self.epoch + 1}: mean loss {np.mean(ep_losses) if ep_losses else float('nan'):.4f}"
+                f", checkpoint {self.last_path}"
+            )
         if self.dataset.mix.validation and cfg.val_every and (self.epoch + 1) % cfg.val_every == 0:
             if info.main:
                 self.validate()
@@ -553,13 +615,23 @@ class Trainer:
     def validate(self) -> dict:
         """Track the validation sequences with the last checkpoint; reports and logs AUC and precision."""
         from .validate import validate_checkpoint
-        res = validate_checkpoint(self.preset, self.last_path, self.dataset.mix.validation, self.info.device,
-                                  self.cfg.val_frames)
-        self.say(f"  validation: AUC {res['auc']:.3f}, P@20 {res['precision']:.3f} "
-                 f"({res['frames']} frames, {res['fps']:.1f} fps)")
+
+        res = validate_checkpoint(
+            self.preset, self.last_path, self.dataset.mix.validation, self.info.device, self.cfg.val_frames
+        )
+        self.say(
+            f"  validation: AUC {res['auc']:.3f}, P@20 {res['precision']:.3f} "
+            f"({res['frames']} frames, {res['fps']:.1f} fps)"
+        )
         if self.metrics is not None:
-            self.metrics.write(kind="val", epoch=self.epoch + 1, step=self.global_step, val_auc=res["auc"],
-                               val_precision=res["precision"], elapsed_s=time.perf_counter() - self.t_start)
+            self.metrics.write(
+                kind="val",
+                epoch=self.epoch + 1,
+                step=self.global_step,
+                val_auc=res["auc"],
+                val_precision=res["precision"],
+                elapsed_s=time.perf_counter() - self.t_start,
+            )
         return res
 
 

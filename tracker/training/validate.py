@@ -4,6 +4,7 @@ The tracker starts from the first frame with a visible target (ground-truth box)
 following frames; success AUC and precision@20 come from `tracker.bench.metrics` (frames whose ground
 truth is missing are left out), averaged over the sequences.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,6 +17,7 @@ def run_ope(make_tracker, tracks: list[Track], max_frames: int = 0) -> dict:
     project's one rule, tracker.sequence.fps_from_times) and the per-sequence scores."""
     from ..bench.metrics import otb_scores
     from ..sequence import TrackRun, fps_from_times
+
     per, times, frames = {}, [], 0
     for t in tracks:
         idx = t.valid_indices
@@ -32,10 +34,13 @@ def run_ope(make_tracker, tracks: list[Track], max_frames: int = 0) -> dict:
         frames += len(pred)
     aucs = [v["auc"] for v in per.values()]
     precs = [v["precision"] for v in per.values()]
-    return {"auc": float(np.mean(aucs)) if aucs else float("nan"),
-            "precision": float(np.mean(precs)) if precs else float("nan"),
-            "frames": frames, "fps": fps_from_times(times),
-            "sequences": per}
+    return {
+        "auc": float(np.mean(aucs)) if aucs else float("nan"),
+        "precision": float(np.mean(precs)) if precs else float("nan"),
+        "frames": frames,
+        "fps": fps_from_times(times),
+        "sequences": per,
+    }
 
 
 def validate_checkpoint(preset, weights, tracks: list[Track], device, max_frames: int = 0) -> dict:

@@ -25,6 +25,7 @@ Backends (chosen by name; nothing else in the project needs to know which one ru
 Inputs must be float32 or float64 (both tensors the same dtype and device); the output has that dtype.
 numba is imported only when a numba backend is first used.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -36,8 +37,7 @@ from ..errors import UserError
 
 BACKENDS = ("torch", "numba", "cuda")
 
-__all__ = ["BACKENDS", "check_backend", "xcorr_plain", "xcorr_depthwise", "xcorr_pixelwise",
-           "cuda_simulator_enabled"]
+__all__ = ["BACKENDS", "check_backend", "xcorr_plain", "xcorr_depthwise", "xcorr_pixelwise", "cuda_simulator_enabled"]
 
 _DTYPES = (torch.float32, torch.float64)
 _HALF_DTYPES = (torch.float16, torch.bfloat16)
@@ -57,8 +57,10 @@ def _import_numba(backend: str):
     try:
         return importlib.import_module("numba")
     except ImportError as exc:
-        raise UserError(f"xcorr backend '{backend}' needs the 'numba' package, which cannot be imported "
-                        f"({exc}); install it (pip install numba) or use --xcorr torch") from None
+        raise UserError(
+            f"xcorr backend '{backend}' needs the 'numba' package, which cannot be imported "
+            f"({exc}); install it (pip install numba) or use --xcorr torch"
+        ) from None
 
 
 def _device_type(device) -> str:
@@ -86,38 +88,52 @@ def check_backend(name, device="cpu") -> None:
     _import_numba(name)
     if name == "numba":
         if dtype != "cpu":
-            raise UserError(f"xcorr backend 'numba' runs on the CPU only, but the model is on {device}; "
-                            "use --xcorr cuda or --xcorr torch on a GPU, or --device cpu")
+            raise UserError(
+                f"xcorr backend 'numba' runs on the CPU only, but the model is on {device}; "
+                "use --xcorr cuda or --xcorr torch on a GPU, or --device cpu"
+            )
         return
     # name == "cuda"
     if cuda_simulator_enabled():
         if dtype != "cpu":
-            raise UserError("NUMBA_ENABLE_CUDASIM=1 is set: the simulated 'cuda' xcorr backend works on CPU "
-                            "tensors only; use --device cpu, or unset NUMBA_ENABLE_CUDASIM to use the GPU")
+            raise UserError(
+                "NUMBA_ENABLE_CUDASIM=1 is set: the simulated 'cuda' xcorr backend works on CPU "
+                "tensors only; use --device cpu, or unset NUMBA_ENABLE_CUDASIM to use the GPU"
+            )
         return
     if dtype != "cuda":
-        raise UserError(f"xcorr backend 'cuda' needs the model on a CUDA device, but it is on {device}; "
-                        "use --device cuda, or --xcorr torch / --xcorr numba on the CPU")
+        raise UserError(
+            f"xcorr backend 'cuda' needs the model on a CUDA device, but it is on {device}; "
+            "use --device cuda, or --xcorr torch / --xcorr numba on the CPU"
+        )
     if not torch.cuda.is_available():
-        raise UserError("xcorr backend 'cuda' requested but torch sees no CUDA device; "
-                        "use --xcorr torch or --xcorr numba with --device cpu")
+        raise UserError(
+            "xcorr backend 'cuda' requested but torch sees no CUDA device; "
+            "use --xcorr torch or --xcorr numba with --device cpu"
+        )
     try:
         from numba import cuda
+
         ok = cuda.is_available()
     except Exception as exc:  # noqa: BLE001 - numba.cuda can fail in many driver/toolkit-specific ways
         raise UserError(f"xcorr backend 'cuda': numba.cuda cannot be used ({exc}); use --xcorr torch") from None
     if not ok:
-        raise UserError("xcorr backend 'cuda': numba.cuda finds no usable CUDA driver/device "
-                        "(numba.cuda.is_available() is False); use --xcorr torch")
+        raise UserError(
+            "xcorr backend 'cuda': numba.cuda finds no usable CUDA driver/device "
+            "(numba.cuda.is_available() is False); use --xcorr torch"
+        )
     try:
         from numba.cuda.cudadrv import nvvm
+
         have_nvvm = nvvm.is_available()
     except Exception:  # noqa: BLE001 # pragma: no cover - numba-cuda variants without this module compile differently
         have_nvvm = True
     if not have_nvvm:
-        raise UserError("xcorr backend 'cuda': numba cannot find libNVVM (part of the CUDA toolkit) to compile "
-                        "its kernel; install the CUDA toolkit and set CUDA_HOME (or pip install numba-cuda), "
-                        "or use --xcorr torch")
+        raise UserError(
+            "xcorr backend 'cuda': numba cannot find libNVVM (part of the CUDA toolkit) to compile "
+            "its kernel; install the CUDA toolkit and set CUDA_HOME (or pip install numba-cuda), "
+            "or use --xcorr torch"
+        )
 
 
 def _ensure_backend(name, device: torch.device) -> None:
@@ -130,8 +146,7 @@ def _ensure_backend(name, device: torch.device) -> None:
 
 def _check_common(op, x, kernel, kernel_ndim, backend="torch"):
     if not isinstance(x, torch.Tensor) or not isinstance(kernel, torch.Tensor):
-        raise TypeError(f"{op}: x and kernel must be torch tensors, got {type(x).__name__} "
-                        f"and {type(kernel).__name__}")
+        raise TypeError(f"{op}: x and kernel must be torch tensors, got {type(x).__name__} and {type(kernel).__name__}")
     if x.dim() != 4:
         raise ValueError(f"{op}: x must be (B, C, H, W), got shape {tuple(x.shape)}")
     if kernel.dim() != kernel_ndim:
@@ -141,8 +156,9 @@ def _check_common(op, x, kernel, kernel_ndim, backend="torch"):
     allowed = _DTYPES + _HALF_DTYPES if backend == "torch" else _DTYPES
     if x.dtype not in allowed or kernel.dtype != x.dtype:
         names = "float16, bfloat16, float32 or float64" if backend == "torch" else "float32 or float64"
-        raise ValueError(f"{op}: x and kernel must have one dtype, {names} (backend {backend!r}), got "
-                         f"{x.dtype} and {kernel.dtype}")
+        raise ValueError(
+            f"{op}: x and kernel must have one dtype, {names} (backend {backend!r}), got {x.dtype} and {kernel.dtype}"
+        )
     if x.device != kernel.device:
         raise ValueError(f"{op}: x is on {x.device} but kernel is on {kernel.device}")
     B, C, H, W = x.shape
@@ -159,8 +175,10 @@ def _check_common(op, x, kernel, kernel_ndim, backend="torch"):
 
 def _check_inference(backend, x, kernel):
     if torch.is_grad_enabled() and (x.requires_grad or kernel.requires_grad):
-        raise UserError(f"xcorr backend {backend!r} is inference-only (no gradients): call it under "
-                        "torch.no_grad(), or use --xcorr torch for training")
+        raise UserError(
+            f"xcorr backend {backend!r} is inference-only (no gradients): call it under "
+            "torch.no_grad(), or use --xcorr torch for training"
+        )
 
 
 def _dispatch(op: str, x: torch.Tensor, kernel: torch.Tensor, backend: str, kernel_ndim: int) -> torch.Tensor:

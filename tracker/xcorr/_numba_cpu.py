@@ -16,6 +16,7 @@ scripts/bench_xcorr.py's output):
   matrix-vector product), so it is not used.
 Accumulation is in the input dtype (float32 or float64), no fastmath.
 """
+
 from __future__ import annotations
 
 import numba
@@ -57,7 +58,7 @@ def _plain_kernel(x, k, out, nrb):  # pragma: no cover - compiled
             for i in range(h):
                 for j in range(w):
                     o = (y0 + i) * W + j
-                    xs = xc[o:o + L]
+                    xs = xc[o : o + L]
                     if nk == 4:
                         v0 = k[bk, k0, c, i, j]
                         v1 = k[bk, k0 + 1, c, i, j]
@@ -113,7 +114,7 @@ def _depthwise_kernel(x, k, out):  # pragma: no cover - compiled
             for j in range(w):
                 v = k[bk, c, i, j]
                 o = i * W + j
-                xs = xc[o:o + L]
+                xs = xc[o : o + L]
                 for n in range(L):
                     acc[n] += v * xs[n]
         for y in range(Ho):
@@ -145,8 +146,11 @@ def _pixelwise_kernel(x, k, out):  # pragma: no cover - compiled
 def _host_view(t: torch.Tensor) -> np.ndarray:
     if t.device.type != "cpu":
         from ..errors import UserError
-        raise UserError(f"xcorr backend 'numba' runs on the CPU only, but got a tensor on {t.device}; "
-                        "use --xcorr cuda or --xcorr torch on a GPU, or --device cpu")
+
+        raise UserError(
+            f"xcorr backend 'numba' runs on the CPU only, but got a tensor on {t.device}; "
+            "use --xcorr cuda or --xcorr torch on a GPU, or --device cpu"
+        )
     return t.detach().contiguous().numpy()  # zero-copy for contiguous tensors
 
 

@@ -21,6 +21,7 @@ Kernels:
   consecutive threads take consecutive search cells (coalesced reads, the template value broadcast).
 Accumulation is in the input dtype.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -32,7 +33,7 @@ from ..errors import UserError
 
 _SIM = bool(config.ENABLE_CUDASIM)
 _TPB = 128  # threads per block
-_CH = 16    # plain kernel: channels summed by one thread; C > _CH splits the sum over ceil(C/_CH) threads
+_CH = 16  # plain kernel: channels summed by one thread; C > _CH splits the sum over ceil(C/_CH) threads
 
 
 def _make_kernels(np_dtype):
@@ -127,12 +128,16 @@ def _device_view(t: torch.Tensor):
     t = t.detach().contiguous()
     if _SIM:
         if t.device.type != "cpu":
-            raise UserError("NUMBA_ENABLE_CUDASIM=1 is set: the simulated 'cuda' xcorr backend works on CPU "
-                            "tensors only; use --device cpu, or unset NUMBA_ENABLE_CUDASIM to use the GPU")
+            raise UserError(
+                "NUMBA_ENABLE_CUDASIM=1 is set: the simulated 'cuda' xcorr backend works on CPU "
+                "tensors only; use --device cpu, or unset NUMBA_ENABLE_CUDASIM to use the GPU"
+            )
         return t.numpy()
     if t.device.type != "cuda":
-        raise UserError(f"xcorr backend 'cuda' needs CUDA tensors, got a tensor on {t.device}; "
-                        "use --device cuda, or --xcorr torch / --xcorr numba on the CPU")
+        raise UserError(
+            f"xcorr backend 'cuda' needs CUDA tensors, got a tensor on {t.device}; "
+            "use --device cuda, or --xcorr torch / --xcorr numba on the CPU"
+        )
     # sync=False: the kernel runs on torch's current stream, already ordered after the producer
     return cuda.as_cuda_array(t, sync=False)
 
@@ -153,12 +158,15 @@ def _run_kernel(kernel, config, args):
     try:
         kernel[config](*args)
     except Exception as exc:
-        if getattr(kernel, "overloads", None):   # compiled before: a launch error, not the installation
+        if getattr(kernel, "overloads", None):  # compiled before: a launch error, not the installation
             raise
         import numba
-        raise UserError(f"xcorr backend 'cuda': numba could not compile its kernel ({type(exc).__name__}: "
-                        f"{exc}); numba {numba.__version__}, numpy {np.__version__} — an incompatible "
-                        "numba / numba-cuda / numpy set; use --xcorr torch") from exc
+
+        raise UserError(
+            f"xcorr backend 'cuda': numba could not compile its kernel ({type(exc).__name__}: "
+            f"{exc}); numba {numba.__version__}, numpy {np.__version__} — an incompatible "
+            "numba / numba-cuda / numpy set; use --xcorr torch"
+        ) from exc
 
 
 def plain(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:

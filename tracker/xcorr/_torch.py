@@ -1,4 +1,5 @@
 """torch backend: grouped conv2d (one call, no Python loop over the batch). Differentiable."""
+
 from __future__ import annotations
 
 import torch
@@ -33,5 +34,5 @@ def depthwise(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
 def pixelwise(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     B, C, H, W = x.shape
     Bk, _, h, w = kernel.shape
-    k = kernel.reshape(Bk, C, h * w).transpose(1, 2)            # (Bk, h*w, C)
+    k = kernel.reshape(Bk, C, h * w).transpose(1, 2)  # (Bk, h*w, C)
     return torch.matmul(k, x.reshape(B, C, H * W)).reshape(B, h * w, H, W)

@@ -705,21 +705,8 @@ def _record(s: dict, results: dict, progress) -> None:
 def _failed_from_parent(item: BatchItem, opts: BatchOptions, error: str) -> dict:
     from ..io.sinks import atomic_write_text
 
-    s = {
-        "schema": SCHEMA,
-        "item_id": item.item_id,
-        "status": "failed",
-        "error": error,
-        "video": item.video,
-        "video_path": item.path,
-        "origin": item.origin,
-        "start_frame": item.start,
-        "init_box": list(item.box) if item.box else None,
-        "frames": 0,
-        "model": opts.model_label,
-        "inputs": opts.fingerprint(item),
-        "host": _host(),
-    }
+    s = new_summary(item, opts)  # every summary has the same keys, whoever writes it
+    s["error"] = error
     atomic_write_text(ItemPaths.of(opts.out_dir, item.item_id).summary, dump_summary(s))
     return s
 

@@ -233,13 +233,14 @@ def test_distributed_two_processes_on_cpu(data, tmp_path):
 
 def test_model_input_conversion_matches_the_trackers():
     from tracker.config.presets import get_preset
-    from tracker.models import preprocess
-    from tracker.training.trainer import to_input
+    from tracker.models import InputAdapter, preprocess
 
     crops = np.random.default_rng(0).integers(0, 255, (2, 15, 15, 3), dtype=np.uint8)
     for name in ("siamfc_alexnet", "siamrpn_alex_dwxcorr", "siamrpn_effnet_lite0"):  # RGB, BGR, ImageNet mean/std
         p = get_preset(name)
-        assert torch.allclose(to_input(torch.from_numpy(crops), p.input, "cpu"), preprocess(crops, p), atol=1e-5)
+        # the training loop's conversion (uint8 tensors, converted on the device) against the trackers'
+        on_device = InputAdapter(p.input, torch.device("cpu")).tensor(torch.from_numpy(crops))
+        assert torch.allclose(on_device, preprocess(crops, p), atol=1e-5)
 
 
 def test_validation_scores_a_perfect_and_a_frozen_tracker(data):

@@ -205,9 +205,14 @@ class InputAdapter:
             crops = crops[None]
         if self.device.type == "cpu" and self.dtype == torch.float32:
             return self._cpu(crops)
+        return self.tensor(torch.from_numpy(np.ascontiguousarray(crops)))
+
+    def tensor(self, crops: torch.Tensor) -> torch.Tensor:
+        """The same conversion for uint8 BGR crops already in a tensor (N, H, W, 3) on any device: moved to
+        `device` as uint8 (a quarter of float's bytes), then converted there (the training loop's path)."""
+        t = crops.to(self.device, non_blocking=True)
         if self.flip:
-            crops = crops[..., ::-1]
-        t = torch.from_numpy(np.ascontiguousarray(crops)).to(self.device)
+            t = t.flip(-1)
         t = t.permute(0, 3, 1, 2).to(self.dtype)
         if self.scale != 1.0:
             t = t * self.scale

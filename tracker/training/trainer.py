@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from ..errors import UserError
+from ..models import InputAdapter
 from .checkpoint import (
     capture_rng,
     link_or_copy,
@@ -120,22 +121,6 @@ class ModelGeometry:
     def describe_input(self) -> str:
         d = getattr(self.input, "describe", None)
         return d() if d else str(self.input)
-
-
-def to_input(crops: torch.Tensor, conv, device) -> torch.Tensor:
-    """uint8 BGR crops (N, H, W, 3) → float (N, 3, H, W) in the model's input convention (channel order,
-    scale, mean / std), converted on `device` (uint8 travels, not float)."""
-    t = crops.to(device, non_blocking=True)
-    if str(conv.channel_order).upper() == "RGB":
-        t = t.flip(-1)
-    t = t.permute(0, 3, 1, 2).float()
-    if conv.scale != 1.0:
-        t = t * conv.scale
-    if conv.mean is not None:  # InputConvention allows a mean or a std alone
-        t = t - torch.tensor(conv.mean, device=t.device).view(1, 3, 1, 1)
-    if conv.std is not None:
-        t = t / torch.tensor(conv.std, device=t.device).view(1, 3, 1, 1)
-    return t.contiguous()
 
 
 def probe_score_size(model, geom: ModelGeometry, search_size: int, device) -> int:
@@ -311,8 +296,9 @@ TARGET_KEYS = ("label", "label_weight", "delta", "delta_weight", "cls_target", "
 def loss_step(net, batch: dict, cfg: TrainConfig, geom: ModelGeometry, device, use_amp: bool) -> dict:
     """The forward pass of one batch (under float16 autocast with `use_amp`) and its losses:
     {"loss": total, "cls": ..., "loc": ..., and "metric" with cfg.metric_loss}."""
-    z = to_input(batch["z"], geom.input, device)
-    x = to_input(batch["x"], geom.input, device)
+    to_input = InputAdapter(geom.input, torch.device(device)).tensor  # the trackers' conversion, on `device`
+    z = to_input(batch["z"])
+    x = to_input(batch["x"])
     tgt = {k: v.to(device, non_blocking=True) for k, v in batch.items() if k in TARGET_KEYS}
     with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
         outputs = net(z, x, with_features=True) if cfg.metric_loss != "none" else net(z, x)

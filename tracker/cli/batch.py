@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..engines import ENGINES
 from .args import int_at_least
 
 EPILOG = """\
@@ -58,7 +59,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--engine",
         default="auto",
-        choices=["auto", "torch", "onnxruntime", "openvino"],
+        choices=ENGINES,
         help="what runs the network (default auto: the faster ONNX engine on the CPU, torch on a GPU)",
     )
     g.add_argument(

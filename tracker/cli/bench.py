@@ -10,6 +10,8 @@ import os
 import sys
 from pathlib import Path
 
+from ..engines import ENGINES
+
 TRACKER_HELP = """\
 a tracker to benchmark; give it several times. Forms: NAME, NAME@WEIGHTS, NAME@WEIGHTS=LABEL or NAME=LABEL.
 NAME is a preset (see `siamtrack models`), a YAML config file, or an OpenCV baseline: opencv:csrt,
@@ -127,7 +129,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--engine",
         default="auto",
-        choices=["auto", "torch", "onnxruntime", "openvino"],
+        choices=ENGINES,
         help="what runs our trackers' networks (default auto: the faster ONNX engine on the CPU)",
     )
     p.add_argument(

@@ -6,6 +6,8 @@ import argparse
 import importlib
 import os
 
+from ..engines import ENGINES
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from .args import add_deprecated
@@ -20,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--xcorr", metavar="BACKEND", help="cross-correlation backend: torch, numba, cuda")
     parser.add_argument(
         "--engine",
-        choices=["auto", "torch", "onnxruntime", "openvino"],
+        choices=ENGINES,
         default="auto",
         help="what runs the Siamese models' networks (default auto: the faster ONNX engine on the CPU)",
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..engines import ENGINES
+
 
 def parse_params(items: list[str]) -> dict:
     """NAME=VALUE strings → values typed by YAML rules (numbers, true/false, lists)."""
@@ -63,7 +65,7 @@ def add_arguments(p):
     p.add_argument(
         "--engine",
         default="auto",
-        choices=["auto", "torch", "onnxruntime", "openvino"],
+        choices=ENGINES,
         help="what runs the network (default auto: the faster ONNX engine on the CPU, torch on a GPU)",
     )
     p.add_argument("--long-term", action="store_true", help="re-detect with an enlarged search when unsure (SiamRPN)")

@@ -191,3 +191,39 @@ def test_the_commands_configure_the_process(monkeypatch, capsys):
     assert calls == []
     assert main(["track", demo, "--groundtruth", gt, "--model", "siamfc_alexnet", "--max-frames", "2", "--quiet"]) == 0
     assert calls == [1]
+
+
+LAZY_TORCH_SCRIPT = """
+import json, sys
+from tracker import build_tracker, runtime
+runtime.configure_process()
+runtime.configure_threads(1)
+tracker = build_tracker("siamrpn_effnet_lite0_fast")  # the default, on its shipped export
+lazy = "torch" not in sys.modules
+import torch
+torch.set_num_threads(2)
+torch.backends.cudnn.allow_tf32 = True
+build_tracker("siamfc_alexnet", engine="torch")  # a torch model: the requested settings now hold
+print(json.dumps({"lazy": lazy, "engine": tracker.engine_name, "threads": torch.get_num_threads(),
+                  "tf32": (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)}))
+"""
+
+
+@pytest.mark.slow
+def test_the_default_model_tracks_without_importing_torch_and_torch_gets_the_settings_later():
+    """configure_process / configure_threads do not import torch (about 3 s): the default model runs on its
+    shipped export without it. A torch model built later still gets the thread count and TF32 off."""
+    import json
+    import subprocess
+
+    out = subprocess.run(
+        [sys.executable, "-c", LAZY_TORCH_SCRIPT],
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    ).stdout.splitlines()
+    got = json.loads(out[-1])
+    assert got["lazy"] is True and got["engine"] in ("onnxruntime", "openvino")
+    assert got["threads"] == 1 and got["tf32"] == [False, False]

@@ -67,6 +67,9 @@ def resolve_preset(preset_or_config) -> Preset:
 def resolve_device(device) -> torch.device:
     import torch  # here, not at the top: an export folder or an OpenCV tracker builds without torch
 
+    from .runtime import apply_to_torch
+
+    apply_to_torch()  # what the application asked of torch (configure_process / configure_threads), now it is in
     name = str(device or "cpu")
     if name.startswith("cuda"):
         if not torch.cuda.is_available():

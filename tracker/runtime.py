@@ -79,15 +79,12 @@ _configured_threads: int | None = None
 
 
 def configure_threads(requested: int | None = None) -> int:
-    """Set the inference threads to `requested`, or to the free cores; returns the number used. torch's
-    intra-op threads are set where torch is installed; the ONNX engines read the number (engine_threads)."""
+    """Set the inference threads to `requested`, or to the free cores; returns the number used. The ONNX
+    engines read the number (engine_threads); torch's intra-op threads follow it once torch is imported
+    (apply_to_torch)."""
     global _configured_threads
     n = _configured_threads = threads_per_worker(1, requested)
-    try:
-        import torch
-    except ImportError:  # the inference-only install (an exported model on ONNX Runtime)
-        return n
-    torch.set_num_threads(n)
+    apply_to_torch()
     return n
 
 
@@ -105,8 +102,7 @@ def configure_worker_threads(threads: int, uses_torch: bool) -> None:
     for var in _POOL_VARS:
         os.environ[var] = str(threads)
     if uses_torch:
-        configure_threads(threads)
-        configure_process()
+        configure_process()  # torch's threads follow _configured_threads (apply_to_torch)
     try:
         import cv2
 
@@ -144,8 +140,11 @@ def keep_freed_memory() -> bool:
     return _heap_kept
 
 
+_process_configured = False
+
+
 def configure_process() -> None:
-    """The process-wide settings every `siamtrack` command makes before it builds a torch model or trains.
+    """The process-wide settings every `siamtrack` command makes before it builds a tracker or trains.
     Building a tracker changes none of them (a library leaves the process alone); call this once, early, to
     get the commands' speed and numbers from Python:
 
@@ -156,11 +155,24 @@ def configure_process() -> None:
       enough to change a reference tracker's trajectory on Ampere and later GPUs (CUDA parity moved 64 px by
       frame 20 with it). It changes nothing on the CPU.
 
-    Imports torch where it is installed (the inference-only install has none: TF32 does not arise). Idempotent."""
+    Does not import torch (seconds, and the default model tracks without it): the torch settings, TF32 and
+    configure_threads' thread count, are applied now if torch is already imported, else by apply_to_torch
+    where a torch model is first built. Idempotent."""
+    global _process_configured
     keep_freed_memory()
-    try:
-        import torch
-    except ImportError:
+    _process_configured = True
+    apply_to_torch()
+
+
+def apply_to_torch() -> None:
+    """Apply the torch settings that configure_process / configure_threads asked for, if torch is imported;
+    the torch paths (tracker.build.resolve_device, the training CLI) call it after importing torch, so the
+    settings hold before a torch model runs. Without such a request it changes nothing."""
+    torch = sys.modules.get("torch")
+    if torch is None:
         return
-    torch.backends.cudnn.allow_tf32 = False
-    torch.backends.cuda.matmul.allow_tf32 = False
+    if _configured_threads is not None:
+        torch.set_num_threads(_configured_threads)
+    if _process_configured:
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False

@@ -137,6 +137,8 @@ def run(args) -> int:
     from ..training.trainer import train
 
     cfg, resume = config_from_args(args)
+    import torch  # noqa: F401 - training runs in torch; imported here so that configure_process applies to it
+
     configure_process()  # freed memory kept, TF32 off (full float32), as for tracking
     result = train(cfg, resume=resume)
     if getattr(args, "export", None) and result["checkpoint"]:

@@ -64,7 +64,12 @@ def test_the_shipped_export_is_the_shipped_default_model():
     assert folder == WEIGHTS_DIR / "onnx" / DEFAULT_PRESET
     export = read_export(folder)  # every file against the sidecar's sha256
     assert export.weights_sha256 == sha256_file(preset.weights_path) == preset.weights_sha256
-    assert export.precision == "float32" and export.template.size == preset.track.exemplar_size
+    assert export.template.size == preset.track.exemplar_size
+    # the search graph in int8, calibrated on training footage only; the template graph (once per target) float32
+    assert export.precision == "int8" and [g.precision for g in export.search] == ["int8"]
+    assert export.template.precision == "float32"
+    sidecar = json.loads((folder / "siamtrack.json").read_text())
+    assert sidecar["int8"]["calibration"] == "../shared/data/train/sequences"
     assert [(g.size, g.batch) for g in export.search] == [(preset.track.instance_size, 1)]
     for key in ("family", "model", "input"):
         ours, theirs = export.preset.to_dict()[key], preset.to_dict()[key]
@@ -78,27 +83,46 @@ def test_the_shipped_export_is_the_shipped_default_model():
     assert size < 10e6  # what the wheel carries for it (~7.3 MB)
 
 
-@pytest.mark.parametrize("engine", ["onnxruntime", "openvino"])
-def test_the_shipped_export_tracks_as_the_torch_engine_does(shared_dir, engine):
-    if engine == "openvino":
-        pytest.importorskip("openvino", reason="OpenVINO is not installed (pip install 'siamtrack[openvino]')")
-    seq = shared_dir / "data" / "sequences" / "BMX3"
-    frames = [cv2.imread(str(p)) for p in sorted((seq / "img").iterdir())[:80]]
-    box = [float(v) for v in (seq / "groundtruth_rect.txt").read_text().split()[0].split(",")]
-    runs = {}
-    for name in ("torch", engine):
-        tracker = build_tracker("default", engine=name)
-        tracker.init(frames[0], box)
-        runs[name] = np.array([box] + [tracker.update(f).box for f in frames[1:]])
-    assert tracker.engine.export.root == shipped_export_dir(get_preset(DEFAULT_PRESET))
-    # the engines' tolerance (tests/test_engines.py); measured 0.0004 px over these 80 frames
-    assert np.abs(runs[engine] - runs["torch"]).max() < 0.01
+def test_the_shipped_int8_search_graph_answers_as_the_float32_model(shared_dir):
+    """The shipped search graph is the default model quantized to int8 (weights/README.md, "int8"): on real
+    search crops its best candidate is the float32 model's, at most one score-map cell away, with nearly
+    the same box and score. (Whole trajectories are not compared: a near-tie that goes the other way once sends a track
+    elsewhere, in float32 as well. The accuracy check is the validation split's AUC, in the model card.)"""
+    from tracker.geometry import iou_xywh
+    from tracker.trackers.siamrpn import context_size, subwindow
+
+    checked = 0
+    for name in ("BMX3", "car1", "person11"):
+        seq = shared_dir / "data" / "sequences" / name
+        files = sorted((seq / "img").iterdir())
+        boxes = [[float(v) for v in line.split(",")] for line in (seq / "groundtruth_rect.txt").read_text().split()]
+        f32, q = build_tracker("default", engine="torch"), build_tracker("default", engine="onnxruntime")
+        assert q.engine.export.root == shipped_export_dir(get_preset(DEFAULT_PRESET))
+        first = cv2.imread(str(files[0]))
+        f32.init(first, boxes[0])
+        q.init(first, boxes[0])
+        p = f32.p
+        for i in range(1, 40, 6):
+            x, y, w, h = boxes[i]
+            s_x = context_size(w, h, p.context_amount) * p.instance_size / p.exemplar_size
+            centre = np.array([x + w / 2 + 6, y + h / 2 - 4])  # the target off the crop's centre
+            crop = subwindow(cv2.imread(str(files[i])), centre, p.instance_size, round(s_x), f32.channel_average)
+            (s32, b32, *_), (s8, b8, *_) = (
+                t._decode(*(o[0] for o in t.engine.search(crop, t.kernel))) for t in (f32, q)
+            )
+            a, b = int(np.argmax(s32)), int(np.argmax(s8))
+            corners = lambda v: [v[0] - v[2] / 2, v[1] - v[3] / 2, v[2], v[3]]  # noqa: E731
+            # the best candidate at most one cell (16 crop px) away, with nearly the same box
+            assert np.abs(b32[:2, a] - b8[:2, b]).max() <= 16 and iou_xywh(corners(b32[:, a]), corners(b8[:, b])) > 0.75
+            assert abs(s32[a] - s8[b]) < 0.05 and np.abs(b32[:, a] - b8[:, a]).max() < 4.0, (name, i)
+            checked += 1
+    assert checked == 21
 
 
 def test_with_torch_auto_uses_the_shipped_export_and_exports_nothing(tmp_path, monkeypatch):
     monkeypatch.setenv("SIAMTRACK_CACHE", str(tmp_path / "cache"))
     tracker = build_tracker(DEFAULT_PRESET)
-    assert tracker.engine.name in ("onnxruntime", "openvino") and "torch" not in tracker.engine.name
+    assert tracker.engine.name == "onnxruntime"  # an int8 export: the engine its accuracy was checked on
     assert tracker.engine.export.root == shipped_export_dir(get_preset(DEFAULT_PRESET))
     assert not (tmp_path / "cache" / "exports").exists()
     # what the shipped export lacks (here the long-term search size) is exported into the cache as before
@@ -133,17 +157,25 @@ def test_without_torch_the_demo_tracks_as_with_torch(tmp_path, capsys):
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.stderr == "" and (tmp_path / "siamtrack-demo" / "demo_tracked.mp4").stat().st_size > 0
     assert not (tmp_path / "cache" / "exports").exists()
-    assert main(["track", "--demo", "--quiet", "--engine", "torch", "--save-video", str(tmp_path / "t.mp4")]) == 0
+    assert main(["track", "--demo", "--quiet", "--save-video", str(tmp_path / "a.mp4")]) == 0
     with_torch = _auc(capsys.readouterr().out)
+    assert main(["track", "--demo", "--quiet", "--engine", "torch", "--save-video", str(tmp_path / "t.mp4")]) == 0
+    float32 = _auc(capsys.readouterr().out)  # the model unquantized
     without = _auc(run.stdout)
-    assert without > 0.6  # the README's demo line: AUC 0.711
-    assert abs(without - with_torch) <= 0.005, (without, with_torch)
+    assert without > 0.6  # the README's demo line: AUC 0.706
+    assert without == with_torch  # the same shipped graphs on the same engine
+    assert abs(without - float32) <= 0.01, (without, float32)  # int8 is offered where it keeps the AUC
 
 
 def test_without_torch_the_light_commands_and_the_api_work(tmp_path):
     for args in (["--help"], ["--version"], ["models"], ["track", "--help"], ["train", "--help"]):
         run = _no_torch(tmp_path, *args)
         assert run.returncode == 0 and run.stderr == "", (args, run.stderr[-2000:])
+        if args == ["models"]:  # what runs without torch is told apart from what needs it
+            rows = {line.split()[0]: line for line in run.stdout.splitlines() if line.startswith(("siam", "anchor"))}
+            assert "(needs torch)" not in rows[DEFAULT_PRESET] and "shipped" in rows[DEFAULT_PRESET]
+            assert "shipped (needs torch)" in rows["siamfc_alexnet"]
+            assert "pip install" in run.stdout
     script = (
         "import sys\nfor m in ('torch', 'onnx', 'onnxscript'):\n    sys.modules[m] = None\n"
         "import cv2\nfrom tracker import build_tracker\n"
@@ -157,7 +189,7 @@ def test_without_torch_the_light_commands_and_the_api_work(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(REPO), SIAMTRACK_CACHE=str(tmp_path / "cache"))
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
-    assert run.stdout.split()[0] in ("onnxruntime", "openvino")
+    assert run.stdout.split()[0] == "onnxruntime"  # the shipped int8 graph's engine
 
 
 def test_without_torch_batch_and_bench_run_the_default(tmp_path, shared_dir):

@@ -10,10 +10,16 @@ def add_arguments(p):
 def run(args) -> int:
     import json
 
+    from .._torch import torch_installed
     from ..config.presets import DEFAULT_PRESET, list_presets
+    from ..engines.shipped import shipped_export_dir
 
+    have_torch = torch_installed()
     rows: list[dict] = []
     for pr in list_presets():
+        # without torch a preset runs only through a shipped ONNX export (today the default's)
+        needs_torch = not have_torch and shipped_export_dir(pr) is None
+        weights = "shipped" if pr.weights_available else "--weights FILE"
         rows.append(
             {
                 "name": pr.name,
@@ -22,7 +28,8 @@ def run(args) -> int:
                 "head": pr.model.head.type,
                 "input": pr.input.describe(),
                 "checkpoint": pr.checkpoint_format,
-                "weights": "shipped" if pr.weights_available else "--weights FILE",
+                "weights": weights + (" (needs torch)" if needs_torch else ""),
+                "needs_torch": needs_torch,
                 "default": pr.name == DEFAULT_PRESET,
                 "description": pr.description,
             }
@@ -41,4 +48,8 @@ def run(args) -> int:
         "(p = pixel value 0..255).\nOpenCV baselines: opencv:csrt, opencv:kcf, opencv:mil, opencv:nano, "
         "opencv:vit, opencv:dasiamrpn (see `siamtrack track --help`)."
     )
+    if any(r["needs_torch"] for r in rows):
+        from .._torch import INSTALL
+
+        print(f"PyTorch is not installed: the models marked (needs torch) run after {INSTALL}.")
     return 0

@@ -187,9 +187,15 @@ def tracker_on_export(export: Export, preset: Preset, engine: str, long_term: bo
         usable = [e for e in ONNX_ENGINES if installed(e)]
         if not usable:
             raise ExportError("an export needs an ONNX engine: pip install onnxruntime (or 'siamtrack[openvino]')")
-        from .choice import fastest_engine
+        if export.precision == "int8" and "onnxruntime" in usable:
+            # int8 graphs are quantized for, and their accuracy checked on, ONNX Runtime (weights/README.md,
+            # "int8"); OpenVINO rounds its int8 arithmetic differently, so its tracks differ. OpenVINO runs
+            # them when named.
+            engine = "onnxruntime"
+        else:
+            from .choice import fastest_engine
 
-        engine = fastest_engine(export, usable, threads)
+            engine = fastest_engine(export, usable, threads)
     return _tracker(preset, make_onnx_engine(engine, export, threads), lt)
 
 

@@ -84,7 +84,7 @@ def configure_threads(requested: int | None = None) -> int:
     (apply_to_torch)."""
     global _configured_threads
     n = _configured_threads = threads_per_worker(1, requested)
-    apply_to_torch()
+    _torch_threads()
     return n
 
 
@@ -102,7 +102,8 @@ def configure_worker_threads(threads: int, uses_torch: bool) -> None:
     for var in _POOL_VARS:
         os.environ[var] = str(threads)
     if uses_torch:
-        configure_process()  # torch's threads follow _configured_threads (apply_to_torch)
+        _torch_threads()
+        configure_process()
     try:
         import cv2
 
@@ -161,18 +162,25 @@ def configure_process() -> None:
     global _process_configured
     keep_freed_memory()
     _process_configured = True
-    apply_to_torch()
+    _torch_tf32()
 
 
 def apply_to_torch() -> None:
     """Apply the torch settings that configure_process / configure_threads asked for, if torch is imported;
     the torch paths (tracker.build.resolve_device, the training CLI) call it after importing torch, so the
     settings hold before a torch model runs. Without such a request it changes nothing."""
+    _torch_threads()
+    _torch_tf32()
+
+
+def _torch_threads() -> None:
     torch = sys.modules.get("torch")
-    if torch is None:
-        return
-    if _configured_threads is not None:
+    if torch is not None and _configured_threads is not None:
         torch.set_num_threads(_configured_threads)
-    if _process_configured:
+
+
+def _torch_tf32() -> None:
+    torch = sys.modules.get("torch")
+    if torch is not None and _process_configured:
         torch.backends.cudnn.allow_tf32 = False
         torch.backends.cuda.matmul.allow_tf32 = False

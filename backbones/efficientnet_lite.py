@@ -248,10 +248,11 @@ class EfficientNetLite0(Backbone):
     def forward(self, x):
         x = F.relu6(self._bn0(self._conv_stem(x)), inplace=True)
         maps = [x] if 0 in self.used_layers else []
+        blocks = self._blocks
         start = 0
         for stage, end in enumerate(self.stage_ends, start=1):
-            for block in self._blocks[start:end]:
-                x = block(x)
+            for i in range(start, end):  # not blocks[start:end]: a slice builds a new ModuleList on every call
+                x = blocks[i](x)
             start = end
             if stage in self.used_layers:
                 maps.append(x)

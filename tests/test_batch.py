@@ -515,14 +515,14 @@ def test_nanotrack_runs_with_its_model_folder_and_without_it_says_which_flag(tmp
 
 @pytest.mark.slow
 def test_one_tracker_per_process_reinitialised_per_item_gives_each_item_its_own_result(tmp_path, videos, monkeypatch):
-    # the model is loaded and its graphs built once per process; init must leave nothing of the last item
+    # the model is loaded and its fast path built once per process; init must leave nothing of the last item
     from tracker.batch import runner
 
     monkeypatch.setattr(runner, "_CACHED", {})  # not a tracker an earlier test left in this process
     opts = BatchOptions(out_dir=str(tmp_path / "o"), model="siamrpn_effnet_lite0_fast", engine="torch")
-    built = runner.make_tracker(opts, warm=False)  # the command line's up-front check: no graphs yet
-    assert not built.model.fast_path.search.graphs
-    assert runner.make_tracker(opts) is built and built.model.fast_path.search.graphs  # the first item warms it
+    built = runner.make_tracker(opts, warm=False)  # the command line's up-front check: nothing built yet
+    assert not built.model.fast_path.search.copies
+    assert runner.make_tracker(opts) is built and built.model.fast_path.search.copies  # the first item warms it
     assert runner.make_tracker(opts) is runner.make_tracker(opts)
     m = write_manifest(
         tmp_path / "m.csv",

@@ -380,7 +380,8 @@ def with_random_bn_stats(model):
     "name", ["siamrpn_alex_upxcorr", "siamrpn_effnet_lite0", "siamrpn_effnet_lite0_fast", "siamfc_alexnet"]
 )
 def test_fast_inference_computes_what_the_eager_model_does(name):
-    # the traced, BN-folded search branch and correlation graphs are an optimisation, not another model
+    # the BN-folded, channels-last copies of the template, search and correlation branches are an
+    # optimisation, not another model
     torch.manual_seed(0)
     preset = get_preset(name)
     model = with_random_bn_stats(build_model(preset).eval())
@@ -390,8 +391,9 @@ def test_fast_inference_computes_what_the_eager_model_does(name):
         prepared = model.template(z)
         eager = model.track(x, prepared)
         model.enable_fast_inference()
-        for _ in range(2):  # the first call builds the graphs, the second uses them
-            fast = model.track(x, prepared)
+        fast_prepared = model.template(z)
+        for _ in range(2):  # the first call builds the copies, the second uses them
+            fast = model.track(x, fast_prepared)
     for key in ("cls", "loc"):
         if eager[key] is None:
             assert fast[key] is None
@@ -399,11 +401,15 @@ def test_fast_inference_computes_what_the_eager_model_does(name):
         scale = eager[key].abs().max().item()
         assert fast[key].shape == eager[key].shape
         assert torch.allclose(fast[key], eager[key], atol=1e-4 * max(scale, 1.0)), (fast[key] - eager[key]).abs().max()
-    # and they really are traced graphs, not the eager fallback
-    assert all(isinstance(g, torch.jit.ScriptModule) for g in model.fast_path.search.graphs.values())
+    # and they really are the transformed copies, not the eager fallback
+    from tracker.models.fast import ChannelsLast
+
+    fast_path = model.fast_path
+    specialised = [fast_path.search, fast_path.template]
     if preset.family != "siamfc":
-        branches = list(model.fast_path.correlate.graphs.values())
-        assert branches and all(isinstance(g, torch.jit.ScriptModule) for b in branches for g in b.graphs.values())
+        specialised += list(fast_path.correlate.branches.values())
+    for branch in specialised:
+        assert branch.copies and all(isinstance(m, ChannelsLast) for m in branch.copies.values())
 
 
 def test_neck_crops_by_size_as_pysot_or_the_template_only():
@@ -429,25 +435,17 @@ def test_lite0_fast_preset_keeps_its_search_map_whole():
     assert out["cls"].shape == (1, 10, 11, 11) and out["loc"].shape == (1, 20, 11, 11)
 
 
-def test_every_cpu_graph_candidate_computes_what_the_eager_model_does():
-    # ShapeSpecialised keeps whichever graph was fastest on this machine when first measured, so each candidate
-    # (oneDNN blocked layout, channels-last) must be right, not only the one a test run picks
+def test_the_transformed_copy_works_on_its_own_weights():
+    # the channels-last copy works on a copy: the model's own weights keep their layout
     from tracker.models import fast as fast_mod
 
-    torch.manual_seed(0)
     model = with_random_bn_stats(build_model(get_preset("siamrpn_effnet_lite0_fast")).eval())
-    branch = fast_mod.SearchBranch(model).eval()
-    x = torch.randn(1, 3, 255, 255)
+    branch = fast_mod.ShapeSpecialised(fast_mod.SearchBranch(model).eval())
     with torch.inference_mode():
-        eager = branch(x)
-        graphs, _ = fast_mod.ShapeSpecialised(branch).candidates((x,))
-        assert sorted(graphs) == ["nhwc", "onednn"]
-        for g in graphs.values():
-            for a, b in zip(g(x), eager):
-                assert torch.allclose(a, b, atol=1e-4 * max(b.abs().max().item(), 1.0))
-    # the channels-last candidate works on a copy: the model's own weights keep their layout
+        branch(torch.randn(1, 3, 255, 255))
     conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (3, 3))
     assert conv.weight.is_contiguous()
+    assert not any(isinstance(m, torch.nn.Identity) for m in model.modules())  # no BatchNorm folded away
     wrapped = fast_mod.ChannelsLast(torch.nn.Conv2d(4, 8, 3)).eval()
     assert wrapped.module.weight.is_contiguous(memory_format=torch.channels_last)
 
@@ -480,22 +478,63 @@ def test_fold_batchnorms_folds_only_batchnorms_fed_by_a_convolution():
         assert torch.allclose(folded(x.contiguous(memory_format=torch.channels_last)), ref, atol=1e-5)  # matmul
 
 
-def test_a_graph_candidate_that_fails_leaves_the_others(monkeypatch):
+class _Functional(torch.nn.Module):
+    """A convolution called through F.conv2d from its parent's forward (as Lite0's stride-2 blocks call
+    theirs), one whose output is also used elsewhere, and one module called twice."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 8, 3, bias=False)
+        self.bn = torch.nn.BatchNorm2d(8)
+        self.conv2 = torch.nn.Conv2d(8, 8, 1)
+        self.bn2 = torch.nn.BatchNorm2d(8)
+        self.conv3 = torch.nn.Conv2d(8, 8, 1)
+        self.bn3 = torch.nn.BatchNorm2d(8)
+
+    def forward(self, x):
+        x = self.bn(F.conv2d(x, self.conv.weight, self.conv.bias))  # folded: the conv is seen as F.conv2d
+        y = self.conv2(x)
+        x = self.bn2(y) + y  # not folded: the conv's output is used twice
+        return self.bn3(self.conv3(self.bn3(self.conv3(x))))  # not folded: conv3 and bn3 run twice
+
+
+def test_fold_batchnorms_follows_the_tensors_not_the_module_calls():
+    from tracker.models.fast import fold_batchnorms
+
+    torch.manual_seed(0)
+    net = with_random_bn_stats(_Functional().eval())
+    x = torch.randn(2, 3, 12, 12)
+    folded = fold_batchnorms(net, (x,))
+    assert isinstance(folded.bn, torch.nn.Identity) and folded.conv.bias is not None
+    assert isinstance(folded.bn2, torch.nn.BatchNorm2d) and isinstance(folded.bn3, torch.nn.BatchNorm2d)
+    with torch.no_grad():
+        assert torch.allclose(folded(x), net(x), atol=1e-5)
+
+
+@pytest.mark.parametrize("failure", ["raises", "computes something else"])
+def test_a_transform_that_fails_leaves_the_eager_module(monkeypatch, failure):
     from tracker.models import fast as fast_mod
 
     def broken(module):
-        raise RuntimeError("cannot rewrite this module")
+        if failure == "raises":
+            raise RuntimeError("cannot rewrite this module")
+        conv = next(m for m in module.modules() if isinstance(m, torch.nn.Conv2d))
+        conv.weight.add_(1.0)  # a rewrite that is wrong: the check against the eager module must catch it
+        return module
 
     monkeypatch.setattr(fast_mod, "pointwise_as_matmul", broken)
     model = build_model(get_preset("siamrpn_effnet_lite0_fast")).eval()
     branch = fast_mod.ShapeSpecialised(fast_mod.SearchBranch(model).eval())
+    x = torch.randn(1, 3, 255, 255)
     with torch.inference_mode():
-        branch(torch.randn(1, 3, 255, 255))
-    assert all(isinstance(g, torch.jit.ScriptModule) for g in branch.graphs.values())
+        out = branch(x)
+        eager = fast_mod.SearchBranch(model).eval()(x)
+    assert list(branch.copies.values()) == [branch.module]
+    assert all(torch.equal(a, b) for a, b in zip(out, eager))
 
 
 @pytest.mark.slow
-def test_warm_up_builds_the_graphs_and_leaves_nothing_behind(shared_dir):
+def test_warm_up_builds_the_fast_path_and_leaves_nothing_behind(shared_dir):
     import cv2
 
     from tracker.build import build_siamese_tracker
@@ -509,11 +548,11 @@ def test_warm_up_builds_the_graphs_and_leaves_nothing_behind(shared_dir):
         return [tracker.update(f).box for f in frames[1:]]
 
     warm = build_siamese_tracker("siamrpn_effnet_lite0_fast", engine="torch")
-    assert not warm.model.fast_path.search.graphs
+    assert not warm.model.fast_path.search.copies
     warm.warm_up()
-    shapes = [key[0][0] for key in warm.model.fast_path.search.graphs]
-    assert shapes == [(1, 3, 255, 255)]  # the search crop's graph exists before any real frame
-    # the same boxes as a fresh tracker's, bit for bit: the graph candidate is chosen once per machine and model
+    shapes = [key[0][0] for key in warm.model.fast_path.search.copies]
+    assert shapes == [(1, 3, 255, 255)]  # the search crop's copy exists before any real frame
+    # the same boxes as a fresh tracker's, bit for bit: what runs does not depend on what ran before
     assert track(warm) == track(build_siamese_tracker("siamrpn_effnet_lite0_fast", engine="torch"))
 
 
@@ -532,7 +571,7 @@ def test_the_fast_path_is_a_named_part_of_the_model_outside_its_state():
     with torch.no_grad():
         prepared = model.template(z)
         quick = model.track(x, prepared)
-        assert fast.search.graphs  # the fast path ran
+        assert fast.search.copies and fast.template.copies  # the fast path ran
         model.fast_path = None
         eager = model.track(x, prepared)
     for k in ("cls", "loc"):
@@ -545,7 +584,7 @@ def test_the_fast_path_is_a_named_part_of_the_model_outside_its_state():
 
 
 def test_fast_correlate_flattens_nested_features_and_rebuilds_them_exactly():
-    """The correlation graph takes flat tensors; the nesting of the heads' features is kept in a hashable spec
+    """The correlation branch takes flat tensors; the nesting of the heads' features is kept in a hashable spec
     (no private torch API) and rebuilt exactly, tuples as tuples and lists as lists."""
     from tracker.models.fast import flatten, unflatten
 
@@ -561,3 +600,128 @@ def test_fast_correlate_flattens_nested_features_and_rebuilds_them_exactly():
     assert flatten(([a], c), []) != spec
     with pytest.raises(TypeError):
         flatten({"x": a}, [])
+
+
+NO_DEPRECATED_SCRIPT = r"""
+import json, sys, warnings
+from pathlib import Path
+import cv2, numpy as np, torch  # noqa: E401 - their own import-time notices are not ours to judge
+
+# every warning counts, also one that the code silences around its call (as the TorchScript path did), and
+# so does any call of TorchScript's entry points
+raised = []
+real_warn = warnings.warn
+
+
+def recording_warn(message, category=None, *args, **kwargs):
+    raised.append((category or UserWarning, str(message)))
+    return real_warn(message, category, *args, **kwargs)
+
+
+def refuse(name):
+    def call(*args, **kwargs):
+        raised.append((DeprecationWarning, f"torch.jit.{name} called"))
+        raise RuntimeError(f"torch.jit.{name} called")
+
+    return call
+
+
+warnings.warn = recording_warn
+for name in ("trace", "script", "freeze", "optimize_for_inference", "trace_module"):
+    setattr(torch.jit, name, refuse(name))
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    from tracker.build import build_siamese_tracker
+
+    seq = Path(sys.argv[1])
+    frames = [cv2.imread(str(p)) for p in sorted((seq / "img").iterdir())[:6]]
+    box = [float(v) for v in (seq / "groundtruth_rect.txt").read_text().split()[0].split(",")]
+    fast = build_siamese_tracker("siamrpn_effnet_lite0_fast", engine="torch")
+    eager = build_siamese_tracker("siamrpn_effnet_lite0_fast", engine="torch", fast=False)
+    boxes = []
+    for tracker in (fast, eager):
+        tracker.init(frames[0], box)
+        boxes.append([tracker.update(f).box for f in frames[1:]])
+    # the networks' outputs on real crops (a corner of the first frame and the middle of the last)
+    z = np.ascontiguousarray(cv2.resize(frames[0][:200, :200], (127, 127)))
+    x = np.ascontiguousarray(cv2.resize(frames[-1], (255, 255))[None])
+    outputs = [t.engine.search(x, t.engine.template(z)) for t in (fast, eager)]
+    used = bool(fast.model.fast_path.search.copies) and bool(fast.model.fast_path.template.copies)
+err = max(
+    float(np.abs(a - b).max()) / max(1.0, float(np.abs(b).max())) for a, b in zip(outputs[0], outputs[1])
+)
+box_err = max(abs(a - b) for p, q in zip(*boxes) for a, b in zip(p, q))
+notices = sorted(
+    {
+        f"{category.__name__}: {message}"
+        for category, message in raised + [(w.category, str(w.message)) for w in caught]
+        if issubclass(category, DeprecationWarning) or "jit" in message.lower() or "torchscript" in message.lower()
+    }
+)
+print(json.dumps({"notices": notices, "err": err, "box_err": box_err, "used": used}))
+"""
+
+
+@pytest.mark.slow
+def test_tracking_on_the_torch_engine_uses_no_deprecated_api_and_computes_what_eager_does(shared_dir):
+    """Issue 16: nothing deprecated on the torch engine's path (TorchScript is deprecated since torch 2.13,
+    and tracker/ calls none of it). A fresh process, so that import-time notices count too, tracks real frames
+    with the default model on the torch engine with every warning recorded: none may be a DeprecationWarning
+    or mention torch.jit / TorchScript; and the fast path's outputs equal the eager modules' within 1e-5 of
+    their scale."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", NO_DEPRECATED_SCRIPT, str(shared_dir / "data/sequences/BMX3")],
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["notices"] == []
+    assert result["used"]  # the fast path ran, not the eager fallback
+    assert result["err"] <= 1e-5 and result["box_err"] <= 1e-2, result
+
+
+def test_the_package_calls_no_torchscript():
+    """TorchScript (torch.jit) is deprecated: tracker/ and backbones/ must not call it."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    hits = [
+        f"{path.relative_to(root)}:{n}"
+        for folder in ("tracker", "backbones")
+        for path in sorted((root / folder).rglob("*.py"))
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if re.search(r"\btorch\.jit\b|\bjit\.(trace|script|freeze)\b", line)
+    ]
+    assert hits == []
+
+
+@pytest.mark.parametrize("name", ["siamrpn_effnet_lite0_fast", "siamrpn_alex_dwxcorr"])
+def test_the_fast_search_branch_gives_the_same_bits_on_any_thread_count(name):
+    """The thread count follows the free cores, so the search branch and the correlation must not depend on
+    it (tracker.models.fast: channels-last, the 1x1 convolutions as matrix products); plain NCHW did."""
+    torch.manual_seed(0)
+    preset = get_preset(name)
+    model = with_random_bn_stats(build_model(preset).eval())
+    model.enable_fast_inference()
+    z = torch.rand(1, 3, 127, 127) * 255
+    x = torch.rand(1, 3, preset.track.instance_size, preset.track.instance_size) * 255
+    threads = torch.get_num_threads()
+    outs = []
+    try:
+        with torch.inference_mode():
+            prepared = model.template(z)
+            for n in (1, 2, 3):
+                torch.set_num_threads(n)
+                out = model.track(x, prepared)
+                outs.append([out["cls"].clone(), out["loc"].clone()])
+    finally:
+        torch.set_num_threads(threads)
+    assert all(torch.equal(a, b) for run in outs[1:] for a, b in zip(outs[0], run))

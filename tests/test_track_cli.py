@@ -129,7 +129,7 @@ def test_no_nan_box_ever(parity, shared_dir):
     with torch.no_grad():
         for p in tracker.model.parameters():
             p.fill_(float("nan"))
-    tracker.model.fast_path = None  # the optimised graph holds its own folded weights
+    tracker.model.fast_path = None  # the fast path holds its own folded copies of the weights
     r = tracker.update(frame)
     assert isinstance(r, TrackResult)
     assert all(math.isfinite(v) for v in r.box) and math.isfinite(r.score)

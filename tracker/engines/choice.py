@@ -1,5 +1,5 @@
-"""Choices made by timing (which engine `auto` runs, which optimised graph the torch engine keeps), made
-once per machine and model and remembered, so that every later run computes exactly the same numbers.
+"""Choices made by timing (which engine `auto` runs), made once per machine and model and remembered, so
+that every later run computes exactly the same numbers.
 
 Timing alone is not reproducible: the candidates give results that differ by about 1e-6, and which one
 times fastest changes from run to run on a busy machine; a flipped near-tie in the tracker's argmax then

@@ -1,4 +1,4 @@
-"""The torch engine: the model in PyTorch (on the CPU through tracker.models.fast's optimised graphs)."""
+"""The torch engine: the model in PyTorch (on the CPU through tracker.models.fast's transformed copies)."""
 
 from __future__ import annotations
 

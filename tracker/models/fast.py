@@ -1,29 +1,31 @@
-"""Faster CPU inference for the search branch (backbone, neck, head's search convs) without changing what it computes.
+"""Faster CPU inference for the Siamese models' branches (template, search, correlation) without changing
+what they compute, in eager PyTorch.
 
-TorchScript's freeze folds BatchNorm into the convolutions; optimize_for_inference also runs them on
-oneDNN's blocked layouts, about 1.3-1.4x less CPU time for the AlexNets measured here (see README, Speed)
-but slower for depthwise convolutions, so on the CPU both graphs are built and the faster one is kept.
-A trace fixes any shape-dependent Python branch (the neck's template crop, 'same' padding), so one
-optimised graph is kept per input shape — which is also exactly when such a branch can change.
-If tracing fails for a module, the eager module is used: never wrong, only slower.
+Each branch runs through a transformed copy of its modules: every BatchNorm fed by a convolution folded into
+it (`fold_batchnorms`), the 1x1 convolutions computed as matrix products (`pointwise_as_matmul`), and the
+weights and inputs in channels-last (NHWC) memory format (`ChannelsLast`). One copy is built per input shape,
+because the BatchNorm pairs are found by running that shape: a shape-dependent Python branch (the neck's
+template crop, 'same' padding) is then seen exactly as it will run. Each copy is checked against the eager
+module on a random input of its shape before it is kept; if building or checking it fails, the eager module
+runs: never wrong, only slower.
 
-Which candidate runs is chosen once per machine and model and remembered (tracker.engines.choice), not
-re-timed in every run: the candidates' results differ by about 1e-6, and a choice that flips between runs
-changed whole trajectories (docs/speed.md, "Determinism"). The plain frozen NCHW graph is not
-a candidate: its results change with the thread count (measured here: up to 5e-6 between 1 and 2 threads
-for the default's search branch), and the thread count follows the free cores; the oneDNN blocked-layout and
-channels-last graphs gave bit-identical results on 1, 2 and 3 threads.
+One form for every model, no timed choice: channels-last with the 1x1 convolutions as matrix products was
+the fastest eager form measured for the dense AlexNet convolutions as well as for EfficientNet-Lite0's
+depthwise ones, and it gave bit-identical results on 1, 2 and 3 threads, which plain NCHW (eager or folded)
+and channels-last with oneDNN's 1x1 convolutions did not (docs/speed.md, "Implementation choices" and
+"Determinism"). The thread count follows the free cores, so that is what makes the torch engine give the
+same boxes in every run.
 """
 
 from __future__ import annotations
 
 import copy
-import warnings
 from typing import TYPE_CHECKING, TypeGuard
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 if TYPE_CHECKING:
     from .heads import Head
@@ -43,39 +45,96 @@ class ChannelsLast(nn.Module):
         return self.module(*(x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x for x in xs))
 
 
+def _tensors(obj):
+    """The tensors in `obj` (a tensor, or tensors in nested tuples, lists and dict values)."""
+    if isinstance(obj, torch.Tensor):
+        yield obj
+    elif isinstance(obj, (tuple, list)):
+        for o in obj:
+            yield from _tensors(o)
+    elif isinstance(obj, dict):
+        for o in obj.values():
+            yield from _tensors(o)
+
+
+class _Dataflow(TorchFunctionMode):
+    """Records, for one run, which tensors each convolution of `convs` (by weight) produced, how often each
+    convolution ran, and how often each tensor was used: as an argument of any call that returns a tensor or
+    writes into it (reading its shape is no use)."""
+
+    def __init__(self, convs: dict[int, nn.Conv2d]):
+        super().__init__()
+        self.convs = convs
+        self.produced_by: dict[int, nn.Conv2d] = {}
+        self.conv_runs: dict[int, int] = {}
+        self.uses: dict[int, int] = {}
+        self.alive: list = []  # every tensor seen stays alive for the run, so that no id is reused
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        outs = list(_tensors(out))
+        if outs or getattr(func, "__name__", "") == "__setitem__":
+            for t in _tensors((args, kwargs)):
+                self.uses[id(t)] = self.uses.get(id(t), 0) + 1
+                self.alive.append(t)
+        if func is F.conv2d and len(outs) == 1:
+            weight = args[1] if len(args) > 1 else kwargs.get("weight")
+            conv = self.convs.get(id(weight))
+            if conv is not None:
+                self.produced_by[id(outs[0])] = conv
+                self.conv_runs[id(conv)] = self.conv_runs.get(id(conv), 0) + 1
+        self.alive.extend(outs)
+        return out
+
+
 def fold_batchnorms(module: nn.Module, example: tuple) -> nn.Module:
-    """A copy of `module` (in eval mode) with every BatchNorm2d that directly follows a convolution folded
-    into it (the convolution gains a bias; the BatchNorm becomes an identity). The pairs are found by
-    running `example` and matching each BatchNorm's input tensor to the convolution that produced it, so
-    any module structure works. TorchScript's freeze folds such pairs too, but only for aten::conv2d
-    nodes, and the matrix-product 1x1 convolutions below are not."""
+    """A copy of `module` (in eval mode, its parameters without gradients) with every BatchNorm2d that
+    directly follows a convolution folded into it (the convolution gains a bias; the BatchNorm becomes an
+    identity). The pairs are found by running `example` and following the tensors: a BatchNorm (run once)
+    whose input is the output of a convolution (an nn.Conv2d's weight, run once, whether through the module
+    or F.conv2d) used by nothing else. So any module structure works, including a convolution called as
+    `F.conv2d(x, conv.weight, conv.bias, ...)` from another module's forward."""
     module = copy.deepcopy(module).eval()
-    calls = []
+    for param in module.parameters():
+        param.requires_grad_(False)
+    convs = {id(m.weight): m for m in module.modules() if isinstance(m, nn.Conv2d)}
+    bn_inputs: list[tuple[nn.BatchNorm2d, torch.Tensor]] = []
     hooks = [
-        m.register_forward_hook(lambda m, inp, out: calls.append((m, inp[0], out)))
+        m.register_forward_pre_hook(lambda m, inp: bn_inputs.append((m, inp[0])))
         for m in module.modules()
-        if isinstance(m, (nn.Conv2d, nn.BatchNorm2d))
+        if isinstance(m, nn.BatchNorm2d)
     ]
+    flow = _Dataflow(convs)
     try:
-        with torch.no_grad():
+        with torch.no_grad(), flow:
             module(*example)
     finally:
         for h in hooks:
             h.remove()
-    producer = {id(out): m for m, _, out in calls if isinstance(m, nn.Conv2d)}
     owner = {id(child): (parent, name) for parent in module.modules() for name, child in parent.named_children()}
-    folded = set()
-    for bn, inp, _ in calls:
-        conv = producer.get(id(inp)) if isinstance(bn, nn.BatchNorm2d) else None
-        if conv is None or id(conv) in folded or id(bn) not in owner or not bn.track_running_stats:
+    bn_runs: dict[int, int] = {}
+    for bn, _ in bn_inputs:
+        bn_runs[id(bn)] = bn_runs.get(id(bn), 0) + 1
+    for bn, inp in bn_inputs:
+        conv = flow.produced_by.get(id(inp))
+        mean, var = bn.running_mean, bn.running_var
+        if (
+            conv is None
+            or flow.conv_runs[id(conv)] != 1
+            or flow.uses.get(id(inp)) != 1
+            or bn_runs[id(bn)] != 1
+            or id(bn) not in owner
+            or mean is None  # no running statistics: normalised by the batch's own, nothing to fold
+            or var is None
+        ):
             continue
-        folded.add(id(conv))
         with torch.no_grad():
-            scale = (bn.weight if bn.affine else 1.0) / torch.sqrt(bn.running_var + bn.eps)
-            shift = (bn.bias if bn.affine else 0.0) - bn.running_mean * scale
-            bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
-            conv.weight = nn.Parameter(conv.weight * scale.view(-1, 1, 1, 1))
-            conv.bias = nn.Parameter(bias * scale + shift)
+            scale = (bn.weight if bn.affine else 1.0) / torch.sqrt(var + bn.eps)
+            shift = (bn.bias if bn.affine else 0.0) - mean * scale
+            bias = conv.bias if conv.bias is not None else torch.zeros_like(mean)
+            conv.weight = nn.Parameter(conv.weight * scale.view(-1, 1, 1, 1), requires_grad=False)
+            conv.bias = nn.Parameter(bias * scale + shift, requires_grad=False)
         parent, name = owner[id(bn)]
         setattr(parent, name, nn.Identity())
     return module
@@ -123,77 +182,57 @@ def pointwise_as_matmul(module: nn.Module) -> nn.Module:
     return module
 
 
+def transformed(module: nn.Module, example: tuple) -> nn.Module:
+    """`module`'s fast copy for inputs shaped like `example` (see the module docstring): BatchNorms folded,
+    1x1 convolutions as matrix products, channels-last. Raises ValueError where the copy's results on
+    `example` differ from the eager module's by more than float rounding."""
+    fast = ChannelsLast(pointwise_as_matmul(fold_batchnorms(module, example))).eval()
+    with torch.no_grad():
+        want = list(_tensors(module(*example)))
+        got = list(_tensors(fast(*example)))
+    if len(got) != len(want):
+        raise ValueError(f"the transformed module returns {len(got)} tensors, the module {len(want)}")
+    for a, b in zip(got, want):
+        scale = max(b.abs().max().item(), 1.0) if b.numel() else 1.0
+        if a.shape != b.shape or not torch.allclose(a, b, rtol=0.0, atol=1e-3 * scale):
+            raise ValueError("the transformed module computes something else than the module")
+    return fast
+
+
 class ShapeSpecialised:
-    """Calls `module(*tensors)` through an optimised graph built for those tensors' shapes."""
+    """Calls `module(*tensors)` through its transformed copy for those tensors' shapes (`transformed`),
+    built on first use, or through `module` itself where that copy cannot be built."""
 
     def __init__(self, module: nn.Module):
         self.module = module
-        self.graphs: dict = {}
+        self.copies: dict = {}
 
-    def candidates(self, xs: tuple[torch.Tensor, ...]) -> tuple[dict, tuple]:
-        """The optimised graphs that trace and run for these tensors' shapes, by name, and the example."""
-        with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            example = tuple(torch.zeros(x.shape, dtype=x.dtype, device=x.device) for x in xs)
-
-            def frozen(make=lambda: self.module):
-                return torch.jit.freeze(torch.jit.trace(make(), example, check_trace=False))
-
-            # optimize_for_inference rewrites the graph it is given in place, hence one trace per candidate
-            makers = {"onednn": lambda: torch.jit.optimize_for_inference(frozen())}
-            if xs[0].device.type == "cpu":
-                # oneDNN's blocked layouts win for dense convolutions (AlexNet, ResNet) but lose for depthwise
-                # ones (EfficientNet-Lite0's backbone); channels-last (NHWC) tensors run those faster, the more
-                # so with BatchNorms folded and the 1x1 convolutions as matrix products (measured:
-                # docs/speed.md, "Implementation choices"). So on the CPU both are tried on this shape and the
-                # faster is kept.
-                makers["nhwc"] = lambda: frozen(
-                    lambda: ChannelsLast(pointwise_as_matmul(fold_batchnorms(self.module, example))).eval()
-                )
-            graphs = {}
-            for name, make in makers.items():
-                try:
-                    graph = make()
-                    graph(*example)
-                except Exception:  # noqa: BLE001 - a candidate that cannot be traced or run leaves the others
-                    continue
-                graphs[name] = graph
-        return graphs, example
-
-    def _build(self, xs: tuple[torch.Tensor, ...]):
-        graphs, example = self.candidates(xs)
-        if not graphs:  # none traced (depends on the module): the eager module, never wrong, only slower
-            return self.module
-        from ..engines.choice import cached_choice, fastest
-
-        key = [
-            "torchscript",
-            repr(self.module),
-            [list(x.shape) for x in xs],
-            str(xs[0].dtype),
-            xs[0].device.type,
-            torch.__version__,
-        ]
+    def build(self, xs: tuple[torch.Tensor, ...]) -> nn.Module:
+        """The module to run for tensors shaped like `xs`: the transformed copy, else the eager module."""
+        # a fixed random example: the check needs values that exercise every channel, and the same
+        # example every run keeps which module runs the same
+        gen = torch.Generator(device="cpu").manual_seed(0)
         with torch.inference_mode(False), torch.no_grad():
-            choice = cached_choice(
-                "graph",
-                key,
-                list(graphs),
-                lambda: fastest({n: (lambda g=g: g(*example)) for n, g in graphs.items()}, budget_s=0.5, max_rounds=5),
+            example = tuple(
+                torch.randn(x.shape, generator=gen, dtype=x.dtype).to(x.device) if x.is_floating_point() else x.clone()
+                for x in xs
             )
-        return graphs[choice]
+            try:
+                return transformed(self.module, example)
+            except Exception:  # noqa: BLE001 - a module the rewrites cannot handle runs as it is
+                return self.module
 
     def __call__(self, *xs: torch.Tensor):
         key = tuple((tuple(x.shape), x.dtype, x.device) for x in xs)
-        graph = self.graphs.get(key)
-        if graph is None:
-            graph = self.graphs[key] = self._build(xs)
-        return graph(*xs)
+        module = self.copies.get(key)
+        if module is None:
+            module = self.copies[key] = self.build(xs)
+        return module(*xs)
 
 
 class SearchBranch(nn.Module):
     """The search crop's whole template-independent path (backbone → neck → the head's search convs) as
-    one module, so it is traced, and its BatchNorms folded, as a whole."""
+    one module, so that its BatchNorms are folded, and its layout changed, as a whole."""
 
     def __init__(self, model: SiameseModel):
         super().__init__()
@@ -201,6 +240,19 @@ class SearchBranch(nn.Module):
 
     def forward(self, x):
         return self.model.head_module.search_features(self.model.features(x))
+
+
+class TemplateBranch(nn.Module):
+    """The template crop's path (backbone → neck's template crop → the head's template preparation) as one
+    module, transformed like the search branch: it runs once per target, so this is not for speed but for
+    the same numbers on any thread count (module docstring)."""
+
+    def __init__(self, model: SiameseModel):
+        super().__init__()
+        self.model = model
+
+    def forward(self, z):
+        return self.model.head_module.prepare_template(self.model.features(z, template=True))
 
 
 def flatten(tree, leaves: list) -> object:
@@ -224,8 +276,9 @@ def unflatten(leaves, spec):
 
 class CorrelateBranch(nn.Module):
     """A head's correlation step (`correlate(prepared, search features)`: xcorr and the layers after it)
-    as a module of flat tensors, so it is traced and its BatchNorms folded like the search branch. The
-    nesting of `prepared` and of the search features is fixed per model and recorded at construction."""
+    as a module of flat tensors, so that one transformed copy per input shape is kept as for the search
+    branch. The nesting of `prepared` and of the search features is fixed per model and recorded at
+    construction."""
 
     def __init__(self, head: Head, spec):
         super().__init__()
@@ -238,17 +291,17 @@ class CorrelateBranch(nn.Module):
 
 
 class FastCorrelate:
-    """`correlate(prepared, sf)` through a ShapeSpecialised CorrelateBranch (torch xcorr backend only:
-    the Numba backends are called from Python and cannot be traced)."""
+    """`correlate(prepared, sf)` through a ShapeSpecialised CorrelateBranch, one per nesting of the inputs
+    (used with the torch xcorr backend; SiameseModel.track runs the other backends' correlation as it is)."""
 
     def __init__(self, head: Head):
         self.head = head
-        self.graphs: dict = {}
+        self.branches: dict = {}
 
     def __call__(self, prepared, sf):
         leaves: list[torch.Tensor] = []
         spec = flatten((prepared, sf), leaves)
-        branch = self.graphs.get(spec)
+        branch = self.branches.get(spec)
         if branch is None:
-            branch = self.graphs[spec] = ShapeSpecialised(CorrelateBranch(self.head, spec).eval())
+            branch = self.branches[spec] = ShapeSpecialised(CorrelateBranch(self.head, spec).eval())
         return branch(*leaves)

@@ -28,11 +28,14 @@ if TYPE_CHECKING:
 @dataclass
 class FastPath:
     """A SiameseModel's CPU fast path (tracker.models.fast): `search`, the search branch (backbone, neck and
-    the head's search convs) as shape-specialised TorchScript graphs, and `correlate`, the head's correlation
-    folded likewise (None for SiamFC, whose correlation is one conv)."""
+    the head's search convs) through transformed eager copies (BatchNorms folded, 1x1 convolutions as matrix
+    products, channels-last; one per input shape), `correlate`, the head's correlation transformed likewise
+    (None for SiamFC, whose correlation is one conv), and `template`, the template branch likewise (None:
+    the eager modules)."""
 
     search: ShapeSpecialised
     correlate: FastCorrelate | None = None
+    template: ShapeSpecialised | None = None
 
 
 class SiameseModel(nn.Module):
@@ -59,7 +62,7 @@ class SiameseModel(nn.Module):
     def fast_path(self) -> FastPath | None:
         """The CPU fast path made by `enable_fast_inference()`, or None (eager modules only).
 
-        It holds frozen, BN-folded TorchScript graphs with their own folded copies of the weights, so it is a
+        It holds transformed copies of the modules with their own folded copies of the weights, so it is a
         plain attribute, not a submodule: it is not in `state_dict()`, `parameters()` or `modules()`, `.to()`
         does not move it, and export sets it to None first. Used only in eval mode without autograd; set it to
         None to run the eager modules again (e.g. after changing the weights), or back to a saved one."""
@@ -72,13 +75,15 @@ class SiameseModel(nn.Module):
         self._fast_path = value
 
     def enable_fast_inference(self) -> None:
-        """Use frozen, BN-folded TorchScript graphs for the feature branch (CPU inference only): `fast_path`."""
-        from .fast import FastCorrelate, SearchBranch, ShapeSpecialised
+        """Run the template, search and correlation branches through BN-folded, channels-last eager copies
+        in inference (CPU inference only): `fast_path`."""
+        from .fast import FastCorrelate, SearchBranch, ShapeSpecialised, TemplateBranch
 
         # SiamFC's correlation is one conv: nothing to fold
         self.fast_path = FastPath(
             ShapeSpecialised(SearchBranch(self).eval()),
             FastCorrelate(self.head_module) if self.family != "siamfc" else None,
+            ShapeSpecialised(TemplateBranch(self).eval()),
         )
 
     def features(self, images: torch.Tensor, template: bool = False) -> list[torch.Tensor]:
@@ -94,6 +99,9 @@ class SiameseModel(nn.Module):
 
     def template(self, z: torch.Tensor):
         """Template features, prepared once per target (e.g. the UP-channel kernels)."""
+        fast = self.fast_path
+        if fast is not None and fast.template is not None and not self.training and not torch.is_grad_enabled():
+            return fast.template(z)
         return self.head_module.prepare_template(self.features(z, template=True))
 
     def track(self, x: torch.Tensor, prepared) -> dict:

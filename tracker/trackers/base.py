@@ -128,7 +128,7 @@ class Tracker:
 
     def warm_up(self) -> None:
         """One init and update on a synthetic frame, so that what a tracker builds on first use (the
-        Siamese models' optimised graphs: about 3 s on this project's CPU) exists before the first real
+        torch engine's fast path for the Siamese models: 0.4-1.5 s on this project's CPU) exists before the first real
         frame. The next init starts afresh, so nothing of it remains."""
         frame = np.random.default_rng(0).integers(0, 256, (360, 480, 3), dtype=np.uint8)
         self.init(frame, (208.0, 148.0, 64.0, 64.0))

@@ -7,12 +7,12 @@ temporary checkpoint. Usage:
         [--conv-floor]
 
 --peak also measures what these cores can do: the best rate of one large float32 convolution (AlexNet's
-5x5 conv2, 2.4 GMAC, oneDNN through the same frozen TorchScript path), and counts the multiply-adds of
-every convolution one update() runs; the last columns are then the preset's GMAC per frame, the fps that
-rate would give, and the share of it reached.
+5x5 conv2, 2.4 GMAC, oneDNN on channels-last tensors as the torch engine's fast path runs it), and counts
+the multiply-adds of every convolution one update() runs; the last columns are then the preset's GMAC per
+frame, the fps that rate would give, and the share of it reached.
 
 --conv-floor times every convolution one update() runs, each alone on its own input shape through the same
-oneDNN path (frozen TorchScript, optimize_for_inference, best of several runs), and sums them: the time a
+oneDNN path (channels-last, best of several runs; or plain NCHW where that is faster), and sums them: the time a
 perfect graph of exactly these convolutions would take on these cores. The last column is the share of that
 floor reached. A large network can sit well below the single-convolution peak and still be at its floor:
 oneDNN runs some shapes (thousands of channels on small maps, dilated kernels) slower than the peak's.
@@ -54,7 +54,7 @@ def frames_and_box(n):
 
 def conv_peak_gmacs(runs: int = 40) -> float:
     """Best GMAC/s of one large float32 convolution (AlexNet conv2: 5x5, 96->256 channels, 67x67 input)."""
-    best = _best_onednn_s(torch.nn.Conv2d(96, 256, 5).eval(), torch.randn(1, 96, 67, 67), runs, warm=3)
+    best = _best_conv_s(torch.nn.Conv2d(96, 256, 5).eval(), torch.randn(1, 96, 67, 67), runs, warm=3)
     return 63 * 63 * 256 * 96 * 25 / 1e9 / best
 
 
@@ -64,11 +64,16 @@ def _timed(fn, x) -> float:
     return time.perf_counter() - t0
 
 
-def _best_onednn_s(module, x, runs: int, warm: int) -> float:
-    """Best time (s) of `module(x)` through the trackers' oneDNN path (frozen TorchScript,
-    optimize_for_inference), after `warm` untimed calls."""
+def _best_conv_s(module, x, runs: int, warm: int) -> float:
+    """Best time (s) of `module(x)` through the trackers' oneDNN path (the torch engine's fast path: weights
+    and input in channels-last memory format, tracker.models.fast.ChannelsLast), after `warm` untimed calls.
+    (As fast as the oneDNN blocked layout of TorchScript's optimize_for_inference, which this used before
+    TorchScript was deprecated: 65 GMAC/s both for the 5x5 convolution of conv_peak_gmacs, docs/speed.md.)"""
+    from tracker.models.fast import ChannelsLast
+
     with torch.no_grad():
-        g = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(module, x)))
+        g = ChannelsLast(module).eval()
+        x = x.contiguous(memory_format=torch.channels_last)
         for _ in range(warm):
             g(x)
         return min(_timed(g, x) for _ in range(runs))
@@ -82,7 +87,8 @@ def count_update_gmacs(tracker, frame, calls: list | None = None) -> float:
 
     total = [0]
     model = tracker.model
-    fast, model.fast_path = model.fast_path, None  # eager modules: a TorchScript graph bypasses F.conv2d
+    # eager modules: the fast path computes the 1x1 convolutions as matrix products, which F.conv2d does not see
+    fast, model.fast_path = model.fast_path, None
     real_conv2d = F.conv2d
 
     def counting_conv2d(x, w, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -113,8 +119,9 @@ class _Conv(torch.nn.Module):
 
 def conv_floor_ms(calls, runs: int = 5) -> float:
     """Sum over `calls` of each convolution's best time alone (ms), through the same oneDNN path as the
-    trackers' frozen graphs. Identical calls (same shapes and arguments) are timed once and counted as often
-    as they occur; a batched template (the xcorr's grouped convolution) is timed as it was called."""
+    torch engine's fast path (channels-last). Identical calls (same shapes and arguments) are timed once and
+    counted as often as they occur; a batched template (the xcorr's grouped convolution) is timed as it was
+    called."""
     import torch.nn.functional as F
 
     cache: dict = {}
@@ -122,9 +129,9 @@ def conv_floor_ms(calls, runs: int = 5) -> float:
     for x, w, stride, padding, dilation, groups in calls:
         key = (tuple(x.shape), tuple(w.shape), str(stride), str(padding), str(dilation), groups)
         if key not in cache:
-            best = _best_onednn_s(_Conv(w, stride, padding, dilation, groups).eval(), x, runs, warm=2)
+            best = _best_conv_s(_Conv(w, stride, padding, dilation, groups).eval(), x, runs, warm=2)
             with torch.no_grad():
-                # the plain ATen call, for shapes where oneDNN's blocked layout loses (depthwise, tiny maps)
+                # the plain NCHW call, for shapes where channels-last loses
                 conv = functools.partial(
                     F.conv2d, weight=w, bias=None, stride=stride, padding=padding, dilation=dilation, groups=groups
                 )

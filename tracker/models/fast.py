@@ -10,11 +10,14 @@ module on a random input of its shape before it is kept; if building or checking
 runs: never wrong, only slower.
 
 One form for every model, no timed choice: channels-last with the 1x1 convolutions as matrix products was
-the fastest eager form measured for the dense AlexNet convolutions as well as for EfficientNet-Lite0's
-depthwise ones, and it gave bit-identical results on 1, 2 and 3 threads, which plain NCHW (eager or folded)
-and channels-last with oneDNN's 1x1 convolutions did not (docs/speed.md, "Implementation choices" and
-"Determinism"). The thread count follows the free cores, so that is what makes the torch engine give the
-same boxes in every run.
+the fastest eager form measured, for the dense AlexNet and ResNet-50 convolutions (where it matches the
+oneDNN blocked layout that TorchScript's optimize_for_inference used) as well as for EfficientNet-Lite0's
+depthwise ones (docs/speed.md, "Implementation choices"). It is also the form whose results do not depend
+on the thread count, which follows the free cores: Lite0's search branch gave the same bits on 1, 2 and 3
+threads, unlike NCHW (eager or folded) and channels-last with oneDNN's 1x1 convolutions, so the torch engine
+gives the same boxes in every run for the Lite0 presets and SiamFC. Not for the AlexNet RPN presets: the
+3x3 convolutions on their 6x6 template maps change in the last bits with the thread count in every form
+measured (docs/speed.md, "Determinism").
 """
 
 from __future__ import annotations

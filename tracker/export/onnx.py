@@ -220,8 +220,9 @@ def _max_error(a: list[np.ndarray], b: list[np.ndarray]) -> float:
 
 
 def prepare_export(model: SiameseModel, out_dir) -> tuple[Path, SiameseModel]:
-    """The output folder (made) and `model` ready to export: eval mode, on the CPU, its eager modules (an
-    optimised TorchScript graph cannot be exported and holds its own weights), torch correlation."""
+    """The output folder (made) and `model` ready to export: eval mode, on the CPU, its eager modules (the fast path
+    holds its own transformed copies of the weights, so the export would not read the model's own), torch
+    correlation."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model = model.eval().cpu()

@@ -166,21 +166,35 @@ def configure_process() -> None:
 
 
 def apply_to_torch() -> None:
-    """Apply the torch settings that configure_process / configure_threads asked for, if torch is imported;
-    the torch paths (tracker.build.resolve_device, the training CLI) call it after importing torch, so the
-    settings hold before a torch model runs. Without such a request it changes nothing."""
-    _torch_threads()
-    _torch_tf32()
+    """Apply the torch settings that configure_process / configure_threads asked for before torch was
+    imported; the torch paths (tracker.build.resolve_device, the training CLI) call it after importing torch,
+    so the settings hold before a torch model runs. Each is applied once: what was set directly, or has been
+    applied already, is not set again (a later torch.set_num_threads of the caller's stands)."""
+    if "torch" not in sys.modules:
+        return
+    pending = set(_pending)
+    _pending.clear()
+    if "threads" in pending:
+        _torch_threads()
+    if "tf32" in pending:
+        _torch_tf32()
+
+
+_pending: set[str] = set()  # torch settings asked for before torch was imported
 
 
 def _torch_threads() -> None:
     torch = sys.modules.get("torch")
-    if torch is not None and _configured_threads is not None:
+    if torch is None:
+        _pending.add("threads")
+    elif _configured_threads is not None:
         torch.set_num_threads(_configured_threads)
 
 
 def _torch_tf32() -> None:
     torch = sys.modules.get("torch")
-    if torch is not None and _process_configured:
+    if torch is None:
+        _pending.add("tf32")
+    elif _process_configured:
         torch.backends.cudnn.allow_tf32 = False
         torch.backends.cuda.matmul.allow_tf32 = False

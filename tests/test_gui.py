@@ -622,6 +622,23 @@ def test_status_bar_names_the_model_briefly_and_leaves_room_for_messages(qtbot, 
     assert win.width() - permanent > 250  # pixels left for the message at the window's 900 px
 
 
+def test_status_bar_names_the_engine_that_runs_the_model_once_it_is_built(qtbot, make_window, clip):
+    ready = []
+    win = make_window()  # the real models; the window selects the default model as it starts
+    win.pipeline.modelReady.connect(lambda name, engine: ready.append((name, engine)))
+    open_clip(qtbot, win, clip)
+    win.select_model(ModelChoice("opencv:kcf"))
+    qtbot.waitUntil(lambda: ("opencv:kcf", "") in ready, timeout=WAIT)
+    assert win.model_label.text() == "opencv:kcf | cpu"
+    ready.clear()
+    win.select_model(ModelChoice("siamrpn_effnet_lite0_fast"))
+    qtbot.waitUntil(lambda: len(ready) == 1, timeout=WAIT)
+    assert ready[0][0].startswith("siamrpn_effnet_lite0_fast") and ready[0][1] == "onnxruntime int8", ready
+    # the default runs its shipped int8 search graph on ONNX Runtime, not the torch correlation in the combo box
+    qtbot.waitUntil(lambda: win.model_label.text() == "siamrpn_effnet_lite0_fast | cpu | onnxruntime int8")
+    assert "engine: onnxruntime int8" in win.model_label.toolTip()
+
+
 class FirstUseRecorder(Tracker):
     """Records every init and update of the model it was built for, to see what happens before the user
     draws a box."""

@@ -36,6 +36,16 @@ from .models import build as build_model
 from .session import TrackSession
 
 
+def engine_text(tracker) -> str:
+    """What runs a Siamese tracker's network, for the status bar: the engine, and int8 where its graphs are
+    quantized (e.g. "onnxruntime int8", "torch"); '' when the tracker does not say."""
+    name = getattr(tracker, "engine_name", "") or ""
+    export = getattr(getattr(tracker, "engine", None), "export", None)
+    if name and getattr(export, "precision", "float32") == "int8":
+        name += " int8"
+    return name
+
+
 @dataclass
 class FramePacket:
     index: int
@@ -158,7 +168,7 @@ class Pipeline(QThread):
     ended = pyqtSignal()
     trackingChanged = pyqtSignal(bool)
     recordingChanged = pyqtSignal(bool, str)
-    modelReady = pyqtSignal(str)
+    modelReady = pyqtSignal(str, str)  # the model's name, and what runs it (engine_text), '' for OpenCV's
 
     def __init__(self, tracker_factory=None, parent=None):
         super().__init__(parent)
@@ -391,7 +401,7 @@ class Pipeline(QThread):
                 self.session.stop()
                 self.trackingChanged.emit(False)
                 return
-        self.modelReady.emit(choice.display)
+        self.modelReady.emit(choice.display, engine_text(self._tracker_cache) if not choice.is_opencv else "")
         if self.session.active and self.current is not None and self.session.result is not None:
             # carry on with the new model from where the old one was
             self._cmd_init(self.session.result.box, self.current[1], self.current[0])

@@ -308,7 +308,7 @@ class MainWindow(QMainWindow):
         p.info.connect(lambda msg: self.statusBar().showMessage(msg, 5000))
         p.trackingChanged.connect(self._on_tracking_changed)
         p.recordingChanged.connect(self._on_recording_changed)
-        p.modelReady.connect(lambda name: self.statusBar().showMessage(f"model ready: {name}", 4000))
+        p.modelReady.connect(self._on_model_ready)
         self.video.selectionStarted.connect(self._on_selection_started)
         self.video.selectionCancelled.connect(self._on_selection_cancelled)
         self.video.boxSelected.connect(self._on_box_selected)
@@ -618,6 +618,18 @@ class MainWindow(QMainWindow):
         self.model_label.setText(short)
         self.model_label.setToolTip(full)
         self.video.setFocus()
+
+    def _on_model_ready(self, name: str, engine: str) -> None:
+        self.statusBar().showMessage(f"model ready: {name}" + (f" on {engine}" if engine else ""), 4000)
+        choice = self.current_model()
+        if engine and choice is not None and not choice.is_opencv:
+            # the engine that runs it (chosen when it was built) in place of the correlation backend, which
+            # applies to the torch engine only
+            self.model_label.setText(f"{Path(choice.name).name} | {self.device_combo.currentText()} | {engine}")
+            self.model_label.setToolTip(
+                f"model: {choice.display} | device: {self.device_combo.currentText()} | engine: {engine} | "
+                f"xcorr: {self.xcorr_combo.currentText()}"
+            )
 
     def _on_trail(self, on: bool) -> None:
         self.pipeline.set_trail(on)

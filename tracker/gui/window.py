@@ -624,8 +624,11 @@ class MainWindow(QMainWindow):
         choice = self.current_model()
         if engine and choice is not None and not choice.is_opencv:
             # the engine that runs it (chosen when it was built) in place of the correlation backend, which
-            # applies to the torch engine only
-            self.model_label.setText(f"{Path(choice.name).name} | {self.device_combo.currentText()} | {engine}")
+            # applies to the torch engine only; the ONNX engines run on the CPU, so the device goes too (room
+            # for the status bar's messages)
+            device = self.device_combo.currentText()
+            short = f"{device} | torch" if engine == "torch" else engine
+            self.model_label.setText(f"{Path(choice.name).name} | {short}")
             self.model_label.setToolTip(
                 f"model: {choice.display} | device: {self.device_combo.currentText()} | engine: {engine} | "
                 f"xcorr: {self.xcorr_combo.currentText()}"

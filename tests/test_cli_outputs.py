@@ -190,6 +190,29 @@ def test_demo_writes_to_the_temporary_folder_not_the_current_one(tmp_path, monke
     assert rc == 0 and (cwd / "d.avi").is_file()
 
 
+def test_two_runs_writing_the_same_video_at_once_both_finish(tmp_path):
+    """Two `siamtrack track --demo` at the same time write the same annotated video: each process writes its
+    own temporary file (tracker.io.sinks.partial_video_name) and renames it, so neither takes the other's away."""
+    from tracker.io.sinks import is_partial_video_of, partial_video_name
+
+    video = tmp_path / "tmp" / "siamtrack-demo" / "demo_tracked.mp4"
+    assert partial_video_name(video, 11) != partial_video_name(video, 12)
+    assert is_partial_video_of(partial_video_name(video, 11), video)
+    assert not is_partial_video_of(".demo_tracked.x.partial.mp4", video) and not is_partial_video_of(
+        "demo_tracked.mp4", video
+    )
+    (tmp_path / "tmp").mkdir()
+    env = dict(os.environ, PYTHONPATH=str(REPO), TMPDIR=str(tmp_path / "tmp"), OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "tracker.cli", "track", "--demo", "--model", "opencv:kcf", "--quiet"]
+    procs = [
+        subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    results = [p.communicate(timeout=300) + (p.returncode,) for p in procs]
+    assert all(rc == 0 and err == "" for _, err, rc in results), results
+    assert video.stat().st_size > 0 and sorted(p.name for p in video.parent.iterdir()) == ["demo_tracked.mp4"]
+
+
 def test_version_and_default_alias(capsys):
     from tracker import __version__
     from tracker.config.presets import DEFAULT_PRESET, get_preset

@@ -567,7 +567,7 @@ def test_terminating_the_app_keeps_the_recording_and_the_boxes(clip, tmp_path):
         stderr=subprocess.PIPE,
         text=True,
     )
-    partial = tmp_path / ".live.partial.avi"
+    partial = tmp_path / f".live.{proc.pid}.partial.avi"  # the recording process's own temporary name
     deadline = time.monotonic() + WAIT_S * 2  # start-up (torch, Qt) on a busy machine: give up only on a hang
     while not (partial.exists() and partial.stat().st_size > 20000) and time.monotonic() < deadline:
         time.sleep(0.05)

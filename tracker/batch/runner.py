@@ -146,10 +146,11 @@ def _clean_temps(paths: ItemPaths) -> None:
     d = paths.boxes.parent
     if not d.is_dir():
         return
+    from ..io.sinks import is_partial_video_of
+
     prefixes = tuple(f".{p.name}." for p in (paths.boxes, paths.summary))
-    video_tmp = f".{paths.video.stem}.partial{paths.video.suffix}"
     for f in d.iterdir():
-        if (f.name.startswith(prefixes) and f.name.endswith(".tmp")) or f.name == video_tmp:
+        if (f.name.startswith(prefixes) and f.name.endswith(".tmp")) or is_partial_video_of(f.name, paths.video):
             try:
                 f.unlink()
             except OSError:

@@ -161,16 +161,28 @@ def label_position(
     return (int(x), int(y)), scale
 
 
+def partial_video_name(path: Path, pid: int | None = None) -> str:
+    """The temporary name VideoSink writes `path` under: hidden, beside it, and this process's own, so two runs
+    writing the same video (two `siamtrack track --demo` at once) do not take each other's file away."""
+    return f".{path.stem}.{os.getpid() if pid is None else pid}.partial{path.suffix.lower()}"
+
+
+def is_partial_video_of(name: str, path: Path) -> bool:
+    """Whether file name `name` is a temporary VideoSink file of `path`, from any process."""
+    head, tail = f".{path.stem}.", f".partial{path.suffix.lower()}"
+    return name.startswith(head) and name.endswith(tail) and name[len(head) : -len(tail)].isdigit()
+
+
 class VideoSink:
-    """Annotated video writer: mp4v for .mp4, MJPG for .avi. Written to a temporary name, renamed on close,
-    so an interrupted run never leaves a truncated file under the final name."""
+    """Annotated video writer: mp4v for .mp4, MJPG for .avi. Written to a temporary name (partial_video_name),
+    renamed on close, so an interrupted run never leaves a truncated file under the final name."""
 
     def __init__(self, path: str | os.PathLike, fps: float, size: tuple[int, int]):
         self.path = check_video_output(path, "video")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         ext = self.path.suffix.lower()
         fourcc = VIDEO_FOURCC[ext]
-        self.tmp = self.path.with_name(f".{self.path.stem}.partial{ext}")
+        self.tmp = self.path.with_name(partial_video_name(self.path))
         self.size = size
         self.writer: cv2.VideoWriter | None = cv2.VideoWriter(
             str(self.tmp), cv2.VideoWriter.fourcc(*fourcc), float(fps or 25.0), size

@@ -86,34 +86,33 @@ class SiameseModel(nn.Module):
             ShapeSpecialised(TemplateBranch(self).eval()),
         )
 
+    def _fast_path_in_use(self) -> FastPath | None:
+        """The fast path where it applies: set, in eval mode, without autograd (inference)."""
+        fast = self.fast_path
+        return fast if fast is not None and not self.training and not torch.is_grad_enabled() else None
+
     def features(self, images: torch.Tensor, template: bool = False) -> list[torch.Tensor]:
         f = self.backbone(images)
         return self.neck(f, template) if self.neck is not None else f
 
     def search_features(self, x: torch.Tensor):
         """Everything computed from the search crop alone: backbone, neck and the head's search convs."""
-        fast = self.fast_path
-        if fast is not None and not self.training and not torch.is_grad_enabled():
+        fast = self._fast_path_in_use()
+        if fast is not None:
             return list(fast.search(x))
         return self.head_module.search_features(self.features(x))
 
     def template(self, z: torch.Tensor):
         """Template features, prepared once per target (e.g. the UP-channel kernels)."""
-        fast = self.fast_path
-        if fast is not None and fast.template is not None and not self.training and not torch.is_grad_enabled():
+        fast = self._fast_path_in_use()
+        if fast is not None and fast.template is not None:
             return fast.template(z)
         return self.head_module.prepare_template(self.features(z, template=True))
 
     def track(self, x: torch.Tensor, prepared) -> dict:
         head = self.head_module
-        fast = self.fast_path
-        if (
-            fast is not None
-            and fast.correlate is not None
-            and head.xcorr_backend == "torch"
-            and not self.training
-            and not torch.is_grad_enabled()
-        ):
+        fast = self._fast_path_in_use()
+        if fast is not None and fast.correlate is not None and head.xcorr_backend == "torch":
             cls, loc = fast.correlate(prepared, self.search_features(x))
         else:
             cls, loc = head.correlate(prepared, self.search_features(x))

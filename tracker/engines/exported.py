@@ -191,11 +191,10 @@ def tracker_on_export(export: Export, preset: Preset, engine: str, long_term: bo
             # int8 graphs are quantized for, and their accuracy checked on, ONNX Runtime (weights/README.md,
             # "int8"); OpenVINO rounds its int8 arithmetic differently, so its tracks differ. OpenVINO runs
             # them when named.
-            engine = "onnxruntime"
-        else:
-            from .choice import fastest_engine
+            usable = ["onnxruntime"]
+        from .choice import fastest_engine
 
-            engine = fastest_engine(export, usable, threads)
+        engine = fastest_engine(export, usable, threads)  # one candidate: no timing
     return _tracker(preset, make_onnx_engine(engine, export, threads), lt)
 
 

@@ -141,7 +141,7 @@ def keep_freed_memory() -> bool:
     return _heap_kept
 
 
-_process_configured = False
+_pending: set[str] = set()  # torch settings asked for before torch was imported ("threads", "tf32")
 
 
 def configure_process() -> None:
@@ -159,17 +159,16 @@ def configure_process() -> None:
     Does not import torch (seconds, and the default model tracks without it): the torch settings, TF32 and
     configure_threads' thread count, are applied now if torch is already imported, else by apply_to_torch
     where a torch model is first built. Idempotent."""
-    global _process_configured
     keep_freed_memory()
-    _process_configured = True
     _torch_tf32()
 
 
 def apply_to_torch() -> None:
     """Apply the torch settings that configure_process / configure_threads asked for before torch was
-    imported; the torch paths (tracker.build.resolve_device, the training CLI) call it after importing torch,
-    so the settings hold before a torch model runs. Each is applied once: what was set directly, or has been
-    applied already, is not set again (a later torch.set_num_threads of the caller's stands)."""
+    imported; tracker.build.resolve_device calls it after importing torch, so the settings hold before a
+    torch model runs (the training CLI imports torch before it calls configure_process). Each is applied
+    once: what was set directly, or has been applied already, is not set again (a later
+    torch.set_num_threads of the caller's stands)."""
     if "torch" not in sys.modules:
         return
     pending = set(_pending)
@@ -178,9 +177,6 @@ def apply_to_torch() -> None:
         _torch_threads()
     if "tf32" in pending:
         _torch_tf32()
-
-
-_pending: set[str] = set()  # torch settings asked for before torch was imported
 
 
 def _torch_threads() -> None:
@@ -195,6 +191,6 @@ def _torch_tf32() -> None:
     torch = sys.modules.get("torch")
     if torch is None:
         _pending.add("tf32")
-    elif _process_configured:
+    else:
         torch.backends.cudnn.allow_tf32 = False
         torch.backends.cuda.matmul.allow_tf32 = False

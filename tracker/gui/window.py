@@ -622,17 +622,11 @@ class MainWindow(QMainWindow):
     def _on_model_ready(self, name: str, engine: str) -> None:
         self.statusBar().showMessage(f"model ready: {name}" + (f" on {engine}" if engine else ""), 4000)
         choice = self.current_model()
-        if engine and choice is not None and not choice.is_opencv:
-            # the engine that runs it (chosen when it was built) in place of the correlation backend, which
-            # applies to the torch engine only; the ONNX engines run on the CPU, so the device goes too (room
-            # for the status bar's messages)
-            device = self.device_combo.currentText()
-            short = f"{device} | torch" if engine == "torch" else engine
-            self.model_label.setText(f"{Path(choice.name).name} | {short}")
-            self.model_label.setToolTip(
-                f"model: {choice.display} | device: {self.device_combo.currentText()} | engine: {engine} | "
-                f"xcorr: {self.xcorr_combo.currentText()}"
-            )
+        if engine and engine != "torch" and choice is not None and not choice.is_opencv:
+            # an ONNX engine (chosen when the model was built) runs on the CPU with the graph's own correlation:
+            # it replaces "device | xcorr", which _apply_model shows and which describe the torch engine only
+            self.model_label.setText(f"{Path(choice.name).name} | {engine}")
+            self.model_label.setToolTip(f"model: {choice.display} | engine: {engine}")
 
     def _on_trail(self, on: bool) -> None:
         self.pipeline.set_trail(on)

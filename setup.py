@@ -19,7 +19,7 @@ setup(
     package_dir={"tracker._weights": "weights"},
     package_data={
         "tracker": ["py.typed"],
-        "tracker._weights": ["*.pth", "README.md"],
+        "tracker._weights": ["*.pth", "README.md", "LICENSE-*.txt"],
         "tracker._weights.demo": ["*.mp4", "*.txt"],
         **{name: ["*.onnx", "siamtrack.json"] for name in EXPORTS},
     },

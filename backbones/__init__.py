@@ -6,7 +6,7 @@
     bb.out_channels, bb.strides, bb.feature_size(255), bb.input_convention, bb.checkpoint_prefix
 
 Every backbone's module names equal the reference checkpoints' key names after ``backbone.``
-(siamfc-pytorch, pysot, the EfficientNet-Lite0 ImageNet file), so their state_dicts load unchanged.
+(siamfc-pytorch, pysot, the EfficientNet-Lite0 ImageNet file, NanoTrack), so their state_dicts load unchanged.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from .alexnet import AlexNet, AlexNetLegacy, AlexNetSiamFC
 from .base import Backbone
 from .efficientnet_lite import EfficientNetLite0, efficientnet_lite0
 from .errors import BackboneError
+from .mobilenet_v3 import MobileNetV3Small, mobilenetv3_small, mobilenetv3_small_v3
 from .resnet_atrous import ResNetAtrous, resnet18, resnet34, resnet50
 
 BACKBONES: dict[str, Callable[..., Backbone]] = {
@@ -28,6 +29,9 @@ BACKBONES: dict[str, Callable[..., Backbone]] = {
     "resnet34": resnet34,
     "resnet50": resnet50,
     "efficientnet_lite0": efficientnet_lite0,
+    # NanoTrack v2 and v3 (their configs' BACKBONE.TYPE names)
+    "mobilenetv3_small": mobilenetv3_small,
+    "mobilenetv3_small_v3": mobilenetv3_small_v3,
 }
 
 # pysot's BACKBONE.TYPE names for the same constructors (so a pysot YAML can name them directly).
@@ -75,4 +79,5 @@ __all__ = [
     "AlexNetSiamFC",
     "ResNetAtrous",
     "EfficientNetLite0",
+    "MobileNetV3Small",
 ]

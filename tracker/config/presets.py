@@ -58,18 +58,21 @@ class NeckSpec:
     center_size: int = 7
     resize_to_first: bool = False
     template_only: bool = False  # crop the template's maps only, whatever the search map's size
+    # "adjust_all" (the above) or "unused": NanoTrack's neck, whose weights its checkpoints hold but its
+    # tracker never applies (tracker.models.necks.UnusedAdjust; out_channels: its one width)
+    kind: str = "adjust_all"
 
 
 @dataclass
 class HeadSpec:
-    type: str  # "siamfc" | "upchannel" | "depthwise" | "multi" | "anchor_free"
+    type: str  # "siamfc" | "upchannel" | "depthwise" | "multi" | "anchor_free" | "ban_v2" | "ban_v3"
     anchor_num: int = 5
     out_scale: float = 0.001  # siamfc
     weighted: bool = False  # multi
-    hidden: int | None = None  # depthwise hidden channels (pysot: = in_channels); anchor_free tower width
+    hidden: int | None = None  # depthwise hidden channels (pysot: = in_channels); anchor_free / ban tower width
     stride: int = 16  # anchor_free: score-map stride in search-crop pixels
-    template_size: int = 6  # anchor_free: side of the template feature map (cells correlated)
-    tower: int = 2  # anchor_free: depthwise-separable blocks in each of the two towers
+    template_size: int = 6  # anchor_free / ban: side of the template feature map (cells correlated)
+    tower: int = 2  # anchor_free / ban: depthwise-separable blocks in each of the two towers
 
 
 @dataclass
@@ -392,6 +395,47 @@ _register(
         "score map at 255 px)",
         weights="anchorfree_effnet_lite0.pth",
         weights_sha256="2a9308e2823cc9f15c7bb48c341db63571467fb9960ec603c7d5d38fbe1b419c",
+    )
+)
+
+# NanoTrack v2 and v3 with their authors' published weights (Apache-2.0, weights/README.md) and tracking values
+# (configv2.yaml / configv3.yaml). The input is BGR 0..255 as the authors' tracker feeds it.
+_register(
+    Preset(
+        "nanotrack_v2",
+        "anchor_free",
+        ModelSpec(
+            "mobilenetv3_small",
+            {"used_layers": [4]},
+            NeckSpec(out_channels=[64], kind="unused"),
+            HeadSpec("ban_v2", hidden=96, stride=16, template_size=8, tower=6),
+        ),
+        AnchorFreeParams(window_influence=0.490, penalty_k=0.150, lr=0.385),
+        PYSOT_INPUT,
+        "nanotrack",
+        "NanoTrack v2 (HonglinChu/SiamTrackers), the authors' weights: MobileNetV3-Small, pixel-wise BAN head, "
+        "16x16 score map",
+        weights="nanotrack_v2.pth",
+        weights_sha256="82e05f96fcc32a07beab6103f3b845a386e798d78f7e7d0202f4baad9189fd47",
+    )
+)
+_register(
+    Preset(
+        "nanotrack_v3",
+        "anchor_free",
+        ModelSpec(
+            "mobilenetv3_small_v3",
+            {"used_layers": [4]},
+            NeckSpec(out_channels=[96], kind="unused"),
+            HeadSpec("ban_v3", hidden=96, stride=16, template_size=8, tower=6),
+        ),
+        AnchorFreeParams(window_influence=0.455, penalty_k=0.138, lr=0.348),
+        PYSOT_INPUT,
+        "nanotrack",
+        "NanoTrack v3 (HonglinChu/SiamTrackers), the authors' weights: MobileNetV3-Small to 96 channels, pixel-wise "
+        "and depthwise BAN head, 15x15 score map",
+        weights="nanotrack_v3.pth",
+        weights_sha256="af675b9d6d3a736e99681148790221b407306bed974466b497a4c10acc729360",
     )
 )
 

@@ -1,5 +1,5 @@
-"""Reading checkpoints: pysot model-zoo files (bare state_dict), pysot training snapshots (`state_dict`
-inside, `module.` prefixes), siamfc-pytorch files, and the project's own format
+"""Reading checkpoints: pysot model-zoo files (bare state_dict), pysot and NanoTrack training snapshots
+(`state_dict` inside, `module.` prefixes, an optimizer state beside it), siamfc-pytorch files, and the project's own format
 ({"state_dict": ..., "meta": {...}}). Always `weights_only=True`; always strict.
 
 A mismatch never loads silently: the error lists missing, unexpected and mis-shaped keys and names the
@@ -34,6 +34,21 @@ def sha256_file(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
+def numpy_scalar_globals() -> list:
+    """What a training snapshot's optimizer state may hold besides tensors: numpy scalars (NanoTrack's files
+    store their step counts and learning rates as numpy float64/int64). These rebuild plain numbers from a
+    dtype and bytes; they are the only globals allowed beyond torch's own weights-only set. numpy 2 moved
+    `numpy.core` to `numpy._core`; the files name the old path."""
+    import numpy as np
+
+    try:
+        from numpy._core.multiarray import scalar
+    except ImportError:  # numpy 1.x
+        from numpy.core.multiarray import scalar  # type: ignore[no-redef]
+    dtypes = {type(np.dtype(t)) for t in (np.float64, np.float32, np.float16, np.int64, np.int32, np.bool_)}
+    return [(scalar, "numpy.core.multiarray.scalar"), np.dtype, *sorted(dtypes - {np.dtype}, key=str)]
+
+
 def read_checkpoint(path: str | os.PathLike, expected_sha256: str | None = None) -> tuple[dict, dict]:
     """Return (state_dict, meta). meta is {} for pysot / siamfc-pytorch files."""
     path = Path(path)
@@ -44,7 +59,8 @@ def read_checkpoint(path: str | os.PathLike, expected_sha256: str | None = None)
             f"{path}: sha256 does not match the one recorded for this model (file damaged or replaced)"
         )
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with torch.serialization.safe_globals(numpy_scalar_globals()):
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - pickle errors, truncated zips, non-weights content
         raise CheckpointError(unreadable_checkpoint(path, exc)) from None
     meta: dict = {}

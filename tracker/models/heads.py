@@ -19,9 +19,11 @@ class Head(nn.Module):
     `prepare_template(zf)` — everything that depends only on the template (once per target);
     `search_features(xf)` — everything that depends only on the search crop (part of the optimised
     feature branch at inference); `correlate(prepared, sf)` — the correlation and what follows it.
-    The xcorr backend name is set by the tracker."""
+    The xcorr backend name is set by the tracker; `checkpoint_name` is the attribute the model keeps the head
+    under, which fixes its key prefix in checkpoints (pysot's RPN heads: `rpn_head`)."""
 
     xcorr_backend: str = "torch"
+    checkpoint_name: str = "head"
 
     def prepare_template(self, zf: list[torch.Tensor]):
         return zf
@@ -50,6 +52,8 @@ class SiamFCHead(Head):
 
 class UPChannelRPN(Head):
     """Original SiamRPN: the template is turned into 2k + 4k correlation kernels of C channels each."""
+
+    checkpoint_name = "rpn_head"
 
     def __init__(self, anchor_num: int = 5, feature_in: int = 256):
         super().__init__()
@@ -101,6 +105,8 @@ class DepthwiseXCorr(nn.Module):
 class DepthwiseRPN(Head):
     """SiamRPN++'s depthwise head on one level: separate cls and loc branches."""
 
+    checkpoint_name = "rpn_head"
+
     def __init__(self, anchor_num: int = 5, in_channels: int = 256, out_channels: int = 256):
         super().__init__()
         self.cls = DepthwiseXCorr(in_channels, out_channels, 2 * anchor_num)
@@ -124,6 +130,8 @@ class DepthwiseRPN(Head):
 
 class MultiRPN(Head):
     """One DepthwiseRPN per level (rpn2, rpn3, ...), fused by a softmax over learned weights or averaged."""
+
+    checkpoint_name = "rpn_head"
 
     def __init__(
         self, anchor_num: int, in_channels: list[int], weighted: bool = False, hidden: list[int] | None = None

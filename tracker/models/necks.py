@@ -64,3 +64,20 @@ class AdjustAllLayer(nn.Module):
         if self.num == 1:
             return [self.downsample(features[0], template)]
         return [getattr(self, f"downsample{i + 2}")(f, template) for i, f in enumerate(features)]
+
+
+class UnusedAdjust(nn.Module):
+    """NanoTrack's neck as its checkpoints hold it (`neck.downsample.{0,1}.*`: a 1x1 conv and BN from C to C
+    channels) and as its tracker runs it: not at all. The authors' model builder makes the neck but its
+    template and track steps feed the backbone's map straight to the head (and v2's stored neck is 64 -> 64
+    wide where its backbone gives 48 channels). The weights are kept so that the authors' files load strictly
+    and save back unchanged; the features pass through as they are."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.downsample = nn.Sequential(nn.Conv2d(channels, channels, 1, bias=False), nn.BatchNorm2d(channels))
+        for param in self.downsample.parameters():
+            param.requires_grad_(False)  # never in the computation: nothing to train
+
+    def forward(self, features: list[torch.Tensor], template: bool = False) -> list[torch.Tensor]:
+        return features

@@ -1,7 +1,7 @@
 """Assembly of a Siamese model from a preset: backbone → neck → head, shapes read off the backbone.
 
-Parameter names follow the reference checkpoints: `backbone.*`, `neck.*`, `rpn_head.*` (SiamFC's head has
-no parameters), so pysot and siamfc-pytorch state_dicts load unchanged.
+Parameter names follow the reference checkpoints: `backbone.*`, `neck.*`, `rpn_head.*` / `ban_head.*` (SiamFC's head
+has no parameters), so pysot, siamfc-pytorch and NanoTrack state_dicts load unchanged.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from backbones.base import Backbone
 
 from ..config.presets import InputConvention, Preset, PresetError
 from ..errors import UserError
+from .ban import NanoBANHead
 from .heads import AnchorFreeHead, DepthwiseRPN, Head, MultiRPN, SiamFCHead, UPChannelRPN
-from .necks import AdjustAllLayer
+from .necks import AdjustAllLayer, UnusedAdjust
 
 if TYPE_CHECKING:
     from .fast import FastCorrelate, ShapeSpecialised
@@ -44,8 +45,8 @@ class SiameseModel(nn.Module):
         self.family = family
         self.backbone: Backbone = backbone
         self.neck = neck
-        # pysot stores RPN heads under `rpn_head`; the SiamFC and anchor-free heads go under `head`.
-        self._head_name = "rpn_head" if family == "siamrpn" else "head"
+        # the head's own key prefix: pysot's RPN heads `rpn_head`, NanoTrack's `ban_head`, the others `head`
+        self._head_name = head.checkpoint_name
         self.add_module(self._head_name, head)
         self._fast_path: FastPath | None = None  # a plain attribute (not a Module): see `fast_path`
 
@@ -129,6 +130,10 @@ class SiameseModel(nn.Module):
         return {"cls": cls, "loc": loc, "zf": zf, "xf": xf}
 
 
+# the head types of the anchor-free family: the project's own and NanoTrack v2's and v3's
+ANCHOR_FREE_HEADS = ("anchor_free", "ban_v2", "ban_v3")
+
+
 def build_head(preset: Preset, in_channels: list[int]) -> Head:
     spec = preset.model.head
     t = spec.type
@@ -157,8 +162,13 @@ def build_head(preset: Preset, in_channels: list[int]) -> Head:
         return MultiRPN(spec.anchor_num, in_channels, spec.weighted, hidden)
     if t == "anchor_free":
         return AnchorFreeHead(in_channels, spec.hidden or 64, spec.stride, spec.template_size, spec.tower)
+    if t in ("ban_v2", "ban_v3"):
+        if len(in_channels) != 1:
+            raise PresetError(f"preset {preset.name}: NanoTrack's head takes one feature level, got {len(in_channels)}")
+        return NanoBANHead(int(t[-1]), in_channels[0], spec.template_size, spec.hidden or 96, spec.tower)
     raise PresetError(
-        f"preset {preset.name}: unknown head type {t!r} (siamfc, upchannel, depthwise, multi, anchor_free)"
+        f"preset {preset.name}: unknown head type {t!r} "
+        f"({', '.join(('siamfc', 'upchannel', 'depthwise', 'multi', *ANCHOR_FREE_HEADS))})"
     )
 
 
@@ -174,7 +184,11 @@ def build_model(preset: Preset, pretrained_backbone: bool = False) -> SiameseMod
         raise UserError(str(exc)) from None
     channels = list(backbone.out_channels)
     neck = None
-    if preset.model.neck is not None:
+    if preset.model.neck is not None and preset.model.neck.kind == "unused":
+        if len(channels) != 1:
+            raise PresetError(f"preset {preset.name}: the unused neck goes with a one-level backbone")
+        neck = UnusedAdjust(preset.model.neck.out_channels[0])
+    elif preset.model.neck is not None:
         n = preset.model.neck
         if len(n.out_channels) != len(channels):
             raise PresetError(
@@ -186,10 +200,12 @@ def build_model(preset: Preset, pretrained_backbone: bool = False) -> SiameseMod
     head = build_head(preset, channels)
     if preset.family == "siamfc" and preset.model.head.type != "siamfc":
         raise PresetError(f"preset {preset.name}: family siamfc needs the siamfc head")
-    if preset.family == "siamrpn" and preset.model.head.type in ("siamfc", "anchor_free"):
+    if preset.family == "siamrpn" and preset.model.head.type in ("siamfc", *ANCHOR_FREE_HEADS):
         raise PresetError(f"preset {preset.name}: family siamrpn needs an RPN head")
-    if (preset.family == "anchor_free") != (preset.model.head.type == "anchor_free"):
-        raise PresetError(f"preset {preset.name}: family anchor_free and the anchor_free head go together")
+    if (preset.family == "anchor_free") != (preset.model.head.type in ANCHOR_FREE_HEADS):
+        raise PresetError(
+            f"preset {preset.name}: family anchor_free goes with an anchor-free head ({', '.join(ANCHOR_FREE_HEADS)})"
+        )
     return SiameseModel(backbone, neck, head, preset.family)
 
 

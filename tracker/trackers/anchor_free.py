@@ -25,9 +25,12 @@ class AnchorFreeTracker(SiamRPNTracker):
         return g
 
     def _decode(self, cls, loc):
-        # cls (1, S, S) logits, loc (4, S, S) = l, t, r, b in crop pixels
+        # cls (1, S, S) target logits, or (2, S, S) background and target logits (NanoTrack's heads: the
+        # softmax's target share, a sigmoid of the difference); loc (4, S, S) = l, t, r, b in crop pixels
         S = cls.shape[-1]
-        logit = np.nan_to_num(cls.reshape(-1).astype(np.float64), nan=-30.0, posinf=30.0, neginf=-30.0)
+        logits = cls.reshape(cls.shape[0], -1).astype(np.float64)
+        logit = logits[-1] - logits[0] if len(logits) == 2 else logits[0]
+        logit = np.nan_to_num(logit, nan=-30.0, posinf=30.0, neginf=-30.0)
         score = 1.0 / (1.0 + np.exp(-logit))
         ltrb = np.nan_to_num(loc.reshape(4, -1).astype(np.float64), nan=1.0, posinf=1e4, neginf=1.0)
         np.clip(ltrb, 0.0, 1e4, out=ltrb)

@@ -38,7 +38,7 @@ def numpy_scalar_globals() -> list:
     """What a training snapshot's optimizer state may hold besides tensors: numpy scalars (NanoTrack's files
     store their step counts and learning rates as numpy float64/int64). These rebuild plain numbers from a
     dtype and bytes; they are the only globals allowed beyond torch's own weights-only set. numpy 2 moved
-    `numpy.core` to `numpy._core`; the files name the old path."""
+    `numpy.core` to `numpy._core`: files written under numpy 1 name the old path, under numpy 2 the new one."""
     import numpy as np
 
     try:
@@ -46,7 +46,7 @@ def numpy_scalar_globals() -> list:
     except ImportError:  # numpy 1.x
         from numpy.core.multiarray import scalar  # type: ignore[no-redef]
     dtypes = {type(np.dtype(t)) for t in (np.float64, np.float32, np.float16, np.int64, np.int32, np.bool_)}
-    return [(scalar, "numpy.core.multiarray.scalar"), np.dtype, *sorted(dtypes - {np.dtype}, key=str)]
+    return [scalar, (scalar, "numpy.core.multiarray.scalar"), np.dtype, *sorted(dtypes - {np.dtype}, key=str)]
 
 
 def read_checkpoint(path: str | os.PathLike, expected_sha256: str | None = None) -> tuple[dict, dict]:

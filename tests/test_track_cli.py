@@ -173,3 +173,12 @@ def test_nanotrack_from_the_command_line_with_its_folder(shared_dir, tmp_path, c
         ]
     )
     assert rc == 0 and capsys.readouterr().out.strip().splitlines()[-1].startswith("frames 10 ")
+
+
+@pytest.mark.parametrize("model", ["nanotrack_v3", "anchorfree_effnet_lite0", "siamfc_alexnet"])
+def test_long_term_is_refused_in_one_line_where_it_does_not_help(model, capsys):
+    """Re-detection made the anchor-free models worse on real footage (kinds.check_long_term); SiamFC has none."""
+    rc = main(["track", "--demo", "--model", model, "--long-term", "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1
+    assert "--long-term is for the SiamRPN models only" in err and "Traceback" not in err

@@ -116,13 +116,14 @@ def build_siamese_tracker(
     from .engines import ONNX_ENGINES, check_engine
     from .engines.torch_engine import TorchEngine
     from .models import InputAdapter
-    from .trackers.kinds import siamese_tracker
+    from .trackers.kinds import check_long_term, siamese_tracker
     from .xcorr import check_backend
 
     engine = check_engine(engine)
     preset = resolve_preset(preset_or_config)
     if overrides:
         preset = preset.replace_track(**overrides)
+    check_long_term(preset, long_term)  # before the model is loaded or exported
     dev = resolve_device(device)
     if engine in ONNX_ENGINES:
         if dev.type != "cpu":

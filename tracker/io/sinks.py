@@ -150,10 +150,10 @@ class OverlayStyle:
 
 
 def overlay_style(width: int, height: int) -> OverlayStyle:
-    """Line widths and label size for a width x height frame: the text about 2.2% of the frame's shorter side
-    high (9 px at 240 lines, 24 px at 1080), never below what is legible at 240 lines."""
+    """Line widths and label size for a width x height frame: the text (getTextSize's height) about 2.7% of
+    the frame's shorter side high (29 px at 1080 lines), never below 12 px (0.45, what every size had)."""
     short = min(width, height)
-    scale = max(0.4, short / 1000)
+    scale = max(0.45, short / 1000)
     return OverlayStyle(
         line=max(2, round(short / 300)), scale=scale, thickness=max(1, round(scale * 2)), pad=max(2, round(4 * scale))
     )

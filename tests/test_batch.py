@@ -535,3 +535,25 @@ def test_one_tracker_per_process_reinitialised_per_item_gives_each_item_its_own_
     out = tmp_path / "out"
     assert batch(m, "-o", out, "--model", "siamrpn_effnet_lite0_fast", "--max-frames", 8, "--quiet") == 0
     assert boxes_of(out, "first") == boxes_of(out, "again") and boxes_of(out, "first") != boxes_of(out, "other")
+
+
+@pytest.mark.parametrize(
+    "model,engine,ran",
+    [
+        # the default runs its shipped int8 export on ONNX Runtime: no torch correlation ran
+        ("siamrpn_effnet_lite0_fast", "auto", {"engine": "onnxruntime int8"}),
+        ("siamfc_alexnet", "torch", {"engine": "torch", "xcorr": "torch"}),
+        ("opencv:kcf", "auto", {"engine": None}),
+    ],
+)
+def test_the_summary_records_the_engine_that_ran_and_xcorr_only_for_the_torch_engine(
+    tmp_path, videos, monkeypatch, model, engine, ran
+):
+    from tracker.batch import runner
+
+    monkeypatch.setattr(runner, "_CACHED", {})  # this test's tracker, not one an earlier test left
+    item = read_manifest(write_manifest(tmp_path / "m.csv", [(videos["vtest"], 100, 100, 50, 80, 0, "v")]))[0]
+    s = process_item(item, BatchOptions(out_dir=str(tmp_path / "o"), model=model, engine=engine, max_frames=3))
+    assert s["status"] == "ok", s["error"]
+    on_disk = json.loads((tmp_path / "o" / "v.summary.json").read_text())
+    assert {k: on_disk[k] for k in ("engine", "xcorr") if k in on_disk} == ran

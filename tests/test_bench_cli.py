@@ -12,6 +12,7 @@ from tracker import Tracker, TrackResult
 from tracker.bench.datasets import Sequence
 from tracker.bench.runner import parse_tracker_spec, track_supervised
 from tracker.cli.bench import main
+from tracker.config.presets import DEFAULT_PRESET
 
 
 def _bench(tmp_path, shared_dir, *extra, seqs="car1,person9", frames=35, plots=False):
@@ -233,6 +234,27 @@ def test_tracker_spec_syntax():
     assert (s.weights, s.label) == ("w.pth", "mine")
     s = parse_tracker_spec("opencv:nano", default_weights="w.pth", opencv_dirs={"nano": "/m"})
     assert (s.weights, s.label, dict(s.overrides)) == (None, "opencv-nano", {"model_dir": "/m"})
+    # `default` is labelled (results folder, tables, plot legends) by the preset it stands for
+    assert parse_tracker_spec("default").label == DEFAULT_PRESET
+    assert parse_tracker_spec("default@w/mine.pth").label == f"{DEFAULT_PRESET}@mine"
+    assert parse_tracker_spec("default=base").label == "base"
+
+
+def test_the_default_model_is_named_in_the_report_and_its_plots(tmp_path, shared_dir, monkeypatch):
+    from tracker.bench import plots
+
+    legends = []
+    real = plots._curve_plot
+
+    def recording(path, series, *args, **kwargs):  # the labels each plot's legend gets
+        legends.append([label for label, _, _ in series])
+        return real(path, series, *args, **kwargs)
+
+    monkeypatch.setattr(plots, "_curve_plot", recording)
+    assert _bench(tmp_path, shared_dir, "-t", "default", "-t", "opencv:kcf", seqs="car1", frames=4, plots=True) == 0
+    assert legends and all(sorted(labels) == sorted([DEFAULT_PRESET, "opencv-kcf"]) for labels in legends)
+    assert DEFAULT_PRESET in (tmp_path / "report" / "report.md").read_text()
+    assert "default" not in {p.name for p in (tmp_path / "results").glob("*/*")}
 
 
 def test_user_errors_exit_2_with_one_line(tmp_path, shared_dir, capsys):

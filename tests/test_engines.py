@@ -230,6 +230,49 @@ def test_the_engines_choice_is_remembered_and_a_named_engine_always_honoured(sha
     assert build_tracker(spec, weights=weights, engine="torch").engine.name == "torch"
 
 
+@pytest.mark.slow
+def test_a_first_run_says_in_one_line_that_it_prepares_the_model(shared_dir, tmp_path, monkeypatch, capsys):
+    # the export and the engines' timing took about 12 s in silence; the line says what and where it is kept
+    _needs("onnxruntime")
+    from tracker.engines import choice
+
+    monkeypatch.setattr(choice, "_announced", set())
+    spec, weights, _, _ = _case(shared_dir, CASES[2])
+    demo = Path(__file__).resolve().parent.parent / "weights" / "demo" / "demo.mp4"
+    argv = ["track", "--config", spec, "--weights", str(weights), "--init", "200,100,40,40", "--max-frames", "2"]
+
+    def first_lines(cache, *extra):
+        monkeypatch.setenv("SIAMTRACK_CACHE", str(cache))
+        assert main([*argv, *extra, str(demo)]) == 0
+        return [ln for ln in capsys.readouterr().err.splitlines() if "preparing" in ln]
+
+    assert first_lines(tmp_path / "quiet", "--quiet") == []
+    assert any((tmp_path / "quiet" / "exports").iterdir())  # made all the same
+    lines = first_lines(tmp_path / "cache")
+    assert lines == [
+        f"siamtrack: preparing siamrpn_alex_upxcorr_w025 for this machine (ONNX export and engine choice, once; "
+        f"cached in {tmp_path / 'cache'})"
+    ]
+    choice._announced.clear()
+    assert first_lines(tmp_path / "cache") == []  # kept: the next run starts at once
+
+
+def test_the_library_shows_no_notices_unless_the_application_asks(capsys):
+    from tracker.engines import choice
+    from tracker.progress import show_notices
+
+    choice.announce_preparation("some_model", "ONNX export")
+    assert capsys.readouterr().err == "" and "some_model" not in choice._announced
+    show_notices(sys.stderr)
+    try:
+        choice.announce_preparation("some_model", "ONNX export")
+        choice.announce_preparation("some_model", "engine timing")  # the same preparation: no second line
+    finally:
+        show_notices(None)
+        choice._announced.discard("some_model")
+    assert capsys.readouterr().err.count("preparing some_model for this machine (ONNX export, once;") == 1
+
+
 # the same boxes on any thread count (the thread count follows the free cores): the ONNX engines (the default,
 # auto), and the torch engine's fast path for the Lite0 models and SiamFC (tracker.models.fast: channels-last,
 # the 1x1 convolutions as matrix products). Not the AlexNet RPN presets' template on the torch engine: oneDNN

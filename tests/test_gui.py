@@ -637,6 +637,37 @@ def test_status_bar_names_the_engine_that_runs_the_model_once_it_is_built(qtbot,
     # the default runs its shipped int8 search graph on ONNX Runtime, not the torch correlation in the combo box
     qtbot.waitUntil(lambda: win.model_label.text() == "siamrpn_effnet_lite0_fast | onnxruntime int8")
     assert "engine: onnxruntime int8" in win.model_label.toolTip()
+    # and the toolbar's xcorr chooser does not claim the torch correlation runs
+    assert not win.xcorr_combo.isEnabled() and "onnxruntime int8 runs this model" in win.xcorr_combo.toolTip()
+
+
+class EngineStub(Tracker):
+    """A model that says which engine runs it (as the Siamese trackers do), standing still."""
+
+    def __init__(self, engine):
+        self.engine_name = engine
+
+    def _init(self, frame, box):
+        self.box = tuple(box)
+
+    def _update(self, frame):
+        return TrackResult(self.box, 0.9, False)
+
+
+def test_the_xcorr_chooser_is_enabled_only_where_the_torch_engine_runs_the_model(qtbot, make_window, clip):
+    engines = {"siamrpn_effnet_lite0_fast": "onnxruntime", "siamrpn_alex_dwxcorr": "torch", "opencv:kcf": ""}
+    ready = []
+    win = make_window(tracker_factory=lambda choice, device, xcorr: EngineStub(engines[choice.name]))
+    win.pipeline.modelReady.connect(lambda name, engine: ready.append(engine))
+    open_clip(qtbot, win, clip)
+    # the window starts on the default model: another one first, so that each choice below is a change
+    for name in ("siamrpn_alex_dwxcorr", "siamrpn_effnet_lite0_fast", "opencv:kcf", "siamrpn_alex_dwxcorr"):
+        win.select_model(ModelChoice(name))
+        qtbot.waitUntil(lambda expected=engines[name]: ready[-1:] == [expected], timeout=WAIT)
+        enabled = engines[name] == "torch"
+        assert win.xcorr_combo.isEnabled() == enabled and win.xcorr_label.isEnabled() == enabled, name
+        onnx = engines[name] == "onnxruntime"
+        assert ("onnxruntime runs this model" in win.xcorr_combo.toolTip()) == onnx, (name, win.xcorr_combo.toolTip())
 
 
 class FirstUseRecorder(Tracker):

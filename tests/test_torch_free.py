@@ -219,7 +219,7 @@ def test_without_torch_batch_and_bench_run_the_default(tmp_path, shared_dir):
         "--quiet",
     )
     assert run.returncode == 0, run.stderr[-2000:]
-    assert "| default |" in run.stdout and "1/1" in run.stdout, run.stdout[-2000:]
+    assert "| siamrpn_effnet_lite0_fast |" in run.stdout and "1/1" in run.stdout, run.stdout[-2000:]  # `default` named
 
 
 # what needs torch, and the words its one line must hold

@@ -1,9 +1,31 @@
-"""A tiny progress bar on stderr: redrawn in place on a terminal, one line per finished item otherwise."""
+"""What a long run shows on stderr: a tiny progress bar (redrawn in place on a terminal, one line per finished
+item otherwise), and `notice`, the library's one line before a slow step that would otherwise pass in silence
+(a preset prepared for this machine on its first run). A library caller sees no notices; the command line
+shows them (tracker.cli.main: show_notices), except with --quiet."""
 
 from __future__ import annotations
 
 import sys
 import time
+from typing import TextIO
+
+_notices: TextIO | None = None  # where `notice` writes; None: nowhere
+
+
+def show_notices(stream: TextIO | None) -> None:
+    """Send the library's notices to `stream` (the command line: stderr), or nowhere (None, the default)."""
+    global _notices
+    _notices = stream
+
+
+def notice(message: str) -> bool:
+    """One line about a slow step starting, for an application that asked for them (show_notices); whether
+    it was shown."""
+    if _notices is None:
+        return False
+    _notices.write(f"siamtrack: {message}\n")
+    _notices.flush()
+    return True
 
 
 class Progress:

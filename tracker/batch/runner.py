@@ -245,11 +245,21 @@ def new_summary(item: BatchItem, opts: BatchOptions) -> dict:
         "video_file": None,
         "model": opts.model_label,
         "device": opts.device,
-        "xcorr": opts.xcorr,
+        "engine": None,  # what ran the network, once the tracker is built (engine_fields)
         "inputs": opts.fingerprint(item),
         "host": _host(),
         "pid": os.getpid(),
     }
+
+
+def engine_fields(tracker) -> dict:
+    """What ran an item's network, for its summary: the engine and its precision ("onnxruntime int8",
+    "torch"; None for a tracker without one, OpenCV's), and the correlation backend where the torch engine
+    ran (an ONNX engine runs its graph's own)."""
+    from ..engines import engine_text
+
+    engine = engine_text(tracker) or None
+    return {"engine": engine, "xcorr": getattr(tracker, "xcorr", None)} if engine == "torch" else {"engine": engine}
 
 
 def frames_to_track(item: BatchItem, src, max_frames: int | None) -> int | None:
@@ -428,6 +438,7 @@ def process_item(
         if report:
             report("start", item.item_id, total=total)
         tracker = make_tracker(opts)
+        summary.update(engine_fields(tracker))
         track = ItemTrack(item, src, paths, opts.save_video)
         run = track_item(tracker, track, opts, total, report, stop)
         track.check_decoding(opts.max_frames)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config.presets import DEFAULT_ALIAS, DEFAULT_PRESET
 from ..errors import UserError
 from ..progress import Progress
 from .datasets import DatasetError, Sequence
@@ -36,7 +37,8 @@ class TrackerSpec:
 
 def parse_tracker_spec(text: str, default_weights: str | None = None, opencv_dirs: dict | None = None) -> TrackerSpec:
     """`NAME[@WEIGHTS][=LABEL]`: a preset name, a YAML config path or `opencv:KIND`; optional weights file;
-    optional results-folder label (default: the name with ':' made '-', plus '@<weights stem>')."""
+    optional results-folder label (default: the name with ':' made '-', `default` as the preset it names, plus
+    '@<weights stem>')."""
     text = text.strip()
     label = None
     if "=" in text:
@@ -59,7 +61,10 @@ def parse_tracker_spec(text: str, default_weights: str | None = None, opencv_dir
     else:
         weights = weights or default_weights
     if label is None:
-        base = Path(name).stem if name.endswith((".yaml", ".yml")) else name
+        if name.endswith((".yaml", ".yml")):
+            base = Path(name).stem
+        else:  # `default` as the preset it stands for: the tables and plot legends say which model ran
+            base = DEFAULT_PRESET if name == DEFAULT_ALIAS else name
         label = base + (f"@{Path(weights).stem}" if weights and not name.lower().startswith("opencv:") else "")
     return TrackerSpec(name=name, label=safe_label(label), weights=weights, overrides=overrides)
 

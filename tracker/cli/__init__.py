@@ -44,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(join_negative_values(list(sys.argv[1:] if argv is None else argv)))
+    from ..progress import show_notices
+
+    # what the library says before a slow step (a first run's export), unless the command is asked to be quiet
+    show_notices(None if getattr(args, "quiet", False) or getattr(args, "no_progress", False) else sys.stderr)
     try:
         return int(importlib.import_module(args._module).run(args) or 0)
     except KeyboardInterrupt:
@@ -64,3 +68,5 @@ def main(argv: list[str] | None = None) -> int:
             exc = torch_missing(f"siamtrack {args.command} with these options")
         print(f"siamtrack {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        show_notices(None)

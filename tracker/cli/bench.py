@@ -17,7 +17,8 @@ a tracker to benchmark; give it several times. Forms: NAME, NAME@WEIGHTS, NAME@W
 NAME is a preset (see `siamtrack models`), a YAML config file, or an OpenCV baseline: opencv:csrt,
 opencv:kcf, opencv:mil, opencv:nano, opencv:vit, opencv:dasiamrpn (the last three need their ONNX files:
 --opencv-models / --nano-dir / --vit-dir / --dasiamrpn-dir). WEIGHTS is a checkpoint file. LABEL names the
-results folder (default: NAME with ':' as '-', plus '@<weights file stem>' when weights are given)."""
+results folder and the tracker in the tables and plots (default: NAME with ':' as '-', `default` as the
+preset it stands for, plus '@<weights file stem>' when weights are given)."""
 
 EPILOG = """\
 results layout (the community's): RESULTS/DATASET/TRACKER/SEQ.txt (OTB), RESULTS/DATASET/TRACKER/baseline/SEQ/
@@ -28,8 +29,8 @@ Every frame is scored with the box the tracker returns, also when it reports the
 trackers then hold their last good box rather than OpenCV's 0,0,0,0).
 
 example:
-  siamtrack bench ../shared/data/sequences --tracker opencv:csrt --tracker opencv:kcf \\
-      --tracker opencv:nano --nano-dir ../shared/peers --tracker siamrpn_alex_dwxcorr@model.pth
+  siamtrack bench ~/data/OTB100 --tracker opencv:csrt --tracker opencv:kcf --tracker default \\
+      --tracker opencv:nano --nano-dir ~/models/nanotrack --tracker siamrpn_alex_dwxcorr@model.pth
 """
 
 

@@ -45,6 +45,16 @@ class Engine:
         raise NotImplementedError
 
 
+def engine_text(tracker) -> str:
+    """What runs a Siamese tracker's network: the engine, and int8 where its graphs are quantized (e.g.
+    "onnxruntime int8", "torch"); '' for a tracker without one (OpenCV's)."""
+    name = getattr(tracker, "engine_name", "") or ""
+    export = getattr(getattr(tracker, "engine", None), "export", None)
+    if name and getattr(export, "precision", "float32") == "int8":
+        name += " int8"
+    return name
+
+
 def installed(engine: str) -> bool:
     """Whether the package an engine needs can be imported (without importing it)."""
     return importlib.util.find_spec(_PACKAGES[engine][0]) is not None

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from . import ONNX_ENGINES, installed
-from .choice import cache_dir, digest
+from .choice import announce_preparation, cache_dir, digest
 from .exported import ExportError, read_export
 
 
@@ -108,6 +108,7 @@ def exported_for(preset, model, weights, long_term: bool = False):
         except ExportError:
             shutil.rmtree(folder, ignore_errors=True)
     folder.parent.mkdir(parents=True, exist_ok=True)
+    announce_preparation(preset.name, "ONNX export and engine choice")
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".export-"))
     try:
         # a copy: export_model drops the optimised graphs of the model it is given

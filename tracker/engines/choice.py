@@ -29,6 +29,19 @@ def cache_dir() -> Path:
     return Path(base) / "siamtrack"
 
 
+_announced: set[str] = set()  # the models announce_preparation has shown a line for in this process
+
+
+def announce_preparation(name: str, steps: str) -> None:
+    """The one line (tracker.progress.notice) a model's first run on a machine shows before `steps` (its ONNX
+    export, the engines' timing: seconds, done once and kept in the cache folder); one per model and process,
+    so the timing after an export adds none."""
+    from ..progress import notice
+
+    if name not in _announced and notice(f"preparing {name} for this machine ({steps}, once; cached in {cache_dir()})"):
+        _announced.add(name)
+
+
 def machine() -> str:
     """The processor model, the cores this process may use, and the OS architecture."""
     model = platform.processor() or ""
@@ -122,6 +135,7 @@ def fastest_engine(export, names: list[str], threads: int) -> str:
     from .onnx_engines import make_onnx_engine
 
     def measure():
+        announce_preparation(export.preset.name, "engine timing")
         return fastest({n: engine_workload(make_onnx_engine(n, export, threads), export.preset) for n in names})
 
     key = [

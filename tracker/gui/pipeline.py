@@ -29,21 +29,12 @@ import numpy as np
 from PyQt6.QtCore import QThread, pyqtSignal
 from PyQt6.QtGui import QImage
 
+from ..engines import engine_text
 from ..trackers.base import TrackResult
 from .frames import LatestSlot, RateMeter
 from .models import ModelChoice
 from .models import build as build_model
 from .session import TrackSession
-
-
-def engine_text(tracker) -> str:
-    """What runs a Siamese tracker's network, for the status bar: the engine, and int8 where its graphs are
-    quantized (e.g. "onnxruntime int8", "torch"); '' when the tracker does not say."""
-    name = getattr(tracker, "engine_name", "") or ""
-    export = getattr(getattr(tracker, "engine", None), "export", None)
-    if name and getattr(export, "precision", "float32") == "int8":
-        name += " int8"
-    return name
 
 
 @dataclass

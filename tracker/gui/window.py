@@ -238,7 +238,8 @@ class MainWindow(QMainWindow):
         self.device_combo = QComboBox()
         self.device_combo.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         tb2.addWidget(self.device_combo)
-        tb2.addWidget(QLabel("  Xcorr "))
+        self.xcorr_label = QLabel("  Xcorr ")
+        tb2.addWidget(self.xcorr_label)
         self.xcorr_combo = QComboBox()
         self.xcorr_combo.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         tb2.addWidget(self.xcorr_combo)
@@ -603,7 +604,7 @@ class MainWindow(QMainWindow):
             return
         device, xcorr = self.device_combo.currentText(), self.xcorr_combo.currentText()
         self.device_combo.setEnabled(not choice.is_opencv)
-        self.xcorr_combo.setEnabled(not choice.is_opencv)
+        self._show_xcorr_applies(not choice.is_opencv)
         self._save("model/name", choice.name)
         self._save("model/weights", choice.weights or "")
         self._save("device", device)
@@ -627,6 +628,22 @@ class MainWindow(QMainWindow):
             # it replaces "device | xcorr", which _apply_model shows and which describe the torch engine only
             self.model_label.setText(f"{Path(choice.name).name} | {engine}")
             self.model_label.setToolTip(f"model: {choice.display} | engine: {engine}")
+            self._show_xcorr_applies(False, engine)
+
+    def _show_xcorr_applies(self, applies: bool, engine: str = "") -> None:
+        """The xcorr chooser picks the torch engine's correlation backend: disabled for an OpenCV model, and
+        while an ONNX engine (`engine`) runs the model, saying why, so that it never names a backend that
+        does not run."""
+        self.xcorr_combo.setEnabled(applies)
+        self.xcorr_label.setEnabled(applies)
+        tip = (
+            f"{engine} runs this model with its exported graph's own correlation; the xcorr backend applies to "
+            f"the torch engine (siamtrack gui --engine torch)"
+            if engine
+            else ""
+        )
+        self.xcorr_combo.setToolTip(tip)
+        self.xcorr_label.setToolTip(tip)
 
     def _on_trail(self, on: bool) -> None:
         self.pipeline.set_trail(on)

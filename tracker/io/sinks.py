@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -112,6 +113,7 @@ class BoxWriter:
 
 LOST_COLOUR = (0, 0, 255)
 TRACK_COLOUR = (0, 255, 0)
+LABEL_FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
 def draw_result(
@@ -120,45 +122,112 @@ def draw_result(
     label: str | None = None,
     trail: Sequence[tuple[float, float]] | None = None,
 ) -> np.ndarray:
-    """Draw the box (green when tracked, red and dashed-looking when lost) and the score on a copy."""
+    """Draw the box (green when tracked, thinner and red when lost) and its label (the score, LOST, and
+    `label` in front where it fits) on a copy. Line widths and text size follow the frame's size."""
     out = frame.copy()
+    height, width = out.shape[:2]
+    style = overlay_style(width, height)
     if trail and len(trail) > 1:
         pts = np.array(trail, dtype=np.int32).reshape(-1, 1, 2)
-        cv2.polylines(out, [pts], False, (255, 200, 0), 1, cv2.LINE_AA)
+        cv2.polylines(out, [pts], False, (255, 200, 0), style.line, cv2.LINE_AA)
     if result is not None:
         x, y, w, h = result.box
         colour = LOST_COLOUR if result.lost else TRACK_COLOUR
         p1, p2 = (int(round(x)), int(round(y))), (int(round(x + w)), int(round(y + h)))
-        cv2.rectangle(out, p1, p2, colour, 1 if result.lost else 2, cv2.LINE_AA)
+        cv2.rectangle(out, p1, p2, colour, max(1, style.line // 2) if result.lost else style.line, cv2.LINE_AA)
         text = f"{result.score:.2f}" + (" LOST" if result.lost else "")
-        if label:
-            text = f"{label} {text}"
-        org, scale = label_position(text, p1, p2, out.shape[1], out.shape[0])
-        cv2.putText(out, text, org, LABEL_FONT, scale, colour, 1, cv2.LINE_AA)
+        texts = [f"{label} {text}", text] if label else [text]
+        draw_label(out, layout_label(texts, p1, width, height), colour)
     return out
 
 
-LABEL_FONT = cv2.FONT_HERSHEY_SIMPLEX
-LABEL_SCALE = 0.45
+@dataclass(frozen=True)
+class OverlayStyle:
+    line: int  # the tracked box's line width (px); a lost box's is half
+    scale: float  # the label's font scale
+    thickness: int  # the label's stroke width (px)
+    pad: int  # space between the label's text and its edges (px)
 
 
-def label_position(
-    text: str, p1: tuple[int, int], p2: tuple[int, int], width: int, height: int, margin: int = 2
-) -> tuple[tuple[int, int], float]:
-    """(baseline origin, font scale) for a box's label so that the whole text lies inside a width x height
-    frame: above the box's top-left corner when there is room, else just inside the box's top edge; moved
-    left at the right edge; a smaller font when the text is wider than the frame (small videos)."""
-    scale = LABEL_SCALE
-    (tw, th), base = cv2.getTextSize(text, LABEL_FONT, scale, 1)
-    if tw > width - 2 * margin:
-        scale *= max(width - 2 * margin, 1) / tw
-        (tw, th), base = cv2.getTextSize(text, LABEL_FONT, scale, 1)
-    x = min(max(p1[0], margin), max(width - margin - tw, 0))
-    y = p1[1] - 4  # the baseline just above the box
-    if y - th < margin:
-        y = max(p1[1], 0) + th + 4  # no room above: inside the box, under its top edge
-    y = min(max(y, th + margin), max(height - margin - base, th))
-    return (int(x), int(y)), scale
+def overlay_style(width: int, height: int) -> OverlayStyle:
+    """Line widths and label size for a width x height frame: the text (getTextSize's height) about 2.7% of
+    the frame's shorter side high (29 px at 1080 lines), never below 12 px (0.45, what every size had)."""
+    short = min(width, height)
+    scale = max(0.45, short / 1000)
+    return OverlayStyle(
+        line=max(2, round(short / 300)), scale=scale, thickness=max(1, round(scale * 2)), pad=max(2, round(4 * scale))
+    )
+
+
+@dataclass(frozen=True)
+class Label:
+    """A box's label laid out in a frame: the text, its baseline origin and font, and the filled rectangle
+    behind it (x0, y0, x1, y1, x1 and y1 exclusive), which holds all of the text's ink."""
+
+    text: str
+    origin: tuple[int, int]
+    scale: float
+    thickness: int
+    rect: tuple[int, int, int, int]
+
+
+def layout_label(texts: Sequence[str], p1: tuple[int, int], width: int, height: int) -> Label:
+    """The label of the box whose top-left corner is `p1`, in a width x height frame: the first of `texts`
+    (longest first) that fits the frame's width at overlay_style's size, else the last made smaller to fit;
+    above the box's top-left corner when there is room, else just inside its top edge; always wholly inside
+    the frame."""
+    style = overlay_style(width, height)
+    scale, thick, pad = style.scale, style.thickness, style.pad
+
+    def size(text: str, scale: float) -> tuple[int, int, int]:
+        (tw, th), base = cv2.getTextSize(text, LABEL_FONT, scale, thick)
+        return tw + thick, th + thick // 2 + 1, base + thick // 2  # the ink's extent: strokes stick out
+
+    room = max(width - 2 * pad, 1)
+    text = texts[-1]
+    for candidate in texts:
+        if size(candidate, scale)[0] <= room:
+            text = candidate
+            break
+    else:
+        scale *= room / size(text, scale)[0]
+        while scale > 0.05 and size(text, scale)[0] > room:  # rounding in getTextSize
+            scale *= 0.95
+    tw, ascent, descent = size(text, scale)
+    lw, lh = min(tw + 2 * pad, width), min(ascent + descent + 2 * pad, height)
+    x0 = min(max(p1[0], 0), max(width - lw, 0))
+    y0 = p1[1] - lh  # above the box ...
+    if y0 < 0:
+        y0 = max(p1[1], 0)  # ... or just inside it when the box touches the top
+    y0 = min(max(y0, 0), max(height - lh, 0))
+    origin = (x0 + pad + thick // 2, y0 + pad + ascent)
+    return Label(text, origin, scale, thick, (x0, y0, x0 + lw, y0 + lh))
+
+
+def label_ink(colour: tuple[int, int, int]) -> tuple[int, int, int]:
+    """Black or white text, whichever contrasts more with a label filled with `colour` (BGR; WCAG's
+    contrast ratio): black on the green and red of the boxes."""
+    lum = relative_luminance(colour)
+    return (0, 0, 0) if (lum + 0.05) / 0.05 >= 1.05 / (lum + 0.05) else (255, 255, 255)
+
+
+def relative_luminance(bgr) -> float:
+    """WCAG 2's relative luminance of an sRGB colour given as B, G, R in 0-255."""
+
+    def linear(c: float) -> float:
+        c = c / 255.0
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    b, g, r = (float(v) for v in bgr[:3])
+    return 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b)
+
+
+def draw_label(image: np.ndarray, label: Label, colour: tuple[int, int, int]) -> None:
+    """Fill the label's rectangle with `colour` and write its text over it in label_ink's colour."""
+    x0, y0, x1, y1 = label.rect
+    cv2.rectangle(image, (x0, y0), (x1 - 1, y1 - 1), colour, cv2.FILLED)
+    ink = label_ink(colour)
+    cv2.putText(image, label.text, label.origin, LABEL_FONT, label.scale, ink, label.thickness, cv2.LINE_AA)
 
 
 def partial_video_name(path: Path, pid: int | None = None) -> str:

@@ -19,7 +19,7 @@ import pytest
 
 from tracker import build_tracker
 from tracker.cli import main
-from tracker.config.presets import DEFAULT_PRESET, WEIGHTS_DIR, get_preset
+from tracker.config.presets import DEFAULT_PRESET, WEIGHTS_DIR, get_preset, list_presets
 from tracker.engines.exported import read_export
 from tracker.engines.shipped import shipped_export_dir
 
@@ -259,3 +259,47 @@ def test_without_torch_an_export_folder_with_engine_torch_is_refused_as_with_tor
     assert run.returncode == 2 and run.stderr.strip().endswith(
         "an export runs on an ONNX engine (--engine onnxruntime or openvino), not torch"
     ), run.stderr
+
+
+SHIPPED_EXPORTS = [p.name for p in list_presets() if shipped_export_dir(p) is not None]
+
+
+def test_the_nanotrack_presets_ship_float32_exports():
+    assert {"nanotrack_v2", "nanotrack_v3", DEFAULT_PRESET} <= set(SHIPPED_EXPORTS)
+
+
+@pytest.mark.parametrize("name", SHIPPED_EXPORTS)
+def test_every_shipped_export_is_its_presets_shipped_model(name):
+    """Each shipped export is the preset's shipped weights, architecture and input convention, with the graphs
+    its tracking values need, every file passing onnx.checker (weights/README.md: how each was made)."""
+    import onnx
+
+    from tracker.engines.shipped import shipped_export
+    from tracker.models.checkpoint import sha256_file
+
+    preset = get_preset(name)
+    export, why = shipped_export(preset, preset.weights_sha256)
+    assert export is not None, why
+    assert export.weights_sha256 == sha256_file(preset.weights_path)
+    for key in ("family", "model", "input"):
+        assert json.dumps(export.preset.to_dict()[key], sort_keys=True) == json.dumps(
+            preset.to_dict()[key], sort_keys=True
+        )
+    for graph in [export.template, *export.search]:
+        onnx.checker.check_model(str(graph.path), full_check=True)
+
+
+@pytest.mark.parametrize("name", [n for n in SHIPPED_EXPORTS if n.startswith("nanotrack")])
+def test_a_shipped_float32_export_tracks_as_the_torch_model(name, shared_dir):
+    """float32 graphs of the same weights: the same boxes as the torch engine to rounding, frame by frame."""
+    seq = shared_dir / "data" / "sequences" / "car1"
+    files = sorted((seq / "img").iterdir())[:25]
+    box = [float(v) for v in (seq / "groundtruth_rect.txt").read_text().split()[0].split(",")]
+    shipped, torch_engine = build_tracker(name, engine="onnxruntime"), build_tracker(name, engine="torch")
+    assert shipped.engine.export.root == shipped_export_dir(get_preset(name))
+    frames = [cv2.imread(str(f)) for f in files]
+    for t in (shipped, torch_engine):
+        t.init(frames[0], box)
+    for f in frames[1:]:
+        a, b = shipped.update(f).box, torch_engine.update(f).box
+        assert np.abs(np.subtract(a, b)).max() < 0.01, (a, b)

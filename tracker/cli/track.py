@@ -68,7 +68,9 @@ def add_arguments(p):
         choices=ENGINES,
         help="what runs the network (default auto: the faster ONNX engine on the CPU, torch on a GPU)",
     )
-    p.add_argument("--long-term", action="store_true", help="re-detect with an enlarged search when unsure (SiamRPN models only)")
+    p.add_argument(
+        "--long-term", action="store_true", help="re-detect with an enlarged search when unsure (SiamRPN models only)"
+    )
     p.add_argument(
         "--param",
         action="append",

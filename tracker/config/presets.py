@@ -109,6 +109,16 @@ class SearchParams:
     # "Lost flag"). Presets whose shipped file needed another value set it.
     lost_threshold: float = 0.4
     lost_ref_frames: int = 5
+    # Template update (off at 0): every `template_interval` frames, when the chosen box's score is at least
+    # `template_confidence` and the target is not flagged lost, the template is made again from the current
+    # frame and the kernel becomes (1 - template_update) x the first frame's + template_update x that one
+    # (anchored to the first frame's, so a bad update cannot accumulate).
+    template_update: float = 0.0
+    template_interval: int = 10
+    template_confidence: float = 0.95
+    # Motion prior (off at 0): the search crop is centred this fraction of the last frame's displacement
+    # ahead of the target (constant-velocity prediction); decoding stays relative to the crop's centre.
+    motion_prior: float = 0.0
 
 
 @dataclass

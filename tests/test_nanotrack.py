@@ -199,3 +199,43 @@ def test_nanotrack_v3_is_refused_for_cv2_tracker_nano_in_one_line(tmp_path, caps
     assert main(["export", "nanotrack_v3", "--format", "opencv-nano", "--out-dir", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "score map is 15x15, cv2.TrackerNano needs 16x16" in err[0]
+
+
+@pytest.mark.slow
+def test_nanotrack_fine_tunes_from_the_shipped_weights_and_resumes(shared_dir, tmp_path):
+    """`siamtrack train nanotrack_v2 --init-weights FILE`: the two-logit head trains with the anchor-free loss
+    (the sigmoid of the logit difference, the tracker's score), the checkpoint loads back strictly into the
+    preset, and `--resume auto` continues from it."""
+    from tracker.cli import main
+
+    out = tmp_path / "ft"
+    args = [
+        "train",
+        "nanotrack_v2",
+        "--init-weights",
+        str(get_preset("nanotrack_v2").weights_path),
+        "--data",
+        f"sequences={shared_dir / 'data' / 'train' / 'sequences'}",
+        "--steps-per-epoch",
+        "2",
+        "--batch-size",
+        "2",
+        "--lr",
+        "0.0005",
+        "--out-dir",
+        str(out),
+        "--quiet",
+    ]
+    assert main([*args, "--epochs", "1"]) == 0
+    first = read_checkpoint(out / "checkpoint_e001.pth")[0]
+    changed = [
+        k
+        for k, v in first.items()
+        if v.is_floating_point() and not torch.equal(v, read_checkpoint(get_preset("nanotrack_v2").weights_path)[0][k])
+    ]
+    assert any(k.startswith("ban_head.") for k in changed)  # the head was trained
+    model, _ = load_model(get_preset("nanotrack_v2"), weights=out / "checkpoint_e001.pth")  # strictly
+    assert main([*args, "--epochs", "2", "--resume", "auto"]) == 0
+    assert (out / "checkpoint_e002.pth").is_file()
+    lines = (out / "metrics.csv").read_text().splitlines()
+    assert len(lines) >= 3 and all("nan" not in line for line in lines[1:])

@@ -180,9 +180,7 @@ def test_without_torch_the_light_commands_and_the_api_work(tmp_path):
         assert run.returncode == 0 and run.stderr == "", (args, run.stderr[-2000:])
         if args == ["models"]:  # what runs without torch is told apart from what needs it
             rows = {
-                line.split()[0]: line
-                for line in run.stdout.splitlines()
-                if line.startswith(("siam", "anchor", "nano"))
+                line.split()[0]: line for line in run.stdout.splitlines() if line.startswith(("siam", "anchor", "nano"))
             }
             assert "(needs torch)" not in rows[DEFAULT_PRESET] and "shipped" in rows[DEFAULT_PRESET]
             assert "shipped (needs torch)" in rows["siamfc_alexnet"]

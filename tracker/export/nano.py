@@ -8,9 +8,9 @@ at both sizes; `neckhead.onnx` takes `input1` (template features) and `input2` (
 distances (l, t, r, b) in search-crop pixels from each point of the stride-16 grid. Here the backbone graph
 carries the model's own input convention (channel order, scale, mean/std) and concatenates the backbone's
 levels into one output; the neck-head graph splits them again, applies the neck (the template crop
-included) and the head, and writes a one-logit head's logit per point as the pair (0, logit), whose softmax is
-the head's sigmoid score (NanoTrack's heads give the pair themselves). OpenCV's tracking values are fixed in its code (window 0.455, lr 0.37,
-penalty_k 0.055, context 0.5): the AnchorFreeParams defaults.
+included) and the head, and writes a one-logit head's logit per point as the pair (0, logit), whose softmax
+is the head's sigmoid score (NanoTrack's heads give the pair themselves). OpenCV's tracking values are fixed
+in its code (window 0.455, lr 0.37, penalty_k 0.055, context 0.5): the AnchorFreeParams defaults.
 """
 
 from __future__ import annotations

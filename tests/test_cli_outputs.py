@@ -63,14 +63,53 @@ def test_output_paths_are_checked_before_any_work(frames, tmp_path, capsys, extr
     assert sorted(p.name for p in frames.iterdir()) == before  # nothing written, nothing lost
 
 
-def test_unreadable_output_folder(frames, tmp_path, capsys):
-    if os.geteuid() == 0:
-        pytest.skip("root writes anywhere")
+def _as_a_user_sees(monkeypatch, folder: Path) -> None:
+    """os.access as a non-root user sees `folder` (no write permission): root writes anywhere, so as root
+    (containers, CI) the refusal the permission bits give a user is simulated; as a user it is real."""
+    if os.geteuid() != 0:
+        return
+    real = os.access
+    monkeypatch.setattr(
+        os, "access", lambda p, mode, **kw: not (mode & os.W_OK and Path(p) == folder) and real(p, mode, **kw)
+    )
+
+
+def test_a_read_only_output_folder_is_called_read_only(frames, clip_folder, tmp_path, capsys, monkeypatch):
+    """Issue 28: a folder nobody may write in was reported as "permission denied"; it is "read-only", for
+    track's files and batch's folder alike, before any work."""
     locked = tmp_path / "locked"
-    locked.mkdir(mode=0o500)
-    rc = main(["track", str(frames), "--init", "20,30,30,30", "--output", str(locked / "b.txt")])
+    locked.mkdir(mode=0o555)
+    _as_a_user_sees(monkeypatch, locked)
+    rc = main(["track", str(frames), "--init", "20,30,30,30", "--output", str(locked / "b.txt"), "--quiet"])
     assert rc == 2
-    _one_error_line(capsys.readouterr().err, "permission denied")
+    _one_error_line(
+        capsys.readouterr().err, f"--output {locked}/b.txt: cannot write in {locked}: the folder is read-only"
+    )
+    rc = main(["batch", str(clip_folder), "-o", str(locked / "out"), "--model", "opencv:kcf", "--quiet"])
+    assert rc == 2
+    _one_error_line(
+        capsys.readouterr().err, f"-o/--out-dir {locked}/out: cannot write in {locked}: the folder is read-only"
+    )
+    assert list(locked.iterdir()) == []
+
+
+def test_an_unwritable_folder_says_why(tmp_path, monkeypatch):
+    """Writable by its owner but not by us: read-only for this user; on a read-only file system: that."""
+    from tracker.io.sinks import OutputError, check_output_file
+
+    theirs = tmp_path / "theirs"
+    theirs.mkdir(mode=0o755)
+    real = os.access  # what a user other than the owner is told: no writing, the rest as it is
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: (mode & os.W_OK == 0) and real(p, mode, **kw))
+    with pytest.raises(OutputError, match=r"the folder is read-only for this user \(no write permission\)$"):
+        check_output_file(theirs / "b.txt")
+
+    class ReadOnlyFs:
+        f_flag = os.ST_RDONLY
+
+    monkeypatch.setattr(os, "statvfs", lambda p: ReadOnlyFs())
+    with pytest.raises(OutputError, match=r"cannot write in .*theirs: it is on a read-only file system$"):
+        check_output_file(theirs / "b.txt")
 
 
 def test_negative_box_parses_and_is_judged_by_the_tracker(frames, capsys):

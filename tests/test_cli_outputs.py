@@ -122,6 +122,36 @@ def test_negative_box_parses_and_is_judged_by_the_tracker(frames, capsys):
     assert rc == 0, capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (
+            ["track", "{frames}", "--init", "10,10,50"],
+            "argument --init: expected X,Y,W,H (four numbers), got '10,10,50'",
+        ),
+        (["track", "{frames}", "--init", "a,b,c,d"], "argument --init: expected X,Y,W,H (four numbers), got 'a,b,c,d'"),
+        (["track", "{frames}", "--init"], "argument --init: expected one argument"),
+        (["batch", "{frames}", "--threads", "0"], "argument --threads: must be at least 1"),
+    ],
+)
+def test_a_bad_option_value_is_one_line_without_the_usage(frames, capsys, argv, needle):
+    """Issue 28: a malformed --init printed argparse's 12-line usage above the error; the error alone names
+    the option and what it expects."""
+    with pytest.raises(SystemExit) as exit_:
+        main([a.format(frames=frames) for a in argv])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    _one_error_line(err, f"siamtrack {argv[0]}: error: {needle}")
+    assert "usage:" not in err
+
+
+def test_an_unknown_option_keeps_the_usage(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["track", "--bogus"])
+    assert exit_.value.code == 2
+    assert "usage: siamtrack" in capsys.readouterr().err
+
+
 def test_negative_values_join_their_option_only():
     from tracker.cli.args import join_negative_values as join
 

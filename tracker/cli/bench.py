@@ -267,8 +267,9 @@ def run(args) -> int:
 def main(argv=None) -> int:
     """`python -m tracker.cli.bench ...`: the same as `siamtrack bench ...`."""
     from ..errors import UserError
+    from .args import Parser
 
-    parser = argparse.ArgumentParser(prog="siamtrack bench", description="benchmark trackers")
+    parser = Parser(prog="siamtrack bench", description="benchmark trackers")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
     add_arguments(parser)
     args = parser.parse_args(argv)

@@ -152,6 +152,58 @@ def test_an_unknown_option_keeps_the_usage(capsys):
     assert "usage: siamtrack" in capsys.readouterr().err
 
 
+@pytest.fixture()
+def not_models(tmp_path):
+    """Paths people give as a model that name none: a shipped export's graph file, the same file truncated,
+    a checkpoint, binary content named .yaml, a folder that is no export, a path that does not exist."""
+    from tracker.config.presets import WEIGHTS_DIR
+
+    graph = WEIGHTS_DIR / "onnx" / "siamrpn_effnet_lite0_fast" / "template.onnx"
+    (tmp_path / "cut.onnx").write_bytes(graph.read_bytes()[:5000])
+    (tmp_path / "model.pth").write_bytes(b"PK\x03\x04\xff\xfe" + bytes(range(256)))
+    (tmp_path / "binary.yaml").write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
+    (tmp_path / "plain").mkdir()
+    return {
+        "graph": (str(graph), "an ONNX file (give the folder `siamtrack export` wrote, not one of its files)"),
+        "cut": (str(tmp_path / "cut.onnx"), "an ONNX file"),
+        "pth": (str(tmp_path / "model.pth"), "a weights file (give it with --weights)"),
+        "yaml": (str(tmp_path / "binary.yaml"), "not a YAML config (not a text file)"),
+        "folder": (str(tmp_path / "plain"), "a folder without siamtrack.json"),
+        "missing": (str(tmp_path / "nope.onnx"), "no such file or folder"),
+    }
+
+
+@pytest.mark.parametrize("flag", ["--model", "--config"])
+@pytest.mark.parametrize("command", ["track", "batch", "bench"])
+@pytest.mark.parametrize("case", ["graph", "cut", "pth", "yaml", "folder", "missing"])
+def test_a_path_that_is_no_model_is_one_line(frames, tmp_path, not_models, capsys, command, flag, case):
+    """Issue 28: `--model ./file.onnx` and `--config some.pth` ended in a UnicodeDecodeError traceback (exit
+    1) in track, batch and bench; now one line saying what the path is and what a model is, exit 2, before
+    any output is written."""
+    path, needle = not_models[case]
+    out = tmp_path / "out"
+    if command == "track":
+        argv = ["track", str(frames), "--init", "20,30,30,30", flag, path, "--output", str(out / "b.txt")]
+    elif command == "batch":
+        (tmp_path / "m.csv").write_text(f"video,x,y,w,h\n{frames}/0000.png,20,30,30,30\n")
+        argv = ["batch", str(tmp_path / "m.csv"), "-o", str(out), flag, path]
+    else:
+        (tmp_path / "ds").mkdir()
+        (tmp_path / "ds" / "clip").symlink_to(frames)
+        (frames / "groundtruth.txt").write_text("20,30,30,30\n" * 6)
+        argv = ["bench", str(tmp_path / "ds"), "--results", str(out), "--tracker" if flag == "--model" else flag, path]
+    assert main([*argv, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    _one_error_line(err, f"siamtrack {command}: error: {path}: {needle}")
+    assert "Traceback" not in err
+    if case != "yaml":
+        assert err.rstrip().endswith(
+            "a model is a preset name (`siamtrack models`), a folder written by `siamtrack export`, "
+            "opencv:NAME, or a YAML config (.yaml)"
+        )
+    assert not out.exists()
+
+
 def test_negative_values_join_their_option_only():
     from tracker.cli.args import join_negative_values as join
 

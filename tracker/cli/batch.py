@@ -52,7 +52,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
     add_deprecated(p, "--output", "--summary", "output", metavar="CSV")
     g = p.add_argument_group("tracker")
-    g.add_argument("--model", default=None, help="preset name or opencv:NAME (default: the project's default preset)")
+    g.add_argument(
+        "--model",
+        default=None,
+        help="a preset name, a folder written by `siamtrack export`, or opencv:NAME (default: the default preset)",
+    )
     g.add_argument("--weights", default=None, help="checkpoint for the model")
     g.add_argument("--config", default=None, help="a pysot-style YAML config instead of --model")
     g.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (on a GPU one process feeds it)")

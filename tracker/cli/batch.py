@@ -20,7 +20,11 @@ input: a manifest, CSV with a header (columns video,x,y,w,h[,start][,id]; or one
 output (in --out-dir), per item: ITEM.boxes.txt (one x,y,w,h per frame, first line the initial box),
   ITEM.summary.json (written last), ITEM.annotated.mp4 with --save-video; and summary.csv for the run.
 
-exit status: 0 all items ok, 1 some item failed, 2 bad arguments or manifest, 130 interrupted.
+exit status: 0 all items ok; 1 some item failed, the others tracked: a video that cannot be read, or a row
+  whose values are bad (a box that is not four numbers, a negative start frame; the item's error in
+  summary.csv names the manifest line); 2 bad arguments or a manifest that cannot be read as a whole (no
+  header or video column, a line that is not JSON, two items with one id), one line before any item runs;
+  130 interrupted.
 
 examples:
   siamtrack batch clips.csv -o results --workers 2

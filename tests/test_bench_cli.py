@@ -275,8 +275,12 @@ def test_our_siamese_tracker_through_bench_reproduces_the_pysot_parity_run(tmp_p
     # as the parity run did (first files of img/ in name order, BGR, line 1 of the ground truth)
     import torch
 
+    import tracker.runtime
+
     torch_threads = []
     monkeypatch.setattr(torch, "set_num_threads", torch_threads.append)
+    # what earlier in-process commands left asked for (e.g. with torch hidden) is not this run's
+    monkeypatch.setattr(tracker.runtime, "_pending", set())
     par = shared_dir / "parity" / "pysot_alex_upxcorr_w025"
     spec = f"{par / 'config.yaml'}@{par / 'weights.pth'}=up025"
     assert _bench(tmp_path, shared_dir, "--tracker", spec, "--threads", "1", seqs="boat1", frames=4) == 0

@@ -184,6 +184,7 @@ def _torch_threads() -> None:
     if torch is None:
         _pending.add("threads")
     elif _configured_threads is not None:
+        _pending.discard("threads")  # set now: a request from before torch was imported is superseded
         torch.set_num_threads(_configured_threads)
 
 
@@ -192,5 +193,6 @@ def _torch_tf32() -> None:
     if torch is None:
         _pending.add("tf32")
     else:
+        _pending.discard("tf32")
         torch.backends.cudnn.allow_tf32 = False
         torch.backends.cuda.matmul.allow_tf32 = False

@@ -168,8 +168,11 @@ def build_siamese_tracker(
 
 def _batch_exports(tracker, preset: Preset, weights, long_term: bool, load):
     """Let `tracker`'s ONNX engine track several targets in one batch (tracker.trackers.multi): the export for
-    that many targets is made from the torch model (`load()`) on first use (tracker.engines.auto)."""
+    that many targets is made from the torch model (`load()`) on first use (tracker.engines.auto). Not for an
+    int8 export: a float32 batch would give other boxes than the int8 graph gives each target alone, so its
+    targets run the int8 graph one after another."""
     from .engines.auto import batch_exporter
 
-    tracker.engine.batch_export = batch_exporter(preset, weights, long_term, load)
+    if tracker.engine.export.precision == "float32":
+        tracker.engine.batch_export = batch_exporter(preset, weights, long_term, load)
     return tracker

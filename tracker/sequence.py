@@ -107,7 +107,36 @@ def _box(box: Sequence[float]) -> Box:
     return x, y, w, h
 
 
-class TrackRun:
+class _Run:
+    """What both runs (`TrackRun`, `MultiTrackRun`) share: their length, rate and closing."""
+
+    source: FrameSource
+    start: int
+    max_frames: int | None
+    update_times: list[float]
+    _owns_source: bool
+
+    @property
+    def total(self) -> int | None:
+        """How many results the run will give, when the source knows its length (else max_frames or None)."""
+        count = self.source.frame_count
+        n = count - self.start if count is not None else None
+        if self.max_frames is not None:
+            n = min(n, self.max_frames) if n is not None else self.max_frames
+        return n
+
+    @property
+    def fps(self) -> float:
+        """Tracking rate so far (`fps_from_times` of the update() times): NaN before the second frame."""
+        return fps_from_times(self.update_times)
+
+    def close(self) -> None:
+        if self._owns_source:
+            self._owns_source = False
+            self.source.close()
+
+
+class TrackRun(_Run):
     """A tracker going through a source: iterate it (once) for `FrameResult`s. While and after it runs,
     `frames` (results so far), `lost`, `skipped`, `update_times`, `fps` and `source` describe it. The
     source is closed when the iteration ends, breaks or fails, or on `close()` (or leaving a `with` block),
@@ -137,20 +166,6 @@ class TrackRun:
         self.update_times: list[float] = []  # seconds of each update() call
         self.last: FrameResult | None = None
         self._started = False
-
-    @property
-    def total(self) -> int | None:
-        """How many results the run will give, when the source knows its length (else max_frames or None)."""
-        count = self.source.frame_count
-        n = count - self.start if count is not None else None
-        if self.max_frames is not None:
-            n = min(n, self.max_frames) if n is not None else self.max_frames
-        return n
-
-    @property
-    def fps(self) -> float:
-        """Tracking rate so far (`fps_from_times` of the update() times): NaN before the second frame."""
-        return fps_from_times(self.update_times)
 
     def __iter__(self) -> Iterator[FrameResult]:
         if self._started:
@@ -210,11 +225,6 @@ class TrackRun:
             self.last = result
         return result
 
-    def close(self) -> None:
-        if self._owns_source:
-            self._owns_source = False
-            self.source.close()
-
     def __enter__(self) -> TrackRun:
         return self
 
@@ -260,7 +270,7 @@ def _boxes(boxes) -> dict[int, Box]:
     return {i: _box(b) for i, b in items}
 
 
-class MultiTrackRun:
+class MultiTrackRun(_Run):
     """A MultiTracker going through a source: iterate it (once) for `MultiFrameResult`s. The first frame adds
     the targets of `boxes`; `schedule` {frame index: {id: box or None}} adds (a new id), corrects (an id
     tracked: `reinit`) or removes (None) targets on that frame, after the other targets' update. `frames`,
@@ -299,11 +309,11 @@ class MultiTrackRun:
         self.last: MultiFrameResult | None = None
         self._started = False
 
-    total = TrackRun.total
-    fps = TrackRun.fps
-    close = TrackRun.close
-    __enter__ = TrackRun.__enter__
-    __exit__ = TrackRun.__exit__
+    def __enter__(self) -> MultiTrackRun:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def __iter__(self) -> Iterator[MultiFrameResult]:
         if self._started:

@@ -73,7 +73,7 @@ class Engine:
         outs = [self.search(crops[i * per : (i + 1) * per], take_kernel(kernel, i)) for i in range(targets)]
         cls = np.concatenate([o[0] for o in outs])
         locs = [o[1] for o in outs]
-        return cls, (None if locs[0] is None else np.concatenate(locs))
+        return cls, (None if locs[0] is None else np.concatenate([loc for loc in locs if loc is not None]))
 
 
 def take_kernel(kernel, i: int):

@@ -27,7 +27,9 @@ class TorchEngine(Engine):
             loc = None if out["loc"] is None else out["loc"].float().cpu().numpy()
         return cls, loc
 
-    _concatenate = staticmethod(torch.cat)
+    @staticmethod
+    def _concatenate(leaves: list):
+        return torch.cat(leaves)
 
     def search_targets(self, crops: np.ndarray, kernel, targets: int):
         """All targets' crops in one batch against their stacked kernels: the correlation takes a kernel per

@@ -127,7 +127,7 @@ class Tracker:
         """A new, uninitialised tracker of the same kind and values sharing this one's network (engine): one
         per target of a MultiTracker (tracker.trackers.multi)."""
         twin = copy.copy(self)  # the state attributes are set anew by its init
-        twin._last = None
+        twin.__dict__.pop("_last", None)
         return twin
 
     def track(

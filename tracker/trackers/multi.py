@@ -56,7 +56,7 @@ class MultiTracker:
         return target_id in self.targets
 
     def _target(self, target_id: object) -> Tracker:
-        t = self.targets.get(target_id)  # type: ignore[arg-type]
+        t = self.targets.get(target_id) if isinstance(target_id, int) else None
         if t is None:
             have = ", ".join(map(str, self.targets)) or "none"
             raise TrackerError(f"no target with id {target_id!r} (ids: {have})")
@@ -103,9 +103,9 @@ class MultiTracker:
             stepped = search_step([t for _, t in batched], frame, self._stack)
             for (i, t), r in zip(batched, stepped):
                 results[i] = t._accept(r)
-        for i, t in self.targets.items():
+        for i, other in self.targets.items():
             if i not in results:
-                results[i] = t.update(frame)
+                results[i] = other.update(frame)
         return {i: results[i] for i in self.targets}
 
     def _stack(self, group: list) -> object:

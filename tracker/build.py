@@ -42,8 +42,12 @@ def build_tracker(preset_or_config, weights=None, device="cpu", xcorr="torch", e
         return build_exported_tracker(preset_or_config, engine=engine, **overrides)
     from .engines.shipped import build_shipped_tracker  # a shipped ONNX export; without torch, the only way
 
-    tracker = build_shipped_tracker(resolve_preset(preset_or_config), weights, device, xcorr, engine, **overrides)
+    preset = resolve_preset(preset_or_config)
+    tracker = build_shipped_tracker(preset, weights, device, xcorr, engine, **overrides)
     if tracker is not None:
+        options = {k: v for k, v in overrides.items() if k not in ("long_term", "fast")}
+        preset = preset.replace_track(**options) if options else preset
+        _batch_exports(tracker, preset, None, bool(overrides.get("long_term")), lambda: load_model(preset)[0])
         return tracker
     return build_siamese_tracker(
         preset_or_config, weights=weights, device=device, xcorr=xcorr, engine=engine, **overrides
@@ -183,11 +187,12 @@ def build_siamese_tracker(
 
         export = exported_for(preset, model, weights, long_term)
         try:
-            return tracker_on_export(export, preset, engine, long_term)
+            tracker = tracker_on_export(export, preset, engine, long_term)
         except ExportError:
             # a cached export this engine cannot load: made again once; a fresh one that fails is reported
             forget_export(export)
-            return tracker_on_export(exported_for(preset, model, weights, long_term), preset, engine, long_term)
+            tracker = tracker_on_export(exported_for(preset, model, weights, long_term), preset, engine, long_term)
+        return _batch_exports(tracker, preset, weights, long_term, lambda: model)
     model.set_xcorr_backend(xcorr)
     if dev.type == "cpu" and fast:
         model.enable_fast_inference()
@@ -196,4 +201,16 @@ def build_siamese_tracker(
     tracker.xcorr = xcorr
     tracker.device_name = str(dev)
     tracker.engine_name = "torch"
+    return tracker
+
+
+def _batch_exports(tracker, preset: Preset, weights, long_term: bool, load):
+    """Let `tracker`'s ONNX engine track several targets in one batch (tracker.trackers.multi): the export for
+    that many targets is made from the torch model (`load()`) on first use (tracker.engines.auto). Not for an
+    int8 export: a float32 batch would give other boxes than the int8 graph gives each target alone, so its
+    targets run the int8 graph one after another."""
+    from .engines.auto import batch_exporter
+
+    if tracker.engine.export.precision == "float32":
+        tracker.engine.batch_export = batch_exporter(preset, weights, long_term, load)
     return tracker

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Iterable, Iterator, Sequence, Sized
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Sized
 from dataclasses import dataclass, field
 from typing import Union, cast
 
@@ -107,7 +107,36 @@ def _box(box: Sequence[float]) -> Box:
     return x, y, w, h
 
 
-class TrackRun:
+class _Run:
+    """What both runs (`TrackRun`, `MultiTrackRun`) share: their length, rate and closing."""
+
+    source: FrameSource
+    start: int
+    max_frames: int | None
+    update_times: list[float]
+    _owns_source: bool
+
+    @property
+    def total(self) -> int | None:
+        """How many results the run will give, when the source knows its length (else max_frames or None)."""
+        count = self.source.frame_count
+        n = count - self.start if count is not None else None
+        if self.max_frames is not None:
+            n = min(n, self.max_frames) if n is not None else self.max_frames
+        return n
+
+    @property
+    def fps(self) -> float:
+        """Tracking rate so far (`fps_from_times` of the update() times): NaN before the second frame."""
+        return fps_from_times(self.update_times)
+
+    def close(self) -> None:
+        if self._owns_source:
+            self._owns_source = False
+            self.source.close()
+
+
+class TrackRun(_Run):
     """A tracker going through a source: iterate it (once) for `FrameResult`s. While and after it runs,
     `frames` (results so far), `lost`, `skipped`, `update_times`, `fps` and `source` describe it. The
     source is closed when the iteration ends, breaks or fails, or on `close()` (or leaving a `with` block),
@@ -137,20 +166,6 @@ class TrackRun:
         self.update_times: list[float] = []  # seconds of each update() call
         self.last: FrameResult | None = None
         self._started = False
-
-    @property
-    def total(self) -> int | None:
-        """How many results the run will give, when the source knows its length (else max_frames or None)."""
-        count = self.source.frame_count
-        n = count - self.start if count is not None else None
-        if self.max_frames is not None:
-            n = min(n, self.max_frames) if n is not None else self.max_frames
-        return n
-
-    @property
-    def fps(self) -> float:
-        """Tracking rate so far (`fps_from_times` of the update() times): NaN before the second frame."""
-        return fps_from_times(self.update_times)
 
     def __iter__(self) -> Iterator[FrameResult]:
         if self._started:
@@ -210,13 +225,170 @@ class TrackRun:
             self.last = result
         return result
 
-    def close(self) -> None:
-        if self._owns_source:
-            self._owns_source = False
-            self.source.close()
-
     def __enter__(self) -> TrackRun:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@dataclass(frozen=True)
+class MultiFrameResult:
+    """One frame's results in a multi-target run (`MultiTracker.track`): `targets` {id: FrameResult} for
+    every target tracked on this frame, in the order they were added (`initial` for one added or corrected
+    on this frame: its box is the given one); `seconds`, the time of this frame's update() for all targets
+    together (0 for the first frame and a skipped one); `skipped` and `frame` as in `FrameResult`."""
+
+    index: int
+    targets: dict[int, FrameResult]
+    seconds: float = 0.0
+    skipped: bool = False
+    frame: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    def __getitem__(self, target_id: int) -> FrameResult:
+        return self.targets[target_id]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.targets)
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def items(self):
+        return self.targets.items()
+
+
+def _boxes(boxes) -> dict[int, Box]:
+    from .trackers.multi import check_id
+
+    if isinstance(boxes, Mapping):
+        items = [(check_id(i), b) for i, b in boxes.items()]
+    else:
+        if isinstance(boxes, np.ndarray) and boxes.ndim == 1:
+            boxes = [boxes]
+        items = list(enumerate(boxes, 1))
+    return {i: _box(b) for i, b in items}
+
+
+class MultiTrackRun(_Run):
+    """A MultiTracker going through a source: iterate it (once) for `MultiFrameResult`s. The first frame adds
+    the targets of `boxes`; `schedule` {frame index: {id: box or None}} adds (a new id), corrects (an id
+    tracked: `reinit`) or removes (None) targets on that frame, after the other targets' update. `frames`,
+    `lost` ({id: frames reported lost}), `skipped`, `update_times`, `fps` and `source` describe it as
+    `TrackRun`'s do; the source is closed as `TrackRun` closes it."""
+
+    def __init__(
+        self,
+        tracker,
+        source: FrameInput,
+        boxes,
+        *,
+        start: int = 0,
+        max_frames: int | None = None,
+        schedule: Mapping[int, Mapping[int, Sequence[float] | None]] | None = None,
+    ) -> None:
+        from .trackers.multi import check_id
+
+        if max_frames is not None and max_frames < 1:
+            raise TrackerError(f"max_frames must be at least 1, got {max_frames}")
+        if start < 0:
+            raise TrackerError(f"start must be 0 or more, got {start}")
+        self.tracker = tracker
+        self.boxes = _boxes(boxes)
+        self.schedule = {
+            int(f): {check_id(i): (None if b is None else _box(b)) for i, b in events.items()}
+            for f, events in (schedule or {}).items()
+        }
+        self.max_frames = max_frames
+        self.source, self._owns_source = _as_source(source, start)
+        self.start = int(getattr(self.source, "start", start) or 0)
+        self.frames = 0
+        self.lost: dict[int, int] = {}
+        self.skipped: list[int] = []
+        self.update_times: list[float] = []
+        self.last: MultiFrameResult | None = None
+        self._started = False
+
+    def __enter__(self) -> MultiTrackRun:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[MultiFrameResult]:
+        if self._started:
+            raise TrackerError("a MultiTrackRun can be iterated once: call tracker.track(...) again for a new run")
+        self._started = True
+        return self._run()
+
+    def _initial(self, frame, index: int, events: Mapping[int, Box | None], results: dict) -> None:
+        """Apply a frame's additions, corrections and removals (`results` gets the initial results)."""
+        tracker = self.tracker
+        for target_id, box in events.items():
+            if box is None:
+                tracker.remove(target_id)
+                results.pop(target_id, None)
+                continue
+            if target_id in tracker:
+                tracker.reinit(target_id, frame, box)
+            else:
+                tracker.add(frame, box, target_id)
+            r = tracker.last(target_id)
+            results[target_id] = FrameResult(
+                box, r.score, r.lost, r.lost_signal, index=index, initial=True, frame=frame
+            )
+
+    def _run(self) -> Iterator[MultiFrameResult]:
+        limit = self.max_frames if self.max_frames is not None else math.inf
+        tracker, prev = self.tracker, None
+        try:
+            for index, frame in self.source:
+                results: dict[int, FrameResult] = {}
+                if prev is None:
+                    self._initial(frame, index, self.boxes, results)
+                    self._initial(frame, index, self.schedule.get(index, {}), results)
+                    result = MultiFrameResult(index, results, frame=frame)
+                else:
+                    for missing in range(prev.index + 1, index):
+                        if self.frames >= limit:
+                            return
+                        self.skipped.append(missing)
+                        repeated = {
+                            i: FrameResult(r.box, r.score, r.lost, r.lost_signal, index=missing, skipped=True)
+                            for i, r in prev.items()
+                        }
+                        yield self._emit(MultiFrameResult(missing, repeated, skipped=True))
+                    if self.frames >= limit:
+                        return
+                    t0 = time.perf_counter()
+                    updated = tracker.update(frame) if len(tracker) else {}
+                    dt = time.perf_counter() - t0
+                    self.update_times.append(dt)
+                    for i, r in updated.items():
+                        self.lost[i] = self.lost.get(i, 0) + int(r.lost)
+                        results[i] = FrameResult(
+                            _box(r.box),
+                            float(r.score),
+                            bool(r.lost),
+                            r.lost_signal,
+                            index=index,
+                            seconds=dt,
+                            frame=frame,
+                        )
+                    self._initial(frame, index, self.schedule.get(index, {}), results)
+                    result = MultiFrameResult(index, results, seconds=dt, frame=frame)
+                prev = result
+                yield self._emit(result)
+                if self.frames >= limit:
+                    return
+            if prev is None:
+                where = f" from frame {self.start} on" if self.start else ""
+                raise SourceError(f"{getattr(self.source, 'spec', 'source')}: no frame could be read{where}")
+        finally:
+            self.close()
+
+    def _emit(self, result: MultiFrameResult) -> MultiFrameResult:
+        self.frames += 1
+        if not result.skipped:
+            self.last = result
+        return result

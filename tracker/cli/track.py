@@ -1,4 +1,5 @@
-"""`siamtrack track`: one target through one source (video file, image folder, camera index)."""
+"""`siamtrack track`: one target, or several at once (`--init` repeated, or `--init-file`), through one source
+(video file, image folder, camera index)."""
 
 from __future__ import annotations
 
@@ -42,8 +43,21 @@ def add_arguments(p):
     p.add_argument(
         "--init",
         type=box_arg,
+        action="append",
         metavar="X,Y,W,H",
-        help="initial box X,Y,W,H (0-based pixels); default: the first line of --groundtruth",
+        help="initial box X,Y,W,H (0-based pixels); default: the first line of --groundtruth. Repeat it to "
+        "track several targets at once (ids 1, 2, ... in order)",
+    )
+    p.add_argument(
+        "--init-file",
+        metavar="FILE",
+        help="several targets at once: one line id,x,y,w,h per target (ids whole numbers from 1)",
+    )
+    p.add_argument(
+        "--per-target",
+        action="store_true",
+        help="with several targets and --output FILE: also one x,y,w,h file per target beside it, "
+        "FILE_ID (a line per frame, NaN where the target is not tracked)",
     )
     p.add_argument(
         "--gt-base",
@@ -57,7 +71,11 @@ def add_arguments(p):
         help="ground-truth boxes file: the first box initialises, and the "
         "success AUC and precision@20 are printed at the end",
     )
-    p.add_argument("--output", help="write one x,y,w,h line per frame (line 1 = the initial box)")
+    p.add_argument(
+        "--output",
+        help="write one x,y,w,h line per frame (line 1 = the initial box); with several targets the MOT "
+        "challenge layout frame,id,x,y,w,h,score,-1,-1,-1 (frames from 1, boxes 0-based)",
+    )
     p.add_argument("--save-video", help="write the annotated video (.mp4: mp4v, .avi: MJPG)")
     p.add_argument("--max-frames", type=int, help="stop after N frames (the initial frame included)")
     p.add_argument("--start", type=int, default=0, help="first frame index (default 0)")
@@ -111,11 +129,19 @@ def run(args) -> int:
         from ..io.boxes import read_box_file
 
         gt = read_box_file(args.groundtruth, args.gt_base)  # 0-based, whatever the file's origin
-    init = args.init
-    if init is None:
+    targets = initial_boxes(args)
+    if targets is not None and len(targets) == 1 and not args.init_file:
+        init, targets = targets[1], None
+    elif targets is not None:
+        if gt is not None:
+            raise UserError("--groundtruth scores one target: give one --init (or leave it out)")
+        init = None
+    else:
         if gt is None:
             raise UserError("give the initial box with --init X,Y,W,H (or --groundtruth FILE)")
         init = tuple(gt[0])
+    if args.per_target and (targets is None or not args.output):
+        raise UserError("--per-target writes a file per target: it needs several targets and --output FILE")
     if args.max_frames is not None and args.max_frames < 1:
         raise UserError("--max-frames must be at least 1")
 
@@ -144,6 +170,8 @@ def run(args) -> int:
         )
 
     source.on_skip = lambda i, why: print(f"\nwarning: frame {i} skipped: {why}", file=sys.stderr)
+    if targets is not None:
+        return run_targets(args, tracker, source, targets)
     writer = BoxWriter(args.output) if args.output else None
     video = None
     run = tracker.track(source, init, max_frames=args.max_frames)  # tracker.sequence: the one frame loop
@@ -182,6 +210,58 @@ def run(args) -> int:
     return 0
 
 
+def initial_boxes(args) -> dict | None:
+    """{id: box} of --init (ids 1, 2, ... in order) or --init-file; None when neither is given."""
+    from ..errors import UserError
+
+    if args.init_file:
+        if args.init:
+            raise UserError("give the boxes with --init or with --init-file, not both")
+        from ..io.boxes import read_init_file
+
+        return read_init_file(args.init_file)
+    if not args.init:
+        return None
+    return {i: box for i, box in enumerate(args.init, 1)}
+
+
+def run_targets(args, tracker, source, boxes: dict) -> int:
+    """Several targets at once (tracker.trackers.multi): one batched search per frame; the MOT layout to
+    --output (and a file per target with --per-target), each id in its colour on the annotated video."""
+    from ..io import MotWriter, VideoSink, draw_results
+    from ..progress import Progress
+    from ..trackers.multi import MultiTracker
+
+    multi = MultiTracker(tracker)
+    writer = MotWriter(args.output, args.per_target) if args.output else None
+    video = None
+    run = multi.track(source, boxes, max_frames=args.max_frames)
+    progress = Progress(run.total or 0, "track", enabled=not args.quiet)
+    try:
+        for r in run:
+            if writer:
+                writer.write(r.index, r.targets)
+            if args.save_video and not r.skipped:
+                assert r.frame is not None
+                if video is None:
+                    video = VideoSink(args.save_video, source.fps or 25.0, (r.frame.shape[1], r.frame.shape[0]))
+                video.write(draw_results(r.frame, r.targets))
+            progress.advance(1, f"{_rate(run):5.1f} fps" if run.frames % 10 == 1 else None)
+    finally:
+        source.close()
+        if writer and writer.frames:
+            writer.close()
+        if video:
+            video.close()
+    progress.close()
+    lost = " ".join(f"#{i}:{n}" for i, n in run.lost.items()) or "0"
+    line = f"frames {run.frames}  targets {len(boxes)}  fps {_rate(run):.1f}  lost {lost}"
+    if source.skipped:
+        line += f"  skipped {len(source.skipped)}"
+    print(line)
+    return 0
+
+
 def demo_video_path():
     """Where `--demo` writes its annotated video unless --save-video says: the temporary folder, never the
     current one (the user did not ask for a file there)."""
@@ -204,7 +284,7 @@ def check_outputs(args) -> None:
         outputs.append(("--output", check_output_file(args.output, "--output")))
     if args.save_video:
         outputs.append(("--save-video", check_video_output(args.save_video, "--save-video")))
-    inputs = [Path(p) for p in (args.source, args.groundtruth, args.weights, args.config) if p]
+    inputs = [Path(p) for p in (args.source, args.groundtruth, args.weights, args.config, args.init_file) if p]
     for flag, out in outputs:
         for inp in inputs:
             if out.exists() and inp.exists() and out.resolve() == inp.resolve():

@@ -44,6 +44,52 @@ class Engine:
     def search(self, crops: np.ndarray, kernel) -> tuple[np.ndarray, np.ndarray | None]:
         raise NotImplementedError
 
+    # Several targets at once (tracker.trackers.multi): their kernels stacked into one batch, and one search
+    # call for all their crops. One target is the same call with a stack of one (the kernel itself).
+
+    @staticmethod
+    def _concatenate(leaves: list):
+        return np.concatenate(leaves, axis=0)
+
+    def stack(self, kernels: list):
+        """The kernels of several targets (each as `template` gave it, batch 1) as one kernel of batch
+        len(kernels): every array or tensor concatenated along its first axis, nesting kept. One kernel is
+        returned as it is."""
+        if len(kernels) == 1:
+            return kernels[0]
+        first = kernels[0]
+        if isinstance(first, (list, tuple)):
+            return type(first)(self.stack([k[i] for k in kernels]) for i in range(len(first)))
+        return self._concatenate(list(kernels))
+
+    def search_targets(self, crops: np.ndarray, kernel, targets: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """The search branch on the crops of `targets` targets, `len(crops) // targets` consecutive crops each
+        (SiamFC: its scales), against `kernel`, the stack of their kernels (`stack`): outputs in the crops'
+        order. One target is exactly `search(crops, kernel)`; for several, this fallback runs one search per
+        target (engines that can batch override it: one network call for all)."""
+        if targets == 1:
+            return self.search(crops, kernel)
+        per = len(crops) // targets
+        outs = [self.search(crops[i * per : (i + 1) * per], take_kernel(kernel, i)) for i in range(targets)]
+        cls = np.concatenate([o[0] for o in outs])
+        locs = [o[1] for o in outs]
+        return cls, (None if locs[0] is None else np.concatenate([loc for loc in locs if loc is not None]))
+
+
+def take_kernel(kernel, i: int):
+    """Target `i`'s kernel (batch 1) out of a stack (`Engine.stack`), nesting kept."""
+    if isinstance(kernel, (list, tuple)):
+        return type(kernel)(take_kernel(k, i) for k in kernel)
+    return kernel[i : i + 1]
+
+
+def repeat_kernel(kernel, times: int, repeat):
+    """Each target's kernel in a stack repeated `times` times in a row (one per crop of that target), by
+    `repeat(leaf, times)`, nesting kept."""
+    if isinstance(kernel, (list, tuple)):
+        return type(kernel)(repeat_kernel(k, times, repeat) for k in kernel)
+    return repeat(kernel, times)
+
 
 def engine_text(tracker) -> str:
     """What runs a Siamese tracker's network: the engine, and int8 where its graphs are quantized (e.g.

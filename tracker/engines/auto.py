@@ -66,14 +66,15 @@ def installed_module(name: str) -> bool:
         return False
 
 
-def exported_for(preset, model, weights, long_term: bool = False):
+def exported_for(preset, model, weights, long_term: bool = False, targets: int = 1):
     """The preset's shipped export where it is this model (tracker.engines.shipped), else the cached export of
-    `model` (made now if missing or damaged)."""
+    `model` (made now if missing or damaged). `targets` > 1: the export whose search graphs take that many
+    targets at once (tracker.export.onnx.export_model), never shipped."""
     sha = weights_sha256(preset, weights)
     from .shipped import shipped_export
 
     try:
-        shipped, _ = shipped_export(preset, sha, long_term)
+        shipped = shipped_export(preset, sha, long_term)[0] if targets == 1 else None
     except ExportError:  # a damaged shipped file: the cache's own export instead
         shipped = None
     if shipped is not None:
@@ -95,11 +96,12 @@ def exported_for(preset, model, weights, long_term: bool = False):
             spec["input"],
             spec["family"],
             spec["track"]["exemplar_size"],
-            search_shapes(preset, long_term),
+            search_shapes(preset, long_term, targets),
             sha,
             torch.__version__,
             exporter_fingerprint(),
         ]
+        + ([f"targets={targets}"] if targets > 1 else [])
     )
     folder = cache_dir() / "exports" / f"{preset.name}-{key}"
     if folder.is_dir():
@@ -114,7 +116,7 @@ def exported_for(preset, model, weights, long_term: bool = False):
         # a copy: export_model drops the optimised graphs of the model it is given
         import copy
 
-        export_model(preset, copy.deepcopy(model).cpu(), tmp, sha, long_term=long_term)
+        export_model(preset, copy.deepcopy(model).cpu(), tmp, sha, long_term=long_term, targets=targets)
         try:
             os.replace(tmp, folder)
         except OSError:  # another process finished the same export first: use theirs
@@ -122,6 +124,28 @@ def exported_for(preset, model, weights, long_term: bool = False):
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return read_export(folder)
+
+
+def batch_exporter(preset, weights, long_term: bool, load_model):
+    """For an ONNX engine running `preset` with `weights` (None: the shipped ones): a function giving the
+    export for n targets at once (OnnxEngine.batch_export), made into the cache on first use from the torch
+    model that `load_model()` returns (called then, once); None where no such export can be made here (no
+    torch or export tools)."""
+    from .._torch import torch_installed
+
+    if not torch_installed() or export_tools_missing():
+        return None
+    held: list = []
+
+    def export_for(targets: int):
+        try:
+            if not held:
+                held.append(load_model())
+            return exported_for(preset, held[0], weights, long_term, targets)
+        except (ExportError, OSError):  # not exportable, or no writable cache folder: one search per target
+            return None
+
+    return export_for
 
 
 def choose_engine(preset, model, weights, device, xcorr: str, long_term: bool, fast: bool) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import Engine
+from . import Engine, repeat_kernel
 from .exported import ExportError
 from .preprocess import NumpyInput
 
@@ -26,6 +26,38 @@ class OnnxEngine(Engine):
         self.prepare = NumpyInput(export.preset.input)
         self._template = self._load(export.template)
         self._search = {g.size: None for g in export.search}
+        self.batch_export = None  # see search_targets
+        self._batch_exports: dict = {}  # target count -> the export for that many targets, or None
+        self._batch_sessions: dict = {}  # graph path -> loaded graph
+
+    # Several targets (Engine.search_targets): an export's graphs take one kernel (batch 1), so a batch of
+    # targets needs search graphs with a kernel per crop, exported for that many targets. `batch_export`,
+    # where the builder could set one (tracker.engines.auto.batch_exporter: torch and the weights at hand),
+    # gives that export for a target count (None: not available); without it, or where it gives none,
+    # each target runs the batch-1 graph in turn (the same numbers, one call per target).
+    def _batch_graph(self, size: int, batch: int, targets: int):
+        exports = self._batch_exports
+        if targets not in exports:
+            exports[targets] = self.batch_export(targets) if self.batch_export is not None else None
+        export = exports[targets]
+        return None if export is None else next((g for g in export.search if (g.size, g.batch) == (size, batch)), None)
+
+    def search_targets(self, crops, kernel, targets: int):
+        if targets == 1:
+            return self.search(crops, kernel)
+        graph = self._batch_graph(crops.shape[1], len(crops), targets)  # crops (N, H, W, 3)
+        if graph is None:
+            return super().search_targets(crops, kernel, targets)
+        x = self.prepare(crops)
+        sessions = self._batch_sessions
+        session = sessions.get(graph.path)
+        if session is None:
+            session = sessions[graph.path] = self._load(graph)
+        per = x.shape[0] // targets
+        if per > 1:  # several crops per target (SiamFC's scales): its kernel for each
+            kernel = repeat_kernel(kernel, per, lambda a, n: np.repeat(a, n, axis=0))
+        outs = self._run(session, graph, [x, *kernel])
+        return outs[0], (outs[1] if len(outs) > 1 else None)
 
     def _load(self, graph):
         raise NotImplementedError

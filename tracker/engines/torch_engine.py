@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from . import Engine
+from . import Engine, repeat_kernel
 
 
 class TorchEngine(Engine):
@@ -26,3 +26,15 @@ class TorchEngine(Engine):
             cls = out["cls"].float().cpu().numpy()
             loc = None if out["loc"] is None else out["loc"].float().cpu().numpy()
         return cls, loc
+
+    @staticmethod
+    def _concatenate(leaves: list):
+        return torch.cat(leaves)
+
+    def search_targets(self, crops: np.ndarray, kernel, targets: int):
+        """All targets' crops in one batch against their stacked kernels: the correlation takes a kernel per
+        crop (tracker.xcorr: kernel batch = search batch), so one model call serves them all."""
+        per = len(crops) // targets
+        if targets > 1 and per > 1:  # several crops per target (SiamFC's scales): its kernel for each
+            kernel = repeat_kernel(kernel, per, lambda t, n: t.repeat_interleave(n, dim=0))
+        return self.search(crops, kernel)

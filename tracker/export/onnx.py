@@ -202,16 +202,17 @@ def _layer_type(model: nn.Module, path: str) -> str:
         return type(model).__name__
 
 
-def search_shapes(preset: Preset, long_term: bool = False) -> list[tuple[int, int]]:
-    """(size, batch) of each search graph the tracking values use."""
+def search_shapes(preset: Preset, long_term: bool = False, targets: int = 1) -> list[tuple[int, int]]:
+    """(size, batch) of each search graph the tracking values use, for `targets` targets at once (their
+    crops in one batch)."""
     p = preset.track
     if preset.family == "siamfc":
         assert isinstance(p, SiamFCParams)
-        return [(p.instance_size, p.scale_num)]
+        return [(p.instance_size, p.scale_num * targets)]
     assert not isinstance(p, SiamFCParams)
-    sizes = [(p.instance_size, 1)]
+    sizes = [(p.instance_size, targets)]
     if (long_term or p.long_term) and p.lost_instance_size != p.instance_size:
-        sizes.append((p.lost_instance_size, 1))
+        sizes.append((p.lost_instance_size, targets))
     return sizes
 
 
@@ -240,9 +241,14 @@ def export_model(
     int8: bool = False,
     calibration=None,
     calibration_frames: int = 96,
+    targets: int = 1,
 ):
     """Writes the export of `model` (the preset's network, eval mode, CPU) to `out_dir`; returns its
-    tracker.engines.exported.Export (read back and verified)."""
+    tracker.engines.exported.Export (read back and verified). With `targets` > 1 the search graphs take the
+    crops of that many targets in one batch and a kernel per crop (the kernel inputs' batch is the crops'),
+    for tracking several targets at once (tracker.engines.Engine.search_targets); float32 only."""
+    if targets > 1 and int8:
+        raise ExportError("an export for several targets at once is float32 only")
     out, model = prepare_export(model, out_dir)
     p = preset.track
     gen = torch.Generator().manual_seed(0)
@@ -272,12 +278,18 @@ def export_model(
     with torch.no_grad():
         kernel2 = tree_flatten(model.template(z2))[0]
     checks = [(t_path, (z2,), [k.numpy() for k in kernel2])]
-    for size, batch in search_shapes(preset, long_term):
+    for size, batch in search_shapes(preset, long_term, targets):
+        example, check_kernel = kernel, kernel2
+        if targets > 1:  # a kernel per crop; checked with a different one for each
+            example = [k.repeat(batch, *[1] * (k.dim() - 1)) for k in kernel]
+            zs = torch.rand(batch, 3, p.exemplar_size, p.exemplar_size, generator=gen)
+            with torch.no_grad():
+                check_kernel = tree_flatten(model.template(zs))[0]
         x = torch.rand(batch, 3, size, size, generator=gen)
         path = out / f"search_{size}.onnx"
         _export_graph(
             _Search(model, spec).eval(),
-            (x, *kernel),
+            (x, *example),
             path,
             ["x", *k_names],
             outputs,
@@ -286,14 +298,14 @@ def export_model(
         )
         x2 = torch.rand(batch, 3, size, size, generator=gen)
         with torch.no_grad():
-            res = model.track(x2, tree_unflatten(list(kernel2), spec))
-        checks.append((path, (x2, *kernel2), [res[o].numpy() for o in outputs]))
+            res = model.track(x2, tree_unflatten(list(check_kernel), spec))
+        checks.append((path, (x2, *check_kernel), [res[o].numpy() for o in outputs]))
         graphs["search"].append(
             {
                 "file": path.name,
                 "inputs": ["x", *k_names],
                 "outputs": outputs,
-                "shapes": {"x": list(x.shape), **{n: list(k.shape) for n, k in zip(k_names, kernel)}},
+                "shapes": {"x": list(x.shape), **{n: list(k.shape) for n, k in zip(k_names, example)}},
                 "size": size,
                 "batch": batch,
                 "precision": "float32",

@@ -166,3 +166,36 @@ def read_box_file(path, base: str | int | None = "auto") -> list[list[float]]:
         raise BoxFileError(f"{path}: no boxes in the file")
     b = box_file_base(path, base)
     return [[v - b if i < 2 else v for i, v in enumerate(row)] for row in rows]
+
+
+def read_init_file(path) -> dict[int, tuple[float, float, float, float]]:
+    """A file of initial boxes for several targets (`siamtrack track --init-file`): one target a line,
+    `id,x,y,w,h` (any of the separators above; ids whole numbers from 1, each once; 0-based pixels), an
+    optional first line of column names. Raises BoxFileError naming the file and line of the first bad row."""
+    path = Path(path)
+    try:
+        lines = path.read_text().splitlines()
+    except UnicodeDecodeError:
+        raise BoxFileError(f"{path}: not a text file") from None
+    except OSError as exc:
+        raise BoxFileError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    boxes: dict[int, tuple[float, float, float, float]] = {}
+    for no, line in enumerate(lines, 1):
+        values = split_values(line)
+        if not values or (no == 1 and values[0].lower() == "id"):
+            continue
+        if len(values) != 5:
+            raise BoxFileError(f"{path}:{no}: expected 5 values id,x,y,w,h, got {len(values)}")
+        text = values[0]
+        if not text.isdigit() or int(text) < 1:
+            raise BoxFileError(f"{path}:{no}: the id {text!r} is not a whole number from 1")
+        target_id = int(text)
+        if target_id in boxes:
+            raise BoxFileError(f"{path}:{no}: id {target_id} is given twice")
+        try:
+            boxes[target_id] = check_box(values[1:])
+        except ValueError as exc:
+            raise BoxFileError(f"{path}:{no}: {exc}") from None
+    if not boxes:
+        raise BoxFileError(f"{path}: no boxes in the file (one line id,x,y,w,h per target)")
+    return boxes

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,7 +83,10 @@ def check_video_output(path: str | os.PathLike, flag: str = "--save-video") -> P
 
 
 def format_box(box: Sequence[float]) -> str:
-    return ",".join(f"{v:.4f}".rstrip("0").rstrip(".") if v != int(v) else str(int(v)) for v in box)
+    """x,y,w,h with up to 4 decimals; NaN (no box on that frame) as NaN."""
+    return ",".join(
+        "NaN" if v != v else f"{v:.4f}".rstrip("0").rstrip(".") if v != int(v) else str(int(v)) for v in box
+    )
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
@@ -147,14 +150,82 @@ def draw_result(
         pts = np.array(trail, dtype=np.int32).reshape(-1, 1, 2)
         cv2.polylines(out, [pts], False, (255, 200, 0), style.line, cv2.LINE_AA)
     if result is not None:
-        x, y, w, h = result.box
-        colour = LOST_COLOUR if result.lost else TRACK_COLOUR
-        p1, p2 = (int(round(x)), int(round(y))), (int(round(x + w)), int(round(y + h)))
-        cv2.rectangle(out, p1, p2, colour, max(1, style.line // 2) if result.lost else style.line, cv2.LINE_AA)
-        text = f"{result.score:.2f}" + (" LOST" if result.lost else "")
-        texts = [f"{label} {text}", text] if label else [text]
-        draw_label(out, layout_label(texts, p1, width, height), colour)
+        _draw_box(out, result, label, LOST_COLOUR if result.lost else TRACK_COLOUR)
     return out
+
+
+# one colour per target id (BGR), in turn: distinct from each other and from the lost red
+ID_COLOURS = [
+    (0, 255, 0),
+    (255, 160, 0),
+    (0, 215, 255),
+    (255, 0, 255),
+    (255, 255, 0),
+    (0, 128, 255),
+    (128, 0, 128),
+    (0, 128, 0),
+    (203, 192, 255),
+    (128, 128, 0),
+]
+
+
+def id_colour(target_id: int) -> tuple[int, int, int]:
+    """Target `target_id`'s colour (ids from 1): ID_COLOURS in turn."""
+    return ID_COLOURS[(int(target_id) - 1) % len(ID_COLOURS)]
+
+
+def draw_results(frame: np.ndarray, results: Mapping[int, TrackResult]) -> np.ndarray:
+    """Several targets on a copy of `frame`: each box in its id's colour (`id_colour`; thinner when lost)
+    with a label '#id score' (and LOST)."""
+    out = frame.copy()
+    for target_id, result in results.items():
+        _draw_box(out, result, f"#{target_id}", id_colour(target_id), id_first=True)
+    return out
+
+
+def _draw_box(out: np.ndarray, result: TrackResult, label: str | None, colour, id_first: bool = False) -> None:
+    height, width = out.shape[:2]
+    style = overlay_style(width, height)
+    x, y, w, h = result.box
+    p1, p2 = (int(round(x)), int(round(y))), (int(round(x + w)), int(round(y + h)))
+    cv2.rectangle(out, p1, p2, colour, max(1, style.line // 2) if result.lost else style.line, cv2.LINE_AA)
+    text = f"{result.score:.2f}" + (" LOST" if result.lost else "")
+    texts = [f"{label} {text}", label if id_first else text] if label else [text]
+    draw_label(out, layout_label(texts, p1, width, height), colour)
+
+
+def format_mot_row(frame: int, target_id: int, box: Sequence[float], score: float) -> str:
+    """One line of a MOT challenge file: frame (1-based), id, x, y, w, h, score, -1, -1, -1."""
+    return f"{frame},{target_id},{format_box(box)},{float(score):.4f},-1,-1,-1"
+
+
+class MotWriter:
+    """Collects the targets' boxes frame by frame; `close()` writes them atomically: the MOT challenge layout
+    (`format_mot_row`: frames numbered from 1, siamtrack's 0-based boxes) to `path`, and with `per_target`
+    one x,y,w,h file per target beside it (`NAME_ID.EXT`: a line per frame of the run, NaN where that target
+    was not tracked, as box files mark a frame without the target)."""
+
+    def __init__(self, path: str | os.PathLike, per_target: bool = False):
+        self.path = Path(path)
+        self.per_target = per_target
+        self.rows: list[tuple[int, int, tuple[float, ...], float]] = []
+        self.frames: list[int] = []
+
+    def write(self, frame_index: int, results: Mapping[int, TrackResult]) -> None:
+        self.frames.append(frame_index)
+        for target_id, r in results.items():
+            self.rows.append((frame_index, target_id, tuple(float(v) for v in r.box), float(r.score)))
+
+    def target_path(self, target_id: int) -> Path:
+        return self.path.with_name(f"{self.path.stem}_{target_id}{self.path.suffix}")
+
+    def close(self) -> None:
+        atomic_write_text(self.path, "".join(format_mot_row(f + 1, i, b, s) + "\n" for f, i, b, s in self.rows))
+        if self.per_target:
+            nan = (float("nan"),) * 4
+            for target_id in dict.fromkeys(i for _, i, _, _ in self.rows):
+                boxes = {f: b for f, i, b, _ in self.rows if i == target_id}
+                write_boxes_atomic(self.target_path(target_id), (boxes.get(f, nan) for f in self.frames))
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import glob
 import math
 import os
 from pathlib import Path
+from typing import cast
 
 from .base import Tracker, TrackerError, TrackResult
 
@@ -202,6 +203,11 @@ class OpenCVTracker(Tracker):
         finally:
             if logging is not None:
                 logging.setLogLevel(level)
+
+    def spawn(self) -> OpenCVTracker:
+        twin = cast(OpenCVTracker, super().spawn())
+        twin._cv = None  # its own OpenCV object (built by its init)
+        return twin
 
     def _init(self, frame, box):
         if self._cv is None:

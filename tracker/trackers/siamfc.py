@@ -13,10 +13,10 @@ import numpy as np
 
 from ..config.presets import Preset, SiamFCParams
 from ..geometry import crop_resize
-from .base import Tracker, TrackResult
+from .base import BatchedTracker, TrackResult
 
 
-class SiamFCTracker(Tracker):
+class SiamFCTracker(BatchedTracker):
     def __init__(self, preset: Preset, engine):
         self.preset = preset
         if not isinstance(preset.track, SiamFCParams):
@@ -46,15 +46,20 @@ class SiamFCTracker(Tracker):
         self.ref_peak = None
         self.lost_signal = 1.0
 
-    def _responses(self, frame) -> np.ndarray:
+    def _crops(self, frame) -> np.ndarray:
+        """The search crops (scale_num, instance, instance, 3), one per scale, around the centre."""
         p = self.p
-        crops = np.stack(
+        return np.stack(
             [
                 crop_resize(frame, self.center, self.x_sz * f, p.instance_size, self.avg_color)
                 for f in self.scale_factors
             ]
         )
-        responses = self.engine.search(crops, self.kernel)[0][:, 0]
+
+    def _responses(self, cls: np.ndarray) -> np.ndarray:
+        """The scales' responses (the search outputs `cls`, (scale_num, 1, S, S)) upsampled."""
+        p = self.p
+        responses = cls[:, 0]
         if self.upscale_sz is None:
             self.upscale_sz = p.response_up * responses.shape[-1]
             win = np.outer(np.hanning(self.upscale_sz), np.hanning(self.upscale_sz))
@@ -63,9 +68,9 @@ class SiamFCTracker(Tracker):
             [cv2.resize(r, (self.upscale_sz, self.upscale_sz), interpolation=cv2.INTER_CUBIC) for r in responses]
         )
 
-    def _update(self, frame):
+    def _finish(self, frame, cls, loc):
         p = self.p
-        responses = self._responses(frame)
+        responses = self._responses(cls)
         n = p.scale_num
         responses[: n // 2] *= p.scale_penalty
         responses[n // 2 + 1 :] *= p.scale_penalty

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..config.presets import Preset, SiamFCParams, SiamRPNParams
 from ..geometry import anchor_boxes, context_size, decode_deltas, hanning_window, subwindow
-from .base import Tracker, TrackResult
+from .base import BatchedTracker, TrackResult
 
 
 def _change(r):
@@ -31,7 +31,7 @@ def blend(first, new, weight: float):
     return first * (1.0 - weight) + new * weight
 
 
-class SiamRPNTracker(Tracker):
+class SiamRPNTracker(BatchedTracker):
     def __init__(self, preset: Preset, engine, long_term: bool = False):
         self.preset = preset
         if isinstance(preset.track, SiamFCParams):
@@ -110,15 +110,19 @@ class SiamRPNTracker(Tracker):
         pred = decode_deltas(deltas, anchors)
         return score, pred, logits[1] - logits[0], window
 
-    def _update(self, frame):
+    def _crops(self, frame):
+        """The search crop (1, instance, instance, 3) around the centre (moved by the motion prior)."""
         p = self.p
         s_z = context_size(self.size[0], self.size[1], p.context_amount)
-        scale_z = p.exemplar_size / s_z
         instance = p.lost_instance_size if self.redetecting else p.instance_size
         s_x = s_z * (instance / p.exemplar_size)
         crop_center = self.center + p.motion_prior * self.velocity if p.motion_prior else self.center
-        x = subwindow(frame, crop_center, instance, round(s_x), self.channel_average)
-        cls, loc = self.engine.search(x, self.kernel)
+        self._crop = (p.exemplar_size / s_z, crop_center)  # the scale and centre _finish maps back with
+        return subwindow(frame, crop_center, instance, round(s_x), self.channel_average)[None]
+
+    def _finish(self, frame, cls, loc):
+        p = self.p
+        scale_z, crop_center = self._crop
         score, pred, margins, window = self._decode(cls[0], loc[0])
 
         s_c = _change(_padded_size(pred[2], pred[3]) / _padded_size(self.size[0] * scale_z, self.size[1] * scale_z))

@@ -9,7 +9,7 @@ distances (l, t, r, b) in search-crop pixels from each point of the stride-16 gr
 carries the model's own input convention (channel order, scale, mean/std) and concatenates the backbone's
 levels into one output; the neck-head graph splits them again, applies the neck (the template crop
 included) and the head, and writes the head's one logit per point as the pair (0, logit), whose softmax is
-the head's sigmoid score. OpenCV's tracking values are fixed in its code (window 0.455, lr 0.37,
+the head's sigmoid score (a head with background and target logits, NanoTrack's, gives its pair as it is). OpenCV's tracking values are fixed in its code (window 0.455, lr 0.37,
 penalty_k 0.055, context 0.5): the AnchorFreeParams defaults.
 """
 
@@ -71,6 +71,8 @@ class _NeckHead(nn.Module):
             zf, xf = self.model.neck(zf, True), self.model.neck(xf)
         head = self.model.head_module
         cls, loc = head.correlate(head.prepare_template(zf), head.search_features(xf))
+        if cls.shape[1] == 2:  # background and target logits already (NanoTrack's heads): OpenCV's layout
+            return cls, loc
         return torch.cat([torch.zeros_like(cls), cls], 1), loc
 
 

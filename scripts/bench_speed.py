@@ -347,6 +347,11 @@ def main():
             if nano_ms is not None:
                 row += f" {nano_ms / ms[i]:.2f} |"
             print(row, flush=True)
+        for name, _, tracker in runs:
+            why = getattr(tracker, "engine_choice", None)
+            if why:  # auto timed engine and precision on this machine (once, remembered)
+                times_ = ", ".join(f"{k} {v:.2f} ms" for k, v in sorted(why.items(), key=lambda kv: kv[1]))
+                print(f"auto chose {engine_text(tracker)} for {name} on this CPU (timed once, search graph: {times_})")
         if parts:
             print("\nWhere an update's time goes (median ms per update; outside = the update minus the graph):")
             print("| preset | engine | update | crop | conversion | graph | decode | rest | outside |")

@@ -202,9 +202,7 @@ def convert_pair(backbone_path: Path, head_path: Path, out: Path, preset, weight
         return out_
 
     k_names = [f"k{i}" for i in range(len(kernel))]
-    opset = max(
-        next((o.version for o in m.opset_import if o.domain in ("", "ai.onnx")), 13) for m in (backbone, head)
-    )
+    opset = max(next((o.version for o in m.opset_import if o.domain in ("", "ai.onnx")), 13) for m in (backbone, head))
 
     def build(inp: str, size: int, head_nodes, head_names: dict, inputs_extra, outputs, name: str):
         b_nodes = renamed(backbone.graph.node, "backbone/", {b_in[0]: inp, b_out: head_names["__features__"]})
@@ -251,7 +249,12 @@ def convert_pair(backbone_path: Path, head_path: Path, out: Path, preset, weight
     k_inputs = [
         helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, list(v.shape)) for n, v in zip(k_names, k_values)
     ]
-    s_names = {"__features__": "head/" + HEAD_INPUTS[1], **dict(zip(kernel, k_names)), "output1": "cls", "output2": "loc"}
+    s_names = {
+        "__features__": "head/" + HEAD_INPUTS[1],
+        **dict(zip(kernel, k_names)),
+        "output1": "cls",
+        "output2": "loc",
+    }
     search = build("x", p.instance_size, search_nodes, s_names, k_inputs, ["cls", "loc"], "opencv_nano_search")
     onnx.save(search, str(s_path))
     try:
@@ -323,7 +326,9 @@ def build_opencv_nano_tracker(spec: str, engine: str | None = None, long_term: b
     if name != "torch":
         name = check_engine(engine)
     if name == "torch":
-        raise ExportError(f"{spec}: OpenCV's NanoTrack files run on an ONNX engine (onnxruntime or openvino), not torch")
+        raise ExportError(
+            f"{spec}: OpenCV's NanoTrack files run on an ONNX engine (onnxruntime or openvino), not torch"
+        )
     if long_term or overrides.get("long_term"):
         raise ExportError(f"{spec}: OpenCV's NanoTrack files have no long-term re-detection graph (drop --long-term)")
     export = nano_export(spec)

@@ -9,8 +9,9 @@ distances (l, t, r, b) in search-crop pixels from each point of the stride-16 gr
 carries the model's own input convention (channel order, scale, mean/std) and concatenates the backbone's
 levels into one output; the neck-head graph splits them again, applies the neck (the template crop
 included) and the head, and writes the head's one logit per point as the pair (0, logit), whose softmax is
-the head's sigmoid score (a head with background and target logits, NanoTrack's, gives its pair as it is). OpenCV's tracking values are fixed in its code (window 0.455, lr 0.37,
-penalty_k 0.055, context 0.5): the AnchorFreeParams defaults.
+the head's sigmoid score (a head with background and target logits, NanoTrack's, gives its pair as it is).
+OpenCV's tracking values are fixed in its code (window 0.455, lr 0.37, penalty_k 0.055, context 0.5): the
+AnchorFreeParams defaults.
 """
 
 from __future__ import annotations

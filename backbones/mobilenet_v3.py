@@ -95,7 +95,9 @@ class MobileNetV3Small(Backbone):
         super().__init__()
         check_used_layers(used_layers, {4}, type(self).__name__)
         layers: list[nn.Module] = [
-            nn.Sequential(nn.Conv2d(3, STEM_CHANNELS, 3, 2, 1, bias=False), nn.BatchNorm2d(STEM_CHANNELS), nn.Hardswish())
+            nn.Sequential(
+                nn.Conv2d(3, STEM_CHANNELS, 3, 2, 1, bias=False), nn.BatchNorm2d(STEM_CHANNELS), nn.Hardswish()
+            )
         ]
         cin = STEM_CHANNELS
         for kernel, expansion, cout, se, hswish, stride in blocks:

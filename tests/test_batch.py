@@ -440,6 +440,29 @@ def test_command_line_errors_are_one_line_and_exit_2(tmp_path, capsys):
     assert batch("--merge", tmp_path) == 2  # --merge needs --output
 
 
+def test_a_row_with_a_bad_box_fails_its_item_as_the_help_says(tmp_path, videos, capsys):
+    """Issue 28: a row with three box values failed its item (exit 1) while the help said bad manifests exit
+    2. The design stands (tracker.batch.manifest: one row's bad values do not stop the others) and the help
+    says it: such a row fails its item, named by its line, the rest are tracked, exit 1; a manifest that
+    cannot be read as a whole is exit 2 before any item runs."""
+    help_text = " ".join(cli.EPILOG.split())
+    assert "1 some item failed, the others tracked" in help_text
+    assert "a row whose values are bad (a box that is not four numbers" in help_text
+    assert "2 bad arguments or a manifest that cannot be read as a whole" in help_text
+    m = tmp_path / "m.csv"
+    m.write_text(f'id,video,box\ngood,{videos["vtest"]},"100,100,50,80"\nbad,{videos["vtest"]},"100,100,50"\n')
+    out = tmp_path / "out"
+    assert batch(m, "-o", out, "--model", "opencv:kcf", "--max-frames", 3) == 1
+    failed = [ln for ln in capsys.readouterr().err.splitlines() if "FAILED" in ln]
+    assert len(failed) == 1 and "m.csv:3: an initial box has 4 values x,y,w,h, got 3" in failed[0]
+    rows = {r["item_id"]: r for r in read_csv(out / "summary.csv")}
+    assert rows["good"]["status"] == "ok" and len(boxes_of(out, "good")) == 3
+    assert rows["bad"]["status"] == "failed" and rows["bad"]["error"].startswith(f"{m}:3: ")
+    m.write_text("video,box\n")  # a header and no items: the manifest as a whole
+    assert batch(m, "-o", tmp_path / "out2", "--model", "opencv:kcf") == 2
+    assert not (tmp_path / "out2").exists()
+
+
 def test_threads_follow_the_free_cores_unless_given(tmp_path, videos, monkeypatch, capsys):
     """--threads N (else the free cores, split among the workers) is what the process's torch gets."""
     import torch

@@ -63,14 +63,53 @@ def test_output_paths_are_checked_before_any_work(frames, tmp_path, capsys, extr
     assert sorted(p.name for p in frames.iterdir()) == before  # nothing written, nothing lost
 
 
-def test_unreadable_output_folder(frames, tmp_path, capsys):
-    if os.geteuid() == 0:
-        pytest.skip("root writes anywhere")
+def _as_a_user_sees(monkeypatch, folder: Path) -> None:
+    """os.access as a non-root user sees `folder` (no write permission): root writes anywhere, so as root
+    (containers, CI) the refusal the permission bits give a user is simulated; as a user it is real."""
+    if os.geteuid() != 0:
+        return
+    real = os.access
+    monkeypatch.setattr(
+        os, "access", lambda p, mode, **kw: not (mode & os.W_OK and Path(p) == folder) and real(p, mode, **kw)
+    )
+
+
+def test_a_read_only_output_folder_is_called_read_only(frames, clip_folder, tmp_path, capsys, monkeypatch):
+    """Issue 28: a folder nobody may write in was reported as "permission denied"; it is "read-only", for
+    track's files and batch's folder alike, before any work."""
     locked = tmp_path / "locked"
-    locked.mkdir(mode=0o500)
-    rc = main(["track", str(frames), "--init", "20,30,30,30", "--output", str(locked / "b.txt")])
+    locked.mkdir(mode=0o555)
+    _as_a_user_sees(monkeypatch, locked)
+    rc = main(["track", str(frames), "--init", "20,30,30,30", "--output", str(locked / "b.txt"), "--quiet"])
     assert rc == 2
-    _one_error_line(capsys.readouterr().err, "permission denied")
+    _one_error_line(
+        capsys.readouterr().err, f"--output {locked}/b.txt: cannot write in {locked}: the folder is read-only"
+    )
+    rc = main(["batch", str(clip_folder), "-o", str(locked / "out"), "--model", "opencv:kcf", "--quiet"])
+    assert rc == 2
+    _one_error_line(
+        capsys.readouterr().err, f"-o/--out-dir {locked}/out: cannot write in {locked}: the folder is read-only"
+    )
+    assert list(locked.iterdir()) == []
+
+
+def test_an_unwritable_folder_says_why(tmp_path, monkeypatch):
+    """Writable by its owner but not by us: read-only for this user; on a read-only file system: that."""
+    from tracker.io.sinks import OutputError, check_output_file
+
+    theirs = tmp_path / "theirs"
+    theirs.mkdir(mode=0o755)
+    real = os.access  # what a user other than the owner is told: no writing, the rest as it is
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: (mode & os.W_OK == 0) and real(p, mode, **kw))
+    with pytest.raises(OutputError, match=r"the folder is read-only for this user \(no write permission\)$"):
+        check_output_file(theirs / "b.txt")
+
+    class ReadOnlyFs:
+        f_flag = os.ST_RDONLY
+
+    monkeypatch.setattr(os, "statvfs", lambda p: ReadOnlyFs())
+    with pytest.raises(OutputError, match=r"cannot write in .*theirs: it is on a read-only file system$"):
+        check_output_file(theirs / "b.txt")
 
 
 def test_negative_box_parses_and_is_judged_by_the_tracker(frames, capsys):
@@ -81,6 +120,88 @@ def test_negative_box_parses_and_is_judged_by_the_tracker(frames, capsys):
     # a box partly outside the frame is a valid start
     rc = main(["track", str(frames), "--init", "-5,30,40,30", "--model", "opencv:kcf", "--quiet"])
     assert rc == 0, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (
+            ["track", "{frames}", "--init", "10,10,50"],
+            "argument --init: expected X,Y,W,H (four numbers), got '10,10,50'",
+        ),
+        (["track", "{frames}", "--init", "a,b,c,d"], "argument --init: expected X,Y,W,H (four numbers), got 'a,b,c,d'"),
+        (["track", "{frames}", "--init"], "argument --init: expected one argument"),
+        (["batch", "{frames}", "--threads", "0"], "argument --threads: must be at least 1"),
+    ],
+)
+def test_a_bad_option_value_is_one_line_without_the_usage(frames, capsys, argv, needle):
+    """Issue 28: a malformed --init printed argparse's 12-line usage above the error; the error alone names
+    the option and what it expects."""
+    with pytest.raises(SystemExit) as exit_:
+        main([a.format(frames=frames) for a in argv])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    _one_error_line(err, f"siamtrack {argv[0]}: error: {needle}")
+    assert "usage:" not in err
+
+
+def test_an_unknown_option_keeps_the_usage(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["track", "--bogus"])
+    assert exit_.value.code == 2
+    assert "usage: siamtrack" in capsys.readouterr().err
+
+
+@pytest.fixture()
+def not_models(tmp_path):
+    """Paths people give as a model that name none: a shipped export's graph file, the same file truncated,
+    a checkpoint, binary content named .yaml, a folder that is no export, a path that does not exist."""
+    from tracker.config.presets import WEIGHTS_DIR
+
+    graph = WEIGHTS_DIR / "onnx" / "siamrpn_effnet_lite0_fast" / "template.onnx"
+    (tmp_path / "cut.onnx").write_bytes(graph.read_bytes()[:5000])
+    (tmp_path / "model.pth").write_bytes(b"PK\x03\x04\xff\xfe" + bytes(range(256)))
+    (tmp_path / "binary.yaml").write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
+    (tmp_path / "plain").mkdir()
+    return {
+        "graph": (str(graph), "an ONNX file (give the folder `siamtrack export` wrote, not one of its files)"),
+        "cut": (str(tmp_path / "cut.onnx"), "an ONNX file"),
+        "pth": (str(tmp_path / "model.pth"), "a weights file (give it with --weights)"),
+        "yaml": (str(tmp_path / "binary.yaml"), "not a YAML config (not a text file)"),
+        "folder": (str(tmp_path / "plain"), "a folder without siamtrack.json"),
+        "missing": (str(tmp_path / "nope.onnx"), "no such file or folder"),
+    }
+
+
+@pytest.mark.parametrize("flag", ["--model", "--config"])
+@pytest.mark.parametrize("command", ["track", "batch", "bench"])
+@pytest.mark.parametrize("case", ["graph", "cut", "pth", "yaml", "folder", "missing"])
+def test_a_path_that_is_no_model_is_one_line(frames, tmp_path, not_models, capsys, command, flag, case):
+    """Issue 28: `--model ./file.onnx` and `--config some.pth` ended in a UnicodeDecodeError traceback (exit
+    1) in track, batch and bench; now one line saying what the path is and what a model is, exit 2, before
+    any output is written."""
+    path, needle = not_models[case]
+    out = tmp_path / "out"
+    if command == "track":
+        argv = ["track", str(frames), "--init", "20,30,30,30", flag, path, "--output", str(out / "b.txt")]
+    elif command == "batch":
+        (tmp_path / "m.csv").write_text(f"video,x,y,w,h\n{frames}/0000.png,20,30,30,30\n")
+        argv = ["batch", str(tmp_path / "m.csv"), "-o", str(out), flag, path]
+    else:
+        (tmp_path / "ds").mkdir()
+        (tmp_path / "ds" / "clip").symlink_to(frames)
+        (frames / "groundtruth.txt").write_text("20,30,30,30\n" * 6)
+        argv = ["bench", str(tmp_path / "ds"), "--results", str(out), "--tracker" if flag == "--model" else flag, path]
+    assert main([*argv, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    _one_error_line(err, f"siamtrack {command}: error: {path}: {needle}")
+    assert "Traceback" not in err
+    if case != "yaml":
+        assert err.rstrip().endswith(
+            "a model is a preset name (`siamtrack models`), a folder written by `siamtrack export`, "
+            "opencv:NAME, or a YAML config (.yaml)"
+        )
+    assert not out.exists()
 
 
 def test_negative_values_join_their_option_only():

@@ -273,21 +273,30 @@ def test_the_library_shows_no_notices_unless_the_application_asks(capsys):
     assert capsys.readouterr().err.count("preparing some_model for this machine (ONNX export, once;") == 1
 
 
-# the same boxes on any thread count (the thread count follows the free cores): the ONNX engines (the default,
-# auto), and the torch engine's fast path for the Lite0 models and SiamFC (tracker.models.fast: channels-last,
-# the 1x1 convolutions as matrix products). Not the AlexNet RPN presets' template on the torch engine: oneDNN
-# and the matrix product split the sums of a 3x3 convolution on a 6x6 map by the thread count (docs/speed.md,
-# "Determinism")
+# The thread count follows the free cores, so it varies from run to run. What is promised (docs/speed.md,
+# "Determinism"): at one thread count, on one machine, a rerun gives the same boxes to the bit; across thread
+# counts the boxes agree within 0.01 px, the tolerance the engines keep to each other
+# (test_each_engine_tracks_as_torch_does_on_the_parity_fixtures). Not the same bits: how oneDNN and the
+# matrix product split a sum across threads depends on the instruction set (on an AVX-512 EPYC the torch
+# engine's boxes at 3 threads differ from 1 thread's by 1.7e-5 px for Lite0, 7e-5 px for NanoTrack v3, 2e-8 px
+# for the AlexNet RPN; on the AVX2 CPU the suite was written on the Lite0 boxes were identical). The cases: the
+# default and Lite0-fast on auto (ONNX Runtime), and the torch engine for them, SiamFC and an AlexNet RPN
+# preset (its fast path, tracker.models.fast, where the model has one).
 @pytest.mark.parametrize(
     "model,engine,threads",
     [
-        ("siamrpn_effnet_lite0_fast", "auto", (1, 2)),
+        ("default", "auto", (1, 2, 3)),
+        ("default", "torch", (1, 3)),
+        ("siamrpn_effnet_lite0_fast", "auto", (1, 3)),
         ("siamrpn_effnet_lite0_fast", "torch", (1, 2, 3)),
         ("siamfc_alexnet", "torch", (1, 2)),
+        ("siamrpn_alex_dwxcorr", "torch", (1, 3)),
     ],
 )
 @pytest.mark.slow
-def test_runs_on_any_thread_count_give_identical_boxes(shared_dir, model, engine, threads):
+def test_reruns_repeat_their_boxes_and_thread_counts_agree_to_a_hundredth_of_a_pixel(
+    shared_dir, model, engine, threads
+):
     frames = _frames(shared_dir, "BMX3", 16)
     gt = (shared_dir / "data/sequences/BMX3/groundtruth_rect.txt").read_text()
     box = [float(v) for v in gt.split()[0].split(",")]
@@ -297,10 +306,14 @@ def test_runs_on_any_thread_count_give_identical_boxes(shared_dir, model, engine
     try:
         for n in threads:
             configure_threads(n)
-            runs.append(_track(build_tracker(model, engine=engine), frames, box))
+            first = _track(build_tracker(model, engine=engine), frames, box)
+            again = _track(build_tracker(model, engine=engine), frames, box)
+            assert np.array_equal(first, again), f"{n} threads: {np.abs(first - again).max()} px between reruns"
+            runs.append(first)
     finally:
         configure_threads(None)
-    assert all(np.array_equal(runs[0], run) for run in runs[1:])
+    for n, run in zip(threads[1:], runs[1:]):
+        assert np.abs(run - runs[0]).max() < 0.01, f"{n} threads against {threads[0]}: {np.abs(run - runs[0]).max()}"
 
 
 def test_engine_and_option_conflicts_are_one_line_errors(tmp_path, small_export):

@@ -704,9 +704,13 @@ def test_the_package_calls_no_torchscript():
 
 
 @pytest.mark.parametrize("name", ["siamrpn_effnet_lite0_fast", "siamrpn_alex_dwxcorr"])
-def test_the_fast_search_branch_gives_the_same_bits_on_any_thread_count(name):
-    """The thread count follows the free cores, so the search branch and the correlation must not depend on
-    it (tracker.models.fast: channels-last, the 1x1 convolutions as matrix products); plain NCHW did."""
+def test_the_fast_search_branch_repeats_its_bits_and_agrees_across_thread_counts(name):
+    """The thread count follows the free cores. What is promised (docs/speed.md, "Determinism"): at one
+    thread count the fast search branch and correlation give the same bits on every call; across thread
+    counts they agree within 1e-5 of the outputs' scale, the tolerance the fast path keeps to the eager model
+    (test_fast_inference_computes_what_the_eager_model_does). Not the same bits: how oneDNN and the matrix
+    product split a sum across threads depends on the instruction set (on an AVX-512 EPYC, 3 threads differ
+    from 1 by about 3e-7 of the scale; on the AVX2 CPU the suite was written on they did not)."""
     torch.manual_seed(0)
     preset = get_preset(name)
     model = with_random_bn_stats(build_model(preset).eval())
@@ -720,8 +724,14 @@ def test_the_fast_search_branch_gives_the_same_bits_on_any_thread_count(name):
             prepared = model.template(z)
             for n in (1, 2, 3):
                 torch.set_num_threads(n)
-                out = model.track(x, prepared)
-                outs.append([out["cls"].clone(), out["loc"].clone()])
+                first, again = model.track(x, prepared), model.track(x, prepared)
+                assert all(torch.equal(first[k], again[k]) for k in ("cls", "loc")), n
+                outs.append(first)
     finally:
         torch.set_num_threads(threads)
-    assert all(torch.equal(a, b) for run in outs[1:] for a, b in zip(outs[0], run))
+    search = model.fast_path.search
+    assert search.copies and all(m is not search.module for m in search.copies.values())  # not the eager one
+    for k in ("cls", "loc"):
+        scale = outs[0][k].abs().max().item()
+        for n, out in zip((2, 3), outs[1:]):
+            assert (out[k] - outs[0][k]).abs().max().item() <= 1e-5 * scale, (k, n)

@@ -6,9 +6,10 @@ anchor-free tracker on an engine), with the steps they share (`resolve_preset`, 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config.presets import Preset, get_preset
+from .config.presets import Preset, PresetError, get_preset
 from .errors import UserError
 from .trackers.base import Tracker
 
@@ -62,19 +63,56 @@ def build_tracker(preset_or_config, weights=None, device="cpu", xcorr="torch", e
     )
 
 
+# What names a model, wherever one is asked for (`--model`, `--config`, bench's `--tracker`, build_tracker)
+MODEL_FORMS = (
+    "a model is a preset name (`siamtrack models`), a folder written by `siamtrack export`, "
+    "opencv:NAME, or a YAML config (.yaml)"
+)
+
+
 def resolve_preset(preset_or_config) -> Preset:
-    """A Preset, a preset name, a pysot config.yaml, or a YAML written from a Preset (Preset.to_dict)."""
+    """A Preset, a preset name, a pysot config.yaml, or a YAML written from a Preset (Preset.to_dict). Any
+    other path (an .onnx or .pth file, a folder that is not an export, a missing file) is a PresetError
+    saying what it is and what a model is (MODEL_FORMS), in one line."""
     if isinstance(preset_or_config, Preset):
         return preset_or_config
     spec = str(preset_or_config)
-    if spec.endswith((".yaml", ".yml")) or os.sep in spec:
+    if spec.lower().endswith((".yaml", ".yml")):
         from .config.pysot import load_pysot_config, read_yaml
 
         data = read_yaml(spec)
         if isinstance(data, dict) and "family" in data and "model" in data:
             return Preset.from_dict(data)
         return load_pysot_config(spec, data)
-    return get_preset(spec)
+    if os.sep in spec or (os.altsep and os.altsep in spec):
+        raise not_a_model(spec)
+    try:
+        return get_preset(spec)
+    except PresetError:
+        if os.path.lexists(spec):  # a file or folder in the current folder, named without a slash
+            raise not_a_model(spec) from None
+        raise
+
+
+def not_a_model(spec: str) -> PresetError:
+    """The one-line error for a path that names no model: what the path is, and what a model is."""
+    path = Path(spec)
+    if path.is_dir():
+        if (path / "opencv_nano.json").is_file():
+            what = "an opencv-nano export (run it with --model opencv:nano --nano-dir FOLDER)"
+        else:
+            what = "a folder without siamtrack.json (not written by `siamtrack export`)"
+    elif path.is_file():
+        suffix = path.suffix.lower()
+        if suffix == ".onnx":
+            what = "an ONNX file (give the folder `siamtrack export` wrote, not one of its files)"
+        elif suffix in (".pth", ".pt", ".pkl", ".ckpt", ".bin"):
+            what = "a weights file (give it with --weights)"
+        else:
+            what = "a file that is not a YAML config"
+    else:
+        what = "no such file or folder"
+    return PresetError(f"{spec}: {what}; {MODEL_FORMS}")
 
 
 def resolve_device(device) -> torch.device:

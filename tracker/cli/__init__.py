@@ -24,8 +24,9 @@ COMMANDS = {
 
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
+    from .args import Parser
 
-    parser = argparse.ArgumentParser(prog="siamtrack", description="Siamese single-object tracking")
+    parser = Parser(prog="siamtrack", description="Siamese single-object tracking")
     parser.add_argument("--version", action="version", version=f"siamtrack {__version__}")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from typing import NoReturn
 
 # The release in which the old spellings stop working.
 REMOVED_IN = "0.3"
@@ -47,6 +48,18 @@ def join_negative_values(argv: list[str]) -> list[str]:
         else:
             out.append(tok)
     return out
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse's parser (and its subcommands' parsers), with a bad option value reported in one line: the
+    message names the option and what it expects (`argument --init: expected X,Y,W,H ...`), so the usage
+    printed above it would only bury it. A missing or unknown argument keeps argparse's usage, where the
+    usage is what helps. Exit status 2 either way."""
+
+    def error(self, message: str) -> NoReturn:
+        if message.startswith("argument "):
+            self.exit(2, f"{self.prog}: error: {message}\n")
+        super().error(message)
 
 
 def deprecation_note(old: str, new: str) -> None:

@@ -20,7 +20,11 @@ input: a manifest, CSV with a header (columns video,x,y,w,h[,start][,id]; or one
 output (in --out-dir), per item: ITEM.boxes.txt (one x,y,w,h per frame, first line the initial box),
   ITEM.summary.json (written last), ITEM.annotated.mp4 with --save-video; and summary.csv for the run.
 
-exit status: 0 all items ok, 1 some item failed, 2 bad arguments or manifest, 130 interrupted.
+exit status: 0 all items ok; 1 some item failed, the others tracked: a video that cannot be read, or a row
+  whose values are bad (a box that is not four numbers, a negative start frame; the item's error in
+  summary.csv names the manifest line); 2 bad arguments or a manifest that cannot be read as a whole (no
+  header or video column, a line that is not JSON, two items with one id), one line before any item runs;
+  130 interrupted.
 
 examples:
   siamtrack batch clips.csv -o results --workers 2
@@ -52,7 +56,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
     add_deprecated(p, "--output", "--summary", "output", metavar="CSV")
     g = p.add_argument_group("tracker")
-    g.add_argument("--model", default=None, help="preset name or opencv:NAME (default: the project's default preset)")
+    g.add_argument(
+        "--model",
+        default=None,
+        help="a preset name, a folder written by `siamtrack export`, or opencv:NAME (default: the default preset)",
+    )
     g.add_argument("--weights", default=None, help="checkpoint for the model")
     g.add_argument("--config", default=None, help="a pysot-style YAML config instead of --model")
     g.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (on a GPU one process feeds it)")

@@ -14,11 +14,11 @@ from ..engines import ENGINES
 
 TRACKER_HELP = """\
 a tracker to benchmark; give it several times. Forms: NAME, NAME@WEIGHTS, NAME@WEIGHTS=LABEL or NAME=LABEL.
-NAME is a preset (see `siamtrack models`), a YAML config file, or an OpenCV baseline: opencv:csrt,
-opencv:kcf, opencv:mil, opencv:nano, opencv:vit, opencv:dasiamrpn (the last three need their ONNX files:
---opencv-models / --nano-dir / --vit-dir / --dasiamrpn-dir). WEIGHTS is a checkpoint file. LABEL names the
-results folder and the tracker in the tables and plots (default: NAME with ':' as '-', `default` as the
-preset it stands for, plus '@<weights file stem>' when weights are given)."""
+NAME is a preset (see `siamtrack models`), a folder written by `siamtrack export`, a YAML config file, or an
+OpenCV baseline: opencv:csrt, opencv:kcf, opencv:mil, opencv:nano, opencv:vit, opencv:dasiamrpn (the last
+three need their ONNX files: --opencv-models / --nano-dir / --vit-dir / --dasiamrpn-dir). WEIGHTS is a
+checkpoint file. LABEL names the results folder and the tracker in the tables and plots (default: NAME with
+':' as '-', `default` as the preset it stands for, plus '@<weights file stem>' when weights are given)."""
 
 EPILOG = """\
 results layout (the community's): RESULTS/DATASET/TRACKER/SEQ.txt (OTB), RESULTS/DATASET/TRACKER/baseline/SEQ/
@@ -267,8 +267,9 @@ def run(args) -> int:
 def main(argv=None) -> int:
     """`python -m tracker.cli.bench ...`: the same as `siamtrack bench ...`."""
     from ..errors import UserError
+    from .args import Parser
 
-    parser = argparse.ArgumentParser(prog="siamtrack bench", description="benchmark trackers")
+    parser = Parser(prog="siamtrack bench", description="benchmark trackers")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
     add_arguments(parser)
     args = parser.parse_args(argv)

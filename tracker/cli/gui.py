@@ -16,7 +16,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "source", nargs="?", metavar="SOURCE", help="video file, image folder or camera index to open at start"
     )
     add_deprecated(parser, "--source", "SOURCE (positional)", "source_opt", metavar="SPEC")
-    parser.add_argument("--model", metavar="NAME", help="preset name, opencv:csrt|kcf|mil..., or a pysot config YAML")
+    parser.add_argument(
+        "--model",
+        metavar="NAME",
+        help="preset name, a folder written by `siamtrack export`, opencv:csrt|kcf|mil..., or a pysot config YAML",
+    )
     parser.add_argument("--weights", metavar="PATH", help="checkpoint for --model (default: the preset's own)")
     parser.add_argument("--device", metavar="DEV", help="cpu, cuda, cuda:1 ...")
     parser.add_argument("--xcorr", metavar="BACKEND", help="cross-correlation backend: torch, numba, cuda")

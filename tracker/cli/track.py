@@ -34,7 +34,8 @@ def add_arguments(p):
     p.add_argument(
         "--model",
         default=None,
-        help="preset name (see `siamtrack models`) or opencv:csrt|kcf|mil|nano...; default: the shipped default model",
+        help="a preset name (see `siamtrack models`), a folder written by `siamtrack export`, or "
+        "opencv:csrt|kcf|mil|nano...; default: the shipped default model",
     )
     p.add_argument("--config", help="a pysot config.yaml (or a siamtrack preset YAML) instead of --model")
     p.add_argument("--weights", help="checkpoint file (pysot, siamfc-pytorch or siamtrack format)")
@@ -68,7 +69,9 @@ def add_arguments(p):
         choices=ENGINES,
         help="what runs the network (default auto: the faster ONNX engine on the CPU, torch on a GPU)",
     )
-    p.add_argument("--long-term", action="store_true", help="re-detect with an enlarged search when unsure (SiamRPN models only)")
+    p.add_argument(
+        "--long-term", action="store_true", help="re-detect with an enlarged search when unsure (SiamRPN models only)"
+    )
     p.add_argument(
         "--param",
         action="append",

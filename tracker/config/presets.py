@@ -109,6 +109,16 @@ class SearchParams:
     # "Lost flag"). Presets whose shipped file needed another value set it.
     lost_threshold: float = 0.4
     lost_ref_frames: int = 5
+    # Template update (off at 0): every `template_interval` frames, when the chosen box's score is at least
+    # `template_confidence` and the target is not flagged lost, the template is made again from the current
+    # frame and the kernel becomes (1 - template_update) x the first frame's + template_update x that one
+    # (anchored to the first frame's, so a bad update cannot accumulate).
+    template_update: float = 0.0
+    template_interval: int = 10
+    template_confidence: float = 0.95
+    # Motion prior (off at 0): the search crop is centred this fraction of the last frame's displacement
+    # ahead of the target (constant-velocity prediction); decoding stays relative to the crop's centre.
+    motion_prior: float = 0.0
 
 
 @dataclass
@@ -369,8 +379,8 @@ _register(
         ),
         LITE_INPUT,
         "siamtrack",
-        "the project's own (the default): SiamRPN++-style depthwise heads on ImageNet EfficientNet-Lite0 stages 4 "
-        "and 5, both stride 16",
+        "the project's own (the default until NanoTrack v3): SiamRPN++-style depthwise heads on ImageNet "
+        "EfficientNet-Lite0 stages 4 and 5, both stride 16",
         weights="siamrpn_effnet_lite0_fast.pth",
         weights_sha256="cd0ec2794ac4b8db4fd5c67f846b7086f789da4e3fbce0aa151c52022d228e38",
     )
@@ -410,7 +420,8 @@ _register(
             NeckSpec(out_channels=[64], kind="unused"),
             HeadSpec("ban_v2", hidden=96, stride=16, template_size=8, tower=6),
         ),
-        AnchorFreeParams(window_influence=0.490, penalty_k=0.150, lr=0.385),
+        # lost_threshold from scripts/calibrate_lost.py on the seven training sequences (docs/lost-flag.md)
+        AnchorFreeParams(window_influence=0.490, penalty_k=0.150, lr=0.385, lost_threshold=0.28),
         PYSOT_INPUT,
         "nanotrack",
         "NanoTrack v2 (HonglinChu/SiamTrackers), the authors' weights: MobileNetV3-Small, pixel-wise BAN head, "
@@ -429,17 +440,18 @@ _register(
             NeckSpec(out_channels=[96], kind="unused"),
             HeadSpec("ban_v3", hidden=96, stride=16, template_size=8, tower=6),
         ),
-        AnchorFreeParams(window_influence=0.455, penalty_k=0.138, lr=0.348),
+        # lost_threshold from scripts/calibrate_lost.py on the seven training sequences (docs/lost-flag.md)
+        AnchorFreeParams(window_influence=0.455, penalty_k=0.138, lr=0.348, lost_threshold=0.25),
         PYSOT_INPUT,
         "nanotrack",
-        "NanoTrack v3 (HonglinChu/SiamTrackers), the authors' weights: MobileNetV3-Small to 96 channels, pixel-wise "
-        "and depthwise BAN head, 15x15 score map",
+        "the default: NanoTrack v3 (HonglinChu/SiamTrackers), the authors' weights: MobileNetV3-Small to 96 "
+        "channels, pixel-wise and depthwise BAN head, 15x15 score map",
         weights="nanotrack_v3.pth",
         weights_sha256="af675b9d6d3a736e99681148790221b407306bed974466b497a4c10acc729360",
     )
 )
 
-DEFAULT_PRESET = "siamrpn_effnet_lite0_fast"
+DEFAULT_PRESET = "nanotrack_v3"
 # `--model default` (and get_preset("default")) names whichever preset is the default.
 DEFAULT_ALIAS = "default"
 

@@ -150,8 +150,13 @@ def fastest_engine(export, names: list[str], threads: int) -> str:
     from .onnx_engines import make_onnx_engine
 
     def measure():
+        # each engine loads the graphs and runs them once first, so that a graph an engine cannot load is
+        # refused in its one line before the notice of the timing (which then takes the seconds)
+        workloads = {n: engine_workload(make_onnx_engine(n, export, threads), export.preset) for n in names}
+        for run in workloads.values():
+            run()
         announce_preparation(export.preset.name, "engine timing")
-        return fastest({n: engine_workload(make_onnx_engine(n, export, threads), export.preset) for n in names})
+        return fastest(workloads)
 
     key = [
         "export",

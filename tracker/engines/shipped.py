@@ -1,6 +1,6 @@
 """Shipped exports: a preset's ONNX export made with `siamtrack export` from its shipped weights and shipped
-with them as package data, `weights/onnx/<preset>/` (weights/README.md says how it was made). Today the
-default model has one.
+with them as package data, `weights/onnx/<preset>/` (weights/README.md says how it was made). The default
+model and NanoTrack v2 and v3 have one.
 
 Where a preset has one, `build_tracker` runs it on an ONNX engine without loading the model in torch:
 - without torch (`pip install siamtrack`), it is how the default model tracks at all; what it cannot serve
@@ -33,6 +33,14 @@ def shipped_export_dir(preset) -> Path | None:
 
     folder = WEIGHTS_DIR / SHIPPED_DIR / preset.name
     return folder if is_export(folder) else None
+
+
+def shipped_presets() -> list[str]:
+    """The presets that ship an export (what tracks without torch), the default first."""
+    from ..config.presets import DEFAULT_PRESET, list_presets
+
+    names = [p.name for p in list_presets() if shipped_export_dir(p) is not None]
+    return sorted(names, key=lambda n: n != DEFAULT_PRESET)
 
 
 def _model(preset) -> list:
@@ -70,6 +78,9 @@ def build_shipped_tracker(preset, weights=None, device="cpu", xcorr: str = "torc
     have_torch = torch_installed()
     options = dict(overrides)
     long_term = bool(options.pop("long_term", False))
+    from ..trackers.kinds import check_long_term
+
+    check_long_term(preset, long_term)  # refused as such, not as something that needs torch
     fast = options.pop("fast", True)
     name = check_engine(engine)  # without torch, --engine torch is refused here
 
@@ -94,11 +105,9 @@ def build_shipped_tracker(preset, weights=None, device="cpu", xcorr: str = "torc
     if options:
         preset = preset.replace_track(**options)
     if shipped_export_dir(preset) is None:
-        from ..config.presets import DEFAULT_PRESET
-
         return needs_torch(
             f"model {preset.name}",
-            f"without it siamtrack runs the default model ({DEFAULT_PRESET}) and folders written by `siamtrack export`",
+            f"without it siamtrack runs {', '.join(shipped_presets())} and folders written by `siamtrack export`",
         )
     from .exported import ExportError, tracker_on_export
 

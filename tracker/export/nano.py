@@ -8,10 +8,9 @@ at both sizes; `neckhead.onnx` takes `input1` (template features) and `input2` (
 distances (l, t, r, b) in search-crop pixels from each point of the stride-16 grid. Here the backbone graph
 carries the model's own input convention (channel order, scale, mean/std) and concatenates the backbone's
 levels into one output; the neck-head graph splits them again, applies the neck (the template crop
-included) and the head, and writes the head's one logit per point as the pair (0, logit), whose softmax is
-the head's sigmoid score (a head with background and target logits, NanoTrack's, gives its pair as it is).
-OpenCV's tracking values are fixed in its code (window 0.455, lr 0.37, penalty_k 0.055, context 0.5): the
-AnchorFreeParams defaults.
+included) and the head, and writes a one-logit head's logit per point as the pair (0, logit), whose softmax
+is the head's sigmoid score (NanoTrack's heads give the pair themselves). OpenCV's tracking values are fixed
+in its code (window 0.455, lr 0.37, penalty_k 0.055, context 0.5): the AnchorFreeParams defaults.
 """
 
 from __future__ import annotations
@@ -72,7 +71,7 @@ class _NeckHead(nn.Module):
             zf, xf = self.model.neck(zf, True), self.model.neck(xf)
         head = self.model.head_module
         cls, loc = head.correlate(head.prepare_template(zf), head.search_features(xf))
-        if cls.shape[1] == 2:  # background and target logits already (NanoTrack's heads): OpenCV's layout
+        if cls.shape[1] == 2:  # background and target logits already (NanoTrack's heads)
             return cls, loc
         return torch.cat([torch.zeros_like(cls), cls], 1), loc
 
@@ -109,6 +108,13 @@ def export_opencv_nano(preset: Preset, model: SiameseModel, out_dir, weights_sha
             f"{tuple(fx.shape[-2:])}, cv2.TrackerNano needs 16x16"
         )
     neckhead = _NeckHead(model, list(model.backbone.out_channels)).eval()
+    with torch.no_grad():
+        score_map = tuple(neckhead(fz, fx)[0].shape[-2:])
+    if score_map != (16, 16):  # cv2.TrackerNano reshapes the outputs to (255 - 127) / 16 + 8 = 16 points a side
+        raise ExportError(
+            f"--format opencv-nano: {preset.name}'s score map is {score_map[0]}x{score_map[1]}, "
+            f"cv2.TrackerNano needs 16x16"
+        )
     _export_graph(backbone, (x,), out / "backbone.onnx", ["input"], ["output"], "backbone", model)
     _export_graph(
         neckhead, (fz, fx), out / "neckhead.onnx", ["input1", "input2"], ["output1", "output2"], "neck and head", model

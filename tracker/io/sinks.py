@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -34,7 +35,22 @@ def _check_writable(base: Path, path, flag: str) -> None:
     if not base.is_dir():
         raise OutputError(f"{flag} {path}: {base} is a file, not a folder")
     if not os.access(base, os.W_OK | os.X_OK):
-        raise OutputError(f"{flag} {path}: cannot write in {base} (permission denied)")
+        raise OutputError(f"{flag} {path}: cannot write in {base}: {_why_not_writable(base)}")
+
+
+def _why_not_writable(folder: Path) -> str:
+    """Why os.access refused to let us write in `folder`, in the user's words: a read-only file system, a
+    read-only folder (no write permission for anyone), one read-only for this user, or one we cannot enter."""
+    try:
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return "it is on a read-only file system"
+    except (OSError, AttributeError):  # no statvfs (Windows): the permission bits still tell
+        pass
+    if not os.access(folder, os.X_OK):
+        return "the folder cannot be entered (permission denied)"
+    if not folder.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
+        return "the folder is read-only"
+    return "the folder is read-only for this user (no write permission)"
 
 
 def check_output_file(path: str | os.PathLike, flag: str = "--output") -> Path:

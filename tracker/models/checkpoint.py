@@ -1,6 +1,6 @@
 """Reading checkpoints: pysot model-zoo files (bare state_dict), pysot and NanoTrack training snapshots
-(`state_dict` inside, `module.` prefixes, an optimizer state beside it), siamfc-pytorch files, and the project's own format
-({"state_dict": ..., "meta": {...}}). Always `weights_only=True`; always strict.
+(`state_dict` inside, `module.` prefixes, an optimizer state beside it), siamfc-pytorch files, and the project's
+own format ({"state_dict": ..., "meta": {...}}). Always `weights_only=True`; always strict.
 
 A mismatch never loads silently: the error lists missing, unexpected and mis-shaped keys and names the
 preset the file most likely belongs to.

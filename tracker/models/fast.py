@@ -12,12 +12,14 @@ runs: never wrong, only slower.
 One form for every model, no timed choice: channels-last with the 1x1 convolutions as matrix products was
 the fastest eager form measured, for the dense AlexNet and ResNet-50 convolutions (where it matches the
 oneDNN blocked layout that TorchScript's optimize_for_inference used) as well as for EfficientNet-Lite0's
-depthwise ones (docs/speed.md, "Implementation choices"). It is also the form whose results do not depend
-on the thread count, which follows the free cores: Lite0's search branch gave the same bits on 1, 2 and 3
-threads, unlike NCHW (eager or folded) and channels-last with oneDNN's 1x1 convolutions, so the torch engine
-gives the same boxes in every run for the Lite0 presets and SiamFC. Not for the AlexNet RPN presets: the
-3x3 convolutions on their 6x6 template maps change in the last bits with the thread count in every form
-measured (docs/speed.md, "Determinism").
+depthwise ones (docs/speed.md, "Implementation choices").
+
+What is promised about the thread count, which follows the free cores (docs/speed.md, "Determinism"): at
+one thread count every call gives the same bits, so a rerun on the same machine gives the same boxes;
+across thread counts the outputs agree within a few float32 ulps (about 3e-7 of their scale), the boxes
+within 0.01 px, but not to the bit. How oneDNN and the matrix product split a sum across threads depends on
+the CPU's instruction set: on the AVX2 CPU this was written on, Lite0's branches gave the same bits on 1, 2
+and 3 threads in this form (not in NCHW), while on an AVX-512 EPYC 3 threads differ from 1 in the last bits.
 """
 
 from __future__ import annotations
@@ -247,8 +249,8 @@ class SearchBranch(nn.Module):
 
 class TemplateBranch(nn.Module):
     """The template crop's path (backbone → neck's template crop → the head's template preparation) as one
-    module, transformed like the search branch: it runs once per target, so this is not for speed but for
-    the same numbers on any thread count (module docstring)."""
+    module, transformed like the search branch: it runs once per target, so this is not for speed but so
+    that the template behaves as the search branch does across thread counts (module docstring)."""
 
     def __init__(self, model: SiameseModel):
         super().__init__()

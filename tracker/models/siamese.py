@@ -183,7 +183,7 @@ def build_model(preset: Preset, pretrained_backbone: bool = False) -> SiameseMod
     except BackboneError as exc:  # backbones knows nothing of tracker: its user errors become ours here
         raise UserError(str(exc)) from None
     channels = list(backbone.out_channels)
-    neck = None
+    neck: nn.Module | None = None
     if preset.model.neck is not None and preset.model.neck.kind == "unused":
         if len(channels) != 1:
             raise PresetError(f"preset {preset.name}: the unused neck goes with a one-level backbone")

@@ -25,6 +25,14 @@ def _padded_size(w, h):
     return np.sqrt((w + pad) * (h + pad))
 
 
+def blend(first, new, weight: float):
+    """(1 - weight) * first + weight * new, for kernels as the engines give them: arrays or tensors, alone or
+    in nested lists and tuples (both have the same nesting and shapes)."""
+    if isinstance(first, (list, tuple)):
+        return type(first)(blend(a, b, weight) for a, b in zip(first, new))
+    return first * (1.0 - weight) + new * weight
+
+
 class SiamRPNTracker(Tracker):
     def __init__(self, preset: Preset, engine, long_term: bool = False):
         self.preset = preset
@@ -56,11 +64,24 @@ class SiamRPNTracker(Tracker):
         self.channel_average = np.mean(frame, axis=(0, 1))
         s_z = round(context_size(w, h, self.p.context_amount))
         z = subwindow(frame, self.center, self.p.exemplar_size, s_z, self.channel_average)
-        self.kernel = self.engine.template(z)
+        self.kernel = self.first_kernel = self.engine.template(z)
+        self.frames_since_template = 0
+        self.velocity = np.zeros(2)
         self.redetecting = False
         self.ref_margins: list[float] = []
         self._ref_margin = float("nan")  # their median (NaN before the first, as np.median of none)
         self.lost_signal = 1.0
+
+    def _update_template(self, frame, score: float, lost: bool) -> None:
+        """The template from the current state, blended into the first frame's (SearchParams)."""
+        p = self.p
+        self.frames_since_template += 1
+        if self.frames_since_template < p.template_interval or lost or score < p.template_confidence:
+            return
+        self.frames_since_template = 0
+        s_z = round(context_size(self.size[0], self.size[1], p.context_amount))
+        z = subwindow(frame, self.center, p.exemplar_size, s_z, self.channel_average)
+        self.kernel = blend(self.first_kernel, self.engine.template(z), p.template_update)
 
     def _lost_signal(self, margin: float) -> float:
         """The chosen anchor's logit margin relative to the target's first updates (see SiamRPNParams)."""
@@ -103,7 +124,8 @@ class SiamRPNTracker(Tracker):
         scale_z = p.exemplar_size / s_z
         instance = p.lost_instance_size if self.redetecting else p.instance_size
         s_x = s_z * (instance / p.exemplar_size)
-        x = subwindow(frame, self.center, instance, round(s_x), self.channel_average)
+        crop_center = self.center + p.motion_prior * self.velocity if p.motion_prior else self.center
+        x = subwindow(frame, crop_center, instance, round(s_x), self.channel_average)
         cls, loc = self.engine.search(x, self.kernel)
         score, pred, margins, window = self._decode(cls[0], loc[0])
 
@@ -124,13 +146,14 @@ class SiamRPNTracker(Tracker):
             cx, cy = self.center
             width, height = self.size
         else:
-            cx, cy = bbox[0] + self.center[0], bbox[1] + self.center[1]
+            cx, cy = bbox[0] + crop_center[0], bbox[1] + crop_center[1]
             width = self.size[0] * (1 - lr) + bbox[2] * lr
             height = self.size[1] * (1 - lr) + bbox[3] * lr
         cx = max(0.0, min(float(cx), W))
         cy = max(0.0, min(float(cy), H))
         width = max(10.0, min(float(width), W))
         height = max(10.0, min(float(height), H))
+        self.velocity = np.array([cx, cy]) - self.center
         self.center = np.array([cx, cy])
         self.size = np.array([width, height])
         if self.long_term:
@@ -140,5 +163,7 @@ class SiamRPNTracker(Tracker):
                 self.redetecting = False
         lost = self._lost_signal(float(margins[best])) < p.lost_threshold
         lost = lost or (self.long_term and self.redetecting)
+        if p.template_update:
+            self._update_template(frame, best_score, lost)
         # pysot reports the box as centre minus half the size (not (size-1)/2 as at init)
         return TrackResult((cx - width / 2, cy - height / 2, width, height), best_score, lost)

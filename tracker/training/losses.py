@@ -63,7 +63,9 @@ def giou_ltrb(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 def anchor_free_loss(
     cls: torch.Tensor, loc: torch.Tensor, label: torch.Tensor, cls_target: torch.Tensor, ltrb: torch.Tensor
 ):
-    logits = cls.float()[:, 0]  # (B, S, S)
+    # one target logit per point, or (NanoTrack's heads) background and target logits, whose softmax share is
+    # the sigmoid of their difference: the same score the tracker reads (tracker.trackers.anchor_free)
+    logits = cls.float()[:, -1] - cls.float()[:, 0] if cls.shape[1] == 2 else cls.float()[:, 0]  # (B, S, S)
     per = F.binary_cross_entropy_with_logits(logits, cls_target.float(), reduction="none")
     pos, neg = label == 1, label == 0
     zero = logits.sum() * 0.0

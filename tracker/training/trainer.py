@@ -135,9 +135,12 @@ def probe_score_size(model, geom: ModelGeometry, search_size: int, device) -> in
     cls = out["cls"]
     if cls.shape[-1] != cls.shape[-2]:
         raise UserError(f"model {geom.name}: non-square score map {tuple(cls.shape)}")
-    expect = 1 if geom.family in ("siamfc", "anchor_free") else 2 * geom.anchor_num
-    if cls.shape[1] != expect:
-        raise UserError(f"model {geom.name}: score map has {cls.shape[1]} channels, expected {expect}")
+    # anchor-free heads give one target logit per point, or background and target logits (NanoTrack's)
+    expect = {"siamfc": (1,), "anchor_free": (1, 2)}.get(geom.family, (2 * geom.anchor_num,))
+    if cls.shape[1] not in expect:
+        raise UserError(
+            f"model {geom.name}: score map has {cls.shape[1]} channels, expected {' or '.join(map(str, expect))}"
+        )
     return int(cls.shape[-1])
 
 

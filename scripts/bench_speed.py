@@ -22,12 +22,19 @@ built first and they then take their updates in turns, frame by frame, so a busy
 --presets also takes export folders (`siamtrack export --out DIR`, e.g. float32 beside --int8).
 --vs-nano adds OpenCV's NanoTrack (`opencv:nano`, files from --nano-dir, default ../shared/peers) to the same
 interleaved run and prints each row's ratio, NanoTrack's ms over the row's (>= 1.0: at least as fast).
+
+--breakdown splits each Siamese tracker's update, in the same interleaved run, into the crop (cutting and
+resizing the search region), the conversion (uint8 crop to the network's float32 input), the graph (the engine's
+network call; for the torch engine this includes the conversion), the decoding of the head's outputs, and the rest
+of the update (penalties, window, choice of the box, state); medians per update, in ms, and "outside" = the
+update minus the graph.
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import inspect
 import statistics
 import sys
 import tempfile
@@ -41,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tracker import build_tracker
 from tracker.config.presets import get_preset, list_presets
+from tracker.engines import engine_text
 from tracker.models import build_model, save_checkpoint
 
 SEQ = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "sequences" / "car1"
@@ -141,6 +149,83 @@ def conv_floor_ms(calls, runs: int = 5) -> float:
     return total * 1000
 
 
+STAGES = ("crop", "conversion", "graph", "decode")
+
+
+class Breakdown:
+    """Times the stages of a Siamese tracker's updates (see --breakdown) by wrapping, on this tracker only, the
+    crop function its update calls, its engine's conversion and network call, and its decoding; each update's
+    stage times are summed into one row of `rows`."""
+
+    def __init__(self, tracker):
+        self.rows: list[dict] = []
+        self._row: dict = dict.fromkeys(STAGES, 0.0)
+        self._tracker = tracker
+        self._patched: list = []
+        engine = getattr(tracker, "engine", None)
+        if engine is None:
+            return
+        module = inspect.getmodule(type(tracker)._update)
+        for name in ("subwindow", "crop_resize"):
+            if module is not None and name in vars(module):
+                self._patched.append((module, name, getattr(module, name)))
+        prepare = getattr(engine, "prepare", None)
+        if prepare is not None and hasattr(prepare, "into"):
+            self._wrap(prepare, "into", "conversion")
+        for name in ("_run_bound", "search"):  # the ONNX engines' bound search call, else the whole search
+            if hasattr(engine, name):
+                self._wrap(engine, name, "graph")
+                break
+        self._wrap(tracker, "_decode", "decode")
+
+    def _wrap(self, obj, attr, stage):
+        fn = getattr(obj, attr)
+
+        def timed(*a, **k):
+            t0 = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                self._row[stage] += time.perf_counter() - t0
+
+        setattr(obj, attr, timed)
+
+    def update(self, frame) -> float:
+        """One timed update; returns its seconds."""
+        self._row = dict.fromkeys(STAGES, 0.0)
+        saved = []
+        for module, name, fn in self._patched:  # the module's crop function, only during this tracker's update
+            saved.append((module, name, fn))
+            setattr(module, name, self._timed_crop(fn))
+        try:
+            t0 = time.perf_counter()
+            self._tracker.update(frame)
+            total = time.perf_counter() - t0
+        finally:
+            for module, name, fn in saved:
+                setattr(module, name, fn)
+        self._row["total"] = total
+        self.rows.append(self._row)
+        return total
+
+    def _timed_crop(self, fn):
+        def timed(*a, **k):
+            t0 = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                self._row["crop"] += time.perf_counter() - t0
+
+        return timed
+
+    def medians(self) -> dict:
+        """Median ms per update of each stage, the rest, and outside the graph."""
+        out = {k: statistics.median(r[k] for r in self.rows) * 1000 for k in (*STAGES, "total")}
+        out["rest"] = statistics.median((r["total"] - sum(r[k] for k in STAGES)) for r in self.rows) * 1000
+        out["outside"] = statistics.median((r["total"] - r["graph"]) for r in self.rows) * 1000
+        return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument(
@@ -173,6 +258,11 @@ def main():
         action="store_true",
         help="also time each convolution of one update() "
         "alone and report the sum (the floor for a graph of exactly these convolutions)",
+    )
+    ap.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="also split each Siamese tracker's update into crop, conversion, graph, decode and the rest (median ms)",
     )
     args = ap.parse_args()
     from tracker.runtime import configure_process, configure_threads
@@ -222,8 +312,16 @@ def main():
         for _, _, tracker in runs:
             tracker.init(frames[0], box)
             tracker.update(frames[1])  # builds what a tracker builds on first use
+        parts = {
+            i: Breakdown(tracker)
+            for i, (_, _, tracker) in enumerate(runs)
+            if args.breakdown and getattr(tracker, "engine", None) is not None
+        }
         for f in frames[2:]:
             for i, (_, _, tracker) in enumerate(runs):
+                if i in parts:
+                    times[i].append(parts[i].update(f))
+                    continue
                 t0 = time.perf_counter()
                 tracker.update(f)
                 if args.device.startswith("cuda"):
@@ -249,6 +347,23 @@ def main():
             if nano_ms is not None:
                 row += f" {nano_ms / ms[i]:.2f} |"
             print(row, flush=True)
+        for name, _, tracker in runs:
+            why = getattr(tracker, "engine_choice", None)
+            if why:  # auto timed engine and precision on this machine (once, remembered)
+                times_ = ", ".join(f"{k} {v:.2f} ms" for k, v in sorted(why.items(), key=lambda kv: kv[1]))
+                print(f"auto chose {engine_text(tracker)} for {name} on this CPU (timed once, search graph: {times_})")
+        if parts:
+            print("\nWhere an update's time goes (median ms per update; outside = the update minus the graph):")
+            print("| preset | engine | update | crop | conversion | graph | decode | rest | outside |")
+            print("|---|---|---|---|---|---|---|---|---|")
+            for i, b in parts.items():
+                m = b.medians()
+                name, _, tracker = runs[i]
+                print(
+                    f"| {name} | {engine_text(tracker) or '-'} | {m['total']:.2f} | {m['crop']:.2f} | "
+                    f"{m['conversion']:.2f} | {m['graph']:.2f} | {m['decode']:.2f} | {m['rest']:.2f} | "
+                    f"{m['outside']:.2f} |"
+                )
 
 
 if __name__ == "__main__":

@@ -348,3 +348,31 @@ def test_a_cached_export_an_engine_cannot_load_is_made_again(shared_dir, tmp_pat
     (folder / SIDECAR).write_text(json.dumps(side))
     tracker = build_tracker(spec, weights=weights, engine="onnxruntime")
     assert bad.read_bytes() == good and tracker.engine.name == "onnxruntime"
+
+
+@pytest.mark.slow
+def test_auto_chooses_engine_and_precision_once_and_int8_only_where_validated(tmp_path, monkeypatch):
+    """The default's shipped int8 search graph against its float32 export, on each engine that may run them:
+    timed once, remembered with each candidate's time (the why), read back on later runs; a preset whose int8
+    accuracy is not on the model card within 0.01 AUC is never run in int8 by auto."""
+    _needs("onnxruntime")
+    from tracker.cli import export as export_cli
+    from tracker.engines import choice, engine_text
+
+    monkeypatch.setenv("SIAMTRACK_CACHE", str(tmp_path / "cache"))
+    name = "siamrpn_effnet_lite0_fast"
+    first = build_tracker(name)
+    data = json.loads((tmp_path / "cache" / choice.CHOICES).read_text())
+    key = next(k for k in data if k.startswith("precision:") and not k.endswith(":ms"))
+    options = set(data[key + ":ms"])
+    assert data[key] in options and {"float32/onnxruntime", "int8/onnxruntime"} <= options
+    assert "int8/openvino" not in options  # int8 is checked on ONNX Runtime only
+    assert engine_text(first) == data[key].split("/")[1] + (" int8" if data[key].startswith("int8") else "")
+    assert set(first.engine_choice) == options
+    for forced, text in (("float32/onnxruntime", "onnxruntime"), ("int8/onnxruntime", "onnxruntime int8")):
+        data[key] = forced
+        (tmp_path / "cache" / choice.CHOICES).write_text(json.dumps(data))
+        assert engine_text(build_tracker(name)) == text  # read back, not measured again
+    monkeypatch.setattr(export_cli, "INT8_CHECKED", {})  # int8 not validated: float32 only
+    assert "int8" not in engine_text(build_tracker(name))
+    assert engine_text(build_tracker(name, engine="onnxruntime")) == "onnxruntime int8"  # a named engine: as shipped

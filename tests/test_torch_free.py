@@ -128,10 +128,17 @@ def test_with_torch_auto_uses_the_shipped_export_and_exports_nothing(tmp_path, m
     tracker = build_tracker(DEFAULT_PRESET)
     assert tracker.engine.name in ("onnxruntime", "openvino")  # float32: the faster one here
     assert tracker.engine.export.root == shipped_export_dir(get_preset(DEFAULT_PRESET))
+    assert not (tmp_path / "cache" / "exports").exists()  # a float32 shipped export: nothing made
     int8 = build_tracker(INT8_PRESET)
-    assert int8.engine.name == "onnxruntime"  # an int8 export: the engine its accuracy was checked on
-    assert int8.engine.export.root == shipped_export_dir(get_preset(INT8_PRESET))
-    assert not (tmp_path / "cache" / "exports").exists()
+    if int8.engine.export.precision == "int8":
+        assert int8.engine.name == "onnxruntime"  # an int8 export: the engine its accuracy was checked on
+        assert int8.engine.export.root == shipped_export_dir(get_preset(INT8_PRESET))
+    # a shipped int8 graph is timed against the float32 export of the same weights (auto's engine and precision
+    # choice, once per machine): that float32 export is all that is made
+    from tracker.engines.exported import read_export
+
+    made = list((tmp_path / "cache" / "exports").iterdir())
+    assert len(made) == 1 and read_export(made[0]).precision == "float32"
     # what the shipped export lacks (here the long-term search size) is exported into the cache as before
     assert (
         build_tracker(INT8_PRESET, engine="onnxruntime", long_term=True).engine.export.root.parent

@@ -20,13 +20,26 @@ if TYPE_CHECKING:
 def build_tracker(preset_or_config, weights=None, device="cpu", xcorr="torch", engine=None, **overrides) -> Tracker:
     """A preset name, preset object or YAML (run by `engine`: auto, torch, onnxruntime, openvino; None: auto
     unless tracker.engines.set_default_engine said otherwise); a folder
-    written by `siamtrack export` (ONNX engines only, no torch needed); or an OpenCV baseline (`opencv:...`)."""
+    written by `siamtrack export` (ONNX engines only, no torch needed); `opencv-nano:DIR`, the backbone and
+    neck-head files of OpenCV's cv2.TrackerNano run by our engines and tracker (tracker.engines.opencv_nano); or
+    an OpenCV baseline (`opencv:...`)."""
     if isinstance(preset_or_config, str) and preset_or_config.startswith("opencv:"):
         if engine not in (None, "auto"):
             raise UserError(f"--engine {engine} applies to the Siamese models, not {preset_or_config}")
         from .trackers.opencv import build_opencv_tracker
 
         return build_opencv_tracker(preset_or_config, **overrides)
+    from .engines.opencv_nano import is_opencv_nano
+
+    if is_opencv_nano(preset_or_config):  # cv2.TrackerNano's two ONNX files, in our engines and tracker
+        if weights is not None or str(device or "cpu") != "cpu" or xcorr != "torch":
+            raise UserError(
+                f"{preset_or_config} runs OpenCV's NanoTrack files on the CPU with their own weights "
+                f"(drop --weights / --device / --xcorr)"
+            )
+        from .engines.opencv_nano import build_opencv_nano_tracker
+
+        return build_opencv_nano_tracker(preset_or_config, engine=engine, **overrides)
     from .engines.exported import is_export
 
     if is_export(preset_or_config):

@@ -167,10 +167,10 @@ def box_arg(text: str) -> tuple[float, float, float, float]:
 
 
 def model_uses_torch(model) -> bool:
-    """Whether building `model` loads a torch network: a preset or YAML, not `opencv:NAME` or an export
-    folder. Such a command calls tracker.runtime.configure_process() first (the builder leaves the process
+    """Whether building `model` loads a torch network: a preset or YAML, not `opencv:NAME`, `opencv-nano:DIR`
+    or an export folder. Such a command calls tracker.runtime.configure_process() first (the builder leaves the process
     alone)."""
-    if str(model).lower().startswith("opencv:"):
+    if str(model).lower().startswith(("opencv:", "opencv-nano:")):
         return False
     from ..engines.exported import is_export
 

@@ -66,10 +66,11 @@ def installed_module(name: str) -> bool:
         return False
 
 
-def exported_for(preset, model, weights, long_term: bool = False, targets: int = 1):
-    """The preset's shipped export where it is this model (tracker.engines.shipped), else the cached export of
-    `model` (made now if missing or damaged). `targets` > 1: the export whose search graphs take that many
-    targets at once (tracker.export.onnx.export_model), never shipped."""
+def exported_for(preset, model, weights, long_term: bool = False, float32: bool = False, targets: int = 1):
+    """The preset's shipped export where it is this model (tracker.engines.shipped; with `float32`, only a
+    float32 one), else the cached export of `model` (made now if missing or damaged; a None `model` is loaded
+    from `weights`, or the preset's shipped weights, only then). `targets` > 1: the export whose search graphs
+    take that many targets at once (tracker.export.onnx.export_model), never shipped."""
     sha = weights_sha256(preset, weights)
     from .shipped import shipped_export
 
@@ -77,7 +78,7 @@ def exported_for(preset, model, weights, long_term: bool = False, targets: int =
         shipped = shipped_export(preset, sha, long_term)[0] if targets == 1 else None
     except ExportError:  # a damaged shipped file: the cache's own export instead
         shipped = None
-    if shipped is not None:
+    if shipped is not None and not (float32 and shipped.precision != "float32"):
         return shipped
     missing = export_tools_missing()
     if missing:  # torch installed without the `torch` extra (auto then takes torch)
@@ -111,6 +112,10 @@ def exported_for(preset, model, weights, long_term: bool = False, targets: int =
             shutil.rmtree(folder, ignore_errors=True)
     folder.parent.mkdir(parents=True, exist_ok=True)
     announce_preparation(preset.name, "ONNX export and engine choice")
+    if model is None:
+        from ..build import load_model
+
+        model, _ = load_model(preset, weights, "cpu")
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".export-"))
     try:
         # a copy: export_model drops the optimised graphs of the model it is given
@@ -141,7 +146,7 @@ def batch_exporter(preset, weights, long_term: bool, load_model):
         try:
             if not held:
                 held.append(load_model())
-            return exported_for(preset, held[0], weights, long_term, targets)
+            return exported_for(preset, held[0], weights, long_term, targets=targets)
         except (ExportError, OSError):  # not exportable, or no writable cache folder: one search per target
             return None
 
@@ -165,3 +170,28 @@ def choose_engine(preset, model, weights, device, xcorr: str, long_term: bool, f
     from .choice import fastest_engine
 
     return fastest_engine(export, onnx, engine_threads())
+
+
+def float32_alternative(export, preset, long_term: bool):
+    """For an int8 export of a preset's own shipped weights: the float32 export of the same weights (the shipped
+    one, or made once into the cache), so that `auto` can time the two; None where it cannot be had here
+    (no torch or export tools, other weights, an export that fails)."""
+    from .._torch import torch_installed
+
+    if export.precision != "int8" or export.weights_sha256 != preset.weights_sha256 or not preset.weights_available:
+        return None
+    if not torch_installed() or export_tools_missing():
+        return None
+    try:
+        return exported_for(preset, None, None, long_term, float32=True)
+    except (ExportError, OSError):
+        return None
+
+
+def int8_validated(preset) -> bool:
+    """Whether the model card shows int8 within the tolerance of float32 for this preset (the table
+    `siamtrack export --int8` is offered by: tracker.cli.export.INT8_CHECKED)."""
+    from ..cli.export import INT8_CHECKED, INT8_TOLERANCE
+
+    delta = INT8_CHECKED.get(preset.name)
+    return delta is not None and abs(delta) <= INT8_TOLERANCE

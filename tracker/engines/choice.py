@@ -82,10 +82,13 @@ def cached_choice(kind: str, key, options: list[str], measure) -> str:
     if value in options:
         return value
     value = measure()
+    timings = dict(_last_timings)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         data = _read(path)
         data[name] = value
+        if set(timings) == set(options):  # why: each option's best time (ms), beside the choice
+            data[name + ":ms"] = {k: round(v * 1000, 3) for k, v in timings.items()}
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".choices")
         with os.fdopen(fd, "w") as f:
             json.dump(data, f, indent=1, sort_keys=True)
@@ -93,6 +96,16 @@ def cached_choice(kind: str, key, options: list[str], measure) -> str:
     except OSError:
         pass
     return value
+
+
+_last_timings: dict[str, float] = {}  # the best seconds of each option of the last `fastest`
+
+
+def choice_timings(kind: str, key, options: list[str]) -> dict[str, float] | None:
+    """The best ms per option measured when the remembered choice (`cached_choice`) was made, where kept."""
+    name = f"{kind}:{digest([key, machine(), sorted(options)])}"
+    ms = _read(cache_dir() / CHOICES).get(name + ":ms")
+    return ms if isinstance(ms, dict) else None
 
 
 def fastest(calls: dict, budget_s: float = 1.0, max_rounds: int = 7) -> str:
@@ -113,6 +126,8 @@ def fastest(calls: dict, budget_s: float = 1.0, max_rounds: int = 7) -> str:
             t = time.perf_counter()
             calls[n]()
             best[n] = min(best[n], time.perf_counter() - t)
+    _last_timings.clear()
+    _last_timings.update(best)
     return min(names, key=lambda n: best[n])
 
 
@@ -152,3 +167,34 @@ def fastest_engine(export, names: list[str], threads: int) -> str:
         [g.size for g in export.search],
     ]
     return cached_choice("engine", key, names, measure)
+
+
+def precision_key(export) -> list:
+    return [
+        "precision",
+        export.weights_sha256,
+        digest(export.preset.to_dict()["model"]),
+        [g.size for g in export.search],
+    ]
+
+
+def fastest_precision(exports: dict, engines: dict[str, list[str]], threads: int) -> tuple[str, str]:
+    """`auto`'s engine *and* precision: the fastest (precision, engine) of `exports` (precision -> Export, each
+    a graph whose accuracy was checked) on their `engines` (precision -> the engines that may run it), timed
+    here once and remembered like the engine choice. Returns (precision, engine)."""
+    from .onnx_engines import make_onnx_engine
+
+    options = [f"{p}/{e}" for p in exports for e in engines[p]]
+    first = next(iter(exports.values()))
+
+    def measure():
+        calls = {}
+        for option in options:  # loaded and run once first: a graph an engine cannot load is refused first
+            p, e = option.split("/")
+            calls[option] = engine_workload(make_onnx_engine(e, exports[p], threads), exports[p].preset)
+            calls[option]()
+        announce_preparation(first.preset.name, "engine and precision timing")
+        return fastest(calls)
+
+    precision, engine = cached_choice("precision", precision_key(first), options, measure).split("/")
+    return precision, engine

@@ -18,14 +18,20 @@ from .preprocess import NumpyInput
 
 class OnnxEngine(Engine):
     """Shared by the ONNX engines: the input convention, the kernel as the template graph's outputs in
-    order, and one search graph per crop shape (the export has one per search size)."""
+    order, and one search graph per crop shape (the export has one per search size).
+
+    The per-frame path allocates nothing: each search graph has its own float32 NCHW input array, which the
+    crops are converted into (NumpyInput.into) and which the engine hands to the runtime once (ONNX Runtime's
+    I/O binding, OpenVINO's shared tensors); the kernel is handed over once per target (the same kernel object
+    as the last call's is not bound again), and the outputs land in arrays allocated once, of which `search`
+    returns copies (a caller may keep them past the next call)."""
 
     def __init__(self, export, threads: int):
         self.export = export
         self.threads = max(1, int(threads))
         self.prepare = NumpyInput(export.preset.input)
         self._template = self._load(export.template)
-        self._search = {g.size: None for g in export.search}
+        self._search: dict = {}  # (size, batch) -> (graph, loaded graph, input array)
         self.batch_export = None  # see search_targets
         self._batch_exports: dict = {}  # target count -> the export for that many targets, or None
         self._batch_sessions: dict = {}  # graph path -> loaded graph
@@ -65,18 +71,36 @@ class OnnxEngine(Engine):
     def _run(self, session, graph, feeds: list[np.ndarray]) -> list[np.ndarray]:
         raise NotImplementedError
 
+    def _bind(self, loaded, graph, x: np.ndarray, kernel: list[np.ndarray], state):
+        """Hand the input array and the kernel's arrays to a loaded search graph (when the kernel changes);
+        returns what `_run_bound` needs (`state`: the previous call's, None the first time)."""
+        raise NotImplementedError
+
+    def _run_bound(self, loaded, state) -> list[np.ndarray]:
+        """Run a search graph on what was bound; its outputs (the engine's own arrays)."""
+        raise NotImplementedError
+
     def template(self, crop):
         return self._run(self._template, self.export.template, [self.prepare(crop)])
 
     def search(self, crops, kernel):
-        x = self.prepare(crops)
-        size = x.shape[-1]
-        graph = self.export.search_graph(size, x.shape[0])
-        session = self._search.get(size)
-        if session is None:
-            session = self._search[size] = self._load(graph)
-        outs = self._run(session, graph, [x, *kernel])
-        return outs[0], (outs[1] if len(outs) > 1 else None)
+        if crops.ndim == 3:
+            crops = crops[None]
+        key = (crops.shape[1], crops.shape[0])
+        entry = self._search.get(key)
+        if entry is None:
+            graph = self.export.search_graph(crops.shape[1], crops.shape[0])
+            loaded = self._load(graph)
+            x = np.empty((crops.shape[0], 3, crops.shape[1], crops.shape[2]), np.float32)
+            entry = self._search[key] = [graph, loaded, x, None, None, None]
+        graph, loaded, x, bound, _, state = entry
+        self.prepare.into(crops, x)
+        if bound is not kernel:
+            arrays = [np.ascontiguousarray(k, dtype=np.float32) for k in kernel]
+            # the kernel and its arrays held, so that what the runtime reads stays alive
+            entry[3:] = [kernel, arrays, self._bind(loaded, graph, x, arrays, state)]
+        outs = self._run_bound(loaded, entry[5])
+        return outs[0].copy(), (outs[1].copy() if len(outs) > 1 else None)
 
 
 class OnnxRuntimeEngine(OnnxEngine):
@@ -102,6 +126,29 @@ class OnnxRuntimeEngine(OnnxEngine):
 
     def _run(self, session, graph, feeds):
         return session.run(graph.outputs, dict(zip(graph.inputs, feeds)))
+
+    def _bind(self, session, graph, x, kernel, state):
+        if state is None:
+            binding = session.io_binding()
+            shapes = {o.name: o.shape for o in session.get_outputs()}
+            outs: list[np.ndarray] = []
+            if all(isinstance(d, int) for name in graph.outputs for d in shapes[name]):
+                outs = [np.empty(shapes[name], np.float32) for name in graph.outputs]
+                for name, out in zip(graph.outputs, outs):
+                    binding.bind_output(name, "cpu", 0, np.float32, list(out.shape), out.ctypes.data)
+            else:  # a symbolic output dimension: the runtime allocates
+                for name in graph.outputs:
+                    binding.bind_output(name, "cpu")
+            binding.bind_cpu_input(graph.inputs[0], x)
+            state = (binding, outs)
+        for name, k in zip(graph.inputs[1:], kernel):
+            state[0].bind_cpu_input(name, k)
+        return state
+
+    def _run_bound(self, session, state):
+        binding, outs = state
+        session.run_with_iobinding(binding)
+        return outs or binding.copy_outputs_to_cpu()
 
 
 class OpenVinoEngine(OnnxEngine):
@@ -131,6 +178,22 @@ class OpenVinoEngine(OnnxEngine):
         result = request.infer(dict(zip(graph.inputs, feeds)))
         # copies: the request reuses its output buffers on the next call
         return [np.array(result[o], copy=True) for o in outputs]
+
+    def _bind(self, session, graph, x, kernel, state):
+        import openvino as ov
+
+        request, _ = session
+        # shared: the request reads these arrays themselves, so writing the crop into x is all a frame needs
+        if state is None:
+            request.set_tensor(graph.inputs[0], ov.Tensor(x, shared_memory=True))
+        for name, k in zip(graph.inputs[1:], kernel):
+            request.set_tensor(name, ov.Tensor(k, shared_memory=True))
+        return True
+
+    def _run_bound(self, session, state):
+        request, outputs = session
+        request.infer()
+        return [request.get_tensor(o).data for o in outputs]
 
 
 def _first_line(exc: Exception) -> str:

@@ -30,9 +30,12 @@ class AnchorFreeTracker(SiamRPNTracker):
         S = cls.shape[-1]
         logits = cls.reshape(cls.shape[0], -1).astype(np.float64)
         logit = logits[-1] - logits[0] if len(logits) == 2 else logits[0]
-        logit = np.nan_to_num(logit, nan=-30.0, posinf=30.0, neginf=-30.0)
+        if not np.isfinite(logit).all():  # (checked first: nan_to_num costs several passes, per frame)
+            logit = np.nan_to_num(logit, nan=-30.0, posinf=30.0, neginf=-30.0)
         score = 1.0 / (1.0 + np.exp(-logit))
-        ltrb = np.nan_to_num(loc.reshape(4, -1).astype(np.float64), nan=1.0, posinf=1e4, neginf=1.0)
+        ltrb = loc.reshape(4, -1).astype(np.float64)
+        if not np.isfinite(ltrb).all():
+            ltrb = np.nan_to_num(ltrb, nan=1.0, posinf=1e4, neginf=1.0)
         np.clip(ltrb, 0.0, 1e4, out=ltrb)
         (px, py), window = self._grid(S)
         left, top, right, bottom = ltrb

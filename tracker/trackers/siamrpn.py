@@ -7,6 +7,8 @@ the scale/ratio penalty and the cosine window, move to the best box, smooth the 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..config.presets import Preset, SiamFCParams, SiamRPNParams
@@ -67,6 +69,7 @@ class SiamRPNTracker(BatchedTracker):
         self.velocity = np.zeros(2)
         self.redetecting = False
         self.ref_margins: list[float] = []
+        self._ref_margin = float("nan")  # their median (NaN before the first, as np.median of none)
         self.lost_signal = 1.0
 
     def _update_template(self, frame, score: float, lost: bool) -> None:
@@ -82,12 +85,15 @@ class SiamRPNTracker(BatchedTracker):
 
     def _lost_signal(self, margin: float) -> float:
         """The chosen anchor's logit margin relative to the target's first updates (see SiamRPNParams)."""
-        margin = float(np.nan_to_num(margin, nan=-30.0, posinf=30.0, neginf=-30.0))
+        margin = float(margin)
+        if not math.isfinite(margin):  # as np.nan_to_num(nan=-30, posinf=30, neginf=-30), without its cost
+            margin = 30.0 if margin > 0 else -30.0
         if len(self.ref_margins) < self.p.lost_ref_frames:
             self.ref_margins.append(margin)
+            self._ref_margin = float(np.median(self.ref_margins))  # fixed once the list is full
         # a reference below 1 (a target the model barely recognised at the start) would make any ratio
         # meaningless; such a start is measured against a margin of 1 (score 0.73)
-        self.lost_signal = margin / max(float(np.median(self.ref_margins)), 1.0)
+        self.lost_signal = margin / max(self._ref_margin, 1.0)
         return self.lost_signal
 
     def _decode(self, cls, loc):
@@ -104,8 +110,10 @@ class SiamRPNTracker(BatchedTracker):
         deltas = loc.reshape(4, k * S * S).copy()
         # a wild regression (untrained or broken weights) must not turn into inf/NaN boxes
         np.clip(deltas[2:], -8.0, 8.0, out=deltas[2:])
-        score = np.nan_to_num(score, nan=0.0)
-        deltas = np.nan_to_num(deltas, nan=0.0, posinf=0.0, neginf=0.0)
+        if not np.isfinite(score).all():  # (checked first: nan_to_num costs several passes, per frame)
+            score = np.nan_to_num(score, nan=0.0)
+        if not np.isfinite(deltas).all():
+            deltas = np.nan_to_num(deltas, nan=0.0, posinf=0.0, neginf=0.0)
         anchors, window = self._grid(S)
         pred = decode_deltas(deltas, anchors)
         return score, pred, logits[1] - logits[0], window

@@ -59,7 +59,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--model",
         default=None,
-        help="a preset name, a folder written by `siamtrack export`, or opencv:NAME (default: the default preset)",
+        help="a preset name, a folder written by `siamtrack export`, opencv-nano:DIR or opencv:NAME "
+        "(default: the default preset)",
     )
     g.add_argument("--weights", default=None, help="checkpoint for the model")
     g.add_argument("--config", default=None, help="a pysot-style YAML config instead of --model")

@@ -13,7 +13,8 @@ def add_arguments(p):
     p.add_argument("--config", help="a pysot config.yaml (or a siamtrack preset YAML) instead of MODEL")
     p.add_argument(
         "--weights",
-        help="checkpoint file (pysot, siamfc-pytorch or siamtrack format); default: the preset's shipped weights",
+        help="checkpoint file (pysot, siamfc-pytorch, NanoTrack or siamtrack format); default: the preset's "
+        "shipped weights",
     )
     p.add_argument("--out-dir", dest="out", metavar="DIR", help="folder to write (created if missing); required")
     from .args import add_deprecated

@@ -35,11 +35,12 @@ def add_arguments(p):
     p.add_argument(
         "--model",
         default=None,
-        help="a preset name (see `siamtrack models`), a folder written by `siamtrack export`, or "
-        "opencv:csrt|kcf|mil|nano...; default: the shipped default model",
+        help="a preset name (see `siamtrack models`), a folder written by `siamtrack export`, opencv-nano:DIR "
+        "(the backbone/head ONNX pair of cv2.TrackerNano, run by siamtrack), or opencv:csrt|kcf|mil|nano...; "
+        "default: the shipped default model",
     )
     p.add_argument("--config", help="a pysot config.yaml (or a siamtrack preset YAML) instead of --model")
-    p.add_argument("--weights", help="checkpoint file (pysot, siamfc-pytorch or siamtrack format)")
+    p.add_argument("--weights", help="checkpoint file (pysot, siamfc-pytorch, NanoTrack or siamtrack format)")
     p.add_argument(
         "--init",
         type=box_arg,

@@ -356,7 +356,7 @@ def test_auto_chooses_engine_and_precision_once_and_int8_only_where_validated(tm
     timed once, remembered with each candidate's time (the why), read back on later runs; a preset whose int8
     accuracy is not on the model card within 0.01 AUC is never run in int8 by auto."""
     _needs("onnxruntime")
-    from tracker.cli import export as export_cli
+    from tracker.config import presets
     from tracker.engines import choice, engine_text
 
     monkeypatch.setenv("SIAMTRACK_CACHE", str(tmp_path / "cache"))
@@ -373,6 +373,6 @@ def test_auto_chooses_engine_and_precision_once_and_int8_only_where_validated(tm
         data[key] = forced
         (tmp_path / "cache" / choice.CHOICES).write_text(json.dumps(data))
         assert engine_text(build_tracker(name)) == text  # read back, not measured again
-    monkeypatch.setattr(export_cli, "INT8_CHECKED", {})  # int8 not validated: float32 only
+    monkeypatch.setattr(presets, "INT8_CHECKED", {})  # int8 not validated: float32 only
     assert "int8" not in engine_text(build_tracker(name))
     assert engine_text(build_tracker(name, engine="onnxruntime")) == "onnxruntime int8"  # a named engine: as shipped

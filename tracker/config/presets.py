@@ -451,6 +451,17 @@ _register(
     )
 )
 
+# int8 validation (weights/README.md, "int8"): preset -> validation AUC of int8 minus float32, measured with
+# `siamtrack bench` on the validation split; int8 is offered only within 0.01
+INT8_CHECKED: dict[str, float] = {
+    "siamrpn_effnet_lite0_fast": -0.002,
+    "siamrpn_alex_dwxcorr": -0.001,
+    "siamfc_alexnet": +0.004,
+    "siamrpn_effnet_lite0": +0.029,
+}
+INT8_TOLERANCE = 0.01
+
+
 DEFAULT_PRESET = "nanotrack_v3"
 # `--model default` (and get_preset("default")) names whichever preset is the default.
 DEFAULT_ALIAS = "default"

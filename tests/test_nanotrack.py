@@ -220,6 +220,10 @@ def test_nanotrack_fine_tunes_from_the_shipped_weights_and_resumes(shared_dir, t
         "2",
         "--batch-size",
         "2",
+        # no worker processes: forking this test process, which holds OpenVINO's and ONNX Runtime's thread
+        # pools from earlier tests, can crash the forked workers
+        "--data-workers",
+        "0",
         "--lr",
         "0.0005",
         "--out-dir",

@@ -198,7 +198,7 @@ import json, sys
 from tracker import build_tracker, runtime
 runtime.configure_process()
 runtime.configure_threads(1)
-tracker = build_tracker("siamrpn_effnet_lite0_fast")  # the default, on its shipped export
+tracker = build_tracker("default")  # on its shipped export
 lazy = "torch" not in sys.modules
 import torch
 torch.set_num_threads(2)

@@ -9,6 +9,8 @@ spinning off — a spinning pool keeps its cores busy after every run and slows 
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from . import Engine, repeat_kernel
@@ -155,9 +157,7 @@ class OpenVinoEngine(OnnxEngine):
     name = "openvino"
 
     def _load(self, graph):
-        import openvino as ov
-
-        core = ov.Core()
+        core = openvino_core()
         config = {
             "INFERENCE_NUM_THREADS": self.threads,
             "NUM_STREAMS": 1,
@@ -194,6 +194,18 @@ class OpenVinoEngine(OnnxEngine):
         request, outputs = session
         request.infer()
         return [request.get_tensor(o).data for o in outputs]
+
+
+@functools.cache
+def openvino_core():
+    """The process's one OpenVINO Core, kept for the life of the process. Each Core sets the signal stack of
+    the thread that first compiles with it and, when destroyed, puts back the one it found: Cores destroyed
+    out of order (one per graph, collected in any order) left the main thread's signal stack pointing at
+    freed memory, so the next signal with a handler (Ctrl-C, a child process ending) killed the process with
+    SIGSEGV. One Core never destroyed keeps that stack valid."""
+    import openvino as ov
+
+    return ov.Core()
 
 
 def _first_line(exc: Exception) -> str:

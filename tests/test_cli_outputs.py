@@ -199,7 +199,7 @@ def test_a_path_that_is_no_model_is_one_line(frames, tmp_path, not_models, capsy
     if case != "yaml":
         assert err.rstrip().endswith(
             "a model is a preset name (`siamtrack models`), a folder written by `siamtrack export`, "
-            "opencv:NAME, or a YAML config (.yaml)"
+            "opencv:NAME, opencv-nano:DIR (cv2.TrackerNano's ONNX pair), or a YAML config (.yaml)"
         )
     assert not out.exists()
 

@@ -70,7 +70,7 @@ def build_tracker(preset_or_config, weights=None, device="cpu", xcorr="torch", e
 # What names a model, wherever one is asked for (`--model`, `--config`, bench's `--tracker`, build_tracker)
 MODEL_FORMS = (
     "a model is a preset name (`siamtrack models`), a folder written by `siamtrack export`, "
-    "opencv:NAME, or a YAML config (.yaml)"
+    "opencv:NAME, opencv-nano:DIR (cv2.TrackerNano's ONNX pair), or a YAML config (.yaml)"
 )
 
 

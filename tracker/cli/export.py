@@ -54,7 +54,7 @@ def add_arguments(p):
 
 def run(args) -> int:
     from .._torch import require_torch
-    from ..config.presets import INT8_CHECKED, INT8_TOLERANCE
+    from ..config.presets import INT8_CHECKED, int8_validated
 
     require_torch("exporting a model")
     from ..config.presets import DEFAULT_PRESET
@@ -83,8 +83,8 @@ def run(args) -> int:
     if args.int8:
         if args.calibration is None:
             raise UserError("--int8 needs --calibration DATA (a folder of sequences with ground truth)")
-        delta = INT8_CHECKED.get(preset.name) if args.weights is None else None
-        if args.weights is None and (delta is None or abs(delta) > INT8_TOLERANCE):
+        if args.weights is None and not int8_validated(preset.name):
+            delta = INT8_CHECKED.get(preset.name)
             why = "not validated" if delta is None else f"validation AUC {delta:+.3f} against float32"
             raise UserError(f"int8 is not offered for {preset.name} ({why}; weights/README.md, int8)")
     if args.format == "opencv-nano":

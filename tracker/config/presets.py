@@ -462,6 +462,13 @@ INT8_CHECKED: dict[str, float] = {
 INT8_TOLERANCE = 0.01
 
 
+def int8_validated(name: str) -> bool:
+    """Whether the model card shows the preset's int8 graph within INT8_TOLERANCE of float32 (what `siamtrack
+    export --int8` offers and `auto` times)."""
+    delta = INT8_CHECKED.get(name)
+    return delta is not None and abs(delta) <= INT8_TOLERANCE
+
+
 DEFAULT_PRESET = "nanotrack_v3"
 # `--model default` (and get_preset("default")) names whichever preset is the default.
 DEFAULT_ALIAS = "default"

@@ -186,12 +186,3 @@ def float32_alternative(export, preset, long_term: bool):
         return exported_for(preset, None, None, long_term, float32=True)
     except (ExportError, OSError):
         return None
-
-
-def int8_validated(preset) -> bool:
-    """Whether the model card shows int8 within the tolerance of float32 for this preset (the table
-    `siamtrack export --int8` is offered by: tracker.config.presets.INT8_CHECKED)."""
-    from ..config.presets import INT8_CHECKED, INT8_TOLERANCE
-
-    delta = INT8_CHECKED.get(preset.name)
-    return delta is not None and abs(delta) <= INT8_TOLERANCE

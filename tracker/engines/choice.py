@@ -70,25 +70,28 @@ def _read(path: Path) -> dict:
         return {}
 
 
+def _choice_name(kind: str, key, options: list[str]) -> str:
+    return f"{kind}:{digest([key, machine(), sorted(options)])}"
+
+
 def cached_choice(kind: str, key, options: list[str], measure) -> str:
-    """The remembered choice among `options` for (`kind`, `key`, this machine), else `measure()`'s
-    answer, remembered. With one option there is nothing to choose. An unwritable cache folder only means
-    the next run measures again."""
+    """The remembered choice among `options` for (`kind`, `key`, this machine), else the fastest of
+    `measure()`'s best times (option -> seconds), remembered with those times. With one option there is
+    nothing to choose. An unwritable cache folder only means the next run measures again."""
     if len(options) == 1:
         return options[0]
-    name = f"{kind}:{digest([key, machine(), sorted(options)])}"
+    name = _choice_name(kind, key, options)
     path = cache_dir() / CHOICES
     value = _read(path).get(name)
     if value in options:
         return value
-    value = measure()
-    timings = dict(_last_timings)
+    timings = measure()
+    value = min(options, key=lambda o: timings[o])
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         data = _read(path)
         data[name] = value
-        if set(timings) == set(options):  # why: each option's best time (ms), beside the choice
-            data[name + ":ms"] = {k: round(v * 1000, 3) for k, v in timings.items()}
+        data[name + ":ms"] = {k: round(v * 1000, 3) for k, v in timings.items()}  # why, beside the choice
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".choices")
         with os.fdopen(fd, "w") as f:
             json.dump(data, f, indent=1, sort_keys=True)
@@ -98,18 +101,14 @@ def cached_choice(kind: str, key, options: list[str], measure) -> str:
     return value
 
 
-_last_timings: dict[str, float] = {}  # the best seconds of each option of the last `fastest`
-
-
 def choice_timings(kind: str, key, options: list[str]) -> dict[str, float] | None:
     """The best ms per option measured when the remembered choice (`cached_choice`) was made, where kept."""
-    name = f"{kind}:{digest([key, machine(), sorted(options)])}"
-    ms = _read(cache_dir() / CHOICES).get(name + ":ms")
+    ms = _read(cache_dir() / CHOICES).get(_choice_name(kind, key, options) + ":ms")
     return ms if isinstance(ms, dict) else None
 
 
-def fastest(calls: dict, budget_s: float = 1.0, max_rounds: int = 7) -> str:
-    """The name of the fastest of `calls` (name -> zero-argument function). Each runs twice first (graphs
+def best_times(calls: dict, budget_s: float = 1.0, max_rounds: int = 7) -> dict[str, float]:
+    """The best seconds of each of `calls` (name -> zero-argument function). Each runs twice first (graphs
     optimise on their first calls), then they run in turns, best of up to `max_rounds` rounds within about
     `budget_s`: turns and minima keep a busy machine from deciding by accident."""
     names = list(calls)
@@ -126,9 +125,16 @@ def fastest(calls: dict, budget_s: float = 1.0, max_rounds: int = 7) -> str:
             t = time.perf_counter()
             calls[n]()
             best[n] = min(best[n], time.perf_counter() - t)
-    _last_timings.clear()
-    _last_timings.update(best)
-    return min(names, key=lambda n: best[n])
+    return best
+
+
+def _timed_after_a_first_run(workloads: dict, model: str, steps: str) -> dict[str, float]:
+    """`best_times` of `workloads`, each loaded and run once first, so that a graph an engine cannot load is
+    refused in its one line before the notice of the timing (which then takes the seconds)."""
+    for run in workloads.values():
+        run()
+    announce_preparation(model, steps)
+    return best_times(workloads)
 
 
 def engine_workload(engine, preset):
@@ -150,13 +156,8 @@ def fastest_engine(export, names: list[str], threads: int) -> str:
     from .onnx_engines import make_onnx_engine
 
     def measure():
-        # each engine loads the graphs and runs them once first, so that a graph an engine cannot load is
-        # refused in its one line before the notice of the timing (which then takes the seconds)
         workloads = {n: engine_workload(make_onnx_engine(n, export, threads), export.preset) for n in names}
-        for run in workloads.values():
-            run()
-        announce_preparation(export.preset.name, "engine timing")
-        return fastest(workloads)
+        return _timed_after_a_first_run(workloads, export.preset.name, "engine timing")
 
     key = [
         "export",
@@ -178,23 +179,25 @@ def precision_key(export) -> list:
     ]
 
 
-def fastest_precision(exports: dict, engines: dict[str, list[str]], threads: int) -> tuple[str, str]:
+def fastest_precision(
+    exports: dict, engines: dict[str, list[str]], threads: int
+) -> tuple[str, str, dict[str, float] | None]:
     """`auto`'s engine *and* precision: the fastest (precision, engine) of `exports` (precision -> Export, each
     a graph whose accuracy was checked) on their `engines` (precision -> the engines that may run it), timed
-    here once and remembered like the engine choice. Returns (precision, engine)."""
+    here once and remembered like the engine choice. Returns (precision, engine, the best ms of each
+    "precision/engine" option where kept: why that one)."""
     from .onnx_engines import make_onnx_engine
 
     options = [f"{p}/{e}" for p in exports for e in engines[p]]
     first = next(iter(exports.values()))
+    key = precision_key(first)
 
     def measure():
-        calls = {}
-        for option in options:  # loaded and run once first: a graph an engine cannot load is refused first
+        workloads = {}
+        for option in options:
             p, e = option.split("/")
-            calls[option] = engine_workload(make_onnx_engine(e, exports[p], threads), exports[p].preset)
-            calls[option]()
-        announce_preparation(first.preset.name, "engine and precision timing")
-        return fastest(calls)
+            workloads[option] = engine_workload(make_onnx_engine(e, exports[p], threads), exports[p].preset)
+        return _timed_after_a_first_run(workloads, first.preset.name, "engine and precision timing")
 
-    precision, engine = cached_choice("precision", precision_key(first), options, measure).split("/")
-    return precision, engine
+    precision, engine = cached_choice("precision", key, options, measure).split("/")
+    return precision, engine, choice_timings("precision", key, options)

@@ -191,7 +191,8 @@ def tracker_on_export(export: Export, preset: Preset, engine: str, long_term: bo
             # int8 graphs are quantized for, and their accuracy checked on, ONNX Runtime (weights/README.md,
             # "int8"); OpenVINO rounds its int8 arithmetic differently, so its tracks differ. OpenVINO runs
             # them when named.
-            from .auto import float32_alternative, int8_validated
+            from ..config.presets import int8_validated
+            from .auto import float32_alternative
 
             f32 = float32_alternative(export, preset, lt)
             if f32 is not None:
@@ -200,14 +201,11 @@ def tracker_on_export(export: Export, preset: Preset, engine: str, long_term: bo
                 from .choice import fastest_precision
 
                 f32.preset = preset
-                exports = {"float32": f32, **({"int8": export} if int8_validated(preset) else {})}
+                exports = {"float32": f32, **({"int8": export} if int8_validated(preset.name) else {})}
                 engines = {"float32": usable, "int8": ["onnxruntime"]}
-                precision, engine = fastest_precision(exports, engines, threads)
+                precision, engine, timings = fastest_precision(exports, engines, threads)
                 tracker = _tracker(preset, make_onnx_engine(engine, exports[precision], threads), lt)
-                from .choice import choice_timings, precision_key
-
-                options = [f"{p}/{e}" for p in exports for e in engines[p]]
-                tracker.engine_choice = choice_timings("precision", precision_key(f32), options)  # why, in ms
+                tracker.engine_choice = timings  # why, in ms
                 return tracker
             usable = ["onnxruntime"]
         from .choice import fastest_engine

@@ -105,23 +105,35 @@ def exported_for(preset, model, weights, long_term: bool = False, float32: bool 
         + ([f"targets={targets}"] if targets > 1 else [])
     )
     folder = cache_dir() / "exports" / f"{preset.name}-{key}"
+
+    def make(tmp: Path) -> None:
+        nonlocal model
+        announce_preparation(preset.name, "ONNX export and engine choice")
+        if model is None:
+            from ..build import load_model
+
+            model, _ = load_model(preset, weights, "cpu")
+        # a copy: export_model drops the optimised graphs of the model it is given
+        import copy
+
+        export_model(preset, copy.deepcopy(model).cpu(), tmp, sha, long_term=long_term, targets=targets)
+
+    return cached_export(folder, make)
+
+
+def cached_export(folder: Path, make):
+    """The export kept in the cache folder `folder`: read, or (missing, or damaged: removed) made by `make(tmp)`
+    into a temporary folder beside it and moved into place; where another process finished the same export
+    first, theirs is used."""
     if folder.is_dir():
         try:
             return read_export(folder)
         except ExportError:
             shutil.rmtree(folder, ignore_errors=True)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    announce_preparation(preset.name, "ONNX export and engine choice")
-    if model is None:
-        from ..build import load_model
-
-        model, _ = load_model(preset, weights, "cpu")
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".export-"))
     try:
-        # a copy: export_model drops the optimised graphs of the model it is given
-        import copy
-
-        export_model(preset, copy.deepcopy(model).cpu(), tmp, sha, long_term=long_term, targets=targets)
+        make(tmp)
         try:
             os.replace(tmp, folder)
         except OSError:  # another process finished the same export first: use theirs

@@ -22,13 +22,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from ..errors import UserError
-from .exported import FORMAT, SIDECAR, VERSION, ExportError, file_sha256, read_export
+from .exported import FORMAT, SIDECAR, VERSION, ExportError, file_sha256
 
 PREFIX = "opencv-nano:"
 DEFAULT_PRESET = "nanotrack_v2"
@@ -83,6 +80,7 @@ def _preset_for(folder: Path):
 def nano_export(spec: str):
     """The siamtrack export (tracker.engines.exported.Export) made from `opencv-nano:DIR`'s pair: read from the
     cache, or converted now (needs the onnx package) and kept there."""
+    from .auto import cached_export
     from .choice import announce_preparation, cache_dir
 
     folder, backbone, head = nano_files(spec)
@@ -92,30 +90,19 @@ def nano_export(spec: str):
     preset = _preset_for(folder)
     h.update(json.dumps([CONVERSION, preset.to_dict()], sort_keys=True).encode())
     key = h.hexdigest()[:24]
-    out = cache_dir() / "exports" / f"opencv-nano-{key}"
-    if out.is_dir():
+
+    def make(tmp: Path) -> None:
         try:
-            return read_export(out)
-        except ExportError:
-            shutil.rmtree(out, ignore_errors=True)
-    try:
-        import onnx  # noqa: F401 - only to say in one line that it is needed
-    except ImportError:
-        raise UserError(
-            f"{spec}: converting OpenCV's NanoTrack files (once, then cached) needs the onnx package: pip install onnx"
-        ) from None
-    announce_preparation(f"opencv-nano ({folder.name})", "conversion of its two ONNX files")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=".nano-"))
-    try:
+            import onnx  # noqa: F401 - only to say in one line that it is needed
+        except ImportError:
+            raise UserError(
+                f"{spec}: converting OpenCV's NanoTrack files (once, then cached) needs the onnx package: "
+                "pip install onnx"
+            ) from None
+        announce_preparation(f"opencv-nano ({folder.name})", "conversion of its two ONNX files")
         convert_pair(backbone, head, tmp, preset, weights_sha256=key)
-        try:
-            os.replace(tmp, out)
-        except OSError:  # another process finished the same conversion first: use theirs
-            pass
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return read_export(out)
+
+    return cached_export(cache_dir() / "exports" / f"opencv-nano-{key}", make)
 
 
 def _load(path: Path, what: str):

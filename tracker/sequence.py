@@ -108,13 +108,87 @@ def _box(box: Sequence[float]) -> Box:
 
 
 class _Run:
-    """What both runs (`TrackRun`, `MultiTrackRun`) share: their length, rate and closing."""
+    """What both runs (`TrackRun`, `MultiTrackRun`) share: the source, the frame loop (the first frame
+    initialises, frames the source could not decode repeat the previous result, every other frame is one timed
+    update), their length, rate and closing. A run says how to begin (`_first`), repeat (`_repeat`) and
+    update (`_update`)."""
 
-    source: FrameSource
-    start: int
-    max_frames: int | None
-    update_times: list[float]
-    _owns_source: bool
+    def __init__(self, source: FrameInput, start: int, max_frames: int | None) -> None:
+        if max_frames is not None and max_frames < 1:
+            raise TrackerError(f"max_frames must be at least 1, got {max_frames}")
+        if start < 0:
+            raise TrackerError(f"start must be 0 or more, got {start}")
+        self.max_frames = max_frames
+        self.source, self._owns_source = _as_source(source, start)
+        self.start = int(getattr(self.source, "start", start) or 0)  # an open FrameSource's own start
+        self.frames = 0  # results yielded so far (skipped frames included)
+        self.skipped: list[int] = []  # indices of frames the source could not decode (filled in)
+        self.update_times: list[float] = []  # seconds of each update() call
+        self._started = False
+
+    def __iter__(self):
+        if self._started:
+            raise TrackerError(
+                f"a {type(self).__name__} can be iterated once: call tracker.track(...) again for a new run"
+            )
+        self._started = True
+        return self._run()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _first(self, index: int, frame: np.ndarray):
+        raise NotImplementedError
+
+    def _repeat(self, prev, index: int):
+        raise NotImplementedError
+
+    def _update(self, index: int, frame: np.ndarray):
+        """One frame's update: its result, the update() call's time appended to `update_times`."""
+        raise NotImplementedError
+
+    def _run(self):
+        limit = self.max_frames if self.max_frames is not None else math.inf
+        prev = None
+        try:
+            for index, frame in self.source:
+                if prev is None:
+                    result = self._first(index, frame)
+                else:
+                    for missing in range(prev.index + 1, index):
+                        if self.frames >= limit:
+                            return
+                        self.skipped.append(missing)
+                        yield self._emit(self._repeat(prev, missing))
+                    if self.frames >= limit:
+                        return
+                    result = self._update(index, frame)
+                prev = result
+                yield self._emit(result)
+                if self.frames >= limit:
+                    return
+            if prev is None:
+                where = f" from frame {self.start} on" if self.start else ""
+                raise SourceError(f"{getattr(self.source, 'spec', 'source')}: no frame could be read{where}")
+        finally:
+            self.close()
+
+    def _emit(self, result):
+        self.frames += 1
+        if not result.skipped:
+            self.last = result
+        return result
+
+    def _timed(self, call):
+        """`call()`'s answer and its time, the time appended to `update_times`."""
+        t0 = time.perf_counter()
+        out = call()
+        dt = time.perf_counter() - t0
+        self.update_times.append(dt)
+        return out, dt
 
     @property
     def total(self) -> int | None:
@@ -151,85 +225,34 @@ class TrackRun(_Run):
         start: int = 0,
         max_frames: int | None = None,
     ) -> None:
-        if max_frames is not None and max_frames < 1:
-            raise TrackerError(f"max_frames must be at least 1, got {max_frames}")
-        if start < 0:
-            raise TrackerError(f"start must be 0 or more, got {start}")
+        super().__init__(source, start, max_frames)
         self.tracker = tracker
         self.box = _box(box)
-        self.max_frames = max_frames
-        self.source, self._owns_source = _as_source(source, start)
-        self.start = int(getattr(self.source, "start", start) or 0)  # an open FrameSource's own start
-        self.frames = 0  # results yielded so far (skipped frames included)
         self.lost = 0  # tracked frames reported lost
-        self.skipped: list[int] = []  # indices of frames the source could not decode (filled in)
-        self.update_times: list[float] = []  # seconds of each update() call
         self.last: FrameResult | None = None
-        self._started = False
 
     def __iter__(self) -> Iterator[FrameResult]:
-        if self._started:
-            raise TrackerError("a TrackRun can be iterated once: call tracker.track(...) again for a new run")
-        self._started = True
-        return self._run()
-
-    def _run(self) -> Iterator[FrameResult]:
-        limit = self.max_frames if self.max_frames is not None else math.inf
-        tracker, prev = self.tracker, None
-        try:
-            for index, frame in self.source:
-                if prev is None:
-                    t0 = time.perf_counter()
-                    tracker.init(frame, self.box)
-                    result = FrameResult(
-                        self.box,
-                        1.0,
-                        False,
-                        tracker_lost_signal(tracker),
-                        index=index,
-                        seconds=time.perf_counter() - t0,
-                        initial=True,
-                        frame=frame,
-                    )
-                else:
-                    for missing in range(prev.index + 1, index):
-                        if self.frames >= limit:
-                            return
-                        self.skipped.append(missing)
-                        yield self._emit(
-                            FrameResult(prev.box, prev.score, prev.lost, prev.lost_signal, index=missing, skipped=True)
-                        )
-                    if self.frames >= limit:
-                        return
-                    t0 = time.perf_counter()
-                    r = tracker.update(frame)
-                    dt = time.perf_counter() - t0
-                    self.update_times.append(dt)
-                    self.lost += int(r.lost)
-                    result = FrameResult(
-                        _box(r.box), float(r.score), bool(r.lost), r.lost_signal, index=index, seconds=dt, frame=frame
-                    )
-                prev = result
-                yield self._emit(result)
-                if self.frames >= limit:
-                    return
-            if prev is None:
-                where = f" from frame {self.start} on" if self.start else ""
-                raise SourceError(f"{getattr(self.source, 'spec', 'source')}: no frame could be read{where}")
-        finally:
-            self.close()
-
-    def _emit(self, result: FrameResult) -> FrameResult:
-        self.frames += 1
-        if not result.skipped:
-            self.last = result
-        return result
+        return super().__iter__()
 
     def __enter__(self) -> TrackRun:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def _first(self, index: int, frame: np.ndarray) -> FrameResult:
+        t0 = time.perf_counter()
+        self.tracker.init(frame, self.box)
+        signal = tracker_lost_signal(self.tracker)
+        seconds = time.perf_counter() - t0
+        return FrameResult(self.box, 1.0, False, signal, index=index, seconds=seconds, initial=True, frame=frame)
+
+    def _repeat(self, prev: FrameResult, index: int) -> FrameResult:
+        return FrameResult(prev.box, prev.score, prev.lost, prev.lost_signal, index=index, skipped=True)
+
+    def _update(self, index: int, frame: np.ndarray) -> FrameResult:
+        r, dt = self._timed(lambda: self.tracker.update(frame))
+        self.lost += int(r.lost)
+        return FrameResult(
+            _box(r.box), float(r.score), bool(r.lost), r.lost_signal, index=index, seconds=dt, frame=frame
+        )
 
 
 @dataclass(frozen=True)
@@ -289,37 +312,21 @@ class MultiTrackRun(_Run):
     ) -> None:
         from .trackers.multi import check_id
 
-        if max_frames is not None and max_frames < 1:
-            raise TrackerError(f"max_frames must be at least 1, got {max_frames}")
-        if start < 0:
-            raise TrackerError(f"start must be 0 or more, got {start}")
+        super().__init__(source, start, max_frames)
         self.tracker = tracker
         self.boxes = _boxes(boxes)
         self.schedule = {
             int(f): {check_id(i): (None if b is None else _box(b)) for i, b in events.items()}
             for f, events in (schedule or {}).items()
         }
-        self.max_frames = max_frames
-        self.source, self._owns_source = _as_source(source, start)
-        self.start = int(getattr(self.source, "start", start) or 0)
-        self.frames = 0
         self.lost: dict[int, int] = {}
-        self.skipped: list[int] = []
-        self.update_times: list[float] = []
         self.last: MultiFrameResult | None = None
-        self._started = False
+
+    def __iter__(self) -> Iterator[MultiFrameResult]:
+        return super().__iter__()
 
     def __enter__(self) -> MultiTrackRun:
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __iter__(self) -> Iterator[MultiFrameResult]:
-        if self._started:
-            raise TrackerError("a MultiTrackRun can be iterated once: call tracker.track(...) again for a new run")
-        self._started = True
-        return self._run()
 
     def _initial(self, frame, index: int, events: Mapping[int, Box | None], results: dict) -> None:
         """Apply a frame's additions, corrections and removals (`results` gets the initial results)."""
@@ -338,57 +345,26 @@ class MultiTrackRun(_Run):
                 box, r.score, r.lost, r.lost_signal, index=index, initial=True, frame=frame
             )
 
-    def _run(self) -> Iterator[MultiFrameResult]:
-        limit = self.max_frames if self.max_frames is not None else math.inf
-        tracker, prev = self.tracker, None
-        try:
-            for index, frame in self.source:
-                results: dict[int, FrameResult] = {}
-                if prev is None:
-                    self._initial(frame, index, self.boxes, results)
-                    self._initial(frame, index, self.schedule.get(index, {}), results)
-                    result = MultiFrameResult(index, results, frame=frame)
-                else:
-                    for missing in range(prev.index + 1, index):
-                        if self.frames >= limit:
-                            return
-                        self.skipped.append(missing)
-                        repeated = {
-                            i: FrameResult(r.box, r.score, r.lost, r.lost_signal, index=missing, skipped=True)
-                            for i, r in prev.items()
-                        }
-                        yield self._emit(MultiFrameResult(missing, repeated, skipped=True))
-                    if self.frames >= limit:
-                        return
-                    t0 = time.perf_counter()
-                    updated = tracker.update(frame) if len(tracker) else {}
-                    dt = time.perf_counter() - t0
-                    self.update_times.append(dt)
-                    for i, r in updated.items():
-                        self.lost[i] = self.lost.get(i, 0) + int(r.lost)
-                        results[i] = FrameResult(
-                            _box(r.box),
-                            float(r.score),
-                            bool(r.lost),
-                            r.lost_signal,
-                            index=index,
-                            seconds=dt,
-                            frame=frame,
-                        )
-                    self._initial(frame, index, self.schedule.get(index, {}), results)
-                    result = MultiFrameResult(index, results, seconds=dt, frame=frame)
-                prev = result
-                yield self._emit(result)
-                if self.frames >= limit:
-                    return
-            if prev is None:
-                where = f" from frame {self.start} on" if self.start else ""
-                raise SourceError(f"{getattr(self.source, 'spec', 'source')}: no frame could be read{where}")
-        finally:
-            self.close()
+    def _first(self, index: int, frame: np.ndarray) -> MultiFrameResult:
+        results: dict[int, FrameResult] = {}
+        self._initial(frame, index, self.boxes, results)
+        self._initial(frame, index, self.schedule.get(index, {}), results)
+        return MultiFrameResult(index, results, frame=frame)
 
-    def _emit(self, result: MultiFrameResult) -> MultiFrameResult:
-        self.frames += 1
-        if not result.skipped:
-            self.last = result
-        return result
+    def _repeat(self, prev: MultiFrameResult, index: int) -> MultiFrameResult:
+        repeated = {
+            i: FrameResult(r.box, r.score, r.lost, r.lost_signal, index=index, skipped=True) for i, r in prev.items()
+        }
+        return MultiFrameResult(index, repeated, skipped=True)
+
+    def _update(self, index: int, frame: np.ndarray) -> MultiFrameResult:
+        tracker = self.tracker
+        updated, dt = self._timed(lambda: tracker.update(frame) if len(tracker) else {})
+        results: dict[int, FrameResult] = {}
+        for i, r in updated.items():
+            self.lost[i] = self.lost.get(i, 0) + int(r.lost)
+            results[i] = FrameResult(
+                _box(r.box), float(r.score), bool(r.lost), r.lost_signal, index=index, seconds=dt, frame=frame
+            )
+        self._initial(frame, index, self.schedule.get(index, {}), results)
+        return MultiFrameResult(index, results, seconds=dt, frame=frame)

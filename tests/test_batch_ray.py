@@ -163,6 +163,24 @@ def test_two_ray_actors_write_byte_identical_boxes_a_corrupt_video_fails_alone_a
 
 @needs_ray
 @pytest.mark.slow
+def test_an_item_of_several_targets_on_ray_writes_what_the_local_runner_writes(local_ray, shared_dir, tmp_path):
+    video = shared_dir / "data" / "videos" / "Megamind.avi"
+    m = tmp_path / "m.csv"
+    m.write_text(f"video,x,y,w,h,target\n{video},250,150,100,120,1\n{video},420,180,80,100,2\n")
+    items = read_manifest(m)
+    here = run_batch(items, BatchOptions(out_dir=str(tmp_path / "here"), model="opencv:kcf", max_frames=FRAMES))
+    there = run_batch(
+        items, BatchOptions(out_dir=str(tmp_path / "ray"), model="opencv:kcf", max_frames=FRAMES), ray=ray_opts()
+    )
+    assert [s["status"] for s in here.summaries] == [s["status"] for s in there.summaries] == ["ok"]
+    assert there.summaries[0]["pid"] != os.getpid()
+    mot = (tmp_path / "ray" / "Megamind.boxes.txt").read_bytes()
+    assert mot == (tmp_path / "here" / "Megamind.boxes.txt").read_bytes()
+    assert {ln.split(b",")[1] for ln in mot.splitlines()} == {b"1", b"2"}
+
+
+@needs_ray
+@pytest.mark.slow
 def test_an_actor_killed_mid_item_has_its_item_retried_on_another(local_ray, clips, reference, tmp_path, monkeypatch):
     from tracker.batch.ray_runner import TEST_HOOK_ENV
 

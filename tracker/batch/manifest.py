@@ -3,10 +3,21 @@ videos with sidecar box files, and the deterministic shard a machine takes from 
 
 Stdlib only: the CLI imports this module before anything heavy.
 
+An item is one video with one box (`BatchItem.box`) or with several targets (`BatchItem.boxes`, {target id:
+box}, tracked together as `siamtrack track --init ... --init ...` tracks them). Several targets are given:
+- CSV: a `target` column (ids whole numbers from 1): the rows of one item (the same id, or without an id
+  column the same video) each give one target's box; every row of such an item names its target, the
+  same video and the same start frame;
+- JSON lines: `"boxes"`, a list of boxes (ids 1, 2, ...) or an object {"ID": box} instead of `"box"`;
+- a folder: a sidecar of `id,x,y,w,h` lines (`siamtrack track --init-file`'s format; 5 values on its
+  first line, or a first line of column names starting with `id`).
+
 A problem with the manifest as a whole (no header, unknown layout, a line that is not JSON, two items
-with one id) is a `UserError` naming the file and line. A problem with one item's values (a box that is
-not four numbers, a negative start frame) does not stop the batch: the item carries the error and is
-reported as failed, while the others are tracked.
+with one id) is a `UserError` naming the file and line, and so is a bad target row (a target id that is
+not a whole number from 1 or is given twice for one video, a zero-size or unreadable box, rows of one item
+naming different videos or start frames). A problem with a one-box item's values (a box that is not four
+numbers, a negative start frame) does not stop the batch: the item carries the error and is reported as
+failed, while the others are tracked.
 """
 
 from __future__ import annotations
@@ -20,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import UserError
-from ..io.boxes import check_box
+from ..io.boxes import check_box, read_init_file, split_values
 from ..io.boxes import parse_box as parse_box_text
 
 VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".ts"}
@@ -31,6 +42,10 @@ VIDEO_KEYS = ("video", "path", "file", "source")
 ID_KEYS = ("id", "item_id", "item", "name")
 START_KEYS = ("start", "start_frame", "first_frame")
 BOX_KEYS = ("box", "init_box", "bbox")
+TARGET_KEYS = ("target", "target_id", "track_id")
+BOXES_KEYS = ("boxes",)
+
+Box = tuple[float, float, float, float]
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 
@@ -44,15 +59,24 @@ class BatchItem:
     item_id: str
     video: str  # as written in the manifest (or the file name in folder mode)
     path: str  # resolved absolute path
-    box: tuple[float, float, float, float] | None
+    box: Box | None
     start: int = 0
     origin: str = ""  # "manifest.csv:4" — where the item was defined
     error: str | None = None  # an item-level input error: the item fails without being opened
     extra: dict = field(default_factory=dict, compare=False)
+    boxes: dict[int, Box] | None = None  # several targets {id: box} (then `box` is None), in manifest order
 
     def fingerprint(self) -> dict:
         """The inputs that define this item's result (a finished result with other inputs is redone)."""
-        return {"video": self.video, "box": list(self.box) if self.box else None, "start": self.start}
+        fp: dict = {"video": self.video, "box": list(self.box) if self.box else None, "start": self.start}
+        if self.boxes is not None:
+            fp["boxes"] = boxes_json(self.boxes)
+        return fp
+
+
+def boxes_json(boxes: dict[int, Box]) -> dict[str, list[float]]:
+    """Several targets' boxes as JSON wants them: {"ID": [x, y, w, h]}."""
+    return {str(i): list(b) for i, b in boxes.items()}
 
 
 # ---------------------------------------------------------------------------------------------- values
@@ -76,6 +100,22 @@ def safe_id(text: str) -> str:
     """A file-name-safe id derived from a path stem (ids become output file names)."""
     s = re.sub(r"[^A-Za-z0-9._+-]+", "_", text).strip("._") or "item"
     return s if s[0].isalnum() else "i" + s
+
+
+def parse_target_id(value, where: str) -> int:
+    """A target id (a whole number from 1, as MOT files number targets); a ManifestError naming `where`."""
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.isdigit() or int(text) < 1:
+        raise ManifestError(f"{where}: target id {value!r} is not a whole number from 1")
+    return int(text)
+
+
+def _target_box(value, where: str, target_id: int) -> Box:
+    """A target's box (text "x,y,w,h" or four numbers); a ManifestError naming `where` and the target."""
+    try:
+        return parse_box_text(value) if isinstance(value, str) else check_box(value)
+    except ValueError as exc:
+        raise ManifestError(f"{where}: target {target_id}: {exc}") from None
 
 
 def _check_given_id(item_id: str, where: str) -> str:
@@ -152,9 +192,10 @@ def _read_csv(path: Path, text: str) -> list[BatchItem]:
             f"{where}: the header needs the initial box as columns x,y,w,h "
             f"(or one 'box' column); got {', '.join(header)}"
         )
-    icol, scol = col(ID_KEYS), col(START_KEYS)
+    icol, scol, tcol = col(ID_KEYS), col(START_KEYS), col(TARGET_KEYS)
 
-    items = []
+    items: list[BatchItem | _Targets] = []
+    targets: dict[str, _Targets] = {}  # item id (lower case) -> the target rows read so far
     for row in reader:
         line = start + reader.line_num  # physical line of the row's end
         if not row or all(not c.strip() for c in row) or row[0].lstrip().startswith("#"):
@@ -163,6 +204,11 @@ def _read_csv(path: Path, text: str) -> list[BatchItem]:
         video = _cell(row, vcol)
         if not video:
             raise ManifestError(f"{where}: no video path in this row")
+        if _cell(row, tcol):
+            _add_target_row(
+                path, targets, items, row, where, video, _cell(row, icol), _cell(row, tcol), bcol, xywh, scol
+            )
+            continue
         error = None
         box = None
         try:
@@ -179,7 +225,62 @@ def _read_csv(path: Path, text: str) -> list[BatchItem]:
         items.append(_make_item(path, video, item_id, box, start_frame, where, error))
     if not items:
         raise ManifestError(f"{path}: the manifest has a header but no items")
-    return items
+    return [t.item() if isinstance(t, _Targets) else t for t in items]
+
+
+@dataclass
+class _Targets:
+    """The target rows of one CSV item, gathered: the first row's item, and {target id: (box, where)}."""
+
+    first: BatchItem
+    boxes: dict[int, tuple[Box, str]]
+
+    def item(self) -> BatchItem:
+        return BatchItem(
+            item_id=self.first.item_id,
+            video=self.first.video,
+            path=self.first.path,
+            box=None,
+            start=self.first.start,
+            origin=self.first.origin,
+            boxes={i: b for i, (b, _) in self.boxes.items()},
+        )
+
+
+def _add_target_row(path: Path, targets: dict, items: list, row, where, video, given, target, bcol, xywh, scol):
+    """One CSV row naming a target: its box joins its item's (the item is made at its first row)."""
+    target_id = parse_target_id(target, where)
+    raw = _cell(row, bcol) if bcol is not None else [_cell(row, c) for c in xywh]
+    box = _target_box(raw, where, target_id)
+    try:
+        start_frame = parse_start(_cell(row, scol))
+    except ValueError as exc:
+        raise ManifestError(f"{where}: {exc}") from None
+    item_id = _check_given_id(given, where) if given else safe_id(Path(video).stem)
+    group = targets.get(item_id.lower())
+    if group is None:
+        group = targets[item_id.lower()] = _Targets(
+            _make_item(path, video, item_id, None, start_frame, where, None), {}
+        )
+        items.append(group)
+    first = group.first
+    if first.item_id != item_id:
+        raise ManifestError(f"{where}: item id {item_id!r} is already used at {first.origin} (as {first.item_id!r})")
+    if video != first.video:
+        raise ManifestError(
+            f"{where}: item {item_id!r} is video {first.video} at {first.origin}, here {video} "
+            "(the rows of one item give its targets in one video; give each video its own id)"
+        )
+    if start_frame != first.start:
+        raise ManifestError(
+            f"{where}: item {item_id!r} starts at frame {first.start} at {first.origin}, here at {start_frame} "
+            "(its targets start on one frame)"
+        )
+    if target_id in group.boxes:
+        raise ManifestError(
+            f"{where}: target {target_id} of item {item_id!r} is already given at {group.boxes[target_id][1]}"
+        )
+    group.boxes[target_id] = (box, where)
 
 
 def _read_jsonl(path: Path, text: str) -> list[BatchItem]:
@@ -190,7 +291,7 @@ def _read_jsonl(path: Path, text: str) -> list[BatchItem]:
             continue
         where = f"{path}:{line_no}"
         try:
-            obj = json.loads(s)
+            obj = json.loads(s, object_pairs_hook=_Object.of)
         except json.JSONDecodeError as exc:
             raise ManifestError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
         if not isinstance(obj, dict):
@@ -201,6 +302,11 @@ def _read_jsonl(path: Path, text: str) -> list[BatchItem]:
         video = _first(keys, VIDEO_KEYS)
         if not isinstance(video, str) or not video.strip():
             raise ManifestError(f'{where}: no "video" path in this line')
+        given = _first(keys, ID_KEYS)
+        item_id = _check_given_id(str(given), where) if given not in (None, "") else None
+        if _first(keys, BOXES_KEYS) is not None:
+            items.append(_jsonl_targets(path, keys, where, video.strip(), item_id))
+            continue
         error = None
         box = None
         try:
@@ -218,12 +324,54 @@ def _read_jsonl(path: Path, text: str) -> list[BatchItem]:
             start_frame = parse_start(_first(keys, START_KEYS))
         except ValueError as exc:
             error = error or f"{where}: {exc}"
-        given = _first(keys, ID_KEYS)
-        item_id = _check_given_id(str(given), where) if given not in (None, "") else None
         items.append(_make_item(path, video.strip(), item_id, box, start_frame, where, error))
     if not items:
         raise ManifestError(f"{path}: the manifest has no items")
     return items
+
+
+def _jsonl_targets(path: Path, keys: dict, where: str, video: str, item_id: str | None) -> BatchItem:
+    """A JSON line with "boxes": a list (ids 1, 2, ...) or an object {"ID": box}; every value checked."""
+    raw = _first(keys, BOXES_KEYS)
+    if _first(keys, BOX_KEYS) is not None or all(k in keys for k in ("x", "y", "w", "h")):
+        raise ManifestError(f'{where}: give either "box" (one target) or "boxes" (several), not both')
+    if isinstance(raw, list):
+        pairs = list(enumerate(raw, 1))
+    elif isinstance(raw, dict):
+        for k in getattr(raw, "repeated", []):
+            raise ManifestError(f"{where}: target {k} is given twice")
+        pairs = [(parse_target_id(k, where), v) for k, v in raw.items()]
+    else:
+        raise ManifestError(f'{where}: "boxes" is a list of boxes [[x, y, w, h], ...] or an object {{"ID": box}}')
+    if not pairs:
+        raise ManifestError(f'{where}: "boxes" is empty')
+    boxes: dict[int, Box] = {}
+    for target_id, value in pairs:
+        if target_id in boxes:
+            raise ManifestError(f"{where}: target {target_id} is given twice")
+        boxes[target_id] = _target_box(value, where, target_id)
+    try:
+        start_frame = parse_start(_first(keys, START_KEYS))
+    except ValueError as exc:
+        raise ManifestError(f"{where}: {exc}") from None
+    item = _make_item(path, video, item_id, None, start_frame, where, None)
+    return BatchItem(item.item_id, item.video, item.path, None, start_frame, where, boxes=boxes)
+
+
+class _Object(dict):
+    """A JSON object that remembers the keys it was given more than once (json keeps the last silently)."""
+
+    repeated: list
+
+    @classmethod
+    def of(cls, pairs: list) -> _Object:
+        out = cls()
+        out.repeated = []
+        for k, v in pairs:
+            if k in out:
+                out.repeated.append(k)
+            out[k] = v
+        return out
 
 
 def _make_item(manifest: Path, video: str, item_id, box, start, where, error) -> BatchItem:
@@ -243,7 +391,7 @@ def _check_unique(items: list[BatchItem]) -> None:
         if key in seen:
             raise ManifestError(
                 f"{it.origin}: item id {it.item_id!r} is already used at {seen[key].origin} "
-                "(give each item a distinct id column)"
+                "(give each item a distinct id column, or a target column for several boxes in one video)"
             )
         seen[key] = it
 
@@ -264,7 +412,7 @@ def scan_folder(folder: str | Path) -> list[BatchItem]:
     for v in videos:
         item_id = safe_id(v.stem)
         sidecars = [v.with_suffix(ext) for ext in SIDECAR_EXTS if v.with_suffix(ext).is_file()]
-        box, error, where = None, None, str(v)
+        box, boxes, error, where = None, None, None, str(v)
         if not sidecars:
             error = f"{v}: no sidecar box file ({v.stem}.txt or {v.stem}.box with x,y,w,h)"
         else:
@@ -274,16 +422,42 @@ def scan_folder(folder: str | Path) -> list[BatchItem]:
                 lines = side.read_text(encoding="utf-8-sig").splitlines()
                 no, first = next(((i, ln) for i, ln in enumerate(lines, 1) if ln.strip()), (1, ""))
                 where = f"{side}:{no}"
-                box = parse_box_text(first)
+                if _is_init_file_line(first):
+                    boxes = _sidecar_targets(side)
+                else:
+                    box = parse_box_text(first)
             except (OSError, UnicodeDecodeError) as exc:
                 error = f"{side}: cannot read the box file ({exc})"
             except ValueError as exc:
                 error = f"{where}: {exc}"
         items.append(
-            BatchItem(item_id=item_id, video=v.name, path=str(v.resolve()), box=box, start=0, origin=where, error=error)
+            BatchItem(
+                item_id=item_id,
+                video=v.name,
+                path=str(v.resolve()),
+                box=box,
+                start=0,
+                origin=where,
+                error=error,
+                boxes=boxes,
+            )
         )
     _check_unique_folder(items)
     return items
+
+
+def _is_init_file_line(line: str) -> bool:
+    """Whether a sidecar's first line starts `id,x,y,w,h` rows (five values, or column names from `id`)."""
+    values = split_values(line)
+    return len(values) == 5 or (bool(values) and values[0].lower() == "id")
+
+
+def _sidecar_targets(side: Path) -> dict[int, Box]:
+    """A sidecar of several targets, read as `siamtrack track --init-file` reads its file."""
+    try:
+        return read_init_file(side)
+    except UserError as exc:
+        raise ManifestError(str(exc)) from None
 
 
 def _check_unique_folder(items: list[BatchItem]) -> None:

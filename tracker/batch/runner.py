@@ -2,7 +2,8 @@
 
 Per item, in the output folder:
     ITEM.boxes.txt        one x,y,w,h line per frame from the start frame (the first line is the initial box),
-                          the format `siamtrack track` writes
+                          the format `siamtrack track` writes; for an item of several targets the MOT challenge
+                          layout `siamtrack track --init ... --init ...` writes (frame,id,x,y,w,h,score,...)
     ITEM.annotated.mp4    with --save-video
     ITEM.summary.json     written last; the item is finished only when it exists and says "ok"
 
@@ -27,11 +28,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import UserError
-from .manifest import BatchItem
+from .manifest import BatchItem, boxes_json
 
 if TYPE_CHECKING:
-    from ..io.sinks import VideoSink
-    from ..sequence import FrameResult
+    from ..io.sinks import MotWriter, VideoSink
+    from ..sequence import FrameResult, MultiFrameResult
 
 SCHEMA = "siamtrack.batch.item/1"
 SUMMARY_SUFFIX = ".summary.json"
@@ -221,8 +222,9 @@ def _fmt_box(box) -> str:
 
 
 def new_summary(item: BatchItem, opts: BatchOptions) -> dict:
-    """An item's summary before it is tracked: status "failed" until the tracking is published."""
-    return {
+    """An item's summary before it is tracked: status "failed" until the tracking is published. An item of
+    several targets also has "init_boxes" ({"ID": box}) and, once tracked, "lost_by_target"."""
+    summary = {
         "schema": SCHEMA,
         "item_id": item.item_id,
         "status": "failed",
@@ -250,6 +252,9 @@ def new_summary(item: BatchItem, opts: BatchOptions) -> dict:
         "host": _host(),
         "pid": os.getpid(),
     }
+    if item.boxes is not None:
+        summary["init_boxes"] = boxes_json(item.boxes)
+    return summary
 
 
 def engine_fields(tracker) -> dict:
@@ -281,41 +286,74 @@ def _check_stop(stop: threading.Event | None) -> None:
 
 class ItemTrack:
     """What tracking one item gathers: a box per frame (a skipped frame repeats the last box), the scores
-    and lost frames of the tracked ones, the last tracked frame, and the annotated video (--save-video)."""
+    and lost frames of the tracked ones, the last tracked frame, and the annotated video (--save-video).
+    `of` gives the right kind for an item: this one for one box, `TargetsTrack` for several."""
 
     def __init__(self, item: BatchItem, src, paths: ItemPaths, save_video: bool):
         self.item, self.src, self.paths, self.save_video = item, src, paths, save_video
+        self.frames = 0  # results taken (skipped frames included)
         self.boxes: list[tuple[float, float, float, float]] = []
         self.scores: list[float] = []
         self.lost: list[int] = []
-        self.last: FrameResult | None = None  # the last frame actually tracked (not skipped)
+        self.last: FrameResult | MultiFrameResult | None = None  # the last frame actually tracked (not skipped)
         self.sink: VideoSink | None = None
 
+    @staticmethod
+    def of(item: BatchItem, src, paths: ItemPaths, save_video: bool) -> ItemTrack:
+        cls = TargetsTrack if item.boxes is not None else ItemTrack
+        return cls(item, src, paths, save_video)
+
+    def run(self, tracker, max_frames: int | None):
+        """The run (tracker.sequence) of `tracker` over the item's frames."""
+        return tracker.track(self.src, self.item.box, max_frames=max_frames)
+
     def add(self, r) -> None:
-        self.boxes.append(r.box)
+        self.frames += 1
+        self._keep(r)
         if r.skipped:
             return
         self.last = r
+        self._score(r)
+        if self.save_video:
+            self._write_frame(r)
+
+    def _keep(self, r) -> None:
+        self.boxes.append(r.box)
+
+    def _score(self, r) -> None:
         if not r.initial:
             self.scores.append(r.score)
             if r.lost:
                 self.lost.append(r.index)
-        if self.save_video:
-            self._write_frame(r)
+
+    def _draw(self, r):
+        from ..io.sinks import draw_result
+
+        return draw_result(r.frame, r, self.item.item_id)
 
     def _write_frame(self, r) -> None:
-        from ..io.sinks import VideoSink, draw_result
+        from ..io.sinks import VideoSink
 
         if self.sink is None:
             h, w = r.frame.shape[:2]
             self.sink = VideoSink(self.paths.video, self.src.fps or 25.0, (w, h))
-        self.sink.write(draw_result(r.frame, r, self.item.item_id))
+        self.sink.write(self._draw(r))
+
+    def write_boxes(self) -> None:
+        """The box file under its final name (written atomically)."""
+        from ..io.sinks import write_boxes_atomic
+
+        write_boxes_atomic(self.paths.boxes, self.boxes)
+
+    def summary_fields(self) -> dict:
+        """What this kind of item adds to its summary once tracked."""
+        return {}
 
     def check_decoding(self, max_frames: int | None) -> None:
         """An ItemFailure when the video stopped decoding before its announced end (STOPPED_DECODING_RUN
         unreadable frames after the last good one) rather than reaching it or `max_frames`."""
         assert self.last is not None  # the start frame is tracked (the run raises when no frame can be read)
-        reached_limit = bool(max_frames and len(self.boxes) >= max_frames)
+        reached_limit = bool(max_frames and self.frames >= max_frames)
         tail = [s for s in self.src.skipped if s > self.last.index]
         if not reached_limit and len(tail) >= STOPPED_DECODING_RUN:
             raise ItemFailure(
@@ -337,6 +375,51 @@ class ItemTrack:
             self.sink = None
 
 
+class TargetsTrack(ItemTrack):
+    """An item of several targets, tracked by one MultiTracker (tracker.trackers.multi) through the run
+    `siamtrack track --init ... --init ...` uses: its box file in the MOT layout (io.sinks.MotWriter), each
+    id in its colour on the video; `lost` lists the frames where some target was lost, `lost_by_target`
+    each target's."""
+
+    def __init__(self, item: BatchItem, src, paths: ItemPaths, save_video: bool):
+        from ..io.sinks import MotWriter
+
+        super().__init__(item, src, paths, save_video)
+        self.writer: MotWriter = MotWriter(paths.boxes)
+        self.lost_by_target: dict[int, list[int]] = {i: [] for i in item.boxes or {}}
+
+    def run(self, tracker, max_frames: int | None):
+        from ..trackers.multi import MultiTracker
+
+        return MultiTracker(tracker).track(self.src, self.item.boxes or {}, max_frames=max_frames)
+
+    def _keep(self, r) -> None:
+        self.writer.write(r.index, r.targets)
+
+    def _score(self, r) -> None:
+        lost = False
+        for target_id, t in r.items():
+            if t.initial:
+                continue
+            self.scores.append(t.score)
+            if t.lost:
+                self.lost_by_target.setdefault(target_id, []).append(r.index)
+                lost = True
+        if lost:
+            self.lost.append(r.index)
+
+    def _draw(self, r):
+        from ..io.sinks import draw_results
+
+        return draw_results(r.frame, r.targets)
+
+    def write_boxes(self) -> None:
+        self.writer.close()
+
+    def summary_fields(self) -> dict:
+        return {"lost_by_target": {str(i): v for i, v in self.lost_by_target.items()}}
+
+
 def track_item(
     tracker,
     track: ItemTrack,
@@ -349,9 +432,9 @@ def track_item(
     every 0.25 s; returns the finished run (its fps and skipped frames)."""
     item = track.item
     last_report = time.perf_counter()
-    run = tracker.track(track.src, item.box, max_frames=opts.max_frames or None)
+    run = track.run(tracker, opts.max_frames or None)
     for r in run:  # TrackerError (a box outside the frame) from the first
-        if r.initial and r.index != item.start:
+        if track.frames == 0 and r.index != item.start:
             raise ItemFailure(f"{item.video}: frame {item.start} (the start frame) could not be decoded")
         _check_stop(stop)
         track.add(r)
@@ -360,18 +443,18 @@ def track_item(
         now = time.perf_counter()
         if report and now - last_report >= 0.25:
             last_report = now
-            report("frames", item.item_id, done=len(track.boxes), total=total, fps=_rate(run.fps))
+            report("frames", item.item_id, done=track.frames, total=total, fps=_rate(run.fps))
     return run
 
 
 def publish_item(track: ItemTrack, run, summary: dict, t_item: float) -> dict:
     """Write the item's boxes, video and (last) its "ok" summary. The old summary goes first: the item is
     unfinished until the new one lands."""
-    from ..io.sinks import atomic_write_text, write_boxes_atomic
+    from ..io.sinks import atomic_write_text
 
-    paths, boxes = track.paths, track.boxes
+    paths, frames = track.paths, track.frames
     _unlink(paths.summary)
-    write_boxes_atomic(paths.boxes, boxes)
+    track.write_boxes()
     video = track.finish_video()
     if video is not None:
         summary["video_file"] = video
@@ -379,16 +462,17 @@ def publish_item(track: ItemTrack, run, summary: dict, t_item: float) -> dict:
     scores = track.scores
     summary.update(
         status="ok",
-        frames=len(boxes),
+        frames=frames,
         frames_lost=len(track.lost),
         lost_indices=track.lost,
         frames_skipped=len(run.skipped),
         skipped_indices=run.skipped,
         mean_score=round(sum(scores) / len(scores), 6) if scores else None,
         fps=_rate(run.fps, 3),
-        wall_fps=round(len(boxes) / wall, 3) if wall > 0 else None,
+        wall_fps=round(frames / wall, 3) if wall > 0 else None,
         seconds=round(wall, 3),
         boxes_file=paths.boxes.name,
+        **track.summary_fields(),
     )
     atomic_write_text(paths.summary, dump_summary(summary))
     return summary
@@ -439,7 +523,7 @@ def process_item(
             report("start", item.item_id, total=total)
         tracker = make_tracker(opts)
         summary.update(engine_fields(tracker))
-        track = ItemTrack(item, src, paths, opts.save_video)
+        track = ItemTrack.of(item, src, paths, opts.save_video)
         run = track_item(tracker, track, opts, total, report, stop)
         track.check_decoding(opts.max_frames)
         return publish_item(track, run, summary, t_item)
@@ -745,13 +829,17 @@ def summary_row(s: dict) -> dict:
     def num(v, nd):
         return "" if v is None else f"{v:.{nd}f}"
 
-    box = s.get("init_box")
+    box, boxes = s.get("init_box"), s.get("init_boxes")
+    if boxes:  # several targets: "ID:x,y,w,h ID:x,y,w,h"
+        init = " ".join(f"{i}:{_fmt_box(b)}" for i, b in boxes.items())
+    else:
+        init = _fmt_box(box) if box else ""
     return {
         "item_id": s.get("item_id", ""),
         "status": s.get("status", ""),
         "video": s.get("video", ""),
         "start_frame": s.get("start_frame", ""),
-        "init_box": _fmt_box(box) if box else "",
+        "init_box": init,
         "frames": s.get("frames", ""),
         "frames_lost": s.get("frames_lost", ""),
         "frames_skipped": s.get("frames_skipped", ""),

@@ -17,14 +17,22 @@ input: a manifest, CSV with a header (columns video,x,y,w,h[,start][,id]; or one
   relative to the manifest's folder. Or a folder of videos, each with a sidecar STEM.txt / STEM.box
   holding x,y,w,h.
 
-output (in --out-dir), per item: ITEM.boxes.txt (one x,y,w,h per frame, first line the initial box),
-  ITEM.summary.json (written last), ITEM.annotated.mp4 with --save-video; and summary.csv for the run.
+several targets in one video (tracked together, as `siamtrack track --init A --init B` does): in a CSV a
+  'target' column (ids 1, 2, ...) and a row per target, the rows of one video sharing its id (or, without
+  an id column, its path) and start; in JSON lines "boxes": [[x, y, w, h], ...] (ids 1, 2, ...) or
+  {"ID": [x, y, w, h], ...} instead of "box"; in a folder a sidecar of id,x,y,w,h lines.
 
-exit status: 0 all items ok; 1 some item failed, the others tracked: a video that cannot be read, or a row
-  whose values are bad (a box that is not four numbers, a negative start frame; the item's error in
-  summary.csv names the manifest line); 2 bad arguments or a manifest that cannot be read as a whole (no
-  header or video column, a line that is not JSON, two items with one id), one line before any item runs;
-  130 interrupted.
+output (in --out-dir), per item: ITEM.boxes.txt (one x,y,w,h per frame, first line the initial box; for
+  several targets the MOT layout frame,id,x,y,w,h,score,-1,-1,-1 as `siamtrack track` writes it),
+  ITEM.summary.json (written last), ITEM.annotated.mp4 with --save-video (each target in its colour);
+  and summary.csv for the run.
+
+exit status: 0 all items ok; 1 some item failed, the others tracked: a video that cannot be read, a box
+  outside the frame, or a row whose values are bad (a box that is not four numbers, a negative start frame;
+  the item's error in summary.csv names the manifest line); 2 bad arguments or a manifest that cannot be
+  read as a whole (no header or video column, a line that is not JSON, two items with one id) or a bad
+  value in a target's row (a target id given twice for a video or not a whole number from 1, a zero-size
+  box): one line naming the row, before any item runs; 130 interrupted.
 
 examples:
   siamtrack batch clips.csv -o results --workers 2
@@ -380,7 +388,7 @@ def _raise_interrupt(signum, frame):
 def _run_merge(args) -> int:
     from pathlib import Path
 
-    from ..batch.manifest import load_items
+    from ..batch.manifest import boxes_json, load_items
     from ..batch.runner import collect_summaries, write_summary_csv
     from ..errors import UserError
 
@@ -404,6 +412,7 @@ def _run_merge(args) -> int:
                     "video": it.video,
                     "start_frame": it.start,
                     "init_box": list(it.box) if it.box else None,
+                    "init_boxes": boxes_json(it.boxes) if it.boxes else None,
                     "error": "no result in the merged folders",
                 }
             )

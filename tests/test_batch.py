@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 
 from tracker.batch.manifest import ManifestError, load_items, parse_shard, read_manifest, scan_folder, select_shard
+from tracker.batch.options import BatchOptions
 from tracker.batch.progress import Progress
-from tracker.batch.runner import BatchOptions, process_item, run_batch
+from tracker.batch.runner import process_item, run_batch
 from tracker.cli import batch as cli
 from tracker.errors import UserError
 from tracker.trackers.base import Tracker, TrackResult

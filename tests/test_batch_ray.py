@@ -21,8 +21,9 @@ import numpy as np
 import pytest
 
 from tracker.batch.manifest import read_manifest
+from tracker.batch.options import BatchOptions
 from tracker.batch.progress import Progress
-from tracker.batch.runner import BatchOptions, run_batch
+from tracker.batch.runner import run_batch
 
 REPO = Path(__file__).resolve().parent.parent
 NO_RAY = 'Ray is not installed (pip install "siamtrack[ray]")'
@@ -107,7 +108,7 @@ def ray_opts(**kw):
 
 
 def stable_rows(summaries) -> list[dict]:
-    from tracker.batch.runner import summary_row
+    from tracker.batch.summary import summary_row
 
     return sorted(
         ({k: v for k, v in summary_row(s).items() if k not in ("fps", "wall_fps", "seconds")} for s in summaries),

@@ -34,17 +34,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
+from .failures import failed_summary
 from .manifest import BatchItem
-from .runner import (
-    BatchOptions,
-    ItemPaths,
-    _clean_temps,
-    _failed_from_parent,
-    _host,
-    make_tracker,
-    process_item,
-    uses_torch,
-)
+from .options import BatchOptions, uses_torch
+from .outputs import ItemPaths, clean_temps
+from .runner import make_tracker, process_item
+from .summary import host
 
 # Test hook, read by the driver and passed to the actors: "exit:ITEM:K" makes the actor tracking ITEM end
 # its process (os._exit, as a kill or a lost node would) at frame K of the item's first attempt; "hold:ITEM:K"
@@ -170,7 +165,7 @@ class BatchWorker:
         tracker.update = update
 
     def ready(self) -> dict:
-        return {"host": _host(), "pid": os.getpid(), "threads": self.threads, "error": self.error}
+        return {"host": host(), "pid": os.getpid(), "threads": self.threads, "error": self.error}
 
     def track(self, item: BatchItem, attempt: int) -> dict | None:
         """The item's summary, or None when stopped (nothing of it under a final name)."""
@@ -498,16 +493,16 @@ class _Scheduler:
             self.actor_died(it, _cause(exc))
             return
         except self.ray.exceptions.RayError as exc:  # e.g. the item or its result could not be sent
-            s = _failed_from_parent(it, self.opts, f"{it.video}: Ray worker error: {_cause(exc)}")
+            s = failed_summary(it, self.opts, f"{it.video}: Ray worker error: {_cause(exc)}")
         if s is not None:
             self.record(s)
 
     def actor_died(self, it: BatchItem, why: str) -> None:
         n = self.attempts[it.item_id] = self.attempts.get(it.item_id, 0) + 1
-        _clean_temps(ItemPaths.of(self.opts.out_dir, it.item_id))
+        clean_temps(ItemPaths.of(self.opts.out_dir, it.item_id))
         if n > self.ropts.max_retries:
             self.record(
-                _failed_from_parent(
+                failed_summary(
                     it,
                     self.opts,
                     f"{it.video}: the Ray worker died while tracking this item, {n} time{'s' if n > 1 else ''} ({why})",
@@ -548,7 +543,7 @@ class _Scheduler:
                 try:
                     s = self.ray.get(ref)
                 except self.ray.exceptions.RayError:
-                    _clean_temps(ItemPaths.of(self.opts.out_dir, it.item_id))
+                    clean_temps(ItemPaths.of(self.opts.out_dir, it.item_id))
                     continue
                 if s is not None:
                     self.record(s)  # it finished before it saw the stop

@@ -14,13 +14,11 @@ cut between the two renames leaves the item unfinished (redone next time) rather
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import signal
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -28,141 +26,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import UserError
-from .manifest import BatchItem, boxes_json
+from .failures import ItemFailure, ItemInterrupted, failed_summary, record_failure
+from .manifest import BatchItem
+from .options import BatchOptions, uses_torch
+from .outputs import ItemPaths, clean_temps, remove_file
+from .summary import dump_summary, finished_summary, new_summary
 
 if TYPE_CHECKING:
     from ..io.sinks import MotWriter, VideoSink
     from ..sequence import FrameResult, MultiFrameResult
 
-SCHEMA = "siamtrack.batch.item/1"
-SUMMARY_SUFFIX = ".summary.json"
-BOXES_SUFFIX = ".boxes.txt"
-VIDEO_SUFFIX = ".annotated.mp4"
 
 # A video that yields this many unreadable frames in a row after its last good frame (before its announced
 # end) has stopped decoding: the item fails instead of passing off a truncated track as complete.
 STOPPED_DECODING_RUN = 25
 
-SUMMARY_COLUMNS = [
-    "item_id",
-    "status",
-    "video",
-    "start_frame",
-    "init_box",
-    "frames",
-    "frames_lost",
-    "frames_skipped",
-    "mean_score",
-    "fps",
-    "wall_fps",
-    "seconds",
-    "boxes_file",
-    "video_file",
-    "model",
-    "error",
-]
-
-
-class ItemFailure(Exception):
-    """An item cannot be tracked; the message is recorded as its error."""
-
-
-class ItemInterrupted(KeyboardInterrupt):
-    """The batch is stopping (Ctrl-C): the item gives up, leaving only complete files."""
-
-
-@dataclass
-class BatchOptions:
-    out_dir: str
-    model: str = ""
-    weights: str | None = None
-    config: str | None = None
-    device: str = "cpu"
-    xcorr: str = "torch"
-    engine: str = "auto"  # what runs the network (tracker.engines)
-    max_frames: int | None = None
-    save_video: bool = False
-    force: bool = False
-    threads: int | None = None  # CPU threads per process (--threads); None: the free cores split among workers
-    model_dir: str | None = None  # an opencv: DNN tracker's ONNX folder (--nano-dir, --opencv-models ...)
-    # Library/test hook: a picklable zero-argument callable returning a fresh Tracker, used instead of
-    # build_tracker (with workers it must be importable by name in the spawned processes).
-    tracker_factory: Callable | None = None
-
-    @property
-    def model_label(self) -> str:
-        if self.tracker_factory is not None:
-            f = self.tracker_factory
-            while hasattr(f, "func"):  # functools.partial
-                f = f.func
-            return f"{getattr(f, '__module__', '?')}.{getattr(f, '__qualname__', type(f).__name__)}"
-        return self.config or self.model
-
-    def fingerprint(self, item: BatchItem) -> dict:
-        """Everything that defines an item's result; a finished result made with other inputs is redone.
-        (Device and xcorr backend are how the result is computed, not what is computed.)"""
-        fp = item.fingerprint()
-        fp.update(model=self.model_label, weights=self.weights, max_frames=self.max_frames)
-        return fp
-
-
-@dataclass(frozen=True)
-class ItemPaths:
-    boxes: Path
-    summary: Path
-    video: Path
-
-    @classmethod
-    def of(cls, out_dir, item_id: str) -> ItemPaths:
-        d = Path(out_dir)
-        return cls(d / f"{item_id}{BOXES_SUFFIX}", d / f"{item_id}{SUMMARY_SUFFIX}", d / f"{item_id}{VIDEO_SUFFIX}")
-
 
 # ------------------------------------------------------------------------------------------ resume
-
-
-def read_summary(path: Path) -> dict | None:
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) and data.get("schema") == SCHEMA else None
-
-
-def finished_summary(item: BatchItem, opts: BatchOptions) -> dict | None:
-    """The item's summary if it is finished with the same inputs (status ok, boxes present), else None."""
-    paths = ItemPaths.of(opts.out_dir, item.item_id)
-    s = read_summary(paths.summary)
-    if not s or s.get("status") != "ok" or not paths.boxes.is_file():
-        return None
-    if s.get("inputs") != json.loads(json.dumps(opts.fingerprint(item))):
-        return None
-    if opts.save_video and not paths.video.is_file():
-        return None
-    return s
-
-
-def _clean_temps(paths: ItemPaths) -> None:
-    """Remove temporary files a killed run may have left for this item (never a final name)."""
-    d = paths.boxes.parent
-    if not d.is_dir():
-        return
-    from ..io.sinks import is_partial_video_of
-
-    prefixes = tuple(f".{p.name}." for p in (paths.boxes, paths.summary))
-    for f in d.iterdir():
-        if (f.name.startswith(prefixes) and f.name.endswith(".tmp")) or is_partial_video_of(f.name, paths.video):
-            try:
-                f.unlink()
-            except OSError:
-                pass
-
-
-def _unlink(path: Path) -> None:
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        pass
 
 
 # ------------------------------------------------------------------------------------------ one item
@@ -213,48 +93,6 @@ def _rate(fps: float, digits: int | None = None) -> float | None:
     if not math.isfinite(fps):
         return None
     return round(fps, digits) if digits is not None else fps
-
-
-def _fmt_box(box) -> str:
-    from ..io.sinks import format_box
-
-    return format_box(box)
-
-
-def new_summary(item: BatchItem, opts: BatchOptions) -> dict:
-    """An item's summary before it is tracked: status "failed" until the tracking is published. An item of
-    several targets also has "init_boxes" ({"ID": box}) and, once tracked, "lost_by_target"."""
-    summary = {
-        "schema": SCHEMA,
-        "item_id": item.item_id,
-        "status": "failed",
-        "error": None,
-        "video": item.video,
-        "video_path": item.path,
-        "origin": item.origin,
-        "start_frame": item.start,
-        "init_box": list(item.box) if item.box else None,
-        "frames": 0,
-        "frames_lost": 0,
-        "lost_indices": [],
-        "frames_skipped": 0,
-        "skipped_indices": [],
-        "mean_score": None,
-        "fps": None,
-        "wall_fps": None,
-        "seconds": None,
-        "boxes_file": None,
-        "video_file": None,
-        "model": opts.model_label,
-        "device": opts.device,
-        "engine": None,  # what ran the network, once the tracker is built (engine_fields)
-        "inputs": opts.fingerprint(item),
-        "host": _host(),
-        "pid": os.getpid(),
-    }
-    if item.boxes is not None:
-        summary["init_boxes"] = boxes_json(item.boxes)
-    return summary
 
 
 def engine_fields(tracker) -> dict:
@@ -453,7 +291,7 @@ def publish_item(track: ItemTrack, run, summary: dict, t_item: float) -> dict:
     from ..io.sinks import atomic_write_text
 
     paths, frames = track.paths, track.frames
-    _unlink(paths.summary)
+    remove_file(paths.summary)
     track.write_boxes()
     video = track.finish_video()
     if video is not None:
@@ -478,23 +316,6 @@ def publish_item(track: ItemTrack, run, summary: dict, t_item: float) -> dict:
     return summary
 
 
-def record_failure(
-    exc: Exception, item: BatchItem, paths: ItemPaths, summary: dict, t_item: float, track: ItemTrack | None = None
-) -> dict:
-    """Drop the item's half-written video and write the summary of its failure with `exc` (called while
-    handling it: a traceback is kept for errors other than ItemFailure / UserError)."""
-    from ..io.sinks import atomic_write_text
-
-    summary["error"] = _describe(exc, item)
-    if not isinstance(exc, (ItemFailure, UserError)):
-        summary["traceback"] = traceback.format_exc(limit=8)
-    summary["seconds"] = round(time.perf_counter() - t_item, 3)
-    if track is not None:
-        track.abort_video()
-    atomic_write_text(paths.summary, dump_summary(summary))
-    return summary
-
-
 def process_item(
     item: BatchItem, opts: BatchOptions, report: Callable | None = None, stop: threading.Event | None = None
 ) -> dict:
@@ -505,9 +326,9 @@ def process_item(
     out_dir = Path(opts.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = ItemPaths.of(out_dir, item.item_id)
-    _clean_temps(paths)
+    clean_temps(paths)
     if not opts.save_video:
-        _unlink(paths.video)  # a previous run's video (--force without --save-video): the summary says none
+        remove_file(paths.video)  # a previous run's video (--force without --save-video): the summary says none
     summary = new_summary(item, opts)
     t_item = time.perf_counter()
     src = track = None
@@ -530,26 +351,14 @@ def process_item(
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # noqa: BLE001 - one item's failure, whatever it is, must not stop the batch
-        return record_failure(exc, item, paths, summary, t_item, track)
+        if track is not None:
+            track.abort_video()
+        return record_failure(exc, item, paths, summary, t_item)
     finally:
         if track is not None:
             track.abort_video()
         if src is not None:
             src.close()
-
-
-def dump_summary(summary: dict) -> str:
-    """JSON with one key per line and each value on its line (long index lists stay one line)."""
-    body = ",\n".join(f" {json.dumps(k)}: {json.dumps(v)}" for k, v in summary.items())
-    return "{\n" + body + "\n}\n"
-
-
-def _describe(exc: BaseException, item: BatchItem) -> str:
-    msg = str(exc).strip() or type(exc).__name__
-    if isinstance(exc, (ItemFailure, UserError)):
-        # Messages from sources name the file; tracker messages (a bad box) do not.
-        return msg if (item.video in msg or item.path in msg or item.origin in msg) else f"{item.video}: {msg}"
-    return f"{item.video}: {type(exc).__name__}: {msg}"
 
 
 def _abort_sink(sink) -> None:
@@ -559,16 +368,7 @@ def _abort_sink(sink) -> None:
             sink.writer.release()
             sink.writer = None
     finally:
-        _unlink(Path(sink.tmp))
-
-
-def _host() -> str:
-    try:
-        return os.uname().nodename
-    except AttributeError:  # pragma: no cover - Windows
-        import platform
-
-        return platform.node()
+        remove_file(Path(sink.tmp))
 
 
 # ---------------------------------------------------------------------------------------- workers
@@ -610,10 +410,6 @@ def _worker_item(item: BatchItem, opts: BatchOptions) -> dict:
     s = process_item(item, opts, report=_worker_report, stop=_WORKER.get("stop"))
     s["threads"] = _WORKER.get("threads")
     return s
-
-
-def uses_torch(opts: BatchOptions) -> bool:
-    return opts.tracker_factory is None and not (opts.config is None and str(opts.model).startswith("opencv:"))
 
 
 # ------------------------------------------------------------------------------------------- batch
@@ -707,7 +503,7 @@ def _run_pool(todo, opts, workers, results, progress) -> bool:
             if pools_left < 0:
                 for it in remaining:
                     _record(
-                        _failed_from_parent(it, opts, f"{it.video}: not tracked: the worker processes kept dying"),
+                        failed_summary(it, opts, f"{it.video}: not tracked: the worker processes kept dying"),
                         results,
                         progress,
                     )
@@ -756,7 +552,7 @@ def _one_pool(ctx, items, opts, workers, stop, queue, started, attempts, results
                     if it.item_id in started and it.item_id not in results:
                         attempts[it.item_id] = attempts.get(it.item_id, 0) + 1
                         if attempts[it.item_id] >= 2:
-                            s = _failed_from_parent(
+                            s = failed_summary(
                                 it,
                                 opts,
                                 f"{it.video}: the worker process died while "
@@ -770,7 +566,7 @@ def _one_pool(ctx, items, opts, workers, stop, queue, started, attempts, results
                 except KeyboardInterrupt:
                     continue  # stopped for Ctrl-C: unfinished, nothing under its final names
                 except Exception as exc:  # noqa: BLE001 - e.g. an item that cannot be sent to a worker
-                    s = _failed_from_parent(it, opts, f"{it.video}: worker error: {type(exc).__name__}: {exc}")
+                    s = failed_summary(it, opts, f"{it.video}: worker error: {type(exc).__name__}: {exc}")
                 _record(s, results, progress)
         return requeue, False
     except KeyboardInterrupt:
@@ -798,15 +594,6 @@ def _record(s: dict, results: dict, progress) -> None:
         progress.item_done(s)
 
 
-def _failed_from_parent(item: BatchItem, opts: BatchOptions, error: str) -> dict:
-    from ..io.sinks import atomic_write_text
-
-    s = new_summary(item, opts)  # every summary has the same keys, whoever writes it
-    s["error"] = error
-    atomic_write_text(ItemPaths.of(opts.out_dir, item.item_id).summary, dump_summary(s))
-    return s
-
-
 def _listen(queue, progress, started: set) -> None:
     while True:
         try:
@@ -823,76 +610,3 @@ def _listen(queue, progress, started: set) -> None:
 
 
 # ------------------------------------------------------------------------------------------ summary
-
-
-def summary_row(s: dict) -> dict:
-    def num(v, nd):
-        return "" if v is None else f"{v:.{nd}f}"
-
-    box, boxes = s.get("init_box"), s.get("init_boxes")
-    if boxes:  # several targets: "ID:x,y,w,h ID:x,y,w,h"
-        init = " ".join(f"{i}:{_fmt_box(b)}" for i, b in boxes.items())
-    else:
-        init = _fmt_box(box) if box else ""
-    return {
-        "item_id": s.get("item_id", ""),
-        "status": s.get("status", ""),
-        "video": s.get("video", ""),
-        "start_frame": s.get("start_frame", ""),
-        "init_box": init,
-        "frames": s.get("frames", ""),
-        "frames_lost": s.get("frames_lost", ""),
-        "frames_skipped": s.get("frames_skipped", ""),
-        "mean_score": num(s.get("mean_score"), 4),
-        "fps": num(s.get("fps"), 1),
-        "wall_fps": num(s.get("wall_fps"), 1),
-        "seconds": num(s.get("seconds"), 2),
-        "boxes_file": s.get("boxes_file") or "",
-        "video_file": s.get("video_file") or "",
-        "model": s.get("model", ""),
-        "error": (s.get("error") or "").replace("\n", " "),
-    }
-
-
-def write_summary_csv(path, summaries: list[dict]) -> None:
-    """One row per item, sorted by item id (so a merged sharded batch equals the unsharded one)."""
-    import csv
-    import io
-
-    from ..io.sinks import atomic_write_text
-
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=SUMMARY_COLUMNS, lineterminator="\n")
-    w.writeheader()
-    for s in sorted(summaries, key=lambda s: s.get("item_id", "")):
-        w.writerow(summary_row(s))
-    atomic_write_text(path, buf.getvalue())
-
-
-def collect_summaries(dirs) -> list[dict]:
-    """Every item summary in the given output folders (for --merge). The same item in two folders is an
-    error unless only one of them finished it, in which case the finished one counts."""
-    found: dict[str, tuple[Path, dict]] = {}
-    for d in dirs:
-        d = Path(d)
-        if not d.is_dir():
-            raise UserError(f"{d}: not a folder (--merge takes batch output folders)")
-        for f in sorted(d.glob(f"*{SUMMARY_SUFFIX}")):
-            s = read_summary(f)
-            if s is None:
-                raise UserError(f"{f}: not a batch item summary (unreadable or another format)")
-            s = dict(s, summary_file=str(f))
-            key = s["item_id"]
-            if key in found:
-                other_f, other = found[key]
-                if other_f.resolve() == f.resolve():
-                    continue
-                if (s["status"] == "ok") == (other["status"] == "ok"):
-                    raise UserError(
-                        f"item {key!r} appears in both {other_f} and {f}; merge folders of "
-                        "different shards, or remove one"
-                    )
-                if s["status"] != "ok":
-                    continue
-            found[key] = (f, s)
-    return [s for _, s in found.values()]

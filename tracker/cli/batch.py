@@ -240,8 +240,10 @@ def _run_batch(args) -> int:
     from pathlib import Path
 
     from ..batch.manifest import load_items, parse_shard, select_shard
+    from ..batch.options import BatchOptions
     from ..batch.progress import Progress
-    from ..batch.runner import BatchOptions, cpu_count, finished_summary, make_tracker, run_batch, write_summary_csv
+    from ..batch.runner import cpu_count, make_tracker, run_batch
+    from ..batch.summary import finished_summary, write_summary_csv
     from ..errors import UserError
     from ..runtime import configure_process
     from ..trackers.opencv import model_dir_overrides
@@ -389,7 +391,7 @@ def _run_merge(args) -> int:
     from pathlib import Path
 
     from ..batch.manifest import boxes_json, load_items
-    from ..batch.runner import collect_summaries, write_summary_csv
+    from ..batch.summary import collect_summaries, write_summary_csv
     from ..errors import UserError
 
     if not args.output:

@@ -35,10 +35,10 @@ from typing import Any
 
 from ..errors import UserError
 from .failures import failed_summary
+from .item import make_tracker, process_item
 from .manifest import BatchItem
 from .options import BatchOptions, uses_torch
 from .outputs import ItemPaths, clean_temps
-from .runner import make_tracker, process_item
 from .summary import host
 
 # Test hook, read by the driver and passed to the actors: "exit:ITEM:K" makes the actor tracking ITEM end

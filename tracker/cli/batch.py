@@ -1,6 +1,6 @@
 """`siamtrack batch`: track many videos unattended — resumable, parallel, shardable across machines.
 
-Argument parsing only (stdlib imports); the work is in tracker.batch.runner.
+Argument parsing only (stdlib imports); the work is in tracker.batch (runner.run_batch).
 """
 
 from __future__ import annotations
@@ -239,10 +239,12 @@ def _run_batch(args) -> int:
     import signal
     from pathlib import Path
 
+    from ..batch.item import make_tracker
     from ..batch.manifest import load_items, parse_shard, select_shard
     from ..batch.options import BatchOptions
+    from ..batch.pool import cpu_count
     from ..batch.progress import Progress
-    from ..batch.runner import cpu_count, make_tracker, run_batch
+    from ..batch.runner import run_batch
     from ..batch.summary import finished_summary, write_summary_csv
     from ..errors import UserError
     from ..runtime import configure_process

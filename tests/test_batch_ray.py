@@ -102,7 +102,7 @@ def reference(clips, tmp_path_factory):
 
 
 def ray_opts(**kw):
-    from tracker.batch.ray_runner import RayOptions
+    from tracker.batch.ray_pool import RayOptions
 
     return RayOptions(**kw)
 
@@ -156,7 +156,7 @@ def test_two_ray_actors_write_byte_identical_boxes_a_corrupt_video_fails_alone_a
     assert {k: v for k, v in stamps(out).items() if not k.startswith("corrupt")} == before
     # Without the failing item nothing is left to do: Ray is not even asked.
     good = [it for it in items if it.item_id != "corrupt"]
-    import tracker.batch.ray_runner as rr
+    import tracker.batch.ray_pool as rr
 
     assert run_batch(good, opts, ray=rr.RayOptions(address="unreachable.invalid:1")).processed == 0
     assert {k: v for k, v in stamps(out).items() if not k.startswith("corrupt")} == before
@@ -183,7 +183,7 @@ def test_an_item_of_several_targets_on_ray_writes_what_the_local_runner_writes(l
 @needs_ray
 @pytest.mark.slow
 def test_an_actor_killed_mid_item_has_its_item_retried_on_another(local_ray, clips, reference, tmp_path, monkeypatch):
-    from tracker.batch.ray_runner import TEST_HOOK_ENV
+    from tracker.batch.ray_actor import TEST_HOOK_ENV
 
     items = [it for it in read_manifest(clips) if it.item_id in ("mega", "one")]
     monkeypatch.setenv(TEST_HOOK_ENV, "exit:mega:5")  # the actor tracking "mega" exits at its 5th frame
@@ -222,7 +222,7 @@ def test_an_actor_killed_mid_item_has_its_item_retried_on_another(local_ray, cli
 
 @needs_ray
 def test_items_go_out_longest_first_and_the_driver_shows_progress(local_ray, clips, tmp_path):
-    from tracker.batch.ray_runner import longest_first
+    from tracker.batch.ray_pool import longest_first
 
     items = [it for it in read_manifest(clips) if it.item_id != "corrupt"]
     opts = BatchOptions(out_dir=str(tmp_path / "o"), model="opencv:kcf", max_frames=300)
@@ -275,7 +275,7 @@ class _Tty:
 
 
 def test_longest_first_puts_unknown_lengths_first_and_input_errors_last(clips):
-    from tracker.batch.ray_runner import longest_first
+    from tracker.batch.ray_pool import longest_first
 
     items = read_manifest(clips)
     opts = BatchOptions(out_dir="unused", model="opencv:kcf")
@@ -338,7 +338,7 @@ def test_real_command_on_ray_stops_on_ctrl_c_with_130_and_the_rerun_completes_th
     """The installed command with --ray (its own local Ray instance): one item is held at its 5th frame
     (the test hook), the others finish; Ctrl-C to the whole process group, as a terminal sends it,
     ends it with 130 leaving only complete files. Nothing but the batch's own lines reaches the terminal."""
-    from tracker.batch.ray_runner import TEST_HOOK_ENV
+    from tracker.batch.ray_actor import TEST_HOOK_ENV
 
     out = tmp_path / "out"
     args = [

@@ -1,5 +1,5 @@
 """Running a batch (`run_batch`): the items already finished with the same inputs are kept, the others are
-tracked here or in local worker processes (tracker.batch.pool), or on Ray actors (tracker.batch.ray_runner);
+tracked here or in local worker processes (tracker.batch.pool), or on Ray actors (tracker.batch.ray_pool);
 wherever an item runs, the same work (tracker.batch.item) writes the same files."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ class BatchResult:
 def run_batch(items: list[BatchItem], opts: BatchOptions, workers: int = 1, progress=None, ray=None) -> BatchResult:
     """Track every unfinished item. Raises nothing for a failing item; on Ctrl-C returns with
     interrupted=True after every worker has cleaned up (only complete files remain). With `ray` (a
-    ray_runner.RayOptions) the items run on Ray actors instead of here or in local worker processes:
+    ray_pool.RayOptions) the items run on Ray actors instead of here or in local worker processes:
     the same process_item, resume and results, another scheduler."""
     done: dict[str, dict] = {}
     todo: list[BatchItem] = []
@@ -46,7 +46,7 @@ def run_batch(items: list[BatchItem], opts: BatchOptions, workers: int = 1, prog
     interrupted = False
     if ray is not None:
         if todo:
-            from .ray_runner import run_on_ray
+            from .ray_pool import run_on_ray
 
             interrupted = run_on_ray(todo, opts, ray, results, progress)
     elif opts.device.startswith("cuda") or workers <= 1 or len(todo) <= 1:

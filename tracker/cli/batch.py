@@ -355,7 +355,8 @@ def _run_batch(args) -> int:
 
 def _ray_options(args, opts):
     """--ray and its flags as a RayOptions; sets opts.device to the worker's GPU when workers get one."""
-    from ..batch.ray_runner import RayOptions, import_ray
+    from ..batch.ray_connect import import_ray
+    from ..batch.ray_pool import RayOptions
     from ..errors import UserError
 
     import_ray()  # a clear message now when the extra is not installed

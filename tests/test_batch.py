@@ -17,11 +17,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tracker.batch.folder import scan_folder
+from tracker.batch.inputs import ManifestError
 from tracker.batch.item import process_item
-from tracker.batch.manifest import ManifestError, load_items, parse_shard, read_manifest, scan_folder, select_shard
+from tracker.batch.manifest import load_items, read_manifest
 from tracker.batch.options import BatchOptions
 from tracker.batch.progress import Progress
 from tracker.batch.runner import run_batch
+from tracker.batch.shards import parse_shard, select_shard
 from tracker.cli import batch as cli
 from tracker.errors import UserError
 from tracker.trackers.base import Tracker, TrackResult

@@ -18,7 +18,9 @@ import cv2
 import pytest
 from test_batch import batch, boxes_of, no_temporaries, stamp
 
-from tracker.batch.manifest import ManifestError, read_manifest, scan_folder
+from tracker.batch.folder import scan_folder
+from tracker.batch.inputs import ManifestError
+from tracker.batch.manifest import read_manifest
 from tracker.cli import main
 
 FRAMES = 10

@@ -9,7 +9,7 @@ import time
 import traceback
 
 from ..errors import UserError
-from .manifest import BatchItem
+from .inputs import BatchItem
 from .options import BatchOptions
 from .outputs import ItemPaths
 from .summary import dump_summary, new_summary

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .failures import ItemFailure, ItemInterrupted, record_failure
-from .manifest import BatchItem
+from .inputs import BatchItem
 from .options import BatchOptions
 from .outputs import ItemPaths, clean_temps, remove_file
 from .summary import dump_summary, new_summary

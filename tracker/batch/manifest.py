@@ -1,5 +1,5 @@
-"""What a batch contains: items read from a manifest (CSV with a header, or JSON lines) or a folder of
-videos with sidecar box files, and the deterministic shard a machine takes from them.
+"""What a batch contains: items (tracker.batch.inputs) read from a manifest, CSV with a header or JSON lines
+(`read_manifest`), or from a folder of videos with sidecar box files (tracker.batch.folder): `load_items`.
 
 Stdlib only: the CLI imports this module before anything heavy.
 
@@ -23,19 +23,16 @@ failed, while the others are tracked.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import UserError
-from ..io.boxes import check_box, read_init_file, split_values
+from ..io.boxes import check_box
 from ..io.boxes import parse_box as parse_box_text
-
-VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".ts"}
-SIDECAR_EXTS = (".txt", ".box")
+from .folder import scan_folder
+from .inputs import BatchItem, Box, ManifestError, parse_start, parse_target_id, safe_id
 
 # Column names accepted in a CSV header / keys in a JSON line (first one is canonical).
 VIDEO_KEYS = ("video", "path", "file", "source")
@@ -45,69 +42,8 @@ BOX_KEYS = ("box", "init_box", "bbox")
 TARGET_KEYS = ("target", "target_id", "track_id")
 BOXES_KEYS = ("boxes",)
 
-Box = tuple[float, float, float, float]
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
-
-
-class ManifestError(UserError):
-    """The manifest cannot be read as a whole; the message names the file and line."""
-
-
-@dataclass(frozen=True)
-class BatchItem:
-    item_id: str
-    video: str  # as written in the manifest (or the file name in folder mode)
-    path: str  # resolved absolute path
-    box: Box | None
-    start: int = 0
-    origin: str = ""  # "manifest.csv:4" — where the item was defined
-    error: str | None = None  # an item-level input error: the item fails without being opened
-    extra: dict = field(default_factory=dict, compare=False)
-    boxes: dict[int, Box] | None = None  # several targets {id: box} (then `box` is None), in manifest order
-
-    def fingerprint(self) -> dict:
-        """The inputs that define this item's result (a finished result with other inputs is redone)."""
-        fp: dict = {"video": self.video, "box": list(self.box) if self.box else None, "start": self.start}
-        if self.boxes is not None:
-            fp["boxes"] = boxes_json(self.boxes)
-        return fp
-
-
-def boxes_json(boxes: dict[int, Box]) -> dict[str, list[float]]:
-    """Several targets' boxes as JSON wants them: {"ID": [x, y, w, h]}."""
-    return {str(i): list(b) for i, b in boxes.items()}
-
-
-# ---------------------------------------------------------------------------------------------- values
-
-
-def parse_start(value) -> int:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return 0
-    if isinstance(value, bool):
-        raise ValueError(f"start frame {value!r} is not a whole number")
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"start frame {value!r} is not a whole number") from None
-    if not f.is_integer() or f < 0:
-        raise ValueError(f"start frame {value!r} must be a whole number >= 0")
-    return int(f)
-
-
-def safe_id(text: str) -> str:
-    """A file-name-safe id derived from a path stem (ids become output file names)."""
-    s = re.sub(r"[^A-Za-z0-9._+-]+", "_", text).strip("._") or "item"
-    return s if s[0].isalnum() else "i" + s
-
-
-def parse_target_id(value, where: str) -> int:
-    """A target id (a whole number from 1, as MOT files number targets); a ManifestError naming `where`."""
-    text = str(value).strip()
-    if isinstance(value, bool) or not text.isdigit() or int(text) < 1:
-        raise ManifestError(f"{where}: target id {value!r} is not a whole number from 1")
-    return int(text)
 
 
 def _target_box(value, where: str, target_id: int) -> Box:
@@ -396,114 +332,8 @@ def _check_unique(items: list[BatchItem]) -> None:
         seen[key] = it
 
 
-# --------------------------------------------------------------------------------------------- folder
-
-
-def scan_folder(folder: str | Path) -> list[BatchItem]:
-    """Every video in `folder` (not recursive), each with a sidecar `STEM.txt` or `STEM.box` holding
-    `x,y,w,h` on its first non-empty line. A video without a readable sidecar becomes a failed item."""
-    folder = Path(folder)
-    videos = sorted(
-        p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_EXTS and not p.name.startswith(".")
-    )
-    if not videos:
-        raise ManifestError(f"{folder}: no video files here (looked for {', '.join(sorted(VIDEO_EXTS))})")
-    items = []
-    for v in videos:
-        item_id = safe_id(v.stem)
-        sidecars = [v.with_suffix(ext) for ext in SIDECAR_EXTS if v.with_suffix(ext).is_file()]
-        box, boxes, error, where = None, None, None, str(v)
-        if not sidecars:
-            error = f"{v}: no sidecar box file ({v.stem}.txt or {v.stem}.box with x,y,w,h)"
-        else:
-            side = sidecars[0]
-            where = f"{side}:1"
-            try:
-                lines = side.read_text(encoding="utf-8-sig").splitlines()
-                no, first = next(((i, ln) for i, ln in enumerate(lines, 1) if ln.strip()), (1, ""))
-                where = f"{side}:{no}"
-                if _is_init_file_line(first):
-                    boxes = _sidecar_targets(side)
-                else:
-                    box = parse_box_text(first)
-            except (OSError, UnicodeDecodeError) as exc:
-                error = f"{side}: cannot read the box file ({exc})"
-            except ValueError as exc:
-                error = f"{where}: {exc}"
-        items.append(
-            BatchItem(
-                item_id=item_id,
-                video=v.name,
-                path=str(v.resolve()),
-                box=box,
-                start=0,
-                origin=where,
-                error=error,
-                boxes=boxes,
-            )
-        )
-    _check_unique_folder(items)
-    return items
-
-
-def _is_init_file_line(line: str) -> bool:
-    """Whether a sidecar's first line starts `id,x,y,w,h` rows (five values, or column names from `id`)."""
-    values = split_values(line)
-    return len(values) == 5 or (bool(values) and values[0].lower() == "id")
-
-
-def _sidecar_targets(side: Path) -> dict[int, Box]:
-    """A sidecar of several targets, read as `siamtrack track --init-file` reads its file."""
-    try:
-        return read_init_file(side)
-    except UserError as exc:
-        raise ManifestError(str(exc)) from None
-
-
-def _check_unique_folder(items: list[BatchItem]) -> None:
-    seen: dict[str, BatchItem] = {}
-    for it in items:
-        key = it.item_id.lower()
-        if key in seen:
-            raise ManifestError(
-                f"{it.path} and {seen[key].path} would both be item {it.item_id!r}; "
-                "rename one, or use a manifest with an id column"
-            )
-        seen[key] = it
-
-
 def load_items(source: str | Path) -> list[BatchItem]:
     source = Path(source)
     if not source.exists():
         raise ManifestError(f"{source}: no such manifest or folder")
     return scan_folder(source) if source.is_dir() else read_manifest(source)
-
-
-# --------------------------------------------------------------------------------------------- shards
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    """ "i/n" with 0 <= i < n (0-based, like a Kubernetes completion index or `SLURM_ARRAY_TASK_ID`
-    for an array 0-(n-1))."""
-    m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text or "")
-    if not m:
-        raise UserError(f"--shard {text!r}: expected i/n, e.g. 0/4")
-    i, n = int(m.group(1)), int(m.group(2))
-    if n < 1 or not 0 <= i < n:
-        raise UserError(f"--shard {text}: need 0 <= i < n (shards are numbered from 0)")
-    return i, n
-
-
-def shard_key(item_id: str) -> int:
-    """A hash of the item id that is the same on every machine and Python (not `hash()`, which is salted)."""
-    return int.from_bytes(hashlib.sha1(item_id.encode("utf-8")).digest()[:8], "big")
-
-
-def select_shard(items: list[BatchItem], index: int, count: int, by: str = "id") -> list[BatchItem]:
-    """The items of shard `index` of `count`. by="id": stable hash of the item id (an item stays in its
-    shard when the manifest is reordered or grows); by="index": manifest position mod count (even sizes)."""
-    if count == 1:
-        return list(items)
-    if by == "index":
-        return [it for k, it in enumerate(items) if k % count == index]
-    return [it for it in items if shard_key(it.item_id) % count == index]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .manifest import BatchItem
+from .inputs import BatchItem
 
 
 @dataclass

@@ -12,8 +12,8 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
 from ..errors import UserError
 from .failures import failed_summary
+from .inputs import BatchItem
 from .item import process_item
-from .manifest import BatchItem
 from .options import BatchOptions, uses_torch
 
 _WORKER: dict = {}

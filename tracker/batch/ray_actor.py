@@ -10,8 +10,8 @@ import signal
 import threading
 
 from ..errors import UserError
+from .inputs import BatchItem
 from .item import make_tracker, process_item
-from .manifest import BatchItem
 from .options import BatchOptions, uses_torch
 from .summary import host
 

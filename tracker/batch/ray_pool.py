@@ -29,7 +29,7 @@ from typing import Any
 
 from ..errors import UserError
 from .failures import failed_summary
-from .manifest import BatchItem
+from .inputs import BatchItem
 from .options import BatchOptions
 from .outputs import ItemPaths, clean_temps
 from .ray_actor import TEST_HOOK_ENV, BatchWorker, parse_test_hook

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .manifest import BatchItem
+from .inputs import BatchItem
 from .options import BatchOptions
 from .pool import run_here, run_pool
 from .summary import finished_summary

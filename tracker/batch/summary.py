@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 from ..errors import UserError
-from .manifest import BatchItem, boxes_json
+from .inputs import BatchItem, boxes_json
 from .options import BatchOptions
 from .outputs import SUMMARY_SUFFIX, ItemPaths
 

@@ -240,11 +240,12 @@ def _run_batch(args) -> int:
     from pathlib import Path
 
     from ..batch.item import make_tracker
-    from ..batch.manifest import load_items, parse_shard, select_shard
+    from ..batch.manifest import load_items
     from ..batch.options import BatchOptions
     from ..batch.pool import cpu_count
     from ..batch.progress import Progress
     from ..batch.runner import run_batch
+    from ..batch.shards import parse_shard, select_shard
     from ..batch.summary import finished_summary, write_summary_csv
     from ..errors import UserError
     from ..runtime import configure_process
@@ -393,7 +394,8 @@ def _raise_interrupt(signum, frame):
 def _run_merge(args) -> int:
     from pathlib import Path
 
-    from ..batch.manifest import boxes_json, load_items
+    from ..batch.inputs import boxes_json
+    from ..batch.manifest import load_items
     from ..batch.summary import collect_summaries, write_summary_csv
     from ..errors import UserError
 

@@ -184,3 +184,23 @@ def collect_summaries(dirs) -> list[dict]:
                     continue
             found[key] = (f, s)
     return [s for _, s in found.values()]
+
+
+def missing_summaries(summaries: list[dict], expected: list[BatchItem]) -> tuple[list[dict], list[str]]:
+    """For --merge with the batch's input: a record (status "missing") for each `expected` item without a
+    summary among `summaries`, and the ids (sorted) of the summaries of items not expected."""
+    ids = {s["item_id"] for s in summaries}
+    missing = [
+        {
+            "item_id": it.item_id,
+            "status": "missing",
+            "video": it.video,
+            "start_frame": it.start,
+            "init_box": list(it.box) if it.box else None,
+            "init_boxes": boxes_json(it.boxes) if it.boxes else None,
+            "error": "no result in the merged folders",
+        }
+        for it in expected
+        if it.item_id not in ids
+    ]
+    return missing, sorted(ids - {it.item_id for it in expected})

@@ -9,7 +9,7 @@ from pathlib import Path
 from ..errors import UserError
 from ..io.boxes import parse_box as parse_box_text
 from ..io.boxes import read_init_file, split_values
-from .inputs import BatchItem, Box, ManifestError, safe_id
+from .inputs import BatchItem, Box, ManifestError, repeated_id, safe_id
 
 VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".ts"}
 SIDECAR_EXTS = (".txt", ".box")
@@ -77,12 +77,10 @@ def _sidecar_targets(side: Path) -> dict[int, Box]:
 
 
 def _check_unique_folder(items: list[BatchItem]) -> None:
-    seen: dict[str, BatchItem] = {}
-    for it in items:
-        key = it.item_id.lower()
-        if key in seen:
-            raise ManifestError(
-                f"{it.path} and {seen[key].path} would both be item {it.item_id!r}; "
-                "rename one, or use a manifest with an id column"
-            )
-        seen[key] = it
+    repeated = repeated_id(items)
+    if repeated is not None:
+        it, other = repeated
+        raise ManifestError(
+            f"{it.path} and {other.path} would both be item {it.item_id!r}; "
+            "rename one, or use a manifest with an id column"
+        )

@@ -69,3 +69,15 @@ def parse_target_id(value, where: str) -> int:
     if isinstance(value, bool) or not text.isdigit() or int(text) < 1:
         raise ManifestError(f"{where}: target id {value!r} is not a whole number from 1")
     return int(text)
+
+
+def repeated_id(items: list[BatchItem]) -> tuple[BatchItem, BatchItem] | None:
+    """The first item whose id an earlier item has, and that earlier item; None when the ids are distinct.
+    Case-insensitively: ids name files, and "A" and "a" are one file on some file systems."""
+    seen: dict[str, BatchItem] = {}
+    for it in items:
+        key = it.item_id.lower()
+        if key in seen:
+            return it, seen[key]
+        seen[key] = it
+    return None

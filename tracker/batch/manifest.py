@@ -32,7 +32,7 @@ from pathlib import Path
 from ..io.boxes import check_box
 from ..io.boxes import parse_box as parse_box_text
 from .folder import scan_folder
-from .inputs import BatchItem, Box, ManifestError, parse_start, parse_target_id, safe_id
+from .inputs import BatchItem, Box, ManifestError, parse_start, parse_target_id, repeated_id, safe_id
 
 # Column names accepted in a CSV header / keys in a JSON line (first one is canonical).
 VIDEO_KEYS = ("video", "path", "file", "source")
@@ -320,16 +320,13 @@ def _make_item(manifest: Path, video: str, item_id, box, start, where, error) ->
 
 
 def _check_unique(items: list[BatchItem]) -> None:
-    # Case-insensitively: ids name files, and "A" and "a" are one file on some file systems.
-    seen: dict[str, BatchItem] = {}
-    for it in items:
-        key = it.item_id.lower()
-        if key in seen:
-            raise ManifestError(
-                f"{it.origin}: item id {it.item_id!r} is already used at {seen[key].origin} "
-                "(give each item a distinct id column, or a target column for several boxes in one video)"
-            )
-        seen[key] = it
+    repeated = repeated_id(items)
+    if repeated is not None:
+        it, other = repeated
+        raise ManifestError(
+            f"{it.origin}: item id {it.item_id!r} is already used at {other.origin} "
+            "(give each item a distinct id column, or a target column for several boxes in one video)"
+        )
 
 
 def load_items(source: str | Path) -> list[BatchItem]:

@@ -17,9 +17,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tracker.batch.manifest import ManifestError, load_items, parse_shard, read_manifest, scan_folder, select_shard
+from tracker.batch.folder import scan_folder
+from tracker.batch.inputs import ManifestError
+from tracker.batch.item import process_item
+from tracker.batch.manifest import load_items, read_manifest
+from tracker.batch.options import BatchOptions
 from tracker.batch.progress import Progress
-from tracker.batch.runner import BatchOptions, process_item, run_batch
+from tracker.batch.runner import run_batch
+from tracker.batch.shards import parse_shard, select_shard
 from tracker.cli import batch as cli
 from tracker.errors import UserError
 from tracker.trackers.base import Tracker, TrackResult
@@ -344,9 +349,9 @@ def test_ctrl_c_mid_item_leaves_only_complete_files_and_the_rerun_completes(tmp_
     first = (stamp(out / "first.boxes.txt"), stamp(out / "first.summary.json"))
 
     # Ctrl-C five frames into "second", through the command line: exit 130, nothing partial left.
-    import tracker.batch.runner as runner
+    import tracker.batch.item as item_module
 
-    monkeypatch.setattr(runner, "make_tracker", lambda opts, warm=True: StepTracker(interrupt_after=5))
+    monkeypatch.setattr(item_module, "make_tracker", lambda opts, warm=True: StepTracker(interrupt_after=5))
     assert batch(m, "-o", out, "--model", "opencv:kcf", "--max-frames", FRAMES, "--save-video", "--quiet") == 130
     names = sorted(p.name for p in out.iterdir())
     assert names == ["first.annotated.mp4", "first.boxes.txt", "first.summary.json"]
@@ -468,7 +473,7 @@ def test_threads_follow_the_free_cores_unless_given(tmp_path, videos, monkeypatc
     import torch
 
     from tracker import runtime
-    from tracker.batch import runner
+    from tracker.batch import pool
 
     monkeypatch.setattr(runtime, "free_cores", lambda: 2)
     calls, real = [], runtime.threads_per_worker
@@ -481,7 +486,7 @@ def test_threads_follow_the_free_cores_unless_given(tmp_path, videos, monkeypatc
     torch_threads = []
     monkeypatch.setattr(torch, "set_num_threads", torch_threads.append)
     # KCF needs no torch; pretend this model does, to see the number reach torch.set_num_threads
-    monkeypatch.setattr(runner, "uses_torch", lambda opts: True)
+    monkeypatch.setattr(pool, "uses_torch", lambda opts: True)
     m = write_manifest(tmp_path / "m.csv", [(videos["vtest"], 100, 100, 50, 80, "", "vtest")])
     assert batch(m, "-o", tmp_path / "a", "--model", "opencv:kcf", "--max-frames", 2, "--quiet") == 0
     assert batch(m, "-o", tmp_path / "b", "--model", "opencv:kcf", "--max-frames", 2, "--threads", 3, "--quiet") == 0
@@ -539,14 +544,14 @@ def test_nanotrack_runs_with_its_model_folder_and_without_it_says_which_flag(tmp
 @pytest.mark.slow
 def test_one_tracker_per_process_reinitialised_per_item_gives_each_item_its_own_result(tmp_path, videos, monkeypatch):
     # the model is loaded and its fast path built once per process; init must leave nothing of the last item
-    from tracker.batch import runner
+    from tracker.batch import item as batch_item
 
-    monkeypatch.setattr(runner, "_CACHED", {})  # not a tracker an earlier test left in this process
+    monkeypatch.setattr(batch_item, "_CACHED", {})  # not a tracker an earlier test left in this process
     opts = BatchOptions(out_dir=str(tmp_path / "o"), model="siamrpn_effnet_lite0_fast", engine="torch")
-    built = runner.make_tracker(opts, warm=False)  # the command line's up-front check: nothing built yet
+    built = batch_item.make_tracker(opts, warm=False)  # the command line's up-front check: nothing built yet
     assert not built.model.fast_path.search.copies
-    assert runner.make_tracker(opts) is built and built.model.fast_path.search.copies  # the first item warms it
-    assert runner.make_tracker(opts) is runner.make_tracker(opts)
+    assert batch_item.make_tracker(opts) is built and built.model.fast_path.search.copies  # the first item warms it
+    assert batch_item.make_tracker(opts) is batch_item.make_tracker(opts)
     m = write_manifest(
         tmp_path / "m.csv",
         [
@@ -572,9 +577,9 @@ def test_one_tracker_per_process_reinitialised_per_item_gives_each_item_its_own_
 def test_the_summary_records_the_engine_that_ran_and_xcorr_only_for_the_torch_engine(
     tmp_path, videos, monkeypatch, model, engine, ran
 ):
-    from tracker.batch import runner
+    from tracker.batch import item as batch_item
 
-    monkeypatch.setattr(runner, "_CACHED", {})  # this test's tracker, not one an earlier test left
+    monkeypatch.setattr(batch_item, "_CACHED", {})  # this test's tracker, not one an earlier test left
     item = read_manifest(write_manifest(tmp_path / "m.csv", [(videos["vtest"], 100, 100, 50, 80, 0, "v")]))[0]
     s = process_item(item, BatchOptions(out_dir=str(tmp_path / "o"), model=model, engine=engine, max_frames=3))
     assert s["status"] == "ok", s["error"]

@@ -21,8 +21,9 @@ import numpy as np
 import pytest
 
 from tracker.batch.manifest import read_manifest
+from tracker.batch.options import BatchOptions
 from tracker.batch.progress import Progress
-from tracker.batch.runner import BatchOptions, run_batch
+from tracker.batch.runner import run_batch
 
 REPO = Path(__file__).resolve().parent.parent
 NO_RAY = 'Ray is not installed (pip install "siamtrack[ray]")'
@@ -101,13 +102,13 @@ def reference(clips, tmp_path_factory):
 
 
 def ray_opts(**kw):
-    from tracker.batch.ray_runner import RayOptions
+    from tracker.batch.ray_pool import RayOptions
 
     return RayOptions(**kw)
 
 
 def stable_rows(summaries) -> list[dict]:
-    from tracker.batch.runner import summary_row
+    from tracker.batch.summary import summary_row
 
     return sorted(
         ({k: v for k, v in summary_row(s).items() if k not in ("fps", "wall_fps", "seconds")} for s in summaries),
@@ -155,7 +156,7 @@ def test_two_ray_actors_write_byte_identical_boxes_a_corrupt_video_fails_alone_a
     assert {k: v for k, v in stamps(out).items() if not k.startswith("corrupt")} == before
     # Without the failing item nothing is left to do: Ray is not even asked.
     good = [it for it in items if it.item_id != "corrupt"]
-    import tracker.batch.ray_runner as rr
+    import tracker.batch.ray_pool as rr
 
     assert run_batch(good, opts, ray=rr.RayOptions(address="unreachable.invalid:1")).processed == 0
     assert {k: v for k, v in stamps(out).items() if not k.startswith("corrupt")} == before
@@ -163,8 +164,26 @@ def test_two_ray_actors_write_byte_identical_boxes_a_corrupt_video_fails_alone_a
 
 @needs_ray
 @pytest.mark.slow
+def test_an_item_of_several_targets_on_ray_writes_what_the_local_runner_writes(local_ray, shared_dir, tmp_path):
+    video = shared_dir / "data" / "videos" / "Megamind.avi"
+    m = tmp_path / "m.csv"
+    m.write_text(f"video,x,y,w,h,target\n{video},250,150,100,120,1\n{video},420,180,80,100,2\n")
+    items = read_manifest(m)
+    here = run_batch(items, BatchOptions(out_dir=str(tmp_path / "here"), model="opencv:kcf", max_frames=FRAMES))
+    there = run_batch(
+        items, BatchOptions(out_dir=str(tmp_path / "ray"), model="opencv:kcf", max_frames=FRAMES), ray=ray_opts()
+    )
+    assert [s["status"] for s in here.summaries] == [s["status"] for s in there.summaries] == ["ok"]
+    assert there.summaries[0]["pid"] != os.getpid()
+    mot = (tmp_path / "ray" / "Megamind.boxes.txt").read_bytes()
+    assert mot == (tmp_path / "here" / "Megamind.boxes.txt").read_bytes()
+    assert {ln.split(b",")[1] for ln in mot.splitlines()} == {b"1", b"2"}
+
+
+@needs_ray
+@pytest.mark.slow
 def test_an_actor_killed_mid_item_has_its_item_retried_on_another(local_ray, clips, reference, tmp_path, monkeypatch):
-    from tracker.batch.ray_runner import TEST_HOOK_ENV
+    from tracker.batch.ray_actor import TEST_HOOK_ENV
 
     items = [it for it in read_manifest(clips) if it.item_id in ("mega", "one")]
     monkeypatch.setenv(TEST_HOOK_ENV, "exit:mega:5")  # the actor tracking "mega" exits at its 5th frame
@@ -203,7 +222,7 @@ def test_an_actor_killed_mid_item_has_its_item_retried_on_another(local_ray, cli
 
 @needs_ray
 def test_items_go_out_longest_first_and_the_driver_shows_progress(local_ray, clips, tmp_path):
-    from tracker.batch.ray_runner import longest_first
+    from tracker.batch.ray_pool import longest_first
 
     items = [it for it in read_manifest(clips) if it.item_id != "corrupt"]
     opts = BatchOptions(out_dir=str(tmp_path / "o"), model="opencv:kcf", max_frames=300)
@@ -256,7 +275,7 @@ class _Tty:
 
 
 def test_longest_first_puts_unknown_lengths_first_and_input_errors_last(clips):
-    from tracker.batch.ray_runner import longest_first
+    from tracker.batch.ray_pool import longest_first
 
     items = read_manifest(clips)
     opts = BatchOptions(out_dir="unused", model="opencv:kcf")
@@ -319,7 +338,7 @@ def test_real_command_on_ray_stops_on_ctrl_c_with_130_and_the_rerun_completes_th
     """The installed command with --ray (its own local Ray instance): one item is held at its 5th frame
     (the test hook), the others finish; Ctrl-C to the whole process group, as a terminal sends it,
     ends it with 130 leaving only complete files. Nothing but the batch's own lines reaches the terminal."""
-    from tracker.batch.ray_runner import TEST_HOOK_ENV
+    from tracker.batch.ray_actor import TEST_HOOK_ENV
 
     out = tmp_path / "out"
     args = [

@@ -11,7 +11,8 @@ import time
 import pytest
 
 from tracker.batch.manifest import read_manifest
-from tracker.batch.runner import BatchOptions, run_batch
+from tracker.batch.options import BatchOptions
+from tracker.batch.runner import run_batch
 from tracker.trackers.base import Tracker, TrackResult
 
 

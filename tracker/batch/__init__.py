@@ -2,6 +2,7 @@
 
 Library use:
     from tracker.batch.manifest import load_items
-    from tracker.batch.runner import BatchOptions, run_batch
+    from tracker.batch.options import BatchOptions
+    from tracker.batch.runner import run_batch
     result = run_batch(load_items("clips.csv"), BatchOptions(out_dir="results", model="opencv:kcf"), workers=2)
 """

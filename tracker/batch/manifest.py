@@ -1,81 +1,57 @@
-"""What a batch contains: items read from a manifest (CSV with a header, or JSON lines) or a folder of
-videos with sidecar box files, and the deterministic shard a machine takes from them.
+"""What a batch contains: items (tracker.batch.inputs) read from a manifest, CSV with a header or JSON lines
+(`read_manifest`), or from a folder of videos with sidecar box files (tracker.batch.folder): `load_items`.
 
 Stdlib only: the CLI imports this module before anything heavy.
 
+An item is one video with one box (`BatchItem.box`) or with several targets (`BatchItem.boxes`, {target id:
+box}, tracked together as `siamtrack track --init ... --init ...` tracks them). Several targets are given:
+- CSV: a `target` column (ids whole numbers from 1): the rows of one item (the same id, or without an id
+  column the same video) each give one target's box; every row of such an item names its target, the
+  same video and the same start frame;
+- JSON lines: `"boxes"`, a list of boxes (ids 1, 2, ...) or an object {"ID": box} instead of `"box"`;
+- a folder: a sidecar of `id,x,y,w,h` lines (`siamtrack track --init-file`'s format; 5 values on its
+  first line, or a first line of column names starting with `id`).
+
 A problem with the manifest as a whole (no header, unknown layout, a line that is not JSON, two items
-with one id) is a `UserError` naming the file and line. A problem with one item's values (a box that is
-not four numbers, a negative start frame) does not stop the batch: the item carries the error and is
-reported as failed, while the others are tracked.
+with one id) is a `UserError` naming the file and line, and so is a bad target row (a target id that is
+not a whole number from 1 or is given twice for one video, a zero-size or unreadable box, rows of one item
+naming different videos or start frames). A problem with a one-box item's values (a box that is not four
+numbers, a negative start frame) does not stop the batch: the item carries the error and is reported as
+failed, while the others are tracked.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import UserError
 from ..io.boxes import check_box
 from ..io.boxes import parse_box as parse_box_text
-
-VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".ts"}
-SIDECAR_EXTS = (".txt", ".box")
+from .folder import scan_folder
+from .inputs import BatchItem, Box, ManifestError, parse_start, parse_target_id, repeated_id, safe_id
 
 # Column names accepted in a CSV header / keys in a JSON line (first one is canonical).
 VIDEO_KEYS = ("video", "path", "file", "source")
 ID_KEYS = ("id", "item_id", "item", "name")
 START_KEYS = ("start", "start_frame", "first_frame")
 BOX_KEYS = ("box", "init_box", "bbox")
+TARGET_KEYS = ("target", "target_id", "track_id")
+BOXES_KEYS = ("boxes",)
+
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 
 
-class ManifestError(UserError):
-    """The manifest cannot be read as a whole; the message names the file and line."""
-
-
-@dataclass(frozen=True)
-class BatchItem:
-    item_id: str
-    video: str  # as written in the manifest (or the file name in folder mode)
-    path: str  # resolved absolute path
-    box: tuple[float, float, float, float] | None
-    start: int = 0
-    origin: str = ""  # "manifest.csv:4" — where the item was defined
-    error: str | None = None  # an item-level input error: the item fails without being opened
-    extra: dict = field(default_factory=dict, compare=False)
-
-    def fingerprint(self) -> dict:
-        """The inputs that define this item's result (a finished result with other inputs is redone)."""
-        return {"video": self.video, "box": list(self.box) if self.box else None, "start": self.start}
-
-
-# ---------------------------------------------------------------------------------------------- values
-
-
-def parse_start(value) -> int:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return 0
-    if isinstance(value, bool):
-        raise ValueError(f"start frame {value!r} is not a whole number")
+def _target_box(value, where: str, target_id: int) -> Box:
+    """A target's box (text "x,y,w,h" or four numbers); a ManifestError naming `where` and the target."""
     try:
-        f = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"start frame {value!r} is not a whole number") from None
-    if not f.is_integer() or f < 0:
-        raise ValueError(f"start frame {value!r} must be a whole number >= 0")
-    return int(f)
-
-
-def safe_id(text: str) -> str:
-    """A file-name-safe id derived from a path stem (ids become output file names)."""
-    s = re.sub(r"[^A-Za-z0-9._+-]+", "_", text).strip("._") or "item"
-    return s if s[0].isalnum() else "i" + s
+        return parse_box_text(value) if isinstance(value, str) else check_box(value)
+    except ValueError as exc:
+        raise ManifestError(f"{where}: target {target_id}: {exc}") from None
 
 
 def _check_given_id(item_id: str, where: str) -> str:
@@ -152,9 +128,10 @@ def _read_csv(path: Path, text: str) -> list[BatchItem]:
             f"{where}: the header needs the initial box as columns x,y,w,h "
             f"(or one 'box' column); got {', '.join(header)}"
         )
-    icol, scol = col(ID_KEYS), col(START_KEYS)
+    icol, scol, tcol = col(ID_KEYS), col(START_KEYS), col(TARGET_KEYS)
 
-    items = []
+    items: list[BatchItem | _Targets] = []
+    targets: dict[str, _Targets] = {}  # item id (lower case) -> the target rows read so far
     for row in reader:
         line = start + reader.line_num  # physical line of the row's end
         if not row or all(not c.strip() for c in row) or row[0].lstrip().startswith("#"):
@@ -163,6 +140,11 @@ def _read_csv(path: Path, text: str) -> list[BatchItem]:
         video = _cell(row, vcol)
         if not video:
             raise ManifestError(f"{where}: no video path in this row")
+        if _cell(row, tcol):
+            _add_target_row(
+                path, targets, items, row, where, video, _cell(row, icol), _cell(row, tcol), bcol, xywh, scol
+            )
+            continue
         error = None
         box = None
         try:
@@ -179,7 +161,62 @@ def _read_csv(path: Path, text: str) -> list[BatchItem]:
         items.append(_make_item(path, video, item_id, box, start_frame, where, error))
     if not items:
         raise ManifestError(f"{path}: the manifest has a header but no items")
-    return items
+    return [t.item() if isinstance(t, _Targets) else t for t in items]
+
+
+@dataclass
+class _Targets:
+    """The target rows of one CSV item, gathered: the first row's item, and {target id: (box, where)}."""
+
+    first: BatchItem
+    boxes: dict[int, tuple[Box, str]]
+
+    def item(self) -> BatchItem:
+        return BatchItem(
+            item_id=self.first.item_id,
+            video=self.first.video,
+            path=self.first.path,
+            box=None,
+            start=self.first.start,
+            origin=self.first.origin,
+            boxes={i: b for i, (b, _) in self.boxes.items()},
+        )
+
+
+def _add_target_row(path: Path, targets: dict, items: list, row, where, video, given, target, bcol, xywh, scol):
+    """One CSV row naming a target: its box joins its item's (the item is made at its first row)."""
+    target_id = parse_target_id(target, where)
+    raw = _cell(row, bcol) if bcol is not None else [_cell(row, c) for c in xywh]
+    box = _target_box(raw, where, target_id)
+    try:
+        start_frame = parse_start(_cell(row, scol))
+    except ValueError as exc:
+        raise ManifestError(f"{where}: {exc}") from None
+    item_id = _check_given_id(given, where) if given else safe_id(Path(video).stem)
+    group = targets.get(item_id.lower())
+    if group is None:
+        group = targets[item_id.lower()] = _Targets(
+            _make_item(path, video, item_id, None, start_frame, where, None), {}
+        )
+        items.append(group)
+    first = group.first
+    if first.item_id != item_id:
+        raise ManifestError(f"{where}: item id {item_id!r} is already used at {first.origin} (as {first.item_id!r})")
+    if video != first.video:
+        raise ManifestError(
+            f"{where}: item {item_id!r} is video {first.video} at {first.origin}, here {video} "
+            "(the rows of one item give its targets in one video; give each video its own id)"
+        )
+    if start_frame != first.start:
+        raise ManifestError(
+            f"{where}: item {item_id!r} starts at frame {first.start} at {first.origin}, here at {start_frame} "
+            "(its targets start on one frame)"
+        )
+    if target_id in group.boxes:
+        raise ManifestError(
+            f"{where}: target {target_id} of item {item_id!r} is already given at {group.boxes[target_id][1]}"
+        )
+    group.boxes[target_id] = (box, where)
 
 
 def _read_jsonl(path: Path, text: str) -> list[BatchItem]:
@@ -190,7 +227,7 @@ def _read_jsonl(path: Path, text: str) -> list[BatchItem]:
             continue
         where = f"{path}:{line_no}"
         try:
-            obj = json.loads(s)
+            obj = json.loads(s, object_pairs_hook=_Object.of)
         except json.JSONDecodeError as exc:
             raise ManifestError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
         if not isinstance(obj, dict):
@@ -201,6 +238,11 @@ def _read_jsonl(path: Path, text: str) -> list[BatchItem]:
         video = _first(keys, VIDEO_KEYS)
         if not isinstance(video, str) or not video.strip():
             raise ManifestError(f'{where}: no "video" path in this line')
+        given = _first(keys, ID_KEYS)
+        item_id = _check_given_id(str(given), where) if given not in (None, "") else None
+        if _first(keys, BOXES_KEYS) is not None:
+            items.append(_jsonl_targets(path, keys, where, video.strip(), item_id))
+            continue
         error = None
         box = None
         try:
@@ -218,12 +260,54 @@ def _read_jsonl(path: Path, text: str) -> list[BatchItem]:
             start_frame = parse_start(_first(keys, START_KEYS))
         except ValueError as exc:
             error = error or f"{where}: {exc}"
-        given = _first(keys, ID_KEYS)
-        item_id = _check_given_id(str(given), where) if given not in (None, "") else None
         items.append(_make_item(path, video.strip(), item_id, box, start_frame, where, error))
     if not items:
         raise ManifestError(f"{path}: the manifest has no items")
     return items
+
+
+def _jsonl_targets(path: Path, keys: dict, where: str, video: str, item_id: str | None) -> BatchItem:
+    """A JSON line with "boxes": a list (ids 1, 2, ...) or an object {"ID": box}; every value checked."""
+    raw = _first(keys, BOXES_KEYS)
+    if _first(keys, BOX_KEYS) is not None or all(k in keys for k in ("x", "y", "w", "h")):
+        raise ManifestError(f'{where}: give either "box" (one target) or "boxes" (several), not both')
+    if isinstance(raw, list):
+        pairs = list(enumerate(raw, 1))
+    elif isinstance(raw, dict):
+        for k in getattr(raw, "repeated", []):
+            raise ManifestError(f"{where}: target {k} is given twice")
+        pairs = [(parse_target_id(k, where), v) for k, v in raw.items()]
+    else:
+        raise ManifestError(f'{where}: "boxes" is a list of boxes [[x, y, w, h], ...] or an object {{"ID": box}}')
+    if not pairs:
+        raise ManifestError(f'{where}: "boxes" is empty')
+    boxes: dict[int, Box] = {}
+    for target_id, value in pairs:
+        if target_id in boxes:
+            raise ManifestError(f"{where}: target {target_id} is given twice")
+        boxes[target_id] = _target_box(value, where, target_id)
+    try:
+        start_frame = parse_start(_first(keys, START_KEYS))
+    except ValueError as exc:
+        raise ManifestError(f"{where}: {exc}") from None
+    item = _make_item(path, video, item_id, None, start_frame, where, None)
+    return BatchItem(item.item_id, item.video, item.path, None, start_frame, where, boxes=boxes)
+
+
+class _Object(dict):
+    """A JSON object that remembers the keys it was given more than once (json keeps the last silently)."""
+
+    repeated: list
+
+    @classmethod
+    def of(cls, pairs: list) -> _Object:
+        out = cls()
+        out.repeated = []
+        for k, v in pairs:
+            if k in out:
+                out.repeated.append(k)
+            out[k] = v
+        return out
 
 
 def _make_item(manifest: Path, video: str, item_id, box, start, where, error) -> BatchItem:
@@ -236,66 +320,13 @@ def _make_item(manifest: Path, video: str, item_id, box, start, where, error) ->
 
 
 def _check_unique(items: list[BatchItem]) -> None:
-    # Case-insensitively: ids name files, and "A" and "a" are one file on some file systems.
-    seen: dict[str, BatchItem] = {}
-    for it in items:
-        key = it.item_id.lower()
-        if key in seen:
-            raise ManifestError(
-                f"{it.origin}: item id {it.item_id!r} is already used at {seen[key].origin} "
-                "(give each item a distinct id column)"
-            )
-        seen[key] = it
-
-
-# --------------------------------------------------------------------------------------------- folder
-
-
-def scan_folder(folder: str | Path) -> list[BatchItem]:
-    """Every video in `folder` (not recursive), each with a sidecar `STEM.txt` or `STEM.box` holding
-    `x,y,w,h` on its first non-empty line. A video without a readable sidecar becomes a failed item."""
-    folder = Path(folder)
-    videos = sorted(
-        p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_EXTS and not p.name.startswith(".")
-    )
-    if not videos:
-        raise ManifestError(f"{folder}: no video files here (looked for {', '.join(sorted(VIDEO_EXTS))})")
-    items = []
-    for v in videos:
-        item_id = safe_id(v.stem)
-        sidecars = [v.with_suffix(ext) for ext in SIDECAR_EXTS if v.with_suffix(ext).is_file()]
-        box, error, where = None, None, str(v)
-        if not sidecars:
-            error = f"{v}: no sidecar box file ({v.stem}.txt or {v.stem}.box with x,y,w,h)"
-        else:
-            side = sidecars[0]
-            where = f"{side}:1"
-            try:
-                lines = side.read_text(encoding="utf-8-sig").splitlines()
-                no, first = next(((i, ln) for i, ln in enumerate(lines, 1) if ln.strip()), (1, ""))
-                where = f"{side}:{no}"
-                box = parse_box_text(first)
-            except (OSError, UnicodeDecodeError) as exc:
-                error = f"{side}: cannot read the box file ({exc})"
-            except ValueError as exc:
-                error = f"{where}: {exc}"
-        items.append(
-            BatchItem(item_id=item_id, video=v.name, path=str(v.resolve()), box=box, start=0, origin=where, error=error)
+    repeated = repeated_id(items)
+    if repeated is not None:
+        it, other = repeated
+        raise ManifestError(
+            f"{it.origin}: item id {it.item_id!r} is already used at {other.origin} "
+            "(give each item a distinct id column, or a target column for several boxes in one video)"
         )
-    _check_unique_folder(items)
-    return items
-
-
-def _check_unique_folder(items: list[BatchItem]) -> None:
-    seen: dict[str, BatchItem] = {}
-    for it in items:
-        key = it.item_id.lower()
-        if key in seen:
-            raise ManifestError(
-                f"{it.path} and {seen[key].path} would both be item {it.item_id!r}; "
-                "rename one, or use a manifest with an id column"
-            )
-        seen[key] = it
 
 
 def load_items(source: str | Path) -> list[BatchItem]:
@@ -303,33 +334,3 @@ def load_items(source: str | Path) -> list[BatchItem]:
     if not source.exists():
         raise ManifestError(f"{source}: no such manifest or folder")
     return scan_folder(source) if source.is_dir() else read_manifest(source)
-
-
-# --------------------------------------------------------------------------------------------- shards
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    """ "i/n" with 0 <= i < n (0-based, like a Kubernetes completion index or `SLURM_ARRAY_TASK_ID`
-    for an array 0-(n-1))."""
-    m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text or "")
-    if not m:
-        raise UserError(f"--shard {text!r}: expected i/n, e.g. 0/4")
-    i, n = int(m.group(1)), int(m.group(2))
-    if n < 1 or not 0 <= i < n:
-        raise UserError(f"--shard {text}: need 0 <= i < n (shards are numbered from 0)")
-    return i, n
-
-
-def shard_key(item_id: str) -> int:
-    """A hash of the item id that is the same on every machine and Python (not `hash()`, which is salted)."""
-    return int.from_bytes(hashlib.sha1(item_id.encode("utf-8")).digest()[:8], "big")
-
-
-def select_shard(items: list[BatchItem], index: int, count: int, by: str = "id") -> list[BatchItem]:
-    """The items of shard `index` of `count`. by="id": stable hash of the item id (an item stays in its
-    shard when the manifest is reordered or grows); by="index": manifest position mod count (even sizes)."""
-    if count == 1:
-        return list(items)
-    if by == "index":
-        return [it for k, it in enumerate(items) if k % count == index]
-    return [it for it in items if shard_key(it.item_id) % count == index]

@@ -1,6 +1,7 @@
 """`siamtrack batch`: track many videos unattended — resumable, parallel, shardable across machines.
 
-Argument parsing only (stdlib imports); the work is in tracker.batch.runner.
+Argument parsing only (stdlib imports); the work is in tracker.batch (runner.run_batch).
+Over 400 lines as one room: the help text and the flags with their checks are two thirds of it.
 """
 
 from __future__ import annotations
@@ -17,14 +18,22 @@ input: a manifest, CSV with a header (columns video,x,y,w,h[,start][,id]; or one
   relative to the manifest's folder. Or a folder of videos, each with a sidecar STEM.txt / STEM.box
   holding x,y,w,h.
 
-output (in --out-dir), per item: ITEM.boxes.txt (one x,y,w,h per frame, first line the initial box),
-  ITEM.summary.json (written last), ITEM.annotated.mp4 with --save-video; and summary.csv for the run.
+several targets in one video (tracked together, as `siamtrack track --init A --init B` does): in a CSV a
+  'target' column (ids 1, 2, ...) and a row per target, the rows of one video sharing its id (or, without
+  an id column, its path) and start; in JSON lines "boxes": [[x, y, w, h], ...] (ids 1, 2, ...) or
+  {"ID": [x, y, w, h], ...} instead of "box"; in a folder a sidecar of id,x,y,w,h lines.
 
-exit status: 0 all items ok; 1 some item failed, the others tracked: a video that cannot be read, or a row
-  whose values are bad (a box that is not four numbers, a negative start frame; the item's error in
-  summary.csv names the manifest line); 2 bad arguments or a manifest that cannot be read as a whole (no
-  header or video column, a line that is not JSON, two items with one id), one line before any item runs;
-  130 interrupted.
+output (in --out-dir), per item: ITEM.boxes.txt (one x,y,w,h per frame, first line the initial box; for
+  several targets the MOT layout frame,id,x,y,w,h,score,-1,-1,-1 as `siamtrack track` writes it),
+  ITEM.summary.json (written last), ITEM.annotated.mp4 with --save-video (each target in its colour);
+  and summary.csv for the run.
+
+exit status: 0 all items ok; 1 some item failed, the others tracked: a video that cannot be read, a box
+  outside the frame, or a row whose values are bad (a box that is not four numbers, a negative start frame;
+  the item's error in summary.csv names the manifest line); 2 bad arguments or a manifest that cannot be
+  read as a whole (no header or video column, a line that is not JSON, two items with one id) or a bad
+  value in a target's row (a target id given twice for a video or not a whole number from 1, a zero-size
+  box): one line naming the row, before any item runs; 130 interrupted.
 
 examples:
   siamtrack batch clips.csv -o results --workers 2
@@ -231,9 +240,14 @@ def _run_batch(args) -> int:
     import signal
     from pathlib import Path
 
-    from ..batch.manifest import load_items, parse_shard, select_shard
+    from ..batch.item import make_tracker
+    from ..batch.manifest import load_items
+    from ..batch.options import BatchOptions
+    from ..batch.pool import cpu_count
     from ..batch.progress import Progress
-    from ..batch.runner import BatchOptions, cpu_count, finished_summary, make_tracker, run_batch, write_summary_csv
+    from ..batch.runner import run_batch
+    from ..batch.shards import parse_shard, select_shard
+    from ..batch.summary import finished_summary, write_summary_csv
     from ..errors import UserError
     from ..runtime import configure_process
     from ..trackers.opencv import model_dir_overrides
@@ -343,7 +357,8 @@ def _run_batch(args) -> int:
 
 def _ray_options(args, opts):
     """--ray and its flags as a RayOptions; sets opts.device to the worker's GPU when workers get one."""
-    from ..batch.ray_runner import RayOptions, import_ray
+    from ..batch.ray_connect import import_ray
+    from ..batch.ray_pool import RayOptions
     from ..errors import UserError
 
     import_ray()  # a clear message now when the extra is not installed
@@ -381,7 +396,7 @@ def _run_merge(args) -> int:
     from pathlib import Path
 
     from ..batch.manifest import load_items
-    from ..batch.runner import collect_summaries, write_summary_csv
+    from ..batch.summary import collect_summaries, missing_summaries, write_summary_csv
     from ..errors import UserError
 
     if not args.output:
@@ -391,26 +406,13 @@ def _run_merge(args) -> int:
     check_output_file(args.output, "--summary")
     manifest = args.manifest or args.input
     summaries = collect_summaries(args.merge)
-    missing = []
+    missing: list[dict] = []
     if manifest:
-        ids = {s["item_id"] for s in summaries}
-        expected = load_items(manifest)
-        missing = [it for it in expected if it.item_id not in ids]
-        for it in missing:
-            summaries.append(
-                {
-                    "item_id": it.item_id,
-                    "status": "missing",
-                    "video": it.video,
-                    "start_frame": it.start,
-                    "init_box": list(it.box) if it.box else None,
-                    "error": "no result in the merged folders",
-                }
-            )
-        extra = ids - {it.item_id for it in expected}
+        missing, extra = missing_summaries(summaries, load_items(manifest))
+        summaries += missing
         if extra and not args.quiet:
             print(
-                f"batch merge: {len(extra)} results are not in {manifest}: {', '.join(sorted(extra)[:5])}"
+                f"batch merge: {len(extra)} results are not in {manifest}: {', '.join(extra[:5])}"
                 + (" ..." if len(extra) > 5 else ""),
                 file=sys.stderr,
             )

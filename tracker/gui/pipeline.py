@@ -5,9 +5,10 @@ Two threads feed the window:
   in real-time mode (always for a camera) a frame the tracker has not taken yet is replaced by the newer
   one and counted as dropped; for files the default is lossless (every frame tracked) paced at the
   file's frame rate;
-- the `Pipeline` QThread takes the newest frame, runs the tracker, writes the recording (overlay drawn into
-  the frame), and publishes one `FramePacket` for the window (again latest-wins: a busy UI skips packets,
-  it never queues them). The window paints the overlay itself, at screen resolution.
+- the `Pipeline` QThread takes the newest frame, runs the targets' tracker (a `TrackSession`: one
+  MultiTracker, results stored per frame index, so stepping back shows them again), writes the recording
+  (overlay drawn into the frame), and publishes one `FramePacket` for the window (again latest-wins: a busy
+  UI skips packets, it never queues them). The window paints the overlay itself, at screen resolution.
 
 Its frame loop is event-driven (a box drawn on any frame, seeks, a model switched mid-run), so it keeps its
 own loop rather than tracker.track(); its speed read-out uses the same rule (tracker.sequence.fps_from_times).
@@ -42,8 +43,8 @@ class FramePacket:
     index: int
     frame: np.ndarray  # the raw BGR frame (what a new selection initialises on)
     image: QImage  # the same frame for display (the window paints the overlay over it)
-    result: TrackResult | None
-    trail: tuple[tuple[float, float], ...] | None  # recent box centres when the trail is on
+    results: dict[int, TrackResult]  # every target's box on this frame, by id
+    trails: dict[int, tuple[tuple[float, float], ...]] | None  # recent box centres by id when the trail is on
     tracking: bool
     processed: int  # frames processed since the source was opened
     dropped: int  # frames replaced before the tracker could take them
@@ -52,6 +53,18 @@ class FramePacket:
     process_fps: float  # frames through the pipeline per second
     frame_count: int | None
     recording: bool
+
+    @property
+    def result(self) -> TrackResult | None:
+        """The box of the one target on this frame (the lowest id when there are several), None without."""
+        return next(iter(self.results.values()), None)
+
+    @property
+    def trail(self) -> tuple[tuple[float, float], ...] | None:
+        """The trail of `result`'s target, when the trail is on."""
+        if not self.trails or not self.results:
+            return None
+        return self.trails.get(next(iter(self.results)))
 
 
 class Playback:
@@ -211,8 +224,17 @@ class Pipeline(QThread):
     def seek(self, index: int) -> None:
         self._commands.put(("seek", max(0, int(index)), True))
 
-    def init_tracking(self, box, frame: np.ndarray | None = None, index: int | None = None) -> None:
-        self._commands.put(("init", tuple(float(v) for v in box), frame, index))
+    def add_target(self, box, frame: np.ndarray | None = None, index: int | None = None) -> None:
+        """A new target at `box` on `frame` (index `index`; the frame being processed when not given)."""
+        self._commands.put(("add", None, tuple(float(v) for v in box), frame, index))
+
+    def correct_target(self, target_id: int, box, frame: np.ndarray, index: int) -> None:
+        """Target `target_id` starts again at `box` on frame `index` (its later results tracked again)."""
+        self._commands.put(("add", int(target_id), tuple(float(v) for v in box), frame, index))
+
+    def remove_target(self, target_id: int, index: int) -> None:
+        """Target `target_id` stops on frame `index` (its results from there on dropped)."""
+        self._commands.put(("remove", int(target_id), int(index)))
 
     def stop_tracking(self) -> None:
         self._commands.put(("stop",))
@@ -334,19 +356,27 @@ class Pipeline(QThread):
         self.source = open_source(self.source.spec, start=index)
         self._start_capture(paused, show_first)
 
-    def _cmd_init(self, box, frame, index) -> None:
+    def _cmd_add(self, target_id: int | None, box, frame, index) -> None:
+        """A new target (`target_id` None) or a correction of one, on `frame`."""
         if frame is None:
             if self.current is None:
                 raise ValueError("open a video, image folder or camera first")
             index, frame = self.current
-        tracker = self._tracker()
-        if tracker is None:
-            return
+        index = index or 0
+        if self.session.multi is None:
+            tracker = self._tracker()
+            if tracker is None:
+                return
+            self.session.use(tracker)
         try:
-            result = self.session.start(tracker, frame, box, index or 0)
+            if target_id is None:
+                target_id = self.session.add(frame, box, index)
+            else:
+                self.session.correct(target_id, frame, box, index)
         except Exception as exc:  # noqa: BLE001 - a model that cannot start tracking: say so, keep the app
-            self.session.stop()
-            self.trackingChanged.emit(False)
+            if not self.session.active:
+                self.session.stop()
+            self.trackingChanged.emit(self.session.active)
             self.error.emit(f"cannot start tracking: {exc}")
             return
         behind = (
@@ -356,14 +386,19 @@ class Pipeline(QThread):
             and not getattr(self.source, "is_camera", False)
             and hasattr(self.source, "spec")
         )
-        self.current = (index or 0, frame)
+        self.current = (index, frame)
         self.trackingChanged.emit(True)
         # the recording gets the initial box too, unless this frame is in it already
-        self._publish(index or 0, frame, result, record=index != self._last_recorded)
+        self._publish(index, frame, self.session.results_at(index), record=index != self._last_recorded)
         if behind:
             # a file went on playing while the box was drawn: continue from the frame after the one the
-            # box was drawn on, so the exported boxes stay one per consecutive frame
+            # box was drawn on, so the target has a box on every frame from there
             self._cmd_seek(index + 1, self.playback.paused, show_first=False)
+
+    def _cmd_remove(self, target_id: int, index: int) -> None:
+        self.session.remove(target_id, index)
+        self.trackingChanged.emit(self.session.active)
+        self._republish()
 
     def _cmd_stop(self) -> None:
         self.session.stop()
@@ -393,9 +428,21 @@ class Pipeline(QThread):
                 self.trackingChanged.emit(False)
                 return
         self.modelReady.emit(choice.display, engine_text(self._tracker_cache) if not choice.is_opencv else "")
-        if self.session.active and self.current is not None and self.session.result is not None:
+        if self.session.active and self.current is not None:
             # carry on with the new model from where the old one was
-            self._cmd_init(self.session.result.box, self.current[1], self.current[0])
+            tracker = self._tracker()
+            if tracker is None:
+                self.session.stop()
+                self.trackingChanged.emit(False)
+                return
+            index, frame = self.current
+            try:
+                self.session.restart(tracker, frame, index)
+            except Exception as exc:  # noqa: BLE001 - the new model cannot start: say so, keep the app
+                self.session.stop()
+                self.trackingChanged.emit(False)
+                self.error.emit(f"cannot start tracking: {exc}")
+            self._republish()
 
     def _cmd_trail(self, on: bool) -> None:
         self.show_trail = on
@@ -438,15 +485,14 @@ class Pipeline(QThread):
         self.current = (index, frame)
         self.processed += 1
         self._rate.tick()
-        result = None
-        if self.session.active:
-            try:
-                result = self.session.step(frame, index)
-            except Exception as exc:  # noqa: BLE001 - a failing model stops tracking, not the app
-                self.session.stop()
-                self.trackingChanged.emit(False)
-                self.error.emit(f"model {self.model.display} failed on frame {index}: {exc}; tracking stopped")
-        self._publish(index, frame, result)
+        try:
+            results = self.session.step(frame, index)
+        except Exception as exc:  # noqa: BLE001 - a failing model stops tracking, not the app
+            self.session.stop()
+            self.trackingChanged.emit(False)
+            self.error.emit(f"model {self.model.display} failed on frame {index}: {exc}; tracking stopped")
+            results = self.session.results_at(index)
+        self._publish(index, frame, results)
 
     def _on_final(self, kind: str, message) -> None:
         self.playback.set_paused(True)
@@ -461,16 +507,22 @@ class Pipeline(QThread):
 
     def _republish(self) -> None:
         if self.current is not None:
-            result = self.session.result if self.session.active else None
-            self._publish(self.current[0], self.current[1], result, record=False)
+            index = self.current[0]
+            self._publish(index, self.current[1], self.session.results_at(index), record=False)
 
-    def _publish(self, index: int, frame: np.ndarray, result: TrackResult | None, record: bool = True) -> None:
-        from ..io.sinks import draw_result
+    def _publish(self, index: int, frame: np.ndarray, results: dict[int, TrackResult], record: bool = True) -> None:
+        from ..io.sinks import draw_result, draw_results
 
-        trail = tuple(self.session.trail) if (self.show_trail and result is not None) else None
+        trails = {i: self.session.trail(i, index) for i in results} if self.show_trail else None
         if record and self.sink is not None:
             try:
-                self.sink.write(draw_result(frame, result, None, trail))
+                if len(results) > 1:
+                    drawn = draw_results(frame, results)
+                else:
+                    one = next(iter(results), None)
+                    trail = trails.get(one) if trails and one is not None else None
+                    drawn = draw_result(frame, results.get(one) if one is not None else None, None, trail)
+                self.sink.write(drawn)
                 self._last_recorded = index
             except Exception as exc:  # noqa: BLE001 - a failing recording stops the recording, not tracking
                 self._finalise_recording(f"cannot write the recording: {exc}")
@@ -483,8 +535,8 @@ class Pipeline(QThread):
             index=index,
             frame=frame,
             image=image,
-            result=result,
-            trail=trail,
+            results=dict(results),
+            trails=trails,
             tracking=self.session.active,
             processed=self.processed,
             dropped=self.slot.dropped,

@@ -1,4 +1,5 @@
-"""The main window: sources, playback, box selection, model selection, overlay stats, recording, export."""
+"""The main window: sources, playback and stepping, targets (draw, select, delete, correct), model selection,
+overlay stats, recording, export of boxes and annotations."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from ..trackers.base import TrackerError, validate_box
 from .dialogs import RESOLUTIONS, CameraDialog, HelpDialog
 from .frames import RateMeter
 from .models import (
@@ -58,6 +60,7 @@ class MainWindow(QMainWindow):
         self.tracking = False
         self.recording_path: str | None = None
         self.last_box: tuple[float, float, float, float] | None = None
+        self.selected: int | None = None  # the selected target: a new box corrects it, Delete removes it
         self.shown: FramePacket | None = None  # the packet on screen (a selection initialises on its frame)
         self.latest: FramePacket | None = None  # the newest packet received
         self._frozen = False  # display held still while a box is being drawn
@@ -85,15 +88,17 @@ class MainWindow(QMainWindow):
 
     # ---- construction ------------------------------------------------------------------------------------------
     def _action(self, text, shortcut=None, slot=None, checkable=False, icon=None, tip=None) -> QAction:
+        """A window action; `shortcut` is a key or a list of keys (each listed under F1)."""
         act = QAction(text, self)
-        if shortcut:
-            act.setShortcut(QKeySequence(shortcut))
+        keys = [shortcut] if isinstance(shortcut, str) else list(shortcut or [])
+        if keys:
+            act.setShortcuts([QKeySequence(k) for k in keys])
             act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         if icon is not None:
             act.setIcon(self.style().standardIcon(icon))
         act.setCheckable(checkable)
         if tip:
-            act.setToolTip(f"{tip} ({shortcut})" if shortcut else tip)
+            act.setToolTip(f"{tip} ({' or '.join(keys)})" if keys else tip)
         if slot is not None:
             act.triggered.connect(slot)
         self.addAction(act)
@@ -117,21 +122,25 @@ class MainWindow(QMainWindow):
         )
         self.act_play = a("&Play / pause", "Space", self.toggle_play, icon=sp.SP_MediaPlay, tip="Play or pause")
         self.act_step = a(
-            "Step &forward", "Right", self.step_forward, icon=sp.SP_MediaSeekForward, tip="Show the next frame"
+            "Step &forward",
+            ["Right", "."],
+            self.step_forward,
+            icon=sp.SP_MediaSeekForward,
+            tip="Show the next frame (tracked, or its stored boxes)",
         )
         self.act_step_back = a(
             "Step &back",
-            "Left",
+            ["Left", ","],
             self.step_back,
             icon=sp.SP_MediaSeekBackward,
-            tip="Show the previous frame (not while tracking)",
+            tip="Show the previous frame with its stored boxes",
         )
         self.act_select = a(
-            "&Select target",
+            "&Draw target box",
             "S",
             self.enter_select_mode,
             icon=sp.SP_ArrowDown,
-            tip="Draw a box around the target with the mouse",
+            tip="Draw a box with the mouse: a new target, or a correction of the selected one",
         )
         self.act_start = a(
             "S&tart tracking",
@@ -139,6 +148,15 @@ class MainWindow(QMainWindow):
             self.start_tracking,
             icon=sp.SP_MediaPlay,
             tip="Start tracking the last drawn box (or draw one)",
+        )
+        self.act_next_target = a(
+            "Select &next target", "N", self.select_next_target, tip="Select the next target on this frame"
+        )
+        self.act_delete_target = a(
+            "&Delete selected target",
+            ["Delete", "Backspace"],
+            self.delete_selected_target,
+            tip="Stop the selected target on this frame (its earlier boxes stay)",
         )
         self.act_stop = a("St&op tracking", "X", self.stop_tracking, icon=sp.SP_MediaStop, tip="Stop tracking")
         self.act_reset = a(
@@ -148,7 +166,12 @@ class MainWindow(QMainWindow):
             icon=sp.SP_BrowserReload,
             tip="Stop tracking and clear the box, trail and boxes",
         )
-        self.act_cancel = a("&Cancel selection", "Escape", self.cancel_selection, tip="Cancel the box selection")
+        self.act_cancel = a(
+            "&Cancel drawing / selection",
+            "Escape",
+            self.cancel_selection,
+            tip="Cancel the box being drawn, or the selection",
+        )
         self.act_record = a(
             "&Record video...",
             "Ctrl+R",
@@ -158,7 +181,16 @@ class MainWindow(QMainWindow):
             tip="Record the annotated video",
         )
         self.act_export = a(
-            "&Export boxes...", "Ctrl+E", self.export_boxes_dialog, tip="Save the tracked boxes (x,y,w,h per frame)"
+            "&Export boxes...",
+            "Ctrl+E",
+            self.export_boxes_dialog,
+            tip="Save the tracked boxes (x,y,w,h per frame; the MOT layout for several targets)",
+        )
+        self.act_export_annotations = a(
+            "Export &annotations...",
+            "Ctrl+Shift+E",
+            self.export_annotations_dialog,
+            tip="Save every target's boxes into a folder: MOT gt.txt, an x,y,w,h file per target, CVAT for video XML",
         )
         self.act_model_file = a(
             "Load &model from file...",
@@ -195,13 +227,22 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         m.addAction(self.act_record)
         m.addAction(self.act_export)
+        m.addAction(self.act_export_annotations)
         m.addSeparator()
         m.addAction(self.act_quit)
         m = mb.addMenu("&Playback")
         for act in (self.act_play, self.act_step, self.act_step_back, self.act_realtime):
             m.addAction(act)
         m = mb.addMenu("&Tracking")
-        for act in (self.act_select, self.act_start, self.act_stop, self.act_reset, self.act_cancel):
+        for act in (
+            self.act_select,
+            self.act_next_target,
+            self.act_delete_target,
+            self.act_cancel,
+            self.act_start,
+            self.act_stop,
+            self.act_reset,
+        ):
             m.addAction(act)
         m.addSeparator()
         m.addAction(self.act_model_file)
@@ -313,6 +354,7 @@ class MainWindow(QMainWindow):
         self.video.selectionStarted.connect(self._on_selection_started)
         self.video.selectionCancelled.connect(self._on_selection_cancelled)
         self.video.boxSelected.connect(self._on_box_selected)
+        self.video.clicked.connect(self._on_clicked)
         self.model_combo.currentIndexChanged.connect(lambda _: self._apply_model())
         self.device_combo.currentIndexChanged.connect(lambda _: self._apply_model())
         self.xcorr_combo.currentIndexChanged.connect(lambda _: self._apply_model())
@@ -431,6 +473,7 @@ class MainWindow(QMainWindow):
         self.source_label = label
         self.is_camera = bool(getattr(source, "is_camera", False))
         self.shown = self.latest = None
+        self.selected = None
         self._frozen = False
         self.video.cancel_selection()
         self.display_rate.reset()
@@ -479,9 +522,6 @@ class MainWindow(QMainWindow):
         if self.is_camera:
             self.statusBar().showMessage("a camera cannot step back", 4000)
             return
-        if self.tracking:
-            self.statusBar().showMessage("stop tracking (X) before stepping back", 4000)
-            return
         if self.latest is not None and self.latest.index > 0:
             self.pipeline.seek(self.latest.index - 1)
 
@@ -503,6 +543,10 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("drag a box around the target; Esc cancels", 6000)
 
     def cancel_selection(self) -> None:
+        """Esc: cancel the box being drawn, else clear the target selection."""
+        if not (self.video.selecting or self.video.select_mode) and self.selected is not None:
+            self.select_target(None)
+            return
         self.video.cancel_selection()
         self._on_selection_cancelled()
 
@@ -527,20 +571,72 @@ class MainWindow(QMainWindow):
         self._frozen = False
         if packet is None:
             return
+        resume, self._resume_after_select = self._resume_after_select, False
+        try:
+            validate_box((x, y, w, h), packet.frame.shape)
+        except TrackerError as exc:
+            self.statusBar().showMessage(f"box refused: {exc}", 6000)
+            if resume:
+                self.pipeline.play()
+            return
         self.last_box = (x, y, w, h)
-        self.pipeline.init_tracking(self.last_box, packet.frame, packet.index)
-        if self._resume_after_select:
-            self._resume_after_select = False
+        text = f"{x:.0f},{y:.0f},{w:.0f},{h:.0f}"
+        if self.selected is not None:
+            self.pipeline.correct_target(self.selected, self.last_box, packet.frame, packet.index)
+            message = f"target #{self.selected} corrected on frame {packet.index}: box {text}"
+        else:
+            self.pipeline.add_target(self.last_box, packet.frame, packet.index)
+            message = f"new target from frame {packet.index}: box {text}"
+        if resume:
             self.pipeline.play()
-        self.statusBar().showMessage(f"tracking from frame {packet.index}: box {x:.0f},{y:.0f},{w:.0f},{h:.0f}", 4000)
+        self.statusBar().showMessage(message, 4000)
 
     def init_tracking(self, box) -> None:
-        """Start tracking `box` (image pixels) on the frame on screen — what a mouse selection does."""
+        """Track `box` (image pixels) from the frame on screen — what drawing a box does: a new target, or a
+        correction of the selected one."""
         self._on_box_selected(*(float(v) for v in box))
 
+    # ---- targets --------------------------------------------------------------------------------------------
+    def target_ids(self) -> list[int]:
+        """The targets with a box on the frame on screen, else every target with a stored box."""
+        on_screen = list(self.shown.results) if self.shown is not None else []
+        return on_screen or self.pipeline.session.ids
+
+    def select_target(self, target_id: int | None) -> None:
+        """Select a target (drawn highlighted; a new box corrects it, Delete removes it), or none."""
+        self.selected = target_id
+        self.video.set_selected(target_id)
+        if target_id is None:
+            self.statusBar().showMessage("no target selected: a new box adds a target", 3000)
+        else:
+            self.statusBar().showMessage(
+                f"target #{target_id} selected: draw a box to correct it from this frame, Delete removes it", 5000
+            )
+
+    def _on_clicked(self, x: float, y: float) -> None:
+        self.select_target(self.video.target_at(x, y))
+
+    def select_next_target(self) -> None:
+        ids = self.target_ids()
+        if not ids:
+            self.statusBar().showMessage("no targets yet: draw a box (S) to add one", 4000)
+            return
+        after = [i for i in ids if self.selected is not None and i > self.selected]
+        self.select_target(after[0] if after else ids[0])
+
+    def delete_selected_target(self) -> None:
+        if self.selected is None or self.shown is None:
+            self.statusBar().showMessage("select a target first (click its box, or N)", 4000)
+            return
+        target_id, index = self.selected, self.shown.index
+        self.pipeline.remove_target(target_id, index)
+        self.select_target(None)
+        self.statusBar().showMessage(f"target #{target_id} removed from frame {index} on", 4000)
+
     def start_tracking(self) -> None:
-        if self.last_box is not None and self.latest is not None:
-            self.pipeline.init_tracking(self.last_box, self.latest.frame, self.latest.index)
+        """Track the last drawn box again as a new target when nothing is tracked, else draw a box."""
+        if self.last_box is not None and self.latest is not None and not self.tracking:
+            self.pipeline.add_target(self.last_box, self.latest.frame, self.latest.index)
         else:
             self.enter_select_mode()
 
@@ -550,6 +646,8 @@ class MainWindow(QMainWindow):
     def reset_tracking(self) -> None:
         self.video.cancel_selection()
         self._frozen = False
+        self.selected = None
+        self.video.set_selected(None)
         self.pipeline.reset_tracking()
 
     def _on_tracking_changed(self, on: bool) -> None:
@@ -676,7 +774,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"recording to {text}" if on else text, 6000)
 
     def export_boxes_dialog(self) -> None:
-        if not self.pipeline.session.boxes:
+        if not self.pipeline.session.ids:
             self.statusBar().showMessage("nothing to export yet: draw a box and track first", 4000)
             return
         path, _ = QFileDialog.getSaveFileName(self, "Export boxes", self._last_dir(), "Text (*.txt);;All files (*)")
@@ -684,7 +782,8 @@ class MainWindow(QMainWindow):
             self.export_boxes(path)
 
     def export_boxes(self, path) -> int:
-        """Write the current run's boxes (initial box first, then one per tracked frame). Returns the count."""
+        """Write the boxes: one target's (its first box, then one per tracked frame), or the MOT layout for
+        several. Returns the number of lines written."""
         try:
             n = self.pipeline.session.export(path)
         except Exception as exc:  # noqa: BLE001 - shown to the user; the run's boxes stay in the window
@@ -694,6 +793,41 @@ class MainWindow(QMainWindow):
         note = f" ({dropped} frames were dropped and have no box)" if dropped else ""
         self.statusBar().showMessage(f"exported {n} boxes to {path}{note}", 6000)
         return n
+
+    def export_annotations_dialog(self) -> None:
+        if not self.pipeline.session.ids:
+            self.statusBar().showMessage("nothing to export yet: draw a box and track first", 4000)
+            return
+        folder = QFileDialog.getExistingDirectory(self, "Export annotations into folder", self._last_dir())
+        if folder:
+            self.export_annotations(folder)
+
+    def export_annotations(self, folder) -> list[Path]:
+        """Write every target's stored boxes into `folder`: MOT `gt.txt`, `gt_ID.txt` per target, CVAT for video
+        1.1 `annotations.xml` (tracker.io.annotations). Returns the files written ([] and a message on error)."""
+        from ..io.annotations import write_annotations
+
+        tracks = self.pipeline.session.annotations()
+        if not tracks:
+            self.statusBar().showMessage("nothing to export yet: draw a box and track first", 4000)
+            return []
+        shown = self.shown
+        size = (shown.frame.shape[1], shown.frame.shape[0]) if shown is not None else None
+        try:
+            paths = write_annotations(
+                folder,
+                tracks,
+                frame_count=shown.frame_count if shown is not None else None,
+                size=size,
+                name=self.source_label or "siamtrack",
+            )
+        except Exception as exc:  # noqa: BLE001 - shown to the user; the boxes stay in the window
+            self.show_error(f"{folder}: cannot export annotations: {exc}")
+            return []
+        self.statusBar().showMessage(
+            f"exported {len(tracks)} targets to {folder}: " + ", ".join(p.name for p in paths), 6000
+        )
+        return paths
 
     # ---- errors -------------------------------------------------------------------------------------------------
     def show_error(self, message: str) -> None:
@@ -720,11 +854,13 @@ class MainWindow(QMainWindow):
 
     def _show(self, packet: FramePacket) -> None:
         self.shown = packet
+        results = packet.results
         self.video.set_image(
             packet.image,
-            lost=bool(packet.tracking and packet.result and packet.result.lost),
-            result=packet.result,
-            trail=packet.trail,
+            results=results,
+            trails=packet.trails,
+            selected=self.selected,
+            lost=bool(packet.tracking and results and all(r.lost for r in results.values())),
         )
         self.display_rate.tick()
 
@@ -735,13 +871,16 @@ class MainWindow(QMainWindow):
         self.fps_label.setText(f"track {track} fps | display {self.display_rate.rate:.1f} fps")
         skipped = f" | unreadable {p.skipped}" if p.skipped else ""
         self.dropped_label.setText(f"dropped {p.dropped}{skipped}")
-        if p.tracking and p.result is not None:
-            if p.result.lost:
-                self.state_label.setText(f"LOST {p.result.score:.2f}")
-                self.state_label.setStyleSheet("color: white; background: #c0392b; font-weight: bold")
+        if p.tracking and p.results:
+            lost = sum(r.lost for r in p.results.values())
+            if len(p.results) == 1:
+                r = next(iter(p.results.values()))
+                text = f"{'LOST' if r.lost else 'TRACKING'} {r.score:.2f}"
             else:
-                self.state_label.setText(f"TRACKING {p.result.score:.2f}")
-                self.state_label.setStyleSheet("color: white; background: #27ae60; font-weight: bold")
+                text = f"TRACKING {len(p.results)}" + (f" ({lost} LOST)" if lost else "")
+            self.state_label.setText(text)
+            colour = "#c0392b" if lost == len(p.results) else "#27ae60"
+            self.state_label.setStyleSheet(f"color: white; background: {colour}; font-weight: bold")
 
     def _refresh_controls(self) -> None:
         paused = self.pipeline.paused
@@ -753,7 +892,11 @@ class MainWindow(QMainWindow):
             act.setEnabled(has_source)
         self.act_step_back.setEnabled(has_source and not self.is_camera)
         self.act_stop.setEnabled(self.tracking)
-        self.act_export.setEnabled(bool(self.pipeline.session.boxes))
+        has_targets = bool(self.pipeline.session.ids)
+        self.act_export.setEnabled(has_targets)
+        self.act_export_annotations.setEnabled(has_targets)
+        self.act_next_target.setEnabled(has_source)
+        self.act_delete_target.setEnabled(has_source)  # with nothing selected it says what to do
         if self.latest is not None:  # keep the display fps honest when frames stop coming
             p = self.latest
             track = f"{p.track_fps:.1f}" if self.tracking and p.track_fps else "-"
@@ -761,12 +904,15 @@ class MainWindow(QMainWindow):
 
     # ---- help ---------------------------------------------------------------------------------------------------
     def shortcut_table(self) -> list[tuple[str, str]]:
+        """(key, action) for every key of every action (the actions are the one table), then the mouse."""
         rows = [
-            (a.shortcut().toString(), a.text().replace("&", "").rstrip("."))
+            (key.toString(), a.text().replace("&", "").rstrip("."))
             for a in self.actions()
-            if not a.shortcut().isEmpty()
+            for key in a.shortcuts()
+            if not key.isEmpty()
         ]
-        rows.append(("Mouse drag", "Draw the target box on the video (starts or re-initialises tracking)"))
+        rows.append(("Mouse drag", "Draw a box: a new target, or a correction of the selected one from this frame"))
+        rows.append(("Mouse click", "Select the target under the pointer (on empty space: select none)"))
         rows.append(("Drop a file", "Open a video or image folder"))
         return rows
 
@@ -784,6 +930,6 @@ class MainWindow(QMainWindow):
             self.settings.sync()
         self.hide()  # gone at once, while a model still loading finishes
         self.pipeline.shutdown()  # finalises the recording
-        if self.export_on_close and self.pipeline.session.boxes:
+        if self.export_on_close and self.pipeline.session.ids:
             self.export_boxes(self.export_on_close)
         super().closeEvent(event)

@@ -12,8 +12,8 @@ import time
 import numpy as np
 import pytest
 
+from tracker.gui.capture import CaptureThread, Playback
 from tracker.gui.frames import LatestSlot, RateMeter
-from tracker.gui.pipeline import CaptureThread, Playback
 from tracker.gui.session import TrackSession
 from tracker.io.sinks import format_box
 from tracker.trackers.base import Tracker, TrackResult

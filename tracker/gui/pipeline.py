@@ -1,14 +1,13 @@
-"""Capture and tracking off the UI thread.
+"""Tracking off the UI thread.
 
 Two threads feed the window:
-- a capture thread reads the source (file, folder, camera) and hands frames over through a `LatestSlot`:
-  in real-time mode (always for a camera) a frame the tracker has not taken yet is replaced by the newer
-  one and counted as dropped; for files the default is lossless (every frame tracked) paced at the
-  file's frame rate;
+- a capture thread (`tracker.gui.capture`) reads the source (file, folder, camera) and hands frames over
+  through a `LatestSlot`, dropping the ones the tracker could not take in real-time mode;
 - the `Pipeline` QThread takes the newest frame, runs the targets' tracker (a `TrackSession`: one
   MultiTracker, results stored per frame index, so stepping back shows them again), writes the recording
-  (overlay drawn into the frame), and publishes one `FramePacket` for the window (again latest-wins: a busy
-  UI skips packets, it never queues them). The window paints the overlay itself, at screen resolution.
+  (`tracker.gui.recording`: the overlay drawn into the frame), and publishes one `FramePacket` for the
+  window (again latest-wins: a busy UI skips packets, it never queues them). The window paints the overlay
+  itself, at screen resolution.
 
 Its frame loop is event-driven (a box drawn on any frame, seeks, a model switched mid-run), so it keeps its
 own loop rather than tracker.track(); its speed read-out uses the same rule (tracker.sequence.fps_from_times).
@@ -23,146 +22,19 @@ from __future__ import annotations
 
 import queue
 import threading
-import time
-from dataclasses import dataclass
 
 import numpy as np
 from PyQt6.QtCore import QThread, pyqtSignal
-from PyQt6.QtGui import QImage
 
 from ..engines import engine_text
 from ..trackers.base import TrackResult
+from .capture import CaptureThread, Playback
 from .frames import LatestSlot, RateMeter
 from .models import ModelChoice
 from .models import build as build_model
+from .packet import FramePacket, PacketSlot, to_qimage
+from .recording import Recording
 from .session import TrackSession
-
-
-@dataclass
-class FramePacket:
-    index: int
-    frame: np.ndarray  # the raw BGR frame (what a new selection initialises on)
-    image: QImage  # the same frame for display (the window paints the overlay over it)
-    results: dict[int, TrackResult]  # every target's box on this frame, by id
-    trails: dict[int, tuple[tuple[float, float], ...]] | None  # recent box centres by id when the trail is on
-    tracking: bool
-    processed: int  # frames processed since the source was opened
-    dropped: int  # frames replaced before the tracker could take them
-    skipped: int  # frames the source could not decode
-    track_fps: float  # tracker.update speed
-    process_fps: float  # frames through the pipeline per second
-    frame_count: int | None
-    recording: bool
-
-    @property
-    def result(self) -> TrackResult | None:
-        """The box of the one target on this frame (the lowest id when there are several), None without."""
-        return next(iter(self.results.values()), None)
-
-    @property
-    def trail(self) -> tuple[tuple[float, float], ...] | None:
-        """The trail of `result`'s target, when the trail is on."""
-        if not self.trails or not self.results:
-            return None
-        return self.trails.get(next(iter(self.results)))
-
-
-class Playback:
-    """Play / pause / step / limit flags shared by the window, the pipeline and the capture thread."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self.paused = True
-        self.steps = 0
-        self.limit: int | None = None  # pause after delivering this frame index (smoke mode)
-        self.realtime = False  # drop frames instead of waiting (always on for cameras)
-        self.pace = True  # files: do not run faster than the file's frame rate
-
-    def set_paused(self, paused: bool) -> None:
-        with self._lock:
-            self.paused = paused
-            if not paused:
-                self.steps = 0
-
-    def request_step(self, n: int = 1) -> None:
-        with self._lock:
-            self.paused = True
-            self.steps += n
-
-    def may_read(self) -> bool:
-        """True when the capture thread should deliver the next frame (consumes one step when paused)."""
-        with self._lock:
-            if not self.paused:
-                return True
-            if self.steps > 0:
-                self.steps -= 1
-                return True
-            return False
-
-    def delivered(self, index: int) -> None:
-        with self._lock:
-            if self.limit is not None and index >= self.limit:
-                self.paused = True
-                self.steps = 0
-
-
-class CaptureThread(threading.Thread):
-    def __init__(self, source, slot: LatestSlot, playback: Playback):
-        super().__init__(name="siamtrack-capture", daemon=True)
-        self.source = source
-        self.slot = slot
-        self.playback = playback
-        self.halt = threading.Event()
-        self.is_camera = bool(getattr(source, "is_camera", False))
-
-    def run(self) -> None:
-        spec = getattr(self.source, "spec", "source")
-        try:
-            it = iter(self.source)
-        except Exception as exc:  # noqa: BLE001 - shown to the user
-            self.slot.finish(("error", f"{spec}: {exc}"))
-            return
-        fps = getattr(self.source, "fps", None) or 0.0
-        next_due = None
-        while not self.halt.is_set():
-            if not self.playback.may_read():
-                if self.is_camera:
-                    # keep the device's buffer fresh while paused, so play resumes with a live frame
-                    try:
-                        next(it)
-                    except StopIteration:
-                        self.slot.finish(("error", f"camera {spec} stopped delivering frames (disconnected?)"))
-                        return
-                    except Exception as exc:  # noqa: BLE001 - shown to the user
-                        self.slot.finish(("error", f"camera {spec}: {exc}"))
-                        return
-                else:
-                    time.sleep(0.01)
-                next_due = None
-                continue
-            try:
-                index, frame = next(it)
-            except StopIteration:
-                if self.is_camera:
-                    self.slot.finish(("error", f"camera {spec} stopped delivering frames (disconnected?)"))
-                else:
-                    self.slot.finish(("end", None))
-                return
-            except Exception as exc:  # noqa: BLE001 - shown to the user, whatever its type
-                self.slot.finish(("error", f"{spec}: cannot read frame: {exc}"))
-                return
-            if not self.is_camera and self.playback.pace and fps > 0 and not self.playback.paused:
-                now = time.monotonic()
-                if next_due is not None and next_due > now:
-                    self.halt.wait(next_due - now)
-                next_due = max(now, next_due or now) + 1.0 / fps
-            block = not (self.is_camera or self.playback.realtime)
-            while not self.halt.is_set():
-                if self.slot.put((index, frame), block=block, timeout=0.1):
-                    break
-                if not block:
-                    return  # slot closed
-            self.playback.delivered(index)
 
 
 class Pipeline(QThread):
@@ -186,18 +58,15 @@ class Pipeline(QThread):
         self.xcorr = "torch"
         self.source = None
         self.capture: CaptureThread | None = None
-        self.sink = None
+        self.recording: Recording | None = None
         self.processed = 0
         self.current: tuple[int, np.ndarray] | None = None
         self.at_end = False
         self._commands: queue.Queue = queue.Queue()
         self._quit = threading.Event()
         self._tracker_cache = None
-        self._packet: FramePacket | None = None
-        self._packet_pending = False
-        self._packet_lock = threading.Lock()
+        self._packets = PacketSlot()
         self._rate = RateMeter()
-        self._last_recorded: int | None = None
 
     # ---- called from the UI thread -------------------------------------------------------------------
     def set_source(self, source, paused: bool = True) -> None:
@@ -255,9 +124,7 @@ class Pipeline(QThread):
         self._commands.put(("record_stop",))
 
     def take_packet(self) -> FramePacket | None:
-        with self._packet_lock:
-            packet, self._packet_pending = self._packet, False
-            return packet
+        return self._packets.take()
 
     def shutdown(self) -> None:
         """Stop the pipeline thread and close the source, recording and capture. Waits for the thread: a
@@ -389,7 +256,8 @@ class Pipeline(QThread):
         self.current = (index, frame)
         self.trackingChanged.emit(True)
         # the recording gets the initial box too, unless this frame is in it already
-        self._publish(index, frame, self.session.results_at(index), record=index != self._last_recorded)
+        again = self.recording is not None and self.recording.last_index == index
+        self._publish(index, frame, self.session.results_at(index), record=not again)
         if behind:
             # a file went on playing while the box was drawn: continue from the frame after the one the
             # box was drawn on, so the target has a box on every frame from there
@@ -449,8 +317,6 @@ class Pipeline(QThread):
         self._republish()
 
     def _cmd_record(self, path: str) -> None:
-        from ..io.sinks import VideoSink
-
         self._finalise_recording("new recording")
         if self.current is not None:
             size = (self.current[1].shape[1], self.current[1].shape[0])
@@ -459,8 +325,7 @@ class Pipeline(QThread):
         else:
             raise ValueError("open a video, image folder or camera before recording")
         fps = getattr(self.source, "fps", None) or 25.0
-        self.sink = VideoSink(path, fps, size)
-        self._last_recorded = None
+        self.recording = Recording(path, fps, size)
         self.recordingChanged.emit(True, str(path))
 
     def _cmd_record_stop(self) -> None:
@@ -511,30 +376,17 @@ class Pipeline(QThread):
             self._publish(index, self.current[1], self.session.results_at(index), record=False)
 
     def _publish(self, index: int, frame: np.ndarray, results: dict[int, TrackResult], record: bool = True) -> None:
-        from ..io.sinks import draw_result, draw_results
-
         trails = {i: self.session.trail(i, index) for i in results} if self.show_trail else None
-        if record and self.sink is not None:
+        if record and self.recording is not None:
             try:
-                if len(results) > 1:
-                    drawn = draw_results(frame, results)
-                else:
-                    one = next(iter(results), None)
-                    trail = trails.get(one) if trails and one is not None else None
-                    drawn = draw_result(frame, results.get(one) if one is not None else None, None, trail)
-                self.sink.write(drawn)
-                self._last_recorded = index
+                self.recording.write(index, frame, results, trails)
             except Exception as exc:  # noqa: BLE001 - a failing recording stops the recording, not tracking
                 self._finalise_recording(f"cannot write the recording: {exc}")
                 self.error.emit(f"recording stopped: {exc}")
-        shown = np.ascontiguousarray(frame)
-        h, w = shown.shape[:2]
-        # the stubs say bytes; PyQt takes any buffer (the array's memory, copied at once)
-        image = QImage(shown.data, w, h, shown.strides[0], QImage.Format.Format_BGR888).copy()  # type: ignore[call-overload]
         packet = FramePacket(
             index=index,
             frame=frame,
-            image=image,
+            image=to_qimage(frame),
             results=dict(results),
             trails=trails,
             tracking=self.session.active,
@@ -544,27 +396,15 @@ class Pipeline(QThread):
             track_fps=self.session.speed.rate,
             process_fps=self._rate.rate,
             frame_count=getattr(self.source, "frame_count", None),
-            recording=self.sink is not None,
+            recording=self.recording is not None,
         )
-        with self._packet_lock:
-            self._packet = packet
-            notify = not self._packet_pending
-            self._packet_pending = True
-        if notify:
+        if self._packets.put(packet):
             self.frameReady.emit()
 
     def _finalise_recording(self, why: str | None) -> None:
-        sink, self.sink = self.sink, None
-        if sink is None:
-            return
-        try:
-            sink.close()
-            note = f"recording saved: {sink.path} ({sink.frames} frames)"
-        except Exception as exc:  # noqa: BLE001 - reported to the user; the app goes on
-            note = f"recording {sink.path} could not be finalised: {exc}"
-        if why:
-            note += f" ({why})"
-        self.recordingChanged.emit(False, note)
+        recording, self.recording = self.recording, None
+        if recording is not None:
+            self.recordingChanged.emit(False, recording.close(why))
 
     def _close_everything(self) -> None:
         if self.capture is not None:

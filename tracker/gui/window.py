@@ -35,7 +35,8 @@ from .models import (
     list_all_presets,
     model_choices,
 )
-from .pipeline import FramePacket, Pipeline
+from .packet import FramePacket
+from .pipeline import Pipeline
 from .video_widget import VideoWidget
 
 MAX_RECENT = 8

@@ -1,3 +1,4 @@
+# size: over 400 lines as one QThread: its command handlers and frame loop share the thread's state
 """Tracking off the UI thread.
 
 Two threads feed the window:

@@ -53,7 +53,9 @@ class TrackSession:
 
     @property
     def tracked_ids(self) -> list[int]:
-        return list(self._position)
+        """The targets being tracked, in the order they were added."""
+        with self._lock:
+            return list(self._position)
 
     def results_at(self, index: int) -> dict[int, TrackResult]:
         """The stored results on frame `index`: {id: result}, in id order."""
@@ -143,7 +145,8 @@ class TrackSession:
         """The results on frame `index`: stored ones where a target was tracked on it already, the others
         tracked now (every target whose latest frame is before `index`, in one batched update). Exceptions
         from the tracker propagate (nothing is stored for this frame then)."""
-        due = [i for i, at in self._position.items() if at < index]
+        with self._lock:
+            due = [i for i, at in self._position.items() if at < index]
         if due and self.multi is not None:
             t0 = time.perf_counter()
             fresh = _update_some(self.multi, frame, due)
@@ -162,7 +165,7 @@ class TrackSession:
         self.multi = MultiTracker(prototype)
         if old is None:
             return
-        for i in list(self._position):
+        for i in self.tracked_ids:
             per_frame = self.results_of(i)
             before = [f for f in per_frame if f <= index]
             box = per_frame[before[-1] if before else next(iter(per_frame))].box
@@ -172,7 +175,8 @@ class TrackSession:
     def stop(self) -> None:
         """Stop tracking; the stored results stay (for export and for stepping back)."""
         self.multi = None
-        self._position.clear()
+        with self._lock:
+            self._position.clear()
 
     def reset(self) -> None:
         """Stop and forget every result."""

@@ -321,12 +321,16 @@ def test_settings_recent_files_and_drop_persist(qtbot, make_window, clip, tmp_pa
 def test_help_lists_the_keyboard_shortcuts(qtbot, make_window):
     win = make_window()
     keys = dict(win.shortcut_table())
-    for key in ("Space", "S", "R", "Right", "Left", "Esc"):
+    for key in ("Space", "S", "R", "Right", "Left", ".", ",", "N", "Del", "Ctrl+Shift+E", "Esc"):
         assert key in keys, f"{key} missing from the help"
+    assert keys["Del"] == "Delete selected target" and keys["Ctrl+Shift+E"] == "Export annotations"
+    # every key of every action is listed, from the actions themselves
+    bound = {k.toString() for a in win.actions() for k in a.shortcuts()}
+    assert bound <= set(keys)
     win.show_help()
     table = win._help.table
     assert table.rowCount() == len(keys)
-    assert "Select target" in [table.item(r, 1).text() for r in range(table.rowCount())]
+    assert "Draw target box" in [table.item(r, 1).text() for r in range(table.rowCount())]
 
 
 def run_cli(*args, timeout=WAIT_S * 3):
@@ -441,7 +445,7 @@ def test_a_lost_target_looks_different_from_a_tracked_one(qtbot, make_window, cl
     assert tracked.pixelColor(edge) != lost.pixelColor(edge)
 
 
-def test_reinit_while_a_file_plays_tracks_on_from_the_frame_the_box_was_drawn_on(qtbot, make_window, clip):
+def test_a_correction_while_a_file_plays_tracks_on_from_the_frame_the_box_was_drawn_on(qtbot, make_window, clip):
     win = make_window()
     win.select_model(ModelChoice("opencv:kcf"))
     open_clip(qtbot, win, clip)
@@ -450,6 +454,8 @@ def test_reinit_while_a_file_plays_tracks_on_from_the_frame_the_box_was_drawn_on
     qtbot.waitUntil(lambda: win.tracking, timeout=WAIT)
     win.play()
     qtbot.waitUntil(lambda: win.shown.index >= 6, timeout=WAIT)
+    qtbot.keyClick(win.video, Qt.Key.Key_N)  # select the (only) target: the next box corrects it
+    assert win.selected == 1
     # the user draws a new box on the frame on screen while the file plays
     k0 = win.shown.index
     qtbot.mousePress(win.video, Qt.MouseButton.LeftButton, pos=win.video.image_to_widget(*truth(k0)[:2]).toPoint())
@@ -461,9 +467,11 @@ def test_reinit_while_a_file_plays_tracks_on_from_the_frame_the_box_was_drawn_on
     assert win.shown.index == k and win.pipeline.paused
     qtbot.mouseRelease(win.video, Qt.MouseButton.LeftButton, pos=end)
     qtbot.waitUntil(lambda: win.pipeline.at_end, timeout=WAIT)  # playback resumed by itself
+    assert win.pipeline.session.ids == [1]  # a correction, not a second target
     boxes = win.pipeline.session.boxes
-    assert len(boxes) == N_FRAMES - k  # the new run: initial box on k, then k+1 ... end
-    for i, box in enumerate(boxes):
+    assert len(boxes) == N_FRAMES  # the wrong boxes before k stay; from k the corrected run, one per frame
+    assert boxes[k - 1] == (5.0, 5.0, 30.0, 30.0)
+    for i, box in enumerate(boxes[k:]):
         cx, cy = centre(box)
         tx, ty = centre(truth(k + i))
         assert abs(cx - tx) <= 4 and abs(cy - ty) <= 4, f"frame {k + i}: {box} vs {truth(k + i)}"

@@ -2,9 +2,9 @@
 
 
 def test_dialogs_live_in_their_own_module(qtbot):
-    from tracker.gui import dialogs, window
+    from tracker.gui import actions, dialogs, opening
 
-    assert window.HelpDialog is dialogs.HelpDialog and window.CameraDialog is dialogs.CameraDialog
+    assert actions.HelpDialog is dialogs.HelpDialog and opening.CameraDialog is dialogs.CameraDialog
     help_ = dialogs.HelpDialog([("F1", "Keyboard shortcuts"), ("S", "Select target")])
     qtbot.addWidget(help_)
     assert help_.table.rowCount() == 2 and help_.table.item(1, 1).text() == "Select target"

@@ -12,8 +12,8 @@ import time
 import numpy as np
 import pytest
 
+from tracker.gui.capture import CaptureThread, Playback
 from tracker.gui.frames import LatestSlot, RateMeter
-from tracker.gui.pipeline import CaptureThread, Playback
 from tracker.gui.session import TrackSession
 from tracker.io.sinks import format_box
 from tracker.trackers.base import Tracker, TrackResult
@@ -148,7 +148,8 @@ class Drift(Tracker):
 def test_session_exports_the_initial_box_then_one_line_per_tracked_frame(tmp_path):
     frame = np.zeros((60, 80, 3), np.uint8)
     s = TrackSession(trail_length=4)
-    s.start(Drift(), frame, (10, 20, 15.5, 12), index=7)
+    s.use(Drift())
+    assert s.add(frame, (10, 20, 15.5, 12), index=7) == 1
     for i in range(8, 13):
         s.step(frame, i)
     n = s.export(tmp_path / "boxes.txt")
@@ -157,10 +158,39 @@ def test_session_exports_the_initial_box_then_one_line_per_tracked_frame(tmp_pat
     assert lines[0] == format_box((10, 20, 15.5, 12)) == "10,20,15.5,12"
     assert lines[-1] == "20,25,15.5,12"  # 5 frames of (+2, +1)
     assert [tuple(map(float, ln.split(","))) for ln in lines] == s.boxes
-    assert len(s.trail) == 4 and s.trail[-1] == (20 + 7.75, 25 + 6.0)
-    # a re-initialisation starts a new run: its export starts with the new initial box
-    s.start(Drift(), frame, (1, 2, 3, 4), index=20)
+    trail = s.trail(1, 12)
+    assert len(trail) == 4 and trail[-1] == (20 + 7.75, 25 + 6.0)
+    # a reset forgets the run: the next target's export starts with its own initial box
+    s.reset()
+    s.use(Drift())
+    s.add(frame, (1, 2, 3, 4), index=20)
     assert s.boxes == [(1.0, 2.0, 3.0, 4.0)]
+
+
+def test_session_steps_back_to_stored_results_and_a_correction_redoes_only_its_target():
+    frame = np.zeros((60, 80, 3), np.uint8)
+    s = TrackSession()
+    s.use(Drift())
+    a = s.add(frame, (10, 10, 8, 8), index=0)
+    b = s.add(frame, (40, 30, 8, 8), index=0)
+    for i in range(1, 6):
+        s.step(frame, i)
+    before_b = s.results_of(b)
+    # stepping back shows what was stored, without tracking again
+    assert s.step(frame, 2) == {a: s.results_of(a)[2], b: before_b[2]}
+    assert s.results_of(b) == before_b
+    # a correction of a on frame 2: its later results are dropped and tracked again, b's stay exactly
+    s.correct(a, frame, (0, 0, 8, 8), 2)
+    assert sorted(s.results_of(a)) == [0, 1, 2] and s.results_of(a)[2].box == (0.0, 0.0, 8.0, 8.0)
+    for i in range(3, 8):
+        s.step(frame, i)
+    assert s.results_of(a)[5].box == (6.0, 3.0, 8.0, 8.0)  # 3 frames of (+2, +1) from the corrected box
+    assert {f: r for f, r in s.results_of(b).items() if f <= 5} == before_b
+    assert s.results_of(b)[7].box == (54.0, 37.0, 8.0, 8.0)  # b went on from frame 5 only
+    # removing b on frame 6 keeps its boxes before it; ids are never reused
+    s.remove(b, 6)
+    assert sorted(s.results_of(b)) == list(range(6)) and s.tracked_ids == [a]
+    assert s.add(frame, (1, 1, 5, 5), index=7) == 3
 
 
 def test_session_refuses_to_export_nothing(tmp_path):

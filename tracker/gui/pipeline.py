@@ -1,13 +1,14 @@
-"""Capture and tracking off the UI thread.
+# size: over 400 lines as one QThread: its command handlers and frame loop share the thread's state
+"""Tracking off the UI thread.
 
 Two threads feed the window:
-- a capture thread reads the source (file, folder, camera) and hands frames over through a `LatestSlot`:
-  in real-time mode (always for a camera) a frame the tracker has not taken yet is replaced by the newer
-  one and counted as dropped; for files the default is lossless (every frame tracked) paced at the
-  file's frame rate;
-- the `Pipeline` QThread takes the newest frame, runs the tracker, writes the recording (overlay drawn into
-  the frame), and publishes one `FramePacket` for the window (again latest-wins: a busy UI skips packets,
-  it never queues them). The window paints the overlay itself, at screen resolution.
+- a capture thread (`tracker.gui.capture`) reads the source (file, folder, camera) and hands frames over
+  through a `LatestSlot`, dropping the ones the tracker could not take in real-time mode;
+- the `Pipeline` QThread takes the newest frame, runs the targets' tracker (a `TrackSession`: one
+  MultiTracker, results stored per frame index, so stepping back shows them again), writes the recording
+  (`tracker.gui.recording`: the overlay drawn into the frame), and publishes one `FramePacket` for the
+  window (again latest-wins: a busy UI skips packets, it never queues them). The window paints the overlay
+  itself, at screen resolution.
 
 Its frame loop is event-driven (a box drawn on any frame, seeks, a model switched mid-run), so it keeps its
 own loop rather than tracker.track(); its speed read-out uses the same rule (tracker.sequence.fps_from_times).
@@ -22,134 +23,19 @@ from __future__ import annotations
 
 import queue
 import threading
-import time
-from dataclasses import dataclass
 
 import numpy as np
 from PyQt6.QtCore import QThread, pyqtSignal
-from PyQt6.QtGui import QImage
 
 from ..engines import engine_text
 from ..trackers.base import TrackResult
+from .capture import CaptureThread, Playback
 from .frames import LatestSlot, RateMeter
 from .models import ModelChoice
 from .models import build as build_model
+from .packet import FramePacket, PacketSlot, to_qimage
+from .recording import Recording
 from .session import TrackSession
-
-
-@dataclass
-class FramePacket:
-    index: int
-    frame: np.ndarray  # the raw BGR frame (what a new selection initialises on)
-    image: QImage  # the same frame for display (the window paints the overlay over it)
-    result: TrackResult | None
-    trail: tuple[tuple[float, float], ...] | None  # recent box centres when the trail is on
-    tracking: bool
-    processed: int  # frames processed since the source was opened
-    dropped: int  # frames replaced before the tracker could take them
-    skipped: int  # frames the source could not decode
-    track_fps: float  # tracker.update speed
-    process_fps: float  # frames through the pipeline per second
-    frame_count: int | None
-    recording: bool
-
-
-class Playback:
-    """Play / pause / step / limit flags shared by the window, the pipeline and the capture thread."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self.paused = True
-        self.steps = 0
-        self.limit: int | None = None  # pause after delivering this frame index (smoke mode)
-        self.realtime = False  # drop frames instead of waiting (always on for cameras)
-        self.pace = True  # files: do not run faster than the file's frame rate
-
-    def set_paused(self, paused: bool) -> None:
-        with self._lock:
-            self.paused = paused
-            if not paused:
-                self.steps = 0
-
-    def request_step(self, n: int = 1) -> None:
-        with self._lock:
-            self.paused = True
-            self.steps += n
-
-    def may_read(self) -> bool:
-        """True when the capture thread should deliver the next frame (consumes one step when paused)."""
-        with self._lock:
-            if not self.paused:
-                return True
-            if self.steps > 0:
-                self.steps -= 1
-                return True
-            return False
-
-    def delivered(self, index: int) -> None:
-        with self._lock:
-            if self.limit is not None and index >= self.limit:
-                self.paused = True
-                self.steps = 0
-
-
-class CaptureThread(threading.Thread):
-    def __init__(self, source, slot: LatestSlot, playback: Playback):
-        super().__init__(name="siamtrack-capture", daemon=True)
-        self.source = source
-        self.slot = slot
-        self.playback = playback
-        self.halt = threading.Event()
-        self.is_camera = bool(getattr(source, "is_camera", False))
-
-    def run(self) -> None:
-        spec = getattr(self.source, "spec", "source")
-        try:
-            it = iter(self.source)
-        except Exception as exc:  # noqa: BLE001 - shown to the user
-            self.slot.finish(("error", f"{spec}: {exc}"))
-            return
-        fps = getattr(self.source, "fps", None) or 0.0
-        next_due = None
-        while not self.halt.is_set():
-            if not self.playback.may_read():
-                if self.is_camera:
-                    # keep the device's buffer fresh while paused, so play resumes with a live frame
-                    try:
-                        next(it)
-                    except StopIteration:
-                        self.slot.finish(("error", f"camera {spec} stopped delivering frames (disconnected?)"))
-                        return
-                    except Exception as exc:  # noqa: BLE001 - shown to the user
-                        self.slot.finish(("error", f"camera {spec}: {exc}"))
-                        return
-                else:
-                    time.sleep(0.01)
-                next_due = None
-                continue
-            try:
-                index, frame = next(it)
-            except StopIteration:
-                if self.is_camera:
-                    self.slot.finish(("error", f"camera {spec} stopped delivering frames (disconnected?)"))
-                else:
-                    self.slot.finish(("end", None))
-                return
-            except Exception as exc:  # noqa: BLE001 - shown to the user, whatever its type
-                self.slot.finish(("error", f"{spec}: cannot read frame: {exc}"))
-                return
-            if not self.is_camera and self.playback.pace and fps > 0 and not self.playback.paused:
-                now = time.monotonic()
-                if next_due is not None and next_due > now:
-                    self.halt.wait(next_due - now)
-                next_due = max(now, next_due or now) + 1.0 / fps
-            block = not (self.is_camera or self.playback.realtime)
-            while not self.halt.is_set():
-                if self.slot.put((index, frame), block=block, timeout=0.1):
-                    break
-                if not block:
-                    return  # slot closed
-            self.playback.delivered(index)
 
 
 class Pipeline(QThread):
@@ -173,18 +59,15 @@ class Pipeline(QThread):
         self.xcorr = "torch"
         self.source = None
         self.capture: CaptureThread | None = None
-        self.sink = None
+        self.recording: Recording | None = None
         self.processed = 0
         self.current: tuple[int, np.ndarray] | None = None
         self.at_end = False
         self._commands: queue.Queue = queue.Queue()
         self._quit = threading.Event()
         self._tracker_cache = None
-        self._packet: FramePacket | None = None
-        self._packet_pending = False
-        self._packet_lock = threading.Lock()
+        self._packets = PacketSlot()
         self._rate = RateMeter()
-        self._last_recorded: int | None = None
 
     # ---- called from the UI thread -------------------------------------------------------------------
     def set_source(self, source, paused: bool = True) -> None:
@@ -211,8 +94,17 @@ class Pipeline(QThread):
     def seek(self, index: int) -> None:
         self._commands.put(("seek", max(0, int(index)), True))
 
-    def init_tracking(self, box, frame: np.ndarray | None = None, index: int | None = None) -> None:
-        self._commands.put(("init", tuple(float(v) for v in box), frame, index))
+    def add_target(self, box, frame: np.ndarray | None = None, index: int | None = None) -> None:
+        """A new target at `box` on `frame` (index `index`; the frame being processed when not given)."""
+        self._commands.put(("add", None, tuple(float(v) for v in box), frame, index))
+
+    def correct_target(self, target_id: int, box, frame: np.ndarray, index: int) -> None:
+        """Target `target_id` starts again at `box` on frame `index` (its later results tracked again)."""
+        self._commands.put(("add", int(target_id), tuple(float(v) for v in box), frame, index))
+
+    def remove_target(self, target_id: int, index: int) -> None:
+        """Target `target_id` stops on frame `index` (its results from there on dropped)."""
+        self._commands.put(("remove", int(target_id), int(index)))
 
     def stop_tracking(self) -> None:
         self._commands.put(("stop",))
@@ -233,9 +125,7 @@ class Pipeline(QThread):
         self._commands.put(("record_stop",))
 
     def take_packet(self) -> FramePacket | None:
-        with self._packet_lock:
-            packet, self._packet_pending = self._packet, False
-            return packet
+        return self._packets.take()
 
     def shutdown(self) -> None:
         """Stop the pipeline thread and close the source, recording and capture. Waits for the thread: a
@@ -334,19 +224,27 @@ class Pipeline(QThread):
         self.source = open_source(self.source.spec, start=index)
         self._start_capture(paused, show_first)
 
-    def _cmd_init(self, box, frame, index) -> None:
+    def _cmd_add(self, target_id: int | None, box, frame, index) -> None:
+        """A new target (`target_id` None) or a correction of one, on `frame`."""
         if frame is None:
             if self.current is None:
                 raise ValueError("open a video, image folder or camera first")
             index, frame = self.current
-        tracker = self._tracker()
-        if tracker is None:
-            return
+        index = index or 0
+        if self.session.multi is None:
+            tracker = self._tracker()
+            if tracker is None:
+                return
+            self.session.use(tracker)
         try:
-            result = self.session.start(tracker, frame, box, index or 0)
+            if target_id is None:
+                target_id = self.session.add(frame, box, index)
+            else:
+                self.session.correct(target_id, frame, box, index)
         except Exception as exc:  # noqa: BLE001 - a model that cannot start tracking: say so, keep the app
-            self.session.stop()
-            self.trackingChanged.emit(False)
+            if not self.session.active:
+                self.session.stop()
+            self.trackingChanged.emit(self.session.active)
             self.error.emit(f"cannot start tracking: {exc}")
             return
         behind = (
@@ -356,14 +254,20 @@ class Pipeline(QThread):
             and not getattr(self.source, "is_camera", False)
             and hasattr(self.source, "spec")
         )
-        self.current = (index or 0, frame)
+        self.current = (index, frame)
         self.trackingChanged.emit(True)
         # the recording gets the initial box too, unless this frame is in it already
-        self._publish(index or 0, frame, result, record=index != self._last_recorded)
+        again = self.recording is not None and self.recording.last_index == index
+        self._publish(index, frame, self.session.results_at(index), record=not again)
         if behind:
             # a file went on playing while the box was drawn: continue from the frame after the one the
-            # box was drawn on, so the exported boxes stay one per consecutive frame
+            # box was drawn on, so the target has a box on every frame from there
             self._cmd_seek(index + 1, self.playback.paused, show_first=False)
+
+    def _cmd_remove(self, target_id: int, index: int) -> None:
+        self.session.remove(target_id, index)
+        self.trackingChanged.emit(self.session.active)
+        self._republish()
 
     def _cmd_stop(self) -> None:
         self.session.stop()
@@ -393,17 +297,27 @@ class Pipeline(QThread):
                 self.trackingChanged.emit(False)
                 return
         self.modelReady.emit(choice.display, engine_text(self._tracker_cache) if not choice.is_opencv else "")
-        if self.session.active and self.current is not None and self.session.result is not None:
+        if self.session.active and self.current is not None:
             # carry on with the new model from where the old one was
-            self._cmd_init(self.session.result.box, self.current[1], self.current[0])
+            tracker = self._tracker()
+            if tracker is None:
+                self.session.stop()
+                self.trackingChanged.emit(False)
+                return
+            index, frame = self.current
+            try:
+                self.session.restart(tracker, frame, index)
+            except Exception as exc:  # noqa: BLE001 - the new model cannot start: say so, keep the app
+                self.session.stop()
+                self.trackingChanged.emit(False)
+                self.error.emit(f"cannot start tracking: {exc}")
+            self._republish()
 
     def _cmd_trail(self, on: bool) -> None:
         self.show_trail = on
         self._republish()
 
     def _cmd_record(self, path: str) -> None:
-        from ..io.sinks import VideoSink
-
         self._finalise_recording("new recording")
         if self.current is not None:
             size = (self.current[1].shape[1], self.current[1].shape[0])
@@ -412,8 +326,7 @@ class Pipeline(QThread):
         else:
             raise ValueError("open a video, image folder or camera before recording")
         fps = getattr(self.source, "fps", None) or 25.0
-        self.sink = VideoSink(path, fps, size)
-        self._last_recorded = None
+        self.recording = Recording(path, fps, size)
         self.recordingChanged.emit(True, str(path))
 
     def _cmd_record_stop(self) -> None:
@@ -438,15 +351,14 @@ class Pipeline(QThread):
         self.current = (index, frame)
         self.processed += 1
         self._rate.tick()
-        result = None
-        if self.session.active:
-            try:
-                result = self.session.step(frame, index)
-            except Exception as exc:  # noqa: BLE001 - a failing model stops tracking, not the app
-                self.session.stop()
-                self.trackingChanged.emit(False)
-                self.error.emit(f"model {self.model.display} failed on frame {index}: {exc}; tracking stopped")
-        self._publish(index, frame, result)
+        try:
+            results = self.session.step(frame, index)
+        except Exception as exc:  # noqa: BLE001 - a failing model stops tracking, not the app
+            self.session.stop()
+            self.trackingChanged.emit(False)
+            self.error.emit(f"model {self.model.display} failed on frame {index}: {exc}; tracking stopped")
+            results = self.session.results_at(index)
+        self._publish(index, frame, results)
 
     def _on_final(self, kind: str, message) -> None:
         self.playback.set_paused(True)
@@ -461,30 +373,23 @@ class Pipeline(QThread):
 
     def _republish(self) -> None:
         if self.current is not None:
-            result = self.session.result if self.session.active else None
-            self._publish(self.current[0], self.current[1], result, record=False)
+            index = self.current[0]
+            self._publish(index, self.current[1], self.session.results_at(index), record=False)
 
-    def _publish(self, index: int, frame: np.ndarray, result: TrackResult | None, record: bool = True) -> None:
-        from ..io.sinks import draw_result
-
-        trail = tuple(self.session.trail) if (self.show_trail and result is not None) else None
-        if record and self.sink is not None:
+    def _publish(self, index: int, frame: np.ndarray, results: dict[int, TrackResult], record: bool = True) -> None:
+        trails = {i: self.session.trail(i, index) for i in results} if self.show_trail else None
+        if record and self.recording is not None:
             try:
-                self.sink.write(draw_result(frame, result, None, trail))
-                self._last_recorded = index
+                self.recording.write(index, frame, results, trails)
             except Exception as exc:  # noqa: BLE001 - a failing recording stops the recording, not tracking
                 self._finalise_recording(f"cannot write the recording: {exc}")
                 self.error.emit(f"recording stopped: {exc}")
-        shown = np.ascontiguousarray(frame)
-        h, w = shown.shape[:2]
-        # the stubs say bytes; PyQt takes any buffer (the array's memory, copied at once)
-        image = QImage(shown.data, w, h, shown.strides[0], QImage.Format.Format_BGR888).copy()  # type: ignore[call-overload]
         packet = FramePacket(
             index=index,
             frame=frame,
-            image=image,
-            result=result,
-            trail=trail,
+            image=to_qimage(frame),
+            results=dict(results),
+            trails=trails,
             tracking=self.session.active,
             processed=self.processed,
             dropped=self.slot.dropped,
@@ -492,27 +397,15 @@ class Pipeline(QThread):
             track_fps=self.session.speed.rate,
             process_fps=self._rate.rate,
             frame_count=getattr(self.source, "frame_count", None),
-            recording=self.sink is not None,
+            recording=self.recording is not None,
         )
-        with self._packet_lock:
-            self._packet = packet
-            notify = not self._packet_pending
-            self._packet_pending = True
-        if notify:
+        if self._packets.put(packet):
             self.frameReady.emit()
 
     def _finalise_recording(self, why: str | None) -> None:
-        sink, self.sink = self.sink, None
-        if sink is None:
-            return
-        try:
-            sink.close()
-            note = f"recording saved: {sink.path} ({sink.frames} frames)"
-        except Exception as exc:  # noqa: BLE001 - reported to the user; the app goes on
-            note = f"recording {sink.path} could not be finalised: {exc}"
-        if why:
-            note += f" ({why})"
-        self.recordingChanged.emit(False, note)
+        recording, self.recording = self.recording, None
+        if recording is not None:
+            self.recordingChanged.emit(False, recording.close(why))
 
     def _close_everything(self) -> None:
         if self.capture is not None:

@@ -1,9 +1,11 @@
-"""The video view: the frame scaled to fit (aspect kept, centred), the tracker's overlay and a rubber band to
-select a box.
+"""The video view: the frame scaled to fit (aspect kept, centred), the targets' overlay and a rubber band to
+draw a box; a click (a drag shorter than MIN_BOX) on the picture is reported as a click, to select a target.
 
-The overlay (box, score label, trail) is painted here at screen resolution over the scaled frame, not drawn
-into the frame: on a small video (128x96 shown 6x larger) lines stay 2 px and the text crisp, and the label is
-kept inside the picture. Recordings draw the same overlay into the frames (tracker.io.sinks.draw_result).
+The overlay (each target's box in its id's colour with '#id score', trails, the selected target highlighted)
+is painted here at screen resolution over the scaled frame, not drawn into the frame: on a small video
+(128x96 shown 6x larger) lines stay 2 px and the text crisp, and the label is kept inside the picture.
+Recordings draw the same overlay into the frames (tracker.io.sinks.draw_result / draw_results), in the same
+colours (tracker.io.sinks.id_colour).
 
 Coordinates: the widget works in widget pixels; `widget_to_image` / `image_to_widget` map to and from
 the frame's pixel grid (0-based, x right, y down), which is what trackers receive.
@@ -11,22 +13,31 @@ the frame's pixel grid (0-based, x right, y down), which is what trackers receiv
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPen, QPolygonF
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
+from ..io.sinks import id_colour
 from ..trackers.base import TrackResult
 
 MIN_BOX = 4.0  # smaller drags (image pixels) are treated as clicks, not selections
 TRACK_COLOUR = QColor(0, 255, 0)  # the colours of tracker.io.sinks.draw_result (there BGR)
 LOST_COLOUR = QColor(255, 0, 0)
 TRAIL_COLOUR = QColor(0, 200, 255)
+SELECTED_OUTLINE = QColor(255, 255, 255)
+
+
+def target_colour(target_id: int) -> QColor:
+    """Target `target_id`'s colour: the annotated video's (tracker.io.sinks.id_colour, there BGR)."""
+    b, g, r = id_colour(target_id)
+    return QColor(r, g, b)
 
 
 class VideoWidget(QWidget):
     boxSelected = pyqtSignal(float, float, float, float)  # x, y, w, h in image pixels
+    clicked = pyqtSignal(float, float)  # x, y in image pixels: a press and release without a drag
     selectionStarted = pyqtSignal()
     selectionCancelled = pyqtSignal()
 
@@ -38,9 +49,11 @@ class VideoWidget(QWidget):
         self.select_mode = False  # "S": next drag selects (drags always do; this shows a hint)
         self.lost = False  # the tracker says the target is lost: red frame + banner
         self.hint = "Open a video, an image folder or a camera (File menu), or drop a file here"
-        self.result: TrackResult | None = None  # the tracker's box on this frame (image pixels), if tracking
-        self.trail: Sequence[tuple[float, float]] | None = None  # recent box centres, image pixels
-        self.label_rect: QRectF | None = None  # where the score label was last painted (widget pixels)
+        self.results: dict[int, TrackResult] = {}  # the targets' boxes on this frame (image pixels), by id
+        self.trails: Mapping[int, Sequence[tuple[float, float]]] | None = None  # recent box centres, by id
+        self.selected: int | None = None  # the selected target's id: drawn highlighted
+        self.label_rects: dict[int, QRectF] = {}  # where each target's label was last painted (widget pixels)
+        self.label_rect: QRectF | None = None  # the last of them
         self.setMinimumSize(320, 240)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -51,16 +64,37 @@ class VideoWidget(QWidget):
     def set_image(
         self,
         image: QImage,
+        results: Mapping[int, TrackResult] | None = None,
+        trails: Mapping[int, Sequence[tuple[float, float]]] | None = None,
+        selected: int | None = None,
         lost: bool = False,
-        result: TrackResult | None = None,
-        trail: Sequence[tuple[float, float]] | None = None,
     ) -> None:
-        """Show `image` (the raw frame) with the tracker's `result` and `trail` painted over it."""
+        """Show `image` (the raw frame) with the targets' `results` and `trails` painted over it, `selected`
+        highlighted; `lost`: the frame's red border and banner."""
         self._image = image
         self.lost = lost
-        self.result = result
-        self.trail = trail
+        self.results = dict(results or {})
+        self.trails = trails
+        self.selected = selected
         self.update()
+
+    def set_selected(self, target_id: int | None) -> None:
+        self.selected = target_id
+        self.update()
+
+    @property
+    def result(self) -> TrackResult | None:
+        """The one target's box (the lowest id's when there are several)."""
+        return next(iter(self.results.values()), None)
+
+    def target_at(self, x: float, y: float) -> int | None:
+        """The target whose box (on this frame) holds image point (x, y); the smallest box where they overlap."""
+        hits = [
+            (r.box[2] * r.box[3], i)
+            for i, r in self.results.items()
+            if r.box[0] <= x <= r.box[0] + r.box[2] and r.box[1] <= y <= r.box[1] + r.box[3]
+        ]
+        return min(hits)[1] if hits else None
 
     @property
     def image_size(self) -> tuple[int, int] | None:
@@ -131,6 +165,8 @@ class VideoWidget(QWidget):
         self.update()
         if rect is None or rect.width() < MIN_BOX or rect.height() < MIN_BOX:
             self.selectionCancelled.emit()
+            if rect is not None and rect.width() < MIN_BOX and rect.height() < MIN_BOX:
+                self.clicked.emit(rect.center().x(), rect.center().y())
             return
         self.boxSelected.emit(rect.x(), rect.y(), rect.width(), rect.height())
 
@@ -184,29 +220,39 @@ class VideoWidget(QWidget):
             )
 
     def _paint_overlay(self, painter: QPainter, target: QRectF) -> None:
-        """Trail, box and score label in widget pixels: fixed line widths and font size whatever the scale,
-        the label inside the picture (`target`)."""
+        """Trails, boxes and labels in widget pixels: fixed line widths and font size whatever the scale,
+        the labels inside the picture (`target`). Each target in its id's colour (one lost target alone in
+        the lost red, as the recording draws it), a lost one dashed, the selected one thicker and outlined."""
         self.label_rect = None
-        if self.result is None and not self.trail:
+        self.label_rects = {}
+        if not self.results and not self.trails:
             return
         painter.save()
         painter.setClipRect(target)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.setBrush(Qt.BrushStyle.NoBrush)
-        if self.trail and len(self.trail) > 1:
-            painter.setPen(QPen(TRAIL_COLOUR, 1.5))
-            painter.drawPolyline(QPolygonF([self.image_to_widget(x, y) for x, y in self.trail]))
-        r = self.result
-        if r is not None:
+        for target_id, trail in (self.trails or {}).items():
+            if trail and len(trail) > 1:
+                painter.setPen(QPen(TRAIL_COLOUR if len(self.results) <= 1 else target_colour(target_id), 1.5))
+                painter.drawPolyline(QPolygonF([self.image_to_widget(x, y) for x, y in trail]))
+        for target_id, r in self.results.items():
             x, y, w, h = r.box
-            colour = LOST_COLOUR if r.lost else TRACK_COLOUR
-            pen = QPen(colour, 1.5 if r.lost else 2.0)
+            alone_lost = r.lost and len(self.results) == 1
+            colour = LOST_COLOUR if alone_lost else TRACK_COLOUR if len(self.results) == 1 else target_colour(target_id)
+            selected = target_id == self.selected
+            box = QRectF(self.image_to_widget(x, y), self.image_to_widget(x + w, y + h))
+            if selected:
+                painter.setPen(QPen(SELECTED_OUTLINE, 1.0, Qt.PenStyle.DashLine))
+                painter.drawRect(box.adjusted(-3, -3, 3, 3))
+            pen = QPen(colour, 4.0 if selected else 1.5 if r.lost else 2.0)
             if r.lost:
                 pen.setStyle(Qt.PenStyle.DashLine)
             painter.setPen(pen)
-            box = QRectF(self.image_to_widget(x, y), self.image_to_widget(x + w, y + h))
             painter.drawRect(box)
-            self._paint_label(painter, f"{r.score:.2f}" + (" LOST" if r.lost else ""), box, target, colour)
+            text = f"#{target_id} {r.score:.2f}" + (" LOST" if r.lost else "")
+            self._paint_label(painter, text, box, target, colour)
+            if self.label_rect is not None:
+                self.label_rects[target_id] = self.label_rect
         painter.restore()
 
     def _paint_label(self, painter: QPainter, text: str, box: QRectF, target: QRectF, colour: QColor) -> None:

@@ -1,5 +1,3 @@
-# mypy: disable-error-code="union-attr"
-# (PyQt6 types a QMainWindow's statusBar(), style(), menuBar()... as Optional; they never are: see pyproject.toml)
 """The main window's actions: one table (`ACTIONS`) says each action's text, keys, what it calls, icon and tip;
 the menus, the toolbar and the F1 list of shortcuts are all made from it, so a key is added in one place."""
 

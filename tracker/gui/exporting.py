@@ -1,5 +1,3 @@
-# mypy: disable-error-code="union-attr"
-# (PyQt6 types a QMainWindow's statusBar(), style(), menuBar()... as Optional; they never are: see pyproject.toml)
 """What the main window writes: the annotated recording, the boxes (`siamtrack track`'s box file, or the MOT
 layout for several targets) and the annotations of every target (tracker.io.annotations: MOT, a file per
 target, CVAT for video XML)."""

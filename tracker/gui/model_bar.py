@@ -1,5 +1,3 @@
-# mypy: disable-error-code="union-attr"
-# (PyQt6 types a QMainWindow's statusBar(), style(), menuBar()... as Optional; they never are: see pyproject.toml)
 """The model toolbar of the main window: model, device and xcorr choosers (remembered in the settings), a
 model loaded from a file, the trail switch, and what the status bar says runs the model."""
 

@@ -1,5 +1,3 @@
-# mypy: disable-error-code="union-attr"
-# (PyQt6 types a QMainWindow's statusBar(), style(), menuBar()... as Optional; they never are: see pyproject.toml)
 """Opening sources in the main window: video files, image folders and cameras (dialogs, drag and drop, the
 recent files), each handed to the pipeline paused on its first frame (a camera plays)."""
 

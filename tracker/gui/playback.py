@@ -1,5 +1,3 @@
-# mypy: disable-error-code="union-attr"
-# (PyQt6 types a QMainWindow's statusBar(), style(), menuBar()... as Optional; they never are: see pyproject.toml)
 """Playback in the main window: play, pause, stepping forward and back through a file, and the frames the
 pipeline publishes shown as they come (with every target's box and the status-bar read-outs)."""
 

@@ -1,5 +1,3 @@
-# mypy: disable-error-code="union-attr"
-# (PyQt6 types a QMainWindow's statusBar(), style(), menuBar()... as Optional; they never are: see pyproject.toml)
 """The targets in the main window: drawing a box (a new target, or a correction of the selected one from the
 frame on screen), selecting one (a click on its box, or N), deleting it, and stopping or resetting tracking.
 A box outside the frame or of zero size is refused with one status-bar line."""

@@ -1,5 +1,3 @@
-# mypy: disable-error-code="union-attr"
-# (PyQt6 types a QMainWindow's statusBar(), style(), menuBar()... as Optional; they never are: see pyproject.toml)
 """What every part of the main window shares: its widgets, actions and state (declared here, made by
 `MainWindow`), the error banner and status line, and the settings it remembers. The parts (`actions`,
 `opening`, `playback`, `targets`, `exporting`, `model_bar`) are mixins of this class; `window.MainWindow`

@@ -102,6 +102,27 @@ def test_corrections_removals_and_additions_touch_only_their_target(frames):
     assert results[3][2].initial and not results[3][1].initial
 
 
+def test_update_of_some_ids_steps_only_those_and_leaves_the_others_as_they_were(frames):
+    t = build_tracker("nanotrack_v3", engine="torch")
+    one, two = alone(t, frames[:4], BOXES[0]), alone(t, frames[:4], BOXES[1])
+    multi = MultiTracker(t)
+    multi.add(frames[0], BOXES[0])
+    multi.add(frames[0], BOXES[1])
+    got = {1: [BOXES[0]], 2: [BOXES[1]]}
+    for f in frames[1:4]:  # target 2 stays behind
+        assert list(multi.update(f, ids=[1])) == [1]
+        got[1].append(multi.last(1).box)
+    assert multi.last(2).box == BOXES[1]  # untouched
+    for f in frames[1:4]:  # and catches up on its own
+        assert list(multi.update(f, ids=[2])) == [2]
+        got[2].append(multi.last(2).box)
+    assert_same(got[1], one)
+    assert_same(got[2], two)
+    with pytest.raises(TrackerError, match="no target with id 9"):
+        multi.update(frames[4], ids=[1, 9])
+    assert multi.last(1).box == got[1][-1]  # nothing stepped
+
+
 def test_bad_input_is_one_line_and_changes_nothing(frames):
     t = build_tracker("nanotrack_v3", engine="torch")
     multi = MultiTracker(t)

@@ -149,7 +149,7 @@ class TrackSession:
             due = [i for i, at in self._position.items() if at < index]
         if due and self.multi is not None:
             t0 = time.perf_counter()
-            fresh = _update_some(self.multi, frame, due)
+            fresh = self.multi.update(frame, ids=due)
             self.speed.add(time.perf_counter() - t0)
             with self._lock:
                 for i, r in fresh.items():
@@ -201,19 +201,6 @@ class TrackSession:
         writer = mot_writer(path, tracks)
         writer.close()
         return len(writer.rows)
-
-
-def _update_some(multi: MultiTracker, frame: np.ndarray, ids: list[int]) -> dict[int, TrackResult]:
-    """`multi.update` for the targets `ids` only (the others are ahead: stepped back to, corrected on an
-    earlier frame): their batch is the same search step, and the others' trackers are left untouched."""
-    if set(ids) == set(multi.ids):
-        return multi.update(frame)
-    every = multi.targets
-    multi.targets = {i: t for i, t in every.items() if i in ids}
-    try:
-        return multi.update(frame)
-    finally:
-        multi.targets = every
 
 
 def _centre(box: Sequence[float]) -> tuple[float, float]:

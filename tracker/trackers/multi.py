@@ -94,19 +94,25 @@ class MultiTracker:
         assert result is not None  # set by init
         return result
 
-    def update(self, frame: np.ndarray) -> dict[int, TrackResult]:
-        """Every target on the next frame: {id: TrackResult}, in the order the targets were added."""
+    def update(self, frame: np.ndarray, ids: Sequence[int] | None = None) -> dict[int, TrackResult]:
+        """Every target on the next frame: {id: TrackResult}, in the order the targets were added. `ids`:
+        only these targets take the frame (one batch, as ever); the others are left as they are (a GUI
+        stepping some targets that are behind the others)."""
         frame = validate_frame(frame)
-        batched = [(i, t) for i, t in self.targets.items() if isinstance(t, BatchedTracker)]
+        chosen = self.targets
+        if ids is not None:
+            wanted = {self._target(i) for i in ids}  # (an unknown id is named)
+            chosen = {i: t for i, t in self.targets.items() if t in wanted}
+        batched = [(i, t) for i, t in chosen.items() if isinstance(t, BatchedTracker)]
         results: dict[int, TrackResult] = {}
         if batched:
             stepped = search_step([t for _, t in batched], frame, self._stack)
             for (i, t), r in zip(batched, stepped):
                 results[i] = t._accept(r)
-        for i, other in self.targets.items():
+        for i, other in chosen.items():
             if i not in results:
                 results[i] = other.update(frame)
-        return {i: results[i] for i in self.targets}
+        return {i: results[i] for i in chosen}
 
     def _stack(self, group: list) -> object:
         """The group's kernels as one batch, made again only when one of them changed."""

@@ -8,8 +8,9 @@ from test_training_loop import config, make_sequences
 
 from tracker.errors import UserError
 from tracker.training.pairs import collate
+from tracker.training.step import loss_step
 from tracker.training.tiny import TinySiamese, tiny_preset
-from tracker.training.trainer import Trainer, loss_step
+from tracker.training.trainer import Trainer
 
 
 @pytest.fixture(scope="module")

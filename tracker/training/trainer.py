@@ -13,7 +13,7 @@ import os
 import random
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
@@ -21,157 +21,22 @@ import numpy as np
 import torch
 
 from ..errors import UserError
-from ..models import InputAdapter
 from .checkpoint import (
     capture_rng,
     link_or_copy,
     load_training_checkpoint,
-    plain,
     restore_rng,
     save_training_checkpoint,
     unwrap,
 )
-from .losses import siamese_loss
+from .config import TrainConfig
 from .metrics_log import MetricsLog
-from .pairs import (
-    AnchorFreeTargetMaker,
-    PairConfig,
-    PairDataset,
-    RPNTargetMaker,
-    SiamFCTargetMaker,
-    StepBatchSampler,
-    collate,
-)
+from .model import ModelGeometry, build_pair_dataset, build_preset_model, checkpoint_meta
+from .pairs import StepBatchSampler, collate
 from .schedule import LRSchedule, param_groups, set_backbone_trainable, set_frozen_bn_eval
-from .sources import SourceSpec, build_mix
-from .targets import RPNRule, RPNTargets
-
-
-@dataclass
-class TrainConfig:
-    preset: str
-    sources: list[SourceSpec] = field(default_factory=list)
-    val: list[str] = field(default_factory=list)
-    out: str = "runs/train"
-    epochs: int = 20
-    steps_per_epoch: int = 500
-    batch_size: int = 16  # per process
-    workers: int = 2
-    lr: float = 0.005
-    end_lr: float = 0.0005
-    warmup_epochs: float = 0.0
-    warmup_lr: float = 0.001
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    clip: float = 10.0
-    freeze_epochs: int = 0  # backbone frozen (BN in eval) for the first epochs
-    backbone_lr_mult: float = 0.1  # backbone lr factor once unfrozen
-    train_layers: list[str] | None = None  # backbone sub-modules unfrozen (None: all)
-    cls_weight: float = 1.0
-    loc_weight: float = 1.2
-    radius: float = 16.0  # SiamFC positive radius, search-crop pixels
-    metric_loss: str = "none"  # an embedding loss added to the head's (tracker.training.metric)
-    metric_weight: float = 0.1
-    metric_margin: float = 0.5
-    rpn: RPNRule = field(default_factory=RPNRule)
-    pairs: PairConfig = field(default_factory=PairConfig)
-    seed: int = 0
-    device: str = "auto"
-    amp: bool = True  # mixed precision (CUDA only)
-    init: str | None = None  # weights to start from (any format the model loader reads)
-    pretrained_backbone: bool = True  # ImageNet backbone weights where the preset has them
-    save_every: int = 0  # extra checkpoint every N steps inside an epoch (0: per epoch only)
-    keep: int = 0  # keep the last K epoch checkpoints (0: all)
-    val_every: int = 1  # validate every N epochs when validation sequences exist (0: never)
-    val_frames: int = 0  # frames per validation sequence (0: all)
-    log_every: int = 10
-    max_steps: int | None = None  # stop (with a checkpoint) after this global step; resume continues
-    progress: bool = True
-
-    def recipe(self) -> dict:
-        d = asdict(self)
-        d["sources"] = [s.to_dict() for s in self.sources]
-        return plain(d)
-
+from .step import loss_step
 
 # ----------------------------------------------------------------------------------------- helpers
-
-
-class ModelGeometry:
-    """What training needs from a preset: family, crop sizes, context, score-map stride, anchors."""
-
-    def __init__(self, preset):
-        t = preset.track
-        self.name = preset.name
-        self.family = preset.family
-        self.exemplar_size = int(t.exemplar_size)
-        self.context = float(t.context_amount)
-        if self.family == "siamfc":
-            self.stride = float(t.total_stride)
-            self.ratios, self.scales = (), ()
-        elif self.family == "anchor_free":
-            self.stride = float(preset.model.head.stride)
-            self.ratios, self.scales = (), ()
-        else:
-            self.stride = float(t.anchor_stride)
-            self.ratios, self.scales = tuple(t.anchor_ratios), tuple(t.anchor_scales)
-        self.anchor_num = len(self.ratios) * len(self.scales)
-        self.input = preset.input
-
-    def describe_input(self) -> str:
-        d = getattr(self.input, "describe", None)
-        return d() if d else str(self.input)
-
-
-def probe_score_size(model, geom: ModelGeometry, search_size: int, device) -> int:
-    m = unwrap(model)
-    was = m.training
-    m.eval()
-    with torch.no_grad():
-        z = torch.zeros(1, 3, geom.exemplar_size, geom.exemplar_size, device=device)
-        x = torch.zeros(1, 3, search_size, search_size, device=device)
-        out = m(z, x)
-    m.train(was)
-    cls = out["cls"]
-    if cls.shape[-1] != cls.shape[-2]:
-        raise UserError(f"model {geom.name}: non-square score map {tuple(cls.shape)}")
-    # anchor-free heads give one target logit per point, or background and target logits (NanoTrack's)
-    expect = {"siamfc": (1,), "anchor_free": (1, 2)}.get(geom.family, (2 * geom.anchor_num,))
-    if cls.shape[1] not in expect:
-        raise UserError(
-            f"model {geom.name}: score map has {cls.shape[1]} channels, expected {' or '.join(map(str, expect))}"
-        )
-    return int(cls.shape[-1])
-
-
-def make_targets(geom: ModelGeometry, score_size: int, cfg: TrainConfig):
-    if geom.family == "siamfc":
-        return SiamFCTargetMaker(score_size, geom.stride, cfg.pairs.search_size, cfg.radius)
-    if geom.family == "anchor_free":
-        return AnchorFreeTargetMaker(score_size, geom.stride, cfg.pairs.search_size)
-    from ..geometry import anchor_boxes
-
-    anchors = anchor_boxes(int(geom.stride), geom.ratios, geom.scales, score_size)
-    return RPNTargetMaker(RPNTargets(anchors, geom.anchor_num, score_size, geom.stride, cfg.pairs.search_size, cfg.rpn))
-
-
-def build_pair_dataset(cfg: TrainConfig, model, geom: ModelGeometry, device) -> tuple[PairDataset, int]:
-    """The training pairs of `cfg` with the targets of this model's score map; also the map's size."""
-    score_size = probe_score_size(model, geom, cfg.pairs.search_size, device)
-    dataset = PairDataset(build_mix(cfg.sources, cfg.val), cfg.pairs, make_targets(geom, score_size, cfg), cfg.seed)
-    return dataset, score_size
-
-
-def add_metric_loss(losses: dict, outputs: dict, batch: dict, cfg: TrainConfig, geom: ModelGeometry, device) -> dict:
-    """`losses` with cfg.metric_loss on the batch's embeddings added to the total (and reported as 'metric')."""
-    from .metric import metric_loss, search_embedding, template_embedding
-
-    xb = batch["x_box"].to(device).float()
-    centres = torch.stack([(xb[:, 0] + xb[:, 2]) / 2, (xb[:, 1] + xb[:, 3]) / 2], dim=1)
-    za = template_embedding(outputs["zf"])
-    xs = search_embedding(outputs["xf"], centres, cfg.pairs.search_size, geom.stride)
-    m = metric_loss(cfg.metric_loss, za, xs, batch["z_id"].to(device), batch["x_id"].to(device), cfg.metric_margin)
-    return dict(losses, loss=losses["loss"] + cfg.metric_weight * m, metric=m)
 
 
 def seed_everything(seed: int) -> None:
@@ -279,53 +144,6 @@ def _barrier(info: DistInfo) -> None:
 
 
 # ------------------------------------------------------------------------------------------ train
-
-
-def build_preset_model(cfg: TrainConfig):
-    from ..build import resolve_preset
-    from ..models import build_model, load_into, read_checkpoint
-
-    preset = resolve_preset(cfg.preset)
-    model = build_model(preset, pretrained_backbone=cfg.pretrained_backbone)
-    if cfg.init:
-        state, _ = read_checkpoint(cfg.init)
-        load_into(model, state, cfg.init, preset.name)
-    return preset, model
-
-
-TARGET_KEYS = ("label", "label_weight", "delta", "delta_weight", "cls_target", "ltrb")
-
-
-def loss_step(net, batch: dict, cfg: TrainConfig, geom: ModelGeometry, device, use_amp: bool) -> dict:
-    """The forward pass of one batch (under float16 autocast with `use_amp`) and its losses:
-    {"loss": total, "cls": ..., "loc": ..., and "metric" with cfg.metric_loss}."""
-    to_input = InputAdapter(geom.input, torch.device(device)).tensor  # the trackers' conversion, on `device`
-    z = to_input(batch["z"])
-    x = to_input(batch["x"])
-    tgt = {k: v.to(device, non_blocking=True) for k, v in batch.items() if k in TARGET_KEYS}
-    with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
-        outputs = net(z, x, with_features=True) if cfg.metric_loss != "none" else net(z, x)
-    losses = siamese_loss(outputs, tgt, geom.family, cfg.cls_weight, cfg.loc_weight)
-    if cfg.metric_loss != "none":
-        losses = add_metric_loss(losses, outputs, batch, cfg, geom, device)
-    return losses
-
-
-def checkpoint_meta(geom: ModelGeometry, cfg: TrainConfig) -> dict:
-    """What every checkpoint of this run says about itself: preset, family, input convention, recipe."""
-    conv = geom.input
-    return {
-        "preset": geom.name,
-        "family": geom.family,
-        "input_convention": {
-            "channel_order": str(conv.channel_order),
-            "scale": float(conv.scale),
-            "mean": list(conv.mean) if conv.mean is not None else None,
-            "std": list(conv.std) if conv.std is not None else None,
-            "description": geom.describe_input(),
-        },
-        "recipe": cfg.recipe(),
-    }
 
 
 class _LogWindow:

@@ -9,11 +9,8 @@ computes, step for step, the losses of the run that was never interrupted.
 
 from __future__ import annotations
 
-import os
 import random
-import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
@@ -22,21 +19,20 @@ import torch
 
 from ..errors import UserError
 from .checkpoint import (
-    capture_rng,
     link_or_copy,
     load_training_checkpoint,
+    prune_checkpoints,
     restore_rng,
     save_training_checkpoint,
     unwrap,
 )
 from .config import TrainConfig
-from .metrics_log import MetricsLog
+from .distributed import all_mean, barrier, gather_rng, init_distributed
+from .metrics_log import EpochProgress, LogWindow, MetricsLog
 from .model import ModelGeometry, build_pair_dataset, build_preset_model, checkpoint_meta
 from .pairs import StepBatchSampler, collate
 from .schedule import LRSchedule, param_groups, set_backbone_trainable, set_frozen_bn_eval
 from .step import loss_step
-
-# ----------------------------------------------------------------------------------------- helpers
 
 
 def seed_everything(seed: int) -> None:
@@ -48,121 +44,6 @@ def seed_everything(seed: int) -> None:
 def _worker_init(_):
     # no cv2.setNumThreads here: in a forked child whose parent has used OpenCV's thread pool it deadlocks
     torch.set_num_threads(1)
-
-
-class _Progress:
-    def __init__(self, total, desc, enabled):
-        self.total, self.desc, self.enabled = total, desc, enabled
-        self.n, self.t0, self.last = 0, time.perf_counter(), 0.0
-        self.tty = sys.stderr.isatty()
-
-    def update(self, suffix=""):
-        self.n += 1
-        if not self.enabled:
-            return
-        now = time.perf_counter()
-        done = self.n >= self.total
-        if self.tty and (now - self.last > 0.2 or done):
-            frac = self.n / max(1, self.total)
-            sys.stderr.write(f"\r{self.desc} [{'#' * int(frac * 20):<20}] {self.n}/{self.total} {suffix}".ljust(100))
-            sys.stderr.flush()
-            self.last = now
-        elif not self.tty and (now - self.last > 30 or done):
-            sys.stderr.write(f"{self.desc} {self.n}/{self.total} {suffix}\n")
-            self.last = now
-
-    def close(self):
-        if self.enabled and self.tty:
-            sys.stderr.write("\n")
-
-
-# ------------------------------------------------------------------------------------ distributed
-
-
-@dataclass
-class DistInfo:
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-    device: torch.device = torch.device("cpu")
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-
-def init_distributed(device: str) -> DistInfo:
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    local = int(os.environ.get("LOCAL_RANK", "0"))
-    want = device
-    if want == "auto":
-        want = "cuda" if torch.cuda.is_available() else "cpu"
-    if want.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise UserError(f"--device {device}: CUDA is not available (torch {torch.__version__})")
-        dev = torch.device("cuda", local if world > 1 else (torch.device(want).index or 0))
-        torch.cuda.set_device(dev)
-    elif want == "cpu":
-        dev = torch.device("cpu")
-    else:
-        raise UserError(f"unknown device {device!r} (auto, cpu, cuda)")
-    if world > 1:
-        import torch.distributed as dist
-
-        if not dist.is_initialized():
-            dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
-    return DistInfo(rank, world, local, dev)
-
-
-def _all_mean(values: list[float], info: DistInfo) -> list[float]:
-    if info.world == 1:
-        return values
-    import torch.distributed as dist
-
-    t = torch.tensor(values, dtype=torch.float64, device=info.device)
-    dist.all_reduce(t)
-    return (t / info.world).tolist()
-
-
-def _gather_rng(info: DistInfo) -> list:
-    state = capture_rng()
-    if info.world == 1:
-        return [state]
-    import torch.distributed as dist
-
-    out = [None] * info.world
-    dist.all_gather_object(out, state)
-    return out
-
-
-def _barrier(info: DistInfo) -> None:
-    if info.world > 1:
-        import torch.distributed as dist
-
-        dist.barrier()
-
-
-# ------------------------------------------------------------------------------------------ train
-
-
-class _LogWindow:
-    """The training steps since the last metrics row: their summed losses, positives and wall time."""
-
-    def __init__(self):
-        self.loss = self.cls = self.loc = self.pos = 0.0
-        self.n = 0
-        self.t0 = time.perf_counter()
-
-    def add(self, rec: dict, pos: float) -> None:
-        if rec["finite"]:  # a step whose loss was not finite counts, with nothing added
-            self.loss, self.cls, self.loc = self.loss + rec["loss"], self.cls + rec["cls"], self.loc + rec["loc"]
-        self.pos += pos
-        self.n += 1
-
-    def means(self) -> list[float]:
-        n = max(1, self.n)
-        return [self.loss / n, self.cls / n, self.loc / n, self.pos / n]
 
 
 def _quiet(*_a, **_k) -> None:
@@ -252,7 +133,7 @@ class Trainer:
 
     def save(self, path: Path) -> None:
         """A checkpoint of the run where it stands (every rank takes part; rank 0 writes it and last.pth)."""
-        rng = _gather_rng(self.info)
+        rng = gather_rng(self.info)
         if self.info.main:
             cfg = self.cfg
             done = self.step_in_epoch >= cfg.steps_per_epoch
@@ -268,7 +149,7 @@ class Trainer:
             }
             save_training_checkpoint(path, self.model, dict(self.meta, epoch=ep_next, step=self.global_step), training)
             link_or_copy(path, self.out_dir / "last.pth")
-        _barrier(self.info)
+        barrier(self.info)
         self.last_path = path
 
     # ---- the run ------------------------------------------------------------------------------------------
@@ -335,17 +216,17 @@ class Trainer:
         net.train()
         set_frozen_bn_eval(self.model)
         trainable = [p for p in self.model.parameters() if p.requires_grad]
-        bar = _Progress(
+        bar = EpochProgress(
             len(loader.batch_sampler), f"epoch {self.epoch + 1}/{cfg.epochs}", cfg.progress and self.info.main
         )
-        window = _LogWindow()
+        window = LogWindow()
         for batch in loader:
             rec = self.train_step(net, batch, trainable)
             window.add(rec, float((batch["label"] == 1).float().sum()) / batch["label"].shape[0])
             bar.update(f"loss {rec['loss']:.4f} lr {rec['lr']:.2e}")
             if self.global_step % cfg.log_every == 0 or self.step_in_epoch == cfg.steps_per_epoch:
                 self._log_train(window, rec["lr"])
-                window = _LogWindow()
+                window = LogWindow()
             if self.step_in_epoch < cfg.steps_per_epoch and (
                 self.stopped or (cfg.save_every and self.step_in_epoch % cfg.save_every == 0)
             ):
@@ -383,8 +264,8 @@ class Trainer:
         self.history.append(rec)
         return rec
 
-    def _log_train(self, window: _LogWindow, lr: float) -> None:
-        vals = _all_mean(window.means(), self.info)
+    def _log_train(self, window: LogWindow, lr: float) -> None:
+        vals = all_mean(window.means(), self.info)
         dt = time.perf_counter() - window.t0
         if self.metrics is not None:
             self.metrics.write(
@@ -405,7 +286,8 @@ class Trainer:
         then the run moves to the next epoch."""
         cfg, info = self.cfg, self.info
         self.save(self.out_dir / f"checkpoint_e{self.epoch + 1:03d}.pth")
-        _prune(self.out_dir, cfg.keep, info)
+        if info.main:
+            prune_checkpoints(self.out_dir, cfg.keep)
         if info.main:
             ep_losses = [h["loss"] for h in self.history if h["epoch"] == self.epoch + 1 and h["finite"]]
             self.say(
@@ -415,7 +297,7 @@ class Trainer:
         if self.dataset.mix.validation and cfg.val_every and (self.epoch + 1) % cfg.val_every == 0:
             if info.main:
                 self.validate()
-            _barrier(info)
+            barrier(info)
         self.epoch += 1
         self.step_in_epoch = 0
 
@@ -447,19 +329,3 @@ def train(cfg: TrainConfig, resume: str | None = None, model=None, preset=None, 
     `model` / `preset` may be given directly (tests, custom architectures); otherwise built from cfg.preset.
     Changes no process-wide state: `siamtrack train` calls tracker.runtime.configure_process() first."""
     return Trainer(cfg, model, preset, log).fit(resume)
-
-
-def _prune(out_dir: Path, keep: int, info: DistInfo) -> None:
-    """Drop mid-epoch checkpoints superseded by an epoch checkpoint; keep the last `keep` epoch files."""
-    if not info.main:
-        return
-    epochs = sorted(out_dir.glob("checkpoint_e[0-9][0-9][0-9].pth"))
-    if not epochs:
-        return
-    last_epoch = int(epochs[-1].name[12:15])
-    for p in out_dir.glob("checkpoint_e[0-9][0-9][0-9]_s*.pth"):
-        if int(p.name[12:15]) <= last_epoch:
-            p.unlink(missing_ok=True)
-    if keep:
-        for p in epochs[:-keep]:
-            p.unlink(missing_ok=True)

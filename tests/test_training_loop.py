@@ -19,7 +19,7 @@ from tracker.training.config import TrainConfig
 from tracker.training.metrics_log import read_metrics
 from tracker.training.pairs import PairConfig
 from tracker.training.schedule import LRSchedule
-from tracker.training.sources import SourceSpec
+from tracker.training.source_spec import SourceSpec
 from tracker.training.tiny import EXEMPLAR, SEARCH, TinySiamese, tiny_preset
 from tracker.training.trainer import train
 
@@ -185,7 +185,7 @@ DDP_SCRIPT = """
 import sys, json, torch, torch.distributed as dist
 from tracker.training.config import TrainConfig
 from tracker.training.trainer import train
-from tracker.training.sources import SourceSpec
+from tracker.training.source_spec import SourceSpec
 from tracker.training.pairs import PairConfig
 from tracker.training.tiny import TinySiamese, tiny_preset, EXEMPLAR, SEARCH
 data, out = sys.argv[1], sys.argv[2]

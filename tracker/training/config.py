@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 
 from .checkpoint import plain
 from .pairs import PairConfig
-from .sources import SourceSpec
+from .source_spec import SourceSpec
 from .targets import RPNRule
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from ..io.sinks import atomic_write_text
-from . import metrics as M
 from .scoring import TrackerScores, print_warning
+from .vot_metrics import EAO_INTERVALS
 
 COLUMNS = {
     "otb": [
@@ -174,7 +174,7 @@ def _md_legend(protocol: str, meta: dict, seqs) -> list[str]:
             "truth are left out of AUC, precision and size.\n"
         ]
     if protocol == "vot":
-        low, high = M.EAO_INTERVALS.get(int(meta.get("vot_year") or 2018), M.EAO_INTERVALS[2018])
+        low, high = EAO_INTERVALS.get(int(meta.get("vot_year") or 2018), EAO_INTERVALS[2018])
         longest = max((len(q) for q in seqs), default=0)
         md = [
             "\nA: mean overlap (10 frames after each initialisation excluded); R: failures per 100 frames; "

@@ -13,6 +13,7 @@ import numpy as np
 from . import metrics as M
 from .datasets import Sequence
 from .results import ResultsError, ResultsLayout
+from .vot_metrics import EAO_INTERVALS, VOT_FAILURE, VOTSequenceResult, code_of, eao, is_code, vot_accuracy_robustness
 
 
 @dataclass
@@ -61,7 +62,7 @@ def _update_times(times, rows=None):
     keep[:1] = False
     if rows is not None:
         for i, r in enumerate(rows[: len(t)]):
-            if M.is_code(r) and M.code_of(r) != M.VOT_FAILURE:
+            if is_code(r) and code_of(r) != VOT_FAILURE:
                 keep[i] = False
     return t[keep]
 
@@ -216,18 +217,18 @@ def score_vot(layout: ResultsLayout, label: str, seqs, truncated=False, year=201
             continue
         traj = traj[: len(seq)]
         regions = [seq.region(i) for i in range(len(seq))]
-        run = M.VOTSequenceResult(traj, regions, seq.size, seq.tags)
+        run = VOTSequenceResult(traj, regions, seq.size, seq.tags)
         runs.append(run)
         times = _update_times(_first(layout.read_times(label, seq.name), len(seq)), traj)
         if times is not None:
             times_all.append(times)
-        a, r, f = M.vot_accuracy_robustness([run])
+        a, r, f = vot_accuracy_robustness([run])
         ts.sequences.append(seq.name)
         ts.per_sequence[seq.name] = {"accuracy": a, "failures": f, "frames": len(traj)}
     if runs:
-        a, r, f = M.vot_accuracy_robustness(runs)
-        interval = M.EAO_INTERVALS.get(int(year), M.EAO_INTERVALS[2018])
-        e, curve = M.eao(runs, interval=interval)
+        a, r, f = vot_accuracy_robustness(runs)
+        interval = EAO_INTERVALS.get(int(year), EAO_INTERVALS[2018])
+        e, curve = eao(runs, interval=interval)
         fps, ms = _speed(times_all)
         ts.summary = {"accuracy": a, "robustness": r, "failures": f, "eao": e, "fps": fps, "ms_per_frame": ms}
         ts.curves["expected_overlap"] = curve.tolist()
@@ -238,7 +239,7 @@ def score_vot(layout: ResultsLayout, label: str, seqs, truncated=False, year=201
                 stack = np.array([np.asarray((run.tags or {}).get(t, np.zeros(n)))[:n] for t in tags])
                 run.tags = dict(run.tags or {}, empty=(stack.sum(axis=0) == 0).astype(float))
             for t in tags + ["empty"]:
-                te, _ = M.eao(runs, interval=interval, tag=t)
+                te, _ = eao(runs, interval=interval, tag=t)
                 n_frames = sum(
                     int(np.sum(np.asarray((run.tags or {}).get(t, []))[: len(run.trajectory)] > 0)) for run in runs
                 )

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import metrics as M
-from .datasets import Sequence
 from .results import ResultsError, ResultsLayout
+from .sequences import Sequence
 from .vot_metrics import EAO_INTERVALS, VOT_FAILURE, VOTSequenceResult, code_of, eao, is_code, vot_accuracy_robustness
 
 

@@ -87,9 +87,11 @@ def main(argv=None) -> int:
         from tracker.build import resolve_preset
         from tracker.models import build_model
         from tracker.training.augment import CropAugment
+        from tracker.training.config import TrainConfig
+        from tracker.training.model import ModelGeometry, make_targets, probe_score_size
         from tracker.training.pairs import PairConfig, PairDataset
-        from tracker.training.sources import build_mix, parse_source_spec
-        from tracker.training.trainer import ModelGeometry, TrainConfig, make_targets, probe_score_size
+        from tracker.training.source_spec import parse_source_spec
+        from tracker.training.sources import build_mix
 
         preset = resolve_preset(args.preset)
         geom = ModelGeometry(preset)

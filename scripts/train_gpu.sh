@@ -29,7 +29,7 @@ RATE=$(python3 - <<'EOF'
 import time, argparse
 from tracker.cli import train as cli
 from tracker.training.recipe import config_from_args
-from tracker.training.trainer import ModelGeometry, build_pair_dataset, build_preset_model
+from tracker.training.model import ModelGeometry, build_pair_dataset, build_preset_model
 import torch
 p = argparse.ArgumentParser(); cli.add_arguments(p)
 cfg, _ = config_from_args(p.parse_args(['--recipe', 'scripts/recipes/siamrpn_effnet_lite0.yaml', '--device', 'cpu',

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from tracker import Tracker, TrackResult
-from tracker.bench.datasets import Sequence
 from tracker.bench.runner import parse_tracker_spec, track_supervised
+from tracker.bench.sequences import Sequence
 from tracker.cli.bench import main
 from tracker.config.presets import DEFAULT_PRESET
 

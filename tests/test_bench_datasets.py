@@ -5,7 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from tracker.bench.datasets import DatasetError, detect_format, load_dataset
+from tracker.bench.dataset_formats import detect_format
+from tracker.bench.datasets import load_dataset
+from tracker.bench.sequences import DatasetError
 
 
 def _images(folder, names):

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from tracker.bench import metrics as M
+from tracker.bench import polygons as P
+from tracker.bench import vot_metrics as V
 
 # ------------------------------------------------------------------ IoU and centre errors
 
@@ -86,23 +88,23 @@ def test_otb_scores_of_a_perfect_track():
 
 
 def test_polygon_overlap_of_rectangles_matches_box_iou():
-    assert M.polygon_overlap([0, 0, 10, 10], [5, 5, 10, 10]) == pytest.approx(25 / 175)
+    assert P.polygon_overlap([0, 0, 10, 10], [5, 5, 10, 10]) == pytest.approx(25 / 175)
 
 
 def test_polygon_overlap_square_and_diamond():
     # diamond with corners (5,0) (15,5) (5,10) (-5,5): area 20*10/2 = 100; the two tips outside x in [0,10]
     # are triangles of base 5 and height 5 (12.5 each): intersection 75, union 125 -> 0.6
     diamond = [5, 0, 15, 5, 5, 10, -5, 5]
-    assert M.polygon_overlap([0, 0, 10, 10], diamond) == pytest.approx(0.6)
-    assert M.polygon_overlap(diamond, [0, 0, 10, 10]) == pytest.approx(0.6)
+    assert P.polygon_overlap([0, 0, 10, 10], diamond) == pytest.approx(0.6)
+    assert P.polygon_overlap(diamond, [0, 0, 10, 10]) == pytest.approx(0.6)
 
 
 def test_polygon_overlap_is_clipped_to_the_image():
     # unclipped: [-10,0,20,10] vs [0,0,10,10] -> 100/200 = 0.5; clipped to the image both are [0,0,10,10]
-    assert M.polygon_overlap([-10, 0, 20, 10], [0, 0, 10, 10]) == pytest.approx(0.5)
-    assert M.polygon_overlap([-10, 0, 20, 10], [0, 0, 10, 10], bound=(50, 50)) == pytest.approx(1.0)
+    assert P.polygon_overlap([-10, 0, 20, 10], [0, 0, 10, 10]) == pytest.approx(0.5)
+    assert P.polygon_overlap([-10, 0, 20, 10], [0, 0, 10, 10], bound=(50, 50)) == pytest.approx(1.0)
     # a prediction wholly outside the image has zero overlap (a VOT failure)
-    assert M.polygon_overlap([60, 0, 10, 10], [45, 0, 10, 10], bound=(50, 50)) == 0.0
+    assert P.polygon_overlap([60, 0, 10, 10], [45, 0, 10, 10], bound=(50, 50)) == 0.0
 
 
 def test_polygon_overlap_non_convex_both_sides_uses_the_fallback_within_a_percent():
@@ -111,7 +113,7 @@ def test_polygon_overlap_non_convex_both_sides_uses_the_fallback_within_a_percen
     # -> IoU 25 / (150 - 25) = 0.2
     l1 = [0, 0, 5, 0, 5, 5, 10, 5, 10, 10, 0, 10]
     l2 = [5, 0, 10, 0, 10, 5, 15, 5, 15, 10, 5, 10]
-    assert M.polygon_overlap(l1, l2) == pytest.approx(0.2, abs=0.01)
+    assert P.polygon_overlap(l1, l2) == pytest.approx(0.2, abs=0.01)
 
 
 def test_polygon_to_box_axis_aligned_rectangle_and_rotated_square():
@@ -133,21 +135,21 @@ IOU_05, IOU_08, IOU_04 = [0, 0, 10, 5], [0, 0, 10, 8], [0, 0, 10, 4]
 def _runs():
     # A: tracked throughout, IoU 0.5. B: IoU 0.8, failure at frame 2, re-initialised at frame 4
     # (skipping = 2 in this constructed case), then IoU 0.4.
-    a = M.VOTSequenceResult([1] + [IOU_05] * 5, [GT] * 6, (100, 100))
-    b = M.VOTSequenceResult([1, IOU_08, 2, 0, 1, IOU_04], [GT] * 6, (100, 100))
+    a = V.VOTSequenceResult([1] + [IOU_05] * 5, [GT] * 6, (100, 100))
+    b = V.VOTSequenceResult([1, IOU_08, 2, 0, 1, IOU_04], [GT] * 6, (100, 100))
     return [a, b]
 
 
 def test_vot_overlaps_codes_are_nan_and_burn_in_hides_frames_after_each_init():
     _, b = _runs()
-    ov = M.vot_overlaps(b.trajectory, b.gt_regions)
+    ov = V.vot_overlaps(b.trajectory, b.gt_regions)
     np.testing.assert_allclose(ov, [np.nan, 0.8, np.nan, np.nan, np.nan, 0.4])
-    ov = M.vot_overlaps(b.trajectory, b.gt_regions, burnin=2)
+    ov = V.vot_overlaps(b.trajectory, b.gt_regions, burnin=2)
     assert np.all(np.isnan(ov))  # frames 0,1 and 4,5 hidden; 2, 3 are codes
 
 
 def test_vot_accuracy_and_robustness():
-    acc, rob, fails = M.vot_accuracy_robustness(_runs(), burnin=2)
+    acc, rob, fails = V.vot_accuracy_robustness(_runs(), burnin=2)
     # only A's frames 2..5 (IoU 0.5) remain; one failure in 12 frames -> 8.33 per 100 frames
     assert acc == pytest.approx(0.5)
     assert fails == 1
@@ -160,7 +162,7 @@ def test_eao_on_a_constructed_failure_pattern():
     # Expected overlap for length L (mean over frames 1..L-1 of the fragments still running):
     #   L=2: (.5 + .8 + .4)/3 = .5667   L=3: (.5 + .4)/2 = .45   L=4: (.5 + .8/3)/2 = .38333
     #   L=5: (.5 + .2)/2 = .35          L=6: (.5 + .16)/2 = .33
-    eao, curve = M.eao(_runs(), interval=(2, 4), skipping=2)
+    eao, curve = V.eao(_runs(), interval=(2, 4), skipping=2)
     np.testing.assert_allclose(curve, [1.0, 1.7 / 3, 0.45, (0.5 + 0.8 / 3) / 2, 0.35, 0.33], rtol=1e-6)
     assert eao == pytest.approx((1.7 / 3 + 0.45 + (0.5 + 0.8 / 3) / 2) / 3)
 
@@ -170,14 +172,14 @@ def test_eao_tag_weights_fragments_by_tagged_frames():
     # tag only B's frames: A's fragment gets weight 0, so the curve is B's alone
     runs[0].tags = {"occlusion": np.zeros(6)}
     runs[1].tags = {"occlusion": np.ones(6)}
-    _, curve = M.eao(runs, interval=(2, 4), skipping=2, tag="occlusion")
+    _, curve = V.eao(runs, interval=(2, 4), skipping=2, tag="occlusion")
     np.testing.assert_allclose(curve[1:4], [(0.8 + 0.4) / 2, 0.4, 0.8 / 3], rtol=1e-6)
 
 
 def test_eao_intervals_are_the_vot_years():
-    assert M.EAO_INTERVALS[2016] == (108, 371)
-    assert M.EAO_INTERVALS[2018] == (100, 356)
-    assert M.EAO_INTERVALS[2019] == (46, 291)
+    assert V.EAO_INTERVALS[2016] == (108, 371)
+    assert V.EAO_INTERVALS[2018] == (100, 356)
+    assert V.EAO_INTERVALS[2019] == (46, 291)
 
 
 # ------------------------------------------------------------------ GOT-10k and speed

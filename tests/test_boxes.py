@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from tracker.batch.manifest import parse_box_text
-from tracker.bench.datasets import DatasetError, parse_box_file
 from tracker.bench.metrics import iou
+from tracker.bench.sequences import DatasetError, parse_box_file
 from tracker.cli.args import box_arg
 from tracker.geometry import iou_corners, iou_xywh
 from tracker.io.boxes import BoxFileError, boxes_from_rows, parse_box, read_box_file, read_box_rows, split_values

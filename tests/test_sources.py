@@ -21,12 +21,12 @@ def _folder(tmp_path):
 
 
 def test_unpadded_frame_numbers_are_read_in_numeric_order_everywhere(tmp_path):
-    from tracker.bench import datasets
+    from tracker.bench import dataset_formats
     from tracker.training import data
 
     d = _folder(tmp_path)
     assert [p.name for p in list_images(d)] == NAMES
-    assert [p.name for p in datasets.list_images(d)] == NAMES
+    assert [p.name for p in dataset_formats.list_images(d)] == NAMES
     assert [p.split("/")[-1] for p in data.list_images(d)] == NAMES
     with open_source(str(d)) as src:
         got = [(i, int(f[0, 0, 0])) for i, f in src]
@@ -34,10 +34,10 @@ def test_unpadded_frame_numbers_are_read_in_numeric_order_everywhere(tmp_path):
 
 
 def test_one_extension_list():
-    from tracker.bench import datasets
+    from tracker.bench import dataset_formats
     from tracker.training import data
 
-    assert datasets.IMAGE_EXTS is IMAGE_EXTS and data.IMAGE_EXTS is IMAGE_EXTS
+    assert dataset_formats.IMAGE_EXTS is IMAGE_EXTS and data.IMAGE_EXTS is IMAGE_EXTS
     assert {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"} <= set(IMAGE_EXTS)
 
 

@@ -14,9 +14,10 @@ import torch
 
 from tracker.config.presets import get_preset
 from tracker.models import build_model
+from tracker.training.config import TrainConfig
 from tracker.training.losses import siamese_loss
+from tracker.training.model import ModelGeometry, make_targets, probe_score_size
 from tracker.training.pairs import collate
-from tracker.training.trainer import ModelGeometry, TrainConfig, make_targets, probe_score_size
 
 
 def step_inputs(name, device, search, size=48.0):

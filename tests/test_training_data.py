@@ -17,15 +17,9 @@ from tracker.training.data import (
     read_yolo,
     track_box,
 )
-from tracker.training.sources import (
-    SelfSupervisedParams,
-    SourceSpec,
-    TrackSource,
-    VideoSource,
-    build_mix,
-    parse_source_spec,
-    similarity_pair,
-)
+from tracker.training.source_spec import SourceSpec, parse_source_spec
+from tracker.training.sources import TrackSource, build_mix
+from tracker.training.video_source import SelfSupervisedParams, VideoSource, similarity_pair
 
 
 def write_sequence(folder, boxes, size=48, gt_name="groundtruth_rect.txt", img_sub="img", sep=","):

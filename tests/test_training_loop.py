@@ -15,12 +15,13 @@ import torch
 
 from tracker.cli import main as cli_main
 from tracker.training.checkpoint import export_weights
+from tracker.training.config import TrainConfig
 from tracker.training.metrics_log import read_metrics
 from tracker.training.pairs import PairConfig
 from tracker.training.schedule import LRSchedule
-from tracker.training.sources import SourceSpec
+from tracker.training.source_spec import SourceSpec
 from tracker.training.tiny import EXEMPLAR, SEARCH, TinySiamese, tiny_preset
-from tracker.training.trainer import TrainConfig, train
+from tracker.training.trainer import train
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -182,8 +183,9 @@ def test_cli_reports_bad_input_in_one_line(tmp_path, capsys):
 
 DDP_SCRIPT = """
 import sys, json, torch, torch.distributed as dist
-from tracker.training.trainer import TrainConfig, train
-from tracker.training.sources import SourceSpec
+from tracker.training.config import TrainConfig
+from tracker.training.trainer import train
+from tracker.training.source_spec import SourceSpec
 from tracker.training.pairs import PairConfig
 from tracker.training.tiny import TinySiamese, tiny_preset, EXEMPLAR, SEARCH
 data, out = sys.argv[1], sys.argv[2]

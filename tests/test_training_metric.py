@@ -170,7 +170,8 @@ def test_sources_of_one_folder_name_get_distinct_names(tmp_path):
     two sources with two names, so track keys (identities, negatives, distractors) never mix them up."""
     import cv2
 
-    from tracker.training.sources import SourceSpec, build_mix
+    from tracker.training.source_spec import SourceSpec
+    from tracker.training.sources import build_mix
 
     for root, n in ((tmp_path / "a" / "sequences", 1), (tmp_path / "b" / "sequences", 3)):
         for i in range(n):

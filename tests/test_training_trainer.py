@@ -1,5 +1,6 @@
 """The trainer's parts on a tiny model: the loss step, one epoch, saving, resuming (position and weights)
-and the refusal of another preset's checkpoint. test_training_loop.py covers whole runs through train()."""
+and the refusal of another preset's checkpoint; the pruning of a run's checkpoint files and the window of
+steps a metrics row sums up. test_training_loop.py covers whole runs through train()."""
 
 import numpy as np
 import pytest
@@ -7,9 +8,12 @@ import torch
 from test_training_loop import config, make_sequences
 
 from tracker.errors import UserError
+from tracker.training.checkpoint import prune_checkpoints
+from tracker.training.metrics_log import LogWindow
 from tracker.training.pairs import collate
+from tracker.training.step import loss_step
 from tracker.training.tiny import TinySiamese, tiny_preset
-from tracker.training.trainer import Trainer, loss_step
+from tracker.training.trainer import Trainer
 
 
 @pytest.fixture(scope="module")
@@ -70,3 +74,33 @@ def test_resume_refuses_a_checkpoint_of_another_preset(data, tmp_path):
     b = trainer(config(data, tmp_path / "rpn"))
     with pytest.raises(UserError, match="a checkpoint of tiny_siamfc, not tiny_siamrpn"):
         b.resume(str(a.last_path))
+
+
+@pytest.mark.parametrize(
+    "keep, left",
+    [
+        (0, {"checkpoint_e001.pth", "checkpoint_e002.pth", "checkpoint_e003_s000001.pth", "last.pth"}),
+        (1, {"checkpoint_e002.pth", "checkpoint_e003_s000001.pth", "last.pth"}),
+    ],
+)
+def test_pruning_drops_superseded_mid_epoch_checkpoints_and_keeps_the_last_epochs(tmp_path, keep, left):
+    names = [
+        "checkpoint_e001.pth",
+        "checkpoint_e001_s000002.pth",
+        "checkpoint_e002.pth",
+        "checkpoint_e002_s000001.pth",
+        "checkpoint_e003_s000001.pth",  # the epoch after the last complete one: still needed to resume
+        "last.pth",
+    ]
+    for n in names:
+        (tmp_path / n).write_bytes(b"x")
+    prune_checkpoints(tmp_path, keep)
+    assert {p.name for p in tmp_path.iterdir()} == left
+
+
+def test_a_log_window_averages_its_steps_and_counts_a_non_finite_one_with_nothing_added():
+    w = LogWindow()
+    w.add({"finite": True, "loss": 3.0, "cls": 1.0, "loc": 2.0}, pos=4.0)
+    w.add({"finite": False, "loss": float("nan"), "cls": float("nan"), "loc": float("nan")}, pos=2.0)
+    assert w.n == 2
+    assert w.means() == [1.5, 0.5, 1.0, 3.0]

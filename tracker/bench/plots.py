@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from . import metrics as M
+from .vot_metrics import EAO_INTERVALS
 
 _COLOURS = [
     "#d62728",
@@ -138,7 +139,7 @@ def make_plots(report_dir, ranked_scores, protocol: str, meta: dict) -> dict:
         plt = _plt()
         fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=110)
         year = int(meta.get("vot_year") or 2018)
-        low, high = M.EAO_INTERVALS.get(year, M.EAO_INTERVALS[2018])
+        low, high = EAO_INTERVALS.get(year, EAO_INTERVALS[2018])
         for t in ranked_scores:
             curve = t.curves.get("expected_overlap")
             if not curve:

@@ -96,7 +96,7 @@ class ResultsLayout:
     def write(self, label: str, seq: str, rows, times) -> None:
         """`rows`: boxes, or (VOT) codes and boxes. Times first, boxes last: the box file marks completion."""
         atomic_write_text(self.time_file(label, seq), "".join(f"{t:.6f}\n" for t in times))
-        from .datasets import shift_region
+        from .sequences import shift_region
 
         base = self.bases.get(seq, 0)
         lines = []
@@ -111,8 +111,8 @@ class ResultsLayout:
 
     def read_boxes(self, label: str, seq: str) -> np.ndarray:
         """One-pass results as an (N, 4) array; 8-value polygons are turned into boxes."""
-        from .datasets import shift_region
         from .metrics import polygon_to_box
+        from .sequences import shift_region
 
         base = self.bases.get(seq, 0)
         rows = read_rows(self.box_file(label, seq), allow_codes=False)
@@ -124,7 +124,7 @@ class ResultsLayout:
 
     def read_trajectory(self, label: str, seq: str) -> list:
         """VOT supervised results: per frame an int code or a float array (4 or 8 values)."""
-        from .datasets import shift_region
+        from .sequences import shift_region
 
         base = self.bases.get(seq, 0)
         rows = read_rows(self.box_file(label, seq), allow_codes=True)

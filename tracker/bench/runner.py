@@ -14,9 +14,11 @@ import numpy as np
 from ..config.presets import DEFAULT_ALIAS, DEFAULT_PRESET
 from ..errors import UserError
 from ..progress import Progress
-from .datasets import DatasetError, Sequence
-from .metrics import VOT_FAILURE, VOT_INIT, VOT_SKIP, jitter_box, polygon_overlap
+from .metrics import jitter_box
+from .polygons import polygon_overlap
 from .results import ResultsLayout, safe_label
+from .sequences import DatasetError, Sequence
+from .vot_metrics import VOT_FAILURE, VOT_INIT, VOT_SKIP
 
 VOT_SKIP_FRAMES = 5
 

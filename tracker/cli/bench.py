@@ -146,9 +146,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     from ..bench.datasets import load_dataset
-    from ..bench.report import score_all, write_report
+    from ..bench.report import write_report
     from ..bench.results import ResultsLayout, safe_label
     from ..bench.runner import build_from_spec, parse_tracker_spec, plan_jobs, run_jobs
+    from ..bench.scoring import score_all
     from ..errors import UserError
     from ..progress import Progress
     from .args import model_dirs, model_uses_torch

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import yaml
 
-from .presets import PYSOT_INPUT, HeadSpec, ModelSpec, NeckSpec, Preset, PresetError, SiamRPNParams
+from .preset_parts import HeadSpec, ModelSpec, NeckSpec, SiamRPNParams
+from .presets import PYSOT_INPUT, Preset, PresetError
 
 BACKBONES = {
     "alexnetlegacy": "alexnet_legacy",

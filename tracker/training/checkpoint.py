@@ -143,3 +143,17 @@ def export_weights(train_ckpt, out, half: bool = False) -> Path:
     meta = dict(ckpt["meta"], dtype="float16" if half else "float32")
     atomic_save({"state_dict": state, "meta": meta}, out)
     return Path(out)
+
+
+def prune_checkpoints(out_dir: Path, keep: int) -> None:
+    """Drop mid-epoch checkpoints superseded by an epoch checkpoint; keep the last `keep` epoch files (0: all)."""
+    epochs = sorted(out_dir.glob("checkpoint_e[0-9][0-9][0-9].pth"))
+    if not epochs:
+        return
+    last_epoch = int(epochs[-1].name[12:15])
+    for p in out_dir.glob("checkpoint_e[0-9][0-9][0-9]_s*.pth"):
+        if int(p.name[12:15]) <= last_epoch:
+            p.unlink(missing_ok=True)
+    if keep:
+        for p in epochs[:-keep]:
+            p.unlink(missing_ok=True)

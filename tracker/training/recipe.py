@@ -12,9 +12,9 @@ from pathlib import Path
 
 from ..errors import UserError
 from .augment import CropAugment
+from .config import TrainConfig
 from .pairs import PairConfig
-from .sources import parse_source_spec, spec_from_dict
-from .trainer import TrainConfig
+from .source_spec import parse_source_spec, spec_from_dict
 
 # option name -> type; everything a recipe or the command line may set
 OPTIONS = {

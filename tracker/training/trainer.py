@@ -9,11 +9,8 @@ computes, step for step, the losses of the run that was never interrupted.
 
 from __future__ import annotations
 
-import os
 import random
-import sys
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import cast
 
@@ -21,157 +18,21 @@ import numpy as np
 import torch
 
 from ..errors import UserError
-from ..models import InputAdapter
 from .checkpoint import (
-    capture_rng,
     link_or_copy,
     load_training_checkpoint,
-    plain,
+    prune_checkpoints,
     restore_rng,
     save_training_checkpoint,
     unwrap,
 )
-from .losses import siamese_loss
-from .metrics_log import MetricsLog
-from .pairs import (
-    AnchorFreeTargetMaker,
-    PairConfig,
-    PairDataset,
-    RPNTargetMaker,
-    SiamFCTargetMaker,
-    StepBatchSampler,
-    collate,
-)
+from .config import TrainConfig
+from .distributed import all_mean, barrier, gather_rng, init_distributed
+from .metrics_log import EpochProgress, LogWindow, MetricsLog
+from .model import ModelGeometry, build_pair_dataset, build_preset_model, checkpoint_meta
+from .pairs import StepBatchSampler, collate
 from .schedule import LRSchedule, param_groups, set_backbone_trainable, set_frozen_bn_eval
-from .sources import SourceSpec, build_mix
-from .targets import RPNRule, RPNTargets
-
-
-@dataclass
-class TrainConfig:
-    preset: str
-    sources: list[SourceSpec] = field(default_factory=list)
-    val: list[str] = field(default_factory=list)
-    out: str = "runs/train"
-    epochs: int = 20
-    steps_per_epoch: int = 500
-    batch_size: int = 16  # per process
-    workers: int = 2
-    lr: float = 0.005
-    end_lr: float = 0.0005
-    warmup_epochs: float = 0.0
-    warmup_lr: float = 0.001
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    clip: float = 10.0
-    freeze_epochs: int = 0  # backbone frozen (BN in eval) for the first epochs
-    backbone_lr_mult: float = 0.1  # backbone lr factor once unfrozen
-    train_layers: list[str] | None = None  # backbone sub-modules unfrozen (None: all)
-    cls_weight: float = 1.0
-    loc_weight: float = 1.2
-    radius: float = 16.0  # SiamFC positive radius, search-crop pixels
-    metric_loss: str = "none"  # an embedding loss added to the head's (tracker.training.metric)
-    metric_weight: float = 0.1
-    metric_margin: float = 0.5
-    rpn: RPNRule = field(default_factory=RPNRule)
-    pairs: PairConfig = field(default_factory=PairConfig)
-    seed: int = 0
-    device: str = "auto"
-    amp: bool = True  # mixed precision (CUDA only)
-    init: str | None = None  # weights to start from (any format the model loader reads)
-    pretrained_backbone: bool = True  # ImageNet backbone weights where the preset has them
-    save_every: int = 0  # extra checkpoint every N steps inside an epoch (0: per epoch only)
-    keep: int = 0  # keep the last K epoch checkpoints (0: all)
-    val_every: int = 1  # validate every N epochs when validation sequences exist (0: never)
-    val_frames: int = 0  # frames per validation sequence (0: all)
-    log_every: int = 10
-    max_steps: int | None = None  # stop (with a checkpoint) after this global step; resume continues
-    progress: bool = True
-
-    def recipe(self) -> dict:
-        d = asdict(self)
-        d["sources"] = [s.to_dict() for s in self.sources]
-        return plain(d)
-
-
-# ----------------------------------------------------------------------------------------- helpers
-
-
-class ModelGeometry:
-    """What training needs from a preset: family, crop sizes, context, score-map stride, anchors."""
-
-    def __init__(self, preset):
-        t = preset.track
-        self.name = preset.name
-        self.family = preset.family
-        self.exemplar_size = int(t.exemplar_size)
-        self.context = float(t.context_amount)
-        if self.family == "siamfc":
-            self.stride = float(t.total_stride)
-            self.ratios, self.scales = (), ()
-        elif self.family == "anchor_free":
-            self.stride = float(preset.model.head.stride)
-            self.ratios, self.scales = (), ()
-        else:
-            self.stride = float(t.anchor_stride)
-            self.ratios, self.scales = tuple(t.anchor_ratios), tuple(t.anchor_scales)
-        self.anchor_num = len(self.ratios) * len(self.scales)
-        self.input = preset.input
-
-    def describe_input(self) -> str:
-        d = getattr(self.input, "describe", None)
-        return d() if d else str(self.input)
-
-
-def probe_score_size(model, geom: ModelGeometry, search_size: int, device) -> int:
-    m = unwrap(model)
-    was = m.training
-    m.eval()
-    with torch.no_grad():
-        z = torch.zeros(1, 3, geom.exemplar_size, geom.exemplar_size, device=device)
-        x = torch.zeros(1, 3, search_size, search_size, device=device)
-        out = m(z, x)
-    m.train(was)
-    cls = out["cls"]
-    if cls.shape[-1] != cls.shape[-2]:
-        raise UserError(f"model {geom.name}: non-square score map {tuple(cls.shape)}")
-    # anchor-free heads give one target logit per point, or background and target logits (NanoTrack's)
-    expect = {"siamfc": (1,), "anchor_free": (1, 2)}.get(geom.family, (2 * geom.anchor_num,))
-    if cls.shape[1] not in expect:
-        raise UserError(
-            f"model {geom.name}: score map has {cls.shape[1]} channels, expected {' or '.join(map(str, expect))}"
-        )
-    return int(cls.shape[-1])
-
-
-def make_targets(geom: ModelGeometry, score_size: int, cfg: TrainConfig):
-    if geom.family == "siamfc":
-        return SiamFCTargetMaker(score_size, geom.stride, cfg.pairs.search_size, cfg.radius)
-    if geom.family == "anchor_free":
-        return AnchorFreeTargetMaker(score_size, geom.stride, cfg.pairs.search_size)
-    from ..geometry import anchor_boxes
-
-    anchors = anchor_boxes(int(geom.stride), geom.ratios, geom.scales, score_size)
-    return RPNTargetMaker(RPNTargets(anchors, geom.anchor_num, score_size, geom.stride, cfg.pairs.search_size, cfg.rpn))
-
-
-def build_pair_dataset(cfg: TrainConfig, model, geom: ModelGeometry, device) -> tuple[PairDataset, int]:
-    """The training pairs of `cfg` with the targets of this model's score map; also the map's size."""
-    score_size = probe_score_size(model, geom, cfg.pairs.search_size, device)
-    dataset = PairDataset(build_mix(cfg.sources, cfg.val), cfg.pairs, make_targets(geom, score_size, cfg), cfg.seed)
-    return dataset, score_size
-
-
-def add_metric_loss(losses: dict, outputs: dict, batch: dict, cfg: TrainConfig, geom: ModelGeometry, device) -> dict:
-    """`losses` with cfg.metric_loss on the batch's embeddings added to the total (and reported as 'metric')."""
-    from .metric import metric_loss, search_embedding, template_embedding
-
-    xb = batch["x_box"].to(device).float()
-    centres = torch.stack([(xb[:, 0] + xb[:, 2]) / 2, (xb[:, 1] + xb[:, 3]) / 2], dim=1)
-    za = template_embedding(outputs["zf"])
-    xs = search_embedding(outputs["xf"], centres, cfg.pairs.search_size, geom.stride)
-    m = metric_loss(cfg.metric_loss, za, xs, batch["z_id"].to(device), batch["x_id"].to(device), cfg.metric_margin)
-    return dict(losses, loss=losses["loss"] + cfg.metric_weight * m, metric=m)
+from .step import loss_step
 
 
 def seed_everything(seed: int) -> None:
@@ -183,168 +44,6 @@ def seed_everything(seed: int) -> None:
 def _worker_init(_):
     # no cv2.setNumThreads here: in a forked child whose parent has used OpenCV's thread pool it deadlocks
     torch.set_num_threads(1)
-
-
-class _Progress:
-    def __init__(self, total, desc, enabled):
-        self.total, self.desc, self.enabled = total, desc, enabled
-        self.n, self.t0, self.last = 0, time.perf_counter(), 0.0
-        self.tty = sys.stderr.isatty()
-
-    def update(self, suffix=""):
-        self.n += 1
-        if not self.enabled:
-            return
-        now = time.perf_counter()
-        done = self.n >= self.total
-        if self.tty and (now - self.last > 0.2 or done):
-            frac = self.n / max(1, self.total)
-            sys.stderr.write(f"\r{self.desc} [{'#' * int(frac * 20):<20}] {self.n}/{self.total} {suffix}".ljust(100))
-            sys.stderr.flush()
-            self.last = now
-        elif not self.tty and (now - self.last > 30 or done):
-            sys.stderr.write(f"{self.desc} {self.n}/{self.total} {suffix}\n")
-            self.last = now
-
-    def close(self):
-        if self.enabled and self.tty:
-            sys.stderr.write("\n")
-
-
-# ------------------------------------------------------------------------------------ distributed
-
-
-@dataclass
-class DistInfo:
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-    device: torch.device = torch.device("cpu")
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-
-def init_distributed(device: str) -> DistInfo:
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    local = int(os.environ.get("LOCAL_RANK", "0"))
-    want = device
-    if want == "auto":
-        want = "cuda" if torch.cuda.is_available() else "cpu"
-    if want.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise UserError(f"--device {device}: CUDA is not available (torch {torch.__version__})")
-        dev = torch.device("cuda", local if world > 1 else (torch.device(want).index or 0))
-        torch.cuda.set_device(dev)
-    elif want == "cpu":
-        dev = torch.device("cpu")
-    else:
-        raise UserError(f"unknown device {device!r} (auto, cpu, cuda)")
-    if world > 1:
-        import torch.distributed as dist
-
-        if not dist.is_initialized():
-            dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
-    return DistInfo(rank, world, local, dev)
-
-
-def _all_mean(values: list[float], info: DistInfo) -> list[float]:
-    if info.world == 1:
-        return values
-    import torch.distributed as dist
-
-    t = torch.tensor(values, dtype=torch.float64, device=info.device)
-    dist.all_reduce(t)
-    return (t / info.world).tolist()
-
-
-def _gather_rng(info: DistInfo) -> list:
-    state = capture_rng()
-    if info.world == 1:
-        return [state]
-    import torch.distributed as dist
-
-    out = [None] * info.world
-    dist.all_gather_object(out, state)
-    return out
-
-
-def _barrier(info: DistInfo) -> None:
-    if info.world > 1:
-        import torch.distributed as dist
-
-        dist.barrier()
-
-
-# ------------------------------------------------------------------------------------------ train
-
-
-def build_preset_model(cfg: TrainConfig):
-    from ..build import resolve_preset
-    from ..models import build_model, load_into, read_checkpoint
-
-    preset = resolve_preset(cfg.preset)
-    model = build_model(preset, pretrained_backbone=cfg.pretrained_backbone)
-    if cfg.init:
-        state, _ = read_checkpoint(cfg.init)
-        load_into(model, state, cfg.init, preset.name)
-    return preset, model
-
-
-TARGET_KEYS = ("label", "label_weight", "delta", "delta_weight", "cls_target", "ltrb")
-
-
-def loss_step(net, batch: dict, cfg: TrainConfig, geom: ModelGeometry, device, use_amp: bool) -> dict:
-    """The forward pass of one batch (under float16 autocast with `use_amp`) and its losses:
-    {"loss": total, "cls": ..., "loc": ..., and "metric" with cfg.metric_loss}."""
-    to_input = InputAdapter(geom.input, torch.device(device)).tensor  # the trackers' conversion, on `device`
-    z = to_input(batch["z"])
-    x = to_input(batch["x"])
-    tgt = {k: v.to(device, non_blocking=True) for k, v in batch.items() if k in TARGET_KEYS}
-    with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
-        outputs = net(z, x, with_features=True) if cfg.metric_loss != "none" else net(z, x)
-    losses = siamese_loss(outputs, tgt, geom.family, cfg.cls_weight, cfg.loc_weight)
-    if cfg.metric_loss != "none":
-        losses = add_metric_loss(losses, outputs, batch, cfg, geom, device)
-    return losses
-
-
-def checkpoint_meta(geom: ModelGeometry, cfg: TrainConfig) -> dict:
-    """What every checkpoint of this run says about itself: preset, family, input convention, recipe."""
-    conv = geom.input
-    return {
-        "preset": geom.name,
-        "family": geom.family,
-        "input_convention": {
-            "channel_order": str(conv.channel_order),
-            "scale": float(conv.scale),
-            "mean": list(conv.mean) if conv.mean is not None else None,
-            "std": list(conv.std) if conv.std is not None else None,
-            "description": geom.describe_input(),
-        },
-        "recipe": cfg.recipe(),
-    }
-
-
-class _LogWindow:
-    """The training steps since the last metrics row: their summed losses, positives and wall time."""
-
-    def __init__(self):
-        self.loss = self.cls = self.loc = self.pos = 0.0
-        self.n = 0
-        self.t0 = time.perf_counter()
-
-    def add(self, rec: dict, pos: float) -> None:
-        if rec["finite"]:  # a step whose loss was not finite counts, with nothing added
-            self.loss, self.cls, self.loc = self.loss + rec["loss"], self.cls + rec["cls"], self.loc + rec["loc"]
-        self.pos += pos
-        self.n += 1
-
-    def means(self) -> list[float]:
-        n = max(1, self.n)
-        return [self.loss / n, self.cls / n, self.loc / n, self.pos / n]
 
 
 def _quiet(*_a, **_k) -> None:
@@ -434,7 +133,7 @@ class Trainer:
 
     def save(self, path: Path) -> None:
         """A checkpoint of the run where it stands (every rank takes part; rank 0 writes it and last.pth)."""
-        rng = _gather_rng(self.info)
+        rng = gather_rng(self.info)
         if self.info.main:
             cfg = self.cfg
             done = self.step_in_epoch >= cfg.steps_per_epoch
@@ -450,7 +149,7 @@ class Trainer:
             }
             save_training_checkpoint(path, self.model, dict(self.meta, epoch=ep_next, step=self.global_step), training)
             link_or_copy(path, self.out_dir / "last.pth")
-        _barrier(self.info)
+        barrier(self.info)
         self.last_path = path
 
     # ---- the run ------------------------------------------------------------------------------------------
@@ -517,17 +216,17 @@ class Trainer:
         net.train()
         set_frozen_bn_eval(self.model)
         trainable = [p for p in self.model.parameters() if p.requires_grad]
-        bar = _Progress(
+        bar = EpochProgress(
             len(loader.batch_sampler), f"epoch {self.epoch + 1}/{cfg.epochs}", cfg.progress and self.info.main
         )
-        window = _LogWindow()
+        window = LogWindow()
         for batch in loader:
             rec = self.train_step(net, batch, trainable)
             window.add(rec, float((batch["label"] == 1).float().sum()) / batch["label"].shape[0])
             bar.update(f"loss {rec['loss']:.4f} lr {rec['lr']:.2e}")
             if self.global_step % cfg.log_every == 0 or self.step_in_epoch == cfg.steps_per_epoch:
                 self._log_train(window, rec["lr"])
-                window = _LogWindow()
+                window = LogWindow()
             if self.step_in_epoch < cfg.steps_per_epoch and (
                 self.stopped or (cfg.save_every and self.step_in_epoch % cfg.save_every == 0)
             ):
@@ -565,8 +264,8 @@ class Trainer:
         self.history.append(rec)
         return rec
 
-    def _log_train(self, window: _LogWindow, lr: float) -> None:
-        vals = _all_mean(window.means(), self.info)
+    def _log_train(self, window: LogWindow, lr: float) -> None:
+        vals = all_mean(window.means(), self.info)
         dt = time.perf_counter() - window.t0
         if self.metrics is not None:
             self.metrics.write(
@@ -587,7 +286,8 @@ class Trainer:
         then the run moves to the next epoch."""
         cfg, info = self.cfg, self.info
         self.save(self.out_dir / f"checkpoint_e{self.epoch + 1:03d}.pth")
-        _prune(self.out_dir, cfg.keep, info)
+        if info.main:
+            prune_checkpoints(self.out_dir, cfg.keep)
         if info.main:
             ep_losses = [h["loss"] for h in self.history if h["epoch"] == self.epoch + 1 and h["finite"]]
             self.say(
@@ -597,7 +297,7 @@ class Trainer:
         if self.dataset.mix.validation and cfg.val_every and (self.epoch + 1) % cfg.val_every == 0:
             if info.main:
                 self.validate()
-            _barrier(info)
+            barrier(info)
         self.epoch += 1
         self.step_in_epoch = 0
 
@@ -629,19 +329,3 @@ def train(cfg: TrainConfig, resume: str | None = None, model=None, preset=None, 
     `model` / `preset` may be given directly (tests, custom architectures); otherwise built from cfg.preset.
     Changes no process-wide state: `siamtrack train` calls tracker.runtime.configure_process() first."""
     return Trainer(cfg, model, preset, log).fit(resume)
-
-
-def _prune(out_dir: Path, keep: int, info: DistInfo) -> None:
-    """Drop mid-epoch checkpoints superseded by an epoch checkpoint; keep the last `keep` epoch files."""
-    if not info.main:
-        return
-    epochs = sorted(out_dir.glob("checkpoint_e[0-9][0-9][0-9].pth"))
-    if not epochs:
-        return
-    last_epoch = int(epochs[-1].name[12:15])
-    for p in out_dir.glob("checkpoint_e[0-9][0-9][0-9]_s*.pth"):
-        if int(p.name[12:15]) <= last_epoch:
-            p.unlink(missing_ok=True)
-    if keep:
-        for p in epochs[:-keep]:
-            p.unlink(missing_ok=True)

@@ -180,15 +180,21 @@ def test_an_unexportable_layer_is_named_in_one_line(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_int8_is_opt_in_calibrated_and_tracks(small_export, shared_dir, tmp_path, capsys):
-    from tracker.build import load_model, resolve_preset
+    from tracker.bench.datasets import load_dataset
+    from tracker.build import resolve_preset
     from tracker.engines.exported import read_export
     from tracker.export.onnx import export_model
+    from tracker.export.quantize import Calibration
+    from tracker.models import load_model
 
     fixture = shared_dir / "parity" / "pysot_alex_upxcorr_w025"
     preset = resolve_preset(str(fixture / "config.yaml"))
     model, _ = load_model(preset, fixture / "weights.pth")
     calib = shared_dir / "data" / "sequences"
-    export = export_model(preset, model, tmp_path / "int8", None, int8=True, calibration=calib, calibration_frames=6)
+    calibration = Calibration(str(calib), load_dataset(calib)[1])
+    export = export_model(
+        preset, model, tmp_path / "int8", None, int8=True, calibration=calibration, calibration_frames=6
+    )
     assert export.precision == "int8" and [g.precision for g in export.search] == ["int8"]
     import onnx
 

@@ -142,7 +142,7 @@ def test_opencv_nano_files_track_in_our_engine_as_the_nanotrack_v2_preset(shared
     0.88 between the two, 0.72 and 0.71 against the ground truth)."""
     pytest.importorskip("onnx")
     from tracker.config.presets import InputConvention
-    from tracker.engines.preprocess import NumpyInput
+    from tracker.preprocess import NumpyInput
 
     monkeypatch.setenv("SIAMTRACK_CACHE", str(tmp_path / "cache"))
     frames, box = _car1(shared_dir, 60)

@@ -20,6 +20,11 @@ CORE = (
     "progress",
     "errors",
     "build",
+    "prepare",
+    "export",
+    "result",
+    "preprocess",
+    "version",
 )
 APPLICATIONS = ("cli", "batch", "bench", "gui", "training")
 

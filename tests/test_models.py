@@ -352,7 +352,7 @@ def test_cpu_input_takes_a_mean_or_a_std_alone(mean, std):
     import numpy as np
 
     from tracker.config.presets import InputConvention
-    from tracker.engines.preprocess import NumpyInput
+    from tracker.preprocess import NumpyInput
 
     crops = np.random.default_rng(0).integers(0, 256, (2, 5, 7, 3), dtype=np.uint8)
     from tracker.models.siamese import InputAdapter
@@ -438,9 +438,10 @@ def test_lite0_fast_preset_keeps_its_search_map_whole():
 def test_the_transformed_copy_works_on_its_own_weights():
     # the channels-last copy works on a copy: the model's own weights keep their layout
     from tracker.models import fast as fast_mod
+    from tracker.models import siamese as siamese_mod
 
     model = with_random_bn_stats(build_model(get_preset("siamrpn_effnet_lite0_fast")).eval())
-    branch = fast_mod.ShapeSpecialised(fast_mod.SearchBranch(model).eval())
+    branch = fast_mod.ShapeSpecialised(siamese_mod.SearchBranch(model).eval())
     with torch.inference_mode():
         branch(torch.randn(1, 3, 255, 255))
     conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (3, 3))
@@ -514,6 +515,7 @@ def test_fold_batchnorms_follows_the_tensors_not_the_module_calls():
 @pytest.mark.parametrize("failure", ["raises", "computes something else"])
 def test_a_transform_that_fails_leaves_the_eager_module(monkeypatch, failure):
     from tracker.models import fast as fast_mod
+    from tracker.models import siamese as siamese_mod
 
     def broken(module):
         if failure == "raises":
@@ -524,11 +526,11 @@ def test_a_transform_that_fails_leaves_the_eager_module(monkeypatch, failure):
 
     monkeypatch.setattr(fast_mod, "pointwise_as_matmul", broken)
     model = build_model(get_preset("siamrpn_effnet_lite0_fast")).eval()
-    branch = fast_mod.ShapeSpecialised(fast_mod.SearchBranch(model).eval())
+    branch = fast_mod.ShapeSpecialised(siamese_mod.SearchBranch(model).eval())
     x = torch.randn(1, 3, 255, 255)
     with torch.inference_mode():
         out = branch(x)
-        eager = fast_mod.SearchBranch(model).eval()(x)
+        eager = siamese_mod.SearchBranch(model).eval()(x)
     assert list(branch.copies.values()) == [branch.module]
     assert all(torch.equal(a, b) for a, b in zip(out, eager))
 

@@ -13,9 +13,8 @@ import torch
 
 from backbones import build_backbone
 from tracker import build_tracker
-from tracker.build import load_model
 from tracker.config.presets import get_preset
-from tracker.models import build_model, read_checkpoint
+from tracker.models import build_model, load_model, read_checkpoint
 from tracker.models.checkpoint import CheckpointError
 
 VERSIONS = ("v2", "v3")

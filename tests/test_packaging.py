@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 def test_one_version_number():
     cfg = configparser.ConfigParser()
     cfg.read(REPO / "setup.cfg")
-    assert cfg["metadata"]["version"] == "attr: tracker.__version__"
+    assert cfg["metadata"]["version"] == "attr: tracker.version.__version__"
     assert __version__.count(".") == 2
 
 

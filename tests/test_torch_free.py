@@ -160,7 +160,7 @@ def test_with_torch_a_damaged_shipped_export_falls_back_to_exporting_the_weights
     monkeypatch.setenv("SIAMTRACK_CACHE", str(tmp_path / "cache"))
     t = build_tracker(DEFAULT_PRESET, engine="onnxruntime")
     assert t.engine.export.root.parent == tmp_path / "cache" / "exports"
-    from tracker.engines.auto import forget_export
+    from tracker.prepare.auto import forget_export
 
     forget_export(read_export(shipped_export_dir(get_preset(DEFAULT_PRESET)), verify=False))
     assert bad.is_file()  # package data is never removed

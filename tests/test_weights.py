@@ -63,7 +63,7 @@ def test_shipped_weights_load_strictly_and_track(name, shared_dir):
     import cv2
 
     from tracker import build_tracker
-    from tracker.build import load_model
+    from tracker.models import load_model
 
     preset = get_preset(name)
     model, meta = load_model(preset)  # strict load, sha256 checked

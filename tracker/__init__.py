@@ -11,13 +11,13 @@ _os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 from typing import TYPE_CHECKING, Any, Union
 
 from .errors import UserError
-from .trackers.base import NotInitializedError, Tracker, TrackerError, TrackResult
+from .result import TrackerError, TrackResult
+from .trackers.base import NotInitializedError, Tracker
+from .version import __version__ as __version__
 
 if TYPE_CHECKING:
     from .config.presets import Preset
     from .sequence import FrameResult, TrackRun, fps_from_times
-
-__version__ = "0.2.0"
 
 
 def build_tracker(

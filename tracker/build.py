@@ -1,27 +1,26 @@
 """Building trackers: `build_tracker` (every family: a preset, a pysot YAML, an export folder or an OpenCV
 baseline) and `build_siamese_tracker` (preset or pysot YAML + checkpoint → a ready SiamFC / SiamRPN /
-anchor-free tracker on an engine), with the steps they share (`resolve_preset`, `resolve_device`,
-`load_model`). Building changes no process-wide state; see `tracker.runtime.configure_process`."""
+anchor-free tracker on an engine), with `resolve_preset` (what names a model). Building changes no
+process-wide state; see `tracker.runtime.configure_process`.
+
+A tracker on an ONNX engine is built with tracker.prepare: the export a preset runs on and the `auto` engine's
+choice (auto), the tracker on an export (on_export), OpenCV's NanoTrack pair converted (opencv_nano)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from .config.presets import Preset, PresetError, get_preset
 from .errors import UserError
 from .trackers.base import Tracker
-
-if TYPE_CHECKING:
-    import torch
 
 
 def build_tracker(preset_or_config, weights=None, device="cpu", xcorr="torch", engine=None, **overrides) -> Tracker:
     """A preset name, preset object or YAML (run by `engine`: auto, torch, onnxruntime, openvino; None: auto
     unless tracker.engines.set_default_engine said otherwise); a folder
     written by `siamtrack export` (ONNX engines only, no torch needed); `opencv-nano:DIR`, the backbone and
-    neck-head files of OpenCV's cv2.TrackerNano run by our engines and tracker (tracker.engines.opencv_nano); or
+    neck-head files of OpenCV's cv2.TrackerNano run by our engines and tracker (tracker.prepare.opencv_nano); or
     an OpenCV baseline (`opencv:...`)."""
     if isinstance(preset_or_config, str) and preset_or_config.startswith("opencv:"):
         if engine not in (None, "auto"):
@@ -29,7 +28,7 @@ def build_tracker(preset_or_config, weights=None, device="cpu", xcorr="torch", e
         from .trackers.opencv import build_opencv_tracker
 
         return build_opencv_tracker(preset_or_config, **overrides)
-    from .engines.opencv_nano import is_opencv_nano
+    from .prepare.opencv_nano import is_opencv_nano
 
     if is_opencv_nano(preset_or_config):  # cv2.TrackerNano's two ONNX files, in our engines and tracker
         if weights is not None or str(device or "cpu") != "cpu" or xcorr != "torch":
@@ -37,7 +36,7 @@ def build_tracker(preset_or_config, weights=None, device="cpu", xcorr="torch", e
                 f"{preset_or_config} runs OpenCV's NanoTrack files on the CPU with their own weights "
                 f"(drop --weights / --device / --xcorr)"
             )
-        from .engines.opencv_nano import build_opencv_nano_tracker
+        from .prepare.opencv_nano import build_opencv_nano_tracker
 
         return build_opencv_nano_tracker(preset_or_config, engine=engine, **overrides)
     from .engines.exported import is_export
@@ -50,17 +49,17 @@ def build_tracker(preset_or_config, weights=None, device="cpu", xcorr="torch", e
                 f"{preset_or_config} is an export: it runs on the CPU with its own correlation "
                 f"(drop --device / --xcorr)"
             )
-        from .engines.exported import build_exported_tracker
+        from .prepare.on_export import build_exported_tracker
 
         return build_exported_tracker(preset_or_config, engine=engine, **overrides)
-    from .engines.shipped import build_shipped_tracker  # a shipped ONNX export; without torch, the only way
+    from .prepare.on_export import build_shipped_tracker  # a shipped ONNX export; without torch, the only way
 
     preset = resolve_preset(preset_or_config)
     tracker = build_shipped_tracker(preset, weights, device, xcorr, engine, **overrides)
     if tracker is not None:
         options = {k: v for k, v in overrides.items() if k not in ("long_term", "fast")}
         preset = preset.replace_track(**options) if options else preset
-        _batch_exports(tracker, preset, None, bool(overrides.get("long_term")), lambda: load_model(preset)[0])
+        _batch_exports(tracker, preset, None, bool(overrides.get("long_term")), lambda: _load(preset))
         return tracker
     return build_siamese_tracker(
         preset_or_config, weights=weights, device=device, xcorr=xcorr, engine=engine, **overrides
@@ -119,46 +118,11 @@ def not_a_model(spec: str) -> PresetError:
     return PresetError(f"{spec}: {what}; {MODEL_FORMS}")
 
 
-def resolve_device(device) -> torch.device:
-    import torch  # here, not at the top: an export folder or an OpenCV tracker builds without torch
+def _load(preset: Preset):
+    """The preset's torch network with its shipped weights, on the CPU."""
+    from .models import load_model
 
-    from .runtime import apply_to_torch
-
-    apply_to_torch()  # what the application asked of torch (configure_process / configure_threads), now it is in
-    name = str(device or "cpu")
-    if name.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise UserError(
-                f"--device {name}: CUDA is not available on this machine (torch {torch.__version__}, "
-                f"built {'with' if torch.version.cuda else 'without'} CUDA)"
-            )
-    elif name != "cpu":
-        raise UserError(f"unknown device {name!r} (cpu or cuda)")
-    return torch.device(name)
-
-
-def load_model(preset: Preset, weights=None, device="cpu"):
-    """The preset's network on `device`, in eval mode, with its weights loaded strictly."""
-    import torch
-
-    from .models import build_model, load_into, read_checkpoint
-
-    dev = resolve_device(device)
-    if weights is None:
-        if not preset.weights_available:
-            raise UserError(
-                f"model {preset.name} has no shipped weights in this install; "
-                f"pass --weights FILE (a pysot / siamfc-pytorch / siamtrack checkpoint)"
-            )
-        weights, expected = preset.weights_path, preset.weights_sha256
-    else:
-        expected = None
-    state, meta = read_checkpoint(weights, expected)
-    with torch.device("meta"):
-        model = build_model(preset)
-    model = model.to_empty(device="cpu")
-    load_into(model, state, str(weights), preset.name)
-    return model.to(dev).eval(), meta
+    return load_model(preset)[0]
 
 
 def build_siamese_tracker(
@@ -170,7 +134,7 @@ def build_siamese_tracker(
     values in `overrides`. Changes no process-wide state (tracker.runtime.configure_process does)."""
     from .engines import ONNX_ENGINES, check_engine
     from .engines.torch_engine import TorchEngine
-    from .models import InputAdapter
+    from .models import InputAdapter, load_model, resolve_device
     from .trackers.kinds import check_long_term, siamese_tracker
     from .xcorr import check_backend
 
@@ -191,12 +155,13 @@ def build_siamese_tracker(
     check_backend(xcorr, dev)
     model, _meta = load_model(preset, weights, dev)
     if engine == "auto":
-        from .engines.auto import choose_engine
+        from .prepare.auto import choose_engine
 
         engine = choose_engine(preset, model, weights, dev, xcorr, long_term, fast)
     if engine in ONNX_ENGINES:
-        from .engines.auto import exported_for, forget_export
-        from .engines.exported import ExportError, tracker_on_export
+        from .engines.exported import ExportError
+        from .prepare.auto import exported_for, forget_export
+        from .prepare.on_export import tracker_on_export
 
         export = exported_for(preset, model, weights, long_term)
         try:
@@ -219,10 +184,10 @@ def build_siamese_tracker(
 
 def _batch_exports(tracker, preset: Preset, weights, long_term: bool, load):
     """Let `tracker`'s ONNX engine track several targets in one batch (tracker.trackers.multi): the export for
-    that many targets is made from the torch model (`load()`) on first use (tracker.engines.auto). Not for an
+    that many targets is made from the torch model (`load()`) on first use (tracker.prepare.auto). Not for an
     int8 export: a float32 batch would give other boxes than the int8 graph gives each target alone, so its
     targets run the int8 graph one after another."""
-    from .engines.auto import batch_exporter
+    from .prepare.auto import batch_exporter
 
     if tracker.engine.export.precision == "float32":
         tracker.engine.batch_export = batch_exporter(preset, weights, long_term, load)

@@ -165,7 +165,7 @@ def configure_process() -> None:
 
 def apply_to_torch() -> None:
     """Apply the torch settings that configure_process / configure_threads asked for before torch was
-    imported; tracker.build.resolve_device calls it after importing torch, so the settings hold before a
+    imported; tracker.models.resolve_device calls it after importing torch, so the settings hold before a
     torch model runs (the training CLI imports torch before it calls configure_process). Each is applied
     once: what was set directly, or has been applied already, is not set again (a later
     torch.set_num_threads of the caller's stands)."""

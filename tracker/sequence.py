@@ -24,14 +24,29 @@ import os
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence, Sized
 from dataclasses import dataclass, field
-from typing import Union, cast
+from typing import Protocol, Union, cast
 
 import numpy as np
 
 from .io.sources import FrameSource, SourceError, open_source
-from .trackers.base import Box, Tracker, TrackerError, TrackResult, tracker_lost_signal
+from .result import Box, TrackerError, TrackResult, tracker_lost_signal
 
 FrameInput = Union[str, "os.PathLike[str]", int, FrameSource, Iterable[np.ndarray]]
+
+
+class OneTarget(Protocol):
+    """What a `TrackRun` needs of its tracker (tracker.trackers.base.Tracker, whose `track()` makes the run)."""
+
+    def init(self, frame: np.ndarray, box: Sequence[float]) -> None: ...
+
+    def update(self, frame: np.ndarray) -> TrackResult: ...
+
+
+def check_id(target_id: object) -> int:
+    """A target id: a whole number from 1 (MOT files number targets from 1)."""
+    if isinstance(target_id, bool) or not isinstance(target_id, (int, np.integer)) or target_id < 1:
+        raise TrackerError(f"a target id is a whole number from 1, got {target_id!r}")
+    return int(target_id)
 
 
 def fps_from_times(times: Iterable[float]) -> float:
@@ -218,7 +233,7 @@ class TrackRun(_Run):
 
     def __init__(
         self,
-        tracker: Tracker,
+        tracker: OneTarget,
         source: FrameInput,
         box: Sequence[float],
         *,
@@ -282,8 +297,6 @@ class MultiFrameResult:
 
 
 def _boxes(boxes) -> dict[int, Box]:
-    from .trackers.multi import check_id
-
     if isinstance(boxes, Mapping):
         items = [(check_id(i), b) for i, b in boxes.items()]
     else:
@@ -310,8 +323,6 @@ class MultiTrackRun(_Run):
         max_frames: int | None = None,
         schedule: Mapping[int, Mapping[int, Sequence[float] | None]] | None = None,
     ) -> None:
-        from .trackers.multi import check_id
-
         super().__init__(source, start, max_frames)
         self.tracker = tracker
         self.boxes = _boxes(boxes)

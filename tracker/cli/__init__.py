@@ -23,7 +23,7 @@ COMMANDS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .. import __version__
+    from ..version import __version__
     from .args import Parser
 
     parser = Parser(prog="siamtrack", description="Siamese single-object tracking")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 def add_arguments(p):
     p.add_argument(
@@ -75,7 +77,8 @@ def run(args) -> int:
     from ..io.sinks import check_output_folder
 
     check_output_folder(args.out, "--out-dir")
-    from ..build import load_model, resolve_preset
+    from ..build import resolve_preset
+    from ..models import load_model
 
     preset = resolve_preset(spec)
     if args.param:
@@ -93,12 +96,10 @@ def run(args) -> int:
         from ..export.nano import check_nano_compatible
 
         check_nano_compatible(preset)
-    from ..engines.auto import weights_sha256
+    from ..prepare.auto import weights_sha256
 
     model, _ = load_model(preset, args.weights, "cpu")
     if args.format == "opencv-nano":
-        from pathlib import Path
-
         from ..export.nano import export_opencv_nano
 
         notes = export_opencv_nano(preset, model, args.out, weights_sha256(preset, args.weights))
@@ -113,6 +114,12 @@ def run(args) -> int:
         return 0
     from ..export.onnx import export_model
 
+    calibration = None
+    if args.int8:  # read before the export: a folder that holds no sequences fails before the slow steps
+        from ..bench.datasets import load_dataset
+        from ..export.quantize import Calibration
+
+        calibration = Calibration(str(args.calibration), load_dataset(Path(args.calibration))[1])
     export = export_model(
         preset,
         model,
@@ -120,7 +127,7 @@ def run(args) -> int:
         weights_sha256(preset, args.weights),
         long_term=args.long_term,
         int8=args.int8,
-        calibration=args.calibration,
+        calibration=calibration,
         calibration_frames=args.calibration_frames,
     )
     for g in [export.template, *export.search]:

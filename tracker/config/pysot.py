@@ -161,14 +161,17 @@ def load_pysot_config(path: str | os.PathLike, cfg=None) -> Preset:
 
 
 def _check_channels(preset: Preset, neck_in, head_in, source: str) -> None:
-    """The YAML states channel counts that our builder derives; they must agree."""
+    """The YAML states channel counts that our builder derives from the backbone; they must agree."""
     import torch
 
-    from ..models.siamese import build_model
+    from backbones import BackboneError, build_backbone
 
-    with torch.device("meta"):
-        model = build_model(preset)
-    bb_out = list(model.backbone.out_channels)
+    try:
+        with torch.device("meta"):
+            backbone = build_backbone(preset.model.backbone, **preset.model.backbone_kwargs)
+    except BackboneError as exc:  # backbones knows nothing of tracker: its user errors become ours here
+        raise ConfigError(f"{source}: {exc}") from None
+    bb_out = list(backbone.out_channels)
     if neck_in is not None and list(neck_in) != bb_out:
         raise ConfigError(
             f"{source}: ADJUST.KWARGS.in_channels {neck_in} but backbone {preset.model.backbone} gives {bb_out}"

@@ -109,6 +109,11 @@ def installed(engine: str) -> bool:
 _default = "auto"
 
 
+def default_engine() -> str:
+    """The engine `build_tracker` uses when none is named: auto, unless `set_default_engine` said otherwise."""
+    return _default
+
+
 def set_default_engine(engine: str | None) -> None:
     """The engine `build_tracker` uses when none is named (`siamtrack gui --engine`); None: auto."""
     global _default

@@ -2,7 +2,7 @@
 `siamtrack.json` that makes them a tracker — preset (architecture, input convention, tracking values),
 the checkpoint's sha256, each graph's inputs, outputs and shapes, and each file's sha256.
 
-Reading one needs no torch: `build_exported_tracker(folder)` tracks with numpy, OpenCV and an ONNX engine.
+Reading one needs no torch (tracker.prepare.on_export tracks on it with numpy, OpenCV and an ONNX engine).
 Anything that is not an intact export of ours is refused with one line saying what is wrong.
 """
 
@@ -134,22 +134,6 @@ def read_export(root, verify: bool = True) -> Export:
     return Export(root, preset, template, search, data.get("weights_sha256"), str(data.get("precision", "float32")))
 
 
-def build_exported_tracker(
-    root, engine: str | None = None, long_term: bool = False, threads: int | None = None, **overrides
-):
-    """A SiamRPN / SiamFC tracker on an export's graphs, run by an ONNX engine (no torch needed)."""
-    from . import _default, check_engine
-
-    name = (engine or _default).lower()  # torch is refused before check_engine asks for it
-    if name != "torch":
-        name = check_engine(engine)
-    if name == "torch":
-        raise ExportError(f"{root}: an export runs on an ONNX engine (--engine onnxruntime or openvino), not torch")
-    export = read_export(root)
-    preset = export.preset.replace_track(**overrides) if overrides else export.preset
-    return tracker_on_export(export, preset, name, long_term, threads)
-
-
 def missing_graph(export: Export, preset: Preset, long_term: bool = False) -> str | None:
     """Which graph `export` lacks for `preset`'s tracking values (crop sizes, SiamFC's scales, the long-term
     re-detection size), in words; None when it has them all."""
@@ -168,57 +152,3 @@ def missing_graph(export: Export, preset: Preset, long_term: bool = False) -> st
             have = ", ".join(f"{g.size} px x{g.batch}" for g in export.search)
             return f"no search graph for {batch} crop(s) of {size} px (this export has {have})"
     return None
-
-
-def tracker_on_export(export: Export, preset: Preset, engine: str, long_term: bool = False, threads: int | None = None):
-    """A tracker with `preset`'s tracking values on `export`'s graphs, run by ONNX engine `engine` (or the
-    fastest installed one for 'auto'); refused in one line when the export lacks a graph they need."""
-    from ..runtime import engine_threads
-    from . import ONNX_ENGINES, installed
-    from .onnx_engines import make_onnx_engine
-
-    export.preset = preset
-    lt = long_term or getattr(preset.track, "long_term", False)
-    missing = missing_graph(export, preset, lt)
-    if missing:
-        raise ExportError(f"{export.root}: {missing}; export again with the tracking values you want to use")
-    threads = threads or engine_threads()
-    if engine == "auto":
-        usable = [e for e in ONNX_ENGINES if installed(e)]
-        if not usable:
-            raise ExportError("an export needs an ONNX engine: pip install onnxruntime (or 'siamtrack[openvino]')")
-        if export.precision == "int8" and "onnxruntime" in usable:
-            # int8 graphs are quantized for, and their accuracy checked on, ONNX Runtime (weights/README.md,
-            # "int8"); OpenVINO rounds its int8 arithmetic differently, so its tracks differ. OpenVINO runs
-            # them when named.
-            from ..config.presets import int8_validated
-            from .auto import float32_alternative
-
-            f32 = float32_alternative(export, preset, lt)
-            if f32 is not None:
-                # engine *and* precision: float32 always a candidate, int8 only where the model card shows it
-                # within the tolerance; timed here once, remembered (on a CPU where int8 is slower, float32)
-                from .choice import fastest_precision
-
-                f32.preset = preset
-                exports = {"float32": f32, **({"int8": export} if int8_validated(preset.name) else {})}
-                engines = {"float32": usable, "int8": ["onnxruntime"]}
-                precision, engine, timings = fastest_precision(exports, engines, threads)
-                tracker = _tracker(preset, make_onnx_engine(engine, exports[precision], threads), lt)
-                tracker.engine_choice = timings  # why, in ms
-                return tracker
-            usable = ["onnxruntime"]
-        from .choice import fastest_engine
-
-        engine = fastest_engine(export, usable, threads)  # one candidate: no timing
-    return _tracker(preset, make_onnx_engine(engine, export, threads), lt)
-
-
-def _tracker(preset: Preset, runner, long_term: bool):
-    from ..trackers.kinds import siamese_tracker
-
-    tracker = siamese_tracker(preset, runner, long_term)
-    tracker.xcorr = "onnx"
-    tracker.device_name = "cpu"
-    tracker.engine_name = runner.name
-    return tracker

@@ -13,9 +13,9 @@ import functools
 
 import numpy as np
 
+from ..preprocess import NumpyInput
 from . import Engine, repeat_kernel
 from .exported import ExportError
-from .preprocess import NumpyInput
 
 
 class OnnxEngine(Engine):
@@ -40,7 +40,7 @@ class OnnxEngine(Engine):
 
     # Several targets (Engine.search_targets): an export's graphs take one kernel (batch 1), so a batch of
     # targets needs search graphs with a kernel per crop, exported for that many targets. `batch_export`,
-    # where the builder could set one (tracker.engines.auto.batch_exporter: torch and the weights at hand),
+    # where the builder could set one (tracker.prepare.auto.batch_exporter: torch and the weights at hand),
     # gives that export for a target count (None: not available); without it, or where it gives none,
     # each target runs the batch-1 graph in turn (the same numbers, one call per target).
     def _batch_graph(self, size: int, batch: int, targets: int):

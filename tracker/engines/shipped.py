@@ -2,7 +2,8 @@
 with them as package data, `weights/onnx/<preset>/` (weights/README.md says how it was made). The default
 model and NanoTrack v2 and v3 have one.
 
-Where a preset has one, `build_tracker` runs it on an ONNX engine without loading the model in torch:
+This module finds a preset's shipped export (`shipped_export`); where a preset has one, `build_tracker` runs it
+on an ONNX engine without loading the model in torch (tracker.prepare.on_export.build_shipped_tracker):
 - without torch (`pip install siamtrack`), it is how the default model tracks at all; what it cannot serve
   (another preset, a checkpoint file, `--engine torch`, a GPU, other crop sizes) needs PyTorch and is refused
   in one line (tracker._torch);
@@ -13,7 +14,7 @@ A shipped export stands for a preset only when it is the same model: its sidecar
 checkpoint's, and its architecture and input convention are the preset's; it must also hold the graphs the
 tracking values need (tracker.engines.exported.missing_graph). tests/test_engines.py checks that the shipped
 export matches the shipped .pth and tracks the same boxes as the torch engine, so weights retrained without
-a new export fail the tests. The exporter-fingerprint key of the cache (tracker.engines.auto) does not apply:
+a new export fail the tests. The exporter-fingerprint key of the cache (tracker.prepare.auto) does not apply:
 the shipped export is not a cache entry but a tested file of this release.
 """
 
@@ -66,64 +67,3 @@ def shipped_export(preset, weights_sha256: str | None, long_term: bool = False) 
     if missing:
         return None, f"its shipped ONNX export has {missing}"
     return export, ""
-
-
-def build_shipped_tracker(preset, weights=None, device="cpu", xcorr: str = "torch", engine=None, **overrides):
-    """The tracker for `preset` (a Preset; the builder resolves names and YAML) on its shipped export, run by
-    an ONNX engine, where that export can serve the request; else None (torch installed: the builder's torch
-    path builds it), or without torch a one-line TorchMissing saying what needs it."""
-    from .._torch import torch_installed, torch_missing
-    from . import ONNX_ENGINES, check_engine, installed
-
-    have_torch = torch_installed()
-    options = dict(overrides)
-    long_term = bool(options.pop("long_term", False))
-    from ..trackers.kinds import check_long_term
-
-    check_long_term(preset, long_term)  # refused as such, not as something that needs torch
-    fast = options.pop("fast", True)
-    name = check_engine(engine)  # without torch, --engine torch is refused here
-
-    def needs_torch(what: str, note: str | None = None) -> None:
-        """None (the builder's torch path builds it) where torch is installed; else the one-line error."""
-        if not have_torch:
-            raise torch_missing(what, note=note)
-
-    if name == "torch":
-        return needs_torch("--engine torch")
-    if weights is not None:
-        return needs_torch(
-            f"--weights {weights} (loading a checkpoint)",
-            "or track a folder written by `siamtrack export` with --model DIR",
-        )
-    if str(device or "cpu") != "cpu":
-        return needs_torch(f"--device {device}")
-    if xcorr != "torch":
-        return needs_torch(f"--xcorr {xcorr}")
-    if not fast:
-        return needs_torch("the torch engine (fast=False)")
-    if options:
-        preset = preset.replace_track(**options)
-    if shipped_export_dir(preset) is None:
-        return needs_torch(
-            f"model {preset.name}",
-            f"without it siamtrack runs {', '.join(shipped_presets())} and folders written by `siamtrack export`",
-        )
-    from .exported import ExportError, tracker_on_export
-
-    try:
-        export, why = shipped_export(preset, preset.weights_sha256, long_term)
-    except ExportError:
-        if have_torch:  # a damaged shipped file: the torch path exports the .pth into the cache
-            return None
-        raise  # one line: which file fails its sha256 (reinstall)
-    if export is None:
-        return needs_torch(
-            f"model {preset.name} with " + ("--long-term" if long_term else "these tracking values")
-            if "graph" in why
-            else f"model {preset.name}",
-            why,
-        )
-    if have_torch and name == "auto" and not any(installed(e) for e in ONNX_ENGINES):
-        return None  # no ONNX engine: auto takes torch (engines.auto)
-    return tracker_on_export(export, preset, name, long_term)

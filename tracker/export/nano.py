@@ -92,7 +92,7 @@ def check_nano_compatible(preset: Preset) -> None:
 def export_opencv_nano(preset: Preset, model: SiameseModel, out_dir, weights_sha256: str | None = None) -> list[str]:
     """Writes backbone.onnx and neckhead.onnx (and opencv_nano.json, what they are) to `out_dir`, checked with
     onnx.checker and, through OpenCV's DNN module at both crop sizes, against torch. Returns notes to print."""
-    from .onnx import _export_graph, prepare_export
+    from .onnx import export_graph, prepare_export
 
     check_nano_compatible(preset)
     out, model = prepare_export(model, out_dir)
@@ -115,8 +115,8 @@ def export_opencv_nano(preset: Preset, model: SiameseModel, out_dir, weights_sha
             f"--format opencv-nano: {preset.name}'s score map is {score_map[0]}x{score_map[1]}, "
             f"cv2.TrackerNano needs 16x16"
         )
-    _export_graph(backbone, (x,), out / "backbone.onnx", ["input"], ["output"], "backbone", model)
-    _export_graph(
+    export_graph(backbone, (x,), out / "backbone.onnx", ["input"], ["output"], "backbone", model)
+    export_graph(
         neckhead, (fz, fx), out / "neckhead.onnx", ["input1", "input2"], ["output1", "output2"], "neck and head", model
     )
     _check_with_opencv(out, backbone, neckhead)

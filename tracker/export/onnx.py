@@ -178,7 +178,10 @@ def find_unexportable(module: nn.Module, args: tuple) -> tuple[str, str]:
     return search(module, "") or (type(module).__name__, "its own forward code (each of its layers exports alone)")
 
 
-def _export_graph(wrapper: nn.Module, args: tuple, path: Path, inputs, outputs, what: str, model: nn.Module):
+def export_graph(wrapper: nn.Module, args: tuple, path: Path, inputs, outputs, what: str, model: nn.Module):
+    """`wrapper(*args)` as one ONNX graph at `path` (`inputs`, `outputs`: its tensor names), checked with
+    onnx.checker; a failure is one ExportError naming the layer of `model` that cannot be exported (`what`:
+    the graph, in words)."""
     try:
         _onnx_export(wrapper, args, path, inputs, outputs)
     except Exception as exc:  # any exporter failure becomes one line naming the layer (re-raised)
@@ -246,7 +249,8 @@ def export_model(
     """Writes the export of `model` (the preset's network, eval mode, CPU) to `out_dir`; returns its
     tracker.engines.exported.Export (read back and verified). With `targets` > 1 the search graphs take the
     crops of that many targets in one batch and a kernel per crop (the kernel inputs' batch is the crops'),
-    for tracking several targets at once (tracker.engines.Engine.search_targets); float32 only."""
+    for tracking several targets at once (tracker.engines.Engine.search_targets); float32 only. With `int8` the
+    search graph at the instance size is quantized, calibrated on `calibration` (tracker.export.quantize)."""
     if targets > 1 and int8:
         raise ExportError("an export for several targets at once is float32 only")
     out, model = prepare_export(model, out_dir)
@@ -257,7 +261,7 @@ def export_model(
         kernel, spec = tree_flatten(model.template(z))
     k_names = [f"k{i}" for i in range(len(kernel))]
     t_path = out / "template.onnx"
-    _export_graph(_Template(model).eval(), (z,), t_path, ["z"], k_names, "template branch", model)
+    export_graph(_Template(model).eval(), (z,), t_path, ["z"], k_names, "template branch", model)
     graphs: dict[str, Any]
     graphs = {
         "template": {
@@ -287,7 +291,7 @@ def export_model(
                 check_kernel = tree_flatten(model.template(zs))[0]
         x = torch.rand(batch, 3, size, size, generator=gen)
         path = out / f"search_{size}.onnx"
-        _export_graph(
+        export_graph(
             _Search(model, spec).eval(),
             (x, *example),
             path,
@@ -364,6 +368,6 @@ def _check_against_torch(checks, graphs) -> None:
 
 
 def _version() -> str:
-    from .. import __version__
+    from ..version import __version__
 
     return __version__

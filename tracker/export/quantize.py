@@ -13,28 +13,40 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from ..engines.exported import ExportError, read_export, tracker_on_export
+from ..engines.exported import ExportError, read_export
+from ..engines.onnx_engines import make_onnx_engine
 from ..errors import UserError
+from ..runtime import engine_threads
+from ..trackers.kinds import siamese_tracker
 
 
-def calibration_samples(export, data, frames: int) -> list[dict]:
-    """Search-graph feeds ({input name: array}) from tracking the sequences of folder `data` (any layout
-    `siamtrack bench` reads) with the float32 export: about `frames` in all, spread over the sequences."""
-    from ..bench.datasets import load_dataset
+@dataclass
+class Calibration:
+    """What int8 is calibrated on: `sequences`, each with `frames` (image paths) and `gt` (boxes, the first one
+    finite to start from), as the caller read them from `source` (a folder: recorded in the sidecar and named
+    in messages). `siamtrack export --calibration DATA` reads any layout `siamtrack bench` reads."""
 
-    _, sequences = load_dataset(Path(data))
-    sequences = [s for s in sequences if len(s) > 1 and np.all(np.isfinite(s.gt[0]))]
+    source: str
+    sequences: list
+
+
+def calibration_samples(export, calibration: Calibration, frames: int) -> list[dict]:
+    """Search-graph feeds ({input name: array}) from tracking the calibration sequences with the float32
+    export on ONNX Runtime: about `frames` in all, spread over the sequences."""
+    data = calibration.source
+    sequences = [s for s in calibration.sequences if len(s) > 1 and np.all(np.isfinite(s.gt[0]))]
     if not sequences:
         raise UserError(f"--calibration {data}: no sequence with frames and a first ground-truth box")
     per_seq = max(1, math.ceil(frames / len(sequences)))
     graph = export.search_graph(export.preset.track.instance_size, getattr(export.preset.track, "scale_num", 1))
     samples: list[dict] = []
-    tracker = tracker_on_export(export, export.preset, "onnxruntime")
+    tracker = siamese_tracker(export.preset, make_onnx_engine("onnxruntime", export, engine_threads()), False)
     engine = tracker.engine
     run_search = engine.search
 
@@ -76,7 +88,7 @@ class _Reader:
         pass
 
 
-def quantize_export(out: Path, sidecar: dict, calibration, frames: int = 96) -> None:
+def quantize_export(out: Path, sidecar: dict, calibration: Calibration | None, frames: int = 96) -> None:
     """Replace the export's search graph at the instance size by its int8 version (in place; the sidecar
     dict is updated, the caller rewrites the file)."""
     if calibration is None:
@@ -138,6 +150,6 @@ def quantize_export(out: Path, sidecar: dict, calibration, frames: int = 96) -> 
     sidecar["int8"] = {
         "method": "ONNX Runtime static QDQ, per-channel int8 weights (7-bit range), uint8 "
         "activations, MinMax calibration",
-        "calibration": str(calibration),
+        "calibration": calibration.source,
         "calibration_samples": len(samples),
     }

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from ..errors import UserError
-from ..trackers.base import TrackResult
+from ..result import TrackResult
 
 # Annotated-video containers and the codec each is written with.
 VIDEO_FOURCC = {".avi": "MJPG", ".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v"}

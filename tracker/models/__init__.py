@@ -1,6 +1,7 @@
-"""Necks, heads, the Siamese model assembly and checkpoint reading."""
+"""Necks, heads, the Siamese model assembly, checkpoint reading, and a preset's network loaded to run."""
 
 from .checkpoint import CheckpointError, load_into, read_checkpoint, save_checkpoint
+from .load import load_model, resolve_device
 from .siamese import InputAdapter, SiameseModel, build_model
 
 
@@ -17,7 +18,9 @@ __all__ = [
     "SiameseModel",
     "build_model",
     "load_into",
+    "load_model",
     "preprocess",
     "read_checkpoint",
+    "resolve_device",
     "save_checkpoint",
 ]

@@ -34,7 +34,6 @@ from torch.overrides import TorchFunctionMode
 
 if TYPE_CHECKING:
     from .heads import Head
-    from .siamese import SiameseModel
 
 
 class ChannelsLast(nn.Module):
@@ -233,31 +232,6 @@ class ShapeSpecialised:
         if module is None:
             module = self.copies[key] = self.build(xs)
         return module(*xs)
-
-
-class SearchBranch(nn.Module):
-    """The search crop's whole template-independent path (backbone → neck → the head's search convs) as
-    one module, so that its BatchNorms are folded, and its layout changed, as a whole."""
-
-    def __init__(self, model: SiameseModel):
-        super().__init__()
-        self.model = model
-
-    def forward(self, x):
-        return self.model.head_module.search_features(self.model.features(x))
-
-
-class TemplateBranch(nn.Module):
-    """The template crop's path (backbone → neck's template crop → the head's template preparation) as one
-    module, transformed like the search branch: it runs once per target, so this is not for speed but so
-    that the template behaves as the search branch does across thread counts (module docstring)."""
-
-    def __init__(self, model: SiameseModel):
-        super().__init__()
-        self.model = model
-
-    def forward(self, z):
-        return self.model.head_module.prepare_template(self.model.features(z, template=True))
 
 
 def flatten(tree, leaves: list) -> object:

@@ -78,7 +78,7 @@ class SiameseModel(nn.Module):
     def enable_fast_inference(self) -> None:
         """Run the template, search and correlation branches through BN-folded, channels-last eager copies
         in inference (CPU inference only): `fast_path`."""
-        from .fast import FastCorrelate, SearchBranch, ShapeSpecialised, TemplateBranch
+        from .fast import FastCorrelate, ShapeSpecialised
 
         # SiamFC's correlation is one conv: nothing to fold
         self.fast_path = FastPath(
@@ -128,6 +128,31 @@ class SiameseModel(nn.Module):
         zf, xf = self.features(z, template=True), self.features(x)
         cls, loc = head.correlate(head.prepare_template(zf), head.search_features(xf))
         return {"cls": cls, "loc": loc, "zf": zf, "xf": xf}
+
+
+class SearchBranch(nn.Module):
+    """The search crop's whole template-independent path (backbone → neck → the head's search convs) as
+    one module, so that its BatchNorms are folded, and its layout changed, as a whole."""
+
+    def __init__(self, model: SiameseModel):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model.head_module.search_features(self.model.features(x))
+
+
+class TemplateBranch(nn.Module):
+    """The template crop's path (backbone → neck's template crop → the head's template preparation) as one
+    module, transformed like the search branch: it runs once per target, so this is not for speed but so
+    that the template behaves as the search branch does across thread counts (module docstring)."""
+
+    def __init__(self, model: SiameseModel):
+        super().__init__()
+        self.model = model
+
+    def forward(self, z):
+        return self.model.head_module.prepare_template(self.model.features(z, template=True))
 
 
 # the head types of the anchor-free family: the project's own and NanoTrack v2's and v3's
@@ -219,7 +244,7 @@ class InputAdapter:
         self.dtype = dtype
         self.mean = None if conv.mean is None else torch.tensor(conv.mean, dtype=dtype, device=device).view(1, 3, 1, 1)
         self.std = None if conv.std is None else torch.tensor(conv.std, dtype=dtype, device=device).view(1, 3, 1, 1)
-        from ..engines.preprocess import NumpyInput
+        from ..preprocess import NumpyInput
 
         self._numpy = NumpyInput(conv)
 
@@ -246,6 +271,6 @@ class InputAdapter:
         return t.contiguous()
 
     def _cpu(self, crops: np.ndarray) -> torch.Tensor:
-        """The same float32 arithmetic in OpenCV/NumPy on the CPU (tracker.engines.preprocess, shared with the
+        """The same float32 arithmetic in OpenCV/NumPy on the CPU (tracker.preprocess, shared with the
         ONNX engines): several times faster than through torch (docs/speed.md, "Implementation choices")."""
         return torch.from_numpy(self._numpy(crops))

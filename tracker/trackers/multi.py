@@ -22,17 +22,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .base import BatchedTracker, Tracker, TrackerError, TrackResult, search_step, validate_frame
+from ..result import TrackerError, TrackResult
+from ..sequence import check_id
+from .base import BatchedTracker, Tracker, search_step, validate_frame
 
 if TYPE_CHECKING:
     from ..sequence import FrameInput, MultiTrackRun
-
-
-def check_id(target_id: object) -> int:
-    """A target id: a whole number from 1 (MOT files number targets from 1)."""
-    if isinstance(target_id, bool) or not isinstance(target_id, (int, np.integer)) or target_id < 1:
-        raise TrackerError(f"a target id is a whole number from 1, got {target_id!r}")
-    return int(target_id)
 
 
 class MultiTracker:

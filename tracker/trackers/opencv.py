@@ -19,7 +19,8 @@ import os
 from pathlib import Path
 from typing import cast
 
-from .base import Tracker, TrackerError, TrackResult
+from ..result import TrackerError, TrackResult
+from .base import Tracker
 
 # For each DNN tracker: parameter name -> (file names tried first in model_dir, glob patterns tried next).
 MODEL_FILES: dict[str, dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {

@@ -13,7 +13,8 @@ import numpy as np
 
 from ..config.presets import Preset, SiamFCParams
 from ..geometry import crop_resize
-from .base import BatchedTracker, TrackResult
+from ..result import TrackResult
+from .base import BatchedTracker
 
 
 class SiamFCTracker(BatchedTracker):

@@ -13,7 +13,8 @@ import numpy as np
 
 from ..config.presets import Preset, SiamFCParams, SiamRPNParams
 from ..geometry import anchor_boxes, context_size, decode_deltas, hanning_window, subwindow
-from .base import BatchedTracker, TrackResult
+from ..result import TrackResult
+from .base import BatchedTracker
 
 
 def _change(r):

@@ -13,9 +13,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from . import ONNX_ENGINES, installed
-from .choice import announce_preparation, cache_dir, digest
-from .exported import ExportError, read_export
+from ..engines import ONNX_ENGINES, installed
+from ..engines.choice import announce_preparation, cache_dir, digest
+from ..engines.exported import ExportError, read_export
 
 
 def weights_sha256(preset, weights) -> str:
@@ -72,7 +72,7 @@ def exported_for(preset, model, weights, long_term: bool = False, float32: bool 
     from `weights`, or the preset's shipped weights, only then). `targets` > 1: the export whose search graphs
     take that many targets at once (tracker.export.onnx.export_model), never shipped."""
     sha = weights_sha256(preset, weights)
-    from .shipped import shipped_export
+    from ..engines.shipped import shipped_export
 
     try:
         shipped = shipped_export(preset, sha, long_term)[0] if targets == 1 else None
@@ -110,7 +110,7 @@ def exported_for(preset, model, weights, long_term: bool = False, float32: bool 
         nonlocal model
         announce_preparation(preset.name, "ONNX export and engine choice")
         if model is None:
-            from ..build import load_model
+            from ..models import load_model
 
             model, _ = load_model(preset, weights, "cpu")
         # a copy: export_model drops the optimised graphs of the model it is given
@@ -178,8 +178,8 @@ def choose_engine(preset, model, weights, device, xcorr: str, long_term: bool, f
         export = exported_for(preset, model, weights, long_term)
     except (ExportError, OSError):  # not exportable (or no onnx), or no writable cache folder: torch
         return "torch"
+    from ..engines.choice import fastest_engine
     from ..runtime import engine_threads
-    from .choice import fastest_engine
 
     return fastest_engine(export, onnx, engine_threads())
 

@@ -24,8 +24,8 @@ import hashlib
 import json
 from pathlib import Path
 
+from ..engines.exported import FORMAT, SIDECAR, VERSION, ExportError, file_sha256
 from ..errors import UserError
-from .exported import FORMAT, SIDECAR, VERSION, ExportError, file_sha256
 
 PREFIX = "opencv-nano:"
 DEFAULT_PRESET = "nanotrack_v2"
@@ -80,8 +80,8 @@ def _preset_for(folder: Path):
 def nano_export(spec: str):
     """The siamtrack export (tracker.engines.exported.Export) made from `opencv-nano:DIR`'s pair: read from the
     cache, or converted now (needs the onnx package) and kept there."""
+    from ..engines.choice import announce_preparation, cache_dir
     from .auto import cached_export
-    from .choice import announce_preparation, cache_dir
 
     folder, backbone, head = nano_files(spec)
     h = hashlib.sha256()
@@ -306,10 +306,10 @@ def convert_pair(backbone_path: Path, head_path: Path, out: Path, preset, weight
 
 def build_opencv_nano_tracker(spec: str, engine: str | None = None, long_term: bool = False, **overrides):
     """A tracker on `opencv-nano:DIR`'s pair (see the module docstring), run by an ONNX engine."""
-    from . import _default, check_engine
-    from .exported import tracker_on_export
+    from ..engines import check_engine, default_engine
+    from .on_export import tracker_on_export
 
-    name = (engine or _default).lower()
+    name = (engine or default_engine()).lower()
     if name != "torch":
         name = check_engine(engine)
     if name == "torch":

@@ -16,17 +16,6 @@ REPO = Path(__file__).resolve().parent.parent
 ARCHITECTURE = REPO / "docs" / "architecture.md"
 PACKAGES = ("tracker", "backbones")
 
-# Known violations another change is removing (tracker/batch: the Ray runner and the local runner import each
-# other, and the Ray runner takes the local runner's private helpers). Empty this set when that change is in;
-# an entry that no longer happens fails the test, so the set only shrinks.
-KNOWN_TO_FIX = {
-    "loop: tracker/batch/runner.py -> tracker/batch/ray_runner.py",
-    "loop: tracker/batch/ray_runner.py -> tracker/batch/runner.py",
-    "private: tracker/batch/ray_runner.py -> tracker/batch/runner.py:_clean_temps",
-    "private: tracker/batch/ray_runner.py -> tracker/batch/runner.py:_failed_from_parent",
-    "private: tracker/batch/ray_runner.py -> tracker/batch/runner.py:_host",
-}
-
 
 @dataclass(frozen=True)
 class Import:
@@ -186,12 +175,12 @@ def room_of(file: str) -> tuple[int, str]:
     return best
 
 
-def upward(imports: list[Import], known=frozenset()) -> list[str]:
+def upward(imports: list[Import]) -> list[str]:
     """An import of a room on the same floor or above, each as 'file:line: import' and what is wrong."""
     wrong = []
     for i in imports:
         (low, room), (high, target_room) = room_of(i.source), room_of(i.target)
-        if room == target_room or high < low or f"up: {i.source} -> {i.target}" in known:
+        if room == target_room or high < low:
             continue
         where = "the same floor as" if high == low else "a floor above"
         wrong.append(f"{i.where}\n    imports {i.target} (room {target_room}), on {where} {i.source} (room {room})")
@@ -233,28 +222,27 @@ def _groups(edges: dict[str, set[str]]) -> list[list[str]]:
     return groups
 
 
-def loops(imports: list[Import], known=frozenset()) -> list[str]:
+def loops(imports: list[Import]) -> list[str]:
     """Each loop of modules importing each other (directly or round a ring), with the imports that make it."""
     edges: dict[str, set[str]] = {}
-    kept = [i for i in imports if f"loop: {i.source} -> {i.target}" not in known]
-    for i in kept:
+    for i in imports:
         edges.setdefault(i.source, set()).add(i.target)
     report = []
     for group in _groups(edges):
         report.append("a loop of " + ", ".join(group) + ":")
-        report += [f"  {i.where}  (-> {i.target})" for i in kept if i.source in group and i.target in group]
+        report += [f"  {i.where}  (-> {i.target})" for i in imports if i.source in group and i.target in group]
     return report
 
 
-def private(imports: list[Import], uses: list[Use], known=frozenset()) -> list[str]:
+def private(imports: list[Import], uses: list[Use]) -> list[str]:
     """Each use of another module's `_name`: imported by name, or as `module._name`."""
     wrong = []
     for i in imports:
         for n in i.names:
-            if _is_private(n) and f"private: {i.source} -> {i.target}:{n}" not in known:
+            if _is_private(n):
                 wrong.append(f"{i.where}\n    takes {n}, private to {i.target}")
     for u in uses:
-        if u.source != u.target and f"private: {u.source} -> {u.target}:{u.name}" not in known:
+        if u.source != u.target:
             wrong.append(f"{u.source}:{u.line}: {u.text}\n    uses {u.name}, private to {u.target}")
     return wrong
 
@@ -272,26 +260,18 @@ def test_the_layers_block_names_every_room_once_and_only_rooms_that_exist():
 
 
 def test_imports_point_down_the_floors():
-    wrong = upward(IMPORTS, KNOWN_TO_FIX)
+    wrong = upward(IMPORTS)
     assert not wrong, "imports that do not point down (docs/architecture.md, ```layers):\n" + "\n".join(wrong)
 
 
 def test_no_import_loops():
-    report = loops(IMPORTS, KNOWN_TO_FIX)
+    report = loops(IMPORTS)
     assert not report, "modules that import each other:\n" + "\n".join(report)
 
 
 def test_no_module_uses_another_modules_private_names():
-    wrong = private(IMPORTS, USES, KNOWN_TO_FIX)
+    wrong = private(IMPORTS, USES)
     assert not wrong, "private names used across modules:\n" + "\n".join(wrong)
-
-
-def test_the_known_violations_still_happen():
-    """KNOWN_TO_FIX only shrinks: an entry fixed elsewhere is to be removed from it."""
-    happening = {f"{kind}: {i.source} -> {i.target}" for i in IMPORTS for kind in ("loop", "up")}
-    happening |= {f"private: {i.source} -> {i.target}:{n}" for i in IMPORTS for n in i.names}
-    happening |= {f"private: {u.source} -> {u.target}:{u.name}" for u in USES}
-    assert not KNOWN_TO_FIX - happening, f"no longer happening, remove from KNOWN_TO_FIX: {KNOWN_TO_FIX - happening}"
 
 
 def _fake(name: str, source: str) -> tuple[list[Import], list[Use]]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 from PyQt6.QtGui import QImage
 
-from ..trackers.base import TrackResult
+from ..result import TrackResult
 
 
 @dataclass

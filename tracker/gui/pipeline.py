@@ -28,7 +28,7 @@ import numpy as np
 from PyQt6.QtCore import QThread, pyqtSignal
 
 from ..engines import engine_text
-from ..trackers.base import TrackResult
+from ..result import TrackResult
 from .capture import CaptureThread, Playback
 from .frames import LatestSlot, RateMeter
 from .models import ModelChoice

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from ..trackers.base import TrackResult
+from ..result import TrackResult
 
 
 def overlay(

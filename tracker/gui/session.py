@@ -25,7 +25,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..errors import UserError
-from ..trackers.base import Tracker, TrackResult
+from ..result import TrackResult
+from ..trackers.base import Tracker
 from ..trackers.multi import MultiTracker
 from .frames import DurationMeter
 

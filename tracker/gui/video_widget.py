@@ -20,7 +20,7 @@ from PyQt6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPen, QP
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
 from ..io.sinks import id_colour
-from ..trackers.base import TrackResult
+from ..result import TrackResult
 
 MIN_BOX = 4.0  # smaller drags (image pixels) are treated as clicks, not selections
 TRACK_COLOUR = QColor(0, 255, 0)  # the colours of tracker.io.sinks.draw_result (there BGR)

@@ -22,7 +22,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from pathlib import Path
 
-from ..trackers.base import TrackResult
+from ..result import TrackResult
 from .sinks import MotWriter, atomic_write_text, format_box
 
 Tracks = Mapping[int, Mapping[int, TrackResult]]

@@ -382,3 +382,65 @@ def test_auto_chooses_engine_and_precision_once_and_int8_only_where_validated(tm
     monkeypatch.setattr(presets, "INT8_CHECKED", {})  # int8 not validated: float32 only
     assert "int8" not in engine_text(build_tracker(name))
     assert engine_text(build_tracker(name, engine="onnxruntime")) == "onnxruntime int8"  # a named engine: as shipped
+
+
+def test_bfloat16_is_offered_only_where_checked_and_the_cpu_has_it(tmp_path, monkeypatch):
+    """`auto` times NanoTrack's float32 graph computed in bfloat16 on OpenVINO beside float32 only where the model
+    card shows it within the tolerance (config.presets.BF16_CHECKED) and OpenVINO computes bfloat16 natively
+    on this CPU; the choice is remembered, and a tracker made from it says what it runs."""
+    _needs("openvino")
+    from tracker.config import presets
+    from tracker.engines import choice, engine_text, onnx_engines
+
+    def options(cache):
+        data = json.loads((cache / choice.CHOICES).read_text())
+        key = next(k for k in data if k.startswith("precision:") and not k.endswith(":ms"))
+        return data[key], set(data[key + ":ms"])
+
+    monkeypatch.setattr(onnx_engines, "bfloat16_native", lambda: True)
+    monkeypatch.setenv("SIAMTRACK_CACHE", str(tmp_path / "a"))
+    tracker = build_tracker("nanotrack_v2")
+    chosen, offered = options(tmp_path / "a")
+    assert offered == {"float32/onnxruntime", "float32/openvino", "bfloat16/openvino"}
+    assert set(tracker.engine_choice) == offered
+    assert engine_text(tracker) == chosen.split("/")[1] + (" bfloat16" if chosen.startswith("bfloat16") else "")
+    data = json.loads((tmp_path / "a" / choice.CHOICES).read_text())
+    key = next(k for k in data if k.startswith("precision:") and not k.endswith(":ms"))
+    data[key] = "bfloat16/openvino"
+    (tmp_path / "a" / choice.CHOICES).write_text(json.dumps(data))
+    again = build_tracker("nanotrack_v2")  # read back, not measured again
+    assert engine_text(again) == "openvino bfloat16" and again.engine.precision == "bfloat16"
+
+    monkeypatch.setenv("SIAMTRACK_CACHE", str(tmp_path / "b"))
+    monkeypatch.setattr(presets, "BF16_CHECKED", {"nanotrack_v2": -0.02})  # outside the tolerance
+    assert "bfloat16" not in engine_text(build_tracker("nanotrack_v2"))
+    monkeypatch.setattr(presets, "BF16_CHECKED", {"nanotrack_v2": -0.004})
+    monkeypatch.setattr(onnx_engines, "bfloat16_native", lambda: False)  # a CPU without bfloat16 units
+    assert "bfloat16" not in engine_text(build_tracker("nanotrack_v2"))
+    assert not (tmp_path / "b" / choice.CHOICES).exists() or not any(
+        "bfloat16" in json.dumps(v) for v in json.loads((tmp_path / "b" / choice.CHOICES).read_text()).values()
+    )
+
+
+def test_bfloat16_engine_tracks_close_to_float32_and_onnxruntime_refuses_it(shared_dir):
+    """The float32 graphs computed in bfloat16 (the CPU's own rounding: close to float32, not equal; on a CPU
+    without bfloat16 units OpenVINO computes float32) stay on float32's track; ONNX Runtime has no bfloat16
+    mode and says so."""
+    _needs("openvino")
+    from tracker.bench.metrics import iou
+    from tracker.engines.exported import ExportError
+    from tracker.engines.onnx_engines import make_onnx_engine
+    from tracker.trackers.kinds import siamese_tracker
+
+    frames = _frames(shared_dir, "car1", 30)
+    box = (243.05, 165.16, 115.9, 112.68)  # car1, first frame
+    f32 = build_tracker("nanotrack_v3", engine="openvino")
+    export = f32.engine.export
+    bf16 = siamese_tracker(f32.preset, make_onnx_engine("openvino", export, 2, "bfloat16"), False)
+    tracks = []
+    for t in (f32, bf16):
+        t.init(frames[0], box)
+        tracks.append(np.array([t.update(f).box for f in frames[1:]]))
+    assert float(np.mean(iou(tracks[0], tracks[1]))) >= 0.9
+    with pytest.raises(ExportError, match="onnxruntime cannot run a float32 export in bfloat16"):
+        make_onnx_engine("onnxruntime", export, 2, "bfloat16")

@@ -339,11 +339,26 @@ INT8_CHECKED: dict[str, float] = {
 INT8_TOLERANCE = 0.01
 
 
-def int8_validated(name: str) -> bool:
-    """Whether the model card shows the preset's int8 graph within INT8_TOLERANCE of float32 (what `siamtrack
-    export --int8` offers and `auto` times)."""
-    delta = INT8_CHECKED.get(name)
+# bfloat16 validation (weights/README.md, "bfloat16"): preset -> validation AUC of its float32 export computed
+# in bfloat16 (OpenVINO on a CPU with bfloat16 units) minus float32, same split and tolerance as int8
+BF16_CHECKED: dict[str, float] = {
+    "nanotrack_v3": -0.0053,
+    "nanotrack_v2": -0.0040,
+}
+
+
+def precision_validated(name: str, precision: str) -> bool:
+    """Whether the model card shows the preset's shipped weights in a lower `precision` ("int8": its quantized
+    graph; "bfloat16": its float32 graph computed in bfloat16) within INT8_TOLERANCE of float32: what `auto`
+    times (and `siamtrack export --int8` offers); float32 always is."""
+    if precision == "float32":
+        return True
+    delta = {"int8": INT8_CHECKED, "bfloat16": BF16_CHECKED}.get(precision, {}).get(name)
     return delta is not None and abs(delta) <= INT8_TOLERANCE
+
+
+def int8_validated(name: str) -> bool:
+    return precision_validated(name, "int8")
 
 
 DEFAULT_PRESET = "nanotrack_v3"

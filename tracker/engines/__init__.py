@@ -92,12 +92,12 @@ def repeat_kernel(kernel, times: int, repeat):
 
 
 def engine_text(tracker) -> str:
-    """What runs a Siamese tracker's network: the engine, and int8 where its graphs are quantized (e.g.
-    "onnxruntime int8", "torch"); '' for a tracker without one (OpenCV's)."""
+    """What runs a Siamese tracker's network: the engine, and its precision where it is not float32 (e.g.
+    "onnxruntime int8", "openvino bfloat16", "torch"); '' for a tracker without one (OpenCV's)."""
     name = getattr(tracker, "engine_name", "") or ""
-    export = getattr(getattr(tracker, "engine", None), "export", None)
-    if name and getattr(export, "precision", "float32") == "int8":
-        name += " int8"
+    precision = getattr(getattr(tracker, "engine", None), "precision", "float32")
+    if name and precision != "float32":
+        name += f" {precision}"
     return name
 
 

@@ -182,10 +182,11 @@ def precision_key(export) -> list:
 def fastest_precision(
     exports: dict, engines: dict[str, list[str]], threads: int
 ) -> tuple[str, str, dict[str, float] | None]:
-    """`auto`'s engine *and* precision: the fastest (precision, engine) of `exports` (precision -> Export, each
-    a graph whose accuracy was checked) on their `engines` (precision -> the engines that may run it), timed
-    here once and remembered like the engine choice. Returns (precision, engine, the best ms of each
-    "precision/engine" option where kept: why that one)."""
+    """`auto`'s engine *and* precision: the fastest (precision, engine) of `exports` (precision -> Export whose
+    accuracy in that precision was checked: an int8 graph, or the float32 graph for "float32" and
+    "bfloat16") on their `engines` (precision -> the engines that may run it), timed here once and
+    remembered like the engine choice. Returns (precision, engine, the best ms of each "precision/engine"
+    option where kept: why that one)."""
     from .onnx_engines import make_onnx_engine
 
     options = [f"{p}/{e}" for p in exports for e in engines[p]]
@@ -196,7 +197,7 @@ def fastest_precision(
         workloads = {}
         for option in options:
             p, e = option.split("/")
-            workloads[option] = engine_workload(make_onnx_engine(e, exports[p], threads), exports[p].preset)
+            workloads[option] = engine_workload(make_onnx_engine(e, exports[p], threads, p), exports[p].preset)
         return _timed_after_a_first_run(workloads, first.preset.name, "engine and precision timing")
 
     precision, engine = cached_choice("precision", key, options, measure).split("/")

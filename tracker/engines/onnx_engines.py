@@ -28,9 +28,14 @@ class OnnxEngine(Engine):
     as the last call's is not bound again), and the outputs land in arrays allocated once, of which `search`
     returns copies (a caller may keep them past the next call)."""
 
-    def __init__(self, export, threads: int):
+    def __init__(self, export, threads: int, precision: str | None = None):
         self.export = export
         self.threads = max(1, int(threads))
+        # what the arithmetic runs in: the graphs' own precision, or "bfloat16" on a float32 export
+        # (OpenVINO only: the CPU's bfloat16 units run the float32 graphs; see bfloat16_native)
+        self.precision = precision or export.precision
+        if self.precision not in (export.precision, *self.runtime_precisions):
+            raise ExportError(f"{self.name} cannot run a {export.precision} export in {self.precision}")
         self.prepare = NumpyInput(export.preset.input)
         self._template = self._load(export.template)
         self._search: dict = {}  # (size, batch) -> (graph, loaded graph, input array)
@@ -66,6 +71,8 @@ class OnnxEngine(Engine):
             kernel = repeat_kernel(kernel, per, lambda a, n: np.repeat(a, n, axis=0))
         outs = self._run(session, graph, [x, *kernel])
         return outs[0], (outs[1] if len(outs) > 1 else None)
+
+    runtime_precisions: tuple[str, ...] = ()  # precisions the runtime may compute a float32 graph in
 
     def _load(self, graph):
         raise NotImplementedError
@@ -155,6 +162,7 @@ class OnnxRuntimeEngine(OnnxEngine):
 
 class OpenVinoEngine(OnnxEngine):
     name = "openvino"
+    runtime_precisions = ("bfloat16",)
 
     def _load(self, graph):
         core = openvino_core()
@@ -162,8 +170,9 @@ class OpenVinoEngine(OnnxEngine):
             "INFERENCE_NUM_THREADS": self.threads,
             "NUM_STREAMS": 1,
             "PERFORMANCE_HINT": "LATENCY",
-            # float32 throughout: on CPUs with bf16/fp16 units OpenVINO would otherwise lower precision
-            "INFERENCE_PRECISION_HINT": "f32",
+            # float32 unless bfloat16 was chosen: on CPUs with bf16/fp16 units OpenVINO would otherwise
+            # lower the precision by itself
+            "INFERENCE_PRECISION_HINT": "bf16" if self.precision == "bfloat16" else "f32",
         }
         try:
             model = core.read_model(str(graph.path))
@@ -213,5 +222,16 @@ def _first_line(exc: Exception) -> str:
     return text[0][:300] if text else type(exc).__name__
 
 
-def make_onnx_engine(name: str, export, threads: int) -> OnnxEngine:
-    return {"onnxruntime": OnnxRuntimeEngine, "openvino": OpenVinoEngine}[name](export, threads)
+@functools.cache
+def bfloat16_native() -> bool:
+    """Whether OpenVINO computes bfloat16 natively on this CPU (AVX-512 BF16 or AMX); elsewhere a bfloat16
+    request would run float32 anyway, so it is never offered."""
+    try:
+        return "BF16" in openvino_core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    except Exception:  # noqa: BLE001 - OpenVINO raises its own exception types
+        return False
+
+
+def make_onnx_engine(name: str, export, threads: int, precision: str | None = None) -> OnnxEngine:
+    """ONNX engine `name` on `export`'s graphs, computing in `precision` (default: the graphs' own)."""
+    return {"onnxruntime": OnnxRuntimeEngine, "openvino": OpenVinoEngine}[name](export, threads, precision)

@@ -39,34 +39,51 @@ def tracker_on_export(export: Export, preset: Preset, engine: str, long_term: bo
         raise ExportError(f"{export.root}: {missing}; export again with the tracking values you want to use")
     threads = threads or engine_threads()
     if engine == "auto":
-        usable = [e for e in ONNX_ENGINES if installed(e)]
-        if not usable:
-            raise ExportError("an export needs an ONNX engine: pip install onnxruntime (or 'siamtrack[openvino]')")
-        if export.precision == "int8" and "onnxruntime" in usable:
-            # int8 graphs are quantized for, and their accuracy checked on, ONNX Runtime (weights/README.md,
-            # "int8"); OpenVINO rounds its int8 arithmetic differently, so its tracks differ. OpenVINO runs
-            # them when named.
-            from ..config.presets import int8_validated
+        return _auto_tracker(export, preset, lt, threads)
+    return _tracker(preset, make_onnx_engine(engine, export, threads), lt)
+
+
+def _auto_tracker(export: Export, preset: Preset, lt: bool, threads: int):
+    """`auto` on an export: the engine *and* precision timed here once and remembered (tracker.engines.choice),
+    among the precisions whose accuracy the model card shows within the tolerance for the preset's shipped
+    weights (config.presets.precision_validated): float32 always, the export's int8 graph (on ONNX Runtime,
+    where it was checked; OpenVINO rounds int8 differently and runs it only when named), the float32 graph
+    computed in bfloat16 (OpenVINO, on a CPU with bfloat16 units). One precision: only the engine is chosen."""
+    from ..config.presets import precision_validated
+    from ..engines.choice import fastest_engine, fastest_precision
+    from ..engines.onnx_engines import bfloat16_native, make_onnx_engine
+
+    usable = [e for e in ONNX_ENGINES if installed(e)]
+    if not usable:
+        raise ExportError("an export needs an ONNX engine: pip install onnxruntime (or 'siamtrack[openvino]')")
+    exports: dict[str, Export] = {}
+    engines: dict[str, list[str]] = {}
+    f32: Export | None = export
+    if export.precision == "int8":
+        f32 = None
+        if "onnxruntime" in usable:
             from .auto import float32_alternative
 
             f32 = float32_alternative(export, preset, lt)
-            if f32 is not None:
-                # engine *and* precision: float32 always a candidate, int8 only where the model card shows it
-                # within the tolerance; timed here once, remembered (on a CPU where int8 is slower, float32)
-                from ..engines.choice import fastest_precision
-
-                f32.preset = preset
-                exports = {"float32": f32, **({"int8": export} if int8_validated(preset.name) else {})}
-                engines = {"float32": usable, "int8": ["onnxruntime"]}
-                precision, engine, timings = fastest_precision(exports, engines, threads)
-                tracker = _tracker(preset, make_onnx_engine(engine, exports[precision], threads), lt)
-                tracker.engine_choice = timings  # why, in ms
-                return tracker
-            usable = ["onnxruntime"]
-        from ..engines.choice import fastest_engine
-
-        engine = fastest_engine(export, usable, threads)  # one candidate: no timing
-    return _tracker(preset, make_onnx_engine(engine, export, threads), lt)
+            if f32 is None or precision_validated(preset.name, "int8"):
+                exports["int8"], engines["int8"] = export, ["onnxruntime"]
+        else:
+            exports["int8"], engines["int8"] = export, usable
+    if f32 is not None:
+        f32.preset = preset
+        exports["float32"], engines["float32"] = f32, usable
+        own_weights = f32.weights_sha256 == preset.weights_sha256 and preset.weights_sha256 is not None
+        if own_weights and "openvino" in usable and precision_validated(preset.name, "bfloat16"):
+            if bfloat16_native():
+                exports["bfloat16"], engines["bfloat16"] = f32, ["openvino"]
+    if len(exports) == 1:
+        ((precision, chosen),) = exports.items()
+        engine = fastest_engine(chosen, engines[precision], threads)  # one candidate: no timing
+        return _tracker(preset, make_onnx_engine(engine, chosen, threads), lt)
+    precision, engine, timings = fastest_precision(exports, engines, threads)
+    tracker = _tracker(preset, make_onnx_engine(engine, exports[precision], threads, precision), lt)
+    tracker.engine_choice = timings  # why, in ms
+    return tracker
 
 
 def _tracker(preset: Preset, runner, long_term: bool):

@@ -1,5 +1,6 @@
 """The house rules of docs/architecture.md, read from the code's own imports: no import loops, every import
-pointing down the floors, no module using another module's `_private` name.
+pointing down the floors, no module using another module's `_private` name; and read from the files: only the
+command line parses arguments, and a file over MAX_LINES says why at its top.
 
 Every import in tracker/ and backbones/ counts: at module level, inside functions, under TYPE_CHECKING,
 relative and absolute. The floors are read from the ```layers block of docs/architecture.md, the one place
@@ -303,3 +304,30 @@ def test_a_violation_names_both_files_and_the_import_line():
     report = loops(imports + ring)
     assert report and "tracker/errors.py, tracker/geometry.py" in report[0], report
     assert any("tracker/errors.py:2: from .geometry import iou" in r for r in report), report
+
+
+MAX_LINES = 400  # about what a reader takes in as one thing
+
+
+def test_every_file_is_small_or_says_why():
+    """A room's file over MAX_LINES starts with a `# size:` line giving the reason it is one file."""
+    for path in MODULES.values():
+        lines = path.read_text(encoding="utf-8").splitlines()
+        if len(lines) > MAX_LINES:
+            assert lines[0].startswith("# size:"), f"{_rel(path)} has {len(lines)} lines and no '# size:' reason"
+
+
+def test_only_the_command_line_parses_arguments():
+    """Library functions and applications take values; flags and their parsing live in tracker/cli."""
+    offenders = []
+    for path in MODULES.values():
+        rel = _rel(path)
+        if rel.startswith("tracker/cli/"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            if "argparse" in names:
+                offenders.append(f"{rel}:{node.lineno}")
+    assert offenders == []

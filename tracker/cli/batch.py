@@ -1,7 +1,7 @@
+# size: over 400 lines as one room: the help text and the flags with their checks are two thirds of it
 """`siamtrack batch`: track many videos unattended — resumable, parallel, shardable across machines.
 
 Argument parsing only (stdlib imports); the work is in tracker.batch (runner.run_batch).
-Over 400 lines as one room: the help text and the flags with their checks are two thirds of it.
 """
 
 from __future__ import annotations

@@ -165,10 +165,13 @@ class Breakdown:
         engine = getattr(tracker, "engine", None)
         if engine is None:
             return
-        module = inspect.getmodule(type(tracker)._update)
-        for name in ("subwindow", "crop_resize"):
-            if module is not None and name in vars(module):
-                self._patched.append((module, name, getattr(module, name)))
+        # the crop function as the modules of the tracker's classes hold it (imported by name: the module that
+        # calls it, e.g. trackers/siamrpn.py for every SiamRPN-style tracker, whose update is in trackers/base.py)
+        modules = {inspect.getmodule(cls) for cls in type(tracker).__mro__}
+        for module in sorted((m for m in modules if m is not None), key=lambda m: m.__name__):
+            for name in ("subwindow", "crop_resize"):
+                if name in vars(module):
+                    self._patched.append((module, name, getattr(module, name)))
         prepare = getattr(engine, "prepare", None)
         if prepare is not None and hasattr(prepare, "into"):
             self._wrap(prepare, "into", "conversion")

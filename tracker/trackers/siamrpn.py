@@ -27,7 +27,7 @@ def _change_inplace(r: np.ndarray) -> np.ndarray:
     return np.maximum(r, np.divide(1.0, r), out=r)
 
 
-def _padded_side(w: float, h: float) -> float:
+def padded_side(w: float, h: float) -> float:
     """sqrt((w + p)(h + p)), p = (w + h) / 2: the side of a box's square region with context."""
     pad = (w + h) * 0.5
     return math.sqrt((w + pad) * (h + pad))
@@ -137,14 +137,16 @@ class SiamRPNTracker(BatchedTracker):
         self._crop = (p.exemplar_size / s_z, crop_center)  # the scale and centre _finish maps back with
         return subwindow(frame, crop_center, instance, round(s_x), self.channel_average)[None]
 
-    def _finish(self, frame, cls, loc):
+    def _choose(self, cls, loc, scale_z: float):
+        """pysot's choice among one crop's candidates (cls, loc: the head's outputs for it): each candidate's
+        score times the penalty on its change of scale and aspect ratio against the target's, blended with
+        the cosine window; the best one's box (cx, cy, w, h) in frame pixels, its centre relative to the
+        crop centre, its score, its penalty and its logit margin."""
         p = self.p
-        scale_z, crop_center = self._crop
-        score, pred, margins, window = self._decode(cls[0], loc[0])
+        score, pred, margins, window = self._decode(cls, loc)
         sw, sh = self.size.tolist()
-
-        # pysot's penalty on the change of scale and aspect ratio against the target's, in float64 (the
-        # boxes' own dtype for their padded sides and ratios: float32 for SiamRPN's anchors)
+        # the padded sides and ratios in the boxes' own dtype (float32 for SiamRPN's anchors), their change
+        # against the target's in float64
         wh = pred[2:]
         pad = wh[0] + wh[1]
         pad *= 0.5
@@ -152,23 +154,29 @@ class SiamRPNTracker(BatchedTracker):
         side = padded[0]
         side *= padded[1]
         np.sqrt(side, out=side)
-        s_c = _change_inplace(np.divide(side, _padded_side(sw * scale_z, sh * scale_z), dtype=np.float64))
+        s_c = _change_inplace(np.divide(side, padded_side(sw * scale_z, sh * scale_z), dtype=np.float64))
         r_c = _change_inplace(np.divide(sw / sh, wh[0] / wh[1], dtype=np.float64))
         penalty = np.multiply(r_c, s_c, out=r_c)
         np.subtract(1.0, penalty, out=penalty)  # -(r_c * s_c - 1), exactly
         penalty *= p.penalty_k
         np.exp(penalty, out=penalty)
         pscore = penalty * score
-        wi = 0.001 if self.redetecting else p.window_influence
-        pscore *= 1 - wi
-        pscore += self._window_term(window, wi)
+        keep, term = self._window_term(window)
+        pscore *= keep
+        pscore += term
         best = int(pscore.argmax())
-        bx, by, bw, bh = (pred[:, best] / scale_z).tolist()  # in the boxes' dtype, as pysot
-        best_score = float(score[best])
-        lr = float(penalty[best]) * best_score * p.lr
+        box = (pred[:, best] / scale_z).tolist()  # in the boxes' dtype, as pysot
+        return box, float(score[best]), float(penalty[best]), float(margins[best])
+
+    def _finish(self, frame, cls, loc):
+        p = self.p
+        scale_z, crop_center = self._crop
+        (bx, by, bw, bh), best_score, penalty, margin = self._choose(cls[0], loc[0], scale_z)
+        lr = penalty * best_score * p.lr
 
         H, W = frame.shape[:2]
         c0, c1 = self.center.tolist()
+        sw, sh = self.size.tolist()
         if self.long_term and best_score < p.confidence_low:
             # pysot's long-term tracker keeps the state when unsure and widens the search next frame
             cx, cy, width, height = c0, c1, sw, sh
@@ -188,17 +196,19 @@ class SiamRPNTracker(BatchedTracker):
                 self.redetecting = True
             elif best_score > p.confidence_high:
                 self.redetecting = False
-        signal = self._lost_signal(float(margins[best]))
+        signal = self._lost_signal(margin)
         lost = signal < p.lost_threshold or (self.long_term and self.redetecting)
         if p.template_update:
             self._update_template(frame, best_score, lost)
         # pysot reports the box as centre minus half the size (not (size-1)/2 as at init)
         return TrackResult((cx - width / 2, cy - height / 2, width, height), best_score, lost, signal)
 
-    def _window_term(self, window: np.ndarray, influence: float) -> np.ndarray:
-        """window * influence, computed once per window size and influence."""
-        key = (window.size, influence)
+    def _window_term(self, window: np.ndarray) -> tuple[float, np.ndarray]:
+        """The cosine window's share of the choice now (window_influence; 0.001 while re-detecting): 1 - wi,
+        and window * wi (computed once per window size and influence)."""
+        wi = 0.001 if self.redetecting else self.p.window_influence
+        key = (window.size, wi)
         term = self._window_terms.get(key)
         if term is None:
-            term = self._window_terms[key] = window * influence
-        return term
+            term = self._window_terms[key] = window * wi
+        return 1 - wi, term

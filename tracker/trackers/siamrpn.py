@@ -140,8 +140,8 @@ class SiamRPNTracker(BatchedTracker):
     def _choose(self, cls, loc, scale_z: float):
         """pysot's choice among one crop's candidates (cls, loc: the head's outputs for it): each candidate's
         score times the penalty on its change of scale and aspect ratio against the target's, blended with
-        the cosine window; the best one's box (cx, cy, w, h) in frame pixels, its centre relative to the
-        crop centre, its score, its penalty and its logit margin."""
+        the cosine window. Returns the best candidate's box [cx, cy, w, h] in frame pixels (the centre as an
+        offset from the crop centre), its score, its penalty and its logit margin."""
         p = self.p
         score, pred, margins, window = self._decode(cls, loc)
         sw, sh = self.size.tolist()

@@ -25,9 +25,10 @@ interleaved run and prints each row's ratio, NanoTrack's ms over the row's (>= 1
 
 --breakdown splits each Siamese tracker's update, in the same interleaved run, into the crop (cutting and
 resizing the search region), the conversion (uint8 crop to the network's float32 input), the graph (the engine's
-network call; for the torch engine this includes the conversion), the decoding of the head's outputs, and the rest
-of the update (penalties, window, choice of the box, state); medians per update, in ms, and "outside" = the
-update minus the graph.
+network call; for the torch engine this includes the conversion), the decoding of the head's outputs (with the
+choice of the box: penalties, window, best candidate, for the SiamRPN-style trackers), and the rest of the update
+(the state, the checks, the engine's call around the graph); medians per update, in ms, and "outside" = the update
+minus the graph.
 """
 
 from __future__ import annotations
@@ -165,10 +166,13 @@ class Breakdown:
         engine = getattr(tracker, "engine", None)
         if engine is None:
             return
-        module = inspect.getmodule(type(tracker)._update)
-        for name in ("subwindow", "crop_resize"):
-            if module is not None and name in vars(module):
-                self._patched.append((module, name, getattr(module, name)))
+        # the crop function as the modules of the tracker's classes hold it (imported by name: the module that
+        # calls it, e.g. trackers/siamrpn.py for every SiamRPN-style tracker, whose update is in trackers/base.py)
+        modules = {inspect.getmodule(cls) for cls in type(tracker).__mro__}
+        for module in sorted((m for m in modules if m is not None), key=lambda m: m.__name__):
+            for name in ("subwindow", "crop_resize"):
+                if name in vars(module):
+                    self._patched.append((module, name, getattr(module, name)))
         prepare = getattr(engine, "prepare", None)
         if prepare is not None and hasattr(prepare, "into"):
             self._wrap(prepare, "into", "conversion")
@@ -176,7 +180,9 @@ class Breakdown:
             if hasattr(engine, name):
                 self._wrap(engine, name, "graph")
                 break
-        self._wrap(tracker, "_decode", "decode")
+        # the decoding and the choice of the box (penalties, window, best candidate), where the tracker has them
+        # as one step (SiamRPN-style trackers: _choose), else the decoding alone
+        self._wrap(tracker, "_choose" if hasattr(tracker, "_choose") else "_decode", "decode")
 
     def _wrap(self, obj, attr, stage):
         fn = getattr(obj, attr)

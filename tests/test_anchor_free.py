@@ -169,3 +169,33 @@ def test_training_steps_reduce_the_loss_on_one_batch():
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < losses[0]
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_the_one_pass_choice_is_the_decoded_choice_bit_for_bit(channels):
+    """AnchorFreeTracker._choose (the per-frame path) against SiamRPNTracker._choose on _decode's candidates
+    (every candidate's box), on random outputs and on outputs with NaN and infinite values."""
+    from tracker.trackers.anchor_free import AnchorFreeTracker
+    from tracker.trackers.siamrpn import SiamRPNTracker
+
+    S = 15
+    tr = AnchorFreeTracker(get_preset("nanotrack_v3"), FakeEngine(S, (7, 7), (20.0, 20.0, 20.0, 20.0)))
+    tr.init(np.zeros((480, 640, 3), np.uint8), (300.0, 200.0, 64.0, 48.0))
+    rng = np.random.default_rng(channels)
+    checked = 0
+    for trial in range(40):
+        cls = rng.normal(0, 4, (channels, S, S)).astype(np.float32)
+        loc = rng.gamma(2.0, 20.0, (4, S, S)).astype(np.float32) - np.float32(3.0)  # a few negative distances
+        if trial % 4 == 1:
+            loc.reshape(-1)[rng.integers(0, loc.size, 3)] = [np.nan, np.inf, -np.inf]
+        if trial % 4 == 2:
+            cls.reshape(-1)[rng.integers(0, cls.size, 2)] = [np.inf, -np.inf] if trial % 8 == 2 else [np.nan, 500.0]
+        tr.redetecting = trial % 5 == 0  # the window's other influence
+        tr.size = np.array([rng.uniform(20, 200), rng.uniform(20, 200)])
+        scale_z = float(rng.uniform(0.3, 2.0))
+        fast = tr._choose(cls, loc, scale_z)
+        slow = SiamRPNTracker._choose(tr, cls, loc, scale_z)
+        assert fast == slow, (trial, fast, slow)
+        assert all(np.isfinite(v) for v in (*fast[0], fast[1], fast[2]))
+        checked += 1
+    assert checked == 40

@@ -56,3 +56,33 @@ def test_conv_floor_times_each_distinct_convolution_once(monkeypatch):
     # two distinct shapes timed (oneDNN graph and plain call, 2 runs each); four calls counted at 1 ms each
     assert timed.count((1, 4, 9, 9)) == 4 and timed.count((1, 4, 7, 7)) == 4
     assert abs(ms - 4.0) < 1e-9
+
+
+def test_breakdown_times_the_crop_of_a_tracker_whose_update_is_inherited():
+    # SiamRPN-style trackers take their update from trackers/base.py; the crop is called from trackers/siamrpn.py
+    bench = _bench()
+    from tracker import build_tracker
+    from tracker.trackers import siamrpn
+
+    frame = np.random.default_rng(0).integers(0, 255, (240, 320, 3), dtype=np.uint8)
+    t = build_tracker("nanotrack_v3", engine="torch")
+    t.init(frame, (140, 100, 40, 30))
+    crops = []
+    real = siamrpn.subwindow
+
+    def counted(*a, **k):
+        crops.append(a[2])
+        return real(*a, **k)
+
+    siamrpn.subwindow = counted
+    try:
+        b = bench.Breakdown(t)
+        assert (siamrpn, "subwindow") in [(m, n) for m, n, _ in b._patched]
+        b.update(frame)
+        b.update(frame)
+    finally:
+        siamrpn.subwindow = real
+    assert siamrpn.subwindow is real  # put back after each update
+    assert crops == [255, 255]  # one search crop per update, through the timed wrapper
+    assert all(row["crop"] > 0 for row in b.rows)
+    assert all(row["crop"] + row["decode"] < row["total"] for row in b.rows)

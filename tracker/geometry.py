@@ -54,7 +54,7 @@ def subwindow(img: np.ndarray, center, out_size: int, size: float, pad_color) ->
     xmax = xmin + sz - 1
     ymax = ymin + sz - 1
     # pysot writes the float mean into a uint8 array: the value is truncated, not rounded.
-    fill = tuple(int(v) for v in np.asarray(pad_color, dtype=np.float64).astype(np.uint8))
+    fill = tuple(np.asarray(pad_color, dtype=np.float64).astype(np.uint8).tolist())
     patch = padded_region(img, int(ymin), int(ymax) + 1, int(xmin), int(xmax) + 1, fill)
     if patch.shape[0] != out_size or patch.shape[1] != out_size:
         patch = cv2.resize(patch, (out_size, out_size))

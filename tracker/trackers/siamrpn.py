@@ -17,13 +17,20 @@ from ..result import TrackResult
 from .base import BatchedTracker
 
 
-def _change(r):
-    return np.maximum(r, 1.0 / r)
+def all_finite(a: np.ndarray) -> bool:
+    """Whether every value of `a` is finite (the check before decoding a head's outputs)."""
+    return bool(np.isfinite(a).all())
 
 
-def _padded_size(w, h):
+def _change_inplace(r: np.ndarray) -> np.ndarray:
+    """max(r, 1 / r), written into r."""
+    return np.maximum(r, np.divide(1.0, r), out=r)
+
+
+def padded_side(w: float, h: float) -> float:
+    """sqrt((w + p)(h + p)), p = (w + h) / 2: the side of a box's square region with context."""
     pad = (w + h) * 0.5
-    return np.sqrt((w + pad) * (h + pad))
+    return math.sqrt((w + pad) * (h + pad))
 
 
 def blend(first, new, weight: float):
@@ -45,6 +52,7 @@ class SiamRPNTracker(BatchedTracker):
         self.long_term = long_term or self.p.long_term
         self.name = preset.name
         self._grids: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._window_terms: dict[tuple[int, float], np.ndarray] = {}  # (N, influence) -> window * influence
 
     def _grid(self, score_size: int):
         """Anchors and window for a score map size, computed once per size."""
@@ -129,36 +137,58 @@ class SiamRPNTracker(BatchedTracker):
         self._crop = (p.exemplar_size / s_z, crop_center)  # the scale and centre _finish maps back with
         return subwindow(frame, crop_center, instance, round(s_x), self.channel_average)[None]
 
+    def _choose(self, cls, loc, scale_z: float):
+        """pysot's choice among one crop's candidates (cls, loc: the head's outputs for it): each candidate's
+        score times the penalty on its change of scale and aspect ratio against the target's, blended with
+        the cosine window. Returns the best candidate's box [cx, cy, w, h] in frame pixels (the centre as an
+        offset from the crop centre), its score, its penalty and its logit margin."""
+        p = self.p
+        score, pred, margins, window = self._decode(cls, loc)
+        sw, sh = self.size.tolist()
+        # the padded sides and ratios in the boxes' own dtype (float32 for SiamRPN's anchors), their change
+        # against the target's in float64
+        wh = pred[2:]
+        pad = wh[0] + wh[1]
+        pad *= 0.5
+        padded = wh + pad  # w + pad, h + pad
+        side = padded[0]
+        side *= padded[1]
+        np.sqrt(side, out=side)
+        s_c = _change_inplace(np.divide(side, padded_side(sw * scale_z, sh * scale_z), dtype=np.float64))
+        r_c = _change_inplace(np.divide(sw / sh, wh[0] / wh[1], dtype=np.float64))
+        penalty = np.multiply(r_c, s_c, out=r_c)
+        np.subtract(1.0, penalty, out=penalty)  # -(r_c * s_c - 1), exactly
+        penalty *= p.penalty_k
+        np.exp(penalty, out=penalty)
+        pscore = penalty * score
+        keep, term = self._window_term(window)
+        pscore *= keep
+        pscore += term
+        best = int(pscore.argmax())
+        box = (pred[:, best] / scale_z).tolist()  # in the boxes' dtype, as pysot
+        return box, float(score[best]), float(penalty[best]), float(margins[best])
+
     def _finish(self, frame, cls, loc):
         p = self.p
         scale_z, crop_center = self._crop
-        score, pred, margins, window = self._decode(cls[0], loc[0])
-
-        s_c = _change(_padded_size(pred[2], pred[3]) / _padded_size(self.size[0] * scale_z, self.size[1] * scale_z))
-        r_c = _change((self.size[0] / self.size[1]) / (pred[2] / pred[3]))
-        penalty = np.exp(-(r_c * s_c - 1) * p.penalty_k)
-        pscore = penalty * score
-        wi = 0.001 if self.redetecting else p.window_influence
-        pscore = pscore * (1 - wi) + window * wi
-        best = int(np.argmax(pscore))
-        bbox = pred[:, best] / scale_z
-        best_score = float(score[best])
-        lr = penalty[best] * score[best] * p.lr
+        (bx, by, bw, bh), best_score, penalty, margin = self._choose(cls[0], loc[0], scale_z)
+        lr = penalty * best_score * p.lr
 
         H, W = frame.shape[:2]
+        c0, c1 = self.center.tolist()
+        sw, sh = self.size.tolist()
         if self.long_term and best_score < p.confidence_low:
             # pysot's long-term tracker keeps the state when unsure and widens the search next frame
-            cx, cy = self.center
-            width, height = self.size
+            cx, cy, width, height = c0, c1, sw, sh
         else:
-            cx, cy = bbox[0] + crop_center[0], bbox[1] + crop_center[1]
-            width = self.size[0] * (1 - lr) + bbox[2] * lr
-            height = self.size[1] * (1 - lr) + bbox[3] * lr
-        cx = max(0.0, min(float(cx), W))
-        cy = max(0.0, min(float(cy), H))
-        width = max(10.0, min(float(width), W))
-        height = max(10.0, min(float(height), H))
-        self.velocity = np.array([cx, cy]) - self.center
+            cx, cy = bx + float(crop_center[0]), by + float(crop_center[1])
+            width = sw * (1 - lr) + bw * lr
+            height = sh * (1 - lr) + bh * lr
+        cx = max(0.0, min(cx, W))
+        cy = max(0.0, min(cy, H))
+        width = max(10.0, min(width, W))
+        height = max(10.0, min(height, H))
+        self.velocity = np.array([cx - c0, cy - c1])
         self.center = np.array([cx, cy])
         self.size = np.array([width, height])
         if self.long_term:
@@ -166,9 +196,19 @@ class SiamRPNTracker(BatchedTracker):
                 self.redetecting = True
             elif best_score > p.confidence_high:
                 self.redetecting = False
-        lost = self._lost_signal(float(margins[best])) < p.lost_threshold
-        lost = lost or (self.long_term and self.redetecting)
+        signal = self._lost_signal(margin)
+        lost = signal < p.lost_threshold or (self.long_term and self.redetecting)
         if p.template_update:
             self._update_template(frame, best_score, lost)
         # pysot reports the box as centre minus half the size (not (size-1)/2 as at init)
-        return TrackResult((cx - width / 2, cy - height / 2, width, height), best_score, lost)
+        return TrackResult((cx - width / 2, cy - height / 2, width, height), best_score, lost, signal)
+
+    def _window_term(self, window: np.ndarray) -> tuple[float, np.ndarray]:
+        """The cosine window's share of the choice now (window_influence; 0.001 while re-detecting): 1 - wi,
+        and window * wi (computed once per window size and influence)."""
+        wi = 0.001 if self.redetecting else self.p.window_influence
+        key = (window.size, wi)
+        term = self._window_terms.get(key)
+        if term is None:
+            term = self._window_terms[key] = window * wi
+        return 1 - wi, term

@@ -338,7 +338,7 @@ def main():
         print(head)
         print(rule)
         for i, (name, backend, tracker) in enumerate(runs):
-            row = f"| {name} | {backend} | {getattr(tracker, 'engine_name', '-')} | {ms[i]:.1f} | {1000 / ms[i]:.1f} |"
+            row = f"| {name} | {backend} | {engine_text(tracker) or '-'} | {ms[i]:.1f} | {1000 / ms[i]:.1f} |"
             if peak:
                 if getattr(tracker, "model", None) is not None and getattr(tracker, "engine_name", "") == "torch":
                     calls = [] if args.conv_floor else None

@@ -380,6 +380,46 @@ def test_smoke_mode_runs_the_window_and_saves_a_screenshot(clip, tmp_path):
     assert abs(cx - tx) <= 4 and abs(cy - ty) <= 4
 
 
+@pytest.mark.slow
+def test_smoke_mode_tracks_several_init_boxes_as_several_targets(clip, tmp_path):
+    """`--init` repeated: each box a target of its own from the first frame; `--output` in the MOT layout."""
+    boxes = tmp_path / "gt.txt"
+    x, y, w, h = truth(0)
+    still = (20.0, 20.0, 40.0, 40.0)  # a patch of the static background
+    r = run_cli(
+        "--source",
+        str(clip),
+        "--init",
+        f"{x:g},{y:g},{w:g},{h:g}",
+        "--init",
+        "20,20,40,40",
+        "--frames",
+        "8",
+        "--model",
+        "opencv:csrt",
+        "--screenshot",
+        str(tmp_path / "shot.png"),
+        "--output",
+        str(boxes),
+        "--settings",
+        str(tmp_path / "s.ini"),
+        "--threads",
+        "1",
+    )
+    assert r.returncode == 0, r.stderr
+    rows = [line.split(",") for line in boxes.read_text().splitlines()]
+    by_id: dict[int, list[tuple[float, ...]]] = {}
+    for row in rows:
+        by_id.setdefault(int(row[1]), []).append(tuple(float(v) for v in row[2:6]))
+    assert sorted(by_id) == [1, 2] and all(len(v) == 8 for v in by_id.values())
+    assert by_id[1][0] == (x, y, w, h) and by_id[2][0] == still
+    cx, cy = centre(by_id[1][-1])
+    tx, ty = centre(truth(7))
+    assert abs(cx - tx) <= 4 and abs(cy - ty) <= 4  # the moving patch followed
+    sx, sy = centre(by_id[2][-1])
+    assert abs(sx - 40) <= 4 and abs(sy - 40) <= 4  # the still patch stays
+
+
 def test_smoke_mode_rejects_bad_input_with_one_line(tmp_path, clip):
     r = run_cli("--source", str(tmp_path / "nope.avi"), "--frames", "3", "--screenshot", str(tmp_path / "a.png"))
     assert r.returncode == 2 and "nope.avi" in r.stderr and "Traceback" not in r.stderr
@@ -408,7 +448,7 @@ def test_threads_are_set_before_the_window_builds_a_tracker(monkeypatch, clip, t
     base = ["--source", str(clip), "--frames", "2", "--screenshot", str(tmp_path / "a.png"), "--init", "1,2,3,4"]
     assert cli.run(parser.parse_args(base)) == 0
     assert cli.run(parser.parse_args(base + ["--threads", "3"])) == 0
-    assert events == [("threads", 2), ("app", (1, 2, 3, 4)), ("threads", 3), ("app", (1, 2, 3, 4))]
+    assert events == [("threads", 2), ("app", [(1, 2, 3, 4)]), ("threads", 3), ("app", [(1, 2, 3, 4)])]
     with pytest.raises(UserError, match="--threads"):
         cli.run(parser.parse_args(base + ["--threads", "0"]))
 

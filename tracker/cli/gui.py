@@ -33,7 +33,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threads", type=int, metavar="N", help="CPU threads for the model (default: the cores free at start-up)"
     )
-    parser.add_argument("--init", metavar="X,Y,W,H", help="start tracking this box on the first frame")
+    parser.add_argument(
+        "--init",
+        metavar="X,Y,W,H",
+        action="append",
+        help="start tracking this box on the first frame (repeat it for several targets)",
+    )
     parser.add_argument("--trail", action="store_true", help="draw the target's trail")
     parser.add_argument(
         "--settings", metavar="INI", help="settings file to use instead of the user's (also $SIAMTRACK_GUI_SETTINGS)"
@@ -102,7 +107,7 @@ def run(args) -> int:
         check_video_output(args.record, "--save-video")
     if args.threads is not None and args.threads < 1:
         raise UserError("--threads must be at least 1")
-    init = parse_box(args.init) if args.init else None
+    inits = [parse_box(text) for text in args.init or []]
     # a file or folder that cannot be read fails here, in one line, before a window (and its threads) exists
     if args.source is not None and not (str(args.source).isdigit() and not os.path.exists(args.source)):
         from ..io.sources import open_source
@@ -124,5 +129,5 @@ def run(args) -> int:
     from ..gui.app import run_headless, run_interactive
 
     if headless:
-        return run_headless(args, init)
-    return run_interactive(args, init)
+        return run_headless(args, inits)
+    return run_interactive(args, inits)

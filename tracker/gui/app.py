@@ -102,7 +102,7 @@ def _close_on_signals(app, win) -> None:
     timer.start(200)
 
 
-def run_interactive(args, init) -> int:
+def run_interactive(args, inits: list) -> int:
     app = _application(False)
     from .window import MainWindow
 
@@ -111,22 +111,23 @@ def run_interactive(args, init) -> int:
     win.show()
     _close_on_signals(app, win)
     win.export_on_close = args.export
-    if args.source and win.open_path(args.source, paused=init is not None):
+    if args.source and win.open_path(args.source, paused=bool(inits)):
         if (
-            (init is not None or args.record)
+            (inits or args.record)
             and wait_until(app, lambda: win.latest is not None or bool(win.errors), 30)
             and win.latest is not None
         ):
             if args.record:
                 win.start_recording(args.record)
-            if init is not None:
-                win.init_tracking(init)
+            if inits:
+                for box in inits:  # each a new target (nothing is selected yet)
+                    win.init_tracking(box)
                 win.play()
     return app.exec()
 
 
-def run_headless(args, init) -> int:
-    """Open the source in the real window offscreen, track `init` from the first frame for args.frames
+def run_headless(args, inits: list) -> int:
+    """Open the source in the real window offscreen, track the boxes `inits` from the first frame for args.frames
     frames, save a screenshot of the whole window (and optionally the recording and boxes), exit."""
     app = _application(True)
     from .window import MainWindow
@@ -154,8 +155,9 @@ def run_headless(args, init) -> int:
             if args.record:
                 win.start_recording(args.record)
                 wait_until(app, lambda: win.recording_path is not None or bool(win.errors), left())
-            if init is not None:
-                win.init_tracking(init)
+            for box in inits:  # each a new target (nothing is selected yet)
+                win.init_tracking(box)
+            if inits:
                 wait_until(app, lambda: win.tracking or bool(win.errors), left())
             if not win.errors:
                 win.play()

@@ -11,6 +11,7 @@ with other work (a training run on both cores) passes as an idle one does.
 """
 
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -407,6 +408,7 @@ def test_smoke_mode_tracks_several_init_boxes_as_several_targets(clip, tmp_path)
         "1",
     )
     assert r.returncode == 0, r.stderr
+    assert re.search(r"frame 8: #1 tracked [\d.]+,[\d.]+,[\d.]+,[\d.]+ #2 tracked [\d.]+,", r.stdout), r.stdout
     rows = [line.split(",") for line in boxes.read_text().splitlines()]
     by_id: dict[int, list[tuple[float, ...]]] = {}
     for row in rows:

@@ -197,8 +197,14 @@ def run_headless(args, inits: list) -> int:
         if latest is not None:
             state = ("lost" if latest.result and latest.result.lost else "tracked") if latest.tracking else "shown"
             box = ",".join(f"{v:.1f}" for v in latest.result.box) if latest.result else "-"
+            what = f"{state} box {box}"
+            if len(latest.results) > 1:  # several targets: each id's box and state
+                what = " ".join(
+                    f"#{i} {'lost' if r.lost else 'tracked'} {','.join(f'{v:.1f}' for v in r.box)}"
+                    for i, r in latest.results.items()
+                )
             print(
-                f"frame {latest.index + 1}: {state} box {box}; processed {latest.processed}, "
+                f"frame {latest.index + 1}: {what}; processed {latest.processed}, "
                 f"dropped {latest.dropped}, track {latest.track_fps:.1f} fps"
                 + (f"; screenshot {args.screenshot}" if args.screenshot else "")
             )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..geometry import hanning_window, score_grid
-from .siamrpn import SiamRPNTracker, all_finite, padded_side
+from .siamrpn import SiamRPNTracker, all_finite
 
 
 class AnchorFreeTracker(SiamRPNTracker):
@@ -57,56 +57,3 @@ class AnchorFreeTracker(SiamRPNTracker):
         np.add(ltrb[:2], ltrb[2:], out=size, dtype=np.float64)
         np.maximum(size, 1.0, out=size)
         return score, pred, logit, window
-
-    def _choose(self, cls, loc, scale_z: float):
-        # SiamRPNTracker._choose on _decode's candidates, the same operations in the same order (so the same
-        # numbers), in fewer NumPy calls: the centres computed for the chosen point only, and the score's and
-        # the penalty's exponentials in one call
-        n = cls.shape[-1] * cls.shape[-1]
-        c = cls.reshape(len(cls), n)
-        ltrb = loc.reshape(4, n)
-        if not np.minimum.reduce(ltrb, axis=None) > -np.inf:  # NaN or -inf (+inf is clipped as _decode does)
-            return super()._choose(cls, loc, scale_z)
-        ex = np.empty((2, n))  # row 0: -logit, then exp(-logit); row 1: the penalty's exponent, then the penalty
-        if len(c) == 2:
-            np.subtract(c[0], c[1], out=ex[0], dtype=np.float64)
-        else:
-            np.negative(c[0], out=ex[0], dtype=np.float64)
-        if not (-np.inf < np.minimum.reduce(ex[0]) and np.maximum.reduce(ex[0]) < np.inf):
-            return super()._choose(cls, loc, scale_z)
-        ltrb = np.maximum(ltrb, 0.0)
-        np.minimum(ltrb, 1e4, out=ltrb)
-        wh = np.add(ltrb[:2], ltrb[2:], dtype=np.float64)
-        np.maximum(wh, 1.0, out=wh)
-        sw, sh = self.size.tolist()
-        pad = wh[0] + wh[1]
-        pad *= 0.5
-        change = wh + pad
-        side = change[0]
-        side *= change[1]
-        np.sqrt(side, out=side)
-        side /= padded_side(sw * scale_z, sh * scale_z)  # row 0: the change of scale
-        np.divide(wh[0], wh[1], out=change[1])
-        np.divide(sw / sh, change[1], out=change[1])  # row 1: the change of aspect ratio
-        np.maximum(change, np.divide(1.0, change), out=change)
-        x = ex[1]
-        np.multiply(change[1], change[0], out=x)
-        np.subtract(1.0, x, out=x)
-        x *= self.p.penalty_k
-        np.exp(ex, out=ex)
-        score = ex[0]
-        score += 1.0
-        np.divide(1.0, score, out=score)
-        pscore = ex[1] * score
-        grid, window = self._grid(cls.shape[-1])
-        keep, term = self._window_term(window)
-        pscore *= keep
-        pscore += term
-        best = int(pscore.argmax())
-        left, top, right, bottom = ltrb[:, best].tolist()
-        gx, gy = grid[:, best].tolist()
-        cx, cy = gx + (right - left) / 2, gy + (bottom - top) / 2
-        w, h = max(left + right, 1.0), max(top + bottom, 1.0)
-        margin = float(c[1, best]) - float(c[0, best]) if len(c) == 2 else float(c[0, best])
-        box = [cx / scale_z, cy / scale_z, w / scale_z, h / scale_z]
-        return box, float(score[best]), float(ex[1, best]), margin

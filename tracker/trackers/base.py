@@ -139,15 +139,6 @@ def search_step(targets: Sequence[BatchedTracker], frame: np.ndarray, stack=None
     `stack`); each target's `_finish` on its share of the outputs. Results in the targets' order, not
     yet `_accept`ed. An engine without `search_targets` (a plain `template`/`search` engine) searches one
     target at a time."""
-    if len(targets) == 1:  # one target (every plain update): its crops, one search, its finish
-        one = targets[0]
-        engine, batch = one.engine, one._crops(frame)
-        if hasattr(engine, "search_targets"):
-            kernel = stack(targets) if stack is not None else engine.stack([one.kernel])
-            cls, loc = engine.search_targets(batch, kernel, 1)
-        else:
-            cls, loc = engine.search(batch, one.kernel)
-        return [one._finish(frame, cls, loc)]
     crops = [t._crops(frame) for t in targets]
     groups: dict[tuple, list[int]] = {}
     for i, (t, c) in enumerate(zip(targets, crops)):

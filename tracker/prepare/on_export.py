@@ -73,12 +73,12 @@ def _auto_tracker(export: Export, preset: Preset, lt: bool, threads: int):
         f32.preset = preset
         exports["float32"], engines["float32"] = f32, usable
         own_weights = f32.weights_sha256 == preset.weights_sha256 and preset.weights_sha256 is not None
-        if own_weights and "openvino" in usable and precision_validated(preset.name, "bfloat16"):
-            if bfloat16_native():
-                exports["bfloat16"], engines["bfloat16"] = f32, ["openvino"]
+        checked = own_weights and precision_validated(preset.name, "bfloat16")
+        if checked and "openvino" in usable and bfloat16_native():
+            exports["bfloat16"], engines["bfloat16"] = f32, ["openvino"]
     if len(exports) == 1:
         ((precision, chosen),) = exports.items()
-        engine = fastest_engine(chosen, engines[precision], threads)  # one candidate: no timing
+        engine = fastest_engine(chosen, engines[precision], threads)  # timed only where there are two
         return _tracker(preset, make_onnx_engine(engine, chosen, threads), lt)
     precision, engine, timings = fastest_precision(exports, engines, threads)
     tracker = _tracker(preset, make_onnx_engine(engine, exports[precision], threads, precision), lt)

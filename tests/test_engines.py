@@ -384,42 +384,23 @@ def test_auto_chooses_engine_and_precision_once_and_int8_only_where_validated(tm
     assert engine_text(build_tracker(name, engine="onnxruntime")) == "onnxruntime int8"  # a named engine: as shipped
 
 
-def test_bfloat16_is_offered_only_where_checked_and_the_cpu_has_it(tmp_path, monkeypatch):
-    """`auto` times NanoTrack's float32 graph computed in bfloat16 on OpenVINO beside float32 only where the model
-    card shows it within the tolerance (config.presets.BF16_CHECKED) and OpenVINO computes bfloat16 natively
-    on this CPU; the choice is remembered, and a tracker made from it says what it runs."""
+def test_auto_never_chooses_bfloat16_even_where_the_cpu_has_it(tmp_path, monkeypatch):
+    """`auto` chooses only the engine for NanoTrack's float32 export, even on a CPU with bfloat16 units: a
+    float32 graph computed in bfloat16 tracks differently on each thread count (weights/README.md,
+    "bfloat16"), so it is never timed beside float32, and a tracker made from the choice runs float32."""
     _needs("openvino")
-    from tracker.config import presets
     from tracker.engines import choice, engine_text, onnx_engines
 
-    def options(cache):
-        data = json.loads((cache / choice.CHOICES).read_text())
-        key = next(k for k in data if k.startswith("precision:") and not k.endswith(":ms"))
-        return data[key], set(data[key + ":ms"])
-
     monkeypatch.setattr(onnx_engines, "bfloat16_native", lambda: True)
-    monkeypatch.setenv("SIAMTRACK_CACHE", str(tmp_path / "a"))
+    monkeypatch.setenv("SIAMTRACK_CACHE", str(tmp_path))
     tracker = build_tracker("nanotrack_v2")
-    chosen, offered = options(tmp_path / "a")
-    assert offered == {"float32/onnxruntime", "float32/openvino", "bfloat16/openvino"}
-    assert set(tracker.engine_choice) == offered
-    assert engine_text(tracker) == chosen.split("/")[1] + (" bfloat16" if chosen.startswith("bfloat16") else "")
-    data = json.loads((tmp_path / "a" / choice.CHOICES).read_text())
-    key = next(k for k in data if k.startswith("precision:") and not k.endswith(":ms"))
-    data[key] = "bfloat16/openvino"
-    (tmp_path / "a" / choice.CHOICES).write_text(json.dumps(data))
-    again = build_tracker("nanotrack_v2")  # read back, not measured again
-    assert engine_text(again) == "openvino bfloat16" and again.engine.precision == "bfloat16"
-
-    monkeypatch.setenv("SIAMTRACK_CACHE", str(tmp_path / "b"))
-    monkeypatch.setattr(presets, "BF16_CHECKED", {"nanotrack_v2": -0.02})  # outside the tolerance
-    assert "bfloat16" not in engine_text(build_tracker("nanotrack_v2"))
-    monkeypatch.setattr(presets, "BF16_CHECKED", {"nanotrack_v2": -0.004})
-    monkeypatch.setattr(onnx_engines, "bfloat16_native", lambda: False)  # a CPU without bfloat16 units
-    assert "bfloat16" not in engine_text(build_tracker("nanotrack_v2"))
-    assert not (tmp_path / "b" / choice.CHOICES).exists() or not any(
-        "bfloat16" in json.dumps(v) for v in json.loads((tmp_path / "b" / choice.CHOICES).read_text()).values()
-    )
+    assert tracker.engine.precision == "float32"
+    assert engine_text(tracker) in ("onnxruntime", "openvino")
+    data = json.loads((tmp_path / choice.CHOICES).read_text())
+    assert not any(k.startswith("precision:") for k in data)  # one precision: no precision choice made
+    assert "bfloat16" not in json.dumps(data)
+    timed = [v for k, v in data.items() if k.endswith(":ms")]
+    assert timed and all(set(v) == {"onnxruntime", "openvino"} for v in timed)
 
 
 def test_bfloat16_engine_tracks_close_to_float32_and_onnxruntime_refuses_it(shared_dir):

@@ -341,21 +341,13 @@ INT8_CHECKED: dict[str, float] = {
 PRECISION_TOLERANCE = 0.005
 
 
-# bfloat16 validation (weights/README.md, "bfloat16"): preset -> validation AUC of its float32 export computed
-# in bfloat16 (OpenVINO on a CPU with bfloat16 units) minus float32, the same split (look 15)
-BF16_CHECKED: dict[str, float] = {
-    "nanotrack_v3": -0.0053,
-    "nanotrack_v2": -0.0040,
-}
-
-
 def precision_validated(name: str, precision: str) -> bool:
     """Whether the model card shows the preset's shipped weights in a lower `precision` ("int8": its quantized
-    graph; "bfloat16": its float32 graph computed in bfloat16) within PRECISION_TOLERANCE of float32: what `auto`
-    times (and `siamtrack export --int8` offers); float32 always is."""
+    graph) within PRECISION_TOLERANCE of float32: what `auto` times (and `siamtrack export --int8` offers);
+    float32 always is."""
     if precision == "float32":
         return True
-    delta = {"int8": INT8_CHECKED, "bfloat16": BF16_CHECKED}.get(precision, {}).get(name)
+    delta = {"int8": INT8_CHECKED}.get(precision, {}).get(name)
     return delta is not None and abs(delta) <= PRECISION_TOLERANCE
 
 

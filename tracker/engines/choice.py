@@ -183,8 +183,8 @@ def fastest_precision(
     exports: dict, engines: dict[str, list[str]], threads: int
 ) -> tuple[str, str, dict[str, float] | None]:
     """`auto`'s engine *and* precision: the fastest (precision, engine) of `exports` (precision -> Export whose
-    accuracy in that precision was checked: an int8 graph, or the float32 graph for "float32" and
-    "bfloat16") on their `engines` (precision -> the engines that may run it), timed here once and
+    accuracy in that precision was checked: an int8 graph, or the float32 graph for "float32") on their
+    `engines` (precision -> the engines that may run it), timed here once and
     remembered like the engine choice. Returns (precision, engine, the best ms of each "precision/engine"
     option where kept: why that one)."""
     from .onnx_engines import make_onnx_engine

@@ -47,11 +47,12 @@ def _auto_tracker(export: Export, preset: Preset, lt: bool, threads: int):
     """`auto` on an export: the engine *and* precision timed here once and remembered (tracker.engines.choice),
     among the precisions whose accuracy the model card shows within the tolerance for the preset's shipped
     weights (config.presets.precision_validated): float32 always, the export's int8 graph (on ONNX Runtime,
-    where it was checked; OpenVINO rounds int8 differently and runs it only when named), the float32 graph
-    computed in bfloat16 (OpenVINO, on a CPU with bfloat16 units). One precision: only the engine is chosen."""
+    where it was checked; OpenVINO rounds int8 differently and runs it only when named). One precision: only
+    the engine is chosen. A float32 graph computed in bfloat16 (OpenVINO) is never chosen here: its tracks
+    depend on the thread count (weights/README.md, "bfloat16")."""
     from ..config.presets import precision_validated
     from ..engines.choice import fastest_engine, fastest_precision
-    from ..engines.onnx_engines import bfloat16_native, make_onnx_engine
+    from ..engines.onnx_engines import make_onnx_engine
 
     usable = [e for e in ONNX_ENGINES if installed(e)]
     if not usable:
@@ -72,10 +73,6 @@ def _auto_tracker(export: Export, preset: Preset, lt: bool, threads: int):
     if f32 is not None:
         f32.preset = preset
         exports["float32"], engines["float32"] = f32, usable
-        own_weights = f32.weights_sha256 == preset.weights_sha256 and preset.weights_sha256 is not None
-        checked = own_weights and precision_validated(preset.name, "bfloat16")
-        if checked and "openvino" in usable and bfloat16_native():
-            exports["bfloat16"], engines["bfloat16"] = f32, ["openvino"]
     if len(exports) == 1:
         ((precision, chosen),) = exports.items()
         engine = fastest_engine(chosen, engines[precision], threads)  # timed only where there are two

@@ -425,3 +425,41 @@ def test_bfloat16_engine_tracks_close_to_float32_and_onnxruntime_refuses_it(shar
     assert float(np.mean(iou(tracks[0], tracks[1]))) >= 0.9
     with pytest.raises(ExportError, match="onnxruntime cannot run a float32 export in bfloat16"):
         make_onnx_engine("onnxruntime", export, 2, "bfloat16")
+
+
+def test_models_speed_says_what_auto_runs_and_why_remembers_it_and_retimes(tmp_path, monkeypatch, capsys):
+    """`siamtrack models --speed` builds each shipped export's `auto` tracker and prints the engine it runs
+    on with the search graph's best time on each candidate; the choice is remembered (a planted choice is read
+    back, not timed again) and `--retime` forgets it and times again."""
+    _needs("openvino")
+    from tracker import runtime
+    from tracker.engines import choice, shipped
+
+    monkeypatch.setenv("SIAMTRACK_CACHE", str(tmp_path))
+    monkeypatch.setattr(shipped, "shipped_presets", lambda: ["nanotrack_v2"])
+    monkeypatch.setattr(runtime, "_configured_threads", runtime._configured_threads)  # restored after the test
+    assert main(["models", "--speed", "--threads", "1", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["name"] == "nanotrack_v2" and row["threads"] == 1
+    timed = row["search_graph_ms"]
+    assert set(timed) == {"onnxruntime", "openvino"} and all(v > 0 for v in timed.values())
+    assert row["runs_on"] == min(timed, key=timed.get)
+
+    path = tmp_path / choice.CHOICES
+    data = json.loads(path.read_text())
+    (key,) = [k for k in data if not k.endswith(":ms")]
+    other = ({"onnxruntime", "openvino"} - {row["runs_on"]}).pop()
+    data[key], data[key + ":ms"] = other, {other: 0.5, row["runs_on"]: 99.0}
+    path.write_text(json.dumps(data))
+    assert main(["models", "--speed", "--threads", "1"]) == 0
+    (line,) = [x for x in capsys.readouterr().out.splitlines() if x.startswith("nanotrack_v2")]
+    assert line.split()[1] == other and f"{other} 0.50 ms, {row['runs_on']} 99.00 ms" in line
+
+    assert main(["models", "--speed", "--threads", "1", "--retime", "--json"]) == 0
+    (again,) = json.loads(capsys.readouterr().out)
+    retimed = again["search_graph_ms"]
+    assert set(retimed) == {"onnxruntime", "openvino"} and 99.0 not in retimed.values()
+    assert again["runs_on"] == min(retimed, key=retimed.get)
+
+    assert main(["models", "--retime"]) == 2
+    assert "--retime goes with --speed" in capsys.readouterr().err

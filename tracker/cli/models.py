@@ -1,14 +1,31 @@
-"""`siamtrack models`: the presets, their family, backbone, input convention and weights."""
+"""`siamtrack models`: the presets, their family, backbone, input convention and weights; with `--speed`, what
+`auto` runs each shipped export on here and why."""
 
 from __future__ import annotations
 
 
 def add_arguments(p):
     p.add_argument("--json", action="store_true", help="print as JSON")
+    p.add_argument(
+        "--speed",
+        action="store_true",
+        help="for the models that ship an export: the engine (and precision) `auto` runs each on here and why, "
+        "the search graph's best time on each candidate (timed the first time the model ran on this machine, "
+        "then remembered, so every run computes the same boxes)",
+    )
+    p.add_argument("--retime", action="store_true", help="with --speed: forget the remembered choices and time again")
+    p.add_argument("--threads", type=int, help="with --speed: engine threads (default: the cores free at start-up)")
 
 
 def run(args) -> int:
     import json
+
+    from ..errors import UserError
+
+    if (args.retime or args.threads is not None) and not args.speed:
+        raise UserError(("--retime" if args.retime else "--threads") + " goes with --speed")
+    if args.speed:
+        return _speed(args)
 
     from .._torch import torch_installed
     from ..config.presets import DEFAULT_PRESET, list_presets
@@ -52,4 +69,52 @@ def run(args) -> int:
         from .._torch import INSTALL
 
         print(f"PyTorch is not installed: the models marked (needs torch) run after {INSTALL}.")
+    return 0
+
+
+def _speed(args) -> int:
+    """`--speed`: each shipped export's `auto` tracker built here (timing its candidates on the first run on this
+    machine, reading the remembered choice after), and what it chose among what."""
+    import json
+
+    from ..build import build_tracker
+    from ..config.presets import DEFAULT_PRESET
+    from ..engines import engine_text
+    from ..engines.choice import CHOICES, cache_dir, forget_choices
+    from ..engines.shipped import shipped_presets
+    from ..runtime import configure_process, configure_threads
+
+    configure_process()
+    threads = configure_threads(args.threads)  # one count for every model, fixed before the first one times
+    if args.retime:
+        forget_choices()
+    rows: list[dict] = []
+    for name in shipped_presets():
+        tracker = build_tracker(name, engine="auto")
+        timed = getattr(tracker, "engine_choice", None) or {}
+        rows.append(
+            {
+                "name": name,
+                "default": name == DEFAULT_PRESET,
+                "runs_on": engine_text(tracker),
+                "threads": threads,
+                "search_graph_ms": dict(sorted(timed.items(), key=lambda kv: kv[1])),
+            }
+        )
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    names = [r["name"] + (" *" if r["default"] else "") for r in rows]
+    width = max(len("MODEL"), *map(len, names))
+    on_width = max(len("RUNS ON"), *(len(r["runs_on"]) for r in rows))
+    print(f"{'MODEL'.ljust(width)}  {'RUNS ON'.ljust(on_width)}  SEARCH GRAPH, BEST OF THE TIMING")
+    for label, r in zip(names, rows):
+        ms = r["search_graph_ms"]
+        why = ", ".join(f"{k} {v:.2f} ms" for k, v in ms.items()) if ms else "no times kept (one candidate; --retime)"
+        print(f"{label.ljust(width)}  {r['runs_on'].ljust(on_width)}  {why}")
+    print(
+        "\n* the default model. Each choice was timed the first time its model ran on this machine and is "
+        f"remembered in {cache_dir() / CHOICES}, so later runs compute the same boxes; --retime times again "
+        f"(this run: {threads} engine thread(s))."
+    )
     return 0

@@ -5,8 +5,9 @@ Timing alone is not reproducible: the candidates give results that differ by abo
 times fastest changes from run to run on a busy machine; a flipped near-tie in the tracker's argmax then
 sends a track elsewhere, which moves a benchmark's mean AUC (docs/speed.md, "Determinism"). The
 first run measures and writes its choice to `choices.json` in the cache folder ($SIAMTRACK_CACHE, else
-$XDG_CACHE_HOME/siamtrack, else ~/.cache/siamtrack); later runs on the same machine read it. Delete the file
-to measure again (after a hardware or library change the key differs anyway).
+$XDG_CACHE_HOME/siamtrack, else ~/.cache/siamtrack); later runs on the same machine read it. `siamtrack models
+--speed` shows the choices; `--retime` (forget_choices) deletes the file to measure again (after a hardware or
+library change the key differs anyway).
 """
 
 from __future__ import annotations
@@ -101,6 +102,16 @@ def cached_choice(kind: str, key, options: list[str], measure) -> str:
     return value
 
 
+def forget_choices() -> bool:
+    """Forgets every choice remembered on this machine (each model times again on its next run); whether there
+    was any."""
+    try:
+        (cache_dir() / CHOICES).unlink()
+        return True
+    except FileNotFoundError:
+        return False
+
+
 def choice_timings(kind: str, key, options: list[str]) -> dict[str, float] | None:
     """The best ms per option measured when the remembered choice (`cached_choice`) was made, where kept."""
     ms = _read(cache_dir() / CHOICES).get(_choice_name(kind, key, options) + ":ms")
@@ -151,8 +162,9 @@ def engine_workload(engine, preset):
     return lambda: engine.search(x, kernel)
 
 
-def fastest_engine(export, names: list[str], threads: int) -> str:
-    """The ONNX engine (of `names`) that runs this export's search graph fastest here; remembered."""
+def fastest_engine(export, names: list[str], threads: int) -> tuple[str, dict[str, float] | None]:
+    """The ONNX engine (of `names`) that runs this export's search graph fastest here; remembered. Returns
+    (engine, the best ms of each engine where kept: why that one)."""
     from .onnx_engines import make_onnx_engine
 
     def measure():
@@ -167,7 +179,7 @@ def fastest_engine(export, names: list[str], threads: int) -> str:
         digest(export.preset.to_dict()["model"]),
         [g.size for g in export.search],
     ]
-    return cached_choice("engine", key, names, measure)
+    return cached_choice("engine", key, names, measure), choice_timings("engine", key, names)
 
 
 def precision_key(export) -> list:

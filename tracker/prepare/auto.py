@@ -181,7 +181,7 @@ def choose_engine(preset, model, weights, device, xcorr: str, long_term: bool, f
     from ..engines.choice import fastest_engine
     from ..runtime import engine_threads
 
-    return fastest_engine(export, onnx, engine_threads())
+    return fastest_engine(export, onnx, engine_threads())[0]
 
 
 def float32_alternative(export, preset, long_term: bool):

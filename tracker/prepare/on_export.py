@@ -75,11 +75,11 @@ def _auto_tracker(export: Export, preset: Preset, lt: bool, threads: int):
         exports["float32"], engines["float32"] = f32, usable
     if len(exports) == 1:
         ((precision, chosen),) = exports.items()
-        engine = fastest_engine(chosen, engines[precision], threads)  # timed only where there are two
-        return _tracker(preset, make_onnx_engine(engine, chosen, threads), lt)
-    precision, engine, timings = fastest_precision(exports, engines, threads)
+        engine, timings = fastest_engine(chosen, engines[precision], threads)  # timed only where there are two
+    else:
+        precision, engine, timings = fastest_precision(exports, engines, threads)
     tracker = _tracker(preset, make_onnx_engine(engine, exports[precision], threads, precision), lt)
-    tracker.engine_choice = timings  # why, in ms
+    tracker.engine_choice = timings  # why: the best ms of each option timed ("engine" or "precision/engine")
     return tracker
 
 

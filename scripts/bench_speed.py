@@ -3,8 +3,8 @@
 
 Weights do not change the cost, so presets without shipped weights run with random weights saved to a
 temporary checkpoint. Usage:
-    python scripts/bench_speed.py [--presets a,b] [--xcorr torch,numba] [--frames 60] [--device cpu] [--peak]
-        [--conv-floor]
+    python scripts/bench_speed.py [--presets a,b] [--xcorr torch,numba] [--frames 60] [--sequence car1]
+        [--device cpu] [--peak] [--conv-floor]
 
 --peak also measures what these cores can do: the best rate of one large float32 convolution (AlexNet's
 5x5 conv2, 2.4 GMAC, oneDNN on channels-last tensors as the torch engine's fast path runs it), and counts
@@ -55,9 +55,10 @@ from tracker.models import build_model, save_checkpoint
 SEQ = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "sequences" / "car1"
 
 
-def frames_and_box(n):
-    files = sorted((SEQ / "img").iterdir())[: n + 1]
-    box = [float(v) for v in (SEQ / "groundtruth_rect.txt").read_text().split()[0].split(",")]
+def frames_and_box(n, seq: Path = SEQ):
+    files = sorted((seq / "img").iterdir())[: n + 1]
+    first = (seq / "groundtruth_rect.txt").read_text().split("\n")[0]
+    box = [float(v) for v in first.replace("\t", ",").replace(" ", ",").split(",") if v]
     return [cv2.imread(str(f)) for f in files], box
 
 
@@ -242,6 +243,12 @@ def main():
     ap.add_argument("--xcorr", default="torch,numba")
     ap.add_argument("--engine", default="auto", help="engines, comma-separated: auto, torch, onnxruntime, openvino")
     ap.add_argument("--frames", type=int, default=60)
+    ap.add_argument(
+        "--sequence",
+        default=str(SEQ),
+        help="a sequence folder (img/ and groundtruth_rect.txt; default ../shared/data/sequences/car1, whose "
+        "search region leaves the frame: the crop pads); a bare name is looked up beside car1",
+    )
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, help="torch threads (default: the cores free at start-up)")
     ap.add_argument(
@@ -275,10 +282,12 @@ def main():
 
     configure_threads(args.threads)
     configure_process()  # as the siamtrack commands run: freed memory kept, TF32 off
-    frames, box = frames_and_box(args.frames)
+    seq = Path(args.sequence)
+    seq = seq if seq.is_dir() else SEQ.parent / args.sequence
+    frames, box = frames_and_box(args.frames, seq)
     print(
         f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {args.device}, "
-        f"{len(frames) - 1} frames of {SEQ.name}"
+        f"{len(frames) - 1} frames of {seq.name}"
     )
     peak = conv_peak_gmacs() if (args.peak or args.conv_floor) and args.device == "cpu" else None
     head, rule = "| preset | xcorr | engine | median ms/frame | fps |", "|---|---|---|---|---|"

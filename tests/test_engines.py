@@ -463,3 +463,31 @@ def test_models_speed_says_what_auto_runs_and_why_remembers_it_and_retimes(tmp_p
 
     assert main(["models", "--retime"]) == 2
     assert "--retime goes with --speed" in capsys.readouterr().err
+
+
+def test_the_engine_choice_is_kept_per_thread_count(tmp_path, monkeypatch):
+    """Which engine is faster depends on the thread count, so `auto` times and remembers a choice for each count
+    it runs at: a choice remembered for one thread is used on one thread and never on two."""
+    _needs("openvino")
+    from tracker import runtime
+    from tracker.engines import choice
+
+    monkeypatch.setenv("SIAMTRACK_CACHE", str(tmp_path))
+    monkeypatch.setattr(runtime, "_configured_threads", 1)
+    one = build_tracker("nanotrack_v2")
+    path = tmp_path / choice.CHOICES
+    data = json.loads(path.read_text())
+    (key_one,) = [k for k in data if not k.endswith(":ms")]
+    other = {"onnxruntime": "openvino", "openvino": "onnxruntime"}[one.engine.name]
+    data[key_one] = other  # planted: one thread now runs the other engine
+    path.write_text(json.dumps(data))
+    assert build_tracker("nanotrack_v2").engine.name == other and one.engine.threads == 1
+
+    monkeypatch.setattr(runtime, "_configured_threads", 2)
+    two = build_tracker("nanotrack_v2")  # a count of its own: timed, not the planted choice
+    assert two.engine.threads == 2
+    data = json.loads(path.read_text())
+    choices = {k: v for k, v in data.items() if not k.endswith(":ms")}
+    assert len(choices) == 2 and choices[key_one] == other
+    (key_two,) = set(choices) - {key_one}
+    assert two.engine.name == choices[key_two] == min(data[key_two + ":ms"], key=data[key_two + ":ms"].get)

@@ -1,5 +1,7 @@
-"""Choices made by timing (which engine `auto` runs), made once per machine and model and remembered, so
-that every later run computes exactly the same numbers.
+"""Choices made by timing (which engine `auto` runs), made once per machine, model and thread count and
+remembered, so that every later run computes exactly the same numbers. The thread count is part of the key
+because the ranking changes with it: NanoTrack v2's search graph is faster on ONNX Runtime on one thread of
+a 2-core EPYC and on OpenVINO on two.
 
 Timing alone is not reproducible: the candidates give results that differ by about 1e-6, and which one
 times fastest changes from run to run on a busy machine; a flipped near-tie in the tracker's argmax then
@@ -178,16 +180,18 @@ def fastest_engine(export, names: list[str], threads: int) -> tuple[str, dict[st
         export.precision,
         digest(export.preset.to_dict()["model"]),
         [g.size for g in export.search],
+        f"{threads} threads",  # which engine is faster depends on it (docs/speed.md, "Determinism")
     ]
     return cached_choice("engine", key, names, measure), choice_timings("engine", key, names)
 
 
-def precision_key(export) -> list:
+def precision_key(export, threads: int) -> list:
     return [
         "precision",
         export.weights_sha256,
         digest(export.preset.to_dict()["model"]),
         [g.size for g in export.search],
+        f"{threads} threads",
     ]
 
 
@@ -203,7 +207,7 @@ def fastest_precision(
 
     options = [f"{p}/{e}" for p in exports for e in engines[p]]
     first = next(iter(exports.values()))
-    key = precision_key(first)
+    key = precision_key(first, threads)
 
     def measure():
         workloads = {}

@@ -166,9 +166,9 @@ def batch_exporter(preset, weights, long_term: bool, load_model):
 
 
 def choose_engine(preset, model, weights, device, xcorr: str, long_term: bool, fast: bool) -> str:
-    """`auto`: on the CPU the faster installed ONNX engine (ONNX Runtime, OpenVINO), measured once per machine
-    and model and remembered (tracker.engines.choice), so every run uses the same engine and numbers; both ran
-    every preset measured faster than the torch engine (docs/speed.md, "Engines"). torch on a GPU,
+    """`auto`: on the CPU the faster installed ONNX engine (ONNX Runtime, OpenVINO), measured once per machine,
+    model and thread count and remembered (tracker.engines.choice), so every run uses the same engine and
+    numbers; both ran every preset measured faster than the torch engine (docs/speed.md, "Engines"). torch on a GPU,
     with a non-torch correlation backend, without `fast`, with no ONNX engine installed, or for a model that
     cannot be exported."""
     onnx = [e for e in ONNX_ENGINES if installed(e)]

@@ -110,7 +110,7 @@ def _speed(args) -> int:
     print(f"{'MODEL'.ljust(width)}  {'RUNS ON'.ljust(on_width)}  SEARCH GRAPH, BEST OF THE TIMING")
     for label, r in zip(names, rows):
         ms = r["search_graph_ms"]
-        why = ", ".join(f"{k} {v:.2f} ms" for k, v in ms.items()) if ms else "no times kept (one candidate; --retime)"
+        why = ", ".join(f"{k} {v:.2f} ms" for k, v in ms.items()) if ms else "one candidate here (nothing to time)"
         print(f"{label.ljust(width)}  {r['runs_on'].ljust(on_width)}  {why}")
     print(
         "\n* the default model. Each choice was timed the first time its model ran on this machine and is "

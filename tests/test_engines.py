@@ -491,3 +491,22 @@ def test_the_engine_choice_is_kept_per_thread_count(tmp_path, monkeypatch):
     assert len(choices) == 2 and choices[key_one] == other
     (key_two,) = set(choices) - {key_one}
     assert two.engine.name == choices[key_two] == min(data[key_two + ":ms"], key=data[key_two + ":ms"].get)
+
+
+def test_models_speed_prints_the_times_even_where_the_cache_cannot_be_written(tmp_path, monkeypatch, capsys):
+    """Without a writable cache folder the choice is timed on every run (nothing is remembered), and what was
+    timed is still what `--speed` prints."""
+    _needs("openvino")
+    from tracker import runtime
+    from tracker.engines import shipped
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("SIAMTRACK_CACHE", str(blocker / "cache"))
+    monkeypatch.setattr(shipped, "shipped_presets", lambda: ["nanotrack_v2"])
+    monkeypatch.setattr(runtime, "_configured_threads", runtime._configured_threads)
+    assert main(["models", "--speed", "--threads", "1", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert set(row["search_graph_ms"]) == {"onnxruntime", "openvino"}
+    assert row["runs_on"] == min(row["search_graph_ms"], key=row["search_graph_ms"].get)
+    assert blocker.read_text() == "not a folder"

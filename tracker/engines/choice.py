@@ -77,31 +77,35 @@ def _choice_name(kind: str, key, options: list[str]) -> str:
     return f"{kind}:{digest([key, machine(), sorted(options)])}"
 
 
-def cached_choice(kind: str, key, options: list[str], measure) -> str:
+def cached_choice(kind: str, key, options: list[str], measure) -> tuple[str, dict[str, float] | None]:
     """The remembered choice among `options` for (`kind`, `key`, this machine), else the fastest of
-    `measure()`'s best times (option -> seconds), remembered with those times. With one option there is
-    nothing to choose. An unwritable cache folder only means the next run measures again."""
+    `measure()`'s best times (option -> seconds), remembered with those times. Returns (the choice, the best
+    ms of each option behind it: measured now, or as remembered; None with one option, where there is nothing
+    to choose). An unwritable cache folder only means the next run measures again."""
     if len(options) == 1:
-        return options[0]
+        return options[0], None
     name = _choice_name(kind, key, options)
     path = cache_dir() / CHOICES
-    value = _read(path).get(name)
+    data = _read(path)
+    value = data.get(name)
     if value in options:
-        return value
+        ms = data.get(name + ":ms")
+        return value, ms if isinstance(ms, dict) else None
     timings = measure()
     value = min(options, key=lambda o: timings[o])
+    ms = {k: round(v * 1000, 3) for k, v in timings.items()}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         data = _read(path)
         data[name] = value
-        data[name + ":ms"] = {k: round(v * 1000, 3) for k, v in timings.items()}  # why, beside the choice
+        data[name + ":ms"] = ms  # why, beside the choice
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".choices")
         with os.fdopen(fd, "w") as f:
             json.dump(data, f, indent=1, sort_keys=True)
         os.replace(tmp, path)
     except OSError:
         pass
-    return value
+    return value, ms
 
 
 def forget_choices() -> bool:
@@ -112,12 +116,6 @@ def forget_choices() -> bool:
         return True
     except FileNotFoundError:
         return False
-
-
-def choice_timings(kind: str, key, options: list[str]) -> dict[str, float] | None:
-    """The best ms per option measured when the remembered choice (`cached_choice`) was made, where kept."""
-    ms = _read(cache_dir() / CHOICES).get(_choice_name(kind, key, options) + ":ms")
-    return ms if isinstance(ms, dict) else None
 
 
 def best_times(calls: dict, budget_s: float = 1.0, max_rounds: int = 7) -> dict[str, float]:
@@ -182,7 +180,7 @@ def fastest_engine(export, names: list[str], threads: int) -> tuple[str, dict[st
         [g.size for g in export.search],
         f"{threads} threads",  # which engine is faster depends on it (docs/speed.md, "Determinism")
     ]
-    return cached_choice("engine", key, names, measure), choice_timings("engine", key, names)
+    return cached_choice("engine", key, names, measure)
 
 
 def precision_key(export, threads: int) -> list:
@@ -216,5 +214,6 @@ def fastest_precision(
             workloads[option] = engine_workload(make_onnx_engine(e, exports[p], threads, p), exports[p].preset)
         return _timed_after_a_first_run(workloads, first.preset.name, "engine and precision timing")
 
-    precision, engine = cached_choice("precision", key, options, measure).split("/")
-    return precision, engine, choice_timings("precision", key, options)
+    chosen, timings = cached_choice("precision", key, options, measure)
+    precision, engine = chosen.split("/")
+    return precision, engine, timings

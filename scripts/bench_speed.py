@@ -18,7 +18,10 @@ floor reached. A large network can sit well below the single-convolution peak an
 oneDNN runs some shapes (thousands of channels on small maps, dilated kernels) slower than the peak's.
 
 --engine torch,onnxruntime,openvino (default auto) runs each preset on each engine; every tracker of a run is
-built first and they then take their updates in turns, frame by frame, so a busy machine slows them alike.
+built first and they then take their updates in turns, frame by frame, so a busy machine slows them alike; the
+order of the turns rotates by one each frame, so that each tracker follows every other equally often (an update
+right after one on the same runtime, whose threads are still awake, took 10-15% less than one right after
+OpenCV's or the other runtime's).
 --presets also takes export folders (`siamtrack export --out DIR`, e.g. float32 beside --int8).
 --vs-nano adds OpenCV's NanoTrack (`opencv:nano`, files from --nano-dir, default ../shared/peers) to the same
 interleaved run and prints each row's ratio, NanoTrack's ms over the row's (>= 1.0: at least as fast).
@@ -332,8 +335,11 @@ def main():
             for i, (_, _, tracker) in enumerate(runs)
             if args.breakdown and getattr(tracker, "engine", None) is not None
         }
-        for f in frames[2:]:
-            for i, (_, _, tracker) in enumerate(runs):
+        for k, f in enumerate(frames[2:]):
+            # the order rotates by one each frame: each tracker follows every other equally often (what ran just
+            # before an update, the same runtime with its threads still awake or another library, moves its time)
+            for i in [(k + j) % len(runs) for j in range(len(runs))]:
+                tracker = runs[i][2]
                 if i in parts:
                     times[i].append(parts[i].update(f))
                     continue

@@ -29,7 +29,8 @@ interleaved run and prints each row's ratio, NanoTrack's ms over the row's (>= 1
 --breakdown splits each Siamese tracker's update, in the same interleaved run, into the crop (cutting and
 resizing the search region), the conversion (uint8 crop to the network's float32 input), the graph (the engine's
 network call; for the torch engine this includes the conversion), the decoding of the head's outputs (with the
-choice of the box: penalties, window, best candidate, for the SiamRPN-style trackers), and the rest of the update
+choice of the box: penalties, window, best candidate, for the SiamRPN-style trackers; SiamFC's responses
+upsampled), and the rest of the update
 (the state, the checks, the engine's call around the graph); medians per update, in ms, and "outside" = the update
 minus the graph.
 """
@@ -185,8 +186,9 @@ class Breakdown:
                 self._wrap(engine, name, "graph")
                 break
         # the decoding and the choice of the box (penalties, window, best candidate), where the tracker has them
-        # as one step (SiamRPN-style trackers: _choose), else the decoding alone
-        self._wrap(tracker, "_choose" if hasattr(tracker, "_choose") else "_decode", "decode")
+        # as one step (SiamRPN-style trackers: _choose), else the decoding alone (SiamFC: its responses upsampled)
+        decode = next(n for n in ("_choose", "_decode", "_responses") if hasattr(tracker, n))
+        self._wrap(tracker, decode, "decode")
 
     def _wrap(self, obj, attr, stage):
         fn = getattr(obj, attr)

@@ -86,3 +86,18 @@ def test_breakdown_times_the_crop_of_a_tracker_whose_update_is_inherited():
     assert crops == [255, 255]  # one search crop per update, through the timed wrapper
     assert all(row["crop"] > 0 for row in b.rows)
     assert all(row["crop"] + row["decode"] < row["total"] for row in b.rows)
+
+
+def test_breakdown_times_siamfc_its_crops_and_its_responses_upsampling():
+    # SiamFC has no _choose / _decode: its decoding is the upsampling of its scales' responses
+    bench = _bench()
+    from tracker import build_tracker
+
+    frame = np.random.default_rng(0).integers(0, 255, (240, 320, 3), dtype=np.uint8)
+    t = build_tracker("siamfc_alexnet", engine="torch")
+    t.init(frame, (140, 100, 40, 30))
+    b = bench.Breakdown(t)
+    b.update(frame)
+    b.update(frame)
+    assert all(row["crop"] > 0 and row["decode"] > 0 and row["graph"] > 0 for row in b.rows)
+    assert all(row["crop"] + row["graph"] + row["decode"] < row["total"] for row in b.rows)

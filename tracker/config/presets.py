@@ -347,7 +347,7 @@ def precision_validated(name: str, precision: str) -> bool:
     float32 always is."""
     if precision == "float32":
         return True
-    delta = {"int8": INT8_CHECKED}.get(precision, {}).get(name)
+    delta = INT8_CHECKED.get(name) if precision == "int8" else None
     return delta is not None and abs(delta) <= PRECISION_TOLERANCE
 
 

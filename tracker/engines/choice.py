@@ -1,7 +1,6 @@
 """Choices made by timing (which engine `auto` runs), made once per machine, model and thread count and
 remembered, so that every later run computes exactly the same numbers. The thread count is part of the key
-because the ranking changes with it: NanoTrack v2's search graph is faster on ONNX Runtime on one thread of
-a 2-core EPYC and on OpenVINO on two.
+because which engine is faster can change with it (docs/speed.md, "Determinism").
 
 Timing alone is not reproducible: the candidates give results that differ by about 1e-6, and which one
 times fastest changes from run to run on a busy machine; a flipped near-tie in the tracker's argmax then

@@ -441,6 +441,7 @@ def test_models_speed_says_what_auto_runs_and_why_remembers_it_and_retimes(tmp_p
     assert main(["models", "--speed", "--threads", "1", "--json"]) == 0
     (row,) = json.loads(capsys.readouterr().out)
     assert row["name"] == "nanotrack_v2" and row["threads"] == 1
+    assert row["update_ms"] > 0  # one update on the demo clip, as tracked now
     timed = row["search_graph_ms"]
     assert set(timed) == {"onnxruntime", "openvino"} and all(v > 0 for v in timed.values())
     assert row["runs_on"] == min(timed, key=timed.get)
@@ -454,6 +455,8 @@ def test_models_speed_says_what_auto_runs_and_why_remembers_it_and_retimes(tmp_p
     assert main(["models", "--speed", "--threads", "1"]) == 0
     (line,) = [x for x in capsys.readouterr().out.splitlines() if x.startswith("nanotrack_v2")]
     assert line.split()[1] == other and f"{other} 0.50 ms, {row['runs_on']} 99.00 ms" in line
+    update_ms, unit, fps, fps_unit = line.split()[2:6]  # the update as timed now: "2.4 ms (417 fps)"
+    assert float(update_ms) > 0 and unit == "ms" and fps.startswith("(") and int(fps[1:]) > 0 and fps_unit == "fps)"
 
     assert main(["models", "--speed", "--threads", "1", "--retime", "--json"]) == 0
     (again,) = json.loads(capsys.readouterr().out)

@@ -325,3 +325,15 @@ def test_without_torch_long_term_for_the_default_is_refused_as_with_torch(tmp_pa
     run = _no_torch(tmp_path, "track", "--demo", "--long-term")
     lines = run.stderr.strip().splitlines()
     assert run.returncode == 2 and len(lines) == 1 and "--long-term is for the SiamRPN models only" in lines[0]
+
+
+def test_without_torch_models_speed_times_the_shipped_exports(tmp_path):
+    """`siamtrack models --speed` needs no torch: each shipped export on an ONNX engine, its update timed on the
+    demo clip; Lite0-fast's int8 graph is then its only candidate (its float32 alternative is exported by torch)."""
+    run = _no_torch(tmp_path, "models", "--speed", "--threads", "1", "--json")
+    assert run.returncode == 0, run.stderr[-2000:]
+    rows = {r["name"]: r for r in json.loads(run.stdout)}
+    assert set(rows) >= {DEFAULT_PRESET, "nanotrack_v2", "siamrpn_effnet_lite0_fast"}
+    assert all(r["update_ms"] > 0 and r["runs_on"].split()[0] in ("onnxruntime", "openvino") for r in rows.values())
+    assert rows["siamrpn_effnet_lite0_fast"]["runs_on"] == "onnxruntime int8"
+    assert rows["siamrpn_effnet_lite0_fast"]["search_graph_ms"] == {}

@@ -149,15 +149,20 @@ def _read_list(root: Path) -> list[str]:
     return names
 
 
+def _listed_groundtruth(d: Path, **parse) -> tuple[Path, list]:
+    """A listed sequence's groundtruth.txt (VOT, GOT-10k) and its rows; missing is an error."""
+    gt_file = d / "groundtruth.txt"
+    if not gt_file.is_file():
+        raise DatasetError(f"{gt_file}: missing")
+    return gt_file, parse_box_file(gt_file, **parse)
+
+
 def read_vot(root: Path) -> list[Sequence]:
     root = Path(root)
     seqs = []
     for name in _read_list(root):
         d = root / name
-        gt_file = d / "groundtruth.txt"
-        if not gt_file.is_file():
-            raise DatasetError(f"{gt_file}: missing")
-        rows = parse_box_file(gt_file, counts=(4, 8))
+        gt_file, rows = _listed_groundtruth(d, counts=(4, 8))
         img_dir = d / "color" if (d / "color").is_dir() else d
         frames = list_images(img_dir)
         _check_counts(name, frames, len(rows), gt_file, img_dir)
@@ -187,10 +192,7 @@ def read_got10k(root: Path) -> list[Sequence]:
     seqs = []
     for name in _read_list(root):
         d = root / name
-        gt_file = d / "groundtruth.txt"
-        if not gt_file.is_file():
-            raise DatasetError(f"{gt_file}: missing")
-        rows = parse_box_file(gt_file)
+        gt_file, rows = _listed_groundtruth(d)
         frames = list_images(d)
         if len(rows) == 1 and len(frames) > 1:
             # the test split: only the first box is public; tracking runs, scoring is impossible

@@ -54,6 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tracker import build_tracker
 from tracker.config.presets import get_preset, list_presets
 from tracker.engines import engine_text
+from tracker.io.boxes import read_box_rows
 from tracker.models import build_model, save_checkpoint
 
 SEQ = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "sequences" / "car1"
@@ -61,8 +62,7 @@ SEQ = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "seque
 
 def frames_and_box(n, seq: Path = SEQ):
     files = sorted((seq / "img").iterdir())[: n + 1]
-    first = (seq / "groundtruth_rect.txt").read_text().split("\n")[0]
-    box = [float(v) for v in first.replace("\t", ",").replace(" ", ",").split(",") if v]
+    box = read_box_rows(seq / "groundtruth_rect.txt")[0]  # the first row as written (any of the separators)
     return [cv2.imread(str(f)) for f in files], box
 
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env python
 """The accuracy check behind a lower precision: each preset's shipped float32 export tracked on OpenVINO in float32
 and computed in bfloat16, scored with the OTB one-pass protocol (mean AUC, P@20, box-size error) on a split, and
-the difference of the AUCs (what config.presets.BF16_CHECKED records, and `auto` offers within
-PRECISION_TOLERANCE). On a CPU without bfloat16 units OpenVINO computes float32 both times. With `--int8
+the difference of the AUCs (the numbers in weights/README.md, "bfloat16"; `auto` never chooses bfloat16, whose
+tracks depend on the thread count: compare --threads 1 and 2). On a CPU without bfloat16 units OpenVINO computes
+float32 both times. With `--int8
 PRESET=DIR` (an int8 export of the preset's shipped weights, `siamtrack export PRESET --weights ... --int8`) it
 also tracks that export on ONNX Runtime, the engine int8 is offered on, against the float32 export on ONNX
 Runtime (what INT8_CHECKED records).

@@ -81,7 +81,7 @@ def _speed(args) -> int:
     import json
 
     from ..build import build_tracker
-    from ..config.presets import DEFAULT_PRESET, WEIGHTS_DIR
+    from ..config.presets import DEFAULT_PRESET, DEMO_GROUNDTRUTH, DEMO_VIDEO
     from ..engines import engine_text
     from ..engines.choice import CHOICES, cache_dir, forget_choices
     from ..engines.shipped import shipped_presets
@@ -94,9 +94,9 @@ def _speed(args) -> int:
     if args.retime:
         forget_choices()
     # the updates timed on the shipped demo clip's first frames, from its first ground-truth box
-    with open_source(WEIGHTS_DIR / "demo" / "demo.mp4") as source:
+    with open_source(DEMO_VIDEO) as source:
         frames = [frame for _, (_, frame) in zip(range(DEMO_FRAMES), source)]
-    box = read_box_file(WEIGHTS_DIR / "demo" / "groundtruth.txt")[0]
+    box = read_box_file(DEMO_GROUNDTRUTH)[0]
     rows: list[dict] = []
     for name in shipped_presets():
         tracker = build_tracker(name, engine="auto")

@@ -114,12 +114,12 @@ def run(args) -> int:
     from ..progress import Progress
 
     if args.demo:
-        from ..config.presets import WEIGHTS_DIR
+        from ..config.presets import DEMO_GROUNDTRUTH, DEMO_VIDEO
 
         if args.source is not None:
             raise UserError("--demo tracks the shipped demo clip: give either --demo or a SOURCE")
-        args.source = str(WEIGHTS_DIR / "demo" / "demo.mp4")
-        args.groundtruth = args.groundtruth or str(WEIGHTS_DIR / "demo" / "groundtruth.txt")
+        args.source = str(DEMO_VIDEO)
+        args.groundtruth = args.groundtruth or str(DEMO_GROUNDTRUTH)
         args.save_video = args.save_video or str(demo_video_path())
     elif args.source is None:
         raise UserError("give a SOURCE (video file, image folder or camera index), or --demo")

@@ -29,6 +29,9 @@ from .preset_parts import (
 _PACKAGE = Path(__file__).resolve().parent.parent  # tracker/
 _PACKAGE_WEIGHTS = _PACKAGE / "_weights"
 WEIGHTS_DIR = _PACKAGE_WEIGHTS if _PACKAGE_WEIGHTS.is_dir() else _PACKAGE.parent / "weights"
+# the demo clip (`siamtrack track --demo`, `siamtrack models --speed`) and its ground truth
+DEMO_VIDEO = WEIGHTS_DIR / "demo" / "demo.mp4"
+DEMO_GROUNDTRUTH = WEIGHTS_DIR / "demo" / "groundtruth.txt"
 
 
 class PresetError(UserError):
